@@ -1,0 +1,19 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * Search attributes every dbkeep session carries, so the Temporal UI's list and
+ * `temporal workflow list --query` can filter sessions. They must be registered on the
+ * server before a session starts: the dev stack does it with `--search-attribute`,
+ * a production namespace with `temporal operator search-attribute create`.
+ */
+export const searchAttributes = {
+  configuration: defineSearchAttributeKey('DbkeepConfiguration', SearchAttributeType.KEYWORD),
+  target: defineSearchAttributeKey('DbkeepTarget', SearchAttributeType.KEYWORD),
+  repository: defineSearchAttributeKey('DbkeepRepository', SearchAttributeType.KEYWORD),
+  sessionKind: defineSearchAttributeKey('DbkeepSessionKind', SearchAttributeType.KEYWORD),
+} as const;
+
+/** `NAME=TYPE` pairs in the form `temporal server start-dev --search-attribute` takes. */
+export const searchAttributeRegistrations: readonly string[] = Object.values(searchAttributes).map(
+  (key) => `${key.name}=Keyword`,
+);
