@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { formatZodIssues } from './resource-set';
+import { COMPRESSION_ALGORITHMS, ENGINES } from './resources';
+import { snapshotIdSchema } from './names';
+
+/**
+ * The manifest is the commit record of a snapshot: written only after its data object is
+ * complete, it is what listing and restore read. Its JSON is meant to stay readable by
+ * people and tools without dbkeep (see "Restore without dbkeep" in the README).
+ */
+export const MANIFEST_FORMAT_VERSION = 1;
+
+export const manifestSchema = z.object({
+  formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+  snapshotId: snapshotIdSchema,
+  configuration: z.string().min(1),
+  repository: z.string().min(1),
+  target: z.object({
+    name: z.string().min(1),
+    engine: z.enum(ENGINES),
+    /** host:port or socket path, for people reading the manifest; restore never uses it. */
+    address: z.string(),
+  }),
+  server: z.object({
+    version: z.string(),
+    serverId: z.number().int().nonnegative(),
+  }),
+  method: z.literal('logical'),
+  /** When the dump started: the consistent point of a --single-transaction dump. */
+  startedAt: z.iso.datetime(),
+  completedAt: z.iso.datetime(),
+  databases: z.array(z.string()).min(1),
+  compression: z.object({
+    algorithm: z.enum(COMPRESSION_ALGORITHMS),
+    level: z.number().int().optional(),
+  }),
+  data: z.object({
+    /** File name inside the snapshot's folder. */
+    file: z.string().regex(/^[A-Za-z0-9._-]+$/),
+    /** Bytes as stored (after compression). */
+    storedBytes: z.number().int().nonnegative(),
+    /** Bytes of SQL the dump tool wrote (before compression). */
+    rawBytes: z.number().int().nonnegative(),
+    /** SHA-256 of the stored bytes, lowercase hex. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
+  tools: z.object({
+    dump: z.string(),
+    compressor: z.string().optional(),
+  }),
+  dbkeepVersion: z.string(),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+
+export type ManifestParseResult = { ok: true; manifest: Manifest } | { ok: false; reason: string };
+
+/** Never throws: a damaged manifest is reported by listing, not fatal to it. */
+export function parseManifest(text: string): ManifestParseResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, reason: `manifest is not JSON: ${(err as Error).message}` };
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) return { ok: false, reason: `manifest is invalid: ${formatZodIssues(parsed.error.issues)}` };
+  return { ok: true, manifest: parsed.data };
+}
+
+export function serializeManifest(manifest: Manifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}

@@ -1,0 +1,33 @@
+import type { CompressionAlgorithm } from './resources';
+
+/**
+ * Where a snapshot's objects live, relative to the repository's prefix:
+ *
+ *   <configuration>/<snapshot-id>/dump.sql.zst    the data, written first
+ *   <configuration>/<snapshot-id>/manifest.json   written last; its presence is what makes a snapshot
+ *
+ * Names are validated (DNS labels, snapshot id pattern), so a key never leaves its prefix.
+ */
+export const MANIFEST_FILE = 'manifest.json';
+
+const EXTENSIONS: Record<CompressionAlgorithm, string> = { zstd: '.zst', gzip: '.gz', bzip2: '.bz2', none: '' };
+
+export function logicalDumpFileName(algorithm: CompressionAlgorithm): string {
+  return `dump.sql${EXTENSIONS[algorithm]}`;
+}
+
+export function configurationPrefix(configuration: string): string {
+  return `${configuration}/`;
+}
+
+export function snapshotKey(configuration: string, snapshotId: string, fileName: string): string {
+  return `${configuration}/${snapshotId}/${fileName}`;
+}
+
+/** Splits `<configuration>/<snapshot-id>/<file>`; undefined for keys of any other shape. */
+export function parseSnapshotKey(key: string): { configuration: string; snapshotId: string; fileName: string } | undefined {
+  const parts = key.split('/');
+  if (parts.length !== 3 || parts.some((p) => p === '')) return undefined;
+  const [configuration, snapshotId, fileName] = parts as [string, string, string];
+  return { configuration, snapshotId, fileName };
+}

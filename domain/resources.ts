@@ -1,0 +1,179 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { resourceNameSchema } from './names';
+import { secretRefSchema } from './secret-ref';
+
+/**
+ * The resources users write, one zod schema each: the single source of their types,
+ * defaults and error messages (mariadb-operator's `*_types.go` play the same role).
+ * `apiVersion: dbkeep.io/v1alpha1`.
+ */
+export const API_VERSION = 'dbkeep.io/v1alpha1';
+
+const metadataSchema = z.strictObject({
+  name: resourceNameSchema,
+  labels: z.record(z.string(), z.string()).optional(),
+});
+
+const objectKeyPrefixSchema = z
+  .string()
+  .max(512)
+  .refine((p) => !p.startsWith('/') && !p.endsWith('/'), 'must not start or end with "/"')
+  .refine(
+    (p) => p.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..'),
+    'must be "/"-separated segments, none of them empty, "." or ".."',
+  )
+  // eslint-disable-next-line no-control-regex
+  .refine((p) => !/[\u0000-\u001f\u007f\\]/.test(p), 'must not contain control characters or backslashes');
+
+const s3RepositorySchema = z.strictObject({
+  /** Omit for AWS; set for MinIO and other S3-compatible servers. */
+  endpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  bucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 lowercase letters, digits, "." and "-")'),
+  prefix: objectKeyPrefixSchema.optional(),
+  region: z.string().min(1).default('us-east-1'),
+  /** MinIO and most self-hosted servers need path-style addressing. */
+  forcePathStyle: z.boolean().default(false),
+  tls: z
+    .strictObject({
+      caFile: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path'),
+    })
+    .optional(),
+  /** Omit to use the default AWS credential chain (environment, web identity / IRSA, instance profile). */
+  credentials: z
+    .strictObject({
+      accessKeyId: secretRefSchema,
+      secretAccessKey: secretRefSchema,
+    })
+    .optional(),
+});
+
+const filesystemRepositorySchema = z.strictObject({
+  path: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path'),
+});
+
+export const repositorySpecSchema = z
+  .strictObject({
+    s3: s3RepositorySchema.optional(),
+    filesystem: filesystemRepositorySchema.optional(),
+  })
+  .refine((spec) => (spec.s3 === undefined) !== (spec.filesystem === undefined), {
+    message: 'exactly one of s3 or filesystem must be set',
+  });
+
+export type RepositorySpec = z.infer<typeof repositorySpecSchema>;
+export type S3RepositorySpec = z.infer<typeof s3RepositorySchema>;
+
+export const ENGINES = ['mariadb', 'mysql', 'percona-xtradb'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+export const targetSpecSchema = z
+  .strictObject({
+    engine: z.enum(ENGINES),
+    host: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[A-Za-z0-9.:_-]+$/, 'must be a host name or IP address')
+      .optional(),
+    port: z.number().int().min(1).max(65535).default(3306),
+    socket: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
+    user: z
+      .string()
+      .min(1)
+      .max(80)
+      // eslint-disable-next-line no-control-regex
+      .refine((u) => !/[\u0000-\u001f\u007f]/.test(u), 'must not contain control characters')
+      .default('root'),
+    password: secretRefSchema.optional(),
+  })
+  .refine((spec) => (spec.host === undefined) !== (spec.socket === undefined), {
+    message: 'exactly one of host or socket must be set',
+  });
+
+export type TargetSpec = z.infer<typeof targetSpecSchema>;
+
+export const COMPRESSION_ALGORITHMS = ['zstd', 'gzip', 'bzip2', 'none'] as const;
+export type CompressionAlgorithm = (typeof COMPRESSION_ALGORITHMS)[number];
+
+const compressionObjectSchema = z.strictObject({
+  algorithm: z.enum(COMPRESSION_ALGORITHMS).default('zstd'),
+  /** zstd 1-19, gzip and bzip2 1-9; the tool's own default when omitted. */
+  level: z.number().int().min(1).max(19).optional(),
+});
+
+/** `compression: gzip` (mariadb-operator's form) or `compression: { algorithm, level }`. */
+export const compressionSchema = z
+  .union([z.enum(COMPRESSION_ALGORITHMS).transform((algorithm) => ({ algorithm })), compressionObjectSchema], {
+    error: `must be one of ${COMPRESSION_ALGORITHMS.join(', ')} or { algorithm, level }`,
+  })
+  .transform((c): { algorithm: CompressionAlgorithm; level?: number } => c)
+  .refine((c) => c.algorithm === 'zstd' || c.level === undefined || c.level <= 9, {
+    message: 'level above 9 is only valid for zstd',
+    path: ['level'],
+  });
+
+export type CompressionSpec = z.infer<typeof compressionSchema>;
+
+export const databaseNameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  // eslint-disable-next-line no-control-regex
+  .refine((n) => !/[\u0000-\u001f\u007f/\\.]/.test(n), 'must not contain control characters, "/", "\\" or "."');
+
+export const backupConfigurationSpecSchema = z.strictObject({
+  target: resourceNameSchema,
+  repository: resourceNameSchema,
+  method: z.literal('logical').default('logical'),
+  compression: compressionSchema.prefault({ algorithm: 'zstd' }),
+  /** Omitted: every user database the server has when the session starts. */
+  databases: z
+    .array(databaseNameSchema)
+    .min(1, 'must list at least one database, or be omitted for all of them')
+    .refine((dbs) => new Set(dbs).size === dbs.length, 'must not list a database twice')
+    .optional(),
+  schedule: z
+    .strictObject({
+      cron: z.string().min(1),
+      timezone: z.string().min(1).default('UTC'),
+      suspend: z.boolean().default(false),
+    })
+    .optional(),
+});
+
+export type BackupConfigurationSpec = z.infer<typeof backupConfigurationSpecSchema>;
+
+function resourceSchema<K extends string, S extends z.ZodType>(kind: K, spec: S) {
+  return z.strictObject({
+    apiVersion: z.literal(API_VERSION, { error: `must be ${API_VERSION}` }),
+    kind: z.literal(kind),
+    metadata: metadataSchema,
+    spec,
+  });
+}
+
+export const repositoryResourceSchema = resourceSchema('Repository', repositorySpecSchema);
+export const targetResourceSchema = resourceSchema('Target', targetSpecSchema);
+export const backupConfigurationResourceSchema = resourceSchema('BackupConfiguration', backupConfigurationSpecSchema);
+
+export type RepositoryResource = z.infer<typeof repositoryResourceSchema>;
+export type TargetResource = z.infer<typeof targetResourceSchema>;
+export type BackupConfigurationResource = z.infer<typeof backupConfigurationResourceSchema>;
+
+export const resourceSchemasByKind = {
+  Repository: repositoryResourceSchema,
+  Target: targetResourceSchema,
+  BackupConfiguration: backupConfigurationResourceSchema,
+} as const;
+
+export type ResourceKind = keyof typeof resourceSchemasByKind;
+export const RESOURCE_KINDS = Object.keys(resourceSchemasByKind) as ResourceKind[];
+
+/** What a workflow needs to know of a resource: its name and validated spec (secret references only). */
+export interface Named<S> {
+  name: string;
+  spec: S;
+}

@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+// Pinned in step with scripts/bootstrap.sh, which installs exactly these.
+export const TEMPORAL_CLI_VERSION = '1.5.1';
+export const MINIO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
+
+export type MariaDbTool = 'mariadbd' | 'mariadb-install-db' | 'mariadb' | 'mariadb-dump';
+
+export function toolCacheDir(): string {
+  return process.env.DBKEEP_TOOL_CACHE || join(homedir(), '.cache', 'dbkeep');
+}
+
+function requireInstalled(path: string, what: string): string {
+  if (!existsSync(path)) {
+    throw new Error(`${what} not found at ${path}: run scripts/bootstrap.sh`);
+  }
+  return path;
+}
+
+export function temporalCliPath(): string {
+  const path = join(toolCacheDir(), `temporal-cli-${TEMPORAL_CLI_VERSION}`, 'bin', 'temporal');
+  return requireInstalled(path, `Temporal CLI ${TEMPORAL_CLI_VERSION}`);
+}
+
+export function minioPath(): string {
+  const path = join(toolCacheDir(), `minio-${MINIO_VERSION}`, 'bin', 'minio');
+  return requireInstalled(path, `MinIO ${MINIO_VERSION}`);
+}
+
+/** Debian puts mariadbd in /usr/sbin, which is not on every user's PATH; the clients live in /usr/bin. */
+export function mariadbToolPath(name: MariaDbTool): string {
+  const candidates = ['/usr/sbin', '/usr/bin'].map((dir) => join(dir, name));
+  const found = candidates.find((path) => existsSync(path));
+  if (found === undefined) {
+    throw new Error(`${name} not found in ${candidates.join(' or ')}: run scripts/bootstrap.sh`);
+  }
+  return found;
+}

@@ -1,0 +1,33 @@
+import type { Readable } from 'node:stream';
+
+export interface StoredObject {
+  key: string;
+  size: number;
+}
+
+/**
+ * A repository's backend: keys are relative to the repository's root (its S3 prefix or
+ * directory). Implementations are small and boring; everything above them is backend-agnostic.
+ *
+ * Commit semantics: `putStream` and `putBytes` make an object visible under its key only
+ * once it is complete. A failed or aborted put leaves nothing behind (S3: the multipart
+ * upload is aborted; filesystem: the temporary file is removed).
+ */
+export interface Storage {
+  /** Where the repository lives, for messages: `s3://bucket/prefix` or a directory. */
+  readonly location: string;
+  putStream(key: string, body: Readable, signal: AbortSignal): Promise<void>;
+  putBytes(key: string, bytes: Buffer): Promise<void>;
+  /** Rejects with ObjectNotFoundError when the key does not exist. */
+  getStream(key: string, signal?: AbortSignal): Promise<Readable>;
+  getBytes(key: string): Promise<Buffer>;
+  list(prefix: string): AsyncIterable<StoredObject>;
+  delete(key: string): Promise<void>;
+}
+
+export class ObjectNotFoundError extends Error {
+  override readonly name = 'ObjectNotFoundError';
+  constructor(readonly location: string, readonly key: string) {
+    super(`${location}: object ${key} does not exist`);
+  }
+}
