@@ -46,7 +46,7 @@ export function startManagedProcess(options: ManagedProcessOptions): ManagedProc
   try {
     const child = spawn(options.command, [...options.args], {
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      env: options.env,
       stdio: ['ignore', logFd, logFd],
       detached: options.detached ?? false,
     });

@@ -1,0 +1,234 @@
+import { log } from '@temporalio/activity';
+import type mysql from 'mysql2/promise';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import type { Manifest } from '../domain/manifest';
+import { snapshotKey } from '../domain/repository-layout';
+import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import { selectSnapshot, type SnapshotSelector } from '../domain/snapshot-selection';
+import { decompressCommand, logicalRestoreCommand } from '../domain/tool-commands';
+import type { SecretResolver } from '../secrets/secret-resolver';
+import { openStorage } from '../storage/open-storage';
+import { ObjectNotFoundError, type Storage } from '../storage/storage';
+import { ByteMeter } from './byte-meter';
+import { connectToTarget } from './database-connection';
+import { abortOnActivityCancel, startHeartbeats, type Progress } from './heartbeat';
+import { withOptionFile } from './option-file';
+import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
+import { runStages } from './stages';
+import { startTool } from './tool-process';
+
+export interface RestoreActivityDeps {
+  secrets: SecretResolver;
+  openStorage?: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
+}
+
+/** What listing returns per snapshot: small, so a few hundred fit in a workflow result. */
+export interface SnapshotSummary {
+  snapshotId: string;
+  startedAt: string;
+  completedAt: string;
+  target: string;
+  serverVersion: string;
+  databases: string[];
+  compression: string;
+  storedBytes: number;
+  rawBytes: number;
+}
+
+export interface ListSnapshotsInput {
+  repository: Named<RepositorySpec>;
+  configuration: string;
+  /** Newest first, at most this many (keeps the result well under Temporal's payload limits). */
+  limit: number;
+}
+
+export interface ListSnapshotsResult {
+  snapshots: SnapshotSummary[];
+  total: number;
+  problems: SnapshotProblem[];
+}
+
+export interface ResolveSnapshotInput {
+  repository: Named<RepositorySpec>;
+  configuration: string;
+  selector: SnapshotSelector;
+}
+
+export interface InspectTargetInput {
+  target: Named<TargetSpec>;
+  databases: string[];
+  overwrite: boolean;
+}
+
+export interface RestoreInput {
+  repository: Named<RepositorySpec>;
+  target: Named<TargetSpec>;
+  manifest: Manifest;
+}
+
+export interface RestoreResult {
+  storedBytes: number;
+  rawBytes: number;
+}
+
+function summarize(manifest: Manifest): SnapshotSummary {
+  return {
+    snapshotId: manifest.snapshotId,
+    startedAt: manifest.startedAt,
+    completedAt: manifest.completedAt,
+    target: manifest.target.name,
+    serverVersion: manifest.server.version,
+    databases: manifest.databases,
+    compression: manifest.compression.algorithm,
+    storedBytes: manifest.data.storedBytes,
+    rawBytes: manifest.data.rawBytes,
+  };
+}
+
+const quoteIdentifier = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+
+export function createRestoreActivities(deps: RestoreActivityDeps) {
+  const open = deps.openStorage ?? openStorage;
+
+  /** Streams the stored object through SHA-256 only; nothing reaches the database. */
+  async function verifyStoredChecksum(storage: Storage, manifest: Manifest, signal: AbortSignal, progress: Progress) {
+    const key = snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file);
+    const meter = new ByteMeter({ sha256: true });
+    const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
+    const body = await storage.getStream(key, signal);
+    meter.on('data', () => (progress.bytesRead = meter.bytes));
+    await pipeline(body, meter, sink, { signal });
+    if (meter.sha256() !== manifest.data.sha256 || meter.bytes !== manifest.data.storedBytes) {
+      throw permanentFailure(
+        PermanentFailureType.ChecksumMismatch,
+        `snapshot ${manifest.configuration}/${manifest.snapshotId}: data object ${storage.location}${key} does not match its manifest ` +
+          `(sha256 ${meter.sha256()} over ${meter.bytes} bytes, expected ${manifest.data.sha256} over ${manifest.data.storedBytes}); ` +
+          'nothing was applied to the target',
+      );
+    }
+  }
+
+  return {
+    async listSnapshots(input: ListSnapshotsInput): Promise<ListSnapshotsResult> {
+      const storage = await open(input.repository, deps.secrets);
+      const catalog = await readSnapshotCatalog(storage, input.configuration);
+      for (const problem of catalog.problems) log.warn('skipping damaged snapshot', { ...problem });
+      return {
+        snapshots: catalog.snapshots.slice(-input.limit).reverse().map(summarize),
+        total: catalog.snapshots.length,
+        problems: catalog.problems,
+      };
+    },
+
+    async resolveSnapshot(input: ResolveSnapshotInput): Promise<Manifest> {
+      const storage = await open(input.repository, deps.secrets);
+      const { snapshots, problems } = await readSnapshotCatalog(storage, input.configuration);
+      const chosen = selectSnapshot(snapshots, input.selector, new Date());
+      if (chosen) return chosen;
+      const damaged = 'snapshotId' in input.selector ? problems.find((p) => p.snapshotId === (input.selector as { snapshotId: string }).snapshotId) : undefined;
+      const wanted =
+        'snapshotId' in input.selector
+          ? `snapshot ${input.selector.snapshotId}`
+          : `a snapshot at or before ${input.selector.targetRecoveryTime ?? 'now'}`;
+      throw permanentFailure(
+        PermanentFailureType.SnapshotNotFound,
+        `configuration "${input.configuration}" in ${storage.location} has no ${wanted}` +
+          (damaged ? ` (it exists but is damaged: ${damaged.reason})` : ` (${snapshots.length} valid snapshot(s))`),
+      );
+    },
+
+    /** Refuses a target that already holds objects in a database being restored, unless overwrite. */
+    async inspectRestoreTarget(input: InspectTargetInput): Promise<void> {
+      const connection = await connectToTarget(input.target, deps.secrets);
+      try {
+        const [rows] = await connection.query<mysql.RowDataPacket[]>(
+          `SELECT db, COUNT(*) AS n FROM (
+             SELECT TABLE_SCHEMA AS db FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)
+             UNION ALL SELECT ROUTINE_SCHEMA FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (?)
+             UNION ALL SELECT EVENT_SCHEMA FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN (?)
+           ) AS objects GROUP BY db ORDER BY db`,
+          [input.databases, input.databases, input.databases],
+        );
+        if (rows.length > 0 && !input.overwrite) {
+          const held = rows.map((r) => `"${r.db}" (${r.n} objects)`).join(', ');
+          throw permanentFailure(
+            PermanentFailureType.RestoreTargetNotEmpty,
+            `Target "${input.target.name}" already holds ${held}; nothing was changed. Restore into an empty target, or pass overwrite to replace these databases`,
+          );
+        }
+      } finally {
+        await connection.end().catch(() => undefined);
+      }
+    },
+
+    /**
+     * Verifies the stored object's SHA-256 first (nothing applied yet), then drops the
+     * snapshot's databases so every attempt starts clean, then streams
+     * repository → decompressor → client, hashing again on the way.
+     */
+    async restoreFromSnapshot(input: RestoreInput): Promise<RestoreResult> {
+      const { manifest } = input;
+      const storage = await open(input.repository, deps.secrets);
+      const controller = abortOnActivityCancel();
+      const { signal } = controller;
+      const progress: Progress = { phase: 'verifying', bytesRead: 0, bytesWritten: 0 };
+      const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
+      try {
+        await verifyStoredChecksum(storage, manifest, signal, progress).catch((err: unknown) => {
+          if (err instanceof ObjectNotFoundError) {
+            throw permanentFailure(PermanentFailureType.SnapshotNotFound, `snapshot ${manifest.snapshotId}: ${err.message}`);
+          }
+          throw err;
+        });
+
+        progress.phase = 'resetting';
+        const connection = await connectToTarget(input.target, deps.secrets);
+        try {
+          for (const db of manifest.databases) await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
+        } finally {
+          await connection.end().catch(() => undefined);
+        }
+
+        progress.phase = 'applying';
+        progress.bytesRead = 0;
+        const password = input.target.spec.password
+          ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
+          : undefined;
+        const rawBytes = await withOptionFile(password, async (optionFile) => {
+          const stored = new ByteMeter({ sha256: true });
+          const raw = new ByteMeter({ sha256: false });
+          stored.on('data', () => (progress.bytesRead = stored.bytes));
+          raw.on('data', () => (progress.bytesWritten = raw.bytes));
+          const body = await storage.getStream(snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file), signal);
+          const client = startTool(logicalRestoreCommand({ target: input.target.spec, optionFile }), {
+            signal,
+            stdin: 'pipe',
+            stdout: 'ignore',
+          });
+          const decompress = decompressCommand(manifest.compression.algorithm);
+          const decompressor = decompress ? startTool(decompress, { signal, stdin: 'pipe', stdout: 'pipe' }) : undefined;
+          const streams = decompressor
+            ? [
+                pipeline(body, stored, decompressor.child.stdin!, { signal }),
+                pipeline(decompressor.child.stdout!, raw, client.child.stdin!, { signal }),
+              ]
+            : [pipeline(body, stored, raw, client.child.stdin!, { signal })];
+          await runStages(controller, [decompressor?.finished, client.finished, ...streams]);
+          if (stored.sha256() !== manifest.data.sha256) {
+            throw permanentFailure(
+              PermanentFailureType.ChecksumMismatch,
+              `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
+            );
+          }
+          return raw.bytes;
+        });
+        log.info('snapshot restored', { snapshotId: manifest.snapshotId, target: input.target.name, rawBytes });
+        return { storedBytes: manifest.data.storedBytes, rawBytes };
+      } finally {
+        stopHeartbeats();
+      }
+    },
+  };
+}

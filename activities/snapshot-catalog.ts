@@ -1,0 +1,62 @@
+import { parseManifest, type Manifest } from '../domain/manifest';
+import { configurationPrefix, MANIFEST_FILE, parseSnapshotKey, snapshotKey } from '../domain/repository-layout';
+import type { Storage } from '../storage/storage';
+
+/** A snapshot folder that has a manifest but cannot be trusted; listing reports it instead of throwing. */
+export interface SnapshotProblem {
+  snapshotId: string;
+  reason: string;
+}
+
+export interface SnapshotCatalog {
+  /** Valid snapshots, oldest first. */
+  snapshots: Manifest[];
+  problems: SnapshotProblem[];
+}
+
+/**
+ * Reads every committed snapshot of a configuration. A folder without a manifest is an
+ * unfinished (or failed) session and is not a snapshot: it is skipped silently. A manifest
+ * that does not parse, or whose data object is missing or of another size, is reported.
+ */
+export async function readSnapshotCatalog(storage: Storage, configuration: string): Promise<SnapshotCatalog> {
+  const folders = new Map<string, Map<string, number>>();
+  for await (const object of storage.list(configurationPrefix(configuration))) {
+    const parsed = parseSnapshotKey(object.key);
+    if (!parsed || parsed.configuration !== configuration) continue;
+    let files = folders.get(parsed.snapshotId);
+    if (!files) folders.set(parsed.snapshotId, (files = new Map()));
+    files.set(parsed.fileName, object.size);
+  }
+
+  const snapshots: Manifest[] = [];
+  const problems: SnapshotProblem[] = [];
+  for (const [snapshotId, files] of [...folders].sort(([a], [b]) => a.localeCompare(b))) {
+    if (!files.has(MANIFEST_FILE)) continue;
+    const text = (await storage.getBytes(snapshotKey(configuration, snapshotId, MANIFEST_FILE))).toString('utf8');
+    const parsed = parseManifest(text);
+    if (!parsed.ok) {
+      problems.push({ snapshotId, reason: parsed.reason });
+      continue;
+    }
+    const { manifest } = parsed;
+    if (manifest.snapshotId !== snapshotId || manifest.configuration !== configuration) {
+      problems.push({ snapshotId, reason: `manifest describes ${manifest.configuration}/${manifest.snapshotId}, not this folder` });
+      continue;
+    }
+    const size = files.get(manifest.data.file);
+    if (size === undefined) {
+      problems.push({ snapshotId, reason: `data object ${manifest.data.file} is missing` });
+      continue;
+    }
+    if (size !== manifest.data.storedBytes) {
+      problems.push({
+        snapshotId,
+        reason: `data object ${manifest.data.file} has ${size} bytes, manifest says ${manifest.data.storedBytes}`,
+      });
+      continue;
+    }
+    snapshots.push(manifest);
+  }
+  return { snapshots, problems };
+}

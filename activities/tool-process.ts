@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import type { ToolCommand } from '../domain/tool-commands';
+
+const STDERR_TAIL_BYTES = 4096;
+
+/** A tool that exited with a non-zero code or a signal. Transient: Temporal retries the activity. */
+export class ToolFailedError extends Error {
+  override readonly name = 'ToolFailedError';
+  constructor(
+    message: string,
+    /** False when the tool was killed by a signal (usually ours, after another stage failed). */
+    readonly exitedOnItsOwn: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface RunningTool {
+  readonly child: ChildProcess;
+  /** Resolves when the tool exited 0; rejects with its exit status and the end of its stderr. */
+  readonly finished: Promise<void>;
+}
+
+/**
+ * Spawns a tool with an argv array (no shell). Aborting `signal` kills it, which is how
+ * activity cancellation and a failure elsewhere in a pipeline stop every child.
+ */
+export function startTool(
+  tool: ToolCommand,
+  options: { signal: AbortSignal; stdin: 'pipe' | 'ignore'; stdout: 'pipe' | 'ignore' },
+): RunningTool {
+  const child = spawn(tool.command, tool.args, {
+    stdio: [options.stdin, options.stdout, 'pipe'],
+    // Children are killed with the worker rather than left behind holding locks or uploads.
+    detached: false,
+  });
+  let stderrTail = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+  });
+  const kill = () => child.kill('SIGKILL');
+  if (options.signal.aborted) kill();
+  options.signal.addEventListener('abort', kill, { once: true });
+
+  const finished = new Promise<void>((resolve, reject) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      options.signal.removeEventListener('abort', kill);
+      if (err.code === 'ENOENT') {
+        reject(
+          permanentFailure(
+            PermanentFailureType.ToolNotFound,
+            `${tool.command} is not installed on the worker (not found in PATH)`,
+          ),
+        );
+      } else {
+        reject(err);
+      }
+    });
+    child.once('close', (code, signal) => {
+      options.signal.removeEventListener('abort', kill);
+      if (code === 0) return resolve();
+      const status = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const detail = stderrTail.trim().split('\n').slice(-5).join(' | ');
+      reject(new ToolFailedError(`${tool.command} ${status}${detail ? `: ${detail}` : ''}`, code !== null));
+    });
+  });
+  // Callers may attach handlers late (after other awaits); never let this become an unhandled rejection.
+  finished.catch(() => undefined);
+  return { child, finished };
+}
+
+/** Runs a tool to completion and returns its first line of stdout (for `--version`). */
+export async function readToolVersion(tool: ToolCommand): Promise<string> {
+  const controller = new AbortController();
+  const running = startTool(tool, { signal: controller.signal, stdin: 'ignore', stdout: 'pipe' });
+  let out = '';
+  running.child.stdout!.setEncoding('utf8');
+  running.child.stdout!.on('data', (chunk: string) => (out += chunk));
+  let err = '';
+  running.child.stderr!.on('data', (chunk: string) => (err += chunk));
+  await running.finished;
+  return (out.trim() || err.trim()).split('\n')[0] ?? '';
+}

@@ -1,0 +1,132 @@
+import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { searchAttributeRegistrations, searchAttributes } from '../domain/search-attributes';
+import { findFreePort } from './free-port';
+import { startManagedProcess } from './managed-process';
+import { temporalCliPath } from './tool-paths';
+
+export interface TemporalDevServerOptions {
+  /** Holds the log file; created when missing. */
+  dir: string;
+  port?: number;
+  uiPort?: number;
+  /** SQLite file that keeps workflow history across restarts; in memory when absent. */
+  dbFile?: string;
+  detached?: boolean;
+  namespace?: string;
+}
+
+export interface TemporalDevServer {
+  /** 127.0.0.1:port of the gRPC frontend. */
+  address: string;
+  uiUrl: string;
+  namespace: string;
+  pid: number;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 60_000;
+// grpc-js is not a direct dependency, so its status enum is not imported for this one code.
+const GRPC_ALREADY_EXISTS = 6;
+
+export async function startTemporalDevServer(options: TemporalDevServerOptions): Promise<TemporalDevServer> {
+  mkdirSync(options.dir, { recursive: true });
+  const namespace = options.namespace ?? 'default';
+  const port = options.port ?? (await findFreePort());
+  const uiPort = options.uiPort ?? (await findFreePort());
+  const address = `127.0.0.1:${port}`;
+  // The CLI picks random http and metrics ports on all interfaces unless told otherwise.
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--ui-ip', '127.0.0.1',
+    '--ui-port', String(uiPort),
+    '--http-port', String(await findFreePort()),
+    '--metrics-port', String(await findFreePort()),
+    '--namespace', namespace,
+    '--log-level', 'warn',
+    ...(options.dbFile === undefined ? [] : ['--db-filename', options.dbFile]),
+    ...searchAttributeRegistrations.flatMap((registration) => ['--search-attribute', registration]),
+  ];
+  const server = startManagedProcess({
+    command: temporalCliPath(),
+    args,
+    logFile: join(options.dir, 'temporal.log'),
+    detached: options.detached,
+  });
+  try {
+    await server.waitUntil(async () => (await acceptsTcp(port)) && (await describesNamespace(address, namespace)), {
+      timeoutMs: READY_TIMEOUT_MS,
+      what: `Temporal dev server on ${address}`,
+    });
+    // --search-attribute only takes effect when the SQLite file is new; a --db-filename kept
+    // from an older dbkeep would otherwise miss attributes added since.
+    await registerSearchAttributes(address, namespace);
+  } catch (error) {
+    server.kill();
+    throw error;
+  }
+  return {
+    address,
+    uiUrl: `http://127.0.0.1:${uiPort}`,
+    namespace,
+    pid: server.pid,
+    logFile: server.logFile,
+    stop: () => server.stop(),
+  };
+}
+
+/** Registers dbkeep's search attributes on a namespace, leaving those already there. */
+export async function registerSearchAttributes(address: string, namespace: string): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const known = new Set([
+      ...Object.keys(existing.customAttributes ?? {}),
+      ...Object.keys(existing.systemAttributes ?? {}),
+    ]);
+    const missing = Object.values(searchAttributes).filter((key) => !known.has(key.name));
+    if (missing.length === 0) return;
+    try {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        // The encoder returns undefined only for a null type, which a defined key never has.
+        searchAttributes: Object.fromEntries(
+          missing.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
+        ),
+      });
+    } catch (error) {
+      // Another dbkeep registering the same attributes at the same moment is fine.
+      if (!(isGrpcServiceError(error) && error.code === GRPC_ALREADY_EXISTS)) throw error;
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+// While the port is still closed a raw connect fails in a millisecond; Connection.connect would wait out its timeout.
+function acceptsTcp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function describesNamespace(address: string, namespace: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+  try {
+    await connection.workflowService.describeNamespace({ namespace });
+    return true;
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,3 @@
+export { backupSession } from './backup-session';
+export { restoreSession } from './restore-session';
+export { listSnapshotsWorkflow } from './snapshot-listing';

@@ -1,0 +1,50 @@
+import { setHandler } from '@temporalio/workflow';
+import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import type { SnapshotSelector } from '../domain/snapshot-selection';
+import { quickActivities, streamingActivities } from './activity-options';
+import { failureMessage, runStep, statusQuery, type SessionStatus } from './session-status';
+
+export interface RestoreSessionInput {
+  repository: Named<RepositorySpec>;
+  /** The configuration whose snapshots to restore from. */
+  configuration: string;
+  target: Named<TargetSpec>;
+  selector: SnapshotSelector;
+  /** Replace databases the target already holds; refused without it. */
+  overwrite: boolean;
+}
+
+export interface RestoreSessionResult {
+  snapshotId: string;
+  target: string;
+  databases: string[];
+  rawBytes: number;
+}
+
+/** A logical restore session: choose the snapshot → check the target → verify and apply. */
+export async function restoreSession(input: RestoreSessionInput): Promise<RestoreSessionResult> {
+  const status: SessionStatus = { kind: 'restore', phase: 'Running', steps: [] };
+  setHandler(statusQuery, () => status);
+  const { repository, target } = input;
+
+  try {
+    const manifest = await runStep(status, 'resolve-snapshot', () =>
+      quickActivities.resolveSnapshot({ repository, configuration: input.configuration, selector: input.selector }),
+    );
+    status.snapshotId = manifest.snapshotId;
+    status.storedBytes = manifest.data.storedBytes;
+    await runStep(status, 'inspect-target', () =>
+      quickActivities.inspectRestoreTarget({ target, databases: manifest.databases, overwrite: input.overwrite }),
+    );
+    const restored = await runStep(status, 'restore', () =>
+      streamingActivities.restoreFromSnapshot({ repository, target, manifest }),
+    );
+    status.rawBytes = restored.rawBytes;
+    status.phase = 'Succeeded';
+    return { snapshotId: manifest.snapshotId, target: target.name, databases: manifest.databases, rawBytes: restored.rawBytes };
+  } catch (err) {
+    status.phase = 'Failed';
+    status.error = failureMessage(err);
+    throw err;
+  }
+}
