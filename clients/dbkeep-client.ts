@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { Progress } from '../activities/heartbeat';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
-import { backupWorkflowId, restoreWorkflowId, snapshotListingWorkflowId } from '../domain/names';
+import { backupWorkflowId, DEFAULT_TASK_QUEUE, restoreWorkflowId, snapshotListingWorkflowId } from '../domain/names';
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
 import { formatSnapshotId } from '../domain/snapshot-id';
@@ -9,8 +11,6 @@ import type { SnapshotSelector } from '../domain/snapshot-selection';
 import { searchAttributes } from '../domain/search-attributes';
 import type { backupSession, listSnapshotsWorkflow, restoreSession } from '../workflows';
 import { statusQuery, type SessionStatus } from '../workflows/session-status';
-
-export const DEFAULT_TASK_QUEUE = 'dbkeep';
 
 export interface ConnectOptions {
   /** host:port; defaults to TEMPORAL_ADDRESS, then 127.0.0.1:7233, as the temporal CLI does. */
@@ -28,6 +28,27 @@ export interface StartRestoreOptions {
   overwrite?: boolean;
 }
 
+/** The Temporal frontend did not answer at all; distinct from a session that failed. */
+export class TemporalUnreachableError extends Error {
+  override readonly name = 'TemporalUnreachableError';
+  constructor(
+    readonly address: string,
+    cause: unknown,
+  ) {
+    super(`cannot reach Temporal at ${address}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** One session as a user sees it: Temporal's run status, dbkeep's status query, and live progress. */
+export interface SessionView {
+  workflowId: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT... */
+  runStatus: string;
+  status?: SessionStatus;
+  /** The activity running now, with the progress it last heartbeated. */
+  activity?: { name: string; attempt: number; progress?: Progress; lastFailure?: string };
+}
+
 const newSessionId = (now = new Date()) => formatSnapshotId(now, randomBytes(3).toString('hex'));
 
 /**
@@ -43,7 +64,9 @@ export class DbkeepClient {
   static async connect(options: ConnectOptions = {}): Promise<DbkeepClient> {
     const address = options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
     const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
-    const connection = await Connection.connect({ address });
+    const connection = await Connection.connect({ address }).catch((error: unknown) => {
+      throw new TemporalUnreachableError(address, error);
+    });
     return new DbkeepClient(new Client({ connection, namespace }), options.taskQueue);
   }
 
@@ -51,7 +74,7 @@ export class DbkeepClient {
     await this.temporal.connection.close();
   }
 
-  async startBackup(resolved: ResolvedBackupConfiguration): Promise<WorkflowHandle<typeof backupSession>> {
+  async startBackup(resolved: ResolvedBackupConfiguration): Promise<WorkflowHandleWithFirstExecutionRunId<typeof backupSession>> {
     const snapshotId = newSessionId();
     const { configuration, target, repository } = resolved;
     return this.temporal.workflow.start<typeof backupSession>('backupSession', {
@@ -68,7 +91,7 @@ export class DbkeepClient {
     });
   }
 
-  async startRestore(options: StartRestoreOptions): Promise<WorkflowHandle<typeof restoreSession>> {
+  async startRestore(options: StartRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreSession>> {
     const { repository, configuration, target, selector } = options;
     const what = 'snapshotId' in selector ? selector.snapshotId : `latest at ${selector.targetRecoveryTime ?? 'now'}`;
     return this.temporal.workflow.start<typeof restoreSession>('restoreSession', {
@@ -101,5 +124,27 @@ export class DbkeepClient {
 
   async status(workflowId: string): Promise<SessionStatus> {
     return this.temporal.workflow.getHandle(workflowId).query(statusQuery);
+  }
+
+  async describeSession(workflowId: string): Promise<SessionView> {
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    // A session whose first workflow task has not run yet cannot answer queries.
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    const pending = description.raw.pendingActivities?.[0];
+    const heartbeat = pending?.heartbeatDetails?.payloads?.[0];
+    return {
+      workflowId,
+      runStatus: description.status.name,
+      status,
+      activity: pending
+        ? {
+            name: pending.activityType?.name ?? 'activity',
+            attempt: pending.attempt ?? 1,
+            progress: heartbeat ? defaultPayloadConverter.fromPayload<Progress>(heartbeat) : undefined,
+            lastFailure: pending.lastFailure?.message ?? undefined,
+          }
+        : undefined,
+    };
   }
 }

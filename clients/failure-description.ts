@@ -16,7 +16,7 @@ export function describeFailure(err: unknown): FailureDescription {
     current = current.cause;
   }
   if (deepest instanceof ApplicationFailure) {
-    return { type: deepest.type ?? undefined, message: deepest.message, nonRetryable: deepest.nonRetryable };
+    return { type: deepest.type ?? undefined, message: deepest.message, nonRetryable: deepest.nonRetryable ?? false };
   }
   if (err instanceof TemporalFailure && err.cause instanceof Error) return { message: err.cause.message, nonRetryable: false };
   return { message: err instanceof Error ? err.message : String(err), nonRetryable: false };

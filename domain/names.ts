@@ -32,3 +32,6 @@ export function restoreWorkflowId(target: string, restoreId: string): string {
 export function snapshotListingWorkflowId(configuration: string, requestId: string): string {
   return `snapshots/${configuration}/${requestId}`;
 }
+
+/** The task queue sessions run on unless a worker and its clients are given another. */
+export const DEFAULT_TASK_QUEUE = 'dbkeep';

@@ -55,6 +55,10 @@ if [[ ! -x "$minio_dir/bin/minio" ]]; then
 fi
 
 if [[ "$project_root/package-lock.json" -nt "$project_root/node_modules/.package-lock.json" ]]; then
-  echo "bootstrap: installing npm dependencies (npm ci)"
-  run_logged npm bash -c 'cd "$1" && npm ci --no-audit --no-fund' _ "$project_root"
+  # Not `npm ci`: npm 11 with this machine's omit-lockfile-registry-resolved setting writes
+  # lock files without other platforms' optional packages (@swc/core-darwin-*, ...), which
+  # `npm ci` then rejects as out of sync. `npm install` installs the locked versions and
+  # leaves package-lock.json as it is.
+  echo "bootstrap: installing npm dependencies (npm install from package-lock.json)"
+  run_logged npm bash -c 'cd "$1" && npm install --no-audit --no-fund' _ "$project_root"
 fi

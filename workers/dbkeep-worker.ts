@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type DbkeepActivities } from '../activities';
-
-export const DEFAULT_TASK_QUEUE = 'dbkeep';
+import { DEFAULT_TASK_QUEUE } from '../domain/names';
 
 export interface DbkeepWorkerOptions {
   connection: NativeConnection;
@@ -18,6 +17,12 @@ export interface DbkeepWorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
 }
 
+/**
+ * Streaming sessions at once on one worker. Each holds up to 32 MiB of upload part buffers
+ * and two or three child processes; 4 keeps a worker well under 300 MB of RSS.
+ */
+export const DEFAULT_MAX_CONCURRENT_SESSIONS = 4;
+
 /** Where the workflow code lives, from sources (tests) or from dist/ (the CLI). */
 export const workflowsPath = path.join(__dirname, '..', 'workflows', 'index');
 
@@ -28,7 +33,7 @@ export async function createDbkeepWorker(options: DbkeepWorkerOptions): Promise<
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities: options.activities ?? createActivities(),
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 8,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_SESSIONS,
     // Lets a streaming activity notice cancellation and abort its upload before the worker exits.
     shutdownGraceTime: '20 seconds',
   });

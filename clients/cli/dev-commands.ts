@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { defaultDevDir, devStackComponents, devStackDown, devStackUp, readDevStackState } from '../../stack/dev-stack';
+import { resolveWorkerSettings } from '../../workers/worker-settings';
+import { runWorker } from '../../workers/run-worker';
+import { parseCommandLine, temporalFlags } from './cli-arguments';
+import { UsageError } from './cli-errors';
+import { formatTable } from './output';
+
+/** The entry script of this CLI, so `dev up` can start `dbkeep worker` with the same code. */
+const cliEntry = path.join(__dirname, '..', '..', '..', 'bin', 'dbkeep.js');
+
+/** `dbkeep dev up | down | status`: the embedded stack in the background. */
+export async function devCommand(argv: string[]): Promise<void> {
+  const { positionals } = parseCommandLine(argv, {});
+  const [action, ...extra] = positionals;
+  if (extra.length > 0 || !['up', 'down', 'status'].includes(action ?? '')) throw new UsageError('usage: dbkeep dev up | down | status');
+  const dir = defaultDevDir();
+
+  if (action === 'up') {
+    const { state, alreadyRunning } = await devStackUp({ dir, workerCommand: { command: process.execPath, args: [cliEntry, 'worker'] } });
+    console.log(alreadyRunning ? 'dbkeep dev stack is already running' : 'dbkeep dev stack is up');
+    console.log(`  Temporal:  ${state.temporal.address} (namespace ${state.temporal.namespace})`);
+    console.log(`  UI:        ${state.temporal.uiUrl}`);
+    console.log(`  MinIO:     ${state.minio.endpoint}`);
+    console.log(`  worker:    pid ${state.worker.pid}, log ${state.worker.logFile}`);
+    console.log(`  resources: ${state.resourcesFile} (Repository "dev")`);
+    return;
+  }
+  if (action === 'down') {
+    const stopped = await devStackDown(dir);
+    console.log(stopped.length === 0 ? 'dbkeep dev stack is not running' : `dbkeep dev stack stopped (data kept in ${dir})`);
+    return;
+  }
+  const state = readDevStackState(dir);
+  if (!state) {
+    console.log(`dbkeep dev stack is not running (no state in ${dir})`);
+    return;
+  }
+  const components = devStackComponents(state);
+  console.log(
+    formatTable(
+      ['COMPONENT', 'PID', 'STATE', 'DETAIL'],
+      components.map((c) => [c.name, String(c.pid), c.running ? 'running' : 'stopped', c.detail]),
+    ),
+  );
+  if (!components.every((c) => c.running)) process.exitCode = 1;
+}
+
+/** `dbkeep worker`: runs a worker in the foreground until SIGINT/SIGTERM. */
+export async function workerCommand(argv: string[]): Promise<void> {
+  const { values } = parseCommandLine(argv, { ...temporalFlags, 'max-concurrent-sessions': { type: 'string' } });
+  const settings = resolveWorkerSettings({
+    address: values.address,
+    namespace: values.namespace,
+    taskQueue: values['task-queue'],
+    maxConcurrentSessions: values['max-concurrent-sessions'],
+  });
+  await runWorker(settings);
+}

@@ -1,0 +1,62 @@
+import { ResourceValidationError } from '../../domain/resource-set';
+import { TemporalUnreachableError } from '../dbkeep-client';
+import { describeFailure } from '../failure-description';
+import { TemporalSettingsError } from '../temporal-settings';
+import { WorkerSettingsError } from '../../workers/worker-settings';
+import { ExitCode, UsageError } from './cli-errors';
+import { devCommand, workerCommand } from './dev-commands';
+import { backupCommand, restoreCommand, snapshotsCommand, statusCommand } from './session-commands';
+
+const HELP = `dbkeep: backup and restore for MariaDB, MySQL and Percona XtraDB, orchestrated by Temporal
+
+Usage:
+  dbkeep dev up | down | status          the embedded stack (Temporal + UI, MinIO, a worker) in the background
+  dbkeep worker                          run a worker in the foreground
+  dbkeep backup    -f FILE... --config NAME [--wait] [--json]
+  dbkeep snapshots -f FILE... --config NAME [--limit N] [--json]
+  dbkeep restore   -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]
+  dbkeep status    SESSION [--json]
+
+Temporal connection (every command but dev): --address HOST:PORT, --namespace NS, --task-queue NAME;
+defaults: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DBKEEP_TASK_QUEUE, then a running \`dbkeep dev up\`, then 127.0.0.1:7233.
+Exit codes: 0 success, 1 failure, 2 usage error.`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  dev: devCommand,
+  worker: workerCommand,
+  backup: backupCommand,
+  snapshots: snapshotsCommand,
+  restore: restoreCommand,
+  status: statusCommand,
+};
+
+/** Runs one command line and returns the exit code; errors become one clear message on stderr. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    console.log(HELP);
+    return name === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`dbkeep: unknown command "${name}"; run \`dbkeep help\`\n`);
+    return ExitCode.usage;
+  }
+  try {
+    await command(rest);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (error) {
+    process.stderr.write(`dbkeep ${name}: ${describeCliError(error)}\n`);
+    return error instanceof UsageError ? ExitCode.usage : ExitCode.failed;
+  }
+}
+
+function describeCliError(error: unknown): string {
+  if (error instanceof UsageError || error instanceof ResourceValidationError) return error.message;
+  if (error instanceof TemporalSettingsError || error instanceof WorkerSettingsError) return error.message;
+  if (error instanceof TemporalUnreachableError) {
+    return `${error.message} (start the embedded stack with \`dbkeep dev up\`, or set TEMPORAL_ADDRESS or --address)`;
+  }
+  const failure = describeFailure(error);
+  return failure.type ? `${failure.type}: ${failure.message}` : failure.message;
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../domain/names';
+import { formatZodIssues } from '../domain/resource-set';
+import { defaultDevDir, devStackComponents, readDevStackState } from '../stack/dev-stack';
+
+/** Where a client finds Temporal, following the `temporal` CLI's conventions. */
+export interface TemporalSettings {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+}
+
+const settingsSchema = z.strictObject({
+  address: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port'),
+  namespace: z.string().min(1).max(255),
+  taskQueue: z.string().min(1).max(255),
+});
+
+export class TemporalSettingsError extends Error {
+  override readonly name = 'TemporalSettingsError';
+}
+
+/**
+ * Flags first, then TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / DBKEEP_TASK_QUEUE, then a running
+ * `dbkeep dev up` stack in the current directory, then the `temporal` CLI's default
+ * (127.0.0.1:7233, namespace "default").
+ */
+export function resolveTemporalSettings(
+  flags: { address?: string; namespace?: string; taskQueue?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): TemporalSettings {
+  const dev = readDevStackState(defaultDevDir());
+  const devTemporal = dev && devStackComponents(dev).find((c) => c.name === 'temporal')?.running ? dev.temporal : undefined;
+  const parsed = settingsSchema.safeParse({
+    address: flags.address ?? env.TEMPORAL_ADDRESS ?? devTemporal?.address ?? '127.0.0.1:7233',
+    namespace: flags.namespace ?? env.TEMPORAL_NAMESPACE ?? devTemporal?.namespace ?? 'default',
+    taskQueue: flags.taskQueue ?? env.DBKEEP_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+  });
+  if (!parsed.success) throw new TemporalSettingsError(`Temporal settings: ${formatZodIssues(parsed.error.issues)}`);
+  return parsed.data;
+}

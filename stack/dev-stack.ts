@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { API_VERSION } from '../domain/resources';
+import { DEFAULT_TASK_QUEUE } from '../domain/names';
+import { preferPort } from './free-port';
+import { isPidAlive, startManagedProcess, stopPid } from './managed-process';
+import { createBucket, startMinio } from './minio-server';
+import { startTemporalDevServer } from './temporal-dev-server';
+
+/**
+ * The embedded stack behind `dbkeep dev up`: a Temporal dev server with its UI, a MinIO and
+ * a dbkeep worker, each a detached process on 127.0.0.1 that outlives the CLI. Everything
+ * lives in one directory (default `.dbkeep/dev` under the current directory); `down` stops
+ * the processes and keeps the data, so history and snapshots survive an `up` after it.
+ */
+export const DEV_REPOSITORY_NAME = 'dev';
+export const DEV_BUCKET = 'dbkeep';
+const NAMESPACE = 'default';
+const WORKER_READY_TIMEOUT_MS = 90_000;
+const WORKER_STOP_TIMEOUT_MS = 30_000;
+
+const devStateSchema = z.object({
+  temporal: z.object({ pid: z.number(), address: z.string(), uiUrl: z.string(), namespace: z.string() }),
+  minio: z.object({ pid: z.number(), endpoint: z.string(), port: z.number() }),
+  worker: z.object({ pid: z.number(), taskQueue: z.string(), logFile: z.string() }),
+  resourcesFile: z.string(),
+});
+
+export type DevStackState = z.infer<typeof devStateSchema>;
+
+export interface DevStackComponent {
+  name: 'temporal' | 'minio' | 'worker';
+  pid: number;
+  running: boolean;
+  detail: string;
+}
+
+export function defaultDevDir(cwd = process.cwd()): string {
+  return process.env.DBKEEP_DEV_DIR ? path.resolve(process.env.DBKEEP_DEV_DIR) : path.join(cwd, '.dbkeep', 'dev');
+}
+
+const stateFile = (dir: string) => path.join(dir, 'state.json');
+
+/** The recorded state, or undefined when the stack was never started or was stopped. */
+export function readDevStackState(dir: string): DevStackState | undefined {
+  if (!existsSync(stateFile(dir))) return undefined;
+  const parsed = devStateSchema.safeParse(JSON.parse(readFileSync(stateFile(dir), 'utf8')));
+  return parsed.success ? parsed.data : undefined;
+}
+
+export function devStackComponents(state: DevStackState): DevStackComponent[] {
+  return [
+    { name: 'temporal', pid: state.temporal.pid, running: isPidAlive(state.temporal.pid), detail: `${state.temporal.address}, UI ${state.temporal.uiUrl}` },
+    { name: 'minio', pid: state.minio.pid, running: isPidAlive(state.minio.pid), detail: state.minio.endpoint },
+    { name: 'worker', pid: state.worker.pid, running: isPidAlive(state.worker.pid), detail: `task queue ${state.worker.taskQueue}, log ${state.worker.logFile}` },
+  ];
+}
+
+export interface DevStackUpOptions {
+  dir: string;
+  /** argv that runs `dbkeep worker` (node and the CLI's entry script). */
+  workerCommand: { command: string; args: string[] };
+}
+
+/** Starts whatever is not running; a stack that is fully up is left alone. */
+export async function devStackUp(options: DevStackUpOptions): Promise<{ state: DevStackState; alreadyRunning: boolean }> {
+  const { dir } = options;
+  const previous = readDevStackState(dir);
+  if (previous && devStackComponents(previous).every((c) => c.running)) return { state: previous, alreadyRunning: true };
+  // A half-running stack (a crashed worker, a reboot) is restarted as a whole: simpler to reason about.
+  if (previous) await devStackDown(dir);
+
+  mkdirSync(dir, { recursive: true });
+  const started: number[] = [];
+  try {
+    const temporal = await startTemporalDevServer({
+      dir: path.join(dir, 'temporal'),
+      dbFile: path.join(dir, 'temporal', 'temporal.db'),
+      port: await preferPort(7233),
+      uiPort: await preferPort(8233),
+      namespace: NAMESPACE,
+      detached: true,
+    });
+    started.push(temporal.pid);
+
+    const credentials = minioCredentials(path.join(dir, 'minio'));
+    const minio = await startMinio({
+      dir: path.join(dir, 'minio'),
+      port: await preferPort(previous?.minio.port),
+      accessKey: readFileSync(credentials.accessKeyFile, 'utf8'),
+      secretKey: readFileSync(credentials.secretKeyFile, 'utf8'),
+      detached: true,
+    });
+    started.push(minio.pid);
+    await createBucket(
+      minio.endpoint,
+      readFileSync(credentials.accessKeyFile, 'utf8'),
+      readFileSync(credentials.secretKeyFile, 'utf8'),
+      DEV_BUCKET,
+    );
+
+    const workerLog = path.join(dir, 'worker.log');
+    const worker = startManagedProcess({
+      command: options.workerCommand.command,
+      args: options.workerCommand.args,
+      logFile: workerLog,
+      env: { ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: NAMESPACE, DBKEEP_TASK_QUEUE: DEFAULT_TASK_QUEUE },
+      detached: true,
+    });
+    started.push(worker.pid);
+    await worker.waitUntil(() => workerIsPolling(temporal.address, NAMESPACE, DEFAULT_TASK_QUEUE, worker.pid), {
+      timeoutMs: WORKER_READY_TIMEOUT_MS,
+      what: `dbkeep worker polling ${DEFAULT_TASK_QUEUE} on ${temporal.address}`,
+      intervalMs: 500,
+    });
+
+    const resourcesFile = path.join(dir, 'resources.yaml');
+    writeFileAtomically(resourcesFile, devRepositoryYaml(minio.endpoint, credentials));
+    const state: DevStackState = {
+      temporal: { pid: temporal.pid, address: temporal.address, uiUrl: temporal.uiUrl, namespace: NAMESPACE },
+      minio: { pid: minio.pid, endpoint: minio.endpoint, port: minio.port },
+      worker: { pid: worker.pid, taskQueue: DEFAULT_TASK_QUEUE, logFile: workerLog },
+      resourcesFile,
+    };
+    writeFileAtomically(stateFile(dir), `${JSON.stringify(state, null, 2)}\n`);
+    return { state, alreadyRunning: false };
+  } catch (error) {
+    for (const pid of started.reverse()) await stopPid(pid).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Stops the worker first (it finishes or abandons its activities), then MinIO and Temporal. Data stays. */
+export async function devStackDown(dir: string): Promise<DevStackComponent[]> {
+  const state = readDevStackState(dir);
+  if (!state) return [];
+  const components = devStackComponents(state);
+  await stopPid(state.worker.pid, 'SIGTERM', WORKER_STOP_TIMEOUT_MS);
+  await stopPid(state.minio.pid);
+  await stopPid(state.temporal.pid);
+  rmSync(stateFile(dir), { force: true });
+  return components;
+}
+
+/** MinIO's root credentials, generated once per dev directory and kept in 0600 files the Repository references. */
+function minioCredentials(dir: string): { accessKeyFile: string; secretKeyFile: string } {
+  mkdirSync(dir, { recursive: true });
+  const accessKeyFile = path.join(dir, 'access-key');
+  const secretKeyFile = path.join(dir, 'secret-key');
+  if (!existsSync(accessKeyFile) || !existsSync(secretKeyFile)) {
+    writeFileSync(accessKeyFile, `dbkeep-${randomBytes(4).toString('hex')}`, { mode: 0o600 });
+    writeFileSync(secretKeyFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+  }
+  return { accessKeyFile, secretKeyFile };
+}
+
+function devRepositoryYaml(endpoint: string, credentials: { accessKeyFile: string; secretKeyFile: string }): string {
+  const repository = {
+    apiVersion: API_VERSION,
+    kind: 'Repository',
+    metadata: { name: DEV_REPOSITORY_NAME },
+    spec: {
+      s3: {
+        endpoint,
+        bucket: DEV_BUCKET,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: {
+          accessKeyId: { file: credentials.accessKeyFile },
+          secretAccessKey: { file: credentials.secretKeyFile },
+        },
+      },
+    },
+  };
+  return `# Written by \`dbkeep dev up\`: the embedded MinIO, credentials by file reference.\n${stringify(repository)}`;
+}
+
+/**
+ * The server lists pollers seen in the last minutes, so a worker stopped by the previous
+ * `down` may still show: match this worker by its identity, which the SDK makes `pid@host`.
+ */
+async function workerIsPolling(address: string, namespace: string, taskQueue: string, pid: number): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+  try {
+    const described = await connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+    });
+    return (described.pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
+  } finally {
+    await connection.close();
+  }
+}
+
+function writeFileAtomically(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, file);
+}

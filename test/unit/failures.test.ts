@@ -1,0 +1,35 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { describe, expect, it } from 'vitest';
+import { permanentFailure, PermanentFailureType, permanentFailureTypes } from '../../domain/failures';
+
+describe('permanentFailure', () => {
+  it('is a non-retryable ApplicationFailure carrying the type and message', () => {
+    const failure = permanentFailure(PermanentFailureType.SnapshotNotFound, 'no snapshot 20261121T161704123Z-3f9a1c');
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.type).toBe('SnapshotNotFound');
+    expect(failure.message).toBe('no snapshot 20261121T161704123Z-3f9a1c');
+  });
+
+  it.each(permanentFailureTypes)('works for %s', (type) => {
+    const failure = permanentFailure(type, 'x');
+    expect(failure.type).toBe(type);
+    expect(failure.nonRetryable).toBe(true);
+  });
+
+  it('has stable type names equal to their keys', () => {
+    expect(Object.entries(PermanentFailureType).every(([key, value]) => key === value)).toBe(true);
+    expect(permanentFailureTypes).toEqual([
+      'InvalidInput',
+      'SecretUnavailable',
+      'AuthenticationFailed',
+      'TargetUnreachable',
+      'UnknownDatabase',
+      'SnapshotNotFound',
+      'RestoreTargetNotEmpty',
+      'ChecksumMismatch',
+      'RepositoryAccessDenied',
+      'ToolNotFound',
+    ]);
+  });
+});

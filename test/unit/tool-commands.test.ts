@@ -1,0 +1,228 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { TargetSpec } from '../../domain/resources';
+import {
+  compressCommand,
+  compressorVersionCommand,
+  decompressCommand,
+  logicalDumpCommand,
+  logicalRestoreCommand,
+  optionFileContents,
+  toolVersionCommand,
+} from '../../domain/tool-commands';
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const tcpTarget: TargetSpec = { engine: 'mariadb', host: 'db.internal', port: 3307, user: 'backup', password: { env: 'PW' } };
+const socketTarget: TargetSpec = { engine: 'mysql', socket: '/run/mysqld/mysqld.sock', port: 3306, user: 'root' };
+const optionFile = '/tmp/dbkeep-cred-x/client.cnf';
+
+describe('logicalDumpCommand', () => {
+  const dump = logicalDumpCommand({ target: tcpTarget, optionFile, databases: ['shop', 'billing'] });
+
+  it('runs mariadb-dump for MariaDB and mysqldump for MySQL and Percona', () => {
+    expect(dump.command).toBe('mariadb-dump');
+    expect(logicalDumpCommand({ target: socketTarget, optionFile, databases: ['a'] }).command).toBe('mysqldump');
+    expect(logicalDumpCommand({ target: { ...socketTarget, engine: 'percona-xtradb' }, optionFile, databases: ['a'] }).command).toBe(
+      'mysqldump',
+    );
+  });
+
+  it('passes --defaults-file first', () => {
+    expect(dump.args[0]).toBe(`--defaults-file=${optionFile}`);
+    expect(dump.args.filter((a) => a.startsWith('--defaults-file'))).toHaveLength(1);
+  });
+
+  it('never puts a password in argv', () => {
+    expect(dump.args.some((a) => /^(--password|-p)/.test(a))).toBe(false);
+    expect(dump.args.join(' ')).not.toContain('PW');
+  });
+
+  it('asks for a consistent dump with routines, events and triggers', () => {
+    for (const flag of ['--single-transaction', '--routines', '--events', '--triggers', '--hex-blob', '--default-character-set=utf8mb4']) {
+      expect(dump.args).toContain(flag);
+    }
+  });
+
+  it('connects over TCP to host and port as the user', () => {
+    expect(dump.args.slice(1, 5)).toEqual(['--protocol=TCP', '--host=db.internal', '--port=3307', '--user=backup']);
+    expect(dump.args.some((a) => a.startsWith('--socket'))).toBe(false);
+  });
+
+  it('connects over the socket when the target has one', () => {
+    const args = logicalDumpCommand({ target: socketTarget, optionFile, databases: ['a'] }).args;
+    expect(args.slice(1, 4)).toEqual(['--protocol=SOCKET', '--socket=/run/mysqld/mysqld.sock', '--user=root']);
+    expect(args.some((a) => a.startsWith('--host') || a.startsWith('--port'))).toBe(false);
+  });
+
+  it('ends with --databases -- and the database names, so a name starting with "-" is never an option', () => {
+    const args = logicalDumpCommand({ target: tcpTarget, optionFile, databases: ['--all-databases', 'shop'] }).args;
+    expect(args.slice(-4)).toEqual(['--databases', '--', '--all-databases', 'shop']);
+    expect(args.indexOf('--')).toBe(args.length - 3);
+    expect(dump.args.slice(-4)).toEqual(['--databases', '--', 'shop', 'billing']);
+  });
+
+  it('keeps every argument a separate argv element, whatever the user name holds', () => {
+    const args = logicalDumpCommand({ target: { ...tcpTarget, user: "o'brien --all" }, optionFile, databases: ['a b'] }).args;
+    expect(args).toContain("--user=o'brien --all");
+    expect(args.at(-1)).toBe('a b');
+  });
+});
+
+describe('logicalRestoreCommand', () => {
+  it('runs the client with the option file first, binary mode and no password', () => {
+    const restore = logicalRestoreCommand({ target: tcpTarget, optionFile });
+    expect(restore).toEqual({
+      command: 'mariadb',
+      args: [
+        `--defaults-file=${optionFile}`,
+        '--protocol=TCP',
+        '--host=db.internal',
+        '--port=3307',
+        '--user=backup',
+        '--binary-mode',
+        '--default-character-set=utf8mb4',
+        '--batch',
+      ],
+    });
+  });
+
+  it('uses mysql over a socket for MySQL', () => {
+    const restore = logicalRestoreCommand({ target: socketTarget, optionFile });
+    expect(restore.command).toBe('mysql');
+    expect(restore.args.slice(0, 4)).toEqual([
+      `--defaults-file=${optionFile}`,
+      '--protocol=SOCKET',
+      '--socket=/run/mysqld/mysqld.sock',
+      '--user=root',
+    ]);
+    expect(restore.args.some((a) => a.includes('password'))).toBe(false);
+  });
+});
+
+describe('version commands', () => {
+  it('asks each tool for --version', () => {
+    expect(toolVersionCommand('mariadb', 'dump')).toEqual({ command: 'mariadb-dump', args: ['--version'] });
+    expect(toolVersionCommand('mysql', 'client')).toEqual({ command: 'mysql', args: ['--version'] });
+    expect(compressorVersionCommand('zstd')).toEqual({ command: 'zstd', args: ['--version'] });
+    expect(compressorVersionCommand('bzip2')).toEqual({ command: 'bzip2', args: ['--version'] });
+    expect(compressorVersionCommand('none')).toBeUndefined();
+  });
+});
+
+describe('compressCommand and decompressCommand', () => {
+  it('uses zstd level 3 unless told otherwise, to stdout, quietly', () => {
+    expect(compressCommand({ algorithm: 'zstd' })).toEqual({ command: 'zstd', args: ['-3', '-c', '-q'] });
+    expect(compressCommand({ algorithm: 'zstd', level: 19 })).toEqual({ command: 'zstd', args: ['-19', '-c', '-q'] });
+  });
+
+  it('passes gzip and bzip2 a level only when given one', () => {
+    expect(compressCommand({ algorithm: 'gzip' })).toEqual({ command: 'gzip', args: ['-c'] });
+    expect(compressCommand({ algorithm: 'gzip', level: 9 })).toEqual({ command: 'gzip', args: ['-9', '-c'] });
+    expect(compressCommand({ algorithm: 'bzip2' })).toEqual({ command: 'bzip2', args: ['-c'] });
+    expect(compressCommand({ algorithm: 'bzip2', level: 1 })).toEqual({ command: 'bzip2', args: ['-1', '-c'] });
+  });
+
+  it('has no command for none', () => {
+    expect(compressCommand({ algorithm: 'none' })).toBeUndefined();
+    expect(decompressCommand('none')).toBeUndefined();
+  });
+
+  it('decompresses to stdout', () => {
+    expect(decompressCommand('zstd')).toEqual({ command: 'zstd', args: ['-d', '-c', '-q'] });
+    expect(decompressCommand('gzip')).toEqual({ command: 'gzip', args: ['-d', '-c'] });
+    expect(decompressCommand('bzip2')).toEqual({ command: 'bzip2', args: ['-d', '-c'] });
+  });
+
+  const sql = Buffer.from(`INSERT INTO t VALUES ${Array.from({ length: 2000 }, (_, i) => `(${i},'row ${i}')`).join(',')};\n`);
+  for (const spec of [{ algorithm: 'zstd' }, { algorithm: 'zstd', level: 19 }, { algorithm: 'gzip', level: 1 }, { algorithm: 'bzip2' }] as const) {
+    const compress = compressCommand(spec)!;
+    const decompress = decompressCommand(spec.algorithm)!;
+    if (!isExecutable(`/usr/bin/${compress.command}`)) continue;
+    it(`round-trips data through the real ${compress.command} ${compress.args.join(' ')}`, () => {
+      const packed = spawnSync(compress.command, compress.args, { input: sql });
+      expect(packed.status).toBe(0);
+      expect(packed.stdout.length).toBeLessThan(sql.length);
+      const unpacked = spawnSync(decompress.command, decompress.args, { input: packed.stdout });
+      expect(unpacked.status).toBe(0);
+      expect(unpacked.stdout.equals(sql)).toBe(true);
+    });
+  }
+});
+
+describe('optionFileContents', () => {
+  it('writes only the group header when there is no password', () => {
+    expect(optionFileContents(undefined)).toBe('[client]\n');
+  });
+
+  it('quotes the password', () => {
+    expect(optionFileContents('plain')).toBe('[client]\npassword="plain"\n');
+    expect(optionFileContents('')).toBe('[client]\npassword=""\n');
+  });
+
+  it('escapes backslashes and control characters, keeping the value on one line', () => {
+    expect(optionFileContents('a\\b')).toBe('[client]\npassword="a\\\\b"\n');
+    expect(optionFileContents('a\nb\rc\td\x08e')).toBe('[client]\npassword="a\\nb\\rc\\td\\be"\n');
+    expect(optionFileContents('x\\n')).toBe('[client]\npassword="x\\\\n"\n');
+    expect(optionFileContents('line1\nline2\n').split('\n')).toHaveLength(3);
+  });
+
+  const myPrintDefaults = '/usr/bin/my_print_defaults';
+  if (isExecutable(myPrintDefaults)) {
+    const scratch = mkdtempSync(join(tmpdir(), 'dbkeep-optfile-'));
+    afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+    let count = 0;
+
+    /** The password the MariaDB option file parser reads back from optionFileContents(password). */
+    const readBack = (pw: string): string => {
+      const file = join(scratch, `client-${count++}.cnf`);
+      writeFileSync(file, optionFileContents(pw), { mode: 0o600 });
+      const out = execFileSync(myPrintDefaults, [`--defaults-file=${file}`, 'client'], { encoding: 'utf8' });
+      expect(out.startsWith('--password=')).toBe(true);
+      expect(out.endsWith('\n')).toBe(true);
+      return out.slice('--password='.length, -1);
+    };
+
+    it.each([
+      'plain',
+      '',
+      'a\\b',
+      'ends with backslash\\',
+      '\\\\double',
+      'x\\n is not a newline',
+      'multi\nline',
+      "single 'quotes'",
+      'hash # and ; semicolon',
+      '#starts-with-hash',
+      ' leading and trailing spaces ',
+      'tab\tcr\rbackspace\x08',
+      'equals=sign [client] $HOME `cmd`',
+      'pässwörd ✓',
+      "b\\c\nd 'e' #f;g",
+      'a"b',
+      'ends with quote"',
+    ])('is read back unchanged by my_print_defaults: %j', (pw) => {
+      expect(readBack(pw)).toBe(pw);
+    });
+
+    // BUG (reported, not fixed here): optionFileContents does not escape `"`. Inside the
+    // value, an unescaped `"` closes the quoted string for MariaDB's comment stripping, so a
+    // later `#` starts a comment and the rest of the password is lost. `it.fails` keeps the
+    // suite green while the bug exists and turns red once it is fixed: then make these `it`.
+    for (const pw of ['a"b\\c\nd \'e\' #f;g', 'p"#', 'x" #y']) {
+      it.fails(`is read back unchanged by my_print_defaults even with a double quote before "#": ${JSON.stringify(pw)}`, () => {
+        expect(readBack(pw)).toBe(pw);
+      });
+    }
+  }
+});
