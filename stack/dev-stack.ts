@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { API_VERSION } from '../domain/resources';
 import { DEFAULT_TASK_QUEUE } from '../domain/names';
 import { preferPort } from './free-port';
+import { projectRoot } from './project-root';
 import { isPidAlive, startManagedProcess, stopPid } from './managed-process';
 import { createBucket, startMinio } from './minio-server';
 import { startTemporalDevServer } from './temporal-dev-server';
@@ -58,6 +59,11 @@ export function devStackComponents(state: DevStackState): DevStackComponent[] {
     { name: 'minio', pid: state.minio.pid, running: isPidAlive(state.minio.pid), detail: state.minio.endpoint },
     { name: 'worker', pid: state.worker.pid, running: isPidAlive(state.worker.pid), detail: `task queue ${state.worker.taskQueue}, log ${state.worker.logFile}` },
   ];
+}
+
+/** `node bin/dbkeep.js worker`: the dev stack's worker runs the same code as the CLI that starts it. */
+export function dbkeepWorkerCommand(): { command: string; args: string[] } {
+  return { command: process.execPath, args: [path.join(projectRoot(), 'bin', 'dbkeep.js'), 'worker'] };
 }
 
 export interface DevStackUpOptions {

@@ -24,7 +24,7 @@ export interface DbkeepWorkerOptions {
 export const DEFAULT_MAX_CONCURRENT_SESSIONS = 4;
 
 /** Where the workflow code lives, from sources (tests) or from dist/ (the CLI). */
-export const workflowsPath = path.join(__dirname, '..', 'workflows', 'index');
+export const workflowsPath = path.join(__dirname, '..', 'workflows', __filename.endsWith('.ts') ? 'index.ts' : 'index.js');
 
 export async function createDbkeepWorker(options: DbkeepWorkerOptions): Promise<Worker> {
   return Worker.create({

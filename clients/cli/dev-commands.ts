@@ -1,13 +1,9 @@
-import path from 'node:path';
-import { defaultDevDir, devStackComponents, devStackDown, devStackUp, readDevStackState } from '../../stack/dev-stack';
+import { dbkeepWorkerCommand, defaultDevDir, devStackComponents, devStackDown, devStackUp, readDevStackState } from '../../stack/dev-stack';
 import { resolveWorkerSettings } from '../../workers/worker-settings';
 import { runWorker } from '../../workers/run-worker';
 import { parseCommandLine, temporalFlags } from './cli-arguments';
 import { UsageError } from './cli-errors';
 import { formatTable } from './output';
-
-/** The entry script of this CLI, so `dev up` can start `dbkeep worker` with the same code. */
-const cliEntry = path.join(__dirname, '..', '..', '..', 'bin', 'dbkeep.js');
 
 /** `dbkeep dev up | down | status`: the embedded stack in the background. */
 export async function devCommand(argv: string[]): Promise<void> {
@@ -17,7 +13,7 @@ export async function devCommand(argv: string[]): Promise<void> {
   const dir = defaultDevDir();
 
   if (action === 'up') {
-    const { state, alreadyRunning } = await devStackUp({ dir, workerCommand: { command: process.execPath, args: [cliEntry, 'worker'] } });
+    const { state, alreadyRunning } = await devStackUp({ dir, workerCommand: dbkeepWorkerCommand() });
     console.log(alreadyRunning ? 'dbkeep dev stack is already running' : 'dbkeep dev stack is up');
     console.log(`  Temporal:  ${state.temporal.address} (namespace ${state.temporal.namespace})`);
     console.log(`  UI:        ${state.temporal.uiUrl}`);
