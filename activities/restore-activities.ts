@@ -6,7 +6,8 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
 import { snapshotKey } from '../domain/repository-layout';
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
-import { selectSnapshot, type SnapshotSelector } from '../domain/snapshot-selection';
+import { formatZodIssues } from '../domain/resource-set';
+import { selectSnapshot, snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
 import { decompressCommand, logicalRestoreCommand } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
@@ -123,15 +124,19 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     },
 
     async resolveSnapshot(input: ResolveSnapshotInput): Promise<Manifest> {
+      // Checked here too: a workflow started from the temporal CLI skips the client's checks.
+      const parsed = snapshotSelectorSchema.safeParse(input.selector);
+      if (!parsed.success) {
+        throw permanentFailure(PermanentFailureType.InvalidInput, `selector: ${formatZodIssues(parsed.error.issues)}`);
+      }
+      const selector = parsed.data;
       const storage = await open(input.repository, deps.secrets);
       const { snapshots, problems } = await readSnapshotCatalog(storage, input.configuration);
-      const chosen = selectSnapshot(snapshots, input.selector, new Date());
+      const chosen = selectSnapshot(snapshots, selector, new Date());
       if (chosen) return chosen;
-      const damaged = 'snapshotId' in input.selector ? problems.find((p) => p.snapshotId === (input.selector as { snapshotId: string }).snapshotId) : undefined;
+      const damaged = 'snapshotId' in selector ? problems.find((p) => p.snapshotId === selector.snapshotId) : undefined;
       const wanted =
-        'snapshotId' in input.selector
-          ? `snapshot ${input.selector.snapshotId}`
-          : `a snapshot at or before ${input.selector.targetRecoveryTime ?? 'now'}`;
+        'snapshotId' in selector ? `snapshot ${selector.snapshotId}` : `a snapshot at or before ${selector.targetRecoveryTime ?? 'now'}`;
       throw permanentFailure(
         PermanentFailureType.SnapshotNotFound,
         `configuration "${input.configuration}" in ${storage.location} has no ${wanted}` +

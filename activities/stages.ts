@@ -21,7 +21,6 @@ export async function runStages(controller: AbortController, stages: ReadonlyArr
   const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (errors.length === 0) return;
   const toolExit = errors.find((e) => e instanceof ToolFailedError && e.exitedOnItsOwn);
-  const nonTool = errors.find((e) => !(e instanceof ToolFailedError));
   // A permanent failure (e.g. a missing tool) or a tool's own exit explains the failure best.
-  throw errors.find((e) => (e as { nonRetryable?: boolean }).nonRetryable) ?? toolExit ?? first ?? nonTool;
+  throw errors.find((e) => (e as { nonRetryable?: boolean }).nonRetryable) ?? toolExit ?? first;
 }

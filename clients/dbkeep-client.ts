@@ -7,7 +7,8 @@ import { backupWorkflowId, DEFAULT_TASK_QUEUE, restoreWorkflowId, snapshotListin
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
 import { formatSnapshotId } from '../domain/snapshot-id';
-import type { SnapshotSelector } from '../domain/snapshot-selection';
+import { snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
+import { formatZodIssues, ResourceValidationError } from '../domain/resource-set';
 import { searchAttributes } from '../domain/search-attributes';
 import type { backupSession, listSnapshotsWorkflow, restoreSession } from '../workflows';
 import { statusQuery, type SessionStatus } from '../workflows/session-status';
@@ -92,7 +93,10 @@ export class DbkeepClient {
   }
 
   async startRestore(options: StartRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreSession>> {
-    const { repository, configuration, target, selector } = options;
+    const { repository, configuration, target } = options;
+    const parsed = snapshotSelectorSchema.safeParse(options.selector);
+    if (!parsed.success) throw new ResourceValidationError(`restore selector: ${formatZodIssues(parsed.error.issues)}`);
+    const selector = parsed.data;
     const what = 'snapshotId' in selector ? selector.snapshotId : `latest at ${selector.targetRecoveryTime ?? 'now'}`;
     return this.temporal.workflow.start<typeof restoreSession>('restoreSession', {
       taskQueue: this.taskQueue,

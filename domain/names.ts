@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SNAPSHOT_ID_PATTERN } from './snapshot-id';
+import { formatSnapshotId, SNAPSHOT_ID_PATTERN, snapshotIdTime } from './snapshot-id';
 
 /**
  * Resource names follow Kubernetes' DNS-1123 label rule. They end up in object keys,
@@ -19,7 +19,13 @@ export type ResourceName = z.infer<typeof resourceNameSchema>;
 
 export const snapshotIdSchema = z
   .string()
-  .regex(SNAPSHOT_ID_PATTERN, 'must look like 20261121T161704123Z-3f9a1c (UTC time and a 6-hex-digit suffix)');
+  .regex(SNAPSHOT_ID_PATTERN, 'must look like 20261121T161704123Z-3f9a1c (UTC time and a 6-hex-digit suffix)')
+  .refine((id) => {
+    if (!SNAPSHOT_ID_PATTERN.test(id)) return true; // the regex above already reported it
+    const time = snapshotIdTime(id);
+    // Rejects impossible times (month 13, minute 60) that the pattern lets through.
+    return !Number.isNaN(time.getTime()) && formatSnapshotId(time, id.slice(-6)) === id;
+  }, 'must hold a real UTC time');
 
 export function backupWorkflowId(configuration: string, snapshotId: string): string {
   return `backup/${configuration}/${snapshotId}`;

@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { snapshotIdSchema } from './names';
+
 /** The fields of a snapshot that selection looks at. */
 export interface SelectableSnapshot {
   snapshotId: string;
@@ -5,7 +8,20 @@ export interface SelectableSnapshot {
   startedAt: string;
 }
 
-export type SnapshotSelector = { snapshotId: string } | { targetRecoveryTime?: string };
+/** Which snapshot a restore wants: an exact id, or the newest at or before a time (default: now). */
+export const snapshotSelectorSchema = z.union(
+  [
+    z.strictObject({ snapshotId: snapshotIdSchema }),
+    z.strictObject({
+      targetRecoveryTime: z.iso
+        .datetime({ offset: true, error: 'must be an RFC 3339 time such as 2026-11-21T16:00:00Z' })
+        .optional(),
+    }),
+  ],
+  { error: 'must be { snapshotId } or { targetRecoveryTime }' },
+);
+
+export type SnapshotSelector = z.infer<typeof snapshotSelectorSchema>;
 
 /**
  * The newest snapshot whose consistent point is at or before `recoveryTime`, as

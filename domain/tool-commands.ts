@@ -25,6 +25,8 @@ export function optionFileContents(password: string | undefined): string {
   // The option file parser strips one pair of surrounding quotes and unescapes these.
   const escaped = password
     .replace(/\\/g, '\\\\')
+    // Unescaped, a `"` would end the quoted value and a later `#` would start a comment.
+    .replace(/"/g, '\\"')
     .replace(/\n/g, '\\n')
     .replace(/\r/g, '\\r')
     .replace(/\t/g, '\\t')

@@ -24,15 +24,21 @@ export function createSecretResolver(env: NodeJS.ProcessEnv = process.env): Secr
         }
         return value;
       }
+      let value: string;
       try {
         // One trailing newline is what `echo secret > file` and Kubernetes tooling leave behind.
-        return (await readFile(ref.file, 'utf8')).replace(/\r?\n$/, '');
+        value = (await readFile(ref.file, 'utf8')).replace(/\r?\n$/, '');
       } catch (err) {
         throw permanentFailure(
           PermanentFailureType.SecretUnavailable,
           `${purpose}: cannot read ${describeSecretRef(ref)} on the worker: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
         );
       }
+      // Same rule as for the environment: an empty secret is a missing one, not an empty password.
+      if (value === '') {
+        throw permanentFailure(PermanentFailureType.SecretUnavailable, `${purpose}: ${describeSecretRef(ref)} is empty`);
+      }
+      return value;
     },
   };
 }

@@ -93,3 +93,12 @@ describe('workflow ids', () => {
     expect(ids.size).toBe(3);
   });
 });
+
+describe('snapshotIdSchema: impossible times', () => {
+  it('rejects ids whose digits are not a real UTC time', () => {
+    for (const id of ['20261399T996099999Z-abcdef', '20260230T000000000Z-abcdef', '20261121T246000000Z-abcdef']) {
+      expect(snapshotIdSchema.safeParse(id).success, id).toBe(false);
+    }
+    expect(snapshotIdSchema.safeParse('20240229T235959999Z-abcdef').success).toBe(true);
+  });
+});

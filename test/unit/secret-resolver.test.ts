@@ -66,6 +66,15 @@ describe('createSecretResolver: file references', () => {
     await expect(resolver.resolve({ file: secretFile('none', 's3cret') }, 'p')).resolves.toBe('s3cret');
   });
 
+  it('fails permanently with SecretUnavailable when the file is empty or holds only a newline', async () => {
+    for (const [name, content] of [['empty', ''], ['newline', '\n']] as const) {
+      const failure = await failureOf(resolver.resolve({ file: secretFile(name, content) }, 'Target "db" password'));
+      expect(failure.type).toBe('SecretUnavailable');
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.message).toContain('is empty');
+    }
+  });
+
   it('keeps other whitespace and inner newlines', async () => {
     await expect(resolver.resolve({ file: secretFile('ws', ' a\nb \t\n') }, 'p')).resolves.toBe(' a\nb \t');
   });

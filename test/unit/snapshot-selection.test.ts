@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { selectSnapshot, selectSnapshotForRecoveryTime, type SelectableSnapshot } from '../../domain/snapshot-selection';
+import {
+  selectSnapshot,
+  selectSnapshotForRecoveryTime,
+  snapshotSelectorSchema,
+  type SelectableSnapshot,
+} from '../../domain/snapshot-selection';
 
 interface Snap extends SelectableSnapshot {
   label: string;
@@ -86,5 +91,26 @@ describe('selectSnapshot', () => {
     expect(selectSnapshot(week, {}, now)).toBe(tuesday);
     expect(selectSnapshot(week, {}, new Date('2026-11-18T02:00:00.000Z'))).toBe(wednesday);
     expect(selectSnapshot(week, {}, new Date('2026-11-01T00:00:00Z'))).toBeUndefined();
+  });
+});
+
+describe('snapshotSelectorSchema', () => {
+  it('accepts an id, an RFC 3339 time with Z or an offset, and no time at all', () => {
+    expect(snapshotSelectorSchema.safeParse({ snapshotId: '20261121T161704123Z-3f9a1c' }).success).toBe(true);
+    expect(snapshotSelectorSchema.safeParse({ targetRecoveryTime: '2026-11-17T12:00:00Z' }).success).toBe(true);
+    expect(snapshotSelectorSchema.safeParse({ targetRecoveryTime: '2026-11-17T12:00:00+01:00' }).success).toBe(true);
+    expect(snapshotSelectorSchema.safeParse({}).success).toBe(true);
+  });
+
+  it('rejects a time that is not RFC 3339, which would otherwise select the newest snapshot', () => {
+    for (const targetRecoveryTime of ['yesterday', '2026-13-01T00:00:00Z', '17/11/2026', '']) {
+      const parsed = snapshotSelectorSchema.safeParse({ targetRecoveryTime });
+      expect(parsed.success, targetRecoveryTime).toBe(false);
+    }
+  });
+
+  it('rejects a malformed id and unknown fields', () => {
+    expect(snapshotSelectorSchema.safeParse({ snapshotId: '../etc' }).success).toBe(false);
+    expect(snapshotSelectorSchema.safeParse({ snapshotId: '20261121T161704123Z-3f9a1c', extra: 1 }).success).toBe(false);
   });
 });

@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ListObjectsV2Command, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { createConnection, type Connection as MysqlConnection } from 'mysql2/promise';
+import { stringify } from 'yaml';
+import { DbkeepClient } from '../../clients/dbkeep-client';
+import { parseResourceSet, type ResourceSet } from '../../domain/resource-set';
+import { API_VERSION } from '../../domain/resources';
+import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
+import { createBucket, startMinio, type MinioServer } from '../../stack/minio-server';
+import { startTemporalDevServer, type TemporalDevServer } from '../../stack/temporal-dev-server';
+import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
+
+/**
+ * The real stack an end-to-end test file runs against: a Temporal dev server, a MinIO with
+ * a bucket, an in-process dbkeep worker on the bundled workflows, and MariaDB instances on
+ * demand. Secrets are references: the S3 access key and database passwords in 0600 files,
+ * the S3 secret key in an environment variable of this (the worker's) process.
+ */
+export interface E2eStack {
+  dir: string;
+  temporal: TemporalDevServer;
+  minio: MinioServer;
+  bucket: string;
+  s3: S3Client;
+  s3SecretKey: string;
+  client: DbkeepClient;
+  taskQueue: string;
+  /** Every password a MariaDB instance of this stack was given, for leak checks. */
+  passwords: string[];
+  startMariaDb(): Promise<MariaDbInstance>;
+  /** Repository "repo" on the bucket, plus the given extra YAML documents, parsed as one set. */
+  resources(...documents: object[]): ResourceSet;
+  targetDocument(name: string, instance: MariaDbInstance, password?: string): object;
+  listKeys(prefix?: string): Promise<string[]>;
+  listIncompleteUploads(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const S3_SECRET_ENV = 'DBKEEP_E2E_S3_SECRET_KEY';
+
+export function configurationDocument(name: string, spec: Record<string, unknown>): object {
+  return { apiVersion: API_VERSION, kind: 'BackupConfiguration', metadata: { name }, spec: { repository: 'repo', ...spec } };
+}
+
+export async function rootConnection(instance: MariaDbInstance): Promise<MysqlConnection> {
+  return createConnection({ socketPath: instance.socket, user: 'root', password: instance.rootPassword, multipleStatements: true });
+}
+
+let runtimeInstalled = false;
+
+export async function startE2eStack(): Promise<E2eStack> {
+  if (!runtimeInstalled) {
+    // The worker's own info logs would drown the test output; warnings and errors still show.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-e2e-'));
+  const stopping: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const step of stopping.reverse()) await step().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const temporal = await startTemporalDevServer({ dir: path.join(dir, 'temporal') });
+    stopping.push(() => temporal.stop());
+
+    const accessKey = `e2e-${randomBytes(4).toString('hex')}`;
+    const s3SecretKey = randomBytes(24).toString('base64url');
+    const minio = await startMinio({ dir: path.join(dir, 'minio'), accessKey, secretKey: s3SecretKey });
+    stopping.push(() => minio.stop());
+    const bucket = 'backups';
+    await createBucket(minio.endpoint, accessKey, s3SecretKey, bucket);
+    const s3 = new S3Client({
+      endpoint: minio.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: accessKey, secretAccessKey: s3SecretKey },
+    });
+    stopping.push(async () => s3.destroy());
+    const accessKeyFile = path.join(dir, 's3-access-key');
+    writeFileSync(accessKeyFile, accessKey, { mode: 0o600 });
+    process.env[S3_SECRET_ENV] = s3SecretKey;
+
+    const taskQueue = `e2e-${randomBytes(4).toString('hex')}`;
+    const connection = await NativeConnection.connect({ address: temporal.address });
+    stopping.push(() => connection.close());
+    const worker: Worker = await createDbkeepWorker({
+      connection,
+      namespace: temporal.namespace,
+      taskQueue,
+      workflowBundle: await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }),
+    });
+    const running = worker.run();
+    stopping.push(async () => {
+      worker.shutdown();
+      await running;
+    });
+
+    const client = new DbkeepClient(
+      new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace }),
+      taskQueue,
+    );
+    stopping.push(() => client.close());
+
+    const passwords: string[] = [];
+    const repository = {
+      apiVersion: API_VERSION,
+      kind: 'Repository',
+      metadata: { name: 'repo' },
+      spec: {
+        s3: {
+          endpoint: minio.endpoint,
+          bucket,
+          prefix: 'dbkeep',
+          forcePathStyle: true,
+          credentials: { accessKeyId: { file: accessKeyFile }, secretAccessKey: { env: S3_SECRET_ENV } },
+        },
+      },
+    };
+
+    return {
+      dir,
+      temporal,
+      minio,
+      bucket,
+      s3,
+      s3SecretKey,
+      client,
+      taskQueue,
+      passwords,
+      async startMariaDb() {
+        const rootPassword = `pw-${randomBytes(9).toString('base64url')}`;
+        passwords.push(rootPassword);
+        const instance = await startMariaDbInstance({ dir: mkdtempSync(path.join(dir, 'mdb-')), rootPassword });
+        stopping.push(() => instance.stop());
+        return instance;
+      },
+      resources(...documents) {
+        const text = [repository, ...documents].map((d) => stringify(d)).join('---\n');
+        return parseResourceSet([{ file: 'e2e.yaml', text }]);
+      },
+      targetDocument(name, instance, password = instance.rootPassword) {
+        const passwordFile = path.join(dir, `${name}-${randomBytes(3).toString('hex')}.password`);
+        writeFileSync(passwordFile, password, { mode: 0o600 });
+        return {
+          apiVersion: API_VERSION,
+          kind: 'Target',
+          metadata: { name },
+          spec: { engine: 'mariadb', host: instance.host, port: instance.port, user: 'root', password: { file: passwordFile } },
+        };
+      },
+      async listKeys(prefix = '') {
+        const keys: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `dbkeep/${prefix}`, ContinuationToken: token }));
+          keys.push(...(page.Contents ?? []).map((o) => o.Key!.slice('dbkeep/'.length)));
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        return keys.sort();
+      },
+      async listIncompleteUploads() {
+        const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'dbkeep/' }));
+        return (uploads.Uploads ?? []).length;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Every event of every workflow the namespace holds, as one JSON string (for leak checks).
+ * Payload bytes are decoded as UTF-8 text: JSON.stringify would print a Uint8Array as an
+ * object of numbers, in which no secret could ever be found.
+ */
+export async function allHistoriesJson(stack: E2eStack): Promise<{ workflows: number; json: string }> {
+  const histories: unknown[] = [];
+  for await (const execution of stack.client.temporal.workflow.list()) {
+    const history = await stack.client.temporal.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+    histories.push(history);
+  }
+  return {
+    workflows: histories.length,
+    json: JSON.stringify(histories, (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value)),
+  };
+}
