@@ -178,8 +178,8 @@ export async function startE2eStack(): Promise<E2eStack> {
 
 /**
  * Every event of every workflow the namespace holds, as one JSON string (for leak checks).
- * Payload bytes are decoded as UTF-8 text: JSON.stringify would print a Uint8Array as an
- * object of numbers, in which no secret could ever be found.
+ * Payload bytes are decoded to UTF-8 text: serialized as they come, they are base64, in
+ * which no secret could ever be found.
  */
 export async function allHistoriesJson(stack: E2eStack): Promise<{ workflows: number; json: string }> {
   const histories: unknown[] = [];
@@ -187,8 +187,10 @@ export async function allHistoriesJson(stack: E2eStack): Promise<{ workflows: nu
     const history = await stack.client.temporal.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
     histories.push(history);
   }
-  return {
-    workflows: histories.length,
-    json: JSON.stringify(histories, (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value)),
-  };
+  const decoded: string[] = [];
+  const raw = JSON.stringify(histories, (key, value: unknown) => {
+    if (key === 'data' && typeof value === 'string') decoded.push(Buffer.from(value, 'base64').toString('utf8'));
+    return value;
+  });
+  return { workflows: histories.length, json: `${raw}\n${decoded.join('\n')}` };
 }

@@ -33,7 +33,7 @@ export async function createAwkwardDatabase(instance: MariaDbInstance): Promise<
     await connection.query(`CREATE DATABASE ${q(AWKWARD_DATABASE)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
     await connection.query(
       `CREATE TABLE ${q(AWKWARD_DATABASE)}.${q(AWKWARD_TABLE)} (
-         id INT PRIMARY KEY, txt TEXT CHARACTER SET utf8mb4, bin LONGBLOB, note VARCHAR(20) NULL
+         id INT PRIMARY KEY, txt MEDIUMTEXT CHARACTER SET utf8mb4, bin LONGBLOB, note VARCHAR(20) NULL
        ) ENGINE=InnoDB`,
     );
     const rows: Array<[number, string | null, Buffer | null, string | null]> = [
