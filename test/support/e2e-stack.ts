@@ -35,6 +35,8 @@ export interface E2eStack {
   startMariaDb(): Promise<MariaDbInstance>;
   /** Repository "repo" on the bucket, plus the given extra YAML documents, parsed as one set. */
   resources(...documents: object[]): ResourceSet;
+  /** The same documents as multi-document YAML text, as a user would write them. */
+  resourcesYaml(...documents: object[]): string;
   targetDocument(name: string, instance: MariaDbInstance, password?: string): object;
   listKeys(prefix?: string): Promise<string[]>;
   listIncompleteUploads(): Promise<number>;
@@ -141,8 +143,10 @@ export async function startE2eStack(): Promise<E2eStack> {
         return instance;
       },
       resources(...documents) {
-        const text = [repository, ...documents].map((d) => stringify(d)).join('---\n');
-        return parseResourceSet([{ file: 'e2e.yaml', text }]);
+        return parseResourceSet([{ file: 'e2e.yaml', text: this.resourcesYaml(...documents) }]);
+      },
+      resourcesYaml(...documents) {
+        return [repository, ...documents].map((d) => stringify(d)).join('---\n');
       },
       targetDocument(name, instance, password = instance.rootPassword) {
         const passwordFile = path.join(dir, `${name}-${randomBytes(3).toString('hex')}.password`);
