@@ -83,6 +83,8 @@ export function resetPeakRss(pid: number): boolean {
 export interface RssSamples {
   maxRssKiB: number;
   count: number;
+  /** [seconds since the sampler started, VmRSS KiB]: tells a plateau (bounded buffers) from a climb (a leak). */
+  timeline: [number, number][];
 }
 
 /**
@@ -90,11 +92,14 @@ export interface RssSamples {
  * the peak was not a single spike when the two agree, and keep a record if VmHWM cannot be reset.
  */
 export function startRssSampler(pid: number, intervalMs: number): { stop(): RssSamples } {
-  const samples: RssSamples = { maxRssKiB: 0, count: 0 };
+  const samples: RssSamples = { maxRssKiB: 0, count: 0, timeline: [] };
+  const started = performance.now();
   const sample = () => {
     try {
-      samples.maxRssKiB = Math.max(samples.maxRssKiB, readMemoryStatus(pid).rssKiB);
+      const { rssKiB } = readMemoryStatus(pid);
+      samples.maxRssKiB = Math.max(samples.maxRssKiB, rssKiB);
       samples.count++;
+      samples.timeline.push([(performance.now() - started) / 1000, rssKiB]);
     } catch {
       // The worker exited: the session fails with its own error, which says more than ENOENT here.
     }

@@ -16,7 +16,7 @@ const TABLE_COUNT = 4;
  * `(1234567,'acct-01234','2024-01-15 06:56:07',1234.56,'<64 hex>','order 1234567 of ...'),`.
  * It is what turns a size into a row count; the backup then reports the real raw size.
  */
-const DUMP_BYTES_PER_ROW = 240;
+const DUMP_BYTES_PER_ROW = 234;
 
 export interface SyntheticDatabasePlan {
   database: string;

@@ -2,16 +2,31 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Progress } from '../activities/heartbeat';
+import type { RepositoryStatus } from '../activities/repository-status';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
-import { backupWorkflowId, DEFAULT_TASK_QUEUE, restoreWorkflowId, snapshotListingWorkflowId } from '../domain/names';
+import type { ApplyRetentionResult } from '../activities/retention-activities';
+import {
+  backupWorkflowId,
+  DEFAULT_TASK_QUEUE,
+  pruneWorkflowId,
+  repositoryQueryWorkflowId,
+  restoreWorkflowId,
+} from '../domain/names';
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
-import type { ResolvedBackupConfiguration } from '../domain/resource-set';
+import { formatZodIssues, ResourceValidationError, type ResolvedBackupConfiguration, type ResourceSet } from '../domain/resource-set';
 import { formatSnapshotId } from '../domain/snapshot-id';
 import { snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
-import { formatZodIssues, ResourceValidationError } from '../domain/resource-set';
 import { searchAttributes } from '../domain/search-attributes';
-import type { backupSession, listSnapshotsWorkflow, restoreSession } from '../workflows';
-import { statusQuery, type SessionStatus } from '../workflows/session-status';
+import type { backupSession, listSnapshotsWorkflow, pruneSession, repositoryStatusWorkflow, restoreSession } from '../workflows';
+import { statusQuery, type SessionKind, type SessionStatus } from '../workflows/session-status';
+import {
+  applyBackupSchedule,
+  deleteBackupSchedule,
+  listBackupSchedules,
+  requireBackupSchedule,
+  type ApplyOutcome,
+  type ScheduleListing,
+} from './backup-schedules';
 
 export interface ConnectOptions {
   /** host:port; defaults to TEMPORAL_ADDRESS, then 127.0.0.1:7233, as the temporal CLI does. */
@@ -40,6 +55,20 @@ export class TemporalUnreachableError extends Error {
   }
 }
 
+/** A one-off backup asked for while a session of the same configuration runs: refused, never run in parallel. */
+export class SessionConflictError extends Error {
+  override readonly name = 'SessionConflictError';
+  constructor(
+    readonly configuration: string,
+    readonly runningSession: string,
+  ) {
+    super(
+      `refused: backup session ${runningSession} of "${configuration}" is running; ` +
+        `wait for it (dbkeep status ${runningSession}) or cancel it, then try again`,
+    );
+  }
+}
+
 /** One session as a user sees it: Temporal's run status, dbkeep's status query, and live progress. */
 export interface SessionView {
   workflowId: string;
@@ -50,11 +79,23 @@ export interface SessionView {
   activity?: { name: string; attempt: number; progress?: Progress; lastFailure?: string };
 }
 
+/** A session in `dbkeep sessions`: read from visibility (search attributes), no query per session. */
+export interface SessionSummary {
+  workflowId: string;
+  kind: SessionKind;
+  phase: string;
+  startedAt: string;
+  durationSeconds?: number;
+  sizeBytes?: number;
+  snapshotId?: string;
+}
+
 const newSessionId = (now = new Date()) => formatSnapshotId(now, randomBytes(3).toString('hex'));
 
 /**
  * The typed TypeScript client: what the CLI uses, and what services embed to start and watch
- * sessions. Inputs carry resources with secret references only; values stay on the worker.
+ * sessions and manage schedules. Inputs carry resources with secret references only; values
+ * stay on the worker.
  */
 export class DbkeepClient {
   constructor(
@@ -75,9 +116,25 @@ export class DbkeepClient {
     await this.temporal.connection.close();
   }
 
-  async startBackup(resolved: ResolvedBackupConfiguration): Promise<WorkflowHandleWithFirstExecutionRunId<typeof backupSession>> {
-    const snapshotId = newSessionId();
+  /** Creates, updates or deletes the schedule of every BackupConfiguration in the set. */
+  async applyResources(set: ResourceSet): Promise<Array<{ configuration: string; outcome: ApplyOutcome }>> {
+    const results: Array<{ configuration: string; outcome: ApplyOutcome }> = [];
+    for (const [name, configuration] of set.backupConfigurations) {
+      const resolved = { configuration, target: set.targets.get(configuration.spec.target)!, repository: set.repositories.get(configuration.spec.repository)! };
+      results.push({ configuration: name, outcome: await applyBackupSchedule(this.temporal, resolved, this.taskQueue) });
+    }
+    return results;
+  }
+
+  /**
+   * Starts a backup session now. Refused with SessionConflictError while another session of the
+   * configuration runs (the session itself also checks, for sessions started elsewhere).
+   */
+  async backupNow(resolved: ResolvedBackupConfiguration): Promise<WorkflowHandleWithFirstExecutionRunId<typeof backupSession>> {
     const { configuration, target, repository } = resolved;
+    const running = await this.runningBackupSession(configuration.name);
+    if (running) throw new SessionConflictError(configuration.name, running);
+    const snapshotId = newSessionId();
     return this.temporal.workflow.start<typeof backupSession>('backupSession', {
       taskQueue: this.taskQueue,
       workflowId: backupWorkflowId(configuration.name, snapshotId),
@@ -92,7 +149,7 @@ export class DbkeepClient {
     });
   }
 
-  async startRestore(options: StartRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreSession>> {
+  async restore(options: StartRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreSession>> {
     const { repository, configuration, target } = options;
     const parsed = snapshotSelectorSchema.safeParse(options.selector);
     if (!parsed.success) throw new ResourceValidationError(`restore selector: ${formatZodIssues(parsed.error.issues)}`);
@@ -112,18 +169,83 @@ export class DbkeepClient {
     });
   }
 
+  /** Applies the configuration's retention policy now; with dryRun, reports what it would remove. */
+  async prune(resolved: ResolvedBackupConfiguration, options: { dryRun?: boolean } = {}): Promise<ApplyRetentionResult> {
+    const { configuration, repository } = resolved;
+    const dryRun = options.dryRun ?? configuration.spec.retention?.dryRun ?? false;
+    return this.temporal.workflow.execute<typeof pruneSession>('pruneSession', {
+      taskQueue: this.taskQueue,
+      workflowId: pruneWorkflowId(configuration.name, newSessionId()),
+      args: [{ repository, configuration: configuration.name, policy: configuration.spec.retention, dryRun }],
+      staticSummary: `${dryRun ? 'Dry-run prune' : 'Prune'} of ${configuration.name} in repository ${repository.name}`,
+      typedSearchAttributes: [
+        { key: searchAttributes.configuration, value: configuration.name },
+        { key: searchAttributes.repository, value: repository.name },
+        { key: searchAttributes.sessionKind, value: 'prune' },
+      ],
+    });
+  }
+
   async listSnapshots(repository: Named<RepositorySpec>, configuration: string, limit = 100): Promise<ListSnapshotsResult> {
     return this.temporal.workflow.execute<typeof listSnapshotsWorkflow>('listSnapshotsWorkflow', {
       taskQueue: this.taskQueue,
-      workflowId: snapshotListingWorkflowId(configuration, newSessionId()),
+      workflowId: repositoryQueryWorkflowId('snapshots', configuration, newSessionId()),
       args: [{ repository, configuration, limit }],
       staticSummary: `List snapshots of ${configuration} in repository ${repository.name}`,
-      typedSearchAttributes: [
-        { key: searchAttributes.configuration, value: configuration },
-        { key: searchAttributes.repository, value: repository.name },
-        { key: searchAttributes.sessionKind, value: 'list' },
-      ],
     });
+  }
+
+  async repositoryStatus(repository: Named<RepositorySpec>): Promise<RepositoryStatus> {
+    return this.temporal.workflow.execute<typeof repositoryStatusWorkflow>('repositoryStatusWorkflow', {
+      taskQueue: this.taskQueue,
+      workflowId: repositoryQueryWorkflowId('repository-status', repository.name, newSessionId()),
+      args: [{ repository }],
+      staticSummary: `Status of repository ${repository.name}`,
+    });
+  }
+
+  /** Recent backup, restore and prune sessions of a configuration, newest first. */
+  async listSessions(configuration: string, limit = 20): Promise<SessionSummary[]> {
+    const query =
+      `${searchAttributes.configuration.name} = '${configuration}' AND ` +
+      `${searchAttributes.sessionKind.name} IN ('backup', 'restore', 'prune')`;
+    const sessions: SessionSummary[] = [];
+    for await (const execution of this.temporal.workflow.list({ query })) {
+      const attributes = execution.typedSearchAttributes;
+      const started = execution.startTime.getTime();
+      sessions.push({
+        workflowId: execution.workflowId,
+        kind: (attributes.get(searchAttributes.sessionKind) ?? 'backup') as SessionKind,
+        phase: attributes.get(searchAttributes.phase) ?? execution.status.name,
+        startedAt: execution.startTime.toISOString(),
+        durationSeconds: execution.closeTime ? (execution.closeTime.getTime() - started) / 1000 : undefined,
+        sizeBytes: attributes.get(searchAttributes.sizeBytes),
+        snapshotId: attributes.get(searchAttributes.snapshot),
+      });
+    }
+    return sessions.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, limit);
+  }
+
+  async listSchedules(): Promise<ScheduleListing[]> {
+    return listBackupSchedules(this.temporal);
+  }
+
+  async deleteSchedule(configuration: string): Promise<boolean> {
+    return deleteBackupSchedule(this.temporal, configuration);
+  }
+
+  /** The note shows in the Temporal UI next to the paused schedule. */
+  async pause(configuration: string, note?: string): Promise<void> {
+    await (await requireBackupSchedule(this.temporal, configuration)).pause(note ?? 'paused with dbkeep pause');
+  }
+
+  async resume(configuration: string, note?: string): Promise<void> {
+    await (await requireBackupSchedule(this.temporal, configuration)).unpause(note ?? 'resumed with dbkeep resume');
+  }
+
+  /** Runs the schedule's action now, under its overlap policy (Skip by default). */
+  async trigger(configuration: string): Promise<void> {
+    await (await requireBackupSchedule(this.temporal, configuration)).trigger();
   }
 
   async status(workflowId: string): Promise<SessionStatus> {
@@ -150,5 +272,13 @@ export class DbkeepClient {
           }
         : undefined,
     };
+  }
+
+  private async runningBackupSession(configuration: string): Promise<string | undefined> {
+    const query =
+      `WorkflowType = 'backupSession' AND ExecutionStatus = 'Running' AND ` +
+      `${searchAttributes.configuration.name} = '${configuration}'`;
+    for await (const execution of this.temporal.workflow.list({ query })) return execution.workflowId;
+    return undefined;
   }
 }

@@ -92,12 +92,13 @@ async function runDemo(): Promise<void> {
     const client = await DbkeepClient.connect({ address: state.temporal.address, namespace: state.temporal.namespace });
     try {
       const progress = (line: string) => say(`  ${line}`);
-      const backup = await client.startBackup(resolveBackupConfiguration(resources, CONFIGURATION));
+      const backup = await client.backupNow(resolveBackupConfiguration(resources, CONFIGURATION));
       say(`backup session ${backup.workflowId} started`);
       const snapshot = await waitShowingProgress(backup.result(), () => client.describeSession(backup.workflowId), progress, 1_000);
+      if (snapshot.outcome !== 'succeeded') throw new Error(`backup skipped: ${snapshot.runningSession} was running`);
       say(`snapshot ${snapshot.snapshotId} committed: ${snapshot.storedBytes} bytes stored, ${snapshot.rawBytes} bytes of SQL, sha256 ${snapshot.sha256}`);
 
-      const restore = await client.startRestore({
+      const restore = await client.restore({
         repository: resolveBackupConfiguration(resources, CONFIGURATION).repository,
         configuration: CONFIGURATION,
         target: resolveTarget(resources, 'demo-restored'),

@@ -35,8 +35,29 @@ export function restoreWorkflowId(target: string, restoreId: string): string {
   return `restore/${target}/${restoreId}`;
 }
 
-export function snapshotListingWorkflowId(configuration: string, requestId: string): string {
-  return `snapshots/${configuration}/${requestId}`;
+export function pruneWorkflowId(configuration: string, requestId: string): string {
+  return `prune/${configuration}/${requestId}`;
+}
+
+/** Reads of a repository (listing, status) run as short workflows on the worker. */
+export function repositoryQueryWorkflowId(what: 'snapshots' | 'repository-status', name: string, requestId: string): string {
+  return `${what}/${name}/${requestId}`;
+}
+
+/** The schedule of a BackupConfiguration; one per configuration, like Stash's CronJob. */
+export function scheduleIdFor(configuration: string): string {
+  return `dbkeep-${configuration}`;
+}
+
+/** The configuration a schedule id belongs to, or undefined for schedules that are not dbkeep's. */
+export function configurationOfScheduleId(scheduleId: string): string | undefined {
+  const name = scheduleId.startsWith('dbkeep-') ? scheduleId.slice('dbkeep-'.length) : undefined;
+  return name !== undefined && resourceNameSchema.safeParse(name).success ? name : undefined;
+}
+
+/** The schedule's action workflow id; Temporal appends each slot's time to it. */
+export function scheduledBackupWorkflowId(configuration: string): string {
+  return `backup/${configuration}/scheduled`;
 }
 
 /** The task queue sessions run on unless a worker and its clients are given another. */

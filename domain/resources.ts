@@ -2,6 +2,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { resourceNameSchema } from './names';
 import { secretRefSchema } from './secret-ref';
+import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
+import { durationSchema } from './duration';
+import { retentionPolicySchema } from './retention-policy';
 
 /**
  * The resources users write, one zod schema each: the single source of their types,
@@ -95,6 +98,8 @@ export const targetSpecSchema = z
 
 export type TargetSpec = z.infer<typeof targetSpecSchema>;
 
+export const OVERLAP_POLICIES = ['Skip', 'BufferOne'] as const;
+
 export const COMPRESSION_ALGORITHMS = ['zstd', 'gzip', 'bzip2', 'none'] as const;
 export type CompressionAlgorithm = (typeof COMPRESSION_ALGORITHMS)[number];
 
@@ -137,14 +142,32 @@ export const backupConfigurationSpecSchema = z.strictObject({
     .optional(),
   schedule: z
     .strictObject({
-      cron: z.string().min(1),
-      timezone: z.string().min(1).default('UTC'),
+      cron: z.string().superRefine((cron, ctx) => {
+        const problem = cronExpressionProblem(cron);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+      /** IANA name; the schedule fires at the cron's times in this zone (daylight saving included). */
+      timezone: z
+        .string()
+        .default('UTC')
+        .refine(isKnownTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin'),
+      /** Create the schedule paused (Stash's `paused`); `dbkeep resume` starts it. */
       suspend: z.boolean().default(false),
+      /**
+       * What a slot does while the previous session still runs. Skip (default): nothing, so two
+       * sessions of one configuration never run at once. BufferOne: run right after it.
+       */
+      overlapPolicy: z.enum(OVERLAP_POLICIES).default('Skip'),
+      /** How late a missed slot (server or worker down) may still run; older ones are dropped. */
+      catchupWindow: durationSchema.default('10m'),
     })
     .optional(),
+  /** Applied after every successful backup and by `dbkeep prune`; none keeps every snapshot. */
+  retention: retentionPolicySchema.optional(),
 });
 
 export type BackupConfigurationSpec = z.infer<typeof backupConfigurationSpecSchema>;
+export type ScheduleSpec = NonNullable<BackupConfigurationSpec['schedule']>;
 
 function resourceSchema<K extends string, S extends z.ZodType>(kind: K, spec: S) {
   return z.strictObject({

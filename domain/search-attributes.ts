@@ -11,9 +11,16 @@ export const searchAttributes = {
   target: defineSearchAttributeKey('DbkeepTarget', SearchAttributeType.KEYWORD),
   repository: defineSearchAttributeKey('DbkeepRepository', SearchAttributeType.KEYWORD),
   sessionKind: defineSearchAttributeKey('DbkeepSessionKind', SearchAttributeType.KEYWORD),
+  /** Upserted by the session as it goes: Pending, Running, Succeeded, Failed, Skipped. */
+  phase: defineSearchAttributeKey('DbkeepPhase', SearchAttributeType.KEYWORD),
+  /** Bytes stored (backup) or restored (restore), upserted when known. */
+  sizeBytes: defineSearchAttributeKey('DbkeepSizeBytes', SearchAttributeType.INT),
+  snapshot: defineSearchAttributeKey('DbkeepSnapshot', SearchAttributeType.KEYWORD),
 } as const;
+
+const TYPE_NAMES: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.INT]: 'Int' };
 
 /** `NAME=TYPE` pairs in the form `temporal server start-dev --search-attribute` takes. */
 export const searchAttributeRegistrations: readonly string[] = Object.values(searchAttributes).map(
-  (key) => `${key.name}=Keyword`,
+  (key) => `${key.name}=${TYPE_NAMES[key.type]}`,
 );

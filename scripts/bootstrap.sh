@@ -6,7 +6,9 @@ set -euo pipefail
 
 readonly TEMPORAL_CLI_VERSION=1.5.1
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
-readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd)
+# prometheus-pushgateway may start a system service on :9091; dbkeep never uses it, and
+# stack/pushgateway.ts always starts its own instance on a free loopback port.
+readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway)
 
 project_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tool_cache="${DBKEEP_TOOL_CACHE:-$HOME/.cache/dbkeep}"

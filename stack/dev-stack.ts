@@ -10,11 +10,12 @@ import { preferPort } from './free-port';
 import { projectRoot } from './project-root';
 import { isPidAlive, startManagedProcess, stopPid } from './managed-process';
 import { createBucket, startMinio } from './minio-server';
+import { startPushgateway } from './pushgateway';
 import { startTemporalDevServer } from './temporal-dev-server';
 
 /**
- * The embedded stack behind `dbkeep dev up`: a Temporal dev server with its UI, a MinIO and
- * a dbkeep worker, each a detached process on 127.0.0.1 that outlives the CLI. Everything
+ * The embedded stack behind `dbkeep dev up`: a Temporal dev server with its UI, a MinIO, a
+ * Prometheus Pushgateway and a dbkeep worker, each a detached process on 127.0.0.1 that outlives the CLI. Everything
  * lives in one directory (default `.dbkeep/dev` under the current directory); `down` stops
  * the processes and keeps the data, so history and snapshots survive an `up` after it.
  */
@@ -27,6 +28,7 @@ const WORKER_STOP_TIMEOUT_MS = 30_000;
 const devStateSchema = z.object({
   temporal: z.object({ pid: z.number(), address: z.string(), uiUrl: z.string(), namespace: z.string() }),
   minio: z.object({ pid: z.number(), endpoint: z.string(), port: z.number() }),
+  pushgateway: z.object({ pid: z.number(), url: z.string(), port: z.number() }),
   worker: z.object({ pid: z.number(), taskQueue: z.string(), logFile: z.string() }),
   resourcesFile: z.string(),
 });
@@ -34,7 +36,7 @@ const devStateSchema = z.object({
 export type DevStackState = z.infer<typeof devStateSchema>;
 
 export interface DevStackComponent {
-  name: 'temporal' | 'minio' | 'worker';
+  name: 'temporal' | 'minio' | 'pushgateway' | 'worker';
   pid: number;
   running: boolean;
   detail: string;
@@ -57,6 +59,7 @@ export function devStackComponents(state: DevStackState): DevStackComponent[] {
   return [
     { name: 'temporal', pid: state.temporal.pid, running: isPidAlive(state.temporal.pid), detail: `${state.temporal.address}, UI ${state.temporal.uiUrl}` },
     { name: 'minio', pid: state.minio.pid, running: isPidAlive(state.minio.pid), detail: state.minio.endpoint },
+    { name: 'pushgateway', pid: state.pushgateway.pid, running: isPidAlive(state.pushgateway.pid), detail: `${state.pushgateway.url}/metrics` },
     { name: 'worker', pid: state.worker.pid, running: isPidAlive(state.worker.pid), detail: `task queue ${state.worker.taskQueue}, log ${state.worker.logFile}` },
   ];
 }
@@ -109,12 +112,25 @@ export async function devStackUp(options: DevStackUpOptions): Promise<{ state: D
       DEV_BUCKET,
     );
 
+    const pushgateway = await startPushgateway({
+      dir: path.join(dir, 'pushgateway'),
+      port: await preferPort(previous?.pushgateway.port ?? 9091),
+      detached: true,
+    });
+    started.push(pushgateway.pid);
+
     const workerLog = path.join(dir, 'worker.log');
     const worker = startManagedProcess({
       command: options.workerCommand.command,
       args: options.workerCommand.args,
       logFile: workerLog,
-      env: { ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: NAMESPACE, DBKEEP_TASK_QUEUE: DEFAULT_TASK_QUEUE },
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: temporal.address,
+        TEMPORAL_NAMESPACE: NAMESPACE,
+        DBKEEP_TASK_QUEUE: DEFAULT_TASK_QUEUE,
+        DBKEEP_PUSHGATEWAY_URL: pushgateway.url,
+      },
       detached: true,
     });
     started.push(worker.pid);
@@ -129,6 +145,7 @@ export async function devStackUp(options: DevStackUpOptions): Promise<{ state: D
     const state: DevStackState = {
       temporal: { pid: temporal.pid, address: temporal.address, uiUrl: temporal.uiUrl, namespace: NAMESPACE },
       minio: { pid: minio.pid, endpoint: minio.endpoint, port: minio.port },
+      pushgateway: { pid: pushgateway.pid, url: pushgateway.url, port: pushgateway.port },
       worker: { pid: worker.pid, taskQueue: DEFAULT_TASK_QUEUE, logFile: workerLog },
       resourcesFile,
     };
@@ -147,6 +164,7 @@ export async function devStackDown(dir: string): Promise<DevStackComponent[]> {
   const components = devStackComponents(state);
   await stopPid(state.worker.pid, 'SIGTERM', WORKER_STOP_TIMEOUT_MS);
   await stopPid(state.minio.pid);
+  await stopPid(state.pushgateway.pid);
   await stopPid(state.temporal.pid);
   rmSync(stateFile(dir), { force: true });
   return components;

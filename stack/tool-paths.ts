@@ -38,3 +38,8 @@ export function mariadbToolPath(name: MariaDbTool): string {
   }
   return found;
 }
+
+/** Debian's prometheus-pushgateway package; its system service is never used, the stack starts its own. */
+export function pushgatewayPath(): string {
+  return requireInstalled('/usr/bin/prometheus-pushgateway', 'prometheus-pushgateway');
+}

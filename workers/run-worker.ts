@@ -1,4 +1,5 @@
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { createActivities } from '../activities';
 import { createDbkeepWorker } from './dbkeep-worker';
 import type { WorkerSettings } from './worker-settings';
 
@@ -7,12 +8,17 @@ import type { WorkerSettings } from './worker-settings';
  * lets running activities see cancellation and abort their uploads within the grace time.
  */
 export async function runWorker(settings: WorkerSettings): Promise<void> {
+  if (settings.metricsAddress) {
+    // Must come before the first connection: the runtime is created once per process.
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: settings.metricsAddress } } } });
+  }
   const connection = await NativeConnection.connect({ address: settings.address });
   try {
     const worker = await createDbkeepWorker({
       connection,
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
+      activities: createActivities({ pushgatewayUrl: settings.pushgatewayUrl }),
       maxConcurrentActivityTaskExecutions: settings.maxConcurrentSessions,
     });
     await worker.run();

@@ -22,3 +22,19 @@ export const streamingActivities = proxyActivities<DbkeepActivities>({
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
 });
+
+/**
+ * Deleting snapshots: irreversible, so its own group. It heartbeats per snapshot and a retry
+ * starts over from the catalog, where already deleted snapshots are simply gone.
+ */
+export const pruneActivities = proxyActivities<DbkeepActivities>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/** Metrics pushes: worth a few quick tries, never worth failing or delaying a session for. */
+export const metricsActivities = proxyActivities<DbkeepActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
+});

@@ -1,9 +1,10 @@
-import { uuid4, workflowInfo, setHandler } from '@temporalio/workflow';
+import { uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Manifest } from '../domain/manifest';
 import type { BackupConfigurationSpec, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatSnapshotId } from '../domain/snapshot-id';
-import { quickActivities, streamingActivities } from './activity-options';
-import { failureMessage, runStep, statusQuery, type SessionStatus } from './session-status';
+import { pruneActivities, quickActivities, streamingActivities } from './activity-options';
+import { reportSessionMetrics } from './session-metrics';
+import { beginSession, failureMessage, runStep, setPhase } from './session-status';
 
 export interface BackupSessionInput {
   configuration: Named<BackupConfigurationSpec>;
@@ -13,22 +14,52 @@ export interface BackupSessionInput {
   snapshotId?: string;
 }
 
-export interface BackupSessionResult {
-  snapshotId: string;
-  configuration: string;
-  repository: string;
-  databases: string[];
-  storedBytes: number;
-  rawBytes: number;
-  sha256: string;
-}
+export type BackupSessionResult =
+  | {
+      outcome: 'succeeded';
+      snapshotId: string;
+      configuration: string;
+      repository: string;
+      databases: string[];
+      storedBytes: number;
+      rawBytes: number;
+      sha256: string;
+      /** Snapshots the configuration's retention policy removed after this one committed. */
+      removedSnapshots: string[];
+    }
+  | {
+      outcome: 'skipped';
+      configuration: string;
+      /** The session of the same configuration that was already running. */
+      runningSession: string;
+    };
 
-/** A logical backup session: preflight → dump → commit (manifest last). */
+/**
+ * A logical backup session: admission → preflight → dump → commit (manifest last) →
+ * retention → metrics. Skipped, not failed, when another session of the configuration runs.
+ */
 export async function backupSession(input: BackupSessionInput): Promise<BackupSessionResult> {
-  const snapshotId = input.snapshotId ?? formatSnapshotId(workflowInfo().startTime, uuid4().replace(/-/g, '').slice(0, 6));
-  const status: SessionStatus = { kind: 'backup', phase: 'Running', steps: [], snapshotId };
-  setHandler(statusQuery, () => status);
   const { configuration, target, repository } = input;
+  const info = workflowInfo();
+  const snapshotId = input.snapshotId ?? formatSnapshotId(info.startTime, uuid4().replace(/-/g, '').slice(0, 6));
+  const status = beginSession({ kind: 'backup', configuration: configuration.name, repository: repository.name, target: target.name });
+  status.snapshotId = snapshotId;
+  const labels = { kind: 'backup' as const, configuration: configuration.name, repository: repository.name, target: target.name };
+
+  const { earlier } = await runStep(status, 'admission', () =>
+    quickActivities.findEarlierBackupSession({
+      configuration: configuration.name,
+      workflowId: info.workflowId,
+      startedAt: info.startTime.toISOString(),
+    }),
+  );
+  if (earlier) {
+    status.skippedFor = earlier.workflowId;
+    status.snapshotId = undefined;
+    setPhase(status, 'Skipped');
+    return { outcome: 'skipped', configuration: configuration.name, runningSession: earlier.workflowId };
+  }
+  setPhase(status, 'Running');
 
   try {
     const preflight = await runStep(status, 'preflight', () =>
@@ -67,8 +98,32 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       dbkeepVersion: dump.dbkeepVersion,
     };
     await runStep(status, 'commit', () => quickActivities.commitSnapshot({ repository, manifest }));
-    status.phase = 'Succeeded';
+    // The snapshot is committed: from here on the session has succeeded whatever retention
+    // does; a retention failure is reported on the status and retried by the next session.
+    const retention = await runStep(status, 'retention', () =>
+      pruneActivities.applyRetention({
+        repository,
+        configuration: configuration.name,
+        policy: configuration.spec.retention,
+        protect: [snapshotId],
+        dryRun: configuration.spec.retention?.dryRun ?? false,
+      }),
+    ).catch((err: unknown) => {
+      status.warning = `retention failed, nothing more was deleted: ${failureMessage(err)}`;
+      return undefined;
+    });
+    setPhase(status, 'Succeeded');
+    await reportSessionMetrics({
+      ...labels,
+      success: true,
+      dataSizeBytes: dump.rawBytes,
+      uploadedBytes: dump.storedBytes,
+      repositorySizeBytes: retention?.storedBytes,
+      snapshotCount: retention?.snapshotCount,
+      snapshotsRemoved: retention && !retention.dryRun ? retention.removedCount : 0,
+    });
     return {
+      outcome: 'succeeded',
       snapshotId,
       configuration: configuration.name,
       repository: repository.name,
@@ -76,10 +131,12 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       storedBytes: dump.storedBytes,
       rawBytes: dump.rawBytes,
       sha256: dump.sha256,
+      removedSnapshots: retention && !retention.dryRun ? retention.removed.map((r) => r.snapshotId) : [],
     };
   } catch (err) {
-    status.phase = 'Failed';
     status.error = failureMessage(err);
+    setPhase(status, 'Failed');
+    await reportSessionMetrics({ ...labels, success: false });
     throw err;
   }
 }

@@ -1,3 +1,4 @@
 export { backupSession } from './backup-session';
 export { restoreSession } from './restore-session';
-export { listSnapshotsWorkflow } from './snapshot-listing';
+export { pruneSession } from './prune-session';
+export { listSnapshotsWorkflow, repositoryStatusWorkflow } from './repository-queries';

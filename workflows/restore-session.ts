@@ -1,8 +1,8 @@
-import { setHandler } from '@temporalio/workflow';
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import type { SnapshotSelector } from '../domain/snapshot-selection';
 import { quickActivities, streamingActivities } from './activity-options';
-import { failureMessage, runStep, statusQuery, type SessionStatus } from './session-status';
+import { reportSessionMetrics } from './session-metrics';
+import { beginSession, failureMessage, runStep, setPhase } from './session-status';
 
 export interface RestoreSessionInput {
   repository: Named<RepositorySpec>;
@@ -21,11 +21,12 @@ export interface RestoreSessionResult {
   rawBytes: number;
 }
 
-/** A logical restore session: choose the snapshot → check the target → verify and apply. */
+/** A logical restore session: choose the snapshot → check the target → verify and apply → metrics. */
 export async function restoreSession(input: RestoreSessionInput): Promise<RestoreSessionResult> {
-  const status: SessionStatus = { kind: 'restore', phase: 'Running', steps: [] };
-  setHandler(statusQuery, () => status);
   const { repository, target } = input;
+  const status = beginSession({ kind: 'restore', configuration: input.configuration, repository: repository.name, target: target.name });
+  const labels = { kind: 'restore' as const, configuration: input.configuration, repository: repository.name, target: target.name };
+  setPhase(status, 'Running');
 
   try {
     const manifest = await runStep(status, 'resolve-snapshot', () =>
@@ -40,11 +41,13 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
       streamingActivities.restoreFromSnapshot({ repository, target, manifest }),
     );
     status.rawBytes = restored.rawBytes;
-    status.phase = 'Succeeded';
+    setPhase(status, 'Succeeded');
+    await reportSessionMetrics({ ...labels, success: true, dataSizeBytes: restored.rawBytes });
     return { snapshotId: manifest.snapshotId, target: target.name, databases: manifest.databases, rawBytes: restored.rawBytes };
   } catch (err) {
-    status.phase = 'Failed';
     status.error = failureMessage(err);
+    setPhase(status, 'Failed');
+    await reportSessionMetrics({ ...labels, success: false });
     throw err;
   }
 }

@@ -1,7 +1,10 @@
-import { defineQuery } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { defineQuery, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { searchAttributes } from '../domain/search-attributes';
 
-/** Phases a session goes through; the next issue adds Skipped for overlapping schedule slots. */
-export type SessionPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+/** Phases a session goes through, as Stash's BackupSession phases; Skipped when another session of the configuration was running. */
+export type SessionPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped';
+export type SessionKind = 'backup' | 'restore' | 'prune';
 
 export interface SessionStep {
   name: string;
@@ -11,17 +14,57 @@ export interface SessionStep {
 }
 
 export interface SessionStatus {
-  kind: 'backup' | 'restore';
+  kind: SessionKind;
+  configuration: string;
   phase: SessionPhase;
   steps: SessionStep[];
   snapshotId?: string;
   storedBytes?: number;
   rawBytes?: number;
   error?: string;
+  /** Something that went wrong without failing the session (a retention error after the commit). */
+  warning?: string;
+  /** The session that was running when this one was skipped. */
+  skippedFor?: string;
 }
 
-/** Live status of a backup or restore session: `temporal workflow query --type status` or `dbkeep status`. */
+/** Live status of a session: `temporal workflow query --type status` or `dbkeep status`. */
 export const statusQuery = defineQuery<SessionStatus>('status');
+
+export interface SessionIdentity {
+  kind: SessionKind;
+  configuration: string;
+  repository: string;
+  target?: string;
+}
+
+/**
+ * Registers the status query and (re)states the session's search attributes, so sessions
+ * started from the `temporal` CLI without them are filterable like the others.
+ */
+export function beginSession(identity: SessionIdentity): SessionStatus {
+  const status: SessionStatus = { kind: identity.kind, configuration: identity.configuration, phase: 'Pending', steps: [] };
+  setHandler(statusQuery, () => status);
+  const pairs: SearchAttributeUpdatePair[] = [
+    { key: searchAttributes.sessionKind, value: identity.kind },
+    { key: searchAttributes.configuration, value: identity.configuration },
+    { key: searchAttributes.repository, value: identity.repository },
+    { key: searchAttributes.phase, value: 'Pending' },
+  ];
+  if (identity.target) pairs.push({ key: searchAttributes.target, value: identity.target });
+  upsertSearchAttributes(pairs);
+  return status;
+}
+
+/** Moves the session to a phase, with its size and snapshot in the search attributes once known. */
+export function setPhase(status: SessionStatus, phase: SessionPhase): void {
+  status.phase = phase;
+  const pairs: SearchAttributeUpdatePair[] = [{ key: searchAttributes.phase, value: phase }];
+  const size = status.storedBytes ?? status.rawBytes;
+  if (size !== undefined) pairs.push({ key: searchAttributes.sizeBytes, value: size });
+  if (status.snapshotId) pairs.push({ key: searchAttributes.snapshot, value: status.snapshotId });
+  upsertSearchAttributes(pairs);
+}
 
 /** Records a step's start and end on the status while it runs. Workflow time is deterministic. */
 export async function runStep<T>(status: SessionStatus, name: string, run: () => Promise<T>): Promise<T> {

@@ -18,6 +18,7 @@ export async function devCommand(argv: string[]): Promise<void> {
     console.log(`  Temporal:  ${state.temporal.address} (namespace ${state.temporal.namespace})`);
     console.log(`  UI:        ${state.temporal.uiUrl}`);
     console.log(`  MinIO:     ${state.minio.endpoint}`);
+    console.log(`  metrics:   ${state.pushgateway.url}/metrics (Pushgateway)`);
     console.log(`  worker:    pid ${state.worker.pid}, log ${state.worker.logFile}`);
     console.log(`  resources: ${state.resourcesFile} (Repository "dev")`);
     return;
@@ -44,12 +45,19 @@ export async function devCommand(argv: string[]): Promise<void> {
 
 /** `dbkeep worker`: runs a worker in the foreground until SIGINT/SIGTERM. */
 export async function workerCommand(argv: string[]): Promise<void> {
-  const { values } = parseCommandLine(argv, { ...temporalFlags, 'max-concurrent-sessions': { type: 'string' } });
+  const { values } = parseCommandLine(argv, {
+    ...temporalFlags,
+    'max-concurrent-sessions': { type: 'string' },
+    pushgateway: { type: 'string' },
+    'metrics-address': { type: 'string' },
+  });
   const settings = resolveWorkerSettings({
     address: values.address,
     namespace: values.namespace,
     taskQueue: values['task-queue'],
     maxConcurrentSessions: values['max-concurrent-sessions'],
+    pushgatewayUrl: values.pushgateway,
+    metricsAddress: values['metrics-address'],
   });
   await runWorker(settings);
 }

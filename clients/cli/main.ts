@@ -1,11 +1,15 @@
 import { ResourceValidationError } from '../../domain/resource-set';
-import { TemporalUnreachableError } from '../dbkeep-client';
+import { ScheduleMissingError } from '../backup-schedules';
+import { SessionConflictError, TemporalUnreachableError } from '../dbkeep-client';
 import { describeFailure } from '../failure-description';
 import { TemporalSettingsError } from '../temporal-settings';
 import { WorkerSettingsError } from '../../workers/worker-settings';
 import { ExitCode, UsageError } from './cli-errors';
 import { devCommand, workerCommand } from './dev-commands';
-import { backupCommand, restoreCommand, snapshotsCommand, statusCommand } from './session-commands';
+import { inputCommand } from './input-commands';
+import { pruneCommand, repoCommand } from './repository-commands';
+import { applyCommand, deleteCommand, pauseOrResumeCommand, schedulesCommand, triggerCommand } from './schedule-commands';
+import { backupCommand, restoreCommand, sessionsCommand, snapshotsCommand, statusCommand } from './session-commands';
 
 const HELP = `dbkeep: backup and restore for MariaDB, MySQL and Percona XtraDB, orchestrated by Temporal
 
@@ -16,6 +20,15 @@ Usage:
   dbkeep snapshots -f FILE... --config NAME [--limit N] [--json]
   dbkeep restore   -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]
   dbkeep status    SESSION [--json]
+  dbkeep sessions  NAME [--limit N] [--json]            recent sessions of a configuration
+  dbkeep apply     -f FILE... [--json]                  create or update schedules (idempotent)
+  dbkeep delete    NAME...                              delete schedules (snapshots stay)
+  dbkeep pause     NAME [--note TEXT]  |  dbkeep resume NAME [--note TEXT]
+  dbkeep trigger   NAME                                 run a scheduled session now
+  dbkeep schedules [--json]                             name, cron, next run, last result, paused
+  dbkeep prune     -f FILE... --config NAME [--dry-run] [--json]
+  dbkeep repo status -f FILE... --repository NAME [--json]
+  dbkeep input backup|restore ...                       a session's workflow input, for the temporal CLI
 
 Temporal connection (every command but dev): --address HOST:PORT, --namespace NS, --task-queue NAME;
 defaults: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DBKEEP_TASK_QUEUE, then a running \`dbkeep dev up\`, then 127.0.0.1:7233.
@@ -28,6 +41,16 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   snapshots: snapshotsCommand,
   restore: restoreCommand,
   status: statusCommand,
+  sessions: sessionsCommand,
+  apply: applyCommand,
+  delete: deleteCommand,
+  pause: pauseOrResumeCommand('pause'),
+  resume: pauseOrResumeCommand('resume'),
+  trigger: triggerCommand,
+  schedules: schedulesCommand,
+  prune: pruneCommand,
+  repo: repoCommand,
+  input: inputCommand,
 };
 
 /** Runs one command line and returns the exit code; errors become one clear message on stderr. */
@@ -54,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
 function describeCliError(error: unknown): string {
   if (error instanceof UsageError || error instanceof ResourceValidationError) return error.message;
   if (error instanceof TemporalSettingsError || error instanceof WorkerSettingsError) return error.message;
+  if (error instanceof SessionConflictError || error instanceof ScheduleMissingError) return error.message;
   if (error instanceof TemporalUnreachableError) {
     return `${error.message} (start the embedded stack with \`dbkeep dev up\`, or set TEMPORAL_ADDRESS or --address)`;
   }

@@ -3,28 +3,14 @@ import { snapshotIdSchema, resourceNameSchema } from '../../domain/names';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { loadResourceFiles } from '../../domain/resource-files';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
-import { DbkeepClient } from '../dbkeep-client';
-import { resolveTemporalSettings } from '../temporal-settings';
+import type { StartRestoreOptions } from '../dbkeep-client';
+import { connectClient, resourceFiles } from './client-connection';
 import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
-import { UsageError } from './cli-errors';
+import { ExitCode, UsageError } from './cli-errors';
 import { formatBytes, formatTable, printJson } from './output';
 import { describeProgress, waitShowingProgress } from './session-progress';
 
 const progressLine = (line: string) => process.stderr.write(`  ${line}\n`);
-
-async function connect(values: { address?: string; namespace?: string; 'task-queue'?: string }): Promise<DbkeepClient> {
-  const settings = resolveTemporalSettings({
-    address: values.address,
-    namespace: values.namespace,
-    taskQueue: values['task-queue'],
-  });
-  return DbkeepClient.connect(settings);
-}
-
-function resourceFiles(values: { file?: string[] }): string[] {
-  if (!values.file || values.file.length === 0) throw new UsageError('-f/--file is required (resource YAML files)');
-  return values.file;
-}
 
 /** `dbkeep backup -f FILE... --config NAME [--wait] [--json]` */
 export async function backupCommand(argv: string[]): Promise<void> {
@@ -37,9 +23,9 @@ export async function backupCommand(argv: string[]): Promise<void> {
   });
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const resolved = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
-  const client = await connect(values);
+  const client = await connectClient(values);
   try {
-    const handle = await client.startBackup(resolved);
+    const handle = await client.backupNow(resolved);
     if (!values.wait) {
       if (values.json) printJson({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
       else console.log(`started ${handle.workflowId}\nfollow it with: dbkeep status ${handle.workflowId}`);
@@ -52,12 +38,16 @@ export async function backupCommand(argv: string[]): Promise<void> {
       values.json ? () => undefined : progressLine,
     );
     if (values.json) printJson({ workflowId: handle.workflowId, ...result });
-    else {
+    else if (result.outcome === 'skipped') {
+      console.log(`skipped: backup session ${result.runningSession} of ${result.configuration} was already running`);
+    } else {
       console.log(
         `snapshot ${result.snapshotId} committed to repository ${result.repository}: ` +
-          `${result.databases.length} database(s), ${formatBytes(result.storedBytes)} stored (${formatBytes(result.rawBytes)} of SQL)`,
+          `${result.databases.length} database(s), ${formatBytes(result.storedBytes)} stored (${formatBytes(result.rawBytes)} of SQL)` +
+          (result.removedSnapshots.length > 0 ? `; retention removed ${result.removedSnapshots.length} snapshot(s)` : ''),
       );
     }
+    if (result.outcome === 'skipped') process.exitCode = ExitCode.failed;
   } finally {
     await client.close();
   }
@@ -75,7 +65,7 @@ export async function snapshotsCommand(argv: string[]): Promise<void> {
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const limit = flagValue('limit', z.coerce.number().int().min(1).max(1000), values.limit);
   const { configuration, repository } = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
-  const client = await connect(values);
+  const client = await connectClient(values);
   try {
     const listed = await client.listSnapshots(repository, configuration.name, limit);
     for (const problem of listed.problems) {
@@ -104,19 +94,25 @@ export async function snapshotsCommand(argv: string[]): Promise<void> {
   }
 }
 
-/** `dbkeep restore -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]` */
-export async function restoreCommand(argv: string[]): Promise<void> {
-  const { values } = parseCommandLine(argv, {
-    ...temporalFlags,
-    file: { type: 'string', short: 'f', multiple: true },
-    config: { type: 'string' },
-    to: { type: 'string' },
-    snapshot: { type: 'string' },
-    at: { type: 'string' },
-    overwrite: { type: 'boolean', default: false },
-    wait: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-  });
+/** The flags that say what to restore where; `dbkeep input restore` takes the same. */
+export const restoreFlags = {
+  ...temporalFlags,
+  file: { type: 'string', short: 'f', multiple: true },
+  config: { type: 'string' },
+  to: { type: 'string' },
+  snapshot: { type: 'string' },
+  at: { type: 'string' },
+  overwrite: { type: 'boolean', default: false },
+} as const;
+
+export async function restoreRequestFrom(values: {
+  file?: string[];
+  config?: string;
+  to?: string;
+  snapshot?: string;
+  at?: string;
+  overwrite?: boolean;
+}): Promise<StartRestoreOptions> {
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const targetName = flagValue('to', resourceNameSchema, requireFlag('to', values.to));
   if (values.snapshot !== undefined && values.at !== undefined) throw new UsageError('--snapshot and --at are mutually exclusive');
@@ -131,16 +127,20 @@ export async function restoreCommand(argv: string[]): Promise<void> {
         };
   const resources = await loadResourceFiles(resourceFiles(values));
   const { configuration, repository } = resolveBackupConfiguration(resources, name);
-  const target = resolveTarget(resources, targetName);
-  const client = await connect(values);
+  return { repository, configuration: configuration.name, target: resolveTarget(resources, targetName), selector, overwrite: values.overwrite ?? false };
+}
+
+/** `dbkeep restore -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]` */
+export async function restoreCommand(argv: string[]): Promise<void> {
+  const { values } = parseCommandLine(argv, {
+    ...restoreFlags,
+    wait: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
+  const request = await restoreRequestFrom(values);
+  const client = await connectClient(values);
   try {
-    const handle = await client.startRestore({
-      repository,
-      configuration: configuration.name,
-      target,
-      selector,
-      overwrite: values.overwrite,
-    });
+    const handle = await client.restore(request);
     if (!values.wait) {
       if (values.json) printJson({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
       else console.log(`started ${handle.workflowId}\nfollow it with: dbkeep status ${handle.workflowId}`);
@@ -168,7 +168,7 @@ export async function statusCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseCommandLine(argv, { ...temporalFlags, json: { type: 'boolean', default: false } });
   const [workflowId, ...extra] = positionals;
   if (!workflowId || extra.length > 0) throw new UsageError('usage: dbkeep status SESSION (a workflow id such as backup/NAME/SNAPSHOT-ID)');
-  const client = await connect(values);
+  const client = await connectClient(values);
   try {
     const view = await client.describeSession(workflowId);
     if (values.json) return printJson(view);
@@ -183,6 +183,41 @@ export async function statusCommand(argv: string[]): Promise<void> {
     }
     if (view.runStatus === 'RUNNING') console.log(`  now: ${describeProgress(view)}`);
     if (status?.error) console.log(`  error: ${status.error}`);
+  } finally {
+    await client.close();
+  }
+}
+
+/** `dbkeep sessions NAME [--limit N] [--json]`: recent backup, restore and prune sessions of a configuration. */
+export async function sessionsCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseCommandLine(argv, {
+    ...temporalFlags,
+    limit: { type: 'string', default: '20' },
+    json: { type: 'boolean', default: false },
+  });
+  const [name, ...extra] = positionals;
+  if (!name || extra.length > 0) throw new UsageError('usage: dbkeep sessions NAME [--limit N] [--json]');
+  const configuration = flagValue('NAME', resourceNameSchema, name);
+  const limit = flagValue('limit', z.coerce.number().int().min(1).max(1000), values.limit);
+  const client = await connectClient(values);
+  try {
+    const sessions = await client.listSessions(configuration, limit);
+    if (values.json) return printJson(sessions);
+    if (sessions.length === 0) return console.log(`no sessions of ${configuration}`);
+    console.log(
+      formatTable(
+        ['STARTED', 'KIND', 'PHASE', 'DURATION', 'SIZE', 'SNAPSHOT', 'SESSION'],
+        sessions.map((s) => [
+          s.startedAt,
+          s.kind,
+          s.phase,
+          s.durationSeconds === undefined ? 'running' : `${s.durationSeconds.toFixed(1)}s`,
+          formatBytes(s.sizeBytes),
+          s.snapshotId ?? '-',
+          s.workflowId,
+        ]),
+      ),
+    );
   } finally {
     await client.close();
   }

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDbkeep, type CommandResult } from '../support/cli-runner';
 import { diffFingerprints, fingerprintDatabase } from '../../stack/database-fingerprint';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
@@ -12,23 +11,14 @@ import { AWKWARD_DATABASE, createAwkwardDatabase } from '../support/sample-data'
  * The `dbkeep` CLI as users run it: the built bin/dbkeep.js in a child process (the README's
  * test command builds first), against the real stack and this file's worker.
  */
-const CLI = path.join(__dirname, '..', '..', 'bin', 'dbkeep.js');
-const run = promisify(execFile);
 
 let stack: E2eStack;
 let source: MariaDbInstance;
 let target: MariaDbInstance;
 let resourcesFile: string;
 
-async function dbkeep(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue };
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env, cwd: stack.dir });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
+async function dbkeep(...args: string[]): Promise<CommandResult> {
+  return runDbkeep(args, { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue }, cwd: stack.dir });
 }
 
 async function fingerprintOf(instance: MariaDbInstance) {

@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDbkeep, type CommandResult } from '../support/cli-runner';
 import { API_VERSION } from '../../domain/resources';
 import { readDevStackState } from '../../stack/dev-stack';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
@@ -14,25 +13,17 @@ import { isPidAlive } from '../../stack/managed-process';
  * `dbkeep dev up | status | down` as a user runs them: detached processes that outlive the
  * CLI, an idempotent `up`, and a backup through the stack's own worker and MinIO.
  */
-const CLI = path.join(__dirname, '..', '..', 'bin', 'dbkeep.js');
-const run = promisify(execFile);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-devstack-'));
 const devDir = path.join(dir, 'dev');
 let database: MariaDbInstance;
 
-async function dbkeep(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function dbkeep(...args: string[]): Promise<CommandResult> {
   // No TEMPORAL_ADDRESS: the CLI must find the dev stack's Temporal through its state file.
   const env = { ...process.env, DBKEEP_DEV_DIR: devDir };
   delete env.TEMPORAL_ADDRESS;
   delete env.DBKEEP_TASK_QUEUE;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env, cwd: dir });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
+  return runDbkeep(args, { env, cwd: dir });
 }
 
 beforeAll(async () => {
@@ -52,7 +43,7 @@ describe('dbkeep dev', () => {
     expect(up.stdout).toContain('dbkeep dev stack is up');
     expect(up.stdout).toMatch(/UI:\s+http:\/\/127\.0\.0\.1:\d+/);
     const state = readDevStackState(devDir)!;
-    for (const pid of [state.temporal.pid, state.minio.pid, state.worker.pid]) expect(isPidAlive(pid)).toBe(true);
+    for (const pid of [state.temporal.pid, state.minio.pid, state.pushgateway.pid, state.worker.pid]) expect(isPidAlive(pid)).toBe(true);
 
     const again = await dbkeep('dev', 'up');
     expect(again.code).toBe(0);
@@ -61,7 +52,7 @@ describe('dbkeep dev', () => {
 
     const status = await dbkeep('dev', 'status');
     expect(status.code).toBe(0);
-    expect(status.stdout.match(/ running /g)).toHaveLength(3);
+    expect(status.stdout.match(/ running /g)).toHaveLength(4);
 
     const passwordFile = path.join(dir, 'db.password');
     writeFileSync(passwordFile, database.rootPassword, { mode: 0o600 });
@@ -97,7 +88,7 @@ describe('dbkeep dev', () => {
     const down = await dbkeep('dev', 'down');
     expect(down.code).toBe(0);
     expect(down.stdout).toContain('dbkeep dev stack stopped');
-    for (const pid of [state.temporal.pid, state.minio.pid, state.worker.pid]) expect(isPidAlive(pid)).toBe(false);
+    for (const pid of [state.temporal.pid, state.minio.pid, state.pushgateway.pid, state.worker.pid]) expect(isPidAlive(pid)).toBe(false);
     const status = await dbkeep('dev', 'status');
     expect(status.stdout).toContain('not running');
     const without = await dbkeep('snapshots', '-f', state.resourcesFile, '--config', 'shop');

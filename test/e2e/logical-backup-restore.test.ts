@@ -35,8 +35,10 @@ async function fingerprintOf(instance: MariaDbInstance, database: string) {
 
 async function backup(configuration: string, spec: Record<string, unknown>, target = source) {
   const resources = stack.resources(stack.targetDocument('source', target), configurationDocument(configuration, { target: 'source', ...spec }));
-  const handle = await stack.client.startBackup(resolveBackupConfiguration(resources, configuration));
-  return { handle, resources, result: await handle.result() };
+  const handle = await stack.client.backupNow(resolveBackupConfiguration(resources, configuration));
+  const result = await handle.result();
+  if (result.outcome !== 'succeeded') throw new Error(`backup of ${configuration} was skipped for ${result.runningSession}`);
+  return { handle, resources, result };
 }
 
 async function restore(configuration: string, into: MariaDbInstance, options: { snapshotId?: string; at?: string; overwrite?: boolean } = {}) {
@@ -44,7 +46,7 @@ async function restore(configuration: string, into: MariaDbInstance, options: { 
     stack.targetDocument('restored', into),
     configurationDocument(configuration, { target: 'restored' }),
   );
-  const handle = await stack.client.startRestore({
+  const handle = await stack.client.restore({
     repository: resolveBackupConfiguration(resources, configuration).repository,
     configuration,
     target: resolveTarget(resources, 'restored'),
@@ -156,7 +158,7 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
       configurationDocument('wrong-password', { target: 'source' }),
     );
     const started = Date.now();
-    const handle = await stack.client.startBackup(resolveBackupConfiguration(resources, 'wrong-password'));
+    const handle = await stack.client.backupNow(resolveBackupConfiguration(resources, 'wrong-password'));
     const failure = await failureOf(handle.result());
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(failure.type).toBe('AuthenticationFailed');
@@ -166,7 +168,10 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
 
     const status = await stack.client.status(handle.workflowId);
     expect(status.phase).toBe('Failed');
-    expect(status.steps.map((s) => [s.name, s.failed])).toEqual([['preflight', true]]);
+    expect(status.steps.map((s) => [s.name, s.failed])).toEqual([
+      ['admission', undefined],
+      ['preflight', true],
+    ]);
     expect(await stack.listKeys('wrong-password/')).toEqual([]);
   });
 

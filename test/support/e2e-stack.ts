@@ -12,12 +12,14 @@ import { parseResourceSet, type ResourceSet } from '../../domain/resource-set';
 import { API_VERSION } from '../../domain/resources';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { createBucket, startMinio, type MinioServer } from '../../stack/minio-server';
+import { startPushgateway, type PushgatewayServer } from '../../stack/pushgateway';
 import { startTemporalDevServer, type TemporalDevServer } from '../../stack/temporal-dev-server';
+import { createActivities } from '../../activities';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
 
 /**
  * The real stack an end-to-end test file runs against: a Temporal dev server, a MinIO with
- * a bucket, an in-process dbkeep worker on the bundled workflows, and MariaDB instances on
+ * a bucket, a Pushgateway, an in-process dbkeep worker on the bundled workflows, and MariaDB instances on
  * demand. Secrets are references: the S3 access key and database passwords in 0600 files,
  * the S3 secret key in an environment variable of this (the worker's) process.
  */
@@ -25,6 +27,8 @@ export interface E2eStack {
   dir: string;
   temporal: TemporalDevServer;
   minio: MinioServer;
+  /** Where the worker pushes session metrics. */
+  pushgateway: PushgatewayServer;
   bucket: string;
   s3: S3Client;
   s3SecretKey: string;
@@ -88,6 +92,9 @@ export async function startE2eStack(): Promise<E2eStack> {
     writeFileSync(accessKeyFile, accessKey, { mode: 0o600 });
     process.env[S3_SECRET_ENV] = s3SecretKey;
 
+    const pushgateway = await startPushgateway({ dir: path.join(dir, 'pushgateway') });
+    stopping.push(() => pushgateway.stop());
+
     const taskQueue = `e2e-${randomBytes(4).toString('hex')}`;
     const connection = await NativeConnection.connect({ address: temporal.address });
     stopping.push(() => connection.close());
@@ -95,6 +102,7 @@ export async function startE2eStack(): Promise<E2eStack> {
       connection,
       namespace: temporal.namespace,
       taskQueue,
+      activities: createActivities({ pushgatewayUrl: pushgateway.url }),
       workflowBundle: await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }),
     });
     const running = worker.run();
@@ -129,6 +137,7 @@ export async function startE2eStack(): Promise<E2eStack> {
       dir,
       temporal,
       minio,
+      pushgateway,
       bucket,
       s3,
       s3SecretKey,

@@ -4,7 +4,11 @@ import {
   resourceNameSchema,
   restoreWorkflowId,
   snapshotIdSchema,
-  snapshotListingWorkflowId,
+  configurationOfScheduleId,
+  pruneWorkflowId,
+  repositoryQueryWorkflowId,
+  scheduledBackupWorkflowId,
+  scheduleIdFor,
 } from '../../domain/names';
 
 function nameErrors(value: unknown): string[] {
@@ -85,12 +89,20 @@ describe('workflow ids', () => {
   it('are namespaced per kind of session and resource', () => {
     expect(backupWorkflowId('nightly', '20261121T161704123Z-3f9a1c')).toBe('backup/nightly/20261121T161704123Z-3f9a1c');
     expect(restoreWorkflowId('staging-db', 'r-1')).toBe('restore/staging-db/r-1');
-    expect(snapshotListingWorkflowId('nightly', 'req-7')).toBe('snapshots/nightly/req-7');
+    expect(repositoryQueryWorkflowId('snapshots', 'nightly', 'req-7')).toBe('snapshots/nightly/req-7');
+    expect(pruneWorkflowId('nightly', 'p-1')).toBe('prune/nightly/p-1');
+    expect(scheduledBackupWorkflowId('nightly')).toBe('backup/nightly/scheduled');
   });
 
   it('never collide across kinds for the same names', () => {
-    const ids = new Set([backupWorkflowId('x', 'y'), restoreWorkflowId('x', 'y'), snapshotListingWorkflowId('x', 'y')]);
-    expect(ids.size).toBe(3);
+    const ids = new Set([
+      backupWorkflowId('x', 'y'),
+      restoreWorkflowId('x', 'y'),
+      pruneWorkflowId('x', 'y'),
+      repositoryQueryWorkflowId('snapshots', 'x', 'y'),
+      repositoryQueryWorkflowId('repository-status', 'x', 'y'),
+    ]);
+    expect(ids.size).toBe(5);
   });
 });
 
@@ -100,5 +112,18 @@ describe('snapshotIdSchema: impossible times', () => {
       expect(snapshotIdSchema.safeParse(id).success, id).toBe(false);
     }
     expect(snapshotIdSchema.safeParse('20240229T235959999Z-abcdef').success).toBe(true);
+  });
+});
+
+describe('schedule ids', () => {
+  it('map a configuration to its schedule and back', () => {
+    expect(scheduleIdFor('nightly')).toBe('dbkeep-nightly');
+    expect(configurationOfScheduleId(scheduleIdFor('nightly'))).toBe('nightly');
+  });
+
+  it('do not claim schedules that are not dbkeep\'s', () => {
+    for (const id of ['nightly', 'other-nightly', 'dbkeep-', 'dbkeep-Bad_Name', 'dbkeep-a/b']) {
+      expect(configurationOfScheduleId(id), id).toBeUndefined();
+    }
   });
 });

@@ -1,0 +1,104 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatTable } from '../clients/cli/output';
+
+/**
+ * What one run of the backup memory benchmark measured, and how it is shown: a table on the
+ * terminal, JSON for tools, Markdown for people. Sizes in MiB (2^20 bytes) throughout, the
+ * unit /proc reports RSS in (its "kB" are KiB).
+ */
+export const PEAK_RSS_GOAL_MIB = 300;
+
+export interface BackupMemoryResult {
+  measuredAt: string;
+  goal: { peakRssMiB: number };
+  passed: boolean;
+  database: { requestedDumpMiB: number; tables: number; rowsPerTable: number; generationSeconds: number };
+  backup: {
+    snapshotId: string;
+    compression: string;
+    rawBytes: number;
+    storedBytes: number;
+    durationSeconds: number;
+    /** Raw (uncompressed SQL) MiB per second of session wall time, preflight and commit included. */
+    throughputMiBps: number;
+  };
+  worker: {
+    /** VmHWM over the worker's whole life: what the goal is judged on. */
+    peakRssMiB: number;
+    /** VmHWM before the session started: connecting and bundling the workflow code. */
+    startupPeakRssMiB: number;
+    /** VmRSS when the session started: the idle worker the session's buffers come on top of. */
+    sessionStartRssMiB: number;
+    /** VmHWM from the session's start to its end; absent when the kernel would not reset it. */
+    sessionPeakRssMiB?: number;
+    /** Highest VmRSS of the samples taken every sampleIntervalMs during the session. */
+    sessionMaxSampledRssMiB: number;
+    samples: number;
+    sampleIntervalMs: number;
+    /** [seconds since the session started, VmRSS MiB], one pair per sample; JSON only. */
+    rssTimelineMiB: [number, number][];
+    /** utime + stime of the worker process during the session. */
+    cpuSeconds: number;
+    /** CPU of the dump tool and compressor, counted once the worker reaped them. */
+    toolCpuSeconds: number;
+  };
+  environment: { revision: string; node: string; cpus: number; mariadb: string; platform: string };
+}
+
+export const kibToMiB = (kib: number): number => kib / 1024;
+export const bytesToMiB = (bytes: number): number => bytes / (1024 * 1024);
+
+const mib = (value: number | undefined): string => (value === undefined ? 'n/a' : `${value.toFixed(1)} MiB`);
+const seconds = (value: number): string => `${value.toFixed(1)} s`;
+
+/** Metric / value rows, shared by the terminal table and the Markdown so they never disagree. */
+function resultRows(result: BackupMemoryResult): [string, string][] {
+  const { backup, worker, database } = result;
+  return [
+    ['database', `${database.tables} tables x ${database.rowsPerTable} rows (requested ~${database.requestedDumpMiB} MiB of dump)`],
+    ['generation time', seconds(database.generationSeconds)],
+    ['dump raw bytes', `${backup.rawBytes} (${mib(bytesToMiB(backup.rawBytes))})`],
+    ['stored bytes', `${backup.storedBytes} (${mib(bytesToMiB(backup.storedBytes))}, ${backup.compression})`],
+    ['backup duration', seconds(backup.durationSeconds)],
+    ['throughput (raw)', `${backup.throughputMiBps.toFixed(1)} MiB/s`],
+    ['worker peak RSS (VmHWM, lifetime)', mib(worker.peakRssMiB)],
+    ['  before the session (VmHWM)', mib(worker.startupPeakRssMiB)],
+    ['  at session start (VmRSS)', mib(worker.sessionStartRssMiB)],
+    ['  during the session (VmHWM)', mib(worker.sessionPeakRssMiB)],
+    ['  during the session (max sampled VmRSS)', `${mib(worker.sessionMaxSampledRssMiB)} (${worker.samples} samples every ${worker.sampleIntervalMs} ms)`],
+    ['worker CPU', seconds(worker.cpuSeconds)],
+    ['dump + compressor CPU', seconds(worker.toolCpuSeconds)],
+    [`goal: peak RSS < ${result.goal.peakRssMiB} MiB`, result.passed ? 'PASS' : 'FAIL'],
+  ];
+}
+
+export function formatResultTable(result: BackupMemoryResult): string {
+  return formatTable(['METRIC', 'VALUE'], resultRows(result));
+}
+
+export function formatResultMarkdown(result: BackupMemoryResult): string {
+  const { environment } = result;
+  return [
+    '# Backup memory benchmark',
+    '',
+    `Measured ${result.measuredAt} by \`npm run bench:memory\`: one logical backup session (mariadb-dump → ${result.backup.compression} → MinIO)`,
+    `run by a \`dbkeep worker\` process; RSS from \`/proc/<pid>/status\`, CPU from \`/proc/<pid>/stat\`.`,
+    `Environment: dbkeep ${environment.revision}, Node ${environment.node}, ${environment.cpus} CPUs, ${environment.platform}, ${environment.mariadb}.`,
+    '',
+    '| Metric | Value |',
+    '| --- | --- |',
+    ...resultRows(result).map(([metric, value]) => `| ${metric.trim()} | ${value} |`),
+    '',
+  ].join('\n');
+}
+
+/** Writes backup-memory.json and backup-memory.md into dir (created when missing); returns their paths. */
+export function writeResultFiles(dir: string, result: BackupMemoryResult): string[] {
+  mkdirSync(dir, { recursive: true });
+  const json = path.join(dir, 'backup-memory.json');
+  const markdown = path.join(dir, 'backup-memory.md');
+  writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(markdown, formatResultMarkdown(result));
+  return [json, markdown];
+}

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { DbkeepClient } from '../clients/dbkeep-client';
+import { parseResourceSet, resolveBackupConfiguration, type ResolvedBackupConfiguration } from '../domain/resource-set';
+import { API_VERSION } from '../domain/resources';
+import { startMariaDbInstance, type MariaDbInstance } from '../stack/mariadb-instance';
+import { startManagedProcess, type ManagedProcess } from '../stack/managed-process';
+import { createBucket, startMinio, type MinioServer } from '../stack/minio-server';
+import { projectRoot } from '../stack/project-root';
+import { startTemporalDevServer, type TemporalDevServer } from '../stack/temporal-dev-server';
+import type { CleanupStack } from './cleanup-stack';
+
+/**
+ * The benchmark's own stack, all on 127.0.0.1 under one temp dir and nothing detached:
+ * an in-memory Temporal dev server, a MinIO with one bucket, a MariaDB, and the dbkeep
+ * worker as a separate process, so its /proc entry holds the worker's memory and nothing else.
+ */
+const BUCKET = 'dbkeep-bench';
+const REPOSITORY = 'bench-minio';
+const TARGET = 'bench-mariadb';
+export const BENCH_CONFIGURATION = 'bench-memory';
+// The first start bundles the workflow code with webpack, which takes a while on 2 cores.
+const WORKER_READY_TIMEOUT_MS = 120_000;
+// The worker's shutdown grace time is 20 s; past that it is killed anyway.
+const WORKER_STOP_TIMEOUT_MS = 30_000;
+
+export interface BenchServices {
+  temporal: TemporalDevServer;
+  minio: MinioServer;
+  mariadb: MariaDbInstance;
+  /** 0600 files the resources reference, as a user's would: values never enter Temporal. */
+  secretFiles: { accessKey: string; secretKey: string; mariadbPassword: string };
+}
+
+/** A random secret written to a 0600 file; returns the value for the server that needs it at start. */
+function writeSecretFile(file: string, value: string): string {
+  writeFileSync(file, value, { mode: 0o600 });
+  return value;
+}
+
+export async function startBenchServices(dir: string, cleanup: CleanupStack): Promise<BenchServices> {
+  const temporal = await startTemporalDevServer({ dir: path.join(dir, 'temporal') });
+  cleanup.defer('stop Temporal dev server', () => temporal.stop());
+
+  const secretFiles = {
+    accessKey: path.join(dir, 'minio-access-key'),
+    secretKey: path.join(dir, 'minio-secret-key'),
+    mariadbPassword: path.join(dir, 'mariadb-password'),
+  };
+  const accessKey = writeSecretFile(secretFiles.accessKey, `bench-${randomBytes(4).toString('hex')}`);
+  const secretKey = writeSecretFile(secretFiles.secretKey, randomBytes(24).toString('base64url'));
+  const minio = await startMinio({ dir: path.join(dir, 'minio'), accessKey, secretKey });
+  cleanup.defer('stop MinIO', () => minio.stop());
+  await createBucket(minio.endpoint, accessKey, secretKey, BUCKET);
+
+  const rootPassword = writeSecretFile(secretFiles.mariadbPassword, randomBytes(12).toString('base64url'));
+  const mariadb = await startMariaDbInstance({ dir: path.join(dir, 'mariadb'), rootPassword });
+  cleanup.defer('stop MariaDB', () => mariadb.stop());
+
+  return { temporal, minio, mariadb, secretFiles };
+}
+
+/** The three resources a user would write for this backup, parsed by the same code as the CLI's -f files. */
+export function benchBackupConfiguration(services: BenchServices, database: string): ResolvedBackupConfiguration {
+  const documents = [
+    {
+      apiVersion: API_VERSION,
+      kind: 'Repository',
+      metadata: { name: REPOSITORY },
+      spec: {
+        s3: {
+          endpoint: services.minio.endpoint,
+          bucket: BUCKET,
+          forcePathStyle: true,
+          credentials: {
+            accessKeyId: { file: services.secretFiles.accessKey },
+            secretAccessKey: { file: services.secretFiles.secretKey },
+          },
+        },
+      },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'Target',
+      metadata: { name: TARGET },
+      spec: {
+        engine: 'mariadb',
+        host: services.mariadb.host,
+        port: services.mariadb.port,
+        user: 'root',
+        password: { file: services.secretFiles.mariadbPassword },
+      },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'BackupConfiguration',
+      metadata: { name: BENCH_CONFIGURATION },
+      spec: { target: TARGET, repository: REPOSITORY, databases: [database] },
+    },
+  ];
+  const text = documents.map((document) => stringify(document)).join('---\n');
+  return resolveBackupConfiguration(parseResourceSet([{ file: '<bench resources>', text }]), BENCH_CONFIGURATION);
+}
+
+/**
+ * `node bin/dbkeep.js worker`, the built CLI as users run it. Its cwd is the temp dir so a
+ * `dbkeep dev up` stack in the project cannot be picked up; the flags name everything anyway.
+ */
+export async function startWorkerProcess(
+  dir: string,
+  temporal: TemporalDevServer,
+  client: DbkeepClient,
+  cleanup: CleanupStack,
+): Promise<ManagedProcess> {
+  const worker = startManagedProcess({
+    command: process.execPath,
+    args: [
+      path.join(projectRoot(), 'bin', 'dbkeep.js'), 'worker',
+      '--address', temporal.address,
+      '--namespace', temporal.namespace,
+      '--task-queue', client.taskQueue,
+    ],
+    logFile: path.join(dir, 'worker.log'),
+    cwd: dir,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  cleanup.defer('stop dbkeep worker', () => worker.stop('SIGTERM', WORKER_STOP_TIMEOUT_MS));
+  await worker.waitUntil(() => workerIsPolling(client, temporal.namespace, worker.pid), {
+    timeoutMs: WORKER_READY_TIMEOUT_MS,
+    what: `dbkeep worker polling ${client.taskQueue} on ${temporal.address}`,
+    intervalMs: 500,
+  });
+  return worker;
+}
+
+/**
+ * As stack/dev-stack.ts does (its helper is not exported): the SDK names a worker `pid@host`,
+ * so this matches our process and not a poller the server still remembers from elsewhere.
+ */
+async function workerIsPolling(client: DbkeepClient, namespace: string, pid: number): Promise<boolean> {
+  const described = await client.temporal.connection.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: client.taskQueue },
+    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+  });
+  return (described.pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
+}

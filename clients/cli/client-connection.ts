@@ -1,0 +1,18 @@
+import { DbkeepClient } from '../dbkeep-client';
+import { resolveTemporalSettings } from '../temporal-settings';
+import { UsageError } from './cli-errors';
+
+/** A client for the Temporal settings of the command line (flags, environment, dev stack). */
+export async function connectClient(values: { address?: string; namespace?: string; 'task-queue'?: string }): Promise<DbkeepClient> {
+  const settings = resolveTemporalSettings({
+    address: values.address,
+    namespace: values.namespace,
+    taskQueue: values['task-queue'],
+  });
+  return DbkeepClient.connect(settings);
+}
+
+export function resourceFiles(values: { file?: string[] }): string[] {
+  if (!values.file || values.file.length === 0) throw new UsageError('-f/--file is required (resource YAML files)');
+  return values.file;
+}
