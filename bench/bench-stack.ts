@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import type { DbkeepClient } from '../clients/dbkeep-client';
 import { parseResourceSet, resolveBackupConfiguration, type ResolvedBackupConfiguration } from '../domain/resource-set';
 import { API_VERSION } from '../domain/resources';
+import { workerIsPolling } from '../stack/dev-stack';
 import { startMariaDbInstance, type MariaDbInstance } from '../stack/mariadb-instance';
 import { startManagedProcess, type ManagedProcess } from '../stack/managed-process';
 import { createBucket, startMinio, type MinioServer } from '../stack/minio-server';
@@ -127,23 +128,10 @@ export async function startWorkerProcess(
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   });
   cleanup.defer('stop dbkeep worker', () => worker.stop('SIGTERM', WORKER_STOP_TIMEOUT_MS));
-  await worker.waitUntil(() => workerIsPolling(client, temporal.namespace, worker.pid), {
+  await worker.waitUntil(() => workerIsPolling(temporal.address, temporal.namespace, client.taskQueue, worker.pid), {
     timeoutMs: WORKER_READY_TIMEOUT_MS,
     what: `dbkeep worker polling ${client.taskQueue} on ${temporal.address}`,
     intervalMs: 500,
   });
   return worker;
-}
-
-/**
- * As stack/dev-stack.ts does (its helper is not exported): the SDK names a worker `pid@host`,
- * so this matches our process and not a poller the server still remembers from elsewhere.
- */
-async function workerIsPolling(client: DbkeepClient, namespace: string, pid: number): Promise<boolean> {
-  const described = await client.temporal.connection.workflowService.describeTaskQueue({
-    namespace,
-    taskQueue: { name: client.taskQueue },
-    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-  });
-  return (described.pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
 }

@@ -207,7 +207,7 @@ function devRepositoryYaml(endpoint: string, credentials: { accessKeyFile: strin
  * The server lists pollers seen in the last minutes, so a worker stopped by the previous
  * `down` may still show: match this worker by its identity, which the SDK makes `pid@host`.
  */
-async function workerIsPolling(address: string, namespace: string, taskQueue: string, pid: number): Promise<boolean> {
+export async function workerIsPolling(address: string, namespace: string, taskQueue: string, pid: number): Promise<boolean> {
   const connection = await Connection.connect({ address, connectTimeout: 2_000 });
   try {
     const described = await connection.workflowService.describeTaskQueue({

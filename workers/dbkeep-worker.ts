@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type DbkeepActivities } from '../activities';
@@ -26,15 +27,26 @@ export const DEFAULT_MAX_CONCURRENT_SESSIONS = 4;
 /** Where the workflow code lives, from sources (tests) or from dist/ (the CLI). */
 export const workflowsPath = path.join(__dirname, '..', 'workflows', __filename.endsWith('.ts') ? 'index.ts' : 'index.js');
 
+/** The bundle `npm run build` writes (workers/bundle-workflows.ts); compiled workers load it. */
+export const workflowBundlePath = path.join(__dirname, '..', 'workflow-bundle.js');
+
+function defaultWorkflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  // From dist/ the prebuilt bundle is used; from sources (no build) the worker bundles at start.
+  return existsSync(workflowBundlePath) && !__filename.endsWith('.ts') ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath };
+}
+
 export async function createDbkeepWorker(options: DbkeepWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : defaultWorkflowCode()),
     activities: options.activities ?? createActivities(),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_SESSIONS,
     // Lets a streaming activity notice cancellation and abort its upload before the worker exits.
     shutdownGraceTime: '20 seconds',
+    // Heartbeats reach the server at most this often (default: 80% of the heartbeat timeout,
+    // 24 s), so the progress in the Temporal UI and `dbkeep status` is at most 2 s old.
+    maxHeartbeatThrottleInterval: '2 seconds',
   });
 }

@@ -167,7 +167,7 @@ describe('parseResourceSet: a valid set', () => {
     expect(nightly.compression).toEqual({ algorithm: 'gzip' });
     expect(nightly.method).toBe('logical');
     expect(nightly.databases).toEqual(['shop', 'billing']);
-    expect(nightly.schedule).toEqual({ cron: '0 2 * * *', timezone: 'UTC', suspend: false });
+    expect(nightly.schedule).toEqual({ cron: '0 2 * * *', timezone: 'UTC', suspend: false, overlapPolicy: 'Skip', catchupWindow: '10m' });
   });
 
   it('reads compression in its object form', () => {
