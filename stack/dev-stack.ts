@@ -29,7 +29,7 @@ const devStateSchema = z.object({
   temporal: z.object({ pid: z.number(), address: z.string(), uiUrl: z.string(), namespace: z.string() }),
   minio: z.object({ pid: z.number(), endpoint: z.string(), port: z.number() }),
   pushgateway: z.object({ pid: z.number(), url: z.string(), port: z.number() }),
-  worker: z.object({ pid: z.number(), taskQueue: z.string(), logFile: z.string() }),
+  worker: z.object({ pid: z.number(), taskQueue: z.string(), logFile: z.string(), metricsPort: z.number() }),
   resourcesFile: z.string(),
 });
 
@@ -60,7 +60,7 @@ export function devStackComponents(state: DevStackState): DevStackComponent[] {
     { name: 'temporal', pid: state.temporal.pid, running: isPidAlive(state.temporal.pid), detail: `${state.temporal.address}, UI ${state.temporal.uiUrl}` },
     { name: 'minio', pid: state.minio.pid, running: isPidAlive(state.minio.pid), detail: state.minio.endpoint },
     { name: 'pushgateway', pid: state.pushgateway.pid, running: isPidAlive(state.pushgateway.pid), detail: `${state.pushgateway.url}/metrics` },
-    { name: 'worker', pid: state.worker.pid, running: isPidAlive(state.worker.pid), detail: `task queue ${state.worker.taskQueue}, log ${state.worker.logFile}` },
+    { name: 'worker', pid: state.worker.pid, running: isPidAlive(state.worker.pid), detail: `task queue ${state.worker.taskQueue}, SDK metrics http://127.0.0.1:${state.worker.metricsPort}/metrics, log ${state.worker.logFile}` },
   ];
 }
 
@@ -120,9 +120,10 @@ export async function devStackUp(options: DevStackUpOptions): Promise<{ state: D
     started.push(pushgateway.pid);
 
     const workerLog = path.join(dir, 'worker.log');
+    const metricsPort = await preferPort(previous?.worker.metricsPort);
     const worker = startManagedProcess({
       command: options.workerCommand.command,
-      args: options.workerCommand.args,
+      args: [...options.workerCommand.args, '--metrics-address', `127.0.0.1:${metricsPort}`],
       logFile: workerLog,
       env: {
         ...process.env,
@@ -146,7 +147,7 @@ export async function devStackUp(options: DevStackUpOptions): Promise<{ state: D
       temporal: { pid: temporal.pid, address: temporal.address, uiUrl: temporal.uiUrl, namespace: NAMESPACE },
       minio: { pid: minio.pid, endpoint: minio.endpoint, port: minio.port },
       pushgateway: { pid: pushgateway.pid, url: pushgateway.url, port: pushgateway.port },
-      worker: { pid: worker.pid, taskQueue: DEFAULT_TASK_QUEUE, logFile: workerLog },
+      worker: { pid: worker.pid, taskQueue: DEFAULT_TASK_QUEUE, logFile: workerLog, metricsPort },
       resourcesFile,
     };
     writeFileAtomically(stateFile(dir), `${JSON.stringify(state, null, 2)}\n`);

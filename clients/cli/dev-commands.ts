@@ -20,6 +20,7 @@ export async function devCommand(argv: string[]): Promise<void> {
     console.log(`  MinIO:     ${state.minio.endpoint}`);
     console.log(`  metrics:   ${state.pushgateway.url}/metrics (Pushgateway)`);
     console.log(`  worker:    pid ${state.worker.pid}, log ${state.worker.logFile}`);
+    console.log(`             SDK metrics http://127.0.0.1:${state.worker.metricsPort}/metrics`);
     console.log(`  resources: ${state.resourcesFile} (Repository "dev")`);
     return;
   }

@@ -19,7 +19,7 @@ Usage:
   dbkeep backup    -f FILE... --config NAME [--wait] [--json]
   dbkeep snapshots -f FILE... --config NAME [--limit N] [--json]
   dbkeep restore   -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]
-  dbkeep status    SESSION [--json]
+  dbkeep status    SESSION [--watch] [--json]
   dbkeep sessions  NAME [--limit N] [--json]            recent sessions of a configuration
   dbkeep apply     -f FILE... [--json]                  create or update schedules (idempotent)
   dbkeep delete    NAME...                              delete schedules (snapshots stay)

@@ -3,7 +3,7 @@ import { snapshotIdSchema, resourceNameSchema } from '../../domain/names';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { loadResourceFiles } from '../../domain/resource-files';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
-import type { StartRestoreOptions } from '../dbkeep-client';
+import type { SessionView, StartRestoreOptions } from '../dbkeep-client';
 import { connectClient, resourceFiles } from './client-connection';
 import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
 import { ExitCode, UsageError } from './cli-errors';
@@ -163,29 +163,51 @@ export async function restoreCommand(argv: string[]): Promise<void> {
   }
 }
 
-/** `dbkeep status SESSION [--json]`: the status query of a backup or restore session, with live progress. */
+/** `dbkeep status SESSION [--watch] [--json]`: the status query of a session, with live progress. */
 export async function statusCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseCommandLine(argv, { ...temporalFlags, json: { type: 'boolean', default: false } });
+  const { values, positionals } = parseCommandLine(argv, {
+    ...temporalFlags,
+    watch: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
   const [workflowId, ...extra] = positionals;
-  if (!workflowId || extra.length > 0) throw new UsageError('usage: dbkeep status SESSION (a workflow id such as backup/NAME/SNAPSHOT-ID)');
+  if (!workflowId || extra.length > 0) {
+    throw new UsageError('usage: dbkeep status SESSION [--watch] (a workflow id such as backup/NAME/SNAPSHOT-ID)');
+  }
   const client = await connectClient(values);
   try {
-    const view = await client.describeSession(workflowId);
-    if (values.json) return printJson(view);
-    const { status } = view;
-    console.log(`${workflowId}: ${status?.phase ?? view.runStatus} (${view.runStatus.toLowerCase()})`);
-    if (status?.snapshotId) console.log(`  snapshot: ${status.snapshotId}`);
-    if (status?.storedBytes !== undefined) console.log(`  stored:   ${formatBytes(status.storedBytes)}`);
-    if (status?.rawBytes !== undefined) console.log(`  sql:      ${formatBytes(status.rawBytes)}`);
-    for (const step of status?.steps ?? []) {
-      const outcome = step.failed ? 'failed' : step.endedAt ? 'done' : 'running';
-      console.log(`  step ${step.name}: ${outcome}, ${step.startedAt} → ${step.endedAt ?? '…'}`);
+    let view = await client.describeSession(workflowId);
+    if (values.watch) {
+      // One progress line whenever it changes, then the final status once the session closed.
+      let last = '';
+      while (view.runStatus === 'RUNNING') {
+        const line = describeProgress(view);
+        if (line !== last && !values.json) process.stderr.write(`  ${(last = line)}\n`);
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        view = await client.describeSession(workflowId);
+      }
     }
-    if (view.runStatus === 'RUNNING') console.log(`  now: ${describeProgress(view)}`);
-    if (status?.error) console.log(`  error: ${status.error}`);
+    if (values.json) return printJson(view);
+    printSessionView(view);
   } finally {
     await client.close();
   }
+}
+
+function printSessionView(view: SessionView): void {
+  const { status } = view;
+  console.log(`${view.workflowId}: ${status?.phase ?? view.runStatus} (${view.runStatus.toLowerCase()})`);
+  if (status?.snapshotId) console.log(`  snapshot: ${status.snapshotId}`);
+  if (status?.storedBytes !== undefined) console.log(`  stored:   ${formatBytes(status.storedBytes)}`);
+  if (status?.rawBytes !== undefined) console.log(`  sql:      ${formatBytes(status.rawBytes)}`);
+  for (const step of status?.steps ?? []) {
+    const outcome = step.failed ? 'failed' : step.endedAt ? 'done' : 'running';
+    console.log(`  step ${step.name}: ${outcome}, ${step.startedAt} → ${step.endedAt ?? '…'}`);
+  }
+  if (view.runStatus === 'RUNNING') console.log(`  now: ${describeProgress(view)}`);
+  if (status?.skippedFor) console.log(`  skipped: ${status.skippedFor} was running`);
+  if (status?.warning) console.log(`  warning: ${status.warning}`);
+  if (status?.error) console.log(`  error: ${status.error}`);
 }
 
 /** `dbkeep sessions NAME [--limit N] [--json]`: recent backup, restore and prune sessions of a configuration. */

@@ -52,6 +52,9 @@ describe('dbkeep dev', () => {
 
     const status = await dbkeep('dev', 'status');
     expect(status.code).toBe(0);
+    // The worker serves the Temporal SDK's own metrics.
+    const sdkMetrics = await (await fetch(`http://127.0.0.1:${state.worker.metricsPort}/metrics`)).text();
+    expect(sdkMetrics).toMatch(/^temporal_\w+/m);
     expect(status.stdout.match(/ running /g)).toHaveLength(4);
 
     const passwordFile = path.join(dir, 'db.password');
@@ -81,6 +84,9 @@ describe('dbkeep dev', () => {
     expect((JSON.parse(snapshots.stdout) as { snapshots: Array<{ snapshotId: string }> }).snapshots.map((s) => s.snapshotId)).toEqual([
       snapshotId,
     ]);
+    // The dev worker pushed the session's metrics to the dev Pushgateway.
+    const pushed = await (await fetch(`${state.pushgateway.url}/metrics`)).text();
+    expect(pushed).toMatch(/^dbkeep_session_success\{[^}]*configuration="shop"[^}]*kind="backup"[^}]*\} 1$/m);
   });
 
   it('stops every process on down and says so on status', async () => {

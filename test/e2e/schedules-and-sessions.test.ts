@@ -171,10 +171,17 @@ describe('one session per configuration at a time', () => {
     });
     expect((await stack.client.status(scheduled.workflowId)).skippedFor).toBe(first.workflowId);
 
+    // `dbkeep status --watch` follows the running session live and ends with its final status.
+    const watching = dbkeep('status', first.workflowId, '--watch');
+    await sleep(2_500);
     await lock.query('UNLOCK TABLES');
     await lock.end();
     const result = await first.result();
     expect(result.outcome).toBe('succeeded');
+    const watched = await watching;
+    expect(watched.code).toBe(0);
+    expect(watched.stderr).toMatch(/^\s+dump: dumping, \d/m);
+    expect(watched.stdout).toContain(`${first.workflowId}: Succeeded (completed)`);
   });
 });
 
