@@ -3,7 +3,7 @@ import { snapshotIdSchema, resourceNameSchema } from '../../domain/names';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { loadResourceFiles } from '../../domain/resource-files';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
-import type { SessionView, StartRestoreOptions } from '../dbkeep-client';
+import type { DbkeepClient, SessionView, StartRestoreOptions } from '../dbkeep-client';
 import { connectClient, resourceFiles } from './client-connection';
 import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
 import { ExitCode, UsageError } from './cli-errors';
@@ -11,6 +11,25 @@ import { formatBytes, formatTable, printJson } from './output';
 import { describeProgress, waitShowingProgress } from './session-progress';
 
 const progressLine = (line: string) => process.stderr.write(`  ${line}\n`);
+
+/**
+ * After a session started: without --wait, say how to follow it and return undefined; with
+ * --wait, show its progress on stderr (unless --json) and return its result.
+ */
+async function followSession<R>(
+  client: DbkeepClient,
+  handle: { workflowId: string; firstExecutionRunId: string; result(): Promise<R> },
+  kind: 'backup' | 'restore',
+  values: { wait?: boolean; json?: boolean },
+): Promise<R | undefined> {
+  if (!values.wait) {
+    if (values.json) printJson({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
+    else console.log(`started ${handle.workflowId}\nfollow it with: dbkeep status ${handle.workflowId} --watch`);
+    return undefined;
+  }
+  if (!values.json) process.stderr.write(`${kind} session ${handle.workflowId} started\n`);
+  return waitShowingProgress(handle.result(), () => client.describeSession(handle.workflowId), values.json ? () => undefined : progressLine);
+}
 
 /** `dbkeep backup -f FILE... --config NAME [--wait] [--json]` */
 export async function backupCommand(argv: string[]): Promise<void> {
@@ -26,17 +45,8 @@ export async function backupCommand(argv: string[]): Promise<void> {
   const client = await connectClient(values);
   try {
     const handle = await client.backupNow(resolved);
-    if (!values.wait) {
-      if (values.json) printJson({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
-      else console.log(`started ${handle.workflowId}\nfollow it with: dbkeep status ${handle.workflowId}`);
-      return;
-    }
-    if (!values.json) process.stderr.write(`backup session ${handle.workflowId} started\n`);
-    const result = await waitShowingProgress(
-      handle.result(),
-      () => client.describeSession(handle.workflowId),
-      values.json ? () => undefined : progressLine,
-    );
+    const result = await followSession(client, handle, 'backup', values);
+    if (!result) return;
     if (values.json) printJson({ workflowId: handle.workflowId, ...result });
     else if (result.outcome === 'skipped') {
       console.log(`skipped: backup session ${result.runningSession} of ${result.configuration} was already running`);
@@ -141,17 +151,8 @@ export async function restoreCommand(argv: string[]): Promise<void> {
   const client = await connectClient(values);
   try {
     const handle = await client.restore(request);
-    if (!values.wait) {
-      if (values.json) printJson({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
-      else console.log(`started ${handle.workflowId}\nfollow it with: dbkeep status ${handle.workflowId}`);
-      return;
-    }
-    if (!values.json) process.stderr.write(`restore session ${handle.workflowId} started\n`);
-    const result = await waitShowingProgress(
-      handle.result(),
-      () => client.describeSession(handle.workflowId),
-      values.json ? () => undefined : progressLine,
-    );
+    const result = await followSession(client, handle, 'restore', values);
+    if (!result) return;
     if (values.json) printJson({ workflowId: handle.workflowId, ...result });
     else {
       console.log(
