@@ -162,6 +162,11 @@ export const backupConfigurationSpecSchema = z.strictObject({
       catchupWindow: durationSchema.default('10m'),
     })
     .optional(),
+  /**
+   * How long the dump may take, every retry included (Stash's `timeOut`). Past it the session
+   * fails and says so, instead of retrying against a repository that stays unreachable.
+   */
+  timeout: durationSchema.default('6h'),
   /** Applied after every successful backup and by `dbkeep prune`; none keeps every snapshot. */
   retention: retentionPolicySchema.optional(),
 });

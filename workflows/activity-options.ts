@@ -17,11 +17,18 @@ export const quickActivities = proxyActivities<DbkeepActivities>({
  * is the heartbeat: a worker that dies is noticed within the heartbeat timeout and the
  * attempt is retried elsewhere, not after a long start-to-close wait.
  */
-export const streamingActivities = proxyActivities<DbkeepActivities>({
+const STREAMING_OPTIONS = {
   startToCloseTimeout: '24 hours',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
-});
+} as const;
+
+export const streamingActivities = proxyActivities<DbkeepActivities>(STREAMING_OPTIONS);
+
+/** The same, bounded as a whole (all attempts) by the configuration's `timeout`. */
+export function streamingActivitiesWithin(timeoutMs: number) {
+  return proxyActivities<DbkeepActivities>({ ...STREAMING_OPTIONS, scheduleToCloseTimeout: timeoutMs });
+}
 
 /**
  * Deleting snapshots: irreversible, so its own group. It heartbeats per snapshot and a retry

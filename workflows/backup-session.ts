@@ -2,7 +2,8 @@ import { uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Manifest } from '../domain/manifest';
 import type { BackupConfigurationSpec, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatSnapshotId } from '../domain/snapshot-id';
-import { pruneActivities, quickActivities, streamingActivities } from './activity-options';
+import { parseDurationMs } from '../domain/duration';
+import { pruneActivities, quickActivities, streamingActivitiesWithin } from './activity-options';
 import { reportSessionMetrics } from './session-metrics';
 import { beginSession, failureMessage, runStep, setPhase } from './session-status';
 
@@ -65,8 +66,10 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
     const preflight = await runStep(status, 'preflight', () =>
       quickActivities.preflightTarget({ target, databases: configuration.spec.databases }),
     );
+    // Validated at the boundary; a workflow started with a hand-written input gets the default.
+    const timeoutMs = parseDurationMs(configuration.spec.timeout ?? '6h') ?? 6 * 3_600_000;
     const dump = await runStep(status, 'dump', () =>
-      streamingActivities.dumpToRepository({
+      streamingActivitiesWithin(timeoutMs).dumpToRepository({
         configuration: configuration.name,
         snapshotId,
         target,
