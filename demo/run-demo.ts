@@ -13,7 +13,7 @@ import { API_VERSION } from '../domain/resources';
 import { diffFingerprints, fingerprintDatabase, fingerprintSize } from '../stack/database-fingerprint';
 import { dbkeepWorkerCommand, defaultDevDir, DEV_REPOSITORY_NAME, devStackUp } from '../stack/dev-stack';
 import { startMariaDbInstance, type MariaDbInstance } from '../stack/mariadb-instance';
-import { projectRoot } from '../stack/project-root';
+import { sakilaDatasetFiles } from '../stack/sakila-dataset';
 import { loadSqlFiles } from '../stack/sql-loader';
 
 /**
@@ -23,11 +23,6 @@ import { loadSqlFiles } from '../stack/sql-loader';
  */
 const DATABASE = 'sakila';
 const CONFIGURATION = 'demo-sakila';
-
-function sakilaFiles(): string[] {
-  const dir = process.env.DBKEEP_SAKILA_DIR ?? path.join(projectRoot(), '..', 'shared', 'datasets', 'sakila');
-  return [path.join(dir, 'schema.sql'), path.join(dir, 'data.sql')];
-}
 
 function say(line: string): void {
   console.log(`dbkeep demo: ${line}`);
@@ -77,7 +72,7 @@ async function runDemo(): Promise<void> {
     instances.push(source);
     const restored = await startMariaDbInstance({ dir: path.join(dir, 'restored'), rootPassword: randomBytes(12).toString('base64url') });
     instances.push(restored);
-    await loadSqlFiles(source, sakilaFiles());
+    await loadSqlFiles(source, sakilaDatasetFiles());
     // Sakila ships no event; one (disabled) event makes the check cover events too.
     await withRoot(source, (c) =>
       c.query(`CREATE EVENT ${DATABASE}.purge_old_payments ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM ${DATABASE}.payment WHERE payment_date < '2000-01-01'`),

@@ -1,14 +1,12 @@
-import path from 'node:path';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { sakilaDatasetFiles } from '../../stack/sakila-dataset';
 import { loadSqlFiles } from '../../stack/sql-loader';
 import { rootConnection } from './e2e-stack';
 
-export const SAKILA_DIR = path.join(__dirname, '..', '..', '..', 'shared', 'datasets', 'sakila');
-
 /** Sakila, plus one disabled event: Sakila has none, and events must round-trip too. */
 export async function loadSakila(instance: MariaDbInstance): Promise<void> {
-  await loadSqlFiles(instance, [path.join(SAKILA_DIR, 'schema.sql'), path.join(SAKILA_DIR, 'data.sql')]);
+  await loadSqlFiles(instance, sakilaDatasetFiles());
   const connection = await rootConnection(instance);
   try {
     await connection.query(
