@@ -1,24 +1,28 @@
 import { log } from '@temporalio/activity';
-import { pipeline } from 'node:stream/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type mysql from 'mysql2/promise';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor';
 import { serializeManifest, type Manifest } from '../domain/manifest';
-import { logicalDumpFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
-import type { CompressionSpec, Engine, Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import { logicalDumpFileName, MANIFEST_FILE, physicalBackupFileName, snapshotKey } from '../domain/repository-layout';
+import type { BackupMethod, CompressionSpec, Engine, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import {
-  compressCommand,
   compressorVersionCommand,
+  isGaleraTarget,
   logicalDumpCommand,
+  physicalBackupCommand,
   toolVersionCommand,
 } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
-import { ByteMeter } from './byte-meter';
-import { connectToTarget, listUserDatabases } from './database-connection';
-import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
+import { connectToTarget, describeTargetAddress, listUserDatabases } from './database-connection';
+import { abortOnActivityCancel } from './heartbeat';
 import { withOptionFile } from './option-file';
-import { runStages } from './stages';
-import { readToolVersion, startTool } from './tool-process';
+import { streamToolToRepository } from './stream-pipelines';
+import { readToolVersion } from './tool-process';
 import { DBKEEP_VERSION } from './version';
 
 export interface BackupActivityDeps {
@@ -30,6 +34,17 @@ export interface PreflightInput {
   target: Named<TargetSpec>;
   /** The configuration's databases; undefined means every user database. */
   databases?: string[];
+  method: BackupMethod;
+}
+
+/** The server a session backs up from: the Target itself, or the Galera node chosen as donor. */
+export interface BackupSource {
+  host?: string;
+  port: number;
+  socket?: string;
+  /** For physical backups: the data directory of this node as the worker sees it. */
+  datadir?: string;
+  address: string;
 }
 
 export interface PreflightResult {
@@ -37,15 +52,19 @@ export interface PreflightResult {
   version: string;
   serverId: number;
   databases: string[];
+  source: BackupSource;
+  galera?: { node: string; clusterStateUuid: string; lastCommitted: number; reason: string };
 }
 
 export interface DumpInput {
   configuration: string;
   snapshotId: string;
   target: Named<TargetSpec>;
+  source: BackupSource;
   repository: Named<RepositorySpec>;
   compression: CompressionSpec;
   databases: string[];
+  method: BackupMethod;
 }
 
 export interface DumpResult {
@@ -64,19 +83,97 @@ export interface CommitInput {
   manifest: Manifest;
 }
 
+const WSREP_STATUS_SQL =
+  "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state', 'wsrep_ready', 'wsrep_cluster_status', 'wsrep_cluster_state_uuid', 'wsrep_last_committed')";
+
+/** The Target with the source's address in place of its own, as the tools connect to it. */
+function targetAt(target: TargetSpec, source: BackupSource): TargetSpec {
+  return { ...target, host: source.host, port: source.port, socket: source.socket };
+}
+
 export function createBackupActivities(deps: BackupActivityDeps) {
   const open = deps.openStorage ?? openStorage;
 
+  async function wsrepStatus(target: Named<TargetSpec>, spec: TargetSpec): Promise<Record<string, string>> {
+    const connection = await connectToTarget({ name: target.name, spec }, deps.secrets);
+    try {
+      const [rows] = await connection.query<mysql.RowDataPacket[]>(WSREP_STATUS_SQL);
+      return Object.fromEntries(rows.map((r) => [String(r.Variable_name), String(r.Value)]));
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+
+  /** Asks every node of a Galera target for its state and picks the donor (domain/galera-donor.ts). */
+  async function chooseSource(target: Named<TargetSpec>): Promise<{ source: BackupSource; galera?: PreflightResult['galera'] }> {
+    const own: BackupSource = {
+      host: target.spec.host,
+      port: target.spec.port,
+      socket: target.spec.socket,
+      datadir: target.spec.datadir,
+      address: describeTargetAddress(target.spec),
+    };
+    if (!isGaleraTarget(target.spec)) return { source: own };
+    const candidates: Array<BackupSource & { isPrimary: boolean }> = [
+      { ...own, isPrimary: true },
+      ...(target.spec.galera?.members ?? [])
+        .map((m) => ({ host: m.host, port: m.port, datadir: m.datadir, address: `${m.host}:${m.port}`, isPrimary: false }))
+        .filter((m) => m.address !== own.address),
+    ];
+    const states = await Promise.all(
+      candidates.map(async (candidate): Promise<GaleraNodeState & { candidate: typeof candidate; status?: Record<string, string> }> => {
+        try {
+          const status = await wsrepStatus(target, targetAt(target.spec, candidate));
+          const localState = status.wsrep_local_state === undefined ? undefined : Number(status.wsrep_local_state);
+          return {
+            address: candidate.address,
+            isPrimary: candidate.isPrimary,
+            localState,
+            ready: status.wsrep_ready === 'ON',
+            clusterStatus: status.wsrep_cluster_status,
+            candidate,
+            status,
+          };
+        } catch (error) {
+          if ((error as { type?: string }).type === PermanentFailureType.AuthenticationFailed) throw error;
+          return { address: candidate.address, isPrimary: candidate.isPrimary, unreachable: (error as Error).message, candidate };
+        }
+      }),
+    );
+    const choice = chooseGaleraDonor(states);
+    if ('problem' in choice) throw new Error(`Target "${target.name}": ${choice.problem}`);
+    const { candidate, status } = choice.donor;
+    log.info('galera donor chosen', { target: target.name, donor: candidate.address, reason: choice.reason });
+    return {
+      source: { host: candidate.host, port: candidate.port, socket: candidate.socket, datadir: candidate.datadir, address: candidate.address },
+      galera: {
+        node: candidate.address,
+        clusterStateUuid: status?.wsrep_cluster_state_uuid ?? '',
+        lastCommitted: Number(status?.wsrep_last_committed ?? -1),
+        reason: choice.reason,
+      },
+    };
+  }
+
   return {
-    /** Connects with mysql2 and records what is about to be backed up. Fails fast on auth and reachability. */
+    /**
+     * Connects with mysql2 and records what is about to be backed up; for a Galera target,
+     * chooses the node to back up from. Fails fast on authentication and reachability.
+     */
     async preflightTarget(input: PreflightInput): Promise<PreflightResult> {
-      const connection = await connectToTarget(input.target, deps.secrets);
-      try {
-        const [[row]] = await connection.query<import('mysql2/promise').RowDataPacket[]>(
-          'SELECT VERSION() AS version, @@server_id AS serverId',
+      const { source, galera } = await chooseSource(input.target);
+      if (input.method === 'physical' && !source.datadir) {
+        throw permanentFailure(
+          PermanentFailureType.InvalidInput,
+          `Target "${input.target.name}": a physical backup of ${source.address} needs its data directory (spec.datadir, or datadir on the Galera member)`,
         );
+      }
+      const connection = await connectToTarget({ name: input.target.name, spec: targetAt(input.target.spec, source) }, deps.secrets);
+      try {
+        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version, @@server_id AS serverId');
         const available = await listUserDatabases(connection);
-        const wanted = input.databases ?? available;
+        // A physical backup copies the whole data directory: every database, whatever the list says.
+        const wanted = input.method === 'physical' ? available : (input.databases ?? available);
         const missing = wanted.filter((db) => !available.includes(db));
         if (missing.length > 0) {
           throw permanentFailure(
@@ -84,17 +181,16 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             `Target "${input.target.name}" has no database ${missing.map((d) => `"${d}"`).join(', ')} (spec.databases of the configuration)`,
           );
         }
-        if (wanted.length === 0) {
-          throw permanentFailure(
-            PermanentFailureType.UnknownDatabase,
-            `Target "${input.target.name}" has no user databases to back up`,
-          );
+        if (wanted.length === 0 && input.method === 'logical') {
+          throw permanentFailure(PermanentFailureType.UnknownDatabase, `Target "${input.target.name}" has no user databases to back up`);
         }
         return {
           engine: input.target.spec.engine,
           version: String(row?.version ?? ''),
           serverId: Number(row?.serverId ?? 0),
           databases: wanted,
+          source,
+          galera,
         };
       } finally {
         await connection.end().catch(() => undefined);
@@ -102,62 +198,51 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     },
 
     /**
-     * dump tool → compressor → repository, streamed: no staging file, memory bounded by the
-     * upload's part buffers. The data object only commits if every stage exited cleanly.
+     * The backup tool (mariadb-dump, or mariadb-backup for physical) → compressor → repository,
+     * streamed. The data object only commits if every stage exited cleanly.
      */
     async dumpToRepository(input: DumpInput): Promise<DumpResult> {
       const storage = await open(input.repository, deps.secrets);
       const password = input.target.spec.password
         ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
         : undefined;
-      const file = logicalDumpFileName(input.compression.algorithm);
+      const physical = input.method === 'physical';
+      const file = physical ? physicalBackupFileName(input.compression.algorithm) : logicalDumpFileName(input.compression.algorithm);
       const key = snapshotKey(input.configuration, input.snapshotId, file);
       const tools = {
-        dump: await readToolVersion(toolVersionCommand(input.target.spec.engine, 'dump')),
+        dump: await readToolVersion(toolVersionCommand(input.target.spec.engine, physical ? 'physical' : 'dump')),
         compressor: await versionOf(compressorVersionCommand(input.compression.algorithm)),
       };
-
-      return withOptionFile(password, async (optionFile) => {
-        const controller = abortOnActivityCancel();
-        const { signal } = controller;
-        const startedAt = new Date().toISOString();
-        const dump = startTool(logicalDumpCommand({ target: input.target.spec, optionFile, databases: input.databases }), {
-          signal,
-          stdin: 'ignore',
-          stdout: 'pipe',
+      const target = targetAt(input.target.spec, input.source);
+      // mariadb-backup keeps its own scratch files in --target-dir; a private one, removed after.
+      const scratchDir = physical ? await mkdtemp(path.join(os.tmpdir(), 'dbkeep-backup-')) : undefined;
+      try {
+        return await withOptionFile(password, async (optionFile) => {
+          const startedAt = new Date().toISOString();
+          const producer = physical
+            ? physicalBackupCommand({ target, optionFile, datadir: input.source.datadir!, scratchDir: scratchDir! })
+            : logicalDumpCommand({ target, optionFile, databases: input.databases });
+          const streamed = await streamToolToRepository({
+            producer,
+            compression: input.compression,
+            storage,
+            key,
+            controller: abortOnActivityCancel(),
+            phase: physical ? 'copying data directory' : 'dumping',
+          });
+          log.info('backup uploaded', { key, method: input.method, storedBytes: streamed.storedBytes, rawBytes: streamed.rawBytes });
+          return {
+            file,
+            ...streamed,
+            startedAt,
+            completedAt: new Date().toISOString(),
+            tools,
+            dbkeepVersion: DBKEEP_VERSION,
+          };
         });
-        const compressorCommand = compressCommand(input.compression);
-        const compressor = compressorCommand ? startTool(compressorCommand, { signal, stdin: 'pipe', stdout: 'pipe' }) : undefined;
-        const producers = Promise.all([dump.finished, compressor?.finished]);
-        const raw = new ByteMeter({ sha256: false });
-        // The upload's body only ends once every tool exited 0; otherwise it errors and the upload aborts.
-        const stored = new ByteMeter({ sha256: true, beforeEnd: () => producers.then(() => undefined) });
-        const streams = compressor
-          ? [
-              pipeline(dump.child.stdout!, raw, compressor.child.stdin!, { signal }),
-              pipeline(compressor.child.stdout!, stored, { signal }),
-            ]
-          : [pipeline(dump.child.stdout!, raw, stored, { signal })];
-
-        const stopHeartbeats = startHeartbeats(() => ({ phase: 'dumping', bytesRead: raw.bytes, bytesWritten: stored.bytes }));
-        try {
-          await runStages(controller, [dump.finished, compressor?.finished, ...streams, storage.putStream(key, stored, signal)]);
-        } finally {
-          stopHeartbeats();
-        }
-        const result: DumpResult = {
-          file,
-          storedBytes: stored.bytes,
-          rawBytes: raw.bytes,
-          sha256: stored.sha256(),
-          startedAt,
-          completedAt: new Date().toISOString(),
-          tools,
-          dbkeepVersion: DBKEEP_VERSION,
-        };
-        log.info('dump uploaded', { key, storedBytes: result.storedBytes, rawBytes: result.rawBytes });
-        return result;
-      });
+      } finally {
+        if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
+      }
     },
 
     /**
@@ -177,10 +262,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           `data object ${storage.location}${dataKey} has ${found ?? 'no'} bytes, expected ${manifest.data.storedBytes}; not committing`,
         );
       }
-      await storage.putBytes(
-        snapshotKey(manifest.configuration, manifest.snapshotId, MANIFEST_FILE),
-        Buffer.from(serializeManifest(manifest)),
-      );
+      await storage.putBytes(snapshotKey(manifest.configuration, manifest.snapshotId, MANIFEST_FILE), Buffer.from(serializeManifest(manifest)));
       log.info('snapshot committed', { snapshotId: manifest.snapshotId, location: storage.location });
     },
   };

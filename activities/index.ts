@@ -4,16 +4,21 @@ import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
 import { createBackupActivities } from './backup-activities';
 import { createMetricsActivities } from './metrics-activities';
+import { createReplicaActivities } from './replica-population';
 import { createRepositoryStatusActivities } from './repository-status';
 import { createRestoreActivities } from './restore-activities';
+import { createReplicaWorkerActivities, type ReplicaWorkerLauncher } from './replica-workers';
 import { createRetentionActivities } from './retention-activities';
 import { findEarlierBackupSession } from './session-admission';
+import { createTargetReadinessActivities } from './target-readiness';
 
 export interface ActivityDeps {
   secrets?: SecretResolver;
   openStorage?: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
   /** Where session metrics go; none configured means they are not pushed. */
   pushgatewayUrl?: string;
+  /** Starts the workers bound to replica volumes for physical restores; none: this worker cannot do them. */
+  replicaWorkers?: ReplicaWorkerLauncher;
 }
 
 /** Every activity dbkeep registers, with their dependencies injected (tests pass their own). */
@@ -25,8 +30,16 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createRetentionActivities(resolved),
     ...createRepositoryStatusActivities(resolved),
     ...createMetricsActivities({ pushgatewayUrl: deps.pushgatewayUrl }),
+    ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),
+    ...createTargetReadinessActivities(resolved),
     findEarlierBackupSession,
   };
 }
 
+/** The activities of a replica worker, bound to one volume (`dbkeep replica-worker`). */
+export function createReplicaWorkerOnlyActivities(deps: { volumeDir: string; secrets?: SecretResolver }) {
+  return createReplicaActivities({ secrets: deps.secrets ?? createSecretResolver(), openStorage, volumeDir: deps.volumeDir });
+}
+
 export type DbkeepActivities = ReturnType<typeof createActivities>;
+export type ReplicaActivities = ReturnType<typeof createReplicaWorkerOnlyActivities>;

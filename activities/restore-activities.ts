@@ -5,10 +5,10 @@ import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
 import { snapshotKey } from '../domain/repository-layout';
-import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import type { BackupMethod, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatZodIssues } from '../domain/resource-set';
 import { selectSnapshot, snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
-import { decompressCommand, logicalRestoreCommand } from '../domain/tool-commands';
+import { logicalRestoreCommand } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import { ObjectNotFoundError, type Storage } from '../storage/storage';
@@ -17,8 +17,7 @@ import { connectToTarget } from './database-connection';
 import { abortOnActivityCancel, startHeartbeats, type Progress } from './heartbeat';
 import { withOptionFile } from './option-file';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
-import { runStages } from './stages';
-import { startTool } from './tool-process';
+import { streamRepositoryToTool } from './stream-pipelines';
 
 export interface RestoreActivityDeps {
   secrets: SecretResolver;
@@ -55,7 +54,14 @@ export interface ResolveSnapshotInput {
   repository: Named<RepositorySpec>;
   configuration: string;
   selector: SnapshotSelector;
+  /** The method the restore can apply; a snapshot of the other method is refused. Undefined: either. */
+  method?: BackupMethod;
 }
+
+const HOW_TO_RESTORE: Record<BackupMethod, string> = {
+  logical: 'restore it into a running server with --to TARGET',
+  physical: 'restore it into data directories with --replicas N --volume-dir DIR, or bootstrap a new instance from it',
+};
 
 export interface InspectTargetInput {
   target: Named<TargetSpec>;
@@ -133,6 +139,12 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       const storage = await open(input.repository, deps.secrets);
       const { snapshots, problems } = await readSnapshotCatalog(storage, input.configuration);
       const chosen = selectSnapshot(snapshots, selector, new Date());
+      if (chosen && input.method !== undefined && chosen.method !== input.method) {
+        throw permanentFailure(
+          PermanentFailureType.MethodMismatch,
+          `snapshot ${chosen.snapshotId} of "${input.configuration}" is a ${chosen.method} backup (${chosen.tools.dump}) and cannot be restored as ${input.method}: ${HOW_TO_RESTORE[chosen.method]}`,
+        );
+      }
       if (chosen) return chosen;
       const damaged = 'snapshotId' in selector ? problems.find((p) => p.snapshotId === selector.snapshotId) : undefined;
       const wanted =
@@ -202,32 +214,21 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
           ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
           : undefined;
         const rawBytes = await withOptionFile(password, async (optionFile) => {
-          const stored = new ByteMeter({ sha256: true });
-          const raw = new ByteMeter({ sha256: false });
-          stored.on('data', () => (progress.bytesRead = stored.bytes));
-          raw.on('data', () => (progress.bytesWritten = raw.bytes));
-          const body = await storage.getStream(snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file), signal);
-          const client = startTool(logicalRestoreCommand({ target: input.target.spec, optionFile }), {
-            signal,
-            stdin: 'pipe',
-            stdout: 'ignore',
+          const streamed = await streamRepositoryToTool({
+            storage,
+            key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
+            algorithm: manifest.compression.algorithm,
+            consumer: logicalRestoreCommand({ target: input.target.spec, optionFile }),
+            controller,
+            progress,
           });
-          const decompress = decompressCommand(manifest.compression.algorithm);
-          const decompressor = decompress ? startTool(decompress, { signal, stdin: 'pipe', stdout: 'pipe' }) : undefined;
-          const streams = decompressor
-            ? [
-                pipeline(body, stored, decompressor.child.stdin!, { signal }),
-                pipeline(decompressor.child.stdout!, raw, client.child.stdin!, { signal }),
-              ]
-            : [pipeline(body, stored, raw, client.child.stdin!, { signal })];
-          await runStages(controller, [decompressor?.finished, client.finished, ...streams]);
-          if (stored.sha256() !== manifest.data.sha256) {
+          if (streamed.sha256 !== manifest.data.sha256) {
             throw permanentFailure(
               PermanentFailureType.ChecksumMismatch,
               `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
             );
           }
-          return raw.bytes;
+          return streamed.rawBytes;
         });
         log.info('snapshot restored', { snapshotId: manifest.snapshotId, target: input.target.name, rawBytes });
         return { storedBytes: manifest.data.storedBytes, rawBytes };

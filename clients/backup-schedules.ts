@@ -7,7 +7,8 @@ import {
   type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
 import { parseDurationMs } from '../domain/duration';
-import { scheduledBackupWorkflowId, scheduleIdFor, configurationOfScheduleId } from '../domain/names';
+import { configurationOfScheduleId } from '../domain/names';
+import { scheduledBackupWorkflowId, scheduleIdFor } from '../domain/session-ids';
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
 import type { ScheduleSpec } from '../domain/resources';
 import { searchAttributes } from '../domain/search-attributes';

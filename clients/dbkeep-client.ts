@@ -5,19 +5,21 @@ import type { Progress } from '../activities/heartbeat';
 import type { RepositoryStatus } from '../activities/repository-status';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
-import {
-  backupWorkflowId,
-  DEFAULT_TASK_QUEUE,
-  pruneWorkflowId,
-  repositoryQueryWorkflowId,
-  restoreWorkflowId,
-} from '../domain/names';
+import { backupWorkflowId, bootstrapWorkflowId, DEFAULT_TASK_QUEUE, pruneWorkflowId, repositoryQueryWorkflowId, restoreWorkflowId, volumeRestoreWorkflowId } from '../domain/session-ids';
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatZodIssues, ResourceValidationError, type ResolvedBackupConfiguration, type ResourceSet } from '../domain/resource-set';
 import { formatSnapshotId } from '../domain/snapshot-id';
 import { snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
 import { searchAttributes } from '../domain/search-attributes';
-import type { backupSession, listSnapshotsWorkflow, pruneSession, repositoryStatusWorkflow, restoreSession } from '../workflows';
+import type {
+  backupSession,
+  bootstrapSession,
+  listSnapshotsWorkflow,
+  pruneSession,
+  repositoryStatusWorkflow,
+  restoreSession,
+  volumeRestoreSession,
+} from '../workflows';
 import { statusQuery, type SessionKind, type SessionStatus } from '../workflows/session-status';
 import {
   applyBackupSchedule,
@@ -41,6 +43,16 @@ export interface StartRestoreOptions {
   configuration: string;
   target: Named<TargetSpec>;
   selector: SnapshotSelector;
+  overwrite?: boolean;
+}
+
+export interface StartVolumeRestoreOptions {
+  repository: Named<RepositorySpec>;
+  configuration: string;
+  selector: SnapshotSelector;
+  replicas: number;
+  /** A directory per replica on the worker's host; `${POD_ORDINAL}` becomes 0, 1, 2… */
+  volumeTemplate: string;
   overwrite?: boolean;
 }
 
@@ -88,6 +100,12 @@ export interface SessionSummary {
   durationSeconds?: number;
   sizeBytes?: number;
   snapshotId?: string;
+}
+
+function parseSelector(selector: SnapshotSelector): SnapshotSelector {
+  const parsed = snapshotSelectorSchema.safeParse(selector);
+  if (!parsed.success) throw new ResourceValidationError(`restore selector: ${formatZodIssues(parsed.error.issues)}`);
+  return parsed.data;
 }
 
 const newSessionId = (now = new Date()) => formatSnapshotId(now, randomBytes(3).toString('hex'));
@@ -151,9 +169,7 @@ export class DbkeepClient {
 
   async restore(options: StartRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreSession>> {
     const { repository, configuration, target } = options;
-    const parsed = snapshotSelectorSchema.safeParse(options.selector);
-    if (!parsed.success) throw new ResourceValidationError(`restore selector: ${formatZodIssues(parsed.error.issues)}`);
-    const selector = parsed.data;
+    const selector = parseSelector(options.selector);
     const what = 'snapshotId' in selector ? selector.snapshotId : `latest at ${selector.targetRecoveryTime ?? 'now'}`;
     return this.temporal.workflow.start<typeof restoreSession>('restoreSession', {
       taskQueue: this.taskQueue,
@@ -163,6 +179,59 @@ export class DbkeepClient {
       typedSearchAttributes: [
         { key: searchAttributes.configuration, value: configuration },
         { key: searchAttributes.target, value: target.name },
+        { key: searchAttributes.repository, value: repository.name },
+        { key: searchAttributes.sessionKind, value: 'restore' },
+      ],
+    });
+  }
+
+  /** A physical snapshot into N replica volumes, one child workflow per replica. */
+  async restoreIntoVolumes(options: StartVolumeRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof volumeRestoreSession>> {
+    const selector = parseSelector(options.selector);
+    const restoreId = newSessionId();
+    return this.temporal.workflow.start<typeof volumeRestoreSession>('volumeRestoreSession', {
+      taskQueue: this.taskQueue,
+      workflowId: volumeRestoreWorkflowId(options.configuration, restoreId),
+      args: [
+        {
+          repository: options.repository,
+          configuration: options.configuration,
+          selector,
+          replicas: options.replicas,
+          volumeTemplate: options.volumeTemplate,
+          overwrite: options.overwrite ?? false,
+          restoreId,
+        },
+      ],
+      staticSummary: `Physical restore of ${options.configuration} into ${options.replicas} replica volume(s) ${options.volumeTemplate}`,
+      typedSearchAttributes: [
+        { key: searchAttributes.configuration, value: options.configuration },
+        { key: searchAttributes.repository, value: options.repository.name },
+        { key: searchAttributes.sessionKind, value: 'restore' },
+      ],
+    });
+  }
+
+  /** Populates a new instance from the snapshot its `bootstrapFrom` names (mariadb-operator's bootstrapFrom). */
+  async bootstrap(set: ResourceSet, targetName: string, options: { waitSeconds?: number } = {}) {
+    const target = set.targets.get(targetName);
+    if (!target) throw new ResourceValidationError(`no Target named "${targetName}" in the given files`);
+    const from = target.spec.bootstrapFrom;
+    if (!from) throw new ResourceValidationError(`Target "${targetName}": spec.bootstrapFrom is not set`);
+    const configuration = set.backupConfigurations.get(from.configuration);
+    if (!configuration) {
+      throw new ResourceValidationError(`Target "${targetName}": spec.bootstrapFrom.configuration: no BackupConfiguration named "${from.configuration}" in the given files`);
+    }
+    const repository = set.repositories.get(configuration.spec.repository)!;
+    const selector: SnapshotSelector = from.snapshotId ? { snapshotId: from.snapshotId } : { targetRecoveryTime: from.targetRecoveryTime };
+    return this.temporal.workflow.start<typeof bootstrapSession>('bootstrapSession', {
+      taskQueue: this.taskQueue,
+      workflowId: bootstrapWorkflowId(targetName, newSessionId()),
+      args: [{ target, repository, configuration: configuration.name, selector, waitSeconds: options.waitSeconds ?? 600 }],
+      staticSummary: `Bootstrap of ${targetName} from ${configuration.name}`,
+      typedSearchAttributes: [
+        { key: searchAttributes.configuration, value: configuration.name },
+        { key: searchAttributes.target, value: targetName },
         { key: searchAttributes.repository, value: repository.name },
         { key: searchAttributes.sessionKind, value: 'restore' },
       ],

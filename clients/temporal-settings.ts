@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE } from '../domain/names';
+import { DEFAULT_TASK_QUEUE } from '../domain/session-ids';
 import { formatZodIssues } from '../domain/resource-set';
 import { defaultDevDir, devStackComponents, readDevStackState } from '../stack/dev-stack';
 

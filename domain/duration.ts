@@ -1,4 +1,4 @@
-import { z } from 'zod';
+// Pure and dependency-free: workflows import it (zod stays out of the workflow bundle).
 
 /**
  * Durations as mariadb-operator and Go write them (`720h`, `1h30m`, `90s`), plus `d` and `w`
@@ -21,7 +21,3 @@ export function parseDurationMs(text: string): number | undefined {
   for (const [, amount, , unit] of trimmed.matchAll(/(\d+(\.\d+)?)(ms|s|m|h|d|w)/g)) total += Number(amount) * UNIT_MS[unit!]!;
   return total > 0 && Number.isFinite(total) ? total : undefined;
 }
-
-export const durationSchema = z
-  .string()
-  .refine((text) => parseDurationMs(text) !== undefined, 'must be a positive duration such as 30m, 12h, 1h30m, 7d or 2w');

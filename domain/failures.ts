@@ -17,6 +17,8 @@ export const PermanentFailureType = {
   ChecksumMismatch: 'ChecksumMismatch',
   RepositoryAccessDenied: 'RepositoryAccessDenied',
   ToolNotFound: 'ToolNotFound',
+  MethodMismatch: 'MethodMismatch',
+  VolumeNotEmpty: 'VolumeNotEmpty',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

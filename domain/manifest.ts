@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatZodIssues } from './resource-set';
-import { COMPRESSION_ALGORITHMS, ENGINES } from './resources';
+import { BACKUP_METHODS, COMPRESSION_ALGORITHMS, ENGINES } from './resources';
 import { snapshotIdSchema } from './names';
 
 /**
@@ -25,7 +25,8 @@ export const manifestSchema = z.object({
     version: z.string(),
     serverId: z.number().int().nonnegative(),
   }),
-  method: z.literal('logical'),
+  /** A restore checks it: a logical restore of a physical snapshot (or the reverse) is refused. */
+  method: z.enum(BACKUP_METHODS),
   /** When the dump started: the consistent point of a --single-transaction dump. */
   startedAt: z.iso.datetime(),
   completedAt: z.iso.datetime(),
@@ -45,9 +46,18 @@ export const manifestSchema = z.object({
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   }),
   tools: z.object({
+    /** `--version` of the tool that produced the data: mariadb-dump, mysqldump, mariadb-backup or xtrabackup. */
     dump: z.string(),
     compressor: z.string().optional(),
   }),
+  /** For a Galera cluster: the node the backup was taken from and the cluster position at its end. */
+  galera: z
+    .object({
+      node: z.string(),
+      clusterStateUuid: z.string(),
+      lastCommitted: z.number().int(),
+    })
+    .optional(),
   dbkeepVersion: z.string(),
 });
 

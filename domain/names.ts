@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatSnapshotId, SNAPSHOT_ID_PATTERN, snapshotIdTime } from './snapshot-id';
+import { SCHEDULE_ID_PREFIX } from './session-ids';
 
 /**
  * Resource names follow Kubernetes' DNS-1123 label rule. They end up in object keys,
@@ -27,38 +28,8 @@ export const snapshotIdSchema = z
     return !Number.isNaN(time.getTime()) && formatSnapshotId(time, id.slice(-6)) === id;
   }, 'must hold a real UTC time');
 
-export function backupWorkflowId(configuration: string, snapshotId: string): string {
-  return `backup/${configuration}/${snapshotId}`;
-}
-
-export function restoreWorkflowId(target: string, restoreId: string): string {
-  return `restore/${target}/${restoreId}`;
-}
-
-export function pruneWorkflowId(configuration: string, requestId: string): string {
-  return `prune/${configuration}/${requestId}`;
-}
-
-/** Reads of a repository (listing, status) run as short workflows on the worker. */
-export function repositoryQueryWorkflowId(what: 'snapshots' | 'repository-status', name: string, requestId: string): string {
-  return `${what}/${name}/${requestId}`;
-}
-
-/** The schedule of a BackupConfiguration; one per configuration, like Stash's CronJob. */
-export function scheduleIdFor(configuration: string): string {
-  return `dbkeep-${configuration}`;
-}
-
 /** The configuration a schedule id belongs to, or undefined for schedules that are not dbkeep's. */
 export function configurationOfScheduleId(scheduleId: string): string | undefined {
-  const name = scheduleId.startsWith('dbkeep-') ? scheduleId.slice('dbkeep-'.length) : undefined;
+  const name = scheduleId.startsWith(SCHEDULE_ID_PREFIX) ? scheduleId.slice(SCHEDULE_ID_PREFIX.length) : undefined;
   return name !== undefined && resourceNameSchema.safeParse(name).success ? name : undefined;
 }
-
-/** The schedule's action workflow id; Temporal appends each slot's time to it. */
-export function scheduledBackupWorkflowId(configuration: string): string {
-  return `backup/${configuration}/scheduled`;
-}
-
-/** The task queue sessions run on unless a worker and its clients are given another. */
-export const DEFAULT_TASK_QUEUE = 'dbkeep';

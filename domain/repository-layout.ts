@@ -3,7 +3,7 @@ import type { CompressionAlgorithm } from './resources';
 /**
  * Where a snapshot's objects live, relative to the repository's prefix:
  *
- *   <configuration>/<snapshot-id>/dump.sql.zst    the data, written first
+ *   <configuration>/<snapshot-id>/dump.sql.zst    the data (backup.xbstream.zst if physical), written first
  *   <configuration>/<snapshot-id>/manifest.json   written last; its presence is what makes a snapshot
  *
  * Names are validated (DNS labels, snapshot id pattern), so a key never leaves its prefix.
@@ -14,6 +14,11 @@ const EXTENSIONS: Record<CompressionAlgorithm, string> = { zstd: '.zst', gzip: '
 
 export function logicalDumpFileName(algorithm: CompressionAlgorithm): string {
   return `dump.sql${EXTENSIONS[algorithm]}`;
+}
+
+/** The xbstream of mariadb-backup/xtrabackup, compressed: `mbstream -x` reads it after decompression. */
+export function physicalBackupFileName(algorithm: CompressionAlgorithm): string {
+  return `backup.xbstream${EXTENSIONS[algorithm]}`;
 }
 
 export function configurationPrefix(configuration: string): string {

@@ -108,6 +108,12 @@ export function parseResourceSet(sources: readonly ResourceSource[]): ResourceSe
     if (!targets.has(spec.target)) {
       errors.push(`${where}: BackupConfiguration "${name}": spec.target: no Target named "${spec.target}" in the given files`);
     }
+    const target = targets.get(spec.target);
+    if (spec.method === 'physical' && target && !target.spec.datadir) {
+      errors.push(
+        `${where}: BackupConfiguration "${name}": spec.method: physical backups read the data directory: set spec.datadir on Target "${spec.target}"`,
+      );
+    }
     if (!repositories.has(spec.repository)) {
       errors.push(
         `${where}: BackupConfiguration "${name}": spec.repository: no Repository named "${spec.repository}" in the given files`,

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { resourceNameSchema } from './names';
+import { resourceNameSchema, snapshotIdSchema } from './names';
 import { secretRefSchema } from './secret-ref';
 import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
-import { durationSchema } from './duration';
+import { durationSchema } from './duration-schema';
 import { retentionPolicySchema } from './retention-policy';
 
 /**
@@ -72,17 +72,44 @@ export type S3RepositorySpec = z.infer<typeof s3RepositorySchema>;
 export const ENGINES = ['mariadb', 'mysql', 'percona-xtradb'] as const;
 export type Engine = (typeof ENGINES)[number];
 
+const hostSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:_-]+$/, 'must be a host name or IP address');
+const portSchema = z.number().int().min(1).max(65535).default(3306);
+const absolutePathSchema = z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path');
+
+/**
+ * A Galera cluster (MariaDB Galera, Percona XtraDB Cluster). `host` stays the address clients
+ * write to (the "primary"); physical backups prefer a synced member other than it.
+ */
+const galeraSchema = z.strictObject({
+  /** Every node a backup may be taken from, the primary included or not. */
+  members: z
+    .array(
+      z.strictObject({
+        host: hostSchema,
+        port: portSchema,
+        /** This node's data directory as the worker sees it, for physical backups taken from it. */
+        datadir: absolutePathSchema.optional(),
+      }),
+    )
+    .max(32)
+    .default([]),
+  /**
+   * Leave mysql.global_priv out of logical dumps (mariadb-operator's default): restoring it
+   * into a running cluster would overwrite the users of the cluster it lands in.
+   */
+  ignoreGlobalPriv: z.boolean().default(true),
+});
+
 export const targetSpecSchema = z
   .strictObject({
     engine: z.enum(ENGINES),
-    host: z
-      .string()
-      .min(1)
-      .max(253)
-      .regex(/^[A-Za-z0-9.:_-]+$/, 'must be a host name or IP address')
-      .optional(),
-    port: z.number().int().min(1).max(65535).default(3306),
-    socket: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
+    host: hostSchema.optional(),
+    port: portSchema,
+    socket: absolutePathSchema.optional(),
     user: z
       .string()
       .min(1)
@@ -91,6 +118,22 @@ export const targetSpecSchema = z
       .refine((u) => !/[\u0000-\u001f\u007f]/.test(u), 'must not contain control characters')
       .default('root'),
     password: secretRefSchema.optional(),
+    /**
+     * The server's data directory as the worker sees it. Physical backups read it directly
+     * (mariadb-backup copies files), so they need a worker beside the database with this
+     * directory mounted; logical backups never use it.
+     */
+    datadir: absolutePathSchema.optional(),
+    galera: galeraSchema.optional(),
+    /** Populate this target from a snapshot before it is used (`dbkeep bootstrap`), as mariadb-operator's bootstrapFrom. */
+    bootstrapFrom: z
+      .strictObject({
+        configuration: resourceNameSchema,
+        snapshotId: snapshotIdSchema.optional(),
+        targetRecoveryTime: z.iso.datetime({ offset: true, error: 'must be an RFC 3339 time such as 2026-11-21T16:00:00Z' }).optional(),
+      })
+      .refine((b) => b.snapshotId === undefined || b.targetRecoveryTime === undefined, 'set snapshotId or targetRecoveryTime, not both')
+      .optional(),
   })
   .refine((spec) => (spec.host === undefined) !== (spec.socket === undefined), {
     message: 'exactly one of host or socket must be set',
@@ -99,6 +142,9 @@ export const targetSpecSchema = z
 export type TargetSpec = z.infer<typeof targetSpecSchema>;
 
 export const OVERLAP_POLICIES = ['Skip', 'BufferOne'] as const;
+
+export const BACKUP_METHODS = ['logical', 'physical'] as const;
+export type BackupMethod = (typeof BACKUP_METHODS)[number];
 
 export const COMPRESSION_ALGORITHMS = ['zstd', 'gzip', 'bzip2', 'none'] as const;
 export type CompressionAlgorithm = (typeof COMPRESSION_ALGORITHMS)[number];
@@ -132,7 +178,11 @@ export const databaseNameSchema = z
 export const backupConfigurationSpecSchema = z.strictObject({
   target: resourceNameSchema,
   repository: resourceNameSchema,
-  method: z.literal('logical').default('logical'),
+  /**
+   * logical: mariadb-dump/mysqldump, SQL. physical: mariadb-backup (MariaDB) or xtrabackup
+   * (MySQL, Percona) streaming the data directory as xbstream; needs the target's `datadir`.
+   */
+  method: z.enum(BACKUP_METHODS).default('logical'),
   compression: compressionSchema.prefault({ algorithm: 'zstd' }),
   /** Omitted: every user database the server has when the session starts. */
   databases: z

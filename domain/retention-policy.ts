@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { durationSchema, parseDurationMs } from './duration';
+import { parseDurationMs } from './duration';
+import { durationSchema } from './duration-schema';
 
 // Pure: decides, never deletes. The retention activity does the deleting, and `--dry-run`
 // prints the same decision through describeRetentionDecision.

@@ -1,6 +1,32 @@
 import path from 'node:path';
 import { z } from 'zod';
 
+// Kubernetes' own rules (k8s.io/apimachinery/pkg/util/validation), so a reference the API
+// server would reject is reported when the resource is read, not when a session needs the value.
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+
+export const secretKeySelectorSchema = z.strictObject({
+  name: z
+    .string()
+    .max(253, 'must be at most 253 characters')
+    .regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit'),
+  key: z
+    .string()
+    .max(253, 'must be at most 253 characters')
+    .regex(SECRET_KEY, 'must be letters, digits, "-", "_" and "."')
+    .refine((key) => key !== '.' && key !== '..', 'must not be "." or ".."'),
+  /** The worker's own namespace when absent (its pod's, or its kubeconfig context's). */
+  namespace: z
+    .string()
+    .max(63, 'must be at most 63 characters')
+    .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit')
+    .optional(),
+});
+
+export type SecretKeySelector = z.infer<typeof secretKeySelectorSchema>;
+
 /**
  * Where a secret value lives. Resources and workflow inputs only ever carry these
  * references; the value is read by the worker, inside an activity, at the moment it is needed.
@@ -13,12 +39,34 @@ export const secretRefSchema = z.union(
     z.strictObject({
       file: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path'),
     }),
+    // As a Pod's env[].valueFrom.secretKeyRef, plus a namespace.
+    z.strictObject({ secretKeyRef: secretKeySelectorSchema }),
   ],
-  { error: 'must be a secret reference: { env: NAME } or { file: /absolute/path }' },
+  {
+    error: (issue) =>
+      isObjectWith(issue.input, 'secretKeyRef')
+        ? 'must be { secretKeyRef: { name, key, namespace? } } with name and key set'
+        : 'must be a secret reference: { env: NAME } or { file: /absolute/path }',
+  },
 );
 
 export type SecretRef = z.infer<typeof secretRefSchema>;
 
 export function describeSecretRef(ref: SecretRef): string {
-  return 'env' in ref ? `environment variable ${ref.env}` : `file ${ref.file}`;
+  if ('env' in ref) return `environment variable ${ref.env}`;
+  if ('file' in ref) return `file ${ref.file}`;
+  return describeSecretKey(ref.secretKeyRef, ref.secretKeyRef.namespace);
+}
+
+/**
+ * `key "password" of Secret db/mariadb-credentials`, naming the object and never its value;
+ * without a namespace, until the worker has resolved its own.
+ */
+export function describeSecretKey(selector: SecretKeySelector, namespace: string | undefined): string {
+  const where = namespace === undefined ? `${selector.name} in the worker's namespace` : `${namespace}/${selector.name}`;
+  return `key "${selector.key}" of Secret ${where}`;
+}
+
+function isObjectWith(input: unknown, key: string): boolean {
+  return typeof input === 'object' && input !== null && key in input;
 }

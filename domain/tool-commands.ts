@@ -9,11 +9,17 @@ export interface ToolCommand {
   args: string[];
 }
 
-const CLIENT_TOOLS: Record<Engine, { dump: string; client: string }> = {
-  mariadb: { dump: 'mariadb-dump', client: 'mariadb' },
-  mysql: { dump: 'mysqldump', client: 'mysql' },
-  'percona-xtradb': { dump: 'mysqldump', client: 'mysql' },
+const CLIENT_TOOLS: Record<Engine, { dump: string; client: string; physical: string; extract: string }> = {
+  mariadb: { dump: 'mariadb-dump', client: 'mariadb', physical: 'mariadb-backup', extract: 'mbstream' },
+  // Percona's xtrabackup and xbstream: not in Debian, they must be on the worker image.
+  mysql: { dump: 'mysqldump', client: 'mysql', physical: 'xtrabackup', extract: 'xbstream' },
+  'percona-xtradb': { dump: 'mysqldump', client: 'mysql', physical: 'xtrabackup', extract: 'xbstream' },
 };
+
+/** Galera targets: Percona XtraDB Cluster always, MariaDB when the Target says so. */
+export function isGaleraTarget(target: TargetSpec): boolean {
+  return target.engine === 'percona-xtradb' || target.galera !== undefined;
+}
 
 /**
  * The password goes into an option file the tool reads with --defaults-file (which must be
@@ -55,12 +61,59 @@ export function logicalDumpCommand(params: { target: TargetSpec; optionFile: str
       // Binary columns as hex literals: exact round trip whatever the connection charset.
       '--hex-blob',
       '--default-character-set=utf8mb4',
+      ...galeraDumpArgs(params.target),
       '--databases',
       // `--` so a database whose name starts with "-" is never read as an option.
       '--',
       ...params.databases,
     ],
   };
+}
+
+/**
+ * Galera replicates row events, not LOCK TABLES: a dump restored into a cluster must not hold
+ * table locks (they would block on, or be ignored by, the other nodes). mysql.global_priv holds
+ * the cluster's own users; mariadb-operator leaves it out so a restore never replaces them.
+ */
+function galeraDumpArgs(target: TargetSpec): string[] {
+  if (!isGaleraTarget(target)) return [];
+  const ignoreGlobalPriv = target.galera?.ignoreGlobalPriv ?? true;
+  return ['--skip-add-locks', ...(ignoreGlobalPriv ? ['--ignore-table=mysql.global_priv'] : [])];
+}
+
+/**
+ * A hot backup of the data directory as an xbstream on stdout. `--target-dir` only holds the
+ * tool's own scratch files (without it they land in the current directory).
+ */
+export function physicalBackupCommand(params: {
+  target: TargetSpec;
+  optionFile: string;
+  datadir: string;
+  scratchDir: string;
+}): ToolCommand {
+  return {
+    command: CLIENT_TOOLS[params.target.engine].physical,
+    args: [
+      `--defaults-file=${params.optionFile}`,
+      '--backup',
+      '--stream=xbstream',
+      `--datadir=${params.datadir}`,
+      `--target-dir=${params.scratchDir}`,
+      ...connectionArgs(params.target),
+      // The node's Galera position goes into the stream (xtrabackup_galera_info).
+      ...(isGaleraTarget(params.target) ? ['--galera-info'] : []),
+    ],
+  };
+}
+
+/** Unpacks an xbstream read from stdin into `directory`. */
+export function extractStreamCommand(engine: Engine, directory: string): ToolCommand {
+  return { command: CLIENT_TOOLS[engine].extract, args: ['-x', '-C', directory] };
+}
+
+/** Applies the redo log so the copied files are a consistent data directory a server can start on. */
+export function preparePhysicalBackupCommand(engine: Engine, directory: string): ToolCommand {
+  return { command: CLIENT_TOOLS[engine].physical, args: ['--prepare', `--target-dir=${directory}`] };
 }
 
 export function logicalRestoreCommand(params: { target: TargetSpec; optionFile: string }): ToolCommand {
@@ -77,7 +130,7 @@ export function logicalRestoreCommand(params: { target: TargetSpec; optionFile: 
   };
 }
 
-export function toolVersionCommand(engine: Engine, tool: 'dump' | 'client'): ToolCommand {
+export function toolVersionCommand(engine: Engine, tool: 'dump' | 'client' | 'physical'): ToolCommand {
   return { command: CLIENT_TOOLS[engine][tool], args: ['--version'] };
 }
 

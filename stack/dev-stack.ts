@@ -5,7 +5,7 @@ import { Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { API_VERSION } from '../domain/resources';
-import { DEFAULT_TASK_QUEUE } from '../domain/names';
+import { DEFAULT_TASK_QUEUE } from '../domain/session-ids';
 import { preferPort } from './free-port';
 import { projectRoot } from './project-root';
 import { isPidAlive, startManagedProcess, stopPid } from './managed-process';
@@ -64,9 +64,15 @@ export function devStackComponents(state: DevStackState): DevStackComponent[] {
   ];
 }
 
-/** `node bin/dbkeep.js worker`: the dev stack's worker runs the same code as the CLI that starts it. */
+/** `node bin/dbkeep.js`: workers started from here run the same code as the CLI that starts them. */
+export function dbkeepCliCommand(): { command: string; args: string[] } {
+  return { command: process.execPath, args: [path.join(projectRoot(), 'bin', 'dbkeep.js')] };
+}
+
+/** `node bin/dbkeep.js worker` */
 export function dbkeepWorkerCommand(): { command: string; args: string[] } {
-  return { command: process.execPath, args: [path.join(projectRoot(), 'bin', 'dbkeep.js'), 'worker'] };
+  const cli = dbkeepCliCommand();
+  return { command: cli.command, args: [...cli.args, 'worker'] };
 }
 
 export interface DevStackUpOptions {
@@ -208,13 +214,20 @@ function devRepositoryYaml(endpoint: string, credentials: { accessKeyFile: strin
  * The server lists pollers seen in the last minutes, so a worker stopped by the previous
  * `down` may still show: match this worker by its identity, which the SDK makes `pid@host`.
  */
-export async function workerIsPolling(address: string, namespace: string, taskQueue: string, pid: number): Promise<boolean> {
+export async function workerIsPolling(
+  address: string,
+  namespace: string,
+  taskQueue: string,
+  pid: number,
+  kind: 'workflow' | 'activity' = 'workflow',
+): Promise<boolean> {
   const connection = await Connection.connect({ address, connectTimeout: 2_000 });
   try {
     const described = await connection.workflowService.describeTaskQueue({
       namespace,
       taskQueue: { name: taskQueue },
-      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+      // TASK_QUEUE_TYPE_WORKFLOW = 1, TASK_QUEUE_TYPE_ACTIVITY = 2: replica workers poll activities only.
+      taskQueueType: kind === 'workflow' ? 1 : 2,
     });
     return (described.pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
   } finally {

@@ -15,6 +15,11 @@ export interface MariaDbInstanceOptions {
   port?: number;
   /** Appended to mariadbd's argv on every start, e.g. ['--log-bin=binlog']. */
   extraArgs?: string[];
+  /**
+   * Start on this existing data directory (a restored one) instead of a new one: no
+   * mariadb-install-db, and root's password is whatever that data directory holds.
+   */
+  existingDatadir?: string;
 }
 
 export interface MariaDbInstance {
@@ -45,7 +50,7 @@ const execFileAsync = promisify(execFile);
 export async function startMariaDbInstance(options: MariaDbInstanceOptions): Promise<MariaDbInstance> {
   const createdDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'dbkeep-mdb-'));
-  const datadir = join(dir, 'data');
+  const datadir = options.existingDatadir ?? join(dir, 'data');
   const socket = join(dir, 'mariadbd.sock');
   if (socket.length > MAX_SOCKET_PATH) {
     throw new Error(`MariaDB socket path ${socket} is longer than ${MAX_SOCKET_PATH} characters: pass a shorter dir`);
@@ -56,7 +61,7 @@ export async function startMariaDbInstance(options: MariaDbInstanceOptions): Pro
   // mariadbd refuses to run as the OS root user unless told to, and --user is only valid as root.
   const userArgs = runAsRoot ? ['--user=root'] : [];
 
-  await installSystemTables(datadir, userArgs);
+  if (!options.existingDatadir) await installSystemTables(datadir, userArgs);
 
   const serverArgs = [
     '--no-defaults',
@@ -76,9 +81,11 @@ export async function startMariaDbInstance(options: MariaDbInstanceOptions): Pro
 
   let server = startServer();
   try {
-    // install-db leaves root without a password, reachable over the socket only until secureRoot runs.
-    await waitForConnection(server, { socketPath: socket, user: 'root' }, `MariaDB on ${socket}`);
-    await secureRoot(socket, options.rootPassword);
+    if (!options.existingDatadir) {
+      // install-db leaves root without a password, reachable over the socket only until secureRoot runs.
+      await waitForConnection(server, { socketPath: socket, user: 'root' }, `MariaDB on ${socket}`);
+      await secureRoot(socket, options.rootPassword);
+    }
     await waitForConnection(server, tcpAsRoot, `MariaDB on 127.0.0.1:${port} as root`);
   } catch (error) {
     server.kill();

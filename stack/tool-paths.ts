@@ -5,6 +5,9 @@ import { join } from 'node:path';
 // Pinned in step with scripts/bootstrap.sh, which installs exactly these.
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 export const MINIO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
+// Pinned in step with scripts/build-kubernetes.sh (which bootstrap.sh runs) and kubernetes/apiserver-build/go.mod.
+export const KUBERNETES_VERSION = 'v1.37.1';
+export const KINE_VERSION = 'v0.17.5';
 
 export type MariaDbTool = 'mariadbd' | 'mariadb-install-db' | 'mariadb' | 'mariadb-dump';
 
@@ -27,6 +30,16 @@ export function temporalCliPath(): string {
 export function minioPath(): string {
   const path = join(toolCacheDir(), `minio-${MINIO_VERSION}`, 'bin', 'minio');
   return requireInstalled(path, `MinIO ${MINIO_VERSION}`);
+}
+
+export function kubeApiserverPath(): string {
+  const path = join(toolCacheDir(), `kubernetes-${KUBERNETES_VERSION}`, 'bin', 'kube-apiserver');
+  return requireInstalled(path, `kube-apiserver ${KUBERNETES_VERSION}`);
+}
+
+export function kinePath(): string {
+  const path = join(toolCacheDir(), `kine-${KINE_VERSION}`, 'bin', 'kine');
+  return requireInstalled(path, `kine ${KINE_VERSION}`);
 }
 
 /** Debian puts mariadbd in /usr/sbin, which is not on every user's PATH; the clients live in /usr/bin. */

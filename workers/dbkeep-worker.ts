@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type DbkeepActivities } from '../activities';
-import { DEFAULT_TASK_QUEUE } from '../domain/names';
+import { DEFAULT_TASK_QUEUE } from '../domain/session-ids';
 
 export interface DbkeepWorkerOptions {
   connection: NativeConnection;

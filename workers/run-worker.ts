@@ -1,5 +1,8 @@
-import { NativeConnection, Runtime } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities, createReplicaWorkerOnlyActivities } from '../activities';
+import { LocalProcessReplicaWorkers } from '../activities/replica-workers';
+import type { TemporalSettings } from '../clients/temporal-settings';
+import { dbkeepCliCommand, workerIsPolling } from '../stack/dev-stack';
 import { createDbkeepWorker } from './dbkeep-worker';
 import type { WorkerSettings } from './worker-settings';
 
@@ -18,8 +21,43 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       connection,
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
-      activities: createActivities({ pushgatewayUrl: settings.pushgatewayUrl }),
+      activities: createActivities({
+        pushgatewayUrl: settings.pushgatewayUrl,
+        replicaWorkers: localReplicaWorkers(settings),
+      }),
       maxConcurrentActivityTaskExecutions: settings.maxConcurrentSessions,
+    });
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The embedded mode's replica workers: local `dbkeep replica-worker` processes on this host. */
+export function localReplicaWorkers(settings: TemporalSettings): LocalProcessReplicaWorkers {
+  return new LocalProcessReplicaWorkers({
+    temporalAddress: settings.address,
+    namespace: settings.namespace,
+    cli: dbkeepCliCommand(),
+    isPolling: (taskQueue, pid) => workerIsPolling(settings.address, settings.namespace, taskQueue, pid, 'activity'),
+  });
+}
+
+/**
+ * A replica worker: activities only, bound to one volume, polling the replica's own task
+ * queue. Started by the main worker (embedded mode) or as a Kubernetes Job that mounts the PVC.
+ */
+export async function runReplicaWorker(settings: TemporalSettings & { volumeDir: string }): Promise<void> {
+  const connection = await NativeConnection.connect({ address: settings.address });
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: settings.namespace,
+      taskQueue: settings.taskQueue,
+      activities: createReplicaWorkerOnlyActivities({ volumeDir: settings.volumeDir }),
+      maxConcurrentActivityTaskExecutions: 1,
+      shutdownGraceTime: '20 seconds',
+      maxHeartbeatThrottleInterval: '2 seconds',
     });
     await worker.run();
   } finally {

@@ -36,7 +36,7 @@ export type BackupSessionResult =
     };
 
 /**
- * A logical backup session: admission → preflight → dump → commit (manifest last) →
+ * A backup session, logical or physical: admission → preflight → dump → commit (manifest last) →
  * retention → metrics. Skipped, not failed, when another session of the configuration runs.
  */
 export async function backupSession(input: BackupSessionInput): Promise<BackupSessionResult> {
@@ -45,6 +45,8 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
   const snapshotId = input.snapshotId ?? formatSnapshotId(info.startTime, uuid4().replace(/-/g, '').slice(0, 6));
   const status = beginSession({ kind: 'backup', configuration: configuration.name, repository: repository.name, target: target.name });
   status.snapshotId = snapshotId;
+  // Resource files always carry it (default logical); a hand-written input may not.
+  const method = configuration.spec.method ?? 'logical';
   const labels = { kind: 'backup' as const, configuration: configuration.name, repository: repository.name, target: target.name };
 
   const { earlier } = await runStep(status, 'admission', () =>
@@ -64,7 +66,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
 
   try {
     const preflight = await runStep(status, 'preflight', () =>
-      quickActivities.preflightTarget({ target, databases: configuration.spec.databases }),
+      quickActivities.preflightTarget({ target, databases: configuration.spec.databases, method }),
     );
     // Validated at the boundary; a workflow started with a hand-written input gets the default.
     const timeoutMs = parseDurationMs(configuration.spec.timeout ?? '6h') ?? 6 * 3_600_000;
@@ -73,9 +75,11 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
         configuration: configuration.name,
         snapshotId,
         target,
+        source: preflight.source,
         repository,
         compression: configuration.spec.compression,
         databases: preflight.databases,
+        method,
       }),
     );
     status.storedBytes = dump.storedBytes;
@@ -85,13 +89,9 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       snapshotId,
       configuration: configuration.name,
       repository: repository.name,
-      target: {
-        name: target.name,
-        engine: target.spec.engine,
-        address: target.spec.socket ?? `${target.spec.host}:${target.spec.port}`,
-      },
+      target: { name: target.name, engine: target.spec.engine, address: preflight.source.address },
       server: { version: preflight.version, serverId: preflight.serverId },
-      method: 'logical',
+      method,
       startedAt: dump.startedAt,
       completedAt: dump.completedAt,
       databases: preflight.databases,
@@ -99,6 +99,9 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       data: { file: dump.file, storedBytes: dump.storedBytes, rawBytes: dump.rawBytes, sha256: dump.sha256 },
       tools: dump.tools,
       dbkeepVersion: dump.dbkeepVersion,
+      ...(preflight.galera
+        ? { galera: { node: preflight.galera.node, clusterStateUuid: preflight.galera.clusterStateUuid, lastCommitted: preflight.galera.lastCommitted } }
+        : {}),
     };
     await runStep(status, 'commit', () => quickActivities.commitSnapshot({ repository, manifest }));
     // The snapshot is committed: from here on the session has succeeded whatever retention

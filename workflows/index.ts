@@ -1,4 +1,6 @@
 export { backupSession } from './backup-session';
 export { restoreSession } from './restore-session';
+export { volumeRestoreSession, replicaVolumePopulation } from './volume-restore-session';
+export { bootstrapSession } from './bootstrap-session';
 export { pruneSession } from './prune-session';
 export { listSnapshotsWorkflow, repositoryStatusWorkflow } from './repository-queries';

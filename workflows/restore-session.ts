@@ -30,7 +30,7 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
 
   try {
     const manifest = await runStep(status, 'resolve-snapshot', () =>
-      quickActivities.resolveSnapshot({ repository, configuration: input.configuration, selector: input.selector }),
+      quickActivities.resolveSnapshot({ repository, configuration: input.configuration, selector: input.selector, method: 'logical' }),
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;

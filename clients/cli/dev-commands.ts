@@ -1,7 +1,10 @@
 import { dbkeepWorkerCommand, defaultDevDir, devStackComponents, devStackDown, devStackUp, readDevStackState } from '../../stack/dev-stack';
 import { resolveWorkerSettings } from '../../workers/worker-settings';
-import { runWorker } from '../../workers/run-worker';
-import { parseCommandLine, temporalFlags } from './cli-arguments';
+import path from 'node:path';
+import { z } from 'zod';
+import { resolveTemporalSettings } from '../temporal-settings';
+import { runReplicaWorker, runWorker } from '../../workers/run-worker';
+import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
 import { UsageError } from './cli-errors';
 import { formatTable } from './output';
 
@@ -61,4 +64,16 @@ export async function workerCommand(argv: string[]): Promise<void> {
     metricsAddress: values['metrics-address'],
   });
   await runWorker(settings);
+}
+
+/** `dbkeep replica-worker --volume DIR --task-queue QUEUE`: the worker bound to one replica's volume. */
+export async function replicaWorkerCommand(argv: string[]): Promise<void> {
+  const { values } = parseCommandLine(argv, { ...temporalFlags, volume: { type: 'string' } });
+  const volumeDir = flagValue('volume', z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path'), requireFlag('volume', values.volume));
+  const settings = resolveTemporalSettings({
+    address: values.address,
+    namespace: values.namespace,
+    taskQueue: requireFlag('task-queue', values['task-queue']),
+  });
+  await runReplicaWorker({ ...settings, volumeDir });
 }

@@ -5,11 +5,11 @@ import { describeFailure } from '../failure-description';
 import { TemporalSettingsError } from '../temporal-settings';
 import { WorkerSettingsError } from '../../workers/worker-settings';
 import { ExitCode, UsageError } from './cli-errors';
-import { devCommand, workerCommand } from './dev-commands';
+import { devCommand, replicaWorkerCommand, workerCommand } from './dev-commands';
 import { inputCommand } from './input-commands';
 import { pruneCommand, repoCommand } from './repository-commands';
 import { applyCommand, deleteCommand, pauseOrResumeCommand, schedulesCommand, triggerCommand } from './schedule-commands';
-import { backupCommand, restoreCommand, sessionsCommand, snapshotsCommand, statusCommand } from './session-commands';
+import { backupCommand, bootstrapCommand, restoreCommand, sessionsCommand, snapshotsCommand, statusCommand } from './session-commands';
 
 const HELP = `dbkeep: backup and restore for MariaDB, MySQL and Percona XtraDB, orchestrated by Temporal
 
@@ -19,6 +19,9 @@ Usage:
   dbkeep backup    -f FILE... --config NAME [--wait] [--json]
   dbkeep snapshots -f FILE... --config NAME [--limit N] [--json]
   dbkeep restore   -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]
+  dbkeep restore   -f FILE... --config NAME --replicas N --volume-dir DIR [...]   a physical snapshot into data directories
+  dbkeep bootstrap -f FILE... --target NAME [--wait-seconds N] [--wait] [--json]   the target's spec.bootstrapFrom
+  dbkeep replica-worker --volume DIR --task-queue QUEUE      the worker bound to one replica volume (started by dbkeep)
   dbkeep status    SESSION [--watch] [--json]
   dbkeep sessions  NAME [--limit N] [--json]            recent sessions of a configuration
   dbkeep apply     -f FILE... [--json]                  create or update schedules (idempotent)
@@ -37,6 +40,8 @@ Exit codes: 0 success, 1 failure, 2 usage error.`;
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   dev: devCommand,
   worker: workerCommand,
+  'replica-worker': replicaWorkerCommand,
+  bootstrap: bootstrapCommand,
   backup: backupCommand,
   snapshots: snapshotsCommand,
   restore: restoreCommand,

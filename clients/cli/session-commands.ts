@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { snapshotIdSchema, resourceNameSchema } from '../../domain/names';
+import path from 'node:path';
+import { resourceNameSchema, snapshotIdSchema } from '../../domain/names';
+import { POD_ORDINAL_PLACEHOLDER } from '../../domain/session-ids';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { loadResourceFiles } from '../../domain/resource-files';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
@@ -19,7 +21,7 @@ const progressLine = (line: string) => process.stderr.write(`  ${line}\n`);
 async function followSession<R>(
   client: DbkeepClient,
   handle: { workflowId: string; firstExecutionRunId: string; result(): Promise<R> },
-  kind: 'backup' | 'restore',
+  kind: 'backup' | 'restore' | 'bootstrap',
   values: { wait?: boolean; json?: boolean },
 ): Promise<R | undefined> {
   if (!values.wait) {
@@ -115,6 +117,17 @@ export const restoreFlags = {
   overwrite: { type: 'boolean', default: false },
 } as const;
 
+function selectorFrom(values: { snapshot?: string; at?: string }): SnapshotSelector {
+  if (values.snapshot !== undefined && values.at !== undefined) throw new UsageError('--snapshot and --at are mutually exclusive');
+  if (values.snapshot !== undefined) return { snapshotId: flagValue('snapshot', snapshotIdSchema, values.snapshot) };
+  return {
+    targetRecoveryTime:
+      values.at === undefined
+        ? undefined
+        : flagValue('at', z.iso.datetime({ offset: true, error: 'must be an RFC 3339 time, e.g. 2026-11-21T16:00:00Z' }), values.at),
+  };
+}
+
 export async function restoreRequestFrom(values: {
   file?: string[];
   config?: string;
@@ -125,28 +138,25 @@ export async function restoreRequestFrom(values: {
 }): Promise<StartRestoreOptions> {
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const targetName = flagValue('to', resourceNameSchema, requireFlag('to', values.to));
-  if (values.snapshot !== undefined && values.at !== undefined) throw new UsageError('--snapshot and --at are mutually exclusive');
-  const selector: SnapshotSelector =
-    values.snapshot !== undefined
-      ? { snapshotId: flagValue('snapshot', snapshotIdSchema, values.snapshot) }
-      : {
-          targetRecoveryTime:
-            values.at === undefined
-              ? undefined
-              : flagValue('at', z.iso.datetime({ offset: true, error: 'must be an RFC 3339 time, e.g. 2026-11-21T16:00:00Z' }), values.at),
-        };
+  const selector = selectorFrom(values);
   const resources = await loadResourceFiles(resourceFiles(values));
   const { configuration, repository } = resolveBackupConfiguration(resources, name);
   return { repository, configuration: configuration.name, target: resolveTarget(resources, targetName), selector, overwrite: values.overwrite ?? false };
 }
 
-/** `dbkeep restore -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]` */
+/**
+ * `dbkeep restore -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]`,
+ * or, for a physical snapshot, `--replicas N --volume-dir DIR` instead of `--to`.
+ */
 export async function restoreCommand(argv: string[]): Promise<void> {
   const { values } = parseCommandLine(argv, {
     ...restoreFlags,
+    replicas: { type: 'string' },
+    'volume-dir': { type: 'string' },
     wait: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
+  if (values.replicas !== undefined || values['volume-dir'] !== undefined) return restoreIntoVolumes(values);
   const request = await restoreRequestFrom(values);
   const client = await connectClient(values);
   try {
@@ -241,6 +251,81 @@ export async function sessionsCommand(argv: string[]): Promise<void> {
         ]),
       ),
     );
+  } finally {
+    await client.close();
+  }
+}
+
+/** A physical snapshot into N directories, one replica worker each. */
+async function restoreIntoVolumes(values: {
+  file?: string[];
+  config?: string;
+  to?: string;
+  snapshot?: string;
+  at?: string;
+  overwrite?: boolean;
+  replicas?: string;
+  'volume-dir'?: string;
+  wait?: boolean;
+  json?: boolean;
+  address?: string;
+  namespace?: string;
+  'task-queue'?: string;
+}): Promise<void> {
+  if (values.to !== undefined) throw new UsageError('--to restores into a running server; --replicas/--volume-dir restore into data directories: use one or the other');
+  const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
+  const replicas = flagValue('replicas', z.coerce.number().int().min(1).max(64), values.replicas ?? '1');
+  const volumeTemplate = flagValue(
+    'volume-dir',
+    z.string().refine((p) => path.isAbsolute(p), 'must be an absolute directory path, with ${POD_ORDINAL} when --replicas is above 1'),
+    requireFlag('volume-dir', values['volume-dir']),
+  );
+  if (replicas > 1 && !volumeTemplate.includes(POD_ORDINAL_PLACEHOLDER)) {
+    throw new UsageError(`--volume-dir: with --replicas ${replicas} it must contain ${POD_ORDINAL_PLACEHOLDER} (e.g. /data/replica-${POD_ORDINAL_PLACEHOLDER})`);
+  }
+  const { configuration, repository } = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
+  const client = await connectClient(values);
+  try {
+    const handle = await client.restoreIntoVolumes({
+      repository,
+      configuration: configuration.name,
+      selector: selectorFrom(values),
+      replicas,
+      volumeTemplate,
+      overwrite: values.overwrite,
+    });
+    const result = await followSession(client, handle, 'restore', values);
+    if (!result) return;
+    if (values.json) return printJson({ workflowId: handle.workflowId, ...result });
+    console.log(`snapshot ${result.snapshotId} restored into ${result.replicas.length} volume(s):`);
+    for (const replica of result.replicas) {
+      console.log(`  replica ${replica.ordinal}: ${replica.volume}, ${formatBytes(replica.bytesOnVolume)}, ${replica.durationSeconds.toFixed(1)}s`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** `dbkeep bootstrap -f FILE... --target NAME [--wait-seconds N] [--wait] [--json]`: the target's bootstrapFrom. */
+export async function bootstrapCommand(argv: string[]): Promise<void> {
+  const { values } = parseCommandLine(argv, {
+    ...temporalFlags,
+    file: { type: 'string', short: 'f', multiple: true },
+    target: { type: 'string' },
+    'wait-seconds': { type: 'string', default: '600' },
+    wait: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
+  const targetName = flagValue('target', resourceNameSchema, requireFlag('target', values.target));
+  const waitSeconds = flagValue('wait-seconds', z.coerce.number().int().min(0).max(86_400), values['wait-seconds']);
+  const set = await loadResourceFiles(resourceFiles(values));
+  const client = await connectClient(values);
+  try {
+    const handle = await client.bootstrap(set, targetName, { waitSeconds });
+    const result = await followSession(client, handle, 'bootstrap', values);
+    if (!result) return;
+    if (values.json) return printJson({ workflowId: handle.workflowId, ...result });
+    console.log(`${result.target} bootstrapped from ${result.method} snapshot ${result.snapshotId}`);
   } finally {
     await client.close();
   }

@@ -5,7 +5,7 @@ import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionConflictError } from '../../clients/dbkeep-client';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { scheduleIdFor } from '../../domain/names';
+import { scheduleIdFor } from '../../domain/session-ids';
 import { temporalCliPath } from '../../stack/tool-paths';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { runCommand, runDbkeep, type CommandResult } from '../support/cli-runner';

@@ -16,6 +16,7 @@ import { startPushgateway, type PushgatewayServer } from '../../stack/pushgatewa
 import { startTemporalDevServer, type TemporalDevServer } from '../../stack/temporal-dev-server';
 import { createActivities } from '../../activities';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
+import { localReplicaWorkers } from '../../workers/run-worker';
 
 /**
  * The real stack an end-to-end test file runs against: a Temporal dev server, a MinIO with
@@ -102,7 +103,10 @@ export async function startE2eStack(): Promise<E2eStack> {
       connection,
       namespace: temporal.namespace,
       taskQueue,
-      activities: createActivities({ pushgatewayUrl: pushgateway.url }),
+      activities: createActivities({
+        pushgatewayUrl: pushgateway.url,
+        replicaWorkers: localReplicaWorkers({ address: temporal.address, namespace: temporal.namespace, taskQueue }),
+      }),
       workflowBundle: await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }),
     });
     const running = worker.run();

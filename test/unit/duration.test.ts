@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { durationSchema, parseDurationMs } from '../../domain/duration';
+import { parseDurationMs } from '../../domain/duration';
+import { durationSchema } from '../../domain/duration-schema';
 
 describe('parseDurationMs', () => {
   it('reads Go-style durations and days and weeks', () => {

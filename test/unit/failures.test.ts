@@ -30,6 +30,8 @@ describe('permanentFailure', () => {
       'ChecksumMismatch',
       'RepositoryAccessDenied',
       'ToolNotFound',
+      'MethodMismatch',
+      'VolumeNotEmpty',
     ]);
   });
 });

@@ -77,7 +77,7 @@ describe('parseManifest', () => {
     ['target.engine', (m: Record<string, any>) => (m.target.engine = 'postgres')],
     ['target.name', (m: Record<string, any>) => delete m.target.name],
     ['server.serverId', (m: Record<string, any>) => (m.server.serverId = -1)],
-    ['method', (m: Record<string, any>) => (m.method = 'physical')],
+    ['method', (m: Record<string, any>) => (m.method = 'incremental')],
     ['startedAt', (m: Record<string, any>) => (m.startedAt = 'yesterday')],
     ['completedAt', (m: Record<string, any>) => delete m.completedAt],
     ['databases', (m: Record<string, any>) => (m.databases = [])],

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  backupWorkflowId,
-  resourceNameSchema,
-  restoreWorkflowId,
-  snapshotIdSchema,
-  configurationOfScheduleId,
-  pruneWorkflowId,
-  repositoryQueryWorkflowId,
-  scheduledBackupWorkflowId,
-  scheduleIdFor,
-} from '../../domain/names';
+import { resourceNameSchema, snapshotIdSchema, configurationOfScheduleId } from '../../domain/names';
+import { backupWorkflowId, restoreWorkflowId, pruneWorkflowId, repositoryQueryWorkflowId, scheduledBackupWorkflowId, scheduleIdFor } from '../../domain/session-ids';
 
 function nameErrors(value: unknown): string[] {
   const result = resourceNameSchema.safeParse(value);

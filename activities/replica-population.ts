@@ -1,0 +1,145 @@
+import { Context, log } from '@temporalio/activity';
+import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import type { Manifest } from '../domain/manifest';
+import { snapshotKey } from '../domain/repository-layout';
+import type { Named, RepositorySpec } from '../domain/resources';
+import { extractStreamCommand, preparePhysicalBackupCommand, toolVersionCommand } from '../domain/tool-commands';
+import type { SecretResolver } from '../secrets/secret-resolver';
+import type { Storage } from '../storage/storage';
+import { abortOnActivityCancel, startHeartbeats, type Progress } from './heartbeat';
+import { streamRepositoryToTool } from './stream-pipelines';
+import { readToolVersion, startTool } from './tool-process';
+
+/** Left in a populated volume: which restore wrote it, so a retry of that restore may wipe it and nothing else does. */
+export const RESTORE_MARKER_FILE = '.dbkeep-restore.json';
+
+export interface PopulateReplicaInput {
+  repository: Named<RepositorySpec>;
+  manifest: Manifest;
+  restoreId: string;
+  ordinal: number;
+  /** Replace whatever the volume holds; without it only an empty volume (or this restore's own) is written. */
+  overwrite: boolean;
+  /** Owner of the restored files; default: the owner of the volume's root, as the provisioner made it. */
+  owner?: { uid: number; gid: number };
+}
+
+export interface PopulateReplicaResult {
+  ordinal: number;
+  volume: string;
+  /** Bytes of the prepared data directory on the volume. */
+  bytesOnVolume: number;
+  durationSeconds: number;
+  preparedWith: string;
+}
+
+/**
+ * The activities of a replica worker: a worker bound to one volume (a local directory in the
+ * embedded mode, a mounted PVC in a Kubernetes Job), polling a task queue of its own. The
+ * volume is the worker's, never an input: a workflow cannot point it at another path.
+ */
+export function createReplicaActivities(deps: {
+  secrets: SecretResolver;
+  openStorage: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
+  volumeDir: string;
+}) {
+  const volume = path.resolve(deps.volumeDir);
+
+  /** Empties the volume so every attempt starts clean, refusing data that is not this restore's. */
+  async function claimVolume(input: PopulateReplicaInput): Promise<void> {
+    await mkdir(volume, { recursive: true });
+    const entries = await readdir(volume);
+    if (entries.length > 0 && !input.overwrite) {
+      const marker = await readMarker();
+      if (marker?.restoreId !== input.restoreId) {
+        throw permanentFailure(
+          PermanentFailureType.VolumeNotEmpty,
+          `replica ${input.ordinal}: volume ${volume} already holds ${entries.length} entries not written by this restore; ` +
+            'nothing was changed. Use an empty volume, or pass overwrite to replace its contents',
+        );
+      }
+    }
+    await Promise.all(entries.map((entry) => rm(path.join(volume, entry), { recursive: true, force: true })));
+    await writeFile(path.join(volume, RESTORE_MARKER_FILE), JSON.stringify({ restoreId: input.restoreId, snapshotId: input.manifest.snapshotId }));
+  }
+
+  async function readMarker(): Promise<{ restoreId?: string } | undefined> {
+    try {
+      return JSON.parse(await readFile(path.join(volume, RESTORE_MARKER_FILE), 'utf8')) as { restoreId?: string };
+    } catch {
+      return undefined;
+    }
+  }
+
+  return {
+    /**
+     * download → decompress → mbstream -x into the volume, then --prepare and chown: the volume
+     * becomes a data directory a server starts on. The SHA-256 of the stored object is checked
+     * before prepare; a mismatch wipes the volume.
+     */
+    async populateReplicaVolume(input: PopulateReplicaInput): Promise<PopulateReplicaResult> {
+      const started = Date.now();
+      const { manifest } = input;
+      const engine = manifest.target.engine;
+      const progress: Progress = { phase: 'claiming volume', bytesRead: 0, bytesWritten: 0 };
+      const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
+      const controller = abortOnActivityCancel();
+      try {
+        await claimVolume(input);
+        const storage = await deps.openStorage(input.repository, deps.secrets);
+        progress.phase = 'downloading and extracting';
+        const streamed = await streamRepositoryToTool({
+          storage,
+          key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
+          algorithm: manifest.compression.algorithm,
+          consumer: extractStreamCommand(engine, volume),
+          controller,
+          progress,
+        });
+        if (streamed.sha256 !== manifest.data.sha256) {
+          await claimVolume({ ...input, overwrite: true });
+          throw permanentFailure(
+            PermanentFailureType.ChecksumMismatch,
+            `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); replica ${input.ordinal} volume wiped`,
+          );
+        }
+
+        progress.phase = 'preparing';
+        await startTool(preparePhysicalBackupCommand(engine, volume), { signal: controller.signal, stdin: 'ignore', stdout: 'ignore' }).finished;
+
+        progress.phase = 'fixing ownership';
+        const root = await stat(volume);
+        const owner = input.owner ?? { uid: root.uid, gid: root.gid };
+        const bytesOnVolume = await chownTree(volume, owner);
+        const result: PopulateReplicaResult = {
+          ordinal: input.ordinal,
+          volume,
+          bytesOnVolume,
+          durationSeconds: (Date.now() - started) / 1000,
+          preparedWith: await readToolVersion(toolVersionCommand(engine, 'physical')),
+        };
+        log.info('replica volume populated', { ...result, snapshotId: manifest.snapshotId, attempt: Context.current().info.attempt });
+        return result;
+      } finally {
+        stopHeartbeats();
+      }
+    },
+  };
+}
+
+/** chown -R without following links; returns the bytes of the regular files it saw. */
+async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<number> {
+  let bytes = 0;
+  await lchown(dir, owner.uid, owner.gid);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) bytes += await chownTree(full, owner);
+    else {
+      await lchown(full, owner.uid, owner.gid);
+      if (entry.isFile()) bytes += (await stat(full)).size;
+    }
+  }
+  return bytes;
+}

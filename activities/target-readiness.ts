@@ -1,0 +1,36 @@
+import { Context } from '@temporalio/activity';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PermanentFailureType } from '../domain/failures';
+import type { Named, TargetSpec } from '../domain/resources';
+import type { SecretResolver } from '../secrets/secret-resolver';
+import { connectToTarget } from './database-connection';
+
+export interface WaitForTargetInput {
+  target: Named<TargetSpec>;
+  timeoutSeconds: number;
+}
+
+/**
+ * Waits until a new instance accepts connections, for a bootstrap from a logical snapshot:
+ * an unreachable server is expected while it starts, so it is polled (with heartbeats) until
+ * the timeout; a refused password is not going to change and fails at once.
+ */
+export function createTargetReadinessActivities(deps: { secrets: SecretResolver }) {
+  return {
+    async waitForTarget(input: WaitForTargetInput): Promise<{ waitedSeconds: number }> {
+      const started = Date.now();
+      for (;;) {
+        try {
+          const connection = await connectToTarget(input.target, deps.secrets);
+          await connection.end().catch(() => undefined);
+          return { waitedSeconds: (Date.now() - started) / 1000 };
+        } catch (error) {
+          if ((error as { type?: string }).type !== PermanentFailureType.TargetUnreachable) throw error;
+          if (Date.now() - started > input.timeoutSeconds * 1000) throw error;
+          Context.current().heartbeat({ phase: 'waiting for the target to accept connections', error: (error as Error).message });
+          await sleep(1_000);
+        }
+      }
+    },
+  };
+}

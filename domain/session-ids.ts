@@ -1,0 +1,61 @@
+// Pure and dependency-free: workflows import it (zod stays out of the workflow bundle).
+
+/** Workflow, schedule and task queue names, one function each so they are spelled once. */
+
+export const SCHEDULE_ID_PREFIX = 'dbkeep-';
+
+export function backupWorkflowId(configuration: string, snapshotId: string): string {
+  return `backup/${configuration}/${snapshotId}`;
+}
+
+export function restoreWorkflowId(target: string, restoreId: string): string {
+  return `restore/${target}/${restoreId}`;
+}
+
+export function pruneWorkflowId(configuration: string, requestId: string): string {
+  return `prune/${configuration}/${requestId}`;
+}
+
+/** Reads of a repository (listing, status) run as short workflows on the worker. */
+export function repositoryQueryWorkflowId(what: 'snapshots' | 'repository-status', name: string, requestId: string): string {
+  return `${what}/${name}/${requestId}`;
+}
+
+/** The schedule of a BackupConfiguration; one per configuration, like Stash's CronJob. */
+export function scheduleIdFor(configuration: string): string {
+  return `${SCHEDULE_ID_PREFIX}${configuration}`;
+}
+
+
+/** The schedule's action workflow id; Temporal appends each slot's time to it. */
+export function scheduledBackupWorkflowId(configuration: string): string {
+  return `backup/${configuration}/scheduled`;
+}
+
+/** The task queue sessions run on unless a worker and its clients are given another. */
+export const DEFAULT_TASK_QUEUE = 'dbkeep';
+
+/** A physical restore into replica volumes; its replicas are child workflows `<id>/replica-<ordinal>`. */
+export function volumeRestoreWorkflowId(configuration: string, restoreId: string): string {
+  return `restore-volumes/${configuration}/${restoreId}`;
+}
+
+export function replicaPopulationWorkflowId(parentWorkflowId: string, ordinal: number): string {
+  return `${parentWorkflowId}/replica-${ordinal}`;
+}
+
+/** The task queue only the worker bound to one replica's volume polls. */
+export function replicaTaskQueue(restoreId: string, ordinal: number): string {
+  return `dbkeep-replica-${restoreId}-${ordinal}`;
+}
+
+export function bootstrapWorkflowId(target: string, requestId: string): string {
+  return `bootstrap/${target}/${requestId}`;
+}
+
+/** Stash's claim-template naming: `${POD_ORDINAL}` becomes the replica's ordinal. */
+export const POD_ORDINAL_PLACEHOLDER = '${POD_ORDINAL}';
+
+export function volumeForOrdinal(template: string, ordinal: number): string {
+  return template.split(POD_ORDINAL_PLACEHOLDER).join(String(ordinal));
+}

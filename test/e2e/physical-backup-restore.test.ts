@@ -1,0 +1,195 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeFailure } from '../../clients/failure-description';
+import { parseManifest } from '../../domain/manifest';
+import { replicaTaskQueue } from '../../domain/session-ids';
+import { resolveBackupConfiguration } from '../../domain/resource-set';
+import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
+import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
+import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { loadSakila } from '../support/sample-data';
+
+/**
+ * Physical backups with mariadb-backup, restored into three replica data directories by three
+ * replica workers, each started on its data directory and compared with the source; a replica
+ * worker killed mid-population is redone alone.
+ */
+let stack: E2eStack;
+let source: MariaDbInstance;
+let expected: Record<string, DatabaseFingerprint>;
+const DATABASES = ['sakila', 'bulk'];
+
+async function fingerprints(instance: MariaDbInstance): Promise<Record<string, DatabaseFingerprint>> {
+  const connection = await rootConnection(instance);
+  try {
+    const result: Record<string, DatabaseFingerprint> = {};
+    for (const db of DATABASES) result[db] = await fingerprintDatabase(connection, db);
+    return result;
+  } finally {
+    await connection.end();
+  }
+}
+
+function resources() {
+  const target = stack.targetDocument('source', source) as { spec: Record<string, unknown> };
+  target.spec.datadir = source.datadir;
+  return stack.resources(target, configurationDocument('physical', { target: 'source', method: 'physical' }), configurationDocument('logical', { target: 'source' }));
+}
+
+async function backup(configuration: string) {
+  const result = await (await stack.client.backupNow(resolveBackupConfiguration(resources(), configuration))).result();
+  if (result.outcome !== 'succeeded') throw new Error('skipped');
+  return result;
+}
+
+async function restoreIntoVolumes(replicas: number, volumeTemplate: string, snapshotId?: string, configuration = 'physical') {
+  const handle = await stack.client.restoreIntoVolumes({
+    repository: resources().repositories.get('repo')!,
+    configuration,
+    selector: snapshotId ? { snapshotId } : {},
+    replicas,
+    volumeTemplate,
+  });
+  const result = handle.result();
+  // Awaited by the test; this only keeps a test that fails early from leaving it unhandled.
+  result.catch(() => undefined);
+  return { handle, result };
+}
+
+/** Starts a server on each restored directory and checks it holds exactly the source's data. */
+async function expectReplicasMatchSource(directories: string[]): Promise<void> {
+  for (const datadir of directories) {
+    const replica = await startMariaDbInstance({ dir: path.join(path.dirname(datadir), `${path.basename(datadir)}-run`), existingDatadir: datadir, rootPassword: source.rootPassword });
+    try {
+      const actual = await fingerprints(replica);
+      for (const db of DATABASES) expect(diffFingerprints(expected[db]!, actual[db]!), `${datadir} ${db}`).toEqual([]);
+    } finally {
+      await replica.stop();
+    }
+  }
+}
+
+beforeAll(async () => {
+  stack = await startE2eStack();
+  source = await stack.startMariaDb();
+  await loadSakila(source);
+  // Enough data (about 120 MB) that populating a replica takes a few seconds.
+  const connection = await rootConnection(source);
+  await connection.query(`CREATE DATABASE bulk; CREATE TABLE bulk.rows (id INT PRIMARY KEY, payload TEXT) ENGINE=InnoDB;
+    USE bulk; INSERT INTO bulk.rows SELECT seq, REPEAT(SHA2(seq, 256), 16) FROM seq_1_to_100000;`);
+  await connection.end();
+  expected = await fingerprints(source);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('physical backup', () => {
+  let snapshotId: string;
+
+  it('streams mariadb-backup into the repository and records method, tool and version in the manifest', async () => {
+    const result = await backup('physical');
+    snapshotId = result.snapshotId;
+    expect(await stack.listKeys(`physical/${snapshotId}/`)).toEqual([`physical/${snapshotId}/backup.xbstream.zst`, `physical/${snapshotId}/manifest.json`]);
+    const listed = await stack.client.listSnapshots(resources().repositories.get('repo')!, 'physical');
+    expect(listed.snapshots[0]?.snapshotId).toBe(snapshotId);
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `dbkeep/physical/${snapshotId}/manifest.json` }));
+    const parsed = parseManifest(await object.Body!.transformToString());
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(parsed.manifest.method).toBe('physical');
+    expect(parsed.manifest.tools.dump).toMatch(/^mariadb-backup based on MariaDB server 10\.11/);
+    expect(parsed.manifest.databases).toEqual(expect.arrayContaining(DATABASES));
+    expect(parsed.manifest.data.rawBytes).toBeGreaterThan(100_000_000);
+  });
+
+  it('restores into 3 replica directories, each a data directory a server starts on with the source data', async () => {
+    const root = path.join(stack.dir, 'volumes-a');
+    const { handle, result } = await restoreIntoVolumes(3, path.join(root, 'replica-${POD_ORDINAL}'), snapshotId);
+    const restored = await result;
+    expect(restored.snapshotId).toBe(snapshotId);
+    expect(restored.replicas.map((r) => r.ordinal)).toEqual([0, 1, 2]);
+    for (const replica of restored.replicas) {
+      expect(replica.volume).toBe(path.join(root, `replica-${replica.ordinal}`));
+      expect(replica.bytesOnVolume).toBeGreaterThan(100_000_000);
+      expect(replica.preparedWith).toMatch(/mariadb-backup/);
+    }
+    expect((await stack.client.status(handle.workflowId)).phase).toBe('Succeeded');
+    // The replica workers were stopped once their replica was done.
+    const stateDir = path.join(os.tmpdir(), 'dbkeep-replica-workers');
+    const pidFiles = readdirSync(stateDir).filter((f) => f.endsWith('.pid'));
+    for (const file of pidFiles) expect(readFileSync(path.join(stateDir, file), 'utf8')).not.toContain(handle.workflowId);
+    await expectReplicasMatchSource(restored.replicas.map((r) => r.volume));
+  });
+
+  it('redoes only the replica whose worker was killed mid-population', async () => {
+    const root = path.join(stack.dir, 'volumes-b');
+    const { handle, result } = await restoreIntoVolumes(3, path.join(root, 'replica-${POD_ORDINAL}'), snapshotId);
+    const restoreId = handle.workflowId.split('/').at(-1)!;
+    const victimQueue = replicaTaskQueue(restoreId, 1);
+    // Wait for replica 1's population to be running on its worker, then kill that worker.
+    const victim = await (async () => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const pid = findWorkerPid(victimQueue);
+        const child = await stack.client.temporal.workflow.getHandle(`${handle.workflowId}/replica-1`).describe().catch(() => undefined);
+        const running = child?.raw.pendingActivities?.some((a) => a.activityType?.name === 'populateReplicaVolume' && a.state === 2);
+        if (pid !== undefined && running) return pid;
+        if (Date.now() > deadline) throw new Error('replica 1 never started populating');
+        await sleep(50);
+      }
+    })();
+    process.kill(victim, 'SIGKILL');
+
+    const restored = await result;
+    expect(restored.replicas).toHaveLength(3);
+    const populateAttempts = async (ordinal: number) => {
+      const history = await stack.client.temporal.workflow.getHandle(`${handle.workflowId}/replica-${ordinal}`).fetchHistory();
+      return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'populateReplicaVolume').length;
+    };
+    expect(await populateAttempts(0)).toBe(1);
+    expect(await populateAttempts(1)).toBe(2);
+    expect(await populateAttempts(2)).toBe(1);
+    await expectReplicasMatchSource(restored.replicas.map((r) => r.volume));
+  });
+
+  it('refuses a logical restore of a physical snapshot and a physical restore of a logical one', async () => {
+    const target = await stack.startMariaDb();
+    const set = resources();
+    const logicalRestore = await stack.client.restore({
+      repository: set.repositories.get('repo')!,
+      configuration: 'physical',
+      target: { name: 'copy', spec: { ...set.targets.get('source')!.spec, port: target.port } },
+      selector: {},
+    });
+    const refused = await logicalRestore.result().catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WorkflowFailedError);
+    expect(describeFailure(refused)).toMatchObject({ type: 'MethodMismatch', nonRetryable: true });
+    expect(describeFailure(refused).message).toContain('is a physical backup (mariadb-backup');
+
+    await backup('logical');
+    const { result } = await restoreIntoVolumes(1, path.join(stack.dir, 'volumes-c', 'data'), undefined, 'logical');
+    const reverse = await result.catch((e: unknown) => e);
+    expect(describeFailure(reverse)).toMatchObject({ type: 'MethodMismatch' });
+    expect(describeFailure(reverse).message).toContain('is a logical backup');
+  });
+});
+
+/** The pid of the replica worker process polling `taskQueue`, from /proc. */
+function findWorkerPid(taskQueue: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const commandLine = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (commandLine.includes('replica-worker') && commandLine.includes(taskQueue)) return Number(entry);
+    } catch {
+      // the process went away meanwhile
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,146 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  executeChild,
+  log,
+  proxyActivities,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ReplicaActivities } from '../activities';
+import type { PopulateReplicaResult } from '../activities/replica-population';
+import type { ReplicaVolume } from '../activities/replica-workers';
+import type { Manifest } from '../domain/manifest';
+import { POD_ORDINAL_PLACEHOLDER, replicaPopulationWorkflowId, replicaTaskQueue, volumeForOrdinal } from '../domain/session-ids';
+import type { Named, RepositorySpec } from '../domain/resources';
+import type { SnapshotSelector } from '../domain/snapshot-selection';
+import { quickActivities } from './activity-options';
+import { reportSessionMetrics } from './session-metrics';
+import { beginSession, failureMessage, runStep, setPhase } from './session-status';
+
+export interface VolumeRestoreSessionInput {
+  repository: Named<RepositorySpec>;
+  configuration: string;
+  selector: SnapshotSelector;
+  replicas: number;
+  /** A directory per replica: `${POD_ORDINAL}` in it becomes 0, 1, 2… */
+  volumeTemplate: string;
+  overwrite: boolean;
+  /** Part of each replica's task queue; the session id from the workflow id when omitted. */
+  restoreId?: string;
+}
+
+export interface VolumeRestoreSessionResult {
+  snapshotId: string;
+  replicas: PopulateReplicaResult[];
+}
+
+export interface ReplicaPopulationInput {
+  repository: Named<RepositorySpec>;
+  manifest: Manifest;
+  restoreId: string;
+  ordinal: number;
+  volume: ReplicaVolume;
+  overwrite: boolean;
+}
+
+const MAX_POPULATION_ATTEMPTS = 5;
+
+/**
+ * A physical restore into N replica volumes (Stash's `.spec.target.replicas`): one child
+ * workflow per replica, in parallel. A replica that fails is retried on its own; the
+ * others are not redone.
+ */
+export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Promise<VolumeRestoreSessionResult> {
+  const { repository, configuration } = input;
+  const info = workflowInfo();
+  const restoreId = input.restoreId ?? info.workflowId.split('/').at(-1)!;
+  const status = beginSession({ kind: 'restore', configuration, repository: repository.name });
+  const labels = { kind: 'restore' as const, configuration, repository: repository.name };
+  setPhase(status, 'Running');
+  try {
+    if (!Number.isInteger(input.replicas) || input.replicas < 1 || input.replicas > 64) {
+      throw ApplicationFailure.nonRetryable(`replicas: must be a whole number from 1 to 64, got ${input.replicas}`, 'InvalidInput');
+    }
+    if (input.replicas > 1 && !input.volumeTemplate.includes(POD_ORDINAL_PLACEHOLDER)) {
+      throw ApplicationFailure.nonRetryable(
+        `volumeTemplate: with ${input.replicas} replicas it must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would write the same directory`,
+        'InvalidInput',
+      );
+    }
+    const manifest = await runStep(status, 'resolve-snapshot', () =>
+      quickActivities.resolveSnapshot({ repository, configuration, selector: input.selector, method: 'physical' }),
+    );
+    status.snapshotId = manifest.snapshotId;
+    status.storedBytes = manifest.data.storedBytes;
+    const replicas = await runStep(status, `populate-${input.replicas}-replicas`, () =>
+      Promise.all(
+        Array.from({ length: input.replicas }, (_, ordinal) =>
+          executeChild(replicaVolumePopulation, {
+            workflowId: replicaPopulationWorkflowId(info.workflowId, ordinal),
+            args: [
+              {
+                repository,
+                manifest,
+                restoreId,
+                ordinal,
+                volume: { directory: volumeForOrdinal(input.volumeTemplate, ordinal) },
+                overwrite: input.overwrite,
+              },
+            ],
+          }),
+        ),
+      ),
+    );
+    status.rawBytes = replicas.reduce((total, r) => total + r.bytesOnVolume, 0);
+    setPhase(status, 'Succeeded');
+    await reportSessionMetrics({ ...labels, success: true, dataSizeBytes: status.rawBytes });
+    return { snapshotId: manifest.snapshotId, replicas };
+  } catch (err) {
+    status.error = failureMessage(err);
+    setPhase(status, 'Failed');
+    await reportSessionMetrics({ ...labels, success: false });
+    throw err;
+  }
+}
+
+/**
+ * One replica: make sure a worker bound to its volume runs (a local process, or a Kubernetes
+ * Job mounting its PVC), then have that worker populate the volume. If the worker dies, its
+ * heartbeat stops, the attempt fails within the heartbeat timeout, and the loop starts a new
+ * worker and populates again from a clean volume.
+ */
+export async function replicaVolumePopulation(input: ReplicaPopulationInput): Promise<PopulateReplicaResult> {
+  const taskQueue = replicaTaskQueue(input.restoreId, input.ordinal);
+  const spec = { taskQueue, volume: input.volume, restoreId: input.restoreId, ordinal: input.ordinal };
+  const replica = proxyActivities<ReplicaActivities>({
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: '20 seconds',
+    // A worker that never polls (crashed at start, Job unschedulable) fails the attempt too.
+    scheduleToStartTimeout: '2 minutes',
+    // Retries are this loop's: each one first makes sure a worker runs.
+    retry: { maximumAttempts: 1 },
+  });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      await quickActivities.ensureReplicaWorker(spec);
+      try {
+        return await replica.populateReplicaVolume({
+          repository: input.repository,
+          manifest: input.manifest,
+          restoreId: input.restoreId,
+          ordinal: input.ordinal,
+          overwrite: input.overwrite,
+        });
+      } catch (err) {
+        const cause = err instanceof Error ? err.cause : undefined;
+        if ((cause instanceof ApplicationFailure && cause.nonRetryable) || attempt >= MAX_POPULATION_ATTEMPTS) throw err;
+        log.warn('replica population attempt failed; retrying this replica', { ordinal: input.ordinal, attempt, error: failureMessage(err) });
+        await sleep(`${Math.min(2 ** attempt, 30)} seconds`);
+      }
+    }
+  } finally {
+    await CancellationScope.nonCancellable(() => quickActivities.stopReplicaWorker(spec));
+  }
+}
