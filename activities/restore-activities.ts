@@ -148,7 +148,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       if (chosen) return chosen;
       const damaged = 'snapshotId' in selector ? problems.find((p) => p.snapshotId === selector.snapshotId) : undefined;
       const wanted =
-        'snapshotId' in selector ? `snapshot ${selector.snapshotId}` : `a snapshot at or before ${selector.targetRecoveryTime ?? 'now'}`;
+        'snapshotId' in selector ? `snapshot ${selector.snapshotId}` : `snapshot at or before ${selector.targetRecoveryTime ?? 'now'}`;
       throw permanentFailure(
         PermanentFailureType.SnapshotNotFound,
         `configuration "${input.configuration}" in ${storage.location} has no ${wanted}` +

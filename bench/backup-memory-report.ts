@@ -1,6 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatTable } from '../clients/cli/output';
+import type { BenchEnvironment } from './bench-run';
+import { bytesToMiB, type WorkerUsage } from './worker-usage';
 
 /**
  * What one run of the backup memory benchmark measured, and how it is shown: a table on the
@@ -23,31 +25,9 @@ export interface BackupMemoryResult {
     /** Raw (uncompressed SQL) MiB per second of session wall time, preflight and commit included. */
     throughputMiBps: number;
   };
-  worker: {
-    /** VmHWM over the worker's whole life: what the goal is judged on. */
-    peakRssMiB: number;
-    /** VmHWM before the session started: connecting and bundling the workflow code. */
-    startupPeakRssMiB: number;
-    /** VmRSS when the session started: the idle worker the session's buffers come on top of. */
-    sessionStartRssMiB: number;
-    /** VmHWM from the session's start to its end; absent when the kernel would not reset it. */
-    sessionPeakRssMiB?: number;
-    /** Highest VmRSS of the samples taken every sampleIntervalMs during the session. */
-    sessionMaxSampledRssMiB: number;
-    samples: number;
-    sampleIntervalMs: number;
-    /** [seconds since the session started, VmRSS MiB], one pair per sample; JSON only. */
-    rssTimelineMiB: [number, number][];
-    /** utime + stime of the worker process during the session. */
-    cpuSeconds: number;
-    /** CPU of the dump tool and compressor, counted once the worker reaped them. */
-    toolCpuSeconds: number;
-  };
-  environment: { revision: string; node: string; cpus: number; mariadb: string; platform: string };
+  worker: WorkerUsage;
+  environment: BenchEnvironment;
 }
-
-export const kibToMiB = (kib: number): number => kib / 1024;
-export const bytesToMiB = (bytes: number): number => bytes / (1024 * 1024);
 
 const mib = (value: number | undefined): string => (value === undefined ? 'n/a' : `${value.toFixed(1)} MiB`);
 const seconds = (value: number): string => `${value.toFixed(1)} s`;

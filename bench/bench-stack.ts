@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { stringify } from 'yaml';
 import type { DbkeepClient } from '../clients/dbkeep-client';
-import { parseResourceSet, resolveBackupConfiguration, type ResolvedBackupConfiguration } from '../domain/resource-set';
+import { parseResourceSet, type ResourceSet } from '../domain/resource-set';
 import { API_VERSION } from '../domain/resources';
 import { workerIsPolling } from '../stack/dev-stack';
 import { startMariaDbInstance, type MariaDbInstance } from '../stack/mariadb-instance';
@@ -12,16 +13,18 @@ import { createBucket, startMinio, type MinioServer } from '../stack/minio-serve
 import { projectRoot } from '../stack/project-root';
 import { startTemporalDevServer, type TemporalDevServer } from '../stack/temporal-dev-server';
 import type { CleanupStack } from './cleanup-stack';
+import { generateSyntheticDatabase, type SyntheticDatabasePlan } from './synthetic-database';
 
 /**
  * The benchmark's own stack, all on 127.0.0.1 under one temp dir and nothing detached:
- * an in-memory Temporal dev server, a MinIO with one bucket, a MariaDB, and the dbkeep
- * worker as a separate process, so its /proc entry holds the worker's memory and nothing else.
+ * an in-memory Temporal dev server, a MinIO with one bucket, a MariaDB, a directory for a
+ * filesystem repository, and the dbkeep worker as a separate process, so its /proc entry
+ * holds the worker's memory and nothing else.
  */
 const BUCKET = 'dbkeep-bench';
-const REPOSITORY = 'bench-minio';
-const TARGET = 'bench-mariadb';
-export const BENCH_CONFIGURATION = 'bench-memory';
+/** The Repository resources every benchmark's resource set holds. */
+export const BENCH_REPOSITORIES = { minio: 'bench-minio', filesystem: 'bench-filesystem' } as const;
+export const BENCH_TARGET = 'bench-mariadb';
 // The first start bundles the workflow code with webpack, which takes a while on 2 cores.
 const WORKER_READY_TIMEOUT_MS = 120_000;
 // The worker's shutdown grace time is 20 s; past that it is killed anyway.
@@ -31,6 +34,8 @@ export interface BenchServices {
   temporal: TemporalDevServer;
   minio: MinioServer;
   mariadb: MariaDbInstance;
+  /** The directory of the filesystem repository (Repository `filesystem: { path }`). */
+  filesystemRepository: string;
   /** 0600 files the resources reference, as a user's would: values never enter Temporal. */
   secretFiles: { accessKey: string; secretKey: string; mariadbPassword: string };
 }
@@ -60,16 +65,47 @@ export async function startBenchServices(dir: string, cleanup: CleanupStack): Pr
   const mariadb = await startMariaDbInstance({ dir: path.join(dir, 'mariadb'), rootPassword });
   cleanup.defer('stop MariaDB', () => mariadb.stop());
 
-  return { temporal, minio, mariadb, secretFiles };
+  const filesystemRepository = path.join(dir, 'repository');
+  mkdirSync(filesystemRepository);
+
+  return { temporal, minio, mariadb, filesystemRepository, secretFiles };
 }
 
-/** The three resources a user would write for this backup, parsed by the same code as the CLI's -f files. */
-export function benchBackupConfiguration(services: BenchServices, database: string): ResolvedBackupConfiguration {
+/** Generates the data over the socket as root; returns how long it took and the server version for the report. */
+export async function generateBenchDatabase(
+  services: BenchServices,
+  plan: SyntheticDatabasePlan,
+): Promise<{ seconds: number; mariadb: string }> {
+  const { mariadb } = services;
+  const connection = await createConnection({ socketPath: mariadb.socket, user: 'root', password: mariadb.rootPassword });
+  try {
+    const started = performance.now();
+    await generateSyntheticDatabase(connection, plan);
+    const seconds = (performance.now() - started) / 1000;
+    const [[row]] = await connection.query<RowDataPacket[]>('SELECT VERSION() AS version');
+    return { seconds, mariadb: `MariaDB ${String(row?.version)}` };
+  } finally {
+    await connection.end();
+  }
+}
+
+/** A BackupConfiguration of one database of the bench MariaDB into one of the bench repositories. */
+export interface BenchConfiguration {
+  name: string;
+  repository: keyof typeof BENCH_REPOSITORIES;
+  database: string;
+}
+
+/**
+ * The resources a user would write for these backups (both repositories, the target, one
+ * BackupConfiguration each), parsed by the same code as the CLI's -f files.
+ */
+export function benchResources(services: BenchServices, configurations: readonly BenchConfiguration[]): ResourceSet {
   const documents = [
     {
       apiVersion: API_VERSION,
       kind: 'Repository',
-      metadata: { name: REPOSITORY },
+      metadata: { name: BENCH_REPOSITORIES.minio },
       spec: {
         s3: {
           endpoint: services.minio.endpoint,
@@ -84,8 +120,14 @@ export function benchBackupConfiguration(services: BenchServices, database: stri
     },
     {
       apiVersion: API_VERSION,
+      kind: 'Repository',
+      metadata: { name: BENCH_REPOSITORIES.filesystem },
+      spec: { filesystem: { path: services.filesystemRepository } },
+    },
+    {
+      apiVersion: API_VERSION,
       kind: 'Target',
-      metadata: { name: TARGET },
+      metadata: { name: BENCH_TARGET },
       spec: {
         engine: 'mariadb',
         host: services.mariadb.host,
@@ -94,15 +136,15 @@ export function benchBackupConfiguration(services: BenchServices, database: stri
         password: { file: services.secretFiles.mariadbPassword },
       },
     },
-    {
+    ...configurations.map(({ name, repository, database }) => ({
       apiVersion: API_VERSION,
       kind: 'BackupConfiguration',
-      metadata: { name: BENCH_CONFIGURATION },
-      spec: { target: TARGET, repository: REPOSITORY, databases: [database] },
-    },
+      metadata: { name },
+      spec: { target: BENCH_TARGET, repository: BENCH_REPOSITORIES[repository], databases: [database] },
+    })),
   ];
   const text = documents.map((document) => stringify(document)).join('---\n');
-  return resolveBackupConfiguration(parseResourceSet([{ file: '<bench resources>', text }]), BENCH_CONFIGURATION);
+  return parseResourceSet([{ file: '<bench resources>', text }]);
 }
 
 /**

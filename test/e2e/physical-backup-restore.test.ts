@@ -9,6 +9,7 @@ import { parseManifest } from '../../domain/manifest';
 import { replicaTaskQueue } from '../../domain/session-ids';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
+import { findFreePort } from '../../stack/free-port';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { loadSakila } from '../support/sample-data';
@@ -177,6 +178,40 @@ describe('physical backup', () => {
     const reverse = await result.catch((e: unknown) => e);
     expect(describeFailure(reverse)).toMatchObject({ type: 'MethodMismatch' });
     expect(describeFailure(reverse).message).toContain('is a logical backup');
+  });
+});
+
+describe('bootstrap', () => {
+  it('populates a new instance\'s data directory from a physical snapshot before it starts', async () => {
+    const datadir = path.join(stack.dir, 'fresh-physical', 'data');
+    const fresh = stack.targetDocument('fresh', source) as { spec: Record<string, unknown> };
+    fresh.spec.datadir = datadir;
+    fresh.spec.bootstrapFrom = { configuration: 'physical' };
+    const set = stack.resources(fresh, configurationDocument('physical', { target: 'fresh', method: 'physical' }));
+    const result = await (await stack.client.bootstrap(set, 'fresh')).result();
+    expect(result).toMatchObject({ method: 'physical', target: 'fresh' });
+    await expectReplicasMatchSource([datadir]);
+  });
+
+  it('waits for a new instance to accept connections, then applies a logical snapshot', async () => {
+    const port = await findFreePort();
+    const password = 'fresh-instance-pw';
+    const fresh = { ...stack.targetDocument('fresh-logical', source, password) } as { spec: Record<string, unknown> };
+    fresh.spec.port = port;
+    fresh.spec.bootstrapFrom = { configuration: 'logical' };
+    const set = stack.resources(fresh, configurationDocument('logical', { target: 'fresh-logical' }));
+    const handle = await stack.client.bootstrap(set, 'fresh-logical', { waitSeconds: 120 });
+    // The instance comes up only after the session started waiting for it.
+    await sleep(3_000);
+    expect((await stack.client.status(handle.workflowId)).steps.at(-1)?.name).toBe('wait-for-target');
+    const instance = await startMariaDbInstance({ dir: path.join(stack.dir, 'fresh-logical'), port, rootPassword: password });
+    try {
+      expect(await handle.result()).toMatchObject({ method: 'logical', target: 'fresh-logical' });
+      const actual = await fingerprints(instance);
+      for (const db of DATABASES) expect(diffFingerprints(expected[db]!, actual[db]!), db).toEqual([]);
+    } finally {
+      await instance.stop();
+    }
   });
 });
 

@@ -1,0 +1,99 @@
+import { execFileSync } from 'node:child_process';
+import { availableParallelism, constants, loadavg } from 'node:os';
+import { describeFailure } from '../clients/failure-description';
+import { projectRoot } from '../stack/project-root';
+import { CleanupStack } from './cleanup-stack';
+
+/**
+ * What every benchmark's entry point shares: its command-line settings, the description of
+ * the machine it measured, and a main that always stops what it started.
+ */
+export const DEFAULT_SIZE_MIB = 1024;
+
+export function say(line: string): void {
+  console.log(`bench: ${line}`);
+}
+
+/** A setting from its flag, else its environment variable, else the default; names both in the error. */
+export function positiveIntegerSetting(raw: string | undefined, names: string, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${names} must be a positive whole number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** --size-mb, then DBKEEP_BENCH_SIZE_MB, then 1 GiB: the size of the generated database's dump, in MiB. */
+export function resolveSizeMiB(flag: string | undefined, env: NodeJS.ProcessEnv): number {
+  return positiveIntegerSetting(flag ?? env.DBKEEP_BENCH_SIZE_MB, '--size-mb / DBKEEP_BENCH_SIZE_MB', DEFAULT_SIZE_MIB);
+}
+
+export interface BenchEnvironment {
+  revision: string;
+  node: string;
+  cpus: number;
+  platform: string;
+  mariadb: string;
+  /** 1-minute load averages when the benchmark started and ended: other work on the machine shows here. */
+  loadAverage?: { atStart: number; atEnd: number };
+}
+
+/** The code measured, e.g. "350abed-dirty"; "unknown" outside a git checkout. */
+function sourceRevision(): string {
+  try {
+    const argv = ['-C', projectRoot(), 'describe', '--always', '--dirty'];
+    return execFileSync('git', argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function describeEnvironment(mariadb: string): BenchEnvironment {
+  return {
+    revision: sourceRevision(),
+    node: process.version,
+    cpus: availableParallelism(),
+    platform: `${process.platform} ${process.arch}`,
+    mariadb,
+  };
+}
+
+export const oneMinuteLoadAverage = (): number => Number((loadavg()[0] ?? 0).toFixed(2));
+
+/** Ctrl-C or a CI timeout still stops the servers and removes the temp dir. */
+function cleanUpOnSignals(cleanup: CleanupStack): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      say(`${signal}: stopping everything`);
+      // 128 + the signal's number, as a shell reports a process a signal ended.
+      void cleanup.run().finally(() => process.exit(128 + constants.signals[signal]));
+    });
+  }
+}
+
+/**
+ * Runs a benchmark whose `measure` starts servers (registering their stops on the cleanup
+ * stack) and returns a result; `report` then prints and writes it once everything is stopped
+ * and returns the exit code: 0 when every goal is met, 1 when one is not. A benchmark that
+ * fails to measure exits 2.
+ */
+export function runBenchmarkMain<R>(measure: (cleanup: CleanupStack) => Promise<R>, report: (result: R) => number): void {
+  const main = async (): Promise<number> => {
+    const cleanup = new CleanupStack();
+    cleanUpOnSignals(cleanup);
+    let result: R;
+    try {
+      result = await measure(cleanup);
+    } finally {
+      await cleanup.run();
+    }
+    return report(result);
+  };
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      const failure = describeFailure(error);
+      process.stderr.write(`bench: FAILED: ${failure.type ? `${failure.type}: ` : ''}${failure.message}\n`);
+      process.exit(2);
+    },
+  );
+}
