@@ -6,13 +6,16 @@ import type mysql from 'mysql2/promise';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor';
 import { serializeManifest, type Manifest } from '../domain/manifest';
-import { logicalDumpFileName, MANIFEST_FILE, physicalBackupFileName, snapshotKey } from '../domain/repository-layout';
+import { dataFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
 import type { BackupMethod, CompressionSpec, Engine, Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import type { SecretRef } from '../domain/secret-ref';
 import {
   compressorVersionCommand,
   isGaleraTarget,
   logicalDumpCommand,
+  optionFileContents,
   physicalBackupCommand,
+  storageFilters,
   toolVersionCommand,
 } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
@@ -20,7 +23,7 @@ import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
 import { connectToTarget, describeTargetAddress, listUserDatabases } from './database-connection';
 import { abortOnActivityCancel } from './heartbeat';
-import { withOptionFile } from './option-file';
+import { withSecretFiles } from './option-file';
 import { streamToolToRepository } from './stream-pipelines';
 import { readToolVersion } from './tool-process';
 import { DBKEEP_VERSION } from './version';
@@ -65,6 +68,9 @@ export interface DumpInput {
   compression: CompressionSpec;
   databases: string[];
   method: BackupMethod;
+  /** The configuration's age recipients (a secret reference), when it encrypts. */
+  encryptTo?: SecretRef;
+  args: string[];
 }
 
 export interface DumpResult {
@@ -76,6 +82,7 @@ export interface DumpResult {
   completedAt: string;
   tools: { dump: string; compressor?: string };
   dbkeepVersion: string;
+  encryption?: { method: 'age'; recipients: string[] };
 }
 
 export interface CommitInput {
@@ -207,7 +214,10 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
         : undefined;
       const physical = input.method === 'physical';
-      const file = physical ? physicalBackupFileName(input.compression.algorithm) : logicalDumpFileName(input.compression.algorithm);
+      const recipients = input.encryptTo
+        ? await deps.secrets.resolve(input.encryptTo, `BackupConfiguration "${input.configuration}" spec.encryption.age.recipients`)
+        : undefined;
+      const file = dataFileName(input.method, input.compression.algorithm, recipients !== undefined);
       const key = snapshotKey(input.configuration, input.snapshotId, file);
       const tools = {
         dump: await readToolVersion(toolVersionCommand(input.target.spec.engine, physical ? 'physical' : 'dump')),
@@ -216,15 +226,19 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const target = targetAt(input.target.spec, input.source);
       // mariadb-backup keeps its own scratch files in --target-dir; a private one, removed after.
       const scratchDir = physical ? await mkdtemp(path.join(os.tmpdir(), 'dbkeep-backup-')) : undefined;
+      const secretFiles: Record<string, string> = { 'client.cnf': optionFileContents(password) };
+      if (recipients) secretFiles['recipients.txt'] = `${recipients}\n`;
       try {
-        return await withOptionFile(password, async (optionFile) => {
+        return await withSecretFiles(secretFiles, async (files) => {
           const startedAt = new Date().toISOString();
+          const optionFile = files['client.cnf']!;
           const producer = physical
-            ? physicalBackupCommand({ target, optionFile, datadir: input.source.datadir!, scratchDir: scratchDir! })
-            : logicalDumpCommand({ target, optionFile, databases: input.databases });
+            ? physicalBackupCommand({ target, optionFile, datadir: input.source.datadir!, scratchDir: scratchDir!, extraArgs: input.args })
+            : logicalDumpCommand({ target, optionFile, databases: input.databases, extraArgs: input.args });
+          const recipientsFile = files['recipients.txt'];
           const streamed = await streamToolToRepository({
             producer,
-            compression: input.compression,
+            filters: storageFilters({ compression: input.compression, recipientsFile }),
             storage,
             key,
             controller: abortOnActivityCancel(),
@@ -238,6 +252,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             completedAt: new Date().toISOString(),
             tools,
             dbkeepVersion: DBKEEP_VERSION,
+            ...(recipients ? { encryption: { method: 'age' as const, recipients: ageRecipients(recipients) } } : {}),
           };
         });
       } finally {
@@ -266,6 +281,14 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       log.info('snapshot committed', { snapshotId: manifest.snapshotId, location: storage.location });
     },
   };
+}
+
+/** The public keys of an age recipients file (comments and blank lines skipped), for the manifest. */
+function ageRecipients(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
 async function versionOf(command: ReturnType<typeof compressorVersionCommand>): Promise<string | undefined> {

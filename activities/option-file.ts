@@ -4,16 +4,28 @@ import path from 'node:path';
 import { optionFileContents } from '../domain/tool-commands';
 
 /**
- * Runs `use` with the path of a 0600 option file holding the password, in a 0700 directory
- * of its own, and removes both afterwards whatever happens.
+ * Runs `use` with the paths of 0600 files holding secrets (a password option file, an age
+ * identity, …) in a 0700 directory of its own, and removes them afterwards whatever happens.
+ * Secrets reach tools this way, never through argv, where `ps` shows them.
  */
-export async function withOptionFile<T>(password: string | undefined, use: (file: string) => Promise<T>): Promise<T> {
+export async function withSecretFiles<T, K extends string>(
+  contents: Record<K, string>,
+  use: (files: Record<K, string>) => Promise<T>,
+): Promise<T> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dbkeep-cred-'));
   try {
-    const file = path.join(dir, 'client.cnf');
-    await writeFile(file, optionFileContents(password), { mode: 0o600, flag: 'wx' });
-    return await use(file);
+    const files = {} as Record<K, string>;
+    for (const [name, text] of Object.entries(contents) as Array<[K, string]>) {
+      files[name] = path.join(dir, name);
+      await writeFile(files[name], text, { mode: 0o600, flag: 'wx' });
+    }
+    return await use(files);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The password as a client option file for --defaults-file. */
+export async function withOptionFile<T>(password: string | undefined, use: (file: string) => Promise<T>): Promise<T> {
+  return withSecretFiles({ 'client.cnf': optionFileContents(password) }, (files) => use(files['client.cnf']));
 }

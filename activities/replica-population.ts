@@ -5,10 +5,13 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
 import { snapshotKey } from '../domain/repository-layout';
 import type { Named, RepositorySpec } from '../domain/resources';
-import { extractStreamCommand, preparePhysicalBackupCommand, toolVersionCommand } from '../domain/tool-commands';
+import type { SecretRef } from '../domain/secret-ref';
+import { extractStreamCommand, preparePhysicalBackupCommand, restoreFilters, toolVersionCommand } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
 import { abortOnActivityCancel, startHeartbeats, type Progress } from './heartbeat';
+import { withSecretFiles } from './option-file';
+import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { streamRepositoryToTool } from './stream-pipelines';
 import { readToolVersion, startTool } from './tool-process';
 
@@ -22,6 +25,8 @@ export interface PopulateReplicaInput {
   ordinal: number;
   /** Replace whatever the volume holds; without it only an empty volume (or this restore's own) is written. */
   overwrite: boolean;
+  /** The configuration's age identity, for encrypted snapshots. */
+  identity?: SecretRef;
   /** Owner of the restored files; default: the owner of the volume's root, as the provisioner made it. */
   owner?: { uid: number; gid: number };
 }
@@ -89,15 +94,18 @@ export function createReplicaActivities(deps: {
       try {
         await claimVolume(input);
         const storage = await deps.openStorage(input.repository, deps.secrets);
+        const identity = await resolveSnapshotIdentity(manifest, input.identity, deps.secrets);
         progress.phase = 'downloading and extracting';
-        const streamed = await streamRepositoryToTool({
-          storage,
-          key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
-          algorithm: manifest.compression.algorithm,
-          consumer: extractStreamCommand(engine, volume),
-          controller,
-          progress,
-        });
+        const streamed = await withSecretFiles(identity ? { identity } : {}, (files: Record<string, string>) =>
+          streamRepositoryToTool({
+            storage,
+            key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
+            filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+            consumer: extractStreamCommand(engine, volume),
+            controller,
+            progress,
+          }),
+        );
         if (streamed.sha256 !== manifest.data.sha256) {
           await claimVolume({ ...input, overwrite: true });
           throw permanentFailure(

@@ -8,14 +8,16 @@ import { snapshotKey } from '../domain/repository-layout';
 import type { BackupMethod, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatZodIssues } from '../domain/resource-set';
 import { selectSnapshot, snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
-import { logicalRestoreCommand } from '../domain/tool-commands';
+import type { SecretRef } from '../domain/secret-ref';
+import { logicalRestoreCommand, optionFileContents, restoreFilters } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import { ObjectNotFoundError, type Storage } from '../storage/storage';
 import { ByteMeter } from './byte-meter';
 import { connectToTarget } from './database-connection';
 import { abortOnActivityCancel, startHeartbeats, type Progress } from './heartbeat';
-import { withOptionFile } from './option-file';
+import { withSecretFiles } from './option-file';
+import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
 import { streamRepositoryToTool } from './stream-pipelines';
 
@@ -73,6 +75,8 @@ export interface RestoreInput {
   repository: Named<RepositorySpec>;
   target: Named<TargetSpec>;
   manifest: Manifest;
+  /** The configuration's age identity, for encrypted snapshots. */
+  identity?: SecretRef;
 }
 
 export interface RestoreResult {
@@ -213,12 +217,15 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         const password = input.target.spec.password
           ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
           : undefined;
-        const rawBytes = await withOptionFile(password, async (optionFile) => {
+        const identity = await resolveSnapshotIdentity(manifest, input.identity, deps.secrets);
+        const secretFiles: Record<string, string> = { 'client.cnf': optionFileContents(password) };
+        if (identity) secretFiles.identity = identity;
+        const rawBytes = await withSecretFiles(secretFiles, async (files) => {
           const streamed = await streamRepositoryToTool({
             storage,
             key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
-            algorithm: manifest.compression.algorithm,
-            consumer: logicalRestoreCommand({ target: input.target.spec, optionFile }),
+            filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+            consumer: logicalRestoreCommand({ target: input.target.spec, optionFile: files['client.cnf']! }),
             controller,
             progress,
           });

@@ -1,11 +1,11 @@
+import type { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { CompressionAlgorithm, CompressionSpec } from '../domain/resources';
-import { compressCommand, decompressCommand, type ToolCommand } from '../domain/tool-commands';
+import type { ToolCommand } from '../domain/tool-commands';
 import type { Storage } from '../storage/storage';
 import { ByteMeter } from './byte-meter';
 import { startHeartbeats, type Progress } from './heartbeat';
 import { runStages } from './stages';
-import { startTool } from './tool-process';
+import { startTool, type RunningTool } from './tool-process';
 
 /** What crossed a pipeline: bytes the tool produced or consumed, bytes stored, and the stored bytes' SHA-256. */
 export interface StreamedObject {
@@ -15,14 +15,39 @@ export interface StreamedObject {
 }
 
 /**
- * producer tool → compressor → repository object, streamed: no staging file, memory bounded
- * by the upload's part buffers. The object only commits if every stage exited cleanly;
- * any failure, or `controller` aborting (activity cancellation), kills the tools and aborts
- * the upload. Heartbeats `{ phase, bytesRead, bytesWritten }` while it runs.
+ * source → head meter → filter tools (compressor, encryptor… in order) → tail meter → sink.
+ * Without a sink the tail meter's readable side is left for the caller (the upload) to consume.
+ * Returns the running filters and the stream promises, for runStages to watch.
+ */
+function chainFilters(params: {
+  source: Readable;
+  head: Transform;
+  filters: readonly ToolCommand[];
+  tail: Transform;
+  sink?: Writable;
+  signal: AbortSignal;
+}): { tools: RunningTool[]; streams: Promise<void>[] } {
+  const { signal } = params;
+  const tools = params.filters.map((filter) => startTool(filter, { signal, stdin: 'pipe', stdout: 'pipe' }));
+  const ending = params.sink ? [params.tail, params.sink] : [params.tail];
+  if (tools.length === 0) return { tools, streams: [pipeline([params.source, params.head, ...ending], { signal })] };
+  const streams = [pipeline([params.source, params.head, tools[0]!.child.stdin!], { signal })];
+  tools.forEach((tool, index) => {
+    const next = tools[index + 1];
+    streams.push(pipeline(next ? [tool.child.stdout!, next.child.stdin!] : [tool.child.stdout!, ...ending], { signal }));
+  });
+  return { tools, streams };
+}
+
+/**
+ * producer tool → filters (compressor, then encryptor) → repository object, streamed: no
+ * staging file, memory bounded by the upload's part buffers. The object only commits if every
+ * stage exited cleanly; any failure, or `controller` aborting (activity cancellation), kills the
+ * tools and aborts the upload. Heartbeats `{ phase, bytesRead, bytesWritten }` while it runs.
  */
 export async function streamToolToRepository(params: {
   producer: ToolCommand;
-  compression: CompressionSpec;
+  filters: readonly ToolCommand[];
   storage: Storage;
   key: string;
   controller: AbortController;
@@ -30,24 +55,18 @@ export async function streamToolToRepository(params: {
 }): Promise<StreamedObject> {
   const { signal } = params.controller;
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
-  const compress = compressCommand(params.compression);
-  const compressor = compress ? startTool(compress, { signal, stdin: 'pipe', stdout: 'pipe' }) : undefined;
-  const producers = Promise.all([producer.finished, compressor?.finished]);
   const raw = new ByteMeter({ sha256: false });
+  let producersDone: Promise<unknown> = producer.finished;
   // The upload's body only ends once every tool exited 0; otherwise it errors and the upload aborts.
-  const stored = new ByteMeter({ sha256: true, beforeEnd: () => producers.then(() => undefined) });
-  const streams = compressor
-    ? [
-        pipeline(producer.child.stdout!, raw, compressor.child.stdin!, { signal }),
-        pipeline(compressor.child.stdout!, stored, { signal }),
-      ]
-    : [pipeline(producer.child.stdout!, raw, stored, { signal })];
+  const stored = new ByteMeter({ sha256: true, beforeEnd: () => producersDone.then(() => undefined) });
+  const chain = chainFilters({ source: producer.child.stdout!, head: raw, filters: params.filters, tail: stored, signal });
+  producersDone = Promise.all([producer.finished, ...chain.tools.map((t) => t.finished)]);
   const stopHeartbeats = startHeartbeats(() => ({ phase: params.phase, bytesRead: raw.bytes, bytesWritten: stored.bytes }));
   try {
     await runStages(params.controller, [
       producer.finished,
-      compressor?.finished,
-      ...streams,
+      ...chain.tools.map((t) => t.finished),
+      ...chain.streams,
       params.storage.putStream(params.key, stored, signal),
     ]);
   } finally {
@@ -57,14 +76,15 @@ export async function streamToolToRepository(params: {
 }
 
 /**
- * repository object → decompressor → consumer tool's stdin, hashing the stored bytes on the
- * way. The caller compares the hash with the manifest: the consumer has by then seen the
- * data, so callers verify first (logical) or consume into a scratch place (physical).
+ * repository object → filters (decryptor, then decompressor) → consumer tool's stdin, hashing
+ * the stored bytes on the way. The caller compares the hash with the manifest: the consumer has
+ * by then seen the data, so callers verify first (logical) or consume into a scratch place
+ * (physical).
  */
 export async function streamRepositoryToTool(params: {
   storage: Storage;
   key: string;
-  algorithm: CompressionAlgorithm;
+  filters: readonly ToolCommand[];
   consumer: ToolCommand;
   controller: AbortController;
   progress: Progress;
@@ -76,14 +96,7 @@ export async function streamRepositoryToTool(params: {
   raw.on('data', () => (params.progress.bytesWritten = raw.bytes));
   const body = await params.storage.getStream(params.key, signal);
   const consumer = startTool(params.consumer, { signal, stdin: 'pipe', stdout: 'ignore' });
-  const decompress = decompressCommand(params.algorithm);
-  const decompressor = decompress ? startTool(decompress, { signal, stdin: 'pipe', stdout: 'pipe' }) : undefined;
-  const streams = decompressor
-    ? [
-        pipeline(body, stored, decompressor.child.stdin!, { signal }),
-        pipeline(decompressor.child.stdout!, raw, consumer.child.stdin!, { signal }),
-      ]
-    : [pipeline(body, stored, raw, consumer.child.stdin!, { signal })];
-  await runStages(params.controller, [decompressor?.finished, consumer.finished, ...streams]);
+  const chain = chainFilters({ source: body, head: stored, filters: params.filters, tail: raw, sink: consumer.child.stdin!, signal });
+  await runStages(params.controller, [...chain.tools.map((t) => t.finished), consumer.finished, ...chain.streams]);
   return { rawBytes: raw.bytes, storedBytes: stored.bytes, sha256: stored.sha256() };
 }

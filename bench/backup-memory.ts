@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { waitShowingProgress } from '../clients/cli/session-progress';
 import { DbkeepClient } from '../clients/dbkeep-client';
 import { resolveBackupConfiguration } from '../domain/resource-set';
 import type { CompressionSpec } from '../domain/resources';
@@ -10,7 +9,7 @@ import type { ManagedProcess } from '../stack/managed-process';
 import { projectRoot } from '../stack/project-root';
 import { formatResultTable, PEAK_RSS_GOAL_MIB, writeResultFiles, type BackupMemoryResult } from './backup-memory-report';
 import { describeEnvironment, resolveSizeMiB, runBenchmarkMain, say } from './bench-run';
-import { requireCommitted } from './bench-sessions';
+import { runBackupSession } from './bench-sessions';
 import { benchResources, generateBenchDatabase, startBenchServices, startWorkerProcess } from './bench-stack';
 import type { CleanupStack } from './cleanup-stack';
 import { planSyntheticDatabase } from './synthetic-database';
@@ -22,7 +21,6 @@ import { bytesToMiB, measureWorkerDuring, printWorkerLogTail } from './worker-us
  * Exits 1 when the worker's peak RSS reaches the goal, 2 when the benchmark itself fails.
  */
 const CONFIGURATION = 'bench-memory';
-const PROGRESS_INTERVAL_MS = 5_000;
 
 const describeCompression = ({ algorithm, level }: CompressionSpec): string =>
   level === undefined ? `${algorithm} (default level)` : `${algorithm} level ${level}`;
@@ -49,12 +47,8 @@ async function runBenchmark(sizeMiB: number, cleanup: CleanupStack): Promise<Bac
       benchResources(services, [{ name: CONFIGURATION, repository: 'minio', database: plan.database }]),
       CONFIGURATION,
     );
-    const session = await measureWorkerDuring(worker, async () => {
-      const handle = await client.backupNow(resolved);
-      say(`backup session ${handle.workflowId} started`);
-      return waitShowingProgress(handle.result(), () => client.describeSession(handle.workflowId), (line) => say(`  ${line}`), PROGRESS_INTERVAL_MS);
-    });
-    const { rawBytes, storedBytes, snapshotId } = requireCommitted(session.result);
+    const session = await measureWorkerDuring(worker, () => runBackupSession(client, resolved));
+    const { rawBytes, storedBytes, snapshotId } = session.result.result;
     return {
       measuredAt: new Date().toISOString(),
       goal: { peakRssMiB: PEAK_RSS_GOAL_MIB },

@@ -9,6 +9,7 @@ import { backupWorkflowId, bootstrapWorkflowId, DEFAULT_TASK_QUEUE, pruneWorkflo
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatZodIssues, ResourceValidationError, type ResolvedBackupConfiguration, type ResourceSet } from '../domain/resource-set';
 import { formatSnapshotId } from '../domain/snapshot-id';
+import type { SecretRef } from '../domain/secret-ref';
 import { snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
 import { searchAttributes } from '../domain/search-attributes';
 import type {
@@ -44,6 +45,8 @@ export interface StartRestoreOptions {
   target: Named<TargetSpec>;
   selector: SnapshotSelector;
   overwrite?: boolean;
+  /** The configuration's age identity, for encrypted snapshots. */
+  identity?: SecretRef;
 }
 
 export interface StartVolumeRestoreOptions {
@@ -54,6 +57,7 @@ export interface StartVolumeRestoreOptions {
   /** A directory per replica on the worker's host; `${POD_ORDINAL}` becomes 0, 1, 2… */
   volumeTemplate: string;
   overwrite?: boolean;
+  identity?: SecretRef;
 }
 
 /** The Temporal frontend did not answer at all; distinct from a session that failed. */
@@ -174,7 +178,7 @@ export class DbkeepClient {
     return this.temporal.workflow.start<typeof restoreSession>('restoreSession', {
       taskQueue: this.taskQueue,
       workflowId: restoreWorkflowId(target.name, newSessionId()),
-      args: [{ repository, configuration, target, selector, overwrite: options.overwrite ?? false }],
+      args: [{ repository, configuration, target, selector, overwrite: options.overwrite ?? false, identity: options.identity }],
       staticSummary: `Restore of ${configuration} (${what}) into ${target.name}`,
       typedSearchAttributes: [
         { key: searchAttributes.configuration, value: configuration },
@@ -200,6 +204,7 @@ export class DbkeepClient {
           replicas: options.replicas,
           volumeTemplate: options.volumeTemplate,
           overwrite: options.overwrite ?? false,
+          identity: options.identity,
           restoreId,
         },
       ],
@@ -227,7 +232,16 @@ export class DbkeepClient {
     return this.temporal.workflow.start<typeof bootstrapSession>('bootstrapSession', {
       taskQueue: this.taskQueue,
       workflowId: bootstrapWorkflowId(targetName, newSessionId()),
-      args: [{ target, repository, configuration: configuration.name, selector, waitSeconds: options.waitSeconds ?? 600 }],
+      args: [
+        {
+          target,
+          repository,
+          configuration: configuration.name,
+          selector,
+          waitSeconds: options.waitSeconds ?? 600,
+          identity: configuration.spec.encryption?.age.identity,
+        },
+      ],
       staticSummary: `Bootstrap of ${targetName} from ${configuration.name}`,
       typedSearchAttributes: [
         { key: searchAttributes.configuration, value: configuration.name },

@@ -50,6 +50,8 @@ export const manifestSchema = z.object({
     dump: z.string(),
     compressor: z.string().optional(),
   }),
+  /** Present when the stored object is age-encrypted: restores need the identity of one of these recipients. */
+  encryption: z.object({ method: z.literal('age'), recipients: z.array(z.string()).min(1) }).optional(),
   /** For a Galera cluster: the node the backup was taken from and the cluster position at its end. */
   galera: z
     .object({

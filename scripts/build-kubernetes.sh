@@ -68,6 +68,7 @@ build_kine() {
   local gobin="$kine_dir/partial"
   rm -rf "$gobin"
   CGO_ENABLED=1 GOBIN="$gobin" go install -trimpath -p "$GO_BUILD_PARALLELISM" \
+    -ldflags "-s -w -X github.com/k3s-io/kine/pkg/version.Version=$KINE_VERSION" \
     "github.com/k3s-io/kine@$KINE_VERSION"
   mkdir -p "$kine_dir/bin"
   mv "$gobin/kine" "$kine_dir/bin/kine"

@@ -26,6 +26,8 @@ interface ApiAccess {
   defaultNamespace: string;
   /** Which configuration this is, for error messages: a pod's service account or a kubeconfig. */
   identity: string;
+  /** The API server's URL, for error messages. */
+  server: string;
 }
 
 /**
@@ -36,14 +38,14 @@ interface ApiAccess {
  */
 export function createKubernetesSecretReader(options: KubernetesSecretReaderOptions = {}): KubernetesSecretReader {
   const env = options.env ?? process.env;
-  let access: Promise<ApiAccess> | undefined;
+  let loaded: Promise<ApiAccess> | undefined;
   const connect = (purpose: string, selector: SecretKeySelector): Promise<ApiAccess> => {
-    access ??= loadApiAccess(env).catch((error: unknown) => {
+    loaded ??= loadApiAccess(env).catch((error: unknown) => {
       // A kubeconfig written after a failed attempt is picked up by the next one.
-      access = undefined;
+      loaded = undefined;
       throw error;
     });
-    return access.catch((error: unknown) => {
+    return loaded.catch((error: unknown) => {
       throw permanentFailure(
         PermanentFailureType.SecretUnavailable,
         `${purpose}: cannot read ${describeSecretKey(selector, selector.namespace)}: ${(error as Error).message}`,
@@ -53,14 +55,14 @@ export function createKubernetesSecretReader(options: KubernetesSecretReaderOpti
 
   return {
     async readSecretKey(selector, purpose) {
-      const { secrets, defaultNamespace, identity } = await connect(purpose, selector);
-      const namespace = selector.namespace ?? defaultNamespace;
+      const access = await connect(purpose, selector);
+      const namespace = selector.namespace ?? access.defaultNamespace;
       const what = describeSecretKey(selector, namespace);
       let data: Record<string, string> | undefined;
       try {
-        ({ data } = await secrets.readNamespacedSecret({ name: selector.name, namespace }));
+        ({ data } = await access.secrets.readNamespacedSecret({ name: selector.name, namespace }));
       } catch (error) {
-        throw readFailure(error, { purpose, what, namespace, selector, identity });
+        throw readFailure(error, { purpose, what, namespace, selector, access });
       }
       const encoded = data?.[selector.key];
       if (encoded === undefined) {
@@ -98,6 +100,7 @@ function apiAccess(api: typeof CoreV1Api, config: KubeConfig, identity: string):
     secrets: config.makeApiClient(api),
     defaultNamespace: config.getContextObject(config.getCurrentContext())?.namespace || 'default',
     identity,
+    server: config.getCurrentCluster()?.server ?? 'the API server',
   };
 }
 
@@ -133,9 +136,10 @@ function loadKubeconfigFiles(KubeConfigClass: typeof KubeConfig, files: string[]
 
 function readFailure(
   error: unknown,
-  context: { purpose: string; what: string; namespace: string; selector: SecretKeySelector; identity: string },
+  context: { purpose: string; what: string; namespace: string; selector: SecretKeySelector; access: ApiAccess },
 ): Error {
-  const { purpose, what, namespace, selector, identity } = context;
+  const { purpose, what, namespace, selector } = context;
+  const { identity, server } = context.access;
   const status = apiStatus(error);
   switch (status?.code) {
     case 404:
@@ -156,8 +160,8 @@ function readFailure(
       );
     default: {
       // Anything else (a restarting API server, a timeout, throttling) may pass: Temporal retries it.
-      const reason = status === undefined ? (error as Error).message : `HTTP ${status.code}: ${status.message}`;
-      return new Error(`${purpose}: reading ${what} failed: ${reason}`, { cause: error });
+      const reason = status === undefined ? errorChain(error) : `HTTP ${status.code}: ${status.message}`;
+      return new Error(`${purpose}: reading ${what} from ${server} failed: ${reason}`, { cause: error });
     }
   }
 }
@@ -181,4 +185,11 @@ function apiStatus(error: unknown): { code: number; message: string } | undefine
   }
   const message = (parsed as { message?: unknown } | undefined)?.message;
   return { code, message: typeof message === 'string' ? message : `HTTP ${code}` };
+}
+
+/** fetch says only "fetch failed"; the reason (ECONNREFUSED, a certificate error) is in its causes. */
+function errorChain(error: unknown): string {
+  const messages: string[] = [];
+  for (let cause = error; cause instanceof Error; cause = cause.cause) messages.push(cause.message);
+  return messages.length === 0 ? String(error) : messages.join(': ');
 }

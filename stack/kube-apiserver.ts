@@ -32,11 +32,13 @@ export interface KubeApiServer {
   kill(): void;
 }
 
-/**
- * 10.0.0.1, the first address of this range, is the `kubernetes` Service's cluster IP, so the
- * serving certificate names it as in-cluster clients would. Nothing routes it here.
- */
 const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
+/**
+ * The first address of the range: the `kubernetes` Service's cluster IP, which the serving
+ * certificate names as in-cluster clients expect. Nothing routes it here.
+ */
+const KUBERNETES_SERVICE_IP = '10.0.0.1';
+const IN_CLUSTER_NAMES = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'];
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const CERTIFICATE_DAYS = '3650';
 // kube-apiserver compiles its OpenAPI and RBAC bootstrap data before /readyz turns green:
@@ -138,6 +140,9 @@ function kubeApiserverArgs(settings: { port: number; kinePort: number; pki: Pki;
     `--secure-port=${settings.port}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
+    // The reconciler publishes the advertise address as the `kubernetes` Service's endpoint and
+    // refuses a loopback one; nothing in this cluster would route to it anyway.
+    '--endpoint-reconciler-type=none',
     // Unused with the certificate below, but the default is /var/run/kubernetes.
     `--cert-dir=${settings.certDir}`,
     `--tls-cert-file=${pki.servingCertificate}`,
@@ -165,26 +170,26 @@ async function ensurePki(dir: string): Promise<Pki> {
     serviceAccountPublicKey: join(dir, 'service-account.pub'),
     serviceAccountPrivateKey: join(dir, 'service-account.key'),
   };
-  // The last file written; a run interrupted before it starts over.
+  // The last file written: a run interrupted before writing it generates everything anew.
   if (existsSync(pki.serviceAccountPublicKey)) return pki;
 
   const caKey = join(dir, 'ca.key');
   await openssl([
-    'req', '-x509', ...newEcKey(caKey),
+    'req', '-x509', ...newKeyOptions(caKey),
     '-out', pki.caCertificate,
     '-subj', '/CN=dbkeep-test-kubernetes-ca',
   ]);
   const signedByCa = ['-CA', pki.caCertificate, '-CAkey', caKey, '-addext', 'basicConstraints=critical,CA:FALSE'];
   await openssl([
-    'req', '-x509', ...newEcKey(pki.servingKey), ...signedByCa,
+    'req', '-x509', ...newKeyOptions(pki.servingKey), ...signedByCa,
     '-out', pki.servingCertificate,
     '-subj', '/CN=kube-apiserver',
-    '-addext', 'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+    '-addext', `subjectAltName=IP:127.0.0.1,IP:${KUBERNETES_SERVICE_IP},DNS:localhost,${IN_CLUSTER_NAMES.map((name) => `DNS:${name}`).join(',')}`,
     '-addext', 'extendedKeyUsage=serverAuth',
   ]);
   // Organization system:masters is the group RBAC binds to cluster-admin from the start.
   await openssl([
-    'req', '-x509', ...newEcKey(pki.adminKey), ...signedByCa,
+    'req', '-x509', ...newKeyOptions(pki.adminKey), ...signedByCa,
     '-out', pki.adminCertificate,
     '-subj', '/O=system:masters/CN=dbkeep-test-admin',
     '-addext', 'extendedKeyUsage=clientAuth',
@@ -194,7 +199,8 @@ async function ensurePki(dir: string): Promise<Pki> {
   return pki;
 }
 
-function newEcKey(keyFile: string): string[] {
+/** `openssl req` options for a new unencrypted P-256 key in keyFile and a long-lived certificate. */
+function newKeyOptions(keyFile: string): string[] {
   return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-days', CERTIFICATE_DAYS];
 }
 

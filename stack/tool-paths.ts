@@ -56,3 +56,8 @@ export function mariadbToolPath(name: MariaDbTool): string {
 export function pushgatewayPath(): string {
   return requireInstalled('/usr/bin/prometheus-pushgateway', 'prometheus-pushgateway');
 }
+
+/** The AWS CLI that scripts/bootstrap.sh installs for the "restore without dbkeep" test. */
+export function awsCliPath(): string {
+  return requireInstalled(join(toolCacheDir(), 'awscli-1.46.3', 'bin', 'aws'), 'AWS CLI 1.46.3');
+}

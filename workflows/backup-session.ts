@@ -80,6 +80,8 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
         compression: configuration.spec.compression,
         databases: preflight.databases,
         method,
+        encryptTo: configuration.spec.encryption?.age.recipients,
+        args: configuration.spec.args ?? [],
       }),
     );
     status.storedBytes = dump.storedBytes;
@@ -99,6 +101,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       data: { file: dump.file, storedBytes: dump.storedBytes, rawBytes: dump.rawBytes, sha256: dump.sha256 },
       tools: dump.tools,
       dbkeepVersion: dump.dbkeepVersion,
+      ...(dump.encryption ? { encryption: dump.encryption } : {}),
       ...(preflight.galera
         ? { galera: { node: preflight.galera.node, clusterStateUuid: preflight.galera.clusterStateUuid, lastCommitted: preflight.galera.lastCommitted } }
         : {}),

@@ -1,6 +1,7 @@
 import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
 import { replicaPopulationWorkflowId, restoreWorkflowId } from '../domain/session-ids';
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import type { SecretRef } from '../domain/secret-ref';
 import type { SnapshotSelector } from '../domain/snapshot-selection';
 import { quickActivities } from './activity-options';
 import { restoreSession } from './restore-session';
@@ -12,6 +13,7 @@ export interface BootstrapSessionInput {
   repository: Named<RepositorySpec>;
   configuration: string;
   selector: SnapshotSelector;
+  identity?: SecretRef;
   /** How long a logical bootstrap waits for the new instance to accept connections. */
   waitSeconds: number;
 }
@@ -48,7 +50,7 @@ export async function bootstrapSession(input: BootstrapSessionInput): Promise<Bo
       await runStep(status, 'populate-datadir', () =>
         executeChild(replicaVolumePopulation, {
           workflowId: replicaPopulationWorkflowId(info.workflowId, 0),
-          args: [{ repository, manifest, restoreId: info.workflowId.split('/').at(-1)!, ordinal: 0, volume: { directory: datadir }, overwrite: false }],
+          args: [{ repository, manifest, restoreId: info.workflowId.split('/').at(-1)!, ordinal: 0, volume: { directory: datadir }, overwrite: false, identity: input.identity }],
         }),
       );
     } else {
@@ -56,7 +58,7 @@ export async function bootstrapSession(input: BootstrapSessionInput): Promise<Bo
       await runStep(status, 'restore', () =>
         executeChild(restoreSession, {
           workflowId: restoreWorkflowId(target.name, `bootstrap-${info.workflowId.split('/').at(-1)!}`),
-          args: [{ repository, configuration, target, selector: { snapshotId: manifest.snapshotId }, overwrite: false }],
+          args: [{ repository, configuration, target, selector: { snapshotId: manifest.snapshotId }, overwrite: false, identity: input.identity }],
         }),
       );
     }

@@ -1,4 +1,5 @@
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import type { SecretRef } from '../domain/secret-ref';
 import type { SnapshotSelector } from '../domain/snapshot-selection';
 import { quickActivities, streamingActivities } from './activity-options';
 import { reportSessionMetrics } from './session-metrics';
@@ -12,6 +13,8 @@ export interface RestoreSessionInput {
   selector: SnapshotSelector;
   /** Replace databases the target already holds; refused without it. */
   overwrite: boolean;
+  /** The configuration's age identity (a reference), for encrypted snapshots. */
+  identity?: SecretRef;
 }
 
 export interface RestoreSessionResult {
@@ -38,7 +41,7 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
       quickActivities.inspectRestoreTarget({ target, databases: manifest.databases, overwrite: input.overwrite }),
     );
     const restored = await runStep(status, 'restore', () =>
-      streamingActivities.restoreFromSnapshot({ repository, target, manifest }),
+      streamingActivities.restoreFromSnapshot({ repository, target, manifest, identity: input.identity }),
     );
     status.rawBytes = restored.rawBytes;
     setPhase(status, 'Succeeded');

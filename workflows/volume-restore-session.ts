@@ -13,6 +13,7 @@ import type { ReplicaVolume } from '../activities/replica-workers';
 import type { Manifest } from '../domain/manifest';
 import { POD_ORDINAL_PLACEHOLDER, replicaPopulationWorkflowId, replicaTaskQueue, volumeForOrdinal } from '../domain/session-ids';
 import type { Named, RepositorySpec } from '../domain/resources';
+import type { SecretRef } from '../domain/secret-ref';
 import type { SnapshotSelector } from '../domain/snapshot-selection';
 import { quickActivities } from './activity-options';
 import { reportSessionMetrics } from './session-metrics';
@@ -26,6 +27,8 @@ export interface VolumeRestoreSessionInput {
   /** A directory per replica: `${POD_ORDINAL}` in it becomes 0, 1, 2… */
   volumeTemplate: string;
   overwrite: boolean;
+  /** The configuration's age identity (a reference), for encrypted snapshots. */
+  identity?: SecretRef;
   /** Part of each replica's task queue; the session id from the workflow id when omitted. */
   restoreId?: string;
 }
@@ -42,6 +45,7 @@ export interface ReplicaPopulationInput {
   ordinal: number;
   volume: ReplicaVolume;
   overwrite: boolean;
+  identity?: SecretRef;
 }
 
 const MAX_POPULATION_ATTEMPTS = 5;
@@ -86,6 +90,7 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
                 ordinal,
                 volume: { directory: volumeForOrdinal(input.volumeTemplate, ordinal) },
                 overwrite: input.overwrite,
+                identity: input.identity,
               },
             ],
           }),
@@ -132,6 +137,7 @@ export async function replicaVolumePopulation(input: ReplicaPopulationInput): Pr
           restoreId: input.restoreId,
           ordinal: input.ordinal,
           overwrite: input.overwrite,
+          identity: input.identity,
         });
       } catch (err) {
         const cause = err instanceof Error ? err.cause : undefined;

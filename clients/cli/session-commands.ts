@@ -141,7 +141,14 @@ export async function restoreRequestFrom(values: {
   const selector = selectorFrom(values);
   const resources = await loadResourceFiles(resourceFiles(values));
   const { configuration, repository } = resolveBackupConfiguration(resources, name);
-  return { repository, configuration: configuration.name, target: resolveTarget(resources, targetName), selector, overwrite: values.overwrite ?? false };
+  return {
+    repository,
+    configuration: configuration.name,
+    target: resolveTarget(resources, targetName),
+    selector,
+    overwrite: values.overwrite ?? false,
+    identity: configuration.spec.encryption?.age.identity,
+  };
 }
 
 /**
@@ -293,6 +300,7 @@ async function restoreIntoVolumes(values: {
       replicas,
       volumeTemplate,
       overwrite: values.overwrite,
+      identity: configuration.spec.encryption?.age.identity,
     });
     const result = await followSession(client, handle, 'restore', values);
     if (!result) return;

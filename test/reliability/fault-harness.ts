@@ -188,6 +188,43 @@ export async function pushedMetric(pushgatewayUrl: string, metric: string, label
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
+/** How a session that should fail at once actually went, seen without waiting out retries. */
+export type SessionVerdict =
+  | { kind: 'closed'; runStatus: string }
+  | { kind: 'retrying'; activityType: string; attempt: number; lastFailure: string }
+  | { kind: 'workflowTaskFailing'; message: string };
+
+/**
+ * Polls a session until it closes, or until it shows it is retrying something (an activity on
+ * attempt 2 or more, or a workflow task that failed): a permanent failure must close it on
+ * the first attempt, and this tells which way it went within seconds rather than after the
+ * retry policy's minutes.
+ */
+export async function sessionVerdict(client: Client, workflowId: string, timeoutMs = 60_000): Promise<SessionVerdict> {
+  const handle = client.workflow.getHandle(workflowId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') return { kind: 'closed', runStatus: description.status.name };
+    const retried = (description.raw.pendingActivities ?? []).find((a) => (a.attempt ?? 1) > 1);
+    if (retried) {
+      return {
+        kind: 'retrying',
+        activityType: retried.activityType?.name ?? '',
+        attempt: retried.attempt ?? 0,
+        lastFailure: retried.lastFailure?.message ?? '',
+      };
+    }
+    const history = await handle.fetchHistory();
+    const failedTask = (history.events ?? []).find((e) => e.workflowTaskFailedEventAttributes);
+    if (failedTask) {
+      return { kind: 'workflowTaskFailing', message: failedTask.workflowTaskFailedEventAttributes?.failure?.message ?? '' };
+    }
+    if (Date.now() > deadline) throw new Error(`session ${workflowId} neither closed nor retried within ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
 /**
  * The session's result, or a failure naming the worker process and quoting its log as soon as
  * that process exits: the only worker gone, no retry would ever run and the test would hang.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   configurationPrefix,
-  logicalDumpFileName,
+  dataFileName,
   MANIFEST_FILE,
   parseSnapshotKey,
   snapshotKey,
@@ -44,17 +44,22 @@ describe('snapshotKey and parseSnapshotKey', () => {
   });
 });
 
-describe('logicalDumpFileName', () => {
-  it('names the data file after its compression', () => {
-    expect(logicalDumpFileName('zstd')).toBe('dump.sql.zst');
-    expect(logicalDumpFileName('gzip')).toBe('dump.sql.gz');
-    expect(logicalDumpFileName('bzip2')).toBe('dump.sql.bz2');
-    expect(logicalDumpFileName('none')).toBe('dump.sql');
+describe('dataFileName', () => {
+  it('names the data file after its method, compression and encryption', () => {
+    expect(dataFileName('logical', 'zstd', false)).toBe('dump.sql.zst');
+    expect(dataFileName('logical', 'gzip', false)).toBe('dump.sql.gz');
+    expect(dataFileName('logical', 'bzip2', false)).toBe('dump.sql.bz2');
+    expect(dataFileName('logical', 'none', false)).toBe('dump.sql');
+    expect(dataFileName('logical', 'zstd', true)).toBe('dump.sql.zst.age');
+    expect(dataFileName('physical', 'zstd', false)).toBe('backup.xbstream.zst');
+    expect(dataFileName('physical', 'none', true)).toBe('backup.xbstream.age');
   });
 
   it('never collides with the manifest', () => {
-    for (const algorithm of ['zstd', 'gzip', 'bzip2', 'none'] as const) {
-      expect(logicalDumpFileName(algorithm)).not.toBe(MANIFEST_FILE);
+    for (const method of ['logical', 'physical'] as const) {
+      for (const algorithm of ['zstd', 'gzip', 'bzip2', 'none'] as const) {
+        for (const encrypted of [false, true]) expect(dataFileName(method, algorithm, encrypted)).not.toBe(MANIFEST_FILE);
+      }
     }
   });
 });

@@ -176,7 +176,7 @@ describe('parseResourceSet: a valid set', () => {
 
   it('defaults compression to zstd and leaves databases and schedule unset', () => {
     const spec = set.backupConfigurations.get('defaults')!.spec;
-    expect(spec).toEqual({ target: 'prod-db', repository: 'local', method: 'logical', timeout: '6h', compression: { algorithm: 'zstd' } });
+    expect(spec).toEqual({ target: 'prod-db', repository: 'local', method: 'logical', timeout: '6h', args: [], compression: { algorithm: 'zstd' } });
   });
 
   it('accepts an object-form compression without an algorithm as zstd', () => {

@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { ToolCommand } from '../domain/tool-commands';
+
+/**
+ * The bare tools as a shell runs them, `a < in | b > out`, without a shell: each stage is
+ * spawned with its argv and the pipe between two stages is handed from one child to the next,
+ * so the data never passes through Node. That is the baseline dbkeep is measured against.
+ */
+const STDERR_TAIL_BYTES = 4096;
+
+export interface PipelineFiles {
+  /** The first stage's stdin; none when omitted. */
+  stdin?: string;
+  /** The last stage's stdout, e.g. /dev/null. */
+  stdout: string;
+}
+
+interface StageExit {
+  tool: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+function waitForExit(child: ChildProcess, tool: string): Promise<StageExit> {
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES)));
+  return new Promise((resolve, reject) => {
+    child.once('error', (error) => reject(new Error(`cannot run ${tool}: ${error.message}`)));
+    child.once('close', (code, signal) => resolve({ tool, code, signal, stderr }));
+  });
+}
+
+/** Runs the stages as one pipeline and resolves once all of them exited 0; otherwise rejects naming the first that did not. */
+export async function runPipeline(stages: readonly ToolCommand[], files: PipelineFiles): Promise<void> {
+  const stdin = files.stdin === undefined ? 'ignore' : openSync(files.stdin, 'r');
+  const stdout = openSync(files.stdout, 'w');
+  const children: ChildProcess[] = [];
+  try {
+    const exits: Promise<StageExit>[] = [];
+    let input: number | 'ignore' | Readable = stdin;
+    for (const [index, stage] of stages.entries()) {
+      const last = index === stages.length - 1;
+      const child: ChildProcess = spawn(stage.command, stage.args, { stdio: [input, last ? stdout : 'pipe', 'pipe'] });
+      children.push(child);
+      exits.push(waitForExit(child, stage.command));
+      // The next stage holds its own copy of the pipe now; as a shell does, the parent lets go of its own.
+      if (typeof input === 'object') input.destroy();
+      input = child.stdout ?? 'ignore';
+    }
+    const results = await Promise.all(exits);
+    const failed = results.find((exit) => exit.code !== 0);
+    if (failed !== undefined) {
+      const status = failed.signal ? `was killed by ${failed.signal}` : `exited with code ${failed.code}`;
+      throw new Error(`${failed.tool} ${status}: ${failed.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+    }
+  } catch (error) {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    throw error;
+  } finally {
+    if (typeof stdin === 'number') closeSync(stdin);
+    closeSync(stdout);
+  }
+}
+
+/** Wall-clock seconds of `run`. */
+export async function timeSeconds(run: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await run();
+  return (performance.now() - started) / 1000;
+}

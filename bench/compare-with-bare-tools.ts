@@ -1,0 +1,387 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createConnection, type Connection } from 'mysql2/promise';
+import { withOptionFile } from '../activities/option-file';
+import { DbkeepClient } from '../clients/dbkeep-client';
+import { dataFileName, snapshotKey } from '../domain/repository-layout';
+import { resolveBackupConfiguration, type ResolvedBackupConfiguration } from '../domain/resource-set';
+import type { Named, TargetSpec } from '../domain/resources';
+import { compressCommand, decompressCommand, logicalDumpCommand, logicalRestoreCommand, type ToolCommand } from '../domain/tool-commands';
+import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../stack/database-fingerprint';
+import type { ManagedProcess } from '../stack/managed-process';
+import { projectRoot } from '../stack/project-root';
+import { runPipeline, timeSeconds } from './bare-pipelines';
+import { describeEnvironment, oneMinuteLoadAverage, positiveIntegerSetting, resolveSizeMiB, runBenchmarkMain, say } from './bench-run';
+import { runBackupSession, runRestoreSession, sessionStep, type CommittedBackup } from './bench-sessions';
+import { BENCH_TARGET, benchResources, generateBenchDatabase, startBenchServices, startWorkerProcess, type BenchServices } from './bench-stack';
+import type { CleanupStack } from './cleanup-stack';
+import {
+  checkGoals,
+  deriveRatios,
+  formatResultTables,
+  median,
+  PHYSICAL_NOT_MEASURED,
+  summarizeWorker,
+  writeResultFiles,
+  type ComparisonResult,
+  type Measurement,
+  type MeasurementId,
+} from './comparison-report';
+import { splitDumpByTable } from './dump-splitter';
+import { planSyntheticDatabase, type SyntheticDatabasePlan } from './synthetic-database';
+import { bytesToMiB, measureWorkerDuring, printWorkerLogTail, type WorkerUsage } from './worker-usage';
+
+/**
+ * `npm run bench [-- --size-mb N --runs N --overhead-runs N]`: dbkeep against the bare shell
+ * pipelines it drives, on the same generated database, in one run on this machine.
+ *
+ * - backup: `mariadb-dump … | zstd -3 > /dev/null` against a backup session to MinIO and one
+ *   to a filesystem repository;
+ * - restore: `zstd -d < dump | mariadb` against a restore session from MinIO, plus the same
+ *   pipeline with dbkeep's client options (what the options alone change) and with the tables
+ *   applied N at a time (what a parallel restore could gain);
+ * - fixed overhead: sessions of a tiny database, trigger to committed manifest;
+ * - the worker's RSS and CPU during every session (it runs in its own process).
+ *
+ * Every measurement runs --runs times (default 3), rounds interleaved and rotated so that a
+ * burst of other work on the machine does not land on one contender only; medians are
+ * reported. Each restore is checked against the source's fingerprint: a fast wrong restore is
+ * a failure, not a figure. Exits 1 when a goal is missed, 2 when the benchmark fails.
+ */
+const DEFAULT_RUNS = 3;
+const DEFAULT_OVERHEAD_RUNS = 5;
+const TINY_DATABASE = 'bench_tiny';
+// About 50 KiB of SQL: small enough that what is measured is dbkeep, not the data.
+const TINY_SIZE_MIB = 0.05;
+const CONFIGURATIONS = { minio: 'compare-minio', filesystem: 'compare-filesystem', tiny: 'compare-tiny' } as const;
+
+interface Settings {
+  sizeMiB: number;
+  runs: number;
+  overheadRuns: number;
+}
+
+function settingsFromArguments(): Settings {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { 'size-mb': { type: 'string' }, runs: { type: 'string' }, 'overhead-runs': { type: 'string' } },
+    strict: true,
+  });
+  const { env } = process;
+  return {
+    sizeMiB: resolveSizeMiB(values['size-mb'], env),
+    runs: positiveIntegerSetting(values.runs ?? env.DBKEEP_BENCH_RUNS, '--runs / DBKEEP_BENCH_RUNS', DEFAULT_RUNS),
+    overheadRuns: positiveIntegerSetting(
+      values['overhead-runs'] ?? env.DBKEEP_BENCH_OVERHEAD_RUNS,
+      '--overhead-runs / DBKEEP_BENCH_OVERHEAD_RUNS',
+      DEFAULT_OVERHEAD_RUNS,
+    ),
+  };
+}
+
+/** The runs of one contender, collected across rounds. */
+interface Runs {
+  seconds: number[];
+  streamingStepSeconds: number[];
+  worker: WorkerUsage[];
+}
+
+const emptyRuns = (): Runs => ({ seconds: [], streamingStepSeconds: [], worker: [] });
+
+/** round r runs the contenders starting with the r-th, so none is always first (cold) or last. */
+const rotated = <T>(items: readonly T[], round: number): T[] => items.map((_, index) => items[(index + round) % items.length]!);
+
+/** The plain client as a user runs it: connection options and nothing else. */
+function bareClientCommand(target: TargetSpec, optionFile: string): ToolCommand {
+  return {
+    command: 'mariadb',
+    args: [`--defaults-file=${optionFile}`, '--protocol=TCP', `--host=${target.host}`, `--port=${target.port}`, `--user=${target.user}`],
+  };
+}
+
+/** What a dbkeep session adds to its wall time: the streaming step alone, and the worker's usage. */
+interface SessionExtras {
+  streamingStepSeconds?: number;
+  worker?: WorkerUsage;
+}
+
+function bareRestore(dumpFile: string, client: ToolCommand): Promise<void> {
+  return runPipeline([decompressCommand('zstd')!, client], { stdin: dumpFile, stdout: '/dev/null' });
+}
+
+class ComparisonRun {
+  readonly runs = new Map<MeasurementId, Runs>();
+  /** The last snapshot each backup contender committed. */
+  readonly snapshots = new Map<MeasurementId, CommittedBackup>();
+  private source: DatabaseFingerprint | undefined;
+
+  constructor(
+    private readonly client: DbkeepClient,
+    private readonly worker: ManagedProcess,
+    private readonly root: Connection,
+    private readonly target: Named<TargetSpec>,
+    private readonly optionFile: string,
+  ) {}
+
+  private record(id: MeasurementId, seconds: number, extra: SessionExtras = {}): void {
+    const runs = this.runs.get(id) ?? emptyRuns();
+    runs.seconds.push(seconds);
+    if (extra.streamingStepSeconds !== undefined) runs.streamingStepSeconds.push(extra.streamingStepSeconds);
+    if (extra.worker !== undefined) runs.worker.push(extra.worker);
+    this.runs.set(id, runs);
+    say(`${id}: ${seconds.toFixed(2)} s`);
+  }
+
+  private async stepSeconds(workflowId: string, step: string): Promise<number> {
+    const { startedAt, endedAt } = await sessionStep(this.client, workflowId, step);
+    return (endedAt - startedAt) / 1000;
+  }
+
+  async bareBackup(database: string): Promise<void> {
+    const dump = logicalDumpCommand({ target: this.target.spec, optionFile: this.optionFile, databases: [database] });
+    const seconds = await timeSeconds(() => runPipeline([dump, compressCommand({ algorithm: 'zstd' })!], { stdout: '/dev/null' }));
+    this.record('backup-bare', seconds);
+  }
+
+  async dbkeepBackup(id: MeasurementId, resolved: ResolvedBackupConfiguration): Promise<void> {
+    const session = await measureWorkerDuring(this.worker, () => runBackupSession(this.client, resolved));
+    const streamingStepSeconds = await this.stepSeconds(session.result.workflowId, 'dump');
+    this.record(id, session.durationSeconds, { streamingStepSeconds, worker: session.usage });
+    this.snapshots.set(id, session.result.result);
+  }
+
+  /** Trigger to committed manifest, and to the end of the session (retention and metrics included). */
+  async tinyBackup(resolved: ResolvedBackupConfiguration): Promise<void> {
+    const triggeredAt = Date.now();
+    const session = await measureWorkerDuring(this.worker, () => runBackupSession(this.client, resolved));
+    const commit = await sessionStep(this.client, session.result.workflowId, 'commit');
+    this.record('overhead-backup-commit', (commit.endedAt - triggeredAt) / 1000);
+    this.record('overhead-backup-session', session.durationSeconds, { worker: session.usage });
+    this.snapshots.set('overhead-backup-session', session.result.result);
+  }
+
+  async tinyRestore(resolved: ResolvedBackupConfiguration, snapshotId: string): Promise<void> {
+    await this.root.query(`DROP DATABASE IF EXISTS \`${TINY_DATABASE}\``);
+    const session = await measureWorkerDuring(this.worker, () => this.restoreSession(resolved, snapshotId));
+    this.record('overhead-restore-session', session.durationSeconds, { worker: session.usage });
+  }
+
+  private restoreSession(resolved: ResolvedBackupConfiguration, snapshotId: string) {
+    return runRestoreSession(this.client, {
+      repository: resolved.repository,
+      configuration: resolved.configuration.name,
+      target: this.target,
+      selector: { snapshotId },
+    });
+  }
+
+  async fingerprintSource(database: string): Promise<void> {
+    this.source = await fingerprintDatabase(this.root, database);
+  }
+
+  /** Drops the database, runs the restore, and checks every table against the source. */
+  async restore(id: MeasurementId, database: string, run: () => Promise<SessionExtras | void>): Promise<void> {
+    await this.root.query(`DROP DATABASE IF EXISTS \`${database}\``);
+    const started = performance.now();
+    const extra = (await run()) ?? {};
+    const seconds = (performance.now() - started) / 1000;
+    const differences = diffFingerprints(this.source!, await fingerprintDatabase(this.root, database));
+    if (differences.length > 0) throw new Error(`${id} restored a different database: ${differences.slice(0, 5).join('; ')}`);
+    this.record(id, seconds, extra);
+  }
+
+  async dbkeepRestore(resolved: ResolvedBackupConfiguration, snapshotId: string): Promise<SessionExtras> {
+    const session = await measureWorkerDuring(this.worker, () => this.restoreSession(resolved, snapshotId));
+    return { streamingStepSeconds: await this.stepSeconds(session.result.workflowId, 'restore'), worker: session.usage };
+  }
+}
+
+const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 'command'>> = {
+  'backup-bare': { group: 'backup', label: 'bare mariadb-dump | zstd -3', command: 'mariadb-dump --single-transaction … | zstd -3 -c -q > /dev/null' },
+  'backup-dbkeep-minio': { group: 'backup', label: 'dbkeep backup session → MinIO', command: 'client.backupNow(…) to the local MinIO (S3), until the result' },
+  'backup-dbkeep-filesystem': { group: 'backup', label: 'dbkeep backup session → filesystem', command: 'client.backupNow(…) to a filesystem repository, until the result' },
+  'restore-bare': { group: 'restore', label: 'bare zstd -d | mariadb', command: 'zstd -d -c -q < dump.sql.zst | mariadb --defaults-file=… --host=… --user=…' },
+  'restore-bare-dbkeep-client': { group: 'restore', label: "bare, with dbkeep's client options", command: 'zstd -d -c -q < dump.sql.zst | <logicalRestoreCommand argv>' },
+  'restore-dbkeep-minio': { group: 'restore', label: 'dbkeep restore session ← MinIO', command: 'client.restore(…) from the local MinIO into a dropped database, until the result' },
+  'restore-bare-parallel': { group: 'restore', label: 'bare, tables applied N at a time', command: 'N × (zstd -d < part-k.sql.zst | mariadb …) at once, then the trailer' },
+  'overhead-backup-commit': { group: 'overhead', label: 'tiny backup: trigger → manifest committed', command: 'client.backupNow(…) until the commit step ended' },
+  'overhead-backup-session': { group: 'overhead', label: 'tiny backup: whole session', command: 'client.backupNow(…) until the result (retention, metrics included)' },
+  'overhead-restore-session': { group: 'overhead', label: 'tiny restore: whole session', command: 'client.restore(…) until the result' },
+};
+
+function toMeasurements(runs: ReadonlyMap<MeasurementId, Runs>, rawBytes: number, restoreStreams: number): Measurement[] {
+  return (Object.keys(MEASUREMENTS) as MeasurementId[]).flatMap((id) => {
+    const recorded = runs.get(id);
+    if (recorded === undefined) return [];
+    const { group, label, command } = MEASUREMENTS[id];
+    const medianSeconds = median(recorded.seconds);
+    const streamingStep = group === 'backup' ? 'dump' : 'restore';
+    return [
+      {
+        id,
+        group,
+        label: label.replace(' N ', ` ${restoreStreams} `),
+        command: command.replace('N ×', `${restoreStreams} ×`),
+        seconds: recorded.seconds,
+        medianSeconds,
+        throughputMiBps: group === 'overhead' ? undefined : bytesToMiB(rawBytes) / medianSeconds,
+        streamingStep: recorded.streamingStepSeconds.length > 0 ? { name: streamingStep, medianSeconds: median(recorded.streamingStepSeconds) } : undefined,
+        worker: recorded.worker.length > 0 ? summarizeWorker(recorded.worker) : undefined,
+      },
+    ];
+  });
+}
+
+async function measure(settings: Settings, cleanup: CleanupStack): Promise<ComparisonResult> {
+  const loadAtStart = oneMinuteLoadAverage();
+  const dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-bench-'));
+  cleanup.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  const services = await startBenchServices(dir, cleanup);
+  say(`Temporal ${services.temporal.address}, MinIO ${services.minio.endpoint}, MariaDB 127.0.0.1:${services.mariadb.port} (in ${dir})`);
+
+  const plan = planSyntheticDatabase(settings.sizeMiB);
+  say(`generating ${plan.tables.length} tables x ${plan.rowsPerTable} rows (~${settings.sizeMiB} MiB of dump)`);
+  const generation = await generateBenchDatabase(services, plan);
+  say(`generated in ${generation.seconds.toFixed(1)} s`);
+  const tinyPlan: SyntheticDatabasePlan = { ...planSyntheticDatabase(TINY_SIZE_MIB), database: TINY_DATABASE };
+  await generateBenchDatabase(services, tinyPlan);
+
+  const resources = benchResources(services, [
+    { name: CONFIGURATIONS.minio, repository: 'minio', database: plan.database },
+    { name: CONFIGURATIONS.filesystem, repository: 'filesystem', database: plan.database },
+    { name: CONFIGURATIONS.tiny, repository: 'minio', database: TINY_DATABASE },
+  ]);
+  const [minio, filesystem, tiny] = [CONFIGURATIONS.minio, CONFIGURATIONS.filesystem, CONFIGURATIONS.tiny].map((name) =>
+    resolveBackupConfiguration(resources, name),
+  ) as [ResolvedBackupConfiguration, ResolvedBackupConfiguration, ResolvedBackupConfiguration];
+  const target = resources.targets.get(BENCH_TARGET)!;
+  const restoreStreams = Math.min(availableParallelism(), plan.tables.length);
+
+  const client = await DbkeepClient.connect({ address: services.temporal.address, namespace: services.temporal.namespace });
+  cleanup.defer('close Temporal client', () => client.close());
+  const root = await createConnection({ socketPath: services.mariadb.socket, user: 'root', password: services.mariadb.rootPassword });
+  cleanup.defer('close MariaDB connection', () => root.end());
+  let worker: ManagedProcess | undefined;
+  try {
+    worker = await startWorkerProcess(dir, services.temporal, client, cleanup);
+    say(`worker pid ${worker.pid} polling task queue ${client.taskQueue}`);
+    const startedWorker = worker;
+    return await withOptionFile(services.mariadb.rootPassword, async (optionFile) => {
+      const run = new ComparisonRun(client, startedWorker, root, target, optionFile);
+      await measureBackups(run, settings, plan, { minio, filesystem });
+      await measureFixedOverhead(run, settings, tiny);
+      const snapshot = (id: MeasurementId) => run.snapshots.get(id)!;
+      const minioSnapshot = snapshot('backup-dbkeep-minio');
+      const tinySnapshot = snapshot('overhead-backup-session');
+      const dumpFile = path.join(
+        services.filesystemRepository,
+        snapshotKey(filesystem.configuration.name, snapshot('backup-dbkeep-filesystem').snapshotId, dataFileName('logical', 'zstd', false)),
+      );
+      await measureRestores(run, settings, plan, { dir, dumpFile, restoreStreams, minio, minioSnapshot, target: target.spec, optionFile });
+
+      const measurements = toMeasurements(run.runs, minioSnapshot.rawBytes, restoreStreams);
+      const ratios = deriveRatios(measurements, restoreStreams);
+      const goals = checkGoals({ measurements, ratios });
+      return {
+        measuredAt: new Date().toISOString(),
+        settings: { ...settings, restoreStreams },
+        database: {
+          name: plan.database,
+          tables: plan.tables.length,
+          rowsPerTable: plan.rowsPerTable,
+          generationSeconds: generation.seconds,
+          rawBytes: minioSnapshot.rawBytes,
+          storedBytes: minioSnapshot.storedBytes,
+          compression: 'zstd level 3',
+          tinyRawBytes: tinySnapshot.rawBytes,
+        },
+        measurements,
+        ratios,
+        goals,
+        passed: goals.every((goal) => goal.passed !== false),
+        notMeasured: [
+          `physical backup, bare \`mariadb-backup --backup --stream=xbstream | zstd\` against a dbkeep physical session: ${PHYSICAL_NOT_MEASURED}`,
+          `physical restore, 3 replicas against 1: ${PHYSICAL_NOT_MEASURED}`,
+        ],
+        environment: { ...describeEnvironment(generation.mariadb), loadAverage: { atStart: loadAtStart, atEnd: oneMinuteLoadAverage() } },
+      };
+    });
+  } catch (error) {
+    printWorkerLogTail(worker);
+    throw error;
+  }
+}
+
+async function measureBackups(
+  run: ComparisonRun,
+  settings: Settings,
+  plan: SyntheticDatabasePlan,
+  configurations: { minio: ResolvedBackupConfiguration; filesystem: ResolvedBackupConfiguration },
+): Promise<void> {
+  const contenders = [
+    () => run.bareBackup(plan.database),
+    () => run.dbkeepBackup('backup-dbkeep-minio', configurations.minio),
+    () => run.dbkeepBackup('backup-dbkeep-filesystem', configurations.filesystem),
+  ];
+  for (let round = 0; round < settings.runs; round++) {
+    say(`backup round ${round + 1}/${settings.runs}`);
+    for (const contender of rotated(contenders, round)) await contender();
+  }
+}
+
+async function measureFixedOverhead(run: ComparisonRun, settings: Settings, tiny: ResolvedBackupConfiguration): Promise<void> {
+  say(`fixed overhead: ${settings.overheadRuns} backup and restore sessions of ${TINY_DATABASE}`);
+  for (let index = 0; index < settings.overheadRuns; index++) await run.tinyBackup(tiny);
+  const { snapshotId } = run.snapshots.get('overhead-backup-session')!;
+  for (let index = 0; index < settings.overheadRuns; index++) await run.tinyRestore(tiny, snapshotId);
+}
+
+async function measureRestores(
+  run: ComparisonRun,
+  settings: Settings,
+  plan: SyntheticDatabasePlan,
+  context: {
+    dir: string;
+    dumpFile: string;
+    restoreStreams: number;
+    minio: ResolvedBackupConfiguration;
+    minioSnapshot: CommittedBackup;
+    target: TargetSpec;
+    optionFile: string;
+  },
+): Promise<void> {
+  say(`fingerprinting ${plan.database} (CHECKSUM TABLE of every table) to check every restore against it`);
+  await run.fingerprintSource(plan.database);
+  const partsDir = path.join(context.dir, 'parts');
+  mkdirSync(partsDir);
+  const split = await splitDumpByTable(context.dumpFile, partsDir, context.restoreStreams);
+  const bareClient = bareClientCommand(context.target, context.optionFile);
+  const dbkeepClient = logicalRestoreCommand({ target: context.target, optionFile: context.optionFile });
+  const contenders = [
+    () => run.restore('restore-bare', plan.database, () => bareRestore(context.dumpFile, bareClient)),
+    () => run.restore('restore-bare-dbkeep-client', plan.database, () => bareRestore(context.dumpFile, dbkeepClient)),
+    () => run.restore('restore-dbkeep-minio', plan.database, () => run.dbkeepRestore(context.minio, context.minioSnapshot.snapshotId)),
+    () =>
+      run.restore('restore-bare-parallel', plan.database, async () => {
+        await Promise.all(split.parts.map((part) => bareRestore(part, bareClient)));
+        await bareRestore(split.final, bareClient);
+      }),
+  ];
+  for (let round = 0; round < settings.runs; round++) {
+    say(`restore round ${round + 1}/${settings.runs}`);
+    for (const contender of rotated(contenders, round)) await contender();
+  }
+}
+
+runBenchmarkMain(
+  (cleanup) => measure(settingsFromArguments(), cleanup),
+  (result) => {
+    console.log(`\n${formatResultTables(result)}\n`);
+    const { files, warnings } = writeResultFiles(path.join(projectRoot(), 'bench', 'results'), result);
+    for (const warning of warnings) say(`warning: ${warning}`);
+    for (const file of files) say(`wrote ${file}`);
+    return result.passed ? 0 : 1;
+  },
+);

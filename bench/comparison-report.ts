@@ -1,0 +1,253 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatTable } from '../clients/cli/output';
+import type { BenchEnvironment } from './bench-run';
+import { renderThroughputChart } from './throughput-chart';
+import { bytesToMiB, type WorkerUsage } from './worker-usage';
+
+/**
+ * What one run of `npm run bench` measured, the ratios and goals derived from it, and how it is
+ * shown: a table on the terminal, JSON for tools, Markdown and a PNG chart for people.
+ * Every figure is a median of several runs; throughput is raw (uncompressed SQL) MiB per
+ * second of wall time, so a ratio of throughputs is the inverse ratio of durations.
+ */
+export const GOALS = {
+  backupThroughputRatio: 0.9,
+  restoreThroughputRatio: 0.95,
+  fixedOverheadSeconds: 2,
+  peakRssMiB: 300,
+  replicaRestoreTimeRatio: 1.5,
+} as const;
+
+export const PHYSICAL_NOT_MEASURED = 'not measured yet: physical backup lands with issue 4';
+
+export type MeasurementId =
+  | 'backup-bare'
+  | 'backup-dbkeep-minio'
+  | 'backup-dbkeep-filesystem'
+  | 'restore-bare'
+  | 'restore-bare-dbkeep-client'
+  | 'restore-dbkeep-minio'
+  | 'restore-bare-parallel'
+  | 'overhead-backup-commit'
+  | 'overhead-backup-session'
+  | 'overhead-restore-session';
+
+/** The worker during the sessions of one measurement. */
+export interface WorkerSummary {
+  /** VmHWM over the worker's life up to the end of these sessions. */
+  peakRssMiB: number;
+  /** The highest VmHWM of one of these sessions alone (reset at its start); absent when the kernel would not reset it. */
+  sessionPeakRssMiB?: number;
+  medianCpuSeconds: number;
+  /** The dump tool, client and compressor the worker ran. */
+  medianToolCpuSeconds: number;
+}
+
+export interface Measurement {
+  id: MeasurementId;
+  group: 'backup' | 'restore' | 'overhead';
+  label: string;
+  /** What runs, as a shell user would write it. */
+  command: string;
+  seconds: number[];
+  medianSeconds: number;
+  /** Raw MiB / median seconds; absent for the fixed overhead. */
+  throughputMiBps?: number;
+  /** For dbkeep sessions: the streaming step alone (dump or restore), by the workflow's clock. */
+  streamingStep?: { name: string; medianSeconds: number };
+  worker?: WorkerSummary;
+}
+
+export interface Ratio {
+  label: string;
+  measured: MeasurementId;
+  baseline: MeasurementId;
+  /** measured throughput / baseline throughput. */
+  value: number;
+  goal?: number;
+}
+
+export interface GoalCheck {
+  subject: 'throughput' | 'overhead' | 'memory' | 'physical';
+  goal: string;
+  value: string;
+  /** undefined: not measured. */
+  passed?: boolean;
+}
+
+export interface ComparisonResult {
+  measuredAt: string;
+  settings: { sizeMiB: number; runs: number; overheadRuns: number; restoreStreams: number };
+  database: {
+    name: string;
+    tables: number;
+    rowsPerTable: number;
+    generationSeconds: number;
+    rawBytes: number;
+    storedBytes: number;
+    compression: string;
+    tinyRawBytes: number;
+  };
+  measurements: Measurement[];
+  ratios: Ratio[];
+  goals: GoalCheck[];
+  passed: boolean;
+  notMeasured: string[];
+  environment: BenchEnvironment;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function summarizeWorker(usages: readonly WorkerUsage[]): WorkerSummary {
+  const sessionPeaks = usages.map((usage) => usage.sessionPeakRssMiB);
+  return {
+    peakRssMiB: Math.max(...usages.map((usage) => usage.peakRssMiB)),
+    sessionPeakRssMiB: sessionPeaks.every((peak) => peak !== undefined) ? Math.max(...sessionPeaks) : undefined,
+    medianCpuSeconds: median(usages.map((usage) => usage.cpuSeconds)),
+    medianToolCpuSeconds: median(usages.map((usage) => usage.toolCpuSeconds)),
+  };
+}
+
+function find(measurements: readonly Measurement[], id: MeasurementId): Measurement {
+  const found = measurements.find((m) => m.id === id);
+  if (found === undefined) throw new Error(`no measurement ${id}`);
+  return found;
+}
+
+/** The comparisons the issue asks for, each measured / baseline throughput. */
+export function deriveRatios(measurements: readonly Measurement[], restoreStreams: number): Ratio[] {
+  const ratio = (label: string, measured: MeasurementId, baseline: MeasurementId, goal?: number): Ratio => ({
+    label,
+    measured,
+    baseline,
+    value: find(measurements, baseline).medianSeconds / find(measurements, measured).medianSeconds,
+    goal,
+  });
+  return [
+    ratio('backup: dbkeep → MinIO / bare dump | zstd', 'backup-dbkeep-minio', 'backup-bare', GOALS.backupThroughputRatio),
+    ratio('backup: dbkeep → filesystem / bare dump | zstd', 'backup-dbkeep-filesystem', 'backup-bare', GOALS.backupThroughputRatio),
+    ratio('restore: dbkeep ← MinIO / bare zstd -d | mariadb', 'restore-dbkeep-minio', 'restore-bare', GOALS.restoreThroughputRatio),
+    ratio("restore: bare with dbkeep's client options / bare", 'restore-bare-dbkeep-client', 'restore-bare'),
+    ratio("restore: dbkeep ← MinIO / bare with dbkeep's client options", 'restore-dbkeep-minio', 'restore-bare-dbkeep-client'),
+    ratio(`restore: bare, ${restoreStreams} tables at a time / bare`, 'restore-bare-parallel', 'restore-bare'),
+  ];
+}
+
+export function checkGoals(result: Pick<ComparisonResult, 'measurements' | 'ratios'>): GoalCheck[] {
+  const atLeast = (ratio: Ratio): GoalCheck => ({
+    subject: 'throughput',
+    goal: `${ratio.label} ≥ ${ratio.goal!.toFixed(2)}`,
+    value: ratio.value.toFixed(3),
+    passed: ratio.value >= ratio.goal!,
+  });
+  const overhead = find(result.measurements, 'overhead-backup-commit').medianSeconds;
+  const peak = Math.max(...result.measurements.flatMap((m) => (m.worker ? [m.worker.peakRssMiB] : [])));
+  return [
+    ...result.ratios.filter((ratio) => ratio.goal !== undefined).map(atLeast),
+    { subject: 'overhead', goal: `fixed overhead (tiny database, trigger → manifest committed) < ${GOALS.fixedOverheadSeconds} s`, value: `${overhead.toFixed(2)} s`, passed: overhead < GOALS.fixedOverheadSeconds },
+    { subject: 'memory', goal: `worker peak RSS (VmHWM over the whole benchmark) < ${GOALS.peakRssMiB} MiB`, value: `${peak.toFixed(1)} MiB`, passed: peak < GOALS.peakRssMiB },
+    { subject: 'physical', goal: `physical backup: dbkeep / bare mariadb-backup --stream=xbstream | zstd ≥ ${GOALS.backupThroughputRatio.toFixed(2)}`, value: PHYSICAL_NOT_MEASURED },
+    { subject: 'physical', goal: `physical restore: 3 replicas in ≤ ${GOALS.replicaRestoreTimeRatio}× the time of one`, value: PHYSICAL_NOT_MEASURED },
+  ];
+}
+
+const secondsText = (value: number): string => `${value.toFixed(value < 10 ? 2 : 1)} s`;
+const mibText = (value: number | undefined): string => (value === undefined ? 'n/a' : `${value.toFixed(1)} MiB`);
+const status = (check: GoalCheck): string => (check.passed === undefined ? 'not measured' : check.passed ? 'PASS' : 'FAIL');
+
+function measurementRows(result: ComparisonResult): string[][] {
+  return result.measurements.map((m) => [
+    m.label,
+    secondsText(m.medianSeconds),
+    m.seconds.map((s) => s.toFixed(2)).join(', '),
+    m.throughputMiBps === undefined ? '' : `${m.throughputMiBps.toFixed(1)} MiB/s`,
+    m.streamingStep ? `${m.streamingStep.name} ${secondsText(m.streamingStep.medianSeconds)}` : '',
+  ]);
+}
+
+function ratioRows(result: ComparisonResult): string[][] {
+  return [
+    ...result.ratios.map((r) => [r.label, r.value.toFixed(3), r.goal === undefined ? '' : `≥ ${r.goal.toFixed(2)}`, r.goal === undefined ? '' : r.value >= r.goal ? 'PASS' : 'FAIL']),
+    ['physical backup and 3-replica restore', '', '', PHYSICAL_NOT_MEASURED],
+  ];
+}
+
+function workerRows(result: ComparisonResult): string[][] {
+  return result.measurements.flatMap((m) =>
+    m.worker
+      ? [[m.label, mibText(m.worker.peakRssMiB), mibText(m.worker.sessionPeakRssMiB), secondsText(m.worker.medianCpuSeconds), secondsText(m.worker.medianToolCpuSeconds)]]
+      : [],
+  );
+}
+
+const MEASUREMENT_HEADER = ['MEASUREMENT', 'MEDIAN', 'RUNS (s)', 'THROUGHPUT (raw)', 'STREAMING STEP'];
+const RATIO_HEADER = ['RATIO (throughput)', 'VALUE', 'GOAL', 'STATUS'];
+const WORKER_HEADER = ['WORKER DURING', 'PEAK RSS (lifetime)', 'PEAK RSS (session)', 'CPU (median)', 'TOOLS CPU (median)'];
+
+export function formatResultTables(result: ComparisonResult): string {
+  return [
+    formatTable(MEASUREMENT_HEADER, measurementRows(result)),
+    formatTable(RATIO_HEADER, ratioRows(result)),
+    formatTable(WORKER_HEADER, workerRows(result)),
+    formatTable(['GOAL', 'VALUE', 'STATUS'], result.goals.map((g) => [g.goal, g.value, status(g)])),
+  ].join('\n\n');
+}
+
+const markdownTable = (header: string[], rows: string[][]): string[] => [
+  `| ${header.join(' | ')} |`,
+  `| ${header.map(() => '---').join(' | ')} |`,
+  ...rows.map((row) => `| ${row.map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`),
+];
+
+export function formatResultMarkdown(result: ComparisonResult, chartFile: string | undefined): string {
+  const { database, settings, environment } = result;
+  const load = environment.loadAverage;
+  return [
+    '# dbkeep against the bare tools',
+    '',
+    `Measured ${result.measuredAt} by \`npm run bench\`: ${database.tables} tables x ${database.rowsPerTable} rows, ` +
+      `${mibText(bytesToMiB(database.rawBytes))} of SQL (${mibText(bytesToMiB(database.storedBytes))} stored, ${database.compression}), ` +
+      `median of ${settings.runs} runs each (fixed overhead: ${settings.overheadRuns} runs on a ${(database.tinyRawBytes / 1024).toFixed(0)} KiB database).`,
+    `Environment: dbkeep ${environment.revision}, Node ${environment.node}, ${environment.cpus} CPUs, ${environment.platform}, ${environment.mariadb}` +
+      (load ? `; 1-minute load average ${load.atStart} at the start, ${load.atEnd} at the end (other work shares the machine).` : '.'),
+    '',
+    ...(chartFile ? [`![throughput](${chartFile})`, ''] : []),
+    '## Goals',
+    '',
+    ...markdownTable(['Goal', 'Value', 'Status'], result.goals.map((g) => [g.goal, g.value, status(g)])),
+    '',
+    '## Ratios',
+    '',
+    ...markdownTable(['Ratio (throughput)', 'Value', 'Goal', 'Status'], ratioRows(result)),
+    '',
+    '## Measurements',
+    '',
+    ...markdownTable(['Measurement', 'Command', 'Median', 'Runs (s)', 'Throughput (raw)', 'Streaming step'], result.measurements.map((m, index) => {
+      const [label, medianText, runs, throughput, step] = measurementRows(result)[index]!;
+      return [label!, `\`${m.command}\``, medianText!, runs!, throughput!, step!];
+    })),
+    '',
+    '## Worker',
+    '',
+    ...markdownTable(['Worker during', 'Peak RSS (lifetime)', 'Peak RSS (session)', 'CPU (median)', 'Tools CPU (median)'], workerRows(result)),
+    '',
+    ...result.notMeasured.map((line) => `- ${line}`),
+    '',
+  ].join('\n');
+}
+
+/** Writes bare-tools-comparison.{json,md,svg,png} into dir (created when missing); returns their paths. */
+export function writeResultFiles(dir: string, result: ComparisonResult): { files: string[]; warnings: string[] } {
+  mkdirSync(dir, { recursive: true });
+  const base = path.join(dir, 'bare-tools-comparison');
+  writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  const chart = renderThroughputChart(result, `${base}.svg`, `${base}.png`);
+  writeFileSync(`${base}.md`, formatResultMarkdown(result, chart.png ? path.basename(chart.png) : undefined));
+  return { files: [`${base}.json`, `${base}.md`, chart.svg, ...(chart.png ? [chart.png] : [])], warnings: chart.warnings };
+}

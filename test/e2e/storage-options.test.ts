@@ -1,0 +1,210 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import type { Connection } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeFailure } from '../../clients/failure-description';
+import { parseManifest } from '../../domain/manifest';
+import { resolveBackupConfiguration, type ResourceSet } from '../../domain/resource-set';
+import { API_VERSION } from '../../domain/resources';
+import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { awsCliPath } from '../../stack/tool-paths';
+import { runCommand } from '../support/cli-runner';
+import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { AWKWARD_DATABASE, awkwardRows, createAwkwardDatabase } from '../support/sample-data';
+
+/**
+ * The options of a configuration as users combine them: every compression, age encryption
+ * (and the restore without dbkeep that README documents), extra dump arguments, a filesystem
+ * repository, and no password on any command line.
+ */
+let stack: E2eStack;
+let source: MariaDbInstance;
+let identityFile: string;
+let recipient: string;
+
+function resources(spec: Record<string, unknown>, extra: object[] = []): ResourceSet {
+  return stack.resources(stack.targetDocument('source', source), configurationDocument('options', { target: 'source', databases: [AWKWARD_DATABASE], ...spec }), ...extra);
+}
+
+async function backup(set: ResourceSet, configuration = 'options') {
+  const result = await (await stack.client.backupNow(resolveBackupConfiguration(set, configuration))).result();
+  if (result.outcome !== 'succeeded') throw new Error('skipped');
+  return result;
+}
+
+async function restoreInto(set: ResourceSet, target: MariaDbInstance, snapshotId: string, configuration = 'options') {
+  const resolved = resolveBackupConfiguration(set, configuration);
+  const copy = stack.targetDocument('copy', target) as { spec: Record<string, unknown> };
+  const handle = await stack.client.restore({
+    repository: resolved.repository,
+    configuration,
+    target: stack.resources(copy).targets.get('copy')!,
+    selector: { snapshotId },
+    overwrite: true,
+    identity: resolved.configuration.spec.encryption?.age.identity,
+  });
+  return handle.result();
+}
+
+async function rowsOf(instance: MariaDbInstance) {
+  const connection = await rootConnection(instance);
+  try {
+    return await awkwardRows(connection);
+  } finally {
+    await connection.end();
+  }
+}
+
+async function storedObject(key: string): Promise<Buffer> {
+  const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `dbkeep/${key}` }));
+  return Buffer.from(await object.Body!.transformToByteArray());
+}
+
+beforeAll(async () => {
+  stack = await startE2eStack();
+  source = await stack.startMariaDb();
+  await createAwkwardDatabase(source);
+  identityFile = path.join(stack.dir, 'age-identity.txt');
+  execFileSync('age-keygen', ['-o', identityFile], { stdio: 'pipe' });
+  recipient = /public key: (age1\w+)/.exec(readFileSync(identityFile, 'utf8'))![1]!;
+  writeFileSync(path.join(stack.dir, 'age-recipients.txt'), `# backups\n${recipient}\n`);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('compression', () => {
+  it.each([
+    ['gzip', 'dump.sql.gz', [0x1f, 0x8b]],
+    ['bzip2', 'dump.sql.bz2', [0x42, 0x5a, 0x68]],
+    // MariaDB's dumps open with a /*M!999999 sandbox-mode comment.
+    ['none', 'dump.sql', [0x2f, 0x2a]],
+    ['zstd', 'dump.sql.zst', [0x28, 0xb5, 0x2f, 0xfd]],
+  ] as const)('%s round-trips byte for byte, stored as %s', async (algorithm, file, magic) => {
+    const set = resources({ compression: { algorithm, ...(algorithm === 'gzip' ? { level: 9 } : {}) } });
+    const { snapshotId } = await backup(set);
+    const stored = await storedObject(`options/${snapshotId}/${file}`);
+    expect([...stored.subarray(0, magic.length)]).toEqual(magic);
+    const target = await stack.startMariaDb();
+    await restoreInto(set, target, snapshotId);
+    expect(await rowsOf(target)).toEqual(await rowsOf(source));
+  });
+});
+
+describe('age encryption', () => {
+  const encryption = () => ({
+    age: { recipients: { file: path.join(stack.dir, 'age-recipients.txt') }, identity: { file: identityFile } },
+  });
+
+  it('stores only ciphertext, records the recipients, and restores with the identity', async () => {
+    const set = resources({ encryption: encryption() });
+    const { snapshotId } = await backup(set);
+    const stored = await storedObject(`options/${snapshotId}/dump.sql.zst.age`);
+    expect(stored.subarray(0, 21).toString()).toBe('age-encryption.org/v1');
+    const manifest = parseManifest((await storedObject(`options/${snapshotId}/manifest.json`)).toString());
+    expect(manifest.ok && manifest.manifest.encryption).toEqual({ method: 'age', recipients: [recipient] });
+    const target = await stack.startMariaDb();
+    await restoreInto(set, target, snapshotId);
+    expect(await rowsOf(target)).toEqual(await rowsOf(source));
+  });
+
+  it('refuses to restore without the identity, naming the field to set', async () => {
+    const set = resources({ encryption: encryption() });
+    const { snapshotId } = await backup(set);
+    const withoutIdentity = resources({ encryption: { age: { recipients: encryption().age.recipients } } });
+    const target = await stack.startMariaDb();
+    const failure = describeFailure(await restoreInto(withoutIdentity, target, snapshotId).catch((e: unknown) => e));
+    expect(failure.type).toBe('SecretUnavailable');
+    expect(failure.message).toContain('is encrypted with age');
+    expect(failure.message).toContain('spec.encryption.age.identity on BackupConfiguration "options"');
+  });
+
+  it('is restorable without dbkeep with the README\'s commands', async () => {
+    const set = resources({ encryption: encryption() });
+    const { snapshotId } = await backup(set);
+    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Restore without dbkeep'));
+    const script = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
+    const target = await stack.startMariaDb();
+    const defaultsFile = path.join(stack.dir, 'restore-without-dbkeep.cnf');
+    writeFileSync(defaultsFile, `[client]\nhost=127.0.0.1\nport=${target.port}\nuser=root\npassword="${target.rootPassword}"\n`, { mode: 0o600 });
+    const accessKey = readFileSync(path.join(stack.dir, 's3-access-key'), 'utf8');
+    const result = await runCommand('bash', ['-euo', 'pipefail', '-c', script], {
+      env: {
+        ...process.env,
+        PATH: `${path.dirname(awsCliPath())}:${process.env.PATH}`,
+        ENDPOINT: stack.minio.endpoint,
+        BUCKET: stack.bucket,
+        KEY: `dbkeep/options/${snapshotId}/dump.sql.zst.age`,
+        AWS_ACCESS_KEY_ID: accessKey,
+        AWS_SECRET_ACCESS_KEY: stack.s3SecretKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AGE_IDENTITY: identityFile,
+        MARIADB_DEFAULTS: defaultsFile,
+      },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(await rowsOf(target)).toEqual(await rowsOf(source));
+  });
+});
+
+describe('tool arguments and credentials', () => {
+  it('passes the configuration\'s extra arguments to the dump tool', async () => {
+    const set = resources({ args: ['--skip-comments', '--skip-dump-date'], compression: 'none' });
+    const { snapshotId } = await backup(set);
+    const dump = (await storedObject(`options/${snapshotId}/dump.sql`)).toString('utf8');
+    expect(dump).not.toContain('-- MariaDB dump');
+    expect(dump).not.toContain('-- Dump completed');
+  });
+
+  it('never puts the password on the dump tool\'s command line', async () => {
+    const lock: Connection = await rootConnection(source);
+    await lock.query(`LOCK TABLES \`${AWKWARD_DATABASE.replace(/`/g, '``')}\`.\`table with \`\`tick\`\` and ünïcode\` WRITE`);
+    const handle = await stack.client.backupNow(resolveBackupConfiguration(resources({}), 'options'));
+    let commandLine: string | undefined;
+    for (let i = 0; i < 200 && commandLine === undefined; i++) {
+      commandLine = readdirSync('/proc')
+        .filter((entry) => /^\d+$/.test(entry))
+        .map((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+          } catch {
+            return '';
+          }
+        })
+        .find((line) => line.startsWith('mariadb-dump --defaults-file='));
+      if (commandLine === undefined) await sleep(50);
+    }
+    await lock.query('UNLOCK TABLES');
+    await lock.end();
+    expect((await handle.result()).outcome).toBe('succeeded');
+    expect(commandLine).toBeDefined();
+    expect(commandLine).toContain('--defaults-file=');
+    expect(commandLine).toContain(`--port=${source.port}`);
+    expect(commandLine).not.toContain(source.rootPassword);
+    expect(commandLine).not.toMatch(/--password|\s-p\S/);
+  });
+});
+
+describe('filesystem repository', () => {
+  it('keeps the same layout, commits atomically and restores', async () => {
+    const root = path.join(stack.dir, 'fs-repository');
+    const fsRepository = { apiVersion: API_VERSION, kind: 'Repository', metadata: { name: 'local' }, spec: { filesystem: { path: root } } };
+    const set = stack.resources(
+      stack.targetDocument('source', source),
+      fsRepository,
+      { ...configurationDocument('local-nightly', { target: 'source', databases: [AWKWARD_DATABASE] }), spec: { target: 'source', repository: 'local', databases: [AWKWARD_DATABASE] } },
+    );
+    const { snapshotId } = await backup(set, 'local-nightly');
+    expect(readdirSync(path.join(root, 'local-nightly', snapshotId)).sort()).toEqual(['dump.sql.zst', 'manifest.json']);
+    expect(existsSync(path.join(root, 'local-nightly', snapshotId, 'manifest.json'))).toBe(true);
+    const target = await stack.startMariaDb();
+    await restoreInto(set, target, snapshotId, 'local-nightly');
+    expect(await rowsOf(target)).toEqual(await rowsOf(source));
+  });
+});
