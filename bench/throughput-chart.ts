@@ -52,7 +52,7 @@ export function throughputChartSvg(result: ComparisonResult): string {
     text(
       LEFT,
       y,
-      `${(database.rawBytes / 2 ** 20).toFixed(0)} MiB of SQL in ${database.tables} tables, ${settings.runs} runs each; ` +
+      `${(database.rawBytes / 2 ** 20).toFixed(0)} MiB of SQL in ${database.tables} tables, median of ${settings.runs} run${settings.runs === 1 ? '' : 's'} each; ` +
         `${environment.cpus} CPUs, ${environment.mariadb}; ${result.measuredAt.slice(0, 10)}`,
       { fill: '#555' },
     ),
@@ -64,6 +64,8 @@ export function throughputChartSvg(result: ComparisonResult): string {
     parts.push(text(LEFT, y, group.title, { bold: true }));
     y += 10;
     const top = y;
+    // Drawn first, so the bars and their figures stay readable on top of it.
+    const goalLineAt = parts.length;
     for (const bar of group.bars) {
       const width = Math.max(1, (bar.throughputMiBps ?? 0) * scale);
       const ratio = baseline && bar.id !== baseline.id ? ` · ${(baseline.medianSeconds / bar.medianSeconds).toFixed(2)}× bare` : '';
@@ -75,8 +77,12 @@ export function throughputChartSvg(result: ComparisonResult): string {
     const goal = result.ratios.find((ratio) => ratio.baseline === group.baseline && ratio.goal !== undefined)?.goal;
     if (baseline?.throughputMiBps !== undefined && goal !== undefined) {
       const x = LEFT + LABEL_WIDTH + baseline.throughputMiBps * goal * scale;
-      parts.push(`<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${y - BAR_GAP + 4}" stroke="${COLORS.goal}" stroke-width="2" stroke-dasharray="5,4"/>`);
-      parts.push(text(x + 4, top - 2, `goal ${goal}× bare`, { fill: COLORS.goal, size: 11 }));
+      parts.splice(
+        goalLineAt,
+        0,
+        `<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${y - BAR_GAP + 4}" stroke="${COLORS.goal}" stroke-width="2" stroke-dasharray="5,4"/>`,
+        text(x + 4, top - 2, `goal ${goal}× bare`, { fill: COLORS.goal, size: 11 }),
+      );
     }
   }
   y += 16;
