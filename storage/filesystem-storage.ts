@@ -22,7 +22,15 @@ export class FilesystemStorage implements Storage {
 
   async putStream(key: string, body: Readable, signal: AbortSignal): Promise<void> {
     await this.commit(key, async (tmp) => {
-      await pipeline(body, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal });
+      const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+      try {
+        await pipeline(body, out, { signal });
+      } catch (error) {
+        // The file may still be opening when the source fails; removing it before it is
+        // closed would leave it behind, created after the removal.
+        if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+        throw error;
+      }
     });
   }
 
