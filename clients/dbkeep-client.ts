@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import type { PayloadCodec } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { Progress } from '../activities/heartbeat';
 import type { RepositoryStatus } from '../activities/repository-status';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
@@ -37,6 +38,8 @@ export interface ConnectOptions {
   /** Defaults to TEMPORAL_NAMESPACE, then "default". */
   namespace?: string;
   taskQueue?: string;
+  /** Encrypts payloads; must match the worker's keyring (secrets/payload-codec.ts). */
+  payloadCodec?: PayloadCodec;
 }
 
 export interface StartRestoreOptions {
@@ -131,7 +134,8 @@ export class DbkeepClient {
     const connection = await Connection.connect({ address }).catch((error: unknown) => {
       throw new TemporalUnreachableError(address, error);
     });
-    return new DbkeepClient(new Client({ connection, namespace }), options.taskQueue);
+    const dataConverter = options.payloadCodec ? { payloadCodecs: [options.payloadCodec] } : undefined;
+    return new DbkeepClient(new Client({ connection, namespace, dataConverter }), options.taskQueue);
   }
 
   async close(): Promise<void> {
@@ -341,7 +345,11 @@ export class DbkeepClient {
     // A session whose first workflow task has not run yet cannot answer queries.
     const status = await handle.query(statusQuery).catch(() => undefined);
     const pending = description.raw.pendingActivities?.[0];
-    const heartbeat = pending?.heartbeatDetails?.payloads?.[0];
+    // Through the client's converter, so heartbeats encrypted by the payload codec decode too.
+    const heartbeats = pending?.heartbeatDetails?.payloads;
+    const progress = heartbeats?.length
+      ? await decodeFromPayloadsAtIndex<Progress>(this.temporal.options.loadedDataConverter, 0, heartbeats).catch(() => undefined)
+      : undefined;
     return {
       workflowId,
       runStatus: description.status.name,
@@ -350,7 +358,7 @@ export class DbkeepClient {
         ? {
             name: pending.activityType?.name ?? 'activity',
             attempt: pending.attempt ?? 1,
-            progress: heartbeat ? defaultPayloadConverter.fromPayload<Progress>(heartbeat) : undefined,
+            progress,
             lastFailure: pending.lastFailure?.message ?? undefined,
           }
         : undefined,

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type DbkeepActivities } from '../activities';
 import { DEFAULT_TASK_QUEUE } from '../domain/session-ids';
@@ -16,6 +17,8 @@ export interface DbkeepWorkerOptions {
    * (about 32 MiB) and two or three child processes, which is what bounds memory.
    */
   maxConcurrentActivityTaskExecutions?: number;
+  /** Encrypts every payload (secrets/payload-codec.ts); clients need the same keyring. */
+  payloadCodec?: PayloadCodec;
 }
 
 /**
@@ -42,6 +45,7 @@ export async function createDbkeepWorker(options: DbkeepWorkerOptions): Promise<
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : defaultWorkflowCode()),
     activities: options.activities ?? createActivities(),
+    dataConverter: options.payloadCodec ? { payloadCodecs: [options.payloadCodec] } : undefined,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_SESSIONS,
     // Lets a streaming activity notice cancellation and abort its upload before the worker exits.
     shutdownGraceTime: '20 seconds',

@@ -2,6 +2,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities, createReplicaWorkerOnlyActivities } from '../activities';
 import { LocalProcessReplicaWorkers } from '../activities/replica-workers';
 import type { TemporalSettings } from '../clients/temporal-settings';
+import { payloadCodecFromEnvironment } from '../secrets/payload-codec';
 import { dbkeepCliCommand, workerIsPolling } from '../stack/dev-stack';
 import { createDbkeepWorker } from './dbkeep-worker';
 import type { WorkerSettings } from './worker-settings';
@@ -26,11 +27,17 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
         replicaWorkers: localReplicaWorkers(settings),
       }),
       maxConcurrentActivityTaskExecutions: settings.maxConcurrentSessions,
+      payloadCodec: payloadCodecFromEnvironment(),
     });
     await worker.run();
   } finally {
     await connection.close();
   }
+}
+
+function codecConverter() {
+  const codec = payloadCodecFromEnvironment();
+  return codec ? { payloadCodecs: [codec] } : undefined;
 }
 
 /** The embedded mode's replica workers: local `dbkeep replica-worker` processes on this host. */
@@ -55,6 +62,7 @@ export async function runReplicaWorker(settings: TemporalSettings & { volumeDir:
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
       activities: createReplicaWorkerOnlyActivities({ volumeDir: settings.volumeDir }),
+      dataConverter: codecConverter(),
       maxConcurrentActivityTaskExecutions: 1,
       shutdownGraceTime: '20 seconds',
       maxHeartbeatThrottleInterval: '2 seconds',

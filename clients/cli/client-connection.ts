@@ -1,3 +1,4 @@
+import { payloadCodecFromEnvironment } from '../../secrets/payload-codec';
 import { DbkeepClient } from '../dbkeep-client';
 import { resolveTemporalSettings } from '../temporal-settings';
 import { UsageError } from './cli-errors';
@@ -9,7 +10,7 @@ export async function connectClient(values: { address?: string; namespace?: stri
     namespace: values.namespace,
     taskQueue: values['task-queue'],
   });
-  return DbkeepClient.connect(settings);
+  return DbkeepClient.connect({ ...settings, payloadCodec: payloadCodecFromEnvironment() });
 }
 
 export function resourceFiles(values: { file?: string[] }): string[] {

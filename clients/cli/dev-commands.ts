@@ -2,6 +2,8 @@ import { dbkeepWorkerCommand, defaultDevDir, devStackComponents, devStackDown, d
 import { resolveWorkerSettings } from '../../workers/worker-settings';
 import path from 'node:path';
 import { z } from 'zod';
+import { payloadCodecFromEnvironment } from '../../secrets/payload-codec';
+import { startCodecServer } from '../codec-server';
 import { resolveTemporalSettings } from '../temporal-settings';
 import { runReplicaWorker, runWorker } from '../../workers/run-worker';
 import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
@@ -76,4 +78,22 @@ export async function replicaWorkerCommand(argv: string[]): Promise<void> {
     taskQueue: requireFlag('task-queue', values['task-queue']),
   });
   await runReplicaWorker({ ...settings, volumeDir });
+}
+
+/** `dbkeep codec-server [--port 8888] [--ui-origin URL]`: decodes payloads for the Temporal UI with DBKEEP_PAYLOAD_KEYRING_FILE. */
+export async function codecServerCommand(argv: string[]): Promise<void> {
+  const { values } = parseCommandLine(argv, {
+    port: { type: 'string', default: '8888' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'ui-origin': { type: 'string', default: 'http://127.0.0.1:8233' },
+  });
+  const port = flagValue('port', z.coerce.number().int().min(1).max(65535), values.port);
+  const codec = payloadCodecFromEnvironment();
+  if (!codec) throw new UsageError('set DBKEEP_PAYLOAD_KEYRING_FILE to the keyring the workers use');
+  await startCodecServer({ codec, port, host: values.host, uiOrigin: values['ui-origin'] });
+  console.log(`codec server on http://${values.host}:${port} for ${values['ui-origin']} (POST /decode, /encode)`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 }

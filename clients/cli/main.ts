@@ -5,7 +5,7 @@ import { describeFailure } from '../failure-description';
 import { TemporalSettingsError } from '../temporal-settings';
 import { WorkerSettingsError } from '../../workers/worker-settings';
 import { ExitCode, UsageError } from './cli-errors';
-import { devCommand, replicaWorkerCommand, workerCommand } from './dev-commands';
+import { codecServerCommand, devCommand, replicaWorkerCommand, workerCommand } from './dev-commands';
 import { inputCommand } from './input-commands';
 import { pruneCommand, repoCommand } from './repository-commands';
 import { applyCommand, deleteCommand, pauseOrResumeCommand, schedulesCommand, triggerCommand } from './schedule-commands';
@@ -32,6 +32,7 @@ Usage:
   dbkeep prune     -f FILE... --config NAME [--dry-run] [--json]
   dbkeep repo status -f FILE... --repository NAME [--json]
   dbkeep input backup|restore ...                       a session's workflow input, for the temporal CLI
+  dbkeep codec-server [--port N] [--ui-origin URL]      decodes encrypted payloads for the Temporal UI
 
 Temporal connection (every command but dev): --address HOST:PORT, --namespace NS, --task-queue NAME;
 defaults: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DBKEEP_TASK_QUEUE, then a running \`dbkeep dev up\`, then 127.0.0.1:7233.
@@ -41,6 +42,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   dev: devCommand,
   worker: workerCommand,
   'replica-worker': replicaWorkerCommand,
+  'codec-server': codecServerCommand,
   bootstrap: bootstrapCommand,
   backup: backupCommand,
   snapshots: snapshotsCommand,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { createConnection, type Connection as MysqlConnection } from 'mysql2/promise';
 import { stringify } from 'yaml';
@@ -60,7 +61,7 @@ export async function rootConnection(instance: MariaDbInstance): Promise<MysqlCo
 
 let runtimeInstalled = false;
 
-export async function startE2eStack(): Promise<E2eStack> {
+export async function startE2eStack(options: { payloadCodec?: PayloadCodec } = {}): Promise<E2eStack> {
   if (!runtimeInstalled) {
     // The worker's own info logs would drown the test output; warnings and errors still show.
     Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -107,6 +108,7 @@ export async function startE2eStack(): Promise<E2eStack> {
         pushgatewayUrl: pushgateway.url,
         replicaWorkers: localReplicaWorkers({ address: temporal.address, namespace: temporal.namespace, taskQueue }),
       }),
+      payloadCodec: options.payloadCodec,
       workflowBundle: await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }),
     });
     const running = worker.run();
@@ -116,7 +118,11 @@ export async function startE2eStack(): Promise<E2eStack> {
     });
 
     const client = new DbkeepClient(
-      new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace }),
+      new Client({
+        connection: await Connection.connect({ address: temporal.address }),
+        namespace: temporal.namespace,
+        dataConverter: options.payloadCodec ? { payloadCodecs: [options.payloadCodec] } : undefined,
+      }),
       taskQueue,
     );
     stopping.push(() => client.close());
