@@ -7,6 +7,7 @@ import type { Manifest } from '../domain/manifest';
 import { snapshotKey } from '../domain/repository-layout';
 import type { BackupMethod, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatZodIssues } from '../domain/resource-set';
+import { restoreOptionsSchema } from '../domain/resources';
 import { selectSnapshot, snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
 import type { SecretRef } from '../domain/secret-ref';
 import { logicalRestoreCommand, optionFileContents, restoreFilters } from '../domain/tool-commands';
@@ -17,6 +18,7 @@ import { ByteMeter } from './byte-meter';
 import { connectToTarget } from './database-connection';
 import { abortOnActivityCancel, startHeartbeats, type Progress } from './heartbeat';
 import { withSecretFiles } from './option-file';
+import { OneDatabaseFilter } from './one-database-filter';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
 import { streamRepositoryToTool } from './stream-pipelines';
@@ -77,6 +79,10 @@ export interface RestoreInput {
   manifest: Manifest;
   /** The configuration's age identity, for encrypted snapshots. */
   identity?: SecretRef;
+  /** Restore only this database of the snapshot (--one-database). */
+  database?: string;
+  /** Extra options for the mariadb client, validated by toolArgumentsSchema. */
+  args?: string[];
 }
 
 export interface RestoreResult {
@@ -96,6 +102,18 @@ function summarize(manifest: Manifest): SnapshotSummary {
     storedBytes: manifest.data.storedBytes,
     rawBytes: manifest.data.rawBytes,
   };
+}
+
+/** The databases a restore of `manifest` replaces: all of them, or the one asked for. */
+export function restoredDatabases(manifest: Manifest, database: string | undefined): string[] {
+  if (database === undefined) return manifest.databases;
+  if (!manifest.databases.includes(database)) {
+    throw permanentFailure(
+      PermanentFailureType.UnknownDatabase,
+      `snapshot ${manifest.snapshotId} holds ${manifest.databases.map((d) => `"${d}"`).join(', ')}, not "${database}"`,
+    );
+  }
+  return [database];
 }
 
 const quoteIdentifier = (name: string) => `\`${name.replace(/`/g, '``')}\``;
@@ -191,6 +209,9 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
      */
     async restoreFromSnapshot(input: RestoreInput): Promise<RestoreResult> {
       const { manifest } = input;
+      // Checked here too: a session started with the temporal CLI skipped the client's checks.
+      const options = restoreOptionsSchema.safeParse({ database: input.database, args: input.args });
+      if (!options.success) throw permanentFailure(PermanentFailureType.InvalidInput, formatZodIssues(options.error.issues));
       const storage = await open(input.repository, deps.secrets);
       const controller = abortOnActivityCancel();
       const { signal } = controller;
@@ -207,7 +228,9 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         progress.phase = 'resetting';
         const connection = await connectToTarget(input.target, deps.secrets);
         try {
-          for (const db of manifest.databases) await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
+          for (const db of restoredDatabases(manifest, input.database)) {
+            await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
+          }
         } finally {
           await connection.end().catch(() => undefined);
         }
@@ -225,7 +248,12 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
             storage,
             key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
             filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-            consumer: logicalRestoreCommand({ target: input.target.spec, optionFile: files['client.cnf']! }),
+            consumer: logicalRestoreCommand({
+              target: input.target.spec,
+              optionFile: files['client.cnf']!,
+              extraArgs: input.args,
+            }),
+            transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
             controller,
             progress,
           });

@@ -24,12 +24,14 @@ function chainFilters(params: {
   head: Transform;
   filters: readonly ToolCommand[];
   tail: Transform;
+  /** In-process transforms after the tail meter, before the sink (e.g. OneDatabaseFilter). */
+  afterTail?: readonly Transform[];
   sink?: Writable;
   signal: AbortSignal;
 }): { tools: RunningTool[]; streams: Promise<void>[] } {
   const { signal } = params;
   const tools = params.filters.map((filter) => startTool(filter, { signal, stdin: 'pipe', stdout: 'pipe' }));
-  const ending = params.sink ? [params.tail, params.sink] : [params.tail];
+  const ending = [params.tail, ...(params.afterTail ?? []), ...(params.sink ? [params.sink] : [])];
   if (tools.length === 0) return { tools, streams: [pipeline([params.source, params.head, ...ending], { signal })] };
   const streams = [pipeline([params.source, params.head, tools[0]!.child.stdin!], { signal })];
   tools.forEach((tool, index) => {
@@ -86,6 +88,8 @@ export async function streamRepositoryToTool(params: {
   key: string;
   filters: readonly ToolCommand[];
   consumer: ToolCommand;
+  /** In-process transforms between the decompressed stream and the consumer. */
+  transforms?: readonly Transform[];
   controller: AbortController;
   progress: Progress;
 }): Promise<StreamedObject> {
@@ -96,7 +100,15 @@ export async function streamRepositoryToTool(params: {
   raw.on('data', () => (params.progress.bytesWritten = raw.bytes));
   const body = await params.storage.getStream(params.key, signal);
   const consumer = startTool(params.consumer, { signal, stdin: 'pipe', stdout: 'ignore' });
-  const chain = chainFilters({ source: body, head: stored, filters: params.filters, tail: raw, sink: consumer.child.stdin!, signal });
+  const chain = chainFilters({
+    source: body,
+    head: stored,
+    filters: params.filters,
+    tail: raw,
+    afterTail: params.transforms,
+    sink: consumer.child.stdin!,
+    signal,
+  });
   await runStages(params.controller, [...chain.tools.map((t) => t.finished), consumer.finished, ...chain.streams]);
   return { rawBytes: raw.bytes, storedBytes: stored.bytes, sha256: stored.sha256() };
 }

@@ -7,7 +7,7 @@ import type { RepositoryStatus } from '../activities/repository-status';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
 import { backupWorkflowId, bootstrapWorkflowId, DEFAULT_TASK_QUEUE, pruneWorkflowId, repositoryQueryWorkflowId, restoreWorkflowId, volumeRestoreWorkflowId } from '../domain/session-ids';
-import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import { restoreOptionsSchema, type Named, type RepositorySpec, type TargetSpec } from '../domain/resources';
 import { formatZodIssues, ResourceValidationError, type ResolvedBackupConfiguration, type ResourceSet } from '../domain/resource-set';
 import { formatSnapshotId } from '../domain/snapshot-id';
 import type { SecretRef } from '../domain/secret-ref';
@@ -50,6 +50,10 @@ export interface StartRestoreOptions {
   overwrite?: boolean;
   /** The configuration's age identity, for encrypted snapshots. */
   identity?: SecretRef;
+  /** Restore one database out of the snapshot; it is dropped and recreated on the target. */
+  database?: string;
+  /** Extra options for the mariadb client. */
+  args?: string[];
 }
 
 export interface StartVolumeRestoreOptions {
@@ -178,11 +182,24 @@ export class DbkeepClient {
   async restore(options: StartRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreSession>> {
     const { repository, configuration, target } = options;
     const selector = parseSelector(options.selector);
+    const restoreOptions = restoreOptionsSchema.safeParse({ database: options.database, args: options.args });
+    if (!restoreOptions.success) throw new ResourceValidationError(`restore: ${formatZodIssues(restoreOptions.error.issues)}`);
     const what = 'snapshotId' in selector ? selector.snapshotId : `latest at ${selector.targetRecoveryTime ?? 'now'}`;
     return this.temporal.workflow.start<typeof restoreSession>('restoreSession', {
       taskQueue: this.taskQueue,
       workflowId: restoreWorkflowId(target.name, newSessionId()),
-      args: [{ repository, configuration, target, selector, overwrite: options.overwrite ?? false, identity: options.identity }],
+      args: [
+        {
+          repository,
+          configuration,
+          target,
+          selector,
+          overwrite: options.overwrite ?? false,
+          identity: options.identity,
+          database: options.database,
+          args: options.args,
+        },
+      ],
       staticSummary: `Restore of ${configuration} (${what}) into ${target.name}`,
       typedSearchAttributes: [
         { key: searchAttributes.configuration, value: configuration },

@@ -235,6 +235,13 @@ export const backupConfigurationSpecSchema = z.strictObject({
 });
 
 export type BackupConfigurationSpec = z.infer<typeof backupConfigurationSpecSchema>;
+
+/** What a restore may narrow or add, mariadb-operator's Restore `database` and `args`. */
+export const restoreOptionsSchema = z.strictObject({
+  /** One database out of the snapshot (the client's --one-database). */
+  database: databaseNameSchema.optional(),
+  args: toolArgumentsSchema.optional(),
+});
 export type ScheduleSpec = NonNullable<BackupConfigurationSpec['schedule']>;
 
 function resourceSchema<K extends string, S extends z.ZodType>(kind: K, spec: S) {

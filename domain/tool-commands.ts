@@ -138,7 +138,12 @@ export function preparePhysicalBackupCommand(engine: Engine, directory: string):
  *   and it would keep the restored data from the target's replicas and from binlog-based
  *   point-in-time recovery. That is the user's call, not a default.
  */
-export function logicalRestoreCommand(params: { target: TargetSpec; optionFile: string }): ToolCommand {
+export function logicalRestoreCommand(params: {
+  target: TargetSpec;
+  optionFile: string;
+  /** The restore's `args`, validated by toolArgumentsSchema. */
+  extraArgs?: readonly string[];
+}): ToolCommand {
   return {
     command: CLIENT_TOOLS[params.target.engine].client,
     args: [
@@ -148,6 +153,7 @@ export function logicalRestoreCommand(params: { target: TargetSpec; optionFile: 
       '--binary-mode',
       '--default-character-set=utf8mb4',
       '--batch',
+      ...(params.extraArgs ?? []),
     ],
   };
 }

@@ -15,6 +15,10 @@ export interface RestoreSessionInput {
   overwrite: boolean;
   /** The configuration's age identity (a reference), for encrypted snapshots. */
   identity?: SecretRef;
+  /** Restore only this database of the snapshot; the others are left alone. */
+  database?: string;
+  /** Extra options for the mariadb client. */
+  args?: string[];
 }
 
 export interface RestoreSessionResult {
@@ -38,15 +42,20 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
     await runStep(status, 'inspect-target', () =>
-      quickActivities.inspectRestoreTarget({ target, databases: manifest.databases, overwrite: input.overwrite }),
+      quickActivities.inspectRestoreTarget({
+        target,
+        databases: input.database === undefined ? manifest.databases : [input.database],
+        overwrite: input.overwrite,
+      }),
     );
     const restored = await runStep(status, 'restore', () =>
-      streamingActivities.restoreFromSnapshot({ repository, target, manifest, identity: input.identity }),
+      streamingActivities.restoreFromSnapshot({ repository, target, manifest, identity: input.identity, database: input.database, args: input.args }),
     );
     status.rawBytes = restored.rawBytes;
     setPhase(status, 'Succeeded');
     await reportSessionMetrics({ ...labels, success: true, dataSizeBytes: restored.rawBytes });
-    return { snapshotId: manifest.snapshotId, target: target.name, databases: manifest.databases, rawBytes: restored.rawBytes };
+    const databases = input.database === undefined ? manifest.databases : [input.database];
+    return { snapshotId: manifest.snapshotId, target: target.name, databases, rawBytes: restored.rawBytes };
   } catch (err) {
     status.error = failureMessage(err);
     setPhase(status, 'Failed');

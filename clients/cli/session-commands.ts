@@ -4,6 +4,8 @@ import { resourceNameSchema, snapshotIdSchema } from '../../domain/names';
 import { POD_ORDINAL_PLACEHOLDER } from '../../domain/session-ids';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { loadResourceFiles } from '../../domain/resource-files';
+import { databaseNameSchema } from '../../domain/resources';
+import { toolArgumentsSchema } from '../../domain/tool-arguments';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
 import type { DbkeepClient, SessionView, StartRestoreOptions } from '../dbkeep-client';
 import { connectClient, resourceFiles } from './client-connection';
@@ -115,6 +117,8 @@ export const restoreFlags = {
   snapshot: { type: 'string' },
   at: { type: 'string' },
   overwrite: { type: 'boolean', default: false },
+  database: { type: 'string' },
+  arg: { type: 'string', multiple: true },
 } as const;
 
 function selectorFrom(values: { snapshot?: string; at?: string }): SnapshotSelector {
@@ -135,6 +139,8 @@ export async function restoreRequestFrom(values: {
   snapshot?: string;
   at?: string;
   overwrite?: boolean;
+  database?: string;
+  arg?: string[];
 }): Promise<StartRestoreOptions> {
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const targetName = flagValue('to', resourceNameSchema, requireFlag('to', values.to));
@@ -148,6 +154,8 @@ export async function restoreRequestFrom(values: {
     selector,
     overwrite: values.overwrite ?? false,
     identity: configuration.spec.encryption?.age.identity,
+    database: values.database === undefined ? undefined : flagValue('database', databaseNameSchema, values.database),
+    args: values.arg === undefined ? undefined : flagValue('arg', toolArgumentsSchema, values.arg),
   };
 }
 
@@ -273,6 +281,8 @@ async function restoreIntoVolumes(values: {
   overwrite?: boolean;
   replicas?: string;
   'volume-dir'?: string;
+  database?: string;
+  arg?: string[];
   wait?: boolean;
   json?: boolean;
   address?: string;
@@ -280,6 +290,7 @@ async function restoreIntoVolumes(values: {
   'task-queue'?: string;
 }): Promise<void> {
   if (values.to !== undefined) throw new UsageError('--to restores into a running server; --replicas/--volume-dir restore into data directories: use one or the other');
+  if (values.database !== undefined || values.arg !== undefined) throw new UsageError('--database and --arg apply to logical restores (--to TARGET)');
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const replicas = flagValue('replicas', z.coerce.number().int().min(1).max(64), values.replicas ?? '1');
   const volumeTemplate = flagValue(

@@ -191,6 +191,46 @@ describe('tool arguments and credentials', () => {
   });
 });
 
+describe('single-database restore', () => {
+  it('restores one database out of a full backup and leaves the others on the target alone', async () => {
+    const connection = await rootConnection(source);
+    await connection.query('CREATE DATABASE IF NOT EXISTS extra; CREATE TABLE IF NOT EXISTS extra.notes (id INT PRIMARY KEY, body TEXT); REPLACE INTO extra.notes VALUES (1, "from the backup")');
+    await connection.end();
+    const set = resources({ databases: [AWKWARD_DATABASE, 'extra'] });
+    const { snapshotId } = await backup(set);
+    const target = await stack.startMariaDb();
+    const before = await rootConnection(target);
+    await before.query('CREATE DATABASE extra; CREATE TABLE extra.notes (id INT PRIMARY KEY, body TEXT); INSERT INTO extra.notes VALUES (1, "stale")');
+    await before.query('CREATE DATABASE keep_me; CREATE TABLE keep_me.t (id INT); INSERT INTO keep_me.t VALUES (7)');
+    await before.end();
+
+    const resolved = resolveBackupConfiguration(set, 'options');
+    const copy = stack.resources(stack.targetDocument('copy', target)).targets.get('copy')!;
+    const restored = await (
+      await stack.client.restore({ repository: resolved.repository, configuration: 'options', target: copy, selector: { snapshotId }, overwrite: true, database: 'extra', args: ['--max-allowed-packet=64M'] })
+    ).result();
+    expect(restored.databases).toEqual(['extra']);
+    const after = await rootConnection(target);
+    const [notes] = await after.query('SELECT body FROM extra.notes');
+    const [kept] = await after.query('SELECT id FROM keep_me.t');
+    const [awkward] = await after.query('SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [AWKWARD_DATABASE]);
+    await after.end();
+    expect(notes).toEqual([{ body: 'from the backup' }]);
+    expect(kept).toEqual([{ id: 7 }]);
+    // --one-database skips the other databases' tables.
+    expect(awkward).toEqual([{ n: 0 }]);
+
+    const missing = await (
+      await stack.client.restore({ repository: resolved.repository, configuration: 'options', target: copy, selector: { snapshotId }, overwrite: true, database: 'nope' })
+    ).result().catch((e: unknown) => e);
+    expect(describeFailure(missing)).toMatchObject({ type: 'UnknownDatabase' });
+    expect(describeFailure(missing).message).toContain('not "nope"');
+    await expect(
+      stack.client.restore({ repository: resolved.repository, configuration: 'options', target: copy, selector: { snapshotId }, args: ['--host=elsewhere'] }),
+    ).rejects.toThrow('restore: args.0: --host is not allowed');
+  });
+});
+
 describe('filesystem repository', () => {
   it('keeps the same layout, commits atomically and restores', async () => {
     const root = path.join(stack.dir, 'fs-repository');

@@ -87,7 +87,7 @@ export const invalidName: fc.Arbitrary<string> = fc.oneof(
 export const validName: fc.Arbitrary<string> = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/);
 
 /** Cron expressions that are wrong however one reads them: field counts, ranges, macros, words. */
-const invalidCron: fc.Arbitrary<string> = fc.oneof(
+const invalidCron: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom('', '* * * *', '* * * * * *', '@sometimes', 'every day', '0 2 * * * *', '60 * * * *', '* 24 * * *', '* * 0 * *', '* * 32 * *', '* * * 13 *', '* * * * 8', '*/0 * * * *', '5-1 * * * *'),
   fc.integer({ min: 60, max: 1_000_000 }).map((minute) => `${minute} * * * *`),
   fc.integer({ min: 24, max: 1_000_000 }).map((hour) => `0 ${hour} * * *`),

@@ -235,18 +235,33 @@ export async function resultUnlessWorkerExits<R>(
   worker: WorkerProcess,
 ): Promise<R> {
   const watchdog = new AbortController();
+  let workerGone: Error | undefined;
   const exited = (async (): Promise<never> => {
     while (isPidAlive(worker.pid)) await sleep(250, undefined, { signal: watchdog.signal });
+    workerGone = workerExitError(worker);
     await handle.terminate('the test worker exited').catch(() => undefined);
-    const log = readFileSync(worker.logFile, 'utf8').trimEnd().split('\n').slice(-25).join('\n');
-    throw new Error(`the dbkeep worker (pid ${worker.pid}) exited during the session; end of its log:\n${log}`);
+    throw workerGone;
   })();
   try {
-    return await Promise.race([handle.result(), exited]);
+    // Terminating the session also ends result(): that rejection is the worker's exit too.
+    const result = handle.result().catch((error: unknown) => {
+      throw workerGone ?? error;
+    });
+    return await Promise.race([result, exited]);
   } finally {
     watchdog.abort();
     exited.catch(() => undefined);
   }
+}
+
+/** Fails at once, with the end of its log, when the worker process is gone. */
+export function expectWorkerAlive(worker: WorkerProcess): void {
+  if (!isPidAlive(worker.pid)) throw workerExitError(worker);
+}
+
+function workerExitError(worker: WorkerProcess): Error {
+  const log = readFileSync(worker.logFile, 'utf8').trimEnd().split('\n').slice(-25).join('\n');
+  return new Error(`the dbkeep worker (pid ${worker.pid}) exited during the session; end of its log:\n${log}`);
 }
 
 /** Elapsed seconds since `startedMs`, one decimal, for the timings the files print. */

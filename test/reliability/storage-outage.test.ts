@@ -1,20 +1,26 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DbkeepClient } from '../../clients/dbkeep-client';
 import { describeFailure } from '../../clients/failure-description';
 import { resolveBackupConfiguration, type ResourceSet } from '../../domain/resource-set';
+import { isPidAlive } from '../../stack/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { startMinio, type MinioServer } from '../../stack/minio-server';
 import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import {
   activityRecords,
+  expectWorkerAlive,
   generateDatabase,
   listIncompleteUploads,
   objectSha256,
   onlyActivity,
   pushedMetric,
+  resultUnlessWorkerExits,
   secondsSince,
   waitForUploadedParts,
 } from './fault-harness';
@@ -22,10 +28,13 @@ import {
 /**
  * The S3 server (MinIO) stops in the middle of a dump upload. Back within the retry window,
  * the session succeeds on a retried attempt; gone for longer than the configuration's
- * `timeout`, the session fails, says why, pushes success=0 and leaves nothing listed.
+ * `timeout`, the session fails, says why, pushes success=0 and leaves nothing listed. The
+ * worker is its own process, as users run it (build first; `npm test` does).
  */
 let stack: E2eStack;
 let source: MariaDbInstance;
+let client: DbkeepClient;
+let worker: WorkerProcess | undefined;
 /** The MinIO running now on the stack's port and data dir; replaced on every restart. */
 let minio: MinioServer | undefined;
 const startedHere: MinioServer[] = [];
@@ -58,11 +67,21 @@ async function restartMinio(): Promise<void> {
 
 beforeAll(async () => {
   stack = await startE2eStack();
+  client = new DbkeepClient(stack.client.temporal, `outage-${randomBytes(4).toString('hex')}`);
   source = await stack.startMariaDb();
   await generateDatabase(source, 'ledger', DUMP_MIB);
+  worker = await startWorkerProcess({
+    dir: stack.dir,
+    address: stack.temporal.address,
+    namespace: stack.temporal.namespace,
+    taskQueue: client.taskQueue,
+    name: 'outage',
+    pushgatewayUrl: stack.pushgateway.url,
+  });
 });
 
 afterAll(async () => {
+  await worker?.stop().catch(() => undefined);
   for (const server of startedHere) await server.stop().catch(() => undefined);
   await stack?.stop();
 });
@@ -70,7 +89,7 @@ afterAll(async () => {
 describe('S3 server stopped mid-upload and started again within the retry window', () => {
   it('succeeds on a retried attempt with one complete snapshot', async () => {
     const set = resources('ledger');
-    const handle = await stack.client.backupNow(resolveBackupConfiguration(set, 'ledger'));
+    const handle = await client.backupNow(resolveBackupConfiguration(set, 'ledger'));
     const snapshotId = handle.workflowId.split('/')[2]!;
     const dataKey = `dbkeep/ledger/${snapshotId}/dump.sql.zst`;
     await waitForUploadedParts(stack.s3, stack.bucket, dataKey, 1);
@@ -80,7 +99,7 @@ describe('S3 server stopped mid-upload and started again within the retry window
     await restartMinio();
     console.log(`storage-outage: MinIO was down for ${secondsSince(stoppedAt)} s`);
 
-    const result = await handle.result();
+    const result = await resultUnlessWorkerExits(handle, worker!);
     expect(result).toMatchObject({ outcome: 'succeeded', snapshotId });
     if (result.outcome !== 'succeeded') return;
 
@@ -105,22 +124,23 @@ describe('S3 server stopped mid-upload and started again within the retry window
 
 describe('S3 server stopped for good', () => {
   it(`fails the session after spec.timeout (${BOUNDED_TIMEOUT}), pushes success=0 and lists nothing`, async () => {
+    expectWorkerAlive(worker!);
     const set = resources('ledger-bounded', { timeout: BOUNDED_TIMEOUT });
     const uploadsBefore = (await listIncompleteUploads(stack.s3, stack.bucket)).length;
-    const handle = await stack.client.backupNow(resolveBackupConfiguration(set, 'ledger-bounded'));
+    const handle = await client.backupNow(resolveBackupConfiguration(set, 'ledger-bounded'));
     const snapshotId = handle.workflowId.split('/')[2]!;
     await waitForUploadedParts(stack.s3, stack.bucket, `dbkeep/ledger-bounded/${snapshotId}/dump.sql.zst`, 1);
     const stoppedAt = Date.now();
     await stopMinio();
 
-    const error = await handle.result().then(
+    const error = await resultUnlessWorkerExits(handle, worker!).then(
       () => undefined,
       (e: unknown) => e,
     );
     const failedAfter = secondsSince(stoppedAt);
-    expect(error).toBeInstanceOf(WorkflowFailedError);
+    if (!(error instanceof WorkflowFailedError)) throw error;
     const failure = describeFailure(error);
-    const status = await stack.client.status(handle.workflowId);
+    const status = await client.status(handle.workflowId);
     const dump = onlyActivity(await activityRecords(stack.client.temporal, handle.workflowId), 'dumpToRepository');
     console.log(
       `storage-outage: session failed ${failedAfter} s after MinIO stopped, after ${dump.attempt} dump attempts; ` +
@@ -129,6 +149,7 @@ describe('S3 server stopped for good', () => {
     expect(status.phase).toBe('Failed');
     expect(dump.outcome).not.toBe('completed');
     expect(dump.attempt).toBeGreaterThan(1);
+    expect(isPidAlive(worker!.pid)).toBe(true);
     // Bounded by the timeout with all retries, not by 5 attempts of 24 hours.
     expect(failedAfter).toBeLessThan(90);
     // The error says what was unreachable, so the user knows where to look.
