@@ -52,6 +52,12 @@ const s3RepositorySchema = z.strictObject({
       secretAccessKey: secretRefSchema,
     })
     .optional(),
+  /**
+   * Server-side encryption with a customer-provided key (SSE-C): the referenced secret holds
+   * 32 bytes, base64-encoded. The server encrypts with it and keeps only its hash, so every
+   * read needs the same key. S3 servers accept SSE-C over TLS only.
+   */
+  sse: z.strictObject({ customerKey: secretRefSchema }).optional(),
 });
 
 const filesystemRepositorySchema = z.strictObject({

@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { Agent } from 'node:https';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { findFreePort } from './free-port';
 import { startManagedProcess } from './managed-process';
 import { minioPath } from './tool-paths';
@@ -84,12 +86,14 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
 }
 
 /** Creates the bucket unless this account already owns it. */
-export async function createBucket(endpoint: string, accessKey: string, secretKey: string, bucket: string): Promise<void> {
+/** `ca`: the certificate of a MinIO serving TLS with a self-signed one. */
+export async function createBucket(endpoint: string, accessKey: string, secretKey: string, bucket: string, ca?: Buffer): Promise<void> {
   const s3 = new S3Client({
     endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+    ...(ca ? { requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca }) }) } : {}),
   });
   try {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -13,6 +13,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { S3RepositorySpec } from '../domain/resources';
+import type { SecretRef } from '../domain/secret-ref';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { ObjectNotFoundError, type Storage, type StoredObject } from './storage';
 
@@ -61,7 +62,36 @@ export async function openS3Storage(spec: S3RepositorySpec, secrets: SecretResol
       connectionTimeout: 10_000,
     }),
   });
-  return new S3Storage(client, spec.bucket, spec.prefix);
+  return new S3Storage(client, spec.bucket, spec.prefix, spec.sse ? await customerKey(spec.sse.customerKey, secrets, repositoryName) : undefined);
+}
+
+/** SSE-C parameters of every object read and write; the SDK adds the key's MD5. */
+interface CustomerKeyParams {
+  SSECustomerAlgorithm: 'AES256';
+  /** base64 of the 32 key bytes: the SDK recognizes the form and sends it with its MD5. */
+  SSECustomerKey: string;
+}
+
+async function customerKey(ref: SecretRef, secrets: SecretResolver, repositoryName: string): Promise<CustomerKeyParams> {
+  const purpose = `Repository "${repositoryName}" spec.s3.sse.customerKey`;
+  const encoded = (await secrets.resolve(ref, purpose)).trim();
+  const length = Buffer.from(encoded, 'base64').length;
+  if (length !== 32) {
+    throw permanentFailure(PermanentFailureType.SecretUnavailable, `${purpose}: must hold 32 bytes, base64-encoded (it decodes to ${length})`);
+  }
+  return { SSECustomerAlgorithm: 'AES256', SSECustomerKey: encoded };
+}
+
+/**
+ * An object written with SSE-C read without the key (400, the message says so), or read with
+ * another key (403 AccessDenied on AWS and MinIO, which listing with the same credentials
+ * did not get): no retry can fix either.
+ */
+function isCustomerKeyError(err: S3ServiceException, keyGiven: boolean, reading: boolean): boolean {
+  if (/customer|encryption key|SSE|encrypted/i.test(`${err.name} ${err.message}`)) return true;
+  // MinIO answers a plain GET of an SSE-C object with a bare InvalidRequest.
+  if (reading && !keyGiven && err.name === 'InvalidRequest') return true;
+  return keyGiven && reading && (err.$metadata.httpStatusCode === 403 || err.name === 'AccessDenied');
 }
 
 class S3Storage implements Storage {
@@ -72,6 +102,7 @@ class S3Storage implements Storage {
     private readonly client: S3Client,
     private readonly bucket: string,
     prefix: string | undefined,
+    private readonly sse: CustomerKeyParams | undefined,
   ) {
     this.root = prefix ? `${prefix}/` : '';
     this.location = `s3://${bucket}/${this.root}`;
@@ -80,7 +111,7 @@ class S3Storage implements Storage {
   async putStream(key: string, body: Readable, signal: AbortSignal): Promise<void> {
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.root + key, Body: body },
+      params: { Bucket: this.bucket, Key: this.root + key, Body: body, ...this.sse },
       partSize: PART_SIZE,
       queueSize: PARTS_IN_FLIGHT,
       // On failure the multipart upload is aborted, so no invisible parts pile up in the bucket.
@@ -98,14 +129,14 @@ class S3Storage implements Storage {
   async putBytes(key: string, bytes: Buffer): Promise<void> {
     await this.classify(key, () =>
       this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.root + key, Body: bytes, ContentType: 'application/json' }),
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.root + key, Body: bytes, ContentType: 'application/json', ...this.sse }),
       ),
     );
   }
 
   async getStream(key: string, signal?: AbortSignal): Promise<Readable> {
-    const response = await this.classify(key, () =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.root + key }), { abortSignal: signal }),
+    const response = await this.classify(key, 'read', () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, ...this.sse }), { abortSignal: signal }),
     );
     if (!(response.Body instanceof Readable)) throw new Error(`${this.location}${key}: response has no body stream`);
     return response.Body;
@@ -137,13 +168,22 @@ class S3Storage implements Storage {
     await this.classify(key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.root + key })));
   }
 
-  private async classify<T>(key: string, operation: () => Promise<T>): Promise<T> {
+  private async classify<T>(key: string, ...args: [operation: () => Promise<T>] | [kind: 'read', operation: () => Promise<T>]): Promise<T> {
+    const operation = args.length === 1 ? args[0] : args[1];
+    const reading = args.length === 2;
     try {
       return await operation();
     } catch (err) {
       if (err instanceof S3ServiceException) {
         if (err.name === 'NoSuchKey' || (err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket')) {
           throw new ObjectNotFoundError(this.location, key);
+        }
+        if (isCustomerKeyError(err, this.sse !== undefined, reading)) {
+          throw permanentFailure(
+            PermanentFailureType.RepositoryAccessDenied,
+            `repository ${this.location}: object ${key} cannot be read with the configured SSE-C key ` +
+              `(${this.sse ? 'wrong key' : 'it is encrypted with a customer key and spec.s3.sse.customerKey is not set'}): ${err.name}: ${err.message}`,
+          );
         }
         if (PERMANENT_S3_ERRORS.has(err.name)) {
           throw permanentFailure(

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
@@ -14,6 +16,7 @@ import { API_VERSION } from '../../domain/resources';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { createBucket, startMinio, type MinioServer } from '../../stack/minio-server';
 import { startPushgateway, type PushgatewayServer } from '../../stack/pushgateway';
+import { createLoopbackCertificate } from '../../stack/self-signed-certificate';
 import { startTemporalDevServer, type TemporalDevServer } from '../../stack/temporal-dev-server';
 import { createActivities } from '../../activities';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
@@ -44,6 +47,8 @@ export interface E2eStack {
   /** The same documents as multi-document YAML text, as a user would write them. */
   resourcesYaml(...documents: object[]): string;
   targetDocument(name: string, instance: MariaDbInstance, password?: string): object;
+  /** Another Repository on the same bucket, with extra s3 fields (e.g. sse). */
+  repositoryDocument(name: string, s3Extra: Record<string, unknown>): object;
   listKeys(prefix?: string): Promise<string[]>;
   listIncompleteUploads(): Promise<number>;
   stop(): Promise<void>;
@@ -61,7 +66,7 @@ export async function rootConnection(instance: MariaDbInstance): Promise<MysqlCo
 
 let runtimeInstalled = false;
 
-export async function startE2eStack(options: { payloadCodec?: PayloadCodec } = {}): Promise<E2eStack> {
+export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?: boolean } = {}): Promise<E2eStack> {
   if (!runtimeInstalled) {
     // The worker's own info logs would drown the test output; warnings and errors still show.
     Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -79,15 +84,19 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec } = {
 
     const accessKey = `e2e-${randomBytes(4).toString('hex')}`;
     const s3SecretKey = randomBytes(24).toString('base64url');
-    const minio = await startMinio({ dir: path.join(dir, 'minio'), accessKey, secretKey: s3SecretKey });
+    const certsDir = path.join(dir, 'minio-certs');
+    const tls = options.tls ? await createLoopbackCertificate(certsDir) : undefined;
+    const ca = tls ? readFileSync(tls.certificate) : undefined;
+    const minio = await startMinio({ dir: path.join(dir, 'minio'), accessKey, secretKey: s3SecretKey, ...(tls ? { certsDir } : {}) });
     stopping.push(() => minio.stop());
     const bucket = 'backups';
-    await createBucket(minio.endpoint, accessKey, s3SecretKey, bucket);
+    await createBucket(minio.endpoint, accessKey, s3SecretKey, bucket, ca);
     const s3 = new S3Client({
       endpoint: minio.endpoint,
       region: 'us-east-1',
       forcePathStyle: true,
       credentials: { accessKeyId: accessKey, secretAccessKey: s3SecretKey },
+      ...(ca ? { requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca }) }) } : {}),
     });
     stopping.push(async () => s3.destroy());
     const accessKeyFile = path.join(dir, 's3-access-key');
@@ -138,6 +147,7 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec } = {
           bucket,
           prefix: 'dbkeep',
           forcePathStyle: true,
+          ...(tls ? { tls: { caFile: tls.certificate } } : {}),
           credentials: { accessKeyId: { file: accessKeyFile }, secretAccessKey: { env: S3_SECRET_ENV } },
         },
       },
@@ -166,6 +176,9 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec } = {
       },
       resourcesYaml(...documents) {
         return [repository, ...documents].map((d) => stringify(d)).join('---\n');
+      },
+      repositoryDocument(name, s3Extra) {
+        return { ...repository, metadata: { name }, spec: { s3: { ...repository.spec.s3, ...s3Extra } } };
       },
       targetDocument(name, instance, password = instance.rootPassword) {
         const passwordFile = path.join(dir, `${name}-${randomBytes(3).toString('hex')}.password`);
