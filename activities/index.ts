@@ -3,6 +3,7 @@ import { createSecretResolver, type SecretResolver } from '../secrets/secret-res
 import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
 import { createBackupActivities } from './backup-activities';
+import { createImportActivities } from './import-activities';
 import { createMetricsActivities } from './metrics-activities';
 import { createReplicaActivities } from './replica-population';
 import { createRepositoryStatusActivities } from './repository-status';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createRestoreActivities(resolved),
     ...createRetentionActivities(resolved),
     ...createRepositoryStatusActivities(resolved),
+    ...createImportActivities(resolved),
     ...createMetricsActivities({ pushgatewayUrl: deps.pushgatewayUrl }),
     ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),
     ...createTargetReadinessActivities(resolved),

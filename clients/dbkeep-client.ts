@@ -3,6 +3,7 @@ import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '
 import type { PayloadCodec } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { Progress } from '../activities/heartbeat';
+import type { ImportDumpsResult } from '../activities/import-activities';
 import type { RepositoryStatus } from '../activities/repository-status';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
@@ -16,6 +17,7 @@ import { searchAttributes } from '../domain/search-attributes';
 import type {
   backupSession,
   bootstrapSession,
+  importDumpsWorkflow,
   listSnapshotsWorkflow,
   pruneSession,
   repositoryStatusWorkflow,
@@ -296,6 +298,17 @@ export class DbkeepClient {
       workflowId: repositoryQueryWorkflowId('snapshots', configuration, newSessionId()),
       args: [{ repository, configuration, limit }],
       staticSummary: `List snapshots of ${configuration} in repository ${repository.name}`,
+    });
+  }
+
+  /** Makes snapshots of the external dumps (backup.<time>.sql[.gz|.bz2|.zst]) under the configuration's prefix. */
+  async importDumps(resolved: ResolvedBackupConfiguration): Promise<ImportDumpsResult> {
+    const { configuration, repository, target } = resolved;
+    return this.temporal.workflow.execute<typeof importDumpsWorkflow>('importDumpsWorkflow', {
+      taskQueue: this.taskQueue,
+      workflowId: repositoryQueryWorkflowId('import', configuration.name, newSessionId()),
+      args: [{ repository, configuration: configuration.name, target: { name: target.name, engine: target.spec.engine } }],
+      staticSummary: `Import external dumps into ${configuration.name} in repository ${repository.name}`,
     });
   }
 

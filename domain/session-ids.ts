@@ -17,7 +17,7 @@ export function pruneWorkflowId(configuration: string, requestId: string): strin
 }
 
 /** Reads of a repository (listing, status) run as short workflows on the worker. */
-export function repositoryQueryWorkflowId(what: 'snapshots' | 'repository-status', name: string, requestId: string): string {
+export function repositoryQueryWorkflowId(what: 'snapshots' | 'repository-status' | 'import', name: string, requestId: string): string {
   return `${what}/${name}/${requestId}`;
 }
 

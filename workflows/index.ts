@@ -3,4 +3,4 @@ export { restoreSession } from './restore-session';
 export { volumeRestoreSession, replicaVolumePopulation } from './volume-restore-session';
 export { bootstrapSession } from './bootstrap-session';
 export { pruneSession } from './prune-session';
-export { listSnapshotsWorkflow, repositoryStatusWorkflow } from './repository-queries';
+export { importDumpsWorkflow, listSnapshotsWorkflow, repositoryStatusWorkflow } from './repository-queries';

@@ -1,6 +1,7 @@
 import type { ListSnapshotsInput, ListSnapshotsResult } from '../activities/restore-activities';
 import type { RepositoryStatusInput, RepositoryStatus } from '../activities/repository-status';
-import { quickActivities } from './activity-options';
+import type { ImportDumpsInput, ImportDumpsResult } from '../activities/import-activities';
+import { quickActivities, streamingActivities } from './activity-options';
 
 /**
  * Reads of a repository run through the worker, which is where repository credentials are
@@ -12,4 +13,9 @@ export async function listSnapshotsWorkflow(input: ListSnapshotsInput): Promise<
 
 export async function repositoryStatusWorkflow(input: RepositoryStatusInput): Promise<RepositoryStatus> {
   return quickActivities.repositoryStatus(input);
+}
+
+/** `dbkeep import`: external dumps under a configuration's prefix become snapshots. */
+export async function importDumpsWorkflow(input: ImportDumpsInput): Promise<ImportDumpsResult> {
+  return streamingActivities.importExternalDumps(input);
 }

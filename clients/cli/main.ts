@@ -7,7 +7,7 @@ import { WorkerSettingsError } from '../../workers/worker-settings';
 import { ExitCode, UsageError } from './cli-errors';
 import { codecServerCommand, devCommand, replicaWorkerCommand, workerCommand } from './dev-commands';
 import { inputCommand } from './input-commands';
-import { pruneCommand, repoCommand } from './repository-commands';
+import { importCommand, pruneCommand, repoCommand } from './repository-commands';
 import { applyCommand, deleteCommand, pauseOrResumeCommand, schedulesCommand, triggerCommand } from './schedule-commands';
 import { backupCommand, bootstrapCommand, restoreCommand, sessionsCommand, snapshotsCommand, statusCommand } from './session-commands';
 
@@ -31,6 +31,7 @@ Usage:
   dbkeep schedules [--json]                             name, cron, next run, last result, paused
   dbkeep prune     -f FILE... --config NAME [--dry-run] [--json]
   dbkeep repo status -f FILE... --repository NAME [--json]
+  dbkeep import    -f FILE... --config NAME [--json]    external backup.<time>.sql[.gz|.bz2|.zst] dumps become snapshots
   dbkeep input backup|restore ...                       a session's workflow input, for the temporal CLI
   dbkeep codec-server [--port N] [--ui-origin URL]      decodes encrypted payloads for the Temporal UI
 
@@ -58,6 +59,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   prune: pruneCommand,
   repo: repoCommand,
   input: inputCommand,
+  import: importCommand,
 };
 
 /** Runs one command line and returns the exit code; errors become one clear message on stderr. */

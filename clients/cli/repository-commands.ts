@@ -33,6 +33,28 @@ export async function pruneCommand(argv: string[]): Promise<void> {
   }
 }
 
+/** `dbkeep import -f FILE... --config NAME [--json]`: external dumps under the configuration's prefix become snapshots. */
+export async function importCommand(argv: string[]): Promise<void> {
+  const { values } = parseCommandLine(argv, {
+    ...temporalFlags,
+    file: { type: 'string', short: 'f', multiple: true },
+    config: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
+  const resolved = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
+  const client = await connectClient(values);
+  try {
+    const result = await client.importDumps(resolved);
+    if (values.json) return printJson(result);
+    for (const imported of result.imported) console.log(`imported ${imported.file} as snapshot ${imported.snapshotId} (${imported.databases.join(', ')})`);
+    for (const skipped of result.skipped) console.log(`skipped  ${skipped.file}: ${skipped.reason}`);
+    if (result.imported.length + result.skipped.length === 0) console.log(`no backup.<time>.sql[.gz|.bz2|.zst] files under ${name}/ in repository ${resolved.repository.name}`);
+  } finally {
+    await client.close();
+  }
+}
+
 /** `dbkeep repo status -f FILE... --repository NAME [--json]`: derived from manifests. */
 export async function repoCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;

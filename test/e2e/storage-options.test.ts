@@ -231,6 +231,36 @@ describe('single-database restore', () => {
   });
 });
 
+describe('import of external dumps', () => {
+  it('turns backup.<time>.sql.gz files under the configuration\'s prefix into restorable snapshots, once', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const optionFile = path.join(stack.dir, 'external-dump.cnf');
+    writeFileSync(optionFile, `[client]\npassword="${source.rootPassword}"\n`, { mode: 0o600 });
+    const dump = execFileSync('mariadb-dump', [`--defaults-file=${optionFile}`, `--socket=${source.socket}`, '--user=root', '--hex-blob', '--databases', AWKWARD_DATABASE], { maxBuffer: 64 * 1024 * 1024 });
+    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'dbkeep/imports/backup.2026-11-01T02:00:00Z.sql.gz', Body: gzipSync(dump) }));
+    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'dbkeep/imports/backup.2026-11-02T02:00:00Z.sql', Body: Buffer.from('SELECT 1;\n') }));
+    const set = stack.resources(stack.targetDocument('source', source), configurationDocument('imports', { target: 'source' }));
+    const resolved = resolveBackupConfiguration(set, 'imports');
+
+    const first = await stack.client.importDumps(resolved);
+    expect(first.imported).toEqual([{ file: 'backup.2026-11-01T02:00:00Z.sql.gz', snapshotId: expect.stringMatching(/^20261101T020000000Z-[0-9a-f]{6}$/), databases: [AWKWARD_DATABASE] }]);
+    expect(first.skipped).toEqual([{ file: 'backup.2026-11-02T02:00:00Z.sql', reason: 'no USE statements: make the dump with --databases or --all-databases' }]);
+    const again = await stack.client.importDumps(resolved);
+    expect(again.imported).toEqual(first.imported);
+    const listed = await stack.client.listSnapshots(resolved.repository, 'imports');
+    expect(listed.snapshots.map((s) => [s.snapshotId, s.startedAt, s.compression])).toEqual([[first.imported[0]!.snapshotId, '2026-11-01T02:00:00.000Z', 'gzip']]);
+
+    const target = await stack.startMariaDb();
+    const copy = stack.resources(stack.targetDocument('copy', target)).targets.get('copy')!;
+    const restored = await (
+      await stack.client.restore({ repository: resolved.repository, configuration: 'imports', target: copy, selector: { targetRecoveryTime: '2026-11-05T00:00:00Z' } })
+    ).result();
+    expect(restored.snapshotId).toBe(first.imported[0]!.snapshotId);
+    expect(await rowsOf(target)).toEqual(await rowsOf(source));
+  });
+});
+
 describe('filesystem repository', () => {
   it('keeps the same layout, commits atomically and restores', async () => {
     const root = path.join(stack.dir, 'fs-repository');

@@ -1,0 +1,394 @@
+import { Context } from '@temporalio/activity';
+import { Connection } from '@temporalio/client';
+import type { BatchV1Api, CoreV1Api, V1EnvVar, V1Job, V1PersistentVolumeClaim, V1ResourceRequirements } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import { POD_ORDINAL_PLACEHOLDER, volumeForOrdinal } from '../domain/session-ids';
+import type { ReplicaWorkerLauncher, ReplicaWorkerSpec } from './replica-workers';
+
+/** Where a replica Job mounts its PVC: the `--volume` of its `dbkeep replica-worker`. */
+export const REPLICA_VOLUME_MOUNT_PATH = '/var/lib/dbkeep/volume';
+
+/** The labels on every PVC and Job a restore creates: `kubectl get all,pvc -l dbkeep.io/restore=<id>` finds them. */
+export const REPLICA_LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  restore: 'dbkeep.io/restore',
+  ordinal: 'dbkeep.io/ordinal',
+} as const;
+export const MANAGED_BY_DBKEEP = 'dbkeep';
+
+/** The Kubernetes form of a replica's volume: one PersistentVolumeClaim per replica, as Stash's claim template. */
+export interface ReplicaClaimTemplate {
+  /** The claim's name; `${POD_ORDINAL}` becomes the replica's ordinal (e.g. `data-galera-${POD_ORDINAL}`). */
+  name: string;
+  /** The cluster's default class when omitted. */
+  storageClassName?: string;
+  /** A Kubernetes quantity, e.g. `20Gi`: room for the prepared data directory. */
+  size: string;
+  /** Default `[ReadWriteOnce]`. */
+  accessModes?: string[];
+}
+
+export interface KubernetesJobReplicaWorkersOptions {
+  api: { core: CoreV1Api; batch: BatchV1Api };
+  /** Where the PVCs and Jobs go: the namespace of the database they are for. */
+  namespace: string;
+  /** dbkeep's own image (deploy/Dockerfile): the Job runs the same code as this worker. */
+  image: string;
+  claimTemplate: ReplicaClaimTemplate;
+  /** The Temporal frontend as seen from the Job's pod. */
+  temporal: { address: string; namespace: string };
+  /** Needs "get" on the Secrets the Repository references by secretKeyRef; the namespace's default when omitted. */
+  serviceAccountName?: string;
+  /** Extra environment of the replica worker, e.g. a Repository's `{ env: ... }` credentials from a Secret. */
+  env?: V1EnvVar[];
+  resources?: V1ResourceRequirements;
+  /**
+   * How long ensureRunning waits for the replica worker to poll. ensureReplicaWorker runs with a
+   * 2-minute start-to-close timeout, so this stays below it; a slow image pull is picked up
+   * again (the Job is adopted) by the activity's next attempt.
+   */
+  readyTimeoutMs?: number;
+  pollIntervalMs?: number;
+}
+
+const DEFAULT_READY_TIMEOUT_MS = 90_000;
+// A replica worker left behind by a main worker that died is ended by Kubernetes after a day
+// (population's start-to-close timeout is 24 hours), and the failed Job removed a day later.
+const JOB_ACTIVE_DEADLINE_SECONDS = 25 * 3600;
+const JOB_TTL_AFTER_FINISHED_SECONDS = 24 * 3600;
+const CONTAINER_NAME = 'replica-worker';
+const VOLUME_NAME = 'volume';
+
+/**
+ * The Kubernetes mode of replica workers: per replica, a PVC from the claim template (created,
+ * or adopted when it exists, so re-running a restore reuses its volumes) and a Job that mounts
+ * it and runs `dbkeep replica-worker` from dbkeep's own image. The Job is owned by its PVC, so
+ * deleting a restore's PVCs takes its Jobs with them. stop() deletes the Job and keeps the PVC:
+ * it holds the restored data directory.
+ */
+export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
+  constructor(private readonly options: KubernetesJobReplicaWorkersOptions) {
+    claimName(options.claimTemplate, 0);
+  }
+
+  async ensureRunning(spec: ReplicaWorkerSpec): Promise<{ started: boolean; pid: number }> {
+    const claim = await this.ensureClaim(spec);
+    const { job, created } = await this.ensureJob(spec, claim);
+    await this.waitUntilPolling(spec, job);
+    // A pod's process id means nothing outside it: 0 says "not a local process".
+    return { started: created, pid: 0 };
+  }
+
+  async stop(spec: ReplicaWorkerSpec): Promise<void> {
+    const name = replicaJobName(spec.taskQueue);
+    try {
+      // Background: the Job goes at once, and its pod receives SIGTERM and shuts the worker down gracefully.
+      await this.options.api.batch.deleteNamespacedJob({ name, namespace: this.options.namespace, propagationPolicy: 'Background' });
+    } catch (error) {
+      if (statusCode(error) !== 404) throw kubernetesError(error, `deleting Job ${this.options.namespace}/${name}`);
+    }
+  }
+
+  private labels(spec: ReplicaWorkerSpec): Record<string, string> {
+    return {
+      [REPLICA_LABELS.managedBy]: MANAGED_BY_DBKEEP,
+      [REPLICA_LABELS.restore]: labelValue(spec.restoreId),
+      [REPLICA_LABELS.ordinal]: String(spec.ordinal),
+    };
+  }
+
+  /** Creates the replica's PVC, or adopts the one there (labelling it for this restore). */
+  private async ensureClaim(spec: ReplicaWorkerSpec): Promise<V1PersistentVolumeClaim> {
+    const { core } = this.options.api;
+    const { namespace, claimTemplate } = this.options;
+    const name = claimName(claimTemplate, spec.ordinal);
+    const labels = this.labels(spec);
+    try {
+      return await core.createNamespacedPersistentVolumeClaim({
+        namespace,
+        body: {
+          metadata: { name, labels },
+          spec: {
+            accessModes: claimTemplate.accessModes ?? ['ReadWriteOnce'],
+            storageClassName: claimTemplate.storageClassName,
+            resources: { requests: { storage: claimTemplate.size } },
+          },
+        },
+      });
+    } catch (error) {
+      if (statusCode(error) !== 409) throw kubernetesError(error, `creating PVC ${namespace}/${name}`);
+    }
+    const existing = await core.readNamespacedPersistentVolumeClaim({ name, namespace }).catch((error: unknown) => {
+      throw kubernetesError(error, `reading PVC ${namespace}/${name}`);
+    });
+    if (existing.metadata?.deletionTimestamp) {
+      // Retryable: once it is gone, the next attempt creates it anew.
+      throw new Error(`PVC ${namespace}/${name} (replica ${spec.ordinal}) is being deleted; it is created again once it is gone`);
+    }
+    const current = existing.metadata?.labels ?? {};
+    if (Object.entries(labels).every(([key, value]) => current[key] === value)) return existing;
+    const { setHeaderOptions, PatchStrategy } = await import('@kubernetes/client-node');
+    return core
+      .patchNamespacedPersistentVolumeClaim({ name, namespace, body: { metadata: { labels } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+      .catch((error: unknown) => {
+        throw kubernetesError(error, `labelling PVC ${namespace}/${name} for restore ${spec.restoreId}`);
+      });
+  }
+
+  /**
+   * Creates the replica's Job, or adopts this task queue's Job when it still runs. A Job that
+   * has ended (its worker crashed, or was stopped) is replaced: the caller wants a worker now.
+   */
+  private async ensureJob(spec: ReplicaWorkerSpec, claim: V1PersistentVolumeClaim): Promise<{ job: V1Job; created: boolean }> {
+    const { batch } = this.options.api;
+    const { namespace } = this.options;
+    const name = replicaJobName(spec.taskQueue);
+    const body = this.jobManifest(spec, claim);
+    for (;;) {
+      try {
+        return { job: await batch.createNamespacedJob({ namespace, body }), created: true };
+      } catch (error) {
+        if (statusCode(error) !== 409) throw kubernetesError(error, `creating Job ${namespace}/${name}`);
+      }
+      const existing = await batch.readNamespacedJob({ name, namespace }).catch((error: unknown) => {
+        // Deleted between our create and read: create again.
+        if (statusCode(error) === 404) return undefined;
+        throw kubernetesError(error, `reading Job ${namespace}/${name}`);
+      });
+      if (existing === undefined) continue;
+      if (!existing.metadata?.deletionTimestamp && jobEnded(existing) === undefined) return { job: existing, created: false };
+      if (!existing.metadata?.deletionTimestamp) {
+        await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }).catch((error: unknown) => {
+          if (statusCode(error) !== 404) throw kubernetesError(error, `deleting ended Job ${namespace}/${name}`);
+        });
+      }
+      heartbeat({ phase: 'replacing ended replica Job', job: name });
+      await sleep(this.options.pollIntervalMs ?? 1_000);
+    }
+  }
+
+  private jobManifest(spec: ReplicaWorkerSpec, claim: V1PersistentVolumeClaim): V1Job {
+    const { options } = this;
+    const labels = this.labels(spec);
+    const claimMetadata = claim.metadata!;
+    return {
+      metadata: {
+        name: replicaJobName(spec.taskQueue),
+        labels,
+        annotations: { 'dbkeep.io/task-queue': spec.taskQueue },
+        // Owned by its PVC: deleting a restore's PVCs deletes its Jobs (and their pods) too.
+        ownerReferences: [{ apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: claimMetadata.name!, uid: claimMetadata.uid! }],
+      },
+      spec: {
+        // Retries are the workflow's: a worker that dies fails its Job, and the next attempt replaces the Job.
+        backoffLimit: 0,
+        activeDeadlineSeconds: JOB_ACTIVE_DEADLINE_SECONDS,
+        ttlSecondsAfterFinished: JOB_TTL_AFTER_FINISHED_SECONDS,
+        template: {
+          metadata: { labels },
+          spec: {
+            restartPolicy: 'Never',
+            serviceAccountName: options.serviceAccountName,
+            // Above the replica worker's 20 s shutdownGraceTime, as for the main worker.
+            terminationGracePeriodSeconds: 60,
+            containers: [
+              {
+                name: CONTAINER_NAME,
+                image: options.image,
+                // tini as PID 1 forwards SIGTERM to node and reaps mbstream/mariadb-backup children.
+                command: ['/usr/bin/tini', '--', 'node', '/app/bin/dbkeep.js'],
+                args: replicaWorkerArgs(spec.taskQueue, options.temporal),
+                env: options.env,
+                resources: options.resources,
+                // The restored files are given the owner of the volume's root, which needs CHOWN;
+                // writing into a root-owned fresh volume needs DAC_OVERRIDE and FOWNER.
+                securityContext: {
+                  runAsUser: 0,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER'] },
+                },
+                volumeMounts: [{ name: VOLUME_NAME, mountPath: REPLICA_VOLUME_MOUNT_PATH }],
+              },
+            ],
+            volumes: [{ name: VOLUME_NAME, persistentVolumeClaim: { claimName: claimMetadata.name! } }],
+          },
+        },
+      },
+    };
+  }
+
+  /** Until the replica worker polls its task queue; a Job that ends first fails the wait at once. */
+  private async waitUntilPolling(spec: ReplicaWorkerSpec, job: V1Job): Promise<void> {
+    const { batch } = this.options.api;
+    const { namespace } = this.options;
+    const name = job.metadata!.name!;
+    // A poller seen before this Job existed belongs to a worker that is gone.
+    const since = job.metadata?.creationTimestamp ? new Date(job.metadata.creationTimestamp).getTime() : 0;
+    const timeoutMs = this.options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    const connection = await Connection.connect({ address: this.options.temporal.address, connectTimeout: 5_000 });
+    try {
+      for (;;) {
+        const current = await batch.readNamespacedJob({ name, namespace }).catch((error: unknown) => {
+          throw kubernetesError(error, `reading Job ${namespace}/${name}`);
+        });
+        const ended = jobEnded(current);
+        if (ended !== undefined) {
+          throw new Error(`replica ${spec.ordinal}: Job ${namespace}/${name} ended before its worker polled ${spec.taskQueue}: ${ended}`);
+        }
+        if (await hasActivityPollerSince(connection, this.options.temporal.namespace, spec.taskQueue, since)) return;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `replica ${spec.ordinal}: the worker of Job ${namespace}/${name} did not poll ${spec.taskQueue} within ${timeoutMs} ms` +
+              `${await this.describePods(name)}; check \`kubectl -n ${namespace} describe job ${name}\` and its pod's log`,
+          );
+        }
+        heartbeat({ phase: 'starting replica worker', job: name, claim: claimName(this.options.claimTemplate, spec.ordinal) });
+        await sleep(this.options.pollIntervalMs ?? 1_000);
+      }
+    } finally {
+      await connection.close();
+    }
+  }
+
+  /** Why a Job's pod does not run (ImagePullBackOff, Unschedulable...), for the timeout message. */
+  private async describePods(jobName: string): Promise<string> {
+    try {
+      const pods = await this.options.api.core.listNamespacedPod({ namespace: this.options.namespace, labelSelector: `job-name=${jobName}` });
+      if (pods.items.length === 0) return ' (the Job has no pod yet)';
+      const states = pods.items.map((pod) => {
+        const waiting = pod.status?.containerStatuses?.find((status) => status.state?.waiting)?.state?.waiting;
+        const unscheduled = pod.status?.conditions?.find((condition) => condition.type === 'PodScheduled' && condition.status === 'False');
+        const reason = waiting ? `${waiting.reason}: ${waiting.message ?? ''}` : unscheduled ? `${unscheduled.reason}: ${unscheduled.message ?? ''}` : '';
+        return `pod ${pod.metadata?.name} is ${pod.status?.phase}${reason ? ` (${reason.trim()})` : ''}`;
+      });
+      return ` (${states.join('; ')})`;
+    } catch {
+      return '';
+    }
+  }
+}
+
+/** The replica worker's argv after the image's `node /app/bin/dbkeep.js`. */
+export function replicaWorkerArgs(taskQueue: string, temporal: { address: string; namespace: string }): string[] {
+  return [
+    'replica-worker',
+    '--volume', REPLICA_VOLUME_MOUNT_PATH,
+    '--task-queue', taskQueue,
+    '--address', temporal.address,
+    '--namespace', temporal.namespace,
+  ];
+}
+
+/** The claim of one replica; fails permanently when the template does not make a valid name. */
+export function claimName(template: ReplicaClaimTemplate, ordinal: number): string {
+  const name = volumeForOrdinal(template.name, ordinal);
+  if (!DNS1123_SUBDOMAIN.test(name) || name.length > 253) {
+    throw permanentFailure(
+      PermanentFailureType.InvalidInput,
+      `claim template "${template.name}": "${name}" is not a valid PVC name (lowercase letters, digits, "-" and ".", ` +
+        `starting and ending with a letter or digit, at most 253 characters; ${POD_ORDINAL_PLACEHOLDER} becomes the ordinal)`,
+    );
+  }
+  return name;
+}
+
+/** The Job of a replica task queue: Job names are DNS-1123 labels of at most 63 characters. */
+export function replicaJobName(taskQueue: string): string {
+  return dns1123Label(taskQueue);
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/**
+ * text itself when it is a DNS-1123 label; otherwise a lowercased, shortened form with a hash of
+ * text appended, so that two task queues never share a name (session ids have uppercase T and Z).
+ */
+export function dns1123Label(text: string, maxLength = 63): string {
+  if (DNS1123_LABEL.test(text) && text.length <= maxLength) return text;
+  const hash = shortHash(text);
+  const readable = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, maxLength - hash.length - 1)
+    .replace(/^-+|-+$/g, '');
+  return readable === '' ? hash : `${readable}-${hash}`;
+}
+
+/** text when it is a valid label value, else a shortened form with its hash. */
+export function labelValue(text: string): string {
+  if (LABEL_VALUE.test(text) && text.length <= 63) return text;
+  const hash = shortHash(text);
+  const readable = text
+    .replace(/[^-A-Za-z0-9_.]+/g, '-')
+    .slice(0, 63 - hash.length - 1)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return readable === '' ? hash : `${readable}-${hash}`;
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 10);
+}
+
+/** Why the Job ended (Failed or Complete), or undefined while it may still run its worker. */
+function jobEnded(job: V1Job): string | undefined {
+  const ended = job.status?.conditions?.find((condition) => (condition.type === 'Failed' || condition.type === 'Complete') && condition.status === 'True');
+  if (ended) return `${ended.type}${ended.reason ? ` (${ended.reason}${ended.message ? `: ${ended.message}` : ''})` : ''}`;
+  if ((job.status?.failed ?? 0) > 0) return `${job.status?.failed} failed pod(s)`;
+  if ((job.status?.succeeded ?? 0) > 0) return 'its worker exited';
+  return undefined;
+}
+
+async function hasActivityPollerSince(connection: Connection, namespace: string, taskQueue: string, sinceMs: number): Promise<boolean> {
+  const described = await connection.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue },
+    // TASK_QUEUE_TYPE_ACTIVITY: replica workers poll activities only.
+    taskQueueType: 2,
+  });
+  return (described.pollers ?? []).some((poller) => {
+    const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
+    // creationTimestamp has whole seconds: compare at that precision.
+    return seconds * 1000 >= Math.floor(sinceMs / 1000) * 1000;
+  });
+}
+
+/** Progress for the pending-activity card when called inside an activity; a no-op elsewhere (tests, scripts). */
+function heartbeat(details: Record<string, unknown>): void {
+  let context: Context;
+  try {
+    context = Context.current();
+  } catch {
+    return;
+  }
+  context.heartbeat(details);
+}
+
+function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * An API error with what was being done and the server's own message. RBAC refusals and
+ * invalid objects are permanent (retrying cannot help); everything else may pass and is retried.
+ */
+function kubernetesError(error: unknown, doing: string): Error {
+  const code = statusCode(error);
+  let message = error instanceof Error ? error.message : String(error);
+  const body = (error as { body?: unknown } | null)?.body;
+  try {
+    const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: string } | undefined;
+    if (parsed?.message) message = parsed.message;
+  } catch {
+    // not a Status object: keep the client's message
+  }
+  if (code === 403 || code === 422 || code === 400) {
+    return permanentFailure(PermanentFailureType.InvalidInput, `${doing}: HTTP ${code}: ${message}`);
+  }
+  return new Error(`${doing}: ${code === undefined ? '' : `HTTP ${code}: `}${message}`, { cause: error });
+}

@@ -1,0 +1,262 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Container,
+  type V1EnvVar,
+  type V1Job,
+  type V1JobCondition,
+} from '@kubernetes/client-node';
+import { projectRoot } from '../../stack/project-root';
+
+/**
+ * TEST DOUBLE of the kube-scheduler, the Job controller and the kubelet, for a cluster that is
+ * only a kube-apiserver (stack/kube-apiserver.ts): no node exists here, so nothing would ever
+ * run a Job's pod. This agent watches the Jobs dbkeep creates (label
+ * app.kubernetes.io/managed-by=dbkeep) through the real API server and runs each Job's single
+ * container as a local process:
+ *
+ * - every PersistentVolumeClaim the pod mounts becomes the directory `<dir>/pvc/<claim>` and
+ *   is marked Bound through the PVC's status subresource (as a provisioner and the PV
+ *   controller would);
+ * - the command is the container's with the image's paths mapped to this checkout
+ *   (`node` → this Node, `/app/bin/dbkeep.js` → bin/dbkeep.js, the image's tini dropped: the
+ *   agent is the parent) and each volume's mountPath replaced by its directory;
+ * - the environment is the image's PATH and HOME plus the container's `env`, with
+ *   `valueFrom.secretKeyRef` / `configMapKeyRef` read from the API server as the kubelet does;
+ * - the Job's status (startTime, active, then succeeded or failed with the matching
+ *   conditions) is written through the Job's status subresource;
+ * - deleting the Job (or the agent's stop) sends SIGTERM, then SIGKILL after the pod's
+ *   terminationGracePeriodSeconds.
+ *
+ * It is not a kubelet: no Pod objects, no images, no resource limits, no security contexts,
+ * one container per Job, no restarts (dbkeep's replica Jobs have backoffLimit 0 anyway).
+ */
+export interface TestNodeAgent {
+  /** Where the agent keeps a claim's data: what a PV of that claim would hold. */
+  claimDirectory(claimName: string): string;
+  /** Every Job the agent has run, as it first saw it, by name. */
+  readonly jobsRun: ReadonlyMap<string, V1Job>;
+  /** The names of the Jobs whose process runs now. */
+  running(): string[];
+  stop(): Promise<void>;
+}
+
+export interface TestNodeAgentOptions {
+  kubeconfigPath: string;
+  namespace: string;
+  /** Claims under `<dir>/pvc/`, process logs under `<dir>/logs/`. */
+  dir: string;
+}
+
+const IMAGE_CLI = '/app/bin/dbkeep.js';
+const IMAGE_INIT = ['/usr/bin/tini', '--'];
+const LABEL_SELECTOR = 'app.kubernetes.io/managed-by=dbkeep';
+
+interface RunningJob {
+  uid: string;
+  name: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  gracePeriodMs: number;
+}
+
+export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise<TestNodeAgent> {
+  const { namespace } = options;
+  const config = new KubeConfig();
+  config.loadFromFile(options.kubeconfigPath);
+  const core = config.makeApiClient(CoreV1Api);
+  const batch = config.makeApiClient(BatchV1Api);
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  mkdirSync(path.join(options.dir, 'pvc'), { recursive: true });
+  mkdirSync(path.join(options.dir, 'logs'), { recursive: true });
+
+  const claimDirectory = (claimName: string) => path.join(options.dir, 'pvc', claimName);
+  const jobsRun = new Map<string, V1Job>();
+  /** By Job uid: a Job seen again (its status updates, a relist) is started only once. */
+  const started = new Set<string>();
+  /** By Job uid: deleted before or while its process started. */
+  const deleted = new Set<string>();
+  const running = new Map<string, RunningJob>();
+  let stopped = false;
+
+  const patchJobStatus = (name: string, status: V1Job['status']) =>
+    batch.patchNamespacedJobStatus({ name, namespace, body: { status } }, mergePatch).catch((error: unknown) => {
+      // Deleted meanwhile: nothing left to report to.
+      if ((error as { code?: number }).code !== 404) console.error(`test node agent: updating status of Job ${name}:`, error);
+    });
+
+  async function bindClaims(job: V1Job): Promise<Map<string, string>> {
+    const directories = new Map<string, string>();
+    for (const volume of job.spec?.template.spec?.volumes ?? []) {
+      const claimName = volume.persistentVolumeClaim?.claimName;
+      if (!claimName) throw new Error(`volume ${volume.name}: the test node agent supports persistentVolumeClaim volumes only`);
+      const claim = await core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace });
+      const directory = claimDirectory(claimName);
+      mkdirSync(directory, { recursive: true });
+      if (claim.status?.phase !== 'Bound') {
+        await core.patchNamespacedPersistentVolumeClaimStatus(
+          {
+            name: claimName,
+            namespace,
+            body: { status: { phase: 'Bound', accessModes: claim.spec?.accessModes, capacity: claim.spec?.resources?.requests } },
+          },
+          mergePatch,
+        );
+      }
+      directories.set(volume.name, directory);
+    }
+    return directories;
+  }
+
+  async function resolveEnv(container: V1Container): Promise<NodeJS.ProcessEnv> {
+    // What the image's environment would give: its PATH (with the database tools) and a HOME.
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: options.dir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    for (const variable of container.env ?? []) env[variable.name] = await envValue(variable);
+    return env;
+  }
+
+  async function envValue(variable: V1EnvVar): Promise<string> {
+    if (variable.value !== undefined) return variable.value;
+    const secretKey = variable.valueFrom?.secretKeyRef;
+    if (secretKey) {
+      const secret = await core.readNamespacedSecret({ name: secretKey.name!, namespace });
+      const encoded = secret.data?.[secretKey.key];
+      if (encoded === undefined) throw new Error(`env ${variable.name}: Secret ${secretKey.name} has no key ${secretKey.key}`);
+      return Buffer.from(encoded, 'base64').toString('utf8');
+    }
+    const configMapKey = variable.valueFrom?.configMapKeyRef;
+    if (configMapKey) {
+      const configMap = await core.readNamespacedConfigMap({ name: configMapKey.name!, namespace });
+      const value = configMap.data?.[configMapKey.key];
+      if (value === undefined) throw new Error(`env ${variable.name}: ConfigMap ${configMapKey.name} has no key ${configMapKey.key}`);
+      return value;
+    }
+    throw new Error(`env ${variable.name}: the test node agent supports value, secretKeyRef and configMapKeyRef only`);
+  }
+
+  /** The container's argv as it would run in dbkeep's image, mapped to this checkout and the claims' directories. */
+  function localArgv(container: V1Container, directories: Map<string, string>): string[] {
+    let argv = [...(container.command ?? []), ...(container.args ?? [])];
+    if (IMAGE_INIT.every((part, index) => argv[index] === part)) argv = argv.slice(IMAGE_INIT.length);
+    const mounts = (container.volumeMounts ?? []).map((mount) => ({ from: mount.mountPath, to: directories.get(mount.name)! }));
+    return argv.map((arg, index) => {
+      if (index === 0 && arg === 'node') return process.execPath;
+      if (arg === IMAGE_CLI) return path.join(projectRoot(), 'bin', 'dbkeep.js');
+      const mount = mounts.find((m) => arg === m.from || arg.startsWith(`${m.from}/`));
+      return mount ? mount.to + arg.slice(mount.from.length) : arg;
+    });
+  }
+
+  async function runJob(job: V1Job): Promise<void> {
+    const name = job.metadata!.name!;
+    const uid = job.metadata!.uid!;
+    const containers = job.spec?.template.spec?.containers ?? [];
+    const startTime = new Date();
+    try {
+      if (containers.length !== 1) throw new Error(`the test node agent runs Jobs of exactly one container, ${name} has ${containers.length}`);
+      const container = containers[0]!;
+      const directories = await bindClaims(job);
+      const [command, ...args] = localArgv(container, directories);
+      const env = await resolveEnv(container);
+      if (stopped || deleted.has(uid)) return;
+      const logFd = openSync(path.join(options.dir, 'logs', `${name}.log`), 'a');
+      const child = spawn(command!, args, { env, stdio: ['ignore', logFd, logFd] });
+      closeSync(logFd);
+      const exited = new Promise<number | null>((resolve) => {
+        child.once('error', () => resolve(127));
+        child.once('exit', (code, signal) => resolve(signal ? 128 : code));
+      });
+      const gracePeriodMs = (job.spec?.template.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+      running.set(uid, { uid, name, child, exited, gracePeriodMs });
+      await patchJobStatus(name, { startTime, active: 1, ready: 1 });
+      const code = await exited;
+      running.delete(uid);
+      await finishJob(name, startTime, code === 0 ? undefined : `the container exited with ${code}`);
+    } catch (error) {
+      running.delete(uid);
+      await finishJob(name, startTime, `the test node agent could not run it: ${(error as Error).message}`);
+    }
+  }
+
+  /** The terminal status a Job controller would write: Complete, or Failed after its one pod failed (backoffLimit 0). */
+  async function finishJob(name: string, startTime: Date, failure: string | undefined): Promise<void> {
+    const now = new Date();
+    const condition = (type: string, reason: string, message = ''): V1JobCondition => ({
+      type,
+      status: 'True',
+      reason,
+      message,
+      lastProbeTime: now,
+      lastTransitionTime: now,
+    });
+    await patchJobStatus(
+      name,
+      failure === undefined
+        ? {
+            startTime,
+            active: 0,
+            ready: 0,
+            succeeded: 1,
+            completionTime: now,
+            conditions: [condition('SuccessCriteriaMet', 'CompletionsReached'), condition('Complete', 'CompletionsReached')],
+          }
+        : {
+            startTime,
+            active: 0,
+            ready: 0,
+            failed: 1,
+            conditions: [condition('FailureTarget', 'BackoffLimitExceeded', failure), condition('Failed', 'BackoffLimitExceeded', failure)],
+          },
+    );
+  }
+
+  async function terminate(uid: string): Promise<void> {
+    deleted.add(uid);
+    const job = running.get(uid);
+    if (!job) return;
+    job.child.kill('SIGTERM');
+    const timer = setTimeout(() => job.child.kill('SIGKILL'), job.gracePeriodMs);
+    await job.exited;
+    clearTimeout(timer);
+  }
+
+  const informer = makeInformer<V1Job>(config, `/apis/batch/v1/namespaces/${namespace}/jobs`, () => batch.listNamespacedJob({ namespace, labelSelector: LABEL_SELECTOR }), LABEL_SELECTOR);
+  const consider = (job: V1Job) => {
+    const uid = job.metadata?.uid;
+    const name = job.metadata?.name;
+    if (!uid || !name || started.has(uid)) return;
+    if (job.metadata?.deletionTimestamp || job.status?.completionTime || (job.status?.failed ?? 0) > 0) return;
+    started.add(uid);
+    jobsRun.set(name, structuredClone(job));
+    void runJob(job);
+  };
+  informer.on('add', consider);
+  informer.on('update', (job) => {
+    if (job.metadata?.deletionTimestamp) void terminate(job.metadata.uid!);
+    else consider(job);
+  });
+  informer.on('delete', (job) => void terminate(job.metadata!.uid!));
+  informer.on('error', () => {
+    // The informer stops on a watch error (a closed connection, a restarting API server): relist and watch again.
+    if (!stopped) setTimeout(() => void informer.start(), 1_000);
+  });
+  await informer.start();
+
+  return {
+    claimDirectory,
+    jobsRun,
+    running: () => [...running.values()].map((job) => job.name),
+    async stop() {
+      stopped = true;
+      await informer.stop();
+      await Promise.all([...running.keys()].map((uid) => terminate(uid)));
+    },
+  };
+}
