@@ -238,7 +238,9 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
         if (ended !== undefined) {
           throw new Error(`replica ${spec.ordinal}: Job ${namespace}/${name} ended before its worker polled ${spec.taskQueue}: ${ended}`);
         }
-        if (await hasActivityPollerSince(connection, this.options.temporal.namespace, spec.taskQueue, since)) return;
+        // A Temporal hiccup is not the worker's failure: ask again on the next round.
+        const polling = await hasActivityPollerSince(connection, this.options.temporal.namespace, spec.taskQueue, since).catch(() => false);
+        if (polling) return;
         if (Date.now() > deadline) {
           throw new Error(
             `replica ${spec.ordinal}: the worker of Job ${namespace}/${name} did not poll ${spec.taskQueue} within ${timeoutMs} ms` +

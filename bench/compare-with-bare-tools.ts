@@ -103,6 +103,8 @@ function bareClientCommand(target: TargetSpec, optionFile: string): ToolCommand 
 
 /** What a dbkeep session adds to its wall time: the streaming step alone, and the worker's usage. */
 interface SessionExtras {
+  /** The session's own wall time, when the run also does things around it (reading its status). */
+  seconds?: number;
   streamingStepSeconds?: number;
   worker?: WorkerUsage;
 }
@@ -186,7 +188,7 @@ class ComparisonRun {
     await this.root.query(`DROP DATABASE IF EXISTS \`${database}\``);
     const started = performance.now();
     const extra = (await run()) ?? {};
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = extra.seconds ?? (performance.now() - started) / 1000;
     const differences = diffFingerprints(this.source!, await fingerprintDatabase(this.root, database));
     if (differences.length > 0) throw new Error(`${id} restored a different database: ${differences.slice(0, 5).join('; ')}`);
     this.record(id, seconds, extra);
@@ -194,7 +196,8 @@ class ComparisonRun {
 
   async dbkeepRestore(resolved: ResolvedBackupConfiguration, snapshotId: string): Promise<SessionExtras> {
     const session = await measureWorkerDuring(this.worker, () => this.restoreSession(resolved, snapshotId));
-    return { streamingStepSeconds: await this.stepSeconds(session.result.workflowId, 'restore'), worker: session.usage };
+    const streamingStepSeconds = await this.stepSeconds(session.result.workflowId, 'restore');
+    return { seconds: session.durationSeconds, streamingStepSeconds, worker: session.usage };
   }
 }
 
@@ -245,6 +248,8 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
   say(`generating ${plan.tables.length} tables x ${plan.rowsPerTable} rows (~${settings.sizeMiB} MiB of dump)`);
   const generation = await generateBenchDatabase(services, plan);
   say(`generated in ${generation.seconds.toFixed(1)} s`);
+  // Described now: the revision is that of the code built for this run, not of a tree that moved since.
+  const environment = describeEnvironment(generation.mariadb);
   const tinyPlan: SyntheticDatabasePlan = { ...planSyntheticDatabase(TINY_SIZE_MIB), database: TINY_DATABASE };
   await generateBenchDatabase(services, tinyPlan);
 
@@ -305,7 +310,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
           `physical backup, bare \`mariadb-backup --backup --stream=xbstream | zstd\` against a dbkeep physical session: ${PHYSICAL_NOT_MEASURED}`,
           `physical restore, 3 replicas against 1: ${PHYSICAL_NOT_MEASURED}`,
         ],
-        environment: { ...describeEnvironment(generation.mariadb), loadAverage: { atStart: loadAtStart, atEnd: oneMinuteLoadAverage() } },
+        environment: { ...environment, loadAverage: { atStart: loadAtStart, atEnd: oneMinuteLoadAverage() } },
       };
     });
   } catch (error) {

@@ -237,6 +237,8 @@ export function formatResultMarkdown(result: ComparisonResult, chartFile: string
     '',
     ...markdownTable(['Worker during', 'Peak RSS (lifetime)', 'Peak RSS (session)', 'CPU (median)', 'Tools CPU (median)'], workerRows(result)),
     '',
+    '## Not measured yet',
+    '',
     ...result.notMeasured.map((line) => `- ${line}`),
     '',
   ].join('\n');

@@ -72,6 +72,8 @@ export async function startMariaDbInstance(options: MariaDbInstanceOptions): Pro
     `--pid-file=${join(dir, 'mariadbd.pid')}`,
     ...userArgs,
     '--innodb-buffer-pool-size=128M',
+    // Linux caps AIO contexts machine-wide (fs.aio-max-nr); the suites start many instances.
+    '--innodb-use-native-aio=0',
     '--skip-name-resolve',
     ...(options.extraArgs ?? []),
   ];
@@ -121,6 +123,7 @@ async function installSystemTables(datadir: string, userArgs: string[]): Promise
     `--datadir=${datadir}`,
     '--auth-root-authentication-method=normal',
     '--skip-test-db',
+    '--innodb-use-native-aio=0',
     // Without it install-db also creates root@<hostname>, which --skip-name-resolve then ignores noisily.
     '--skip-name-resolve',
     ...userArgs,

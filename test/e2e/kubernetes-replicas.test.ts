@@ -229,4 +229,30 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
     expect(await jobsOf(restoreId)).toEqual([]);
     await expectClaimsMatchSource([claims[0]!.metadata!.name!]);
   });
+
+  it('fails ensureRunning with the Job\'s reason when its worker exits before polling, and replaces the ended Job next time', async () => {
+    const launcher = new KubernetesJobReplicaWorkers({
+      api: { core, batch },
+      namespace: NAMESPACE,
+      image: 'registry.example/dbkeep:test',
+      claimTemplate: { name: 'broken-${POD_ORDINAL}', size: '1Gi' },
+      // The replica worker exits at once: Temporal has no such namespace.
+      temporal: { address: stack.temporal.address, namespace: 'no-such-namespace' },
+      pollIntervalMs: 250,
+      readyTimeoutMs: 30_000,
+    });
+    const spec = { taskQueue: replicaTaskQueue('broken', 0), restoreId: 'broken', ordinal: 0, volume: { directory: 'unused' } };
+    const endedBeforePolling = /ended before its worker polled dbkeep-replica-broken-0: Failed \(BackoffLimitExceeded: the container exited with 1\)/;
+    await expect(launcher.ensureRunning(spec)).rejects.toThrow(endedBeforePolling);
+    const [failed] = await jobsOf('broken');
+    expect(failed?.status?.failed).toBe(1);
+    expect(failed?.status?.active ?? 0).toBe(0);
+    expect(failed?.status?.conditions?.map((c) => c.type)).toEqual(['FailureTarget', 'Failed']);
+    await expect(launcher.ensureRunning(spec)).rejects.toThrow(endedBeforePolling);
+    const [replaced] = await jobsOf('broken');
+    expect(replaced?.metadata?.uid).not.toBe(failed?.metadata?.uid);
+    await launcher.stop(spec);
+    expect(await jobsOf('broken')).toEqual([]);
+    expect((await claimsOf('broken')).map((c) => c.metadata!.name)).toEqual(['broken-0']);
+  });
 });

@@ -158,7 +158,8 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     const name = job.metadata!.name!;
     const uid = job.metadata!.uid!;
     const containers = job.spec?.template.spec?.containers ?? [];
-    const startTime = new Date();
+    // The API server keeps whole seconds, and startTime may not change once set.
+    const startTime = new Date(Math.floor(Date.now() / 1000) * 1000);
     try {
       if (containers.length !== 1) throw new Error(`the test node agent runs Jobs of exactly one container, ${name} has ${containers.length}`);
       const container = containers[0]!;
@@ -178,15 +179,15 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       await patchJobStatus(name, { startTime, active: 1, ready: 1 });
       const code = await exited;
       running.delete(uid);
-      await finishJob(name, startTime, code === 0 ? undefined : `the container exited with ${code}`);
+      await finishJob(name, code === 0 ? undefined : `the container exited with ${code}`);
     } catch (error) {
       running.delete(uid);
-      await finishJob(name, startTime, `the test node agent could not run it: ${(error as Error).message}`);
+      await finishJob(name, `the test node agent could not run it: ${(error as Error).message}`);
     }
   }
 
   /** The terminal status a Job controller would write: Complete, or Failed after its one pod failed (backoffLimit 0). */
-  async function finishJob(name: string, startTime: Date, failure: string | undefined): Promise<void> {
+  async function finishJob(name: string, failure: string | undefined): Promise<void> {
     const now = new Date();
     const condition = (type: string, reason: string, message = ''): V1JobCondition => ({
       type,
@@ -200,7 +201,6 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       name,
       failure === undefined
         ? {
-            startTime,
             active: 0,
             ready: 0,
             succeeded: 1,
@@ -208,7 +208,6 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
             conditions: [condition('SuccessCriteriaMet', 'CompletionsReached'), condition('Complete', 'CompletionsReached')],
           }
         : {
-            startTime,
             active: 0,
             ready: 0,
             failed: 1,
