@@ -1,4 +1,5 @@
-import type { Readable, Transform, Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ToolCommand } from '../domain/tool-commands';
 import type { Storage } from '../storage/storage';
@@ -46,6 +47,11 @@ function chainFilters(params: {
  * staging file, memory bounded by the upload's part buffers. The object only commits if every
  * stage exited cleanly; any failure, or `controller` aborting (activity cancellation), kills the
  * tools and aborts the upload. Heartbeats `{ phase, bytesRead, bytesWritten }` while it runs.
+ *
+ * When the first filter is zstd it reads the producer's stdout directly: the uncompressed
+ * stream (four to five times the stored one) then never passes through Node, which is what
+ * bounded backup throughput. zstd -vv reports the exact byte count on exit, and progress reads
+ * how much zstd has consumed from /proc.
  */
 export async function streamToolToRepository(params: {
   producer: ToolCommand;
@@ -57,24 +63,57 @@ export async function streamToolToRepository(params: {
 }): Promise<StreamedObject> {
   const { signal } = params.controller;
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
+  const [first, ...rest] = params.filters;
+  const direct = first?.command === 'zstd' ? startTool(verboseZstd(first), { signal, stdin: producer.child.stdout!, stdout: 'pipe' }) : undefined;
+  // zstd holds its own copy of the pipe; ours must close, or the producer's 'close' never comes.
+  if (direct) producer.child.stdout!.destroy();
   const raw = new ByteMeter({ sha256: false });
   let producersDone: Promise<unknown> = producer.finished;
   // The upload's body only ends once every tool exited 0; otherwise it errors and the upload aborts.
   const stored = new ByteMeter({ sha256: true, beforeEnd: () => producersDone.then(() => undefined) });
-  const chain = chainFilters({ source: producer.child.stdout!, head: raw, filters: params.filters, tail: stored, signal });
-  producersDone = Promise.all([producer.finished, ...chain.tools.map((t) => t.finished)]);
-  const stopHeartbeats = startHeartbeats(() => ({ phase: params.phase, bytesRead: raw.bytes, bytesWritten: stored.bytes }));
+  const chain = direct
+    ? chainFilters({ source: direct.child.stdout!, head: new PassThrough(), filters: rest, tail: stored, signal })
+    : chainFilters({ source: producer.child.stdout!, head: raw, filters: params.filters, tail: stored, signal });
+  const tools = [...(direct ? [direct] : []), ...chain.tools];
+  producersDone = Promise.all([producer.finished, ...tools.map((t) => t.finished)]);
+  const bytesRead = () => (direct ? bytesReadByProcess(direct.child.pid) : raw.bytes);
+  const stopHeartbeats = startHeartbeats(() => ({ phase: params.phase, bytesRead: bytesRead(), bytesWritten: stored.bytes }));
   try {
     await runStages(params.controller, [
       producer.finished,
-      ...chain.tools.map((t) => t.finished),
+      ...tools.map((t) => t.finished),
       ...chain.streams,
       params.storage.putStream(params.key, stored, signal),
     ]);
   } finally {
     stopHeartbeats();
   }
-  return { rawBytes: raw.bytes, storedBytes: stored.bytes, sha256: stored.sha256() };
+  const rawBytes = direct ? zstdInputBytes(direct.stderrTail()) : raw.bytes;
+  return { rawBytes, storedBytes: stored.bytes, sha256: stored.sha256() };
+}
+
+/** The same zstd invocation, made to report its totals on stderr. */
+function verboseZstd(command: ToolCommand): ToolCommand {
+  return { command: command.command, args: [...command.args.filter((arg) => arg !== '-q'), '-vv'] };
+}
+
+/** `(1082734735 B => 285183946 B, ...)`: zstd's summary line when compressing with -vv. */
+export function zstdInputBytes(stderr: string): number {
+  // zstd pads the numbers to a width: `(   300 B =>    231 B`.
+  const matches = [...stderr.matchAll(/\(\s*(\d+) B =>\s*(\d+) B/g)];
+  const last = matches.at(-1);
+  if (!last) throw new Error(`zstd did not report its byte counts (stderr ended with: ${stderr.slice(-200)})`);
+  return Number(last[1]);
+}
+
+/** Bytes a process has read so far (Linux /proc/<pid>/io rchar); 0 where that is not available. */
+function bytesReadByProcess(pid: number | undefined): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return Number(/^rchar: (\d+)$/m.exec(io)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { ToolCommand } from '../domain/tool-commands';
 
@@ -20,6 +21,8 @@ export interface RunningTool {
   readonly child: ChildProcess;
   /** Resolves when the tool exited 0; rejects with its exit status and the end of its stderr. */
   readonly finished: Promise<void>;
+  /** The last few KB the tool wrote to stderr (zstd -vv reports its byte counts there). */
+  stderrTail(): string;
 }
 
 /**
@@ -28,7 +31,8 @@ export interface RunningTool {
  */
 export function startTool(
   tool: ToolCommand,
-  options: { signal: AbortSignal; stdin: 'pipe' | 'ignore'; stdout: 'pipe' | 'ignore' },
+  /** stdin may be another tool's stdout: the two are then connected directly, without Node in between. */
+  options: { signal: AbortSignal; stdin: 'pipe' | 'ignore' | Readable; stdout: 'pipe' | 'ignore' },
 ): RunningTool {
   const child = spawn(tool.command, tool.args, {
     stdio: [options.stdin, options.stdout, 'pipe'],
@@ -68,7 +72,7 @@ export function startTool(
   });
   // Callers may attach handlers late (after other awaits); never let this become an unhandled rejection.
   finished.catch(() => undefined);
-  return { child, finished };
+  return { child, finished, stderrTail: () => stderrTail };
 }
 
 /** Runs a tool to completion and returns its first line of stdout (for `--version`). */

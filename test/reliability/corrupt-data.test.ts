@@ -36,6 +36,15 @@ async function databasesOn(instance: MariaDbInstance): Promise<string[]> {
   }
 }
 
+async function dropShopOnTarget(): Promise<void> {
+  const connection = await rootConnection(target);
+  try {
+    await connection.query('DROP DATABASE IF EXISTS shop');
+  } finally {
+    await connection.end();
+  }
+}
+
 async function fingerprintOf(instance: MariaDbInstance, database: string) {
   const connection = await rootConnection(instance);
   try {
@@ -107,11 +116,16 @@ afterAll(async () => {
 });
 
 describe('a flipped byte in a stored data object', () => {
-  let snapshotId: string;
+  let damagedSnapshot: Promise<string> | undefined;
+  /** One snapshot of the filesystem repository with a bit flipped in its data, shared by the tests that need it. */
+  const filesystemSnapshotWithFlippedBit = () =>
+    (damagedSnapshot ??= backup('shop-fs').then((id) => {
+      flipOneBit(path.join(fsRepositoryDir(), 'shop-fs', id, 'dump.sql.zst'));
+      return id;
+    }));
 
   it('on a filesystem repository: the restore refuses with ChecksumMismatch naming the snapshot, and creates nothing', async () => {
-    snapshotId = await backup('shop-fs');
-    flipOneBit(path.join(fsRepositoryDir(), 'shop-fs', snapshotId, 'dump.sql.zst'));
+    const snapshotId = await filesystemSnapshotWithFlippedBit();
 
     const handle = await startRestore('shop-fs', snapshotId);
     const failure = await failureOf(handle.result());
@@ -126,6 +140,7 @@ describe('a flipped byte in a stored data object', () => {
   });
 
   it('with --overwrite into a target holding the database: refused before dropping anything', async () => {
+    const snapshotId = await filesystemSnapshotWithFlippedBit();
     const connection = await rootConnection(target);
     await connection.query('CREATE DATABASE shop; CREATE TABLE shop.keep_me (id INT PRIMARY KEY, note TEXT); INSERT INTO shop.keep_me VALUES (1, "still here")');
     await connection.end();
@@ -136,12 +151,11 @@ describe('a flipped byte in a stored data object', () => {
     expect(failure.message).toContain(snapshotId);
     expect(diffFingerprints(before, await fingerprintOf(target, 'shop'))).toEqual([]);
 
-    const cleanup = await rootConnection(target);
-    await cleanup.query('DROP DATABASE shop');
-    await cleanup.end();
+    await dropShopOnTarget();
   });
 
   it("on MinIO's own disk: nothing is applied to the target (MinIO's bitrot protection refuses the read)", async () => {
+    await dropShopOnTarget();
     const s3SnapshotId = await backup('shop-s3');
     const objectDir = path.join(stack.minio.dataDir, stack.bucket, 'dbkeep', 'shop-s3', s3SnapshotId, 'dump.sql.zst');
     const part = filesUnder(objectDir).find((file) => file.endsWith('part.1'));
@@ -231,6 +245,7 @@ describe('damaged manifests', () => {
   });
 
   it('refuses a restore of a damaged snapshot as SnapshotNotFound, saying it is damaged', async () => {
+    await dropShopOnTarget();
     const failure = await failureOf((await startRestore('catalog', damaged.wrongSize)).result());
     expect(failure).toMatchObject({ type: 'SnapshotNotFound', nonRetryable: true });
     expect(failure.message).toContain(damaged.wrongSize);

@@ -69,7 +69,7 @@ describe('database server killed mid-dump', () => {
     await source.restart();
     console.log(`database-crash: MariaDB was back ${secondsSince(killedAt)} s after SIGKILL`);
 
-    const result = await resultUnlessWorkerExits(handle, worker!);
+    const result = await resultUnlessWorkerExits(handle, worker!, 90_000);
     console.log(`database-crash: session completed ${secondsSince(killedAt)} s after the kill`);
     expect(result).toMatchObject({ outcome: 'succeeded', snapshotId });
     if (result.outcome !== 'succeeded') return;

@@ -228,30 +228,50 @@ export async function sessionVerdict(client: Client, workflowId: string, timeout
 /**
  * The session's result, or a failure naming the worker process and quoting its log as soon as
  * that process exits: the only worker gone, no retry would ever run and the test would hang.
- * The session is then terminated, so nothing keeps polling for it after the test.
+ * Past `timeoutMs` it fails too, saying what the session is waiting for (its pending activity,
+ * attempt and last failure). Either way the session is then terminated, so nothing keeps
+ * polling for it after the test.
  */
 export async function resultUnlessWorkerExits<R>(
-  handle: { result(): Promise<R>; terminate(reason?: string): Promise<unknown> },
+  handle: {
+    workflowId: string;
+    result(): Promise<R>;
+    terminate(reason?: string): Promise<unknown>;
+    describe(): Promise<{ raw: { pendingActivities?: temporal.api.workflow.v1.IPendingActivityInfo[] | null } }>;
+  },
   worker: WorkerProcess,
+  timeoutMs = 150_000,
 ): Promise<R> {
   const watchdog = new AbortController();
-  let workerGone: Error | undefined;
+  const deadline = Date.now() + timeoutMs;
+  let stopped: Error | undefined;
   const exited = (async (): Promise<never> => {
-    while (isPidAlive(worker.pid)) await sleep(250, undefined, { signal: watchdog.signal });
-    workerGone = workerExitError(worker);
-    await handle.terminate('the test worker exited').catch(() => undefined);
-    throw workerGone;
+    while (isPidAlive(worker.pid) && Date.now() < deadline) await sleep(250, undefined, { signal: watchdog.signal });
+    stopped = isPidAlive(worker.pid) ? await stillRunningError(handle, timeoutMs) : workerExitError(worker);
+    await handle.terminate(stopped.message.split('\n')[0]).catch(() => undefined);
+    throw stopped;
   })();
   try {
-    // Terminating the session also ends result(): that rejection is the worker's exit too.
+    // Terminating the session also ends result(): that rejection is the reason given above.
     const result = handle.result().catch((error: unknown) => {
-      throw workerGone ?? error;
+      throw stopped ?? error;
     });
     return await Promise.race([result, exited]);
   } finally {
     watchdog.abort();
     exited.catch(() => undefined);
   }
+}
+
+async function stillRunningError(handle: Parameters<typeof resultUnlessWorkerExits>[0], timeoutMs: number): Promise<Error> {
+  const pending = await handle.describe().then(
+    (d) =>
+      (d.raw.pendingActivities ?? []).map(
+        (a) => `${a.activityType?.name} attempt ${a.attempt}${a.lastFailure ? `, last failure: ${a.lastFailure.message}` : ''}`,
+      ),
+    (error: unknown) => [`(describe failed: ${String(error)})`],
+  );
+  return new Error(`session ${handle.workflowId} still running after ${timeoutMs / 1000} s; pending: ${pending.join('; ') || 'no activity'}`);
 }
 
 /** Fails at once, with the end of its log, when the worker process is gone. */

@@ -204,5 +204,5 @@ describe(`${SCHEDULES} schedules`, () => {
         `applyResources again (unchanged) ${timings.applyUnchanged} s; CLI \`dbkeep schedules --json\` ${timings.cliSchedules} s, ` +
         `\`dbkeep apply\` (unchanged) ${timings.cliApplyUnchanged} s`,
     );
-  });
+  }, 300_000);
 });

@@ -99,7 +99,7 @@ describe('S3 server stopped mid-upload and started again within the retry window
     await restartMinio();
     console.log(`storage-outage: MinIO was down for ${secondsSince(stoppedAt)} s`);
 
-    const result = await resultUnlessWorkerExits(handle, worker!);
+    const result = await resultUnlessWorkerExits(handle, worker!, 90_000);
     expect(result).toMatchObject({ outcome: 'succeeded', snapshotId });
     if (result.outcome !== 'succeeded') return;
 
@@ -133,7 +133,7 @@ describe('S3 server stopped for good', () => {
     const stoppedAt = Date.now();
     await stopMinio();
 
-    const error = await resultUnlessWorkerExits(handle, worker!).then(
+    const error = await resultUnlessWorkerExits(handle, worker!, 90_000).then(
       () => undefined,
       (e: unknown) => e,
     );

@@ -1,14 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseManifest } from '../../domain/manifest';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { diffFingerprints, fingerprintDatabase } from '../../stack/database-fingerprint';
+import { isPidAlive } from '../../stack/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
-import { killLeftovers, startWorkerProcess, stillRunning, type ProcessInfo, type WorkerProcess } from '../support/worker-process';
+import { killLeftovers, startWorkerProcess, stillRunning, workerTmpDir, type ProcessInfo, type WorkerProcess } from '../support/worker-process';
 import {
   activityRecords,
   generateDatabase,
@@ -37,6 +40,8 @@ const orphans: ProcessInfo[] = [];
 // enough to be caught with parts uploaded and parts still to come.
 const LEDGER_DUMP_MIB = 200;
 const ORDERS_DUMP_MIB = 64;
+// The retry waits out the 30 s heartbeat timeout and 5 s of backoff before redoing the work.
+const HEARTBEAT_RETRY_TEST_TIMEOUT_MS = 180_000;
 
 async function startWorker(name: string): Promise<WorkerProcess> {
   const worker = await startWorkerProcess({
@@ -151,16 +156,30 @@ describe('worker killed during a dump upload', () => {
     const sql = execFileSync('zstd', ['-dc'], { input: stored, maxBuffer: 512 * 1024 * 1024 });
     expect(sql.length).toBe(result.rawBytes);
     expect(sql.subarray(-200).toString('utf8')).toMatch(/-- Dump completed on/);
-  });
+  }, HEARTBEAT_RETRY_TEST_TIMEOUT_MS);
 
   it('leaves no incomplete multipart upload of the killed attempt on the S3 server', async () => {
     // The killed attempt could not abort its upload; the retry of the same key has to.
     expect(await listIncompleteUploads(stack.s3, stack.bucket)).toEqual([]);
   });
+
+  it("leaves no copy of the database password on the workers' disk once the session is done", () => {
+    // The killed attempt's option file (0600, holding the password) could not be removed by
+    // the process that wrote it; a worker of the same host has to, or it must never be a file.
+    const leftovers = readdirSync(workerTmpDir(stack.dir)).filter((name) => name.startsWith('dbkeep-cred-'));
+    const holdingPassword = leftovers.filter((name) =>
+      readdirSync(path.join(workerTmpDir(stack.dir), name)).some((file) =>
+        readFileSync(path.join(workerTmpDir(stack.dir), name, file), 'utf8').includes(source.rootPassword),
+      ),
+    );
+    expect(holdingPassword).toEqual([]);
+  });
 });
 
 describe('worker killed during a restore', () => {
   it('retries the restore from a clean state and leaves the target identical to the source', async () => {
+    // The worker that finished the dump session, or a new one when this test runs alone (-t).
+    const worker = workers.find((w) => isPidAlive(w.pid)) ?? (await startWorker('restore'));
     const resources = stack.resources(
       stack.targetDocument('orders-db', source),
       stack.targetDocument('orders-copy', restoreTarget),
@@ -181,7 +200,6 @@ describe('worker killed during a restore', () => {
       if (Date.now() > deadline) throw new Error('the restore never got to the second table');
       await sleep(100);
     }
-    const worker = workers.at(-1)!;
     const children = killWorker(worker);
     const killedAt = Date.now();
     expect(children.map((c) => c.command)).toContain('mariadb');
@@ -199,5 +217,5 @@ describe('worker killed during a restore', () => {
     expect(restore.lastFailure?.chain.join(' ')).toMatch(/heartbeat/i);
 
     expect(diffFingerprints(expected, await fingerprintOf(restoreTarget, 'orders'))).toEqual([]);
-  });
+  }, HEARTBEAT_RETRY_TEST_TIMEOUT_MS);
 });

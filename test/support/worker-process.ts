@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { workerIsPolling } from '../../stack/dev-stack';
 import { isPidAlive, startManagedProcess, stopPid } from '../../stack/managed-process';
@@ -19,6 +19,15 @@ export interface WorkerProcessOptions {
   name: string;
   pushgatewayUrl?: string;
   maxConcurrentSessions?: number;
+}
+
+/**
+ * The workers' TMPDIR: one per dir, shared by the workers started there as /tmp is shared by
+ * the workers of one host, and removed with the test's dir. What a killed worker leaves in it
+ * (its option files) stays inside the test and can be looked for.
+ */
+export function workerTmpDir(dir: string): string {
+  return path.join(dir, 'worker-tmp');
 }
 
 export interface ProcessInfo {
@@ -52,12 +61,14 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     ...(options.pushgatewayUrl ? ['--pushgateway', options.pushgatewayUrl] : []),
     ...(options.maxConcurrentSessions ? ['--max-concurrent-sessions', String(options.maxConcurrentSessions)] : []),
   ];
+  const tmp = workerTmpDir(options.dir);
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
   const worker = startManagedProcess({
     command: process.execPath,
     args,
     logFile: path.join(options.dir, `worker-${options.name}.log`),
     cwd: options.dir,
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { ...process.env, TMPDIR: tmp, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   });
   try {
     await worker.waitUntil(() => workerIsPolling(options.address, options.namespace, options.taskQueue, worker.pid), {

@@ -83,3 +83,12 @@ describe('runStages', () => {
     expect(await errorOf(runStages(new AbortController(), [failAfter(1, retryable), after(5, 0)]))).toBe(retryable);
   });
 });
+
+describe('zstdInputBytes', () => {
+  it('reads the uncompressed size from zstd -vv output, carriage returns and all', async () => {
+    const { zstdInputBytes } = await import('../../activities/stream-pipelines');
+    expect(zstdInputBytes('Read : 1 MiB ==> 20%\r/*stdin*\\            : 20.29%   (5000000 B => 1014473 B, /*stdout*\\) \n')).toBe(5000000);
+    expect(zstdInputBytes('/*stdin*\\            : 77.00%   (   300 B =>    231 B, /*stdout*\\) \n')).toBe(300);
+    expect(() => zstdInputBytes('zstd: error')).toThrow('zstd did not report its byte counts');
+  });
+});
