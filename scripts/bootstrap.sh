@@ -9,7 +9,7 @@ readonly AWSCLI_VERSION=1.46.3
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 # prometheus-pushgateway may start a system service on :9091; dbkeep never uses it, and
 # stack/pushgateway.ts always starts its own instance on a free loopback port.
-readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl)
+readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl librsvg2-bin fonts-dejavu-core)
 
 project_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tool_cache="${DBKEEP_TOOL_CACHE:-$HOME/.cache/dbkeep}"
