@@ -7,7 +7,8 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor';
 import { serializeManifest, type Manifest } from '../domain/manifest';
 import { dataFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
-import type { BackupMethod, CompressionSpec, Engine, Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import { targetSpecSchema, type BackupMethod, type CompressionSpec, type Engine, type Named, type RepositorySpec, type TargetSpec } from '../domain/resources';
+import { formatZodIssues } from '../domain/resource-set';
 import type { SecretRef } from '../domain/secret-ref';
 import {
   compressorVersionCommand,
@@ -168,6 +169,11 @@ export function createBackupActivities(deps: BackupActivityDeps) {
      * chooses the node to back up from. Fails fast on authentication and reachability.
      */
     async preflightTarget(input: PreflightInput): Promise<PreflightResult> {
+      // Checked here too: a session started with the temporal CLI skipped the resource files' checks.
+      const target = targetSpecSchema.safeParse(input.target.spec);
+      if (!target.success) {
+        throw permanentFailure(PermanentFailureType.InvalidInput, `Target "${input.target.name}": ${formatZodIssues(target.error.issues, 'spec')}`);
+      }
       const { source, galera } = await chooseSource(input.target);
       if (input.method === 'physical' && !source.datadir) {
         throw permanentFailure(

@@ -76,6 +76,8 @@ export async function streamToolToRepository(params: {
     : chainFilters({ source: producer.child.stdout!, head: raw, filters: params.filters, tail: stored, signal });
   const tools = [...(direct ? [direct] : []), ...chain.tools];
   producersDone = Promise.all([producer.finished, ...tools.map((t) => t.finished)]);
+  // Only the upload body awaits it; runStages reports the failure, so it must never go unhandled.
+  producersDone.catch(() => undefined);
   const bytesRead = () => (direct ? bytesReadByProcess(direct.child.pid) : raw.bytes);
   const stopHeartbeats = startHeartbeats(() => ({ phase: params.phase, bytesRead: bytesRead(), bytesWritten: stored.bytes }));
   try {

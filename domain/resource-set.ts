@@ -63,7 +63,14 @@ export function parseResourceSet(sources: readonly ResourceSource[]): ResourceSe
         errors.push(`${where}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
         return;
       }
-      const value: unknown = doc.toJS({ maxAliasCount: 50 });
+      let value: unknown;
+      try {
+        value = doc.toJS({ maxAliasCount: 50 });
+      } catch (err) {
+        // Unresolved aliases and alias bombs surface only here.
+        errors.push(`${where}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+        return;
+      }
       if (value === null || value === undefined) return; // an empty document between `---` separators
       if (typeof value !== 'object' || Array.isArray(value)) {
         errors.push(`${where}: must be a mapping with apiVersion, kind, metadata and spec`);

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
+  ListMultipartUploadsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -109,6 +111,7 @@ class S3Storage implements Storage {
   }
 
   async putStream(key: string, body: Readable, signal: AbortSignal): Promise<void> {
+    await this.abortStaleUploads(key);
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.root + key, Body: body, ...this.sse },
@@ -166,6 +169,22 @@ class S3Storage implements Storage {
 
   async delete(key: string): Promise<void> {
     await this.classify(key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.root + key })));
+  }
+
+  /**
+   * A worker killed mid-upload cannot abort its multipart upload; the retry, writing the same
+   * key, does it, so invisible parts never pile up in the bucket. (MinIO lists uploads only for
+   * an exact key, which is what this asks for.)
+   */
+  private async abortStaleUploads(key: string): Promise<void> {
+    const fullKey = this.root + key;
+    const listed = await this.classify(key, () => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: fullKey })));
+    for (const upload of listed.Uploads ?? []) {
+      if (upload.Key !== fullKey || !upload.UploadId) continue;
+      await this.classify(key, () =>
+        this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: fullKey, UploadId: upload.UploadId })),
+      );
+    }
   }
 
   private async classify<T>(key: string, ...args: [operation: () => Promise<T>] | [kind: 'read', operation: () => Promise<T>]): Promise<T> {

@@ -3,6 +3,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { z } from 'zod';
 import { createActivities, createReplicaWorkerOnlyActivities } from '../activities';
 import { KubernetesJobReplicaWorkers } from '../activities/kubernetes-replica-workers';
+import { removeOrphanedSecretFiles } from '../activities/option-file';
 import { LocalProcessReplicaWorkers, type ReplicaWorkerLauncher } from '../activities/replica-workers';
 import { formatZodIssues } from '../domain/resource-set';
 import { POD_ORDINAL_PLACEHOLDER } from '../domain/session-ids';
@@ -21,6 +22,8 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     // Must come before the first connection: the runtime is created once per process.
     Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: settings.metricsAddress } } } });
   }
+  // A worker killed before us may have left secret files behind.
+  await removeOrphanedSecretFiles();
   const connection = await NativeConnection.connect({ address: settings.address });
   try {
     const worker = await createDbkeepWorker({

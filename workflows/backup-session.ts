@@ -1,4 +1,4 @@
-import { uuid4, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Manifest } from '../domain/manifest';
 import type { BackupConfigurationSpec, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatSnapshotId } from '../domain/snapshot-id';
@@ -40,6 +40,13 @@ export type BackupSessionResult =
  * retention → metrics. Skipped, not failed, when another session of the configuration runs.
  */
 export async function backupSession(input: BackupSessionInput): Promise<BackupSessionResult> {
+  // A hand-written input (temporal CLI) may lack whole parts; the preflight checks the rest.
+  if (!input?.configuration?.name || !input.configuration.spec || !input.target?.spec || !input.repository?.spec) {
+    throw ApplicationFailure.nonRetryable(
+      'input: configuration, target and repository (name and spec each) are required; `dbkeep input backup` prints a valid input',
+      'InvalidInput',
+    );
+  }
   const { configuration, target, repository } = input;
   const info = workflowInfo();
   const snapshotId = input.snapshotId ?? formatSnapshotId(info.startTime, uuid4().replace(/-/g, '').slice(0, 6));

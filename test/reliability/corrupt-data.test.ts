@@ -11,7 +11,7 @@ import { diffFingerprints, fingerprintDatabase } from '../../stack/database-fing
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { runDbkeep } from '../support/cli-runner';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
-import { activityRecords, generateDatabase, onlyActivity } from './fault-harness';
+import { activityRecords, generateDatabase, onlyActivity, stopStack } from './fault-harness';
 
 /**
  * Damaged repositories. A flipped byte in a stored data object makes a restore refuse before
@@ -112,7 +112,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stack?.stop();
+  await stopStack(stack);
 });
 
 describe('a flipped byte in a stored data object', () => {

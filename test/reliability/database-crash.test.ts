@@ -16,6 +16,7 @@ import {
   onlyActivity,
   resultUnlessWorkerExits,
   secondsSince,
+  stopStack,
   waitForUploadedParts,
 } from './fault-harness';
 
@@ -50,7 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.stop().catch(() => undefined);
-  await stack?.stop();
+  await stopStack(stack);
 });
 
 describe('database server killed mid-dump', () => {

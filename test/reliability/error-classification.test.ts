@@ -9,7 +9,7 @@ import { searchAttributes } from '../../domain/search-attributes';
 import { findFreePort } from '../../stack/free-port';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
-import { activityRecords, onlyActivity, sessionVerdict } from './fault-harness';
+import { activityRecords, onlyActivity, sessionVerdict, stopStack } from './fault-harness';
 
 /**
  * Permanent failures are non-retryable ApplicationFailures with a stable type: the workflow
@@ -172,14 +172,18 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stack?.stop();
+  await stopStack(stack);
 });
 
 describe('permanent failures are non-retryable, with a stable type, on the first attempt', () => {
   it.each(cases)('$type: $name', async ({ type, activityType, mentions, start }) => {
     const workflowId = await start();
-    const verdict = await sessionVerdict(stack.client.temporal, workflowId);
-    if (verdict.kind !== 'closed') await stack.client.temporal.workflow.getHandle(workflowId).terminate('test: not closed at once').catch(() => undefined);
+    const terminate = () => stack.client.temporal.workflow.getHandle(workflowId).terminate('test: not closed at once').catch(() => undefined);
+    const verdict = await sessionVerdict(stack.client.temporal, workflowId).catch(async (error: unknown) => {
+      await terminate();
+      throw error;
+    });
+    if (verdict.kind !== 'closed') await terminate();
     expect(verdict).toEqual({ kind: 'closed', runStatus: 'FAILED' });
 
     const error = await stack.client.temporal.workflow.getHandle(workflowId).result().then(

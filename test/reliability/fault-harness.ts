@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -11,9 +11,9 @@ import {
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { generateSyntheticDatabase, planSyntheticDatabase } from '../../bench/synthetic-database';
-import { isPidAlive } from '../../stack/managed-process';
+import { isPidAlive, stopPid } from '../../stack/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
-import { rootConnection } from '../support/e2e-stack';
+import { rootConnection, type E2eStack } from '../support/e2e-stack';
 import type { WorkerProcess } from '../support/worker-process';
 
 /**
@@ -21,6 +21,24 @@ import type { WorkerProcess } from '../support/worker-process';
  * direct reads of the S3 server (incomplete multipart uploads, parts, object hashes), and
  * reads of workflow histories (attempts, failures, their types).
  */
+
+/**
+ * Stops the stack; if that has not finished within `timeoutMs` (a worker whose shutdown waits
+ * for an activity that hangs holds up the rest of the stack's own cleanup), kills its servers
+ * by pid and removes its directory, so a failing file never leaves servers behind.
+ */
+export async function stopStack(stack: E2eStack | undefined, timeoutMs = 90_000): Promise<void> {
+  if (!stack) return;
+  const timer = new AbortController();
+  const stopped = await Promise.race([
+    stack.stop().then(() => true),
+    sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false),
+  ]);
+  timer.abort();
+  if (stopped) return;
+  for (const pid of [stack.minio.pid, stack.pushgateway.pid, stack.temporal.pid]) await stopPid(pid, 'SIGKILL').catch(() => undefined);
+  rmSync(stack.dir, { recursive: true, force: true });
+}
 
 /**
  * Fills `database` with the benchmark's generated tables, about `dumpMiB` MiB of

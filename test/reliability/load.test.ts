@@ -11,7 +11,7 @@ import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { runDbkeep } from '../support/cli-runner';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { activityRecords, generateDatabase, onlyActivity, secondsSince } from './fault-harness';
+import { activityRecords, generateDatabase, onlyActivity, secondsSince, stopStack } from './fault-harness';
 
 /**
  * Load on one worker and on the schedule API. Twenty backup sessions of twenty Targets (five
@@ -75,7 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.stop().catch(() => undefined);
-  await stack?.stop();
+  await stopStack(stack);
 });
 
 describe('20 backup sessions of 20 targets at once on one worker', () => {

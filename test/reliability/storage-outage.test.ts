@@ -22,6 +22,7 @@ import {
   pushedMetric,
   resultUnlessWorkerExits,
   secondsSince,
+  stopStack,
   waitForUploadedParts,
 } from './fault-harness';
 
@@ -83,7 +84,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop().catch(() => undefined);
   for (const server of startedHere) await server.stop().catch(() => undefined);
-  await stack?.stop();
+  await stopStack(stack);
 });
 
 describe('S3 server stopped mid-upload and started again within the retry window', () => {

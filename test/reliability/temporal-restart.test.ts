@@ -11,7 +11,7 @@ import { startTemporalDevServer, type TemporalDevServer } from '../../stack/temp
 import type { BackupSessionResult } from '../../workflows/backup-session';
 import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { activityRecords, generateDatabase, objectBytes, onlyActivity, secondsSince, waitForUploadedParts } from './fault-harness';
+import { activityRecords, generateDatabase, objectBytes, onlyActivity, secondsSince, stopStack, waitForUploadedParts } from './fault-harness';
 
 /**
  * The Temporal server is stopped in the middle of a backup session and started again on the
@@ -71,7 +71,7 @@ afterAll(async () => {
   await worker?.stop().catch(() => undefined);
   await client?.close().catch(() => undefined);
   await temporal?.stop().catch(() => undefined);
-  await stack?.stop();
+  await stopStack(stack);
 });
 
 describe('Temporal server restarted mid-session', () => {

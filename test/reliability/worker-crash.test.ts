@@ -20,6 +20,7 @@ import {
   onlyActivity,
   resultUnlessWorkerExits,
   secondsSince,
+  stopStack,
   waitForUploadedParts,
 } from './fault-harness';
 
@@ -105,7 +106,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const worker of workers) await worker.stop().catch(() => undefined);
   await killLeftovers(orphans);
-  await stack?.stop();
+  await stopStack(stack);
 });
 
 describe('worker killed during a dump upload', () => {

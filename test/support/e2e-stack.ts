@@ -201,7 +201,8 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
         return keys.sort();
       },
       async listIncompleteUploads() {
-        const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'dbkeep/' }));
+        // MinIO answers ListMultipartUploads with a prefix only for an exact key: list the whole bucket.
+        const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
         return (uploads.Uploads ?? []).length;
       },
       stop,
