@@ -17,7 +17,7 @@ export class FilesystemStorage implements Storage {
   readonly location: string;
 
   constructor(private readonly root: string) {
-    this.location = root.endsWith('/') ? root : `${root}/`;
+    this.location = root;
   }
 
   async putStream(key: string, body: Readable, signal: AbortSignal): Promise<void> {
