@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { searchAttributes } from '../domain/search-attributes';
+import { runningBackupSessionsQuery } from '../domain/search-attributes';
 
 export interface FindEarlierSessionInput {
   configuration: string;
@@ -22,10 +22,7 @@ export interface FindEarlierSessionResult {
  */
 export async function findEarlierBackupSession(input: FindEarlierSessionInput): Promise<FindEarlierSessionResult> {
   const { client } = Context.current();
-  // The configuration name is a validated DNS label: safe inside the quoted literal.
-  const query =
-    `WorkflowType = 'backupSession' AND ExecutionStatus = 'Running' AND ` +
-    `${searchAttributes.configuration.name} = '${input.configuration}'`;
+  const query = runningBackupSessionsQuery(input.configuration);
   let earliest: { workflowId: string; startedAt: string } | undefined;
   for await (const execution of client.workflow.list({ query })) {
     if (execution.workflowId === input.workflowId) continue;

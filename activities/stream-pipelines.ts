@@ -67,18 +67,19 @@ export async function streamToolToRepository(params: {
   const direct = first?.command === 'zstd' ? startTool(verboseZstd(first), { signal, stdin: producer.child.stdout!, stdout: 'pipe' }) : undefined;
   // zstd holds its own copy of the pipe; ours must close, or the producer's 'close' never comes.
   if (direct) producer.child.stdout!.destroy();
-  const raw = new ByteMeter({ sha256: false });
+  // Counts the uncompressed bytes when they pass through Node (no direct zstd).
+  const raw = direct ? undefined : new ByteMeter({ sha256: false });
   let producersDone: Promise<unknown> = producer.finished;
   // The upload's body only ends once every tool exited 0; otherwise it errors and the upload aborts.
   const stored = new ByteMeter({ sha256: true, beforeEnd: () => producersDone.then(() => undefined) });
   const chain = direct
     ? chainFilters({ source: direct.child.stdout!, head: new PassThrough(), filters: rest, tail: stored, signal })
-    : chainFilters({ source: producer.child.stdout!, head: raw, filters: params.filters, tail: stored, signal });
+    : chainFilters({ source: producer.child.stdout!, head: raw!, filters: params.filters, tail: stored, signal });
   const tools = [...(direct ? [direct] : []), ...chain.tools];
   producersDone = Promise.all([producer.finished, ...tools.map((t) => t.finished)]);
   // Only the upload body awaits it; runStages reports the failure, so it must never go unhandled.
   producersDone.catch(() => undefined);
-  const bytesRead = () => (direct ? bytesReadByProcess(direct.child.pid) : raw.bytes);
+  const bytesRead = () => (direct ? bytesReadByProcess(direct.child.pid) : raw!.bytes);
   const stopHeartbeats = startHeartbeats(() => ({ phase: params.phase, bytesRead: bytesRead(), bytesWritten: stored.bytes }));
   try {
     await runStages(params.controller, [
@@ -90,7 +91,7 @@ export async function streamToolToRepository(params: {
   } finally {
     stopHeartbeats();
   }
-  const rawBytes = direct ? zstdInputBytes(direct.stderrTail()) : raw.bytes;
+  const rawBytes = direct ? zstdInputBytes(direct.stderrTail()) : raw!.bytes;
   return { rawBytes, storedBytes: stored.bytes, sha256: stored.sha256() };
 }
 

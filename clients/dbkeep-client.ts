@@ -13,7 +13,7 @@ import { formatZodIssues, ResourceValidationError, type ResolvedBackupConfigurat
 import { formatSnapshotId } from '../domain/snapshot-id';
 import type { SecretRef } from '../domain/secret-ref';
 import { snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
-import { searchAttributes } from '../domain/search-attributes';
+import { runningBackupSessionsQuery, searchAttributes } from '../domain/search-attributes';
 import type {
   backupSession,
   bootstrapSession,
@@ -396,9 +396,7 @@ export class DbkeepClient {
   }
 
   private async runningBackupSession(configuration: string): Promise<string | undefined> {
-    const query =
-      `WorkflowType = 'backupSession' AND ExecutionStatus = 'Running' AND ` +
-      `${searchAttributes.configuration.name} = '${configuration}'`;
+    const query = runningBackupSessionsQuery(configuration);
     for await (const execution of this.temporal.workflow.list({ query })) return execution.workflowId;
     return undefined;
   }

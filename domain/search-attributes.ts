@@ -24,3 +24,12 @@ const TYPE_NAMES: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Key
 export const searchAttributeRegistrations: readonly string[] = Object.values(searchAttributes).map(
   (key) => `${key.name}=${TYPE_NAMES[key.type]}`,
 );
+
+/**
+ * Visibility query for a configuration's running backup sessions: admission (activity) and
+ * `backupNow` (client) must ask exactly the same question. The name is a validated DNS label,
+ * safe inside the quoted literal.
+ */
+export function runningBackupSessionsQuery(configuration: string): string {
+  return `WorkflowType = 'backupSession' AND ExecutionStatus = 'Running' AND ${searchAttributes.configuration.name} = '${configuration}'`;
+}
