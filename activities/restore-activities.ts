@@ -1,5 +1,6 @@
 import { log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
+import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
@@ -21,7 +22,11 @@ import { withSecretFiles } from './option-file';
 import { OneDatabaseFilter } from './one-database-filter';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
+import { applyStagedSegments } from './parallel-apply';
+import { stageDumpSegments, tableGroupBytes } from './restore-staging';
+import { makeScratchDirectory } from './scratch-directory';
 import { streamRepositoryToTool } from './stream-pipelines';
+import { ToolFailedError } from './tool-process';
 
 export interface RestoreActivityDeps {
   secrets: SecretResolver;
@@ -83,6 +88,8 @@ export interface RestoreInput {
   database?: string;
   /** Extra options for the mariadb client, validated by toolArgumentsSchema. */
   args?: string[];
+  /** Client sessions applying tables at once; 1 (default) is the plain serial restore. */
+  parallel?: number;
 }
 
 export interface RestoreResult {
@@ -118,24 +125,140 @@ export function restoredDatabases(manifest: Manifest, database: string | undefin
 
 const quoteIdentifier = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
+const dataKey = (manifest: Manifest) => snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file);
+
+/** Nothing is applied from an object that is not byte for byte the one the manifest describes. */
+function checkAgainstManifest(storage: Storage, manifest: Manifest, read: { sha256: string; storedBytes: number }): void {
+  if (read.sha256 === manifest.data.sha256 && read.storedBytes === manifest.data.storedBytes) return;
+  throw permanentFailure(
+    PermanentFailureType.ChecksumMismatch,
+    `snapshot ${manifest.configuration}/${manifest.snapshotId}: data object ${storage.location}${dataKey(manifest)} does not match its manifest ` +
+      `(sha256 ${read.sha256} over ${read.storedBytes} bytes, expected ${manifest.data.sha256} over ${manifest.data.storedBytes}); ` +
+      'nothing was applied to the target',
+  );
+}
+
 export function createRestoreActivities(deps: RestoreActivityDeps) {
   const open = deps.openStorage ?? openStorage;
 
   /** Streams the stored object through SHA-256 only; nothing reaches the database. */
   async function verifyStoredChecksum(storage: Storage, manifest: Manifest, signal: AbortSignal, progress: Progress) {
-    const key = snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file);
     const meter = new ByteMeter({ sha256: true });
     const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
-    const body = await storage.getStream(key, signal);
+    const body = await storage.getStream(dataKey(manifest), signal).catch((err: unknown) => {
+      if (err instanceof ObjectNotFoundError) {
+        throw permanentFailure(PermanentFailureType.SnapshotNotFound, `snapshot ${manifest.snapshotId}: ${err.message}`);
+      }
+      throw err;
+    });
     meter.on('data', () => (progress.bytesRead = meter.bytes));
     await pipeline(body, meter, sink, { signal });
-    if (meter.sha256() !== manifest.data.sha256 || meter.bytes !== manifest.data.storedBytes) {
-      throw permanentFailure(
-        PermanentFailureType.ChecksumMismatch,
-        `snapshot ${manifest.configuration}/${manifest.snapshotId}: data object ${storage.location}${key} does not match its manifest ` +
-          `(sha256 ${meter.sha256()} over ${meter.bytes} bytes, expected ${manifest.data.sha256} over ${manifest.data.storedBytes}); ` +
-          'nothing was applied to the target',
-      );
+    checkAgainstManifest(storage, manifest, { sha256: meter.sha256(), storedBytes: meter.bytes });
+  }
+
+  async function dropRestoredDatabases(input: RestoreInput): Promise<void> {
+    const connection = await connectToTarget(input.target, deps.secrets);
+    try {
+      for (const db of restoredDatabases(input.manifest, input.database)) {
+        await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
+      }
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+
+  /** The target's password option file and the snapshot's age identity, as files for the tools. */
+  async function withRestoreSecretFiles<T>(input: RestoreInput, use: (files: { clientOptions: string; identity?: string }) => Promise<T>): Promise<T> {
+    const password = input.target.spec.password
+      ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
+      : undefined;
+    const identity = await resolveSnapshotIdentity(input.manifest, input.identity, deps.secrets);
+    const secretFiles: Record<string, string> = { 'client.cnf': optionFileContents(password) };
+    if (identity) secretFiles.identity = identity;
+    return withSecretFiles(secretFiles, (files) => use({ clientOptions: files['client.cnf']!, identity: files.identity }));
+  }
+
+  /**
+   * The serial restore: the checksum pass (nothing applied yet), then the databases are dropped
+   * so every attempt starts clean, then repository → decompressor → client, hashing again on
+   * the way (the object could change between the two reads).
+   */
+  async function restoreSerially(input: RestoreInput, storage: Storage, controller: AbortController, progress: Progress): Promise<number> {
+    const { manifest } = input;
+    await verifyStoredChecksum(storage, manifest, controller.signal, progress);
+    progress.phase = 'resetting';
+    await dropRestoredDatabases(input);
+    progress.phase = 'applying';
+    progress.bytesRead = 0;
+    return withRestoreSecretFiles(input, async (files) => {
+      const streamed = await streamRepositoryToTool({
+        storage,
+        key: dataKey(manifest),
+        filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+        consumer: logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args }),
+        transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
+        controller,
+        progress,
+      });
+      if (streamed.sha256 !== manifest.data.sha256) {
+        throw permanentFailure(
+          PermanentFailureType.ChecksumMismatch,
+          `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
+        );
+      }
+      return streamed.rawBytes;
+    });
+  }
+
+  /**
+   * The parallel restore: one download that is both the checksum pass and the staging of the
+   * dump's segments (compressed, in a scratch directory of the worker's TMPDIR); only once the
+   * hash matches the manifest are the databases dropped and the segments applied, table
+   * segments by `sessions` clients at once. A stage failing on a damaged object (age or zstd
+   * refusing it) is reported as the checksum mismatch it is, by a plain checksum pass.
+   */
+  async function restoreInParallel(input: RestoreInput & { parallel: number }, storage: Storage, controller: AbortController, progress: Progress): Promise<number> {
+    const { manifest } = input;
+    const dir = await makeScratchDirectory('restore');
+    try {
+      return await withRestoreSecretFiles(input, async (files) => {
+        progress.phase = 'staging';
+        const staged = await stageDumpSegments({
+          storage,
+          key: dataKey(manifest),
+          filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+          transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
+          dir,
+          groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
+          controller,
+          progress,
+        }).catch(async (err: unknown) => {
+          if (err instanceof ObjectNotFoundError) {
+            throw permanentFailure(PermanentFailureType.SnapshotNotFound, `snapshot ${manifest.snapshotId}: ${err.message}`);
+          }
+          // The failed stage aborted `controller`; the checksum pass gets its own, still cancellable.
+          const recheck = abortOnActivityCancel();
+          if (err instanceof ToolFailedError && !recheck.signal.aborted) await verifyStoredChecksum(storage, manifest, recheck.signal, progress);
+          throw err;
+        });
+        checkAgainstManifest(storage, manifest, staged);
+        const tableSegments = staged.segments.filter((segment) => segment.kind === 'table').length;
+        log.info('snapshot staged', { snapshotId: manifest.snapshotId, segments: staged.segments.length, tableSegments, sessions: input.parallel });
+        progress.phase = 'resetting';
+        await dropRestoredDatabases(input);
+        progress.phase = 'applying';
+        progress.bytesWritten = 0;
+        await applyStagedSegments({
+          segments: staged.segments,
+          client: logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args }),
+          sessions: input.parallel,
+          controller,
+          progress,
+        });
+        return staged.rawBytes;
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
 
@@ -202,69 +325,22 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       }
     },
 
-    /**
-     * Verifies the stored object's SHA-256 first (nothing applied yet), then drops the
-     * snapshot's databases so every attempt starts clean, then streams
-     * repository → decompressor → client, hashing again on the way.
-     */
+    /** Serial (`parallel` 1, the default) or parallel restore of a logical snapshot; see each. */
     async restoreFromSnapshot(input: RestoreInput): Promise<RestoreResult> {
       const { manifest } = input;
       // Checked here too: a session started with the temporal CLI skipped the client's checks.
-      const options = restoreOptionsSchema.safeParse({ database: input.database, args: input.args });
+      const options = restoreOptionsSchema.safeParse({ database: input.database, args: input.args, parallel: input.parallel });
       if (!options.success) throw permanentFailure(PermanentFailureType.InvalidInput, formatZodIssues(options.error.issues));
       const storage = await open(input.repository, deps.secrets);
       const controller = abortOnActivityCancel();
-      const { signal } = controller;
       const progress: Progress = { phase: 'verifying', bytesRead: 0, bytesWritten: 0 };
       const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
       try {
-        await verifyStoredChecksum(storage, manifest, signal, progress).catch((err: unknown) => {
-          if (err instanceof ObjectNotFoundError) {
-            throw permanentFailure(PermanentFailureType.SnapshotNotFound, `snapshot ${manifest.snapshotId}: ${err.message}`);
-          }
-          throw err;
-        });
-
-        progress.phase = 'resetting';
-        const connection = await connectToTarget(input.target, deps.secrets);
-        try {
-          for (const db of restoredDatabases(manifest, input.database)) {
-            await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
-          }
-        } finally {
-          await connection.end().catch(() => undefined);
-        }
-
-        progress.phase = 'applying';
-        progress.bytesRead = 0;
-        const password = input.target.spec.password
-          ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
-          : undefined;
-        const identity = await resolveSnapshotIdentity(manifest, input.identity, deps.secrets);
-        const secretFiles: Record<string, string> = { 'client.cnf': optionFileContents(password) };
-        if (identity) secretFiles.identity = identity;
-        const rawBytes = await withSecretFiles(secretFiles, async (files) => {
-          const streamed = await streamRepositoryToTool({
-            storage,
-            key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
-            filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-            consumer: logicalRestoreCommand({
-              target: input.target.spec,
-              optionFile: files['client.cnf']!,
-              extraArgs: input.args,
-            }),
-            transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
-            controller,
-            progress,
-          });
-          if (streamed.sha256 !== manifest.data.sha256) {
-            throw permanentFailure(
-              PermanentFailureType.ChecksumMismatch,
-              `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
-            );
-          }
-          return streamed.rawBytes;
-        });
+        const { parallel } = options.data;
+        const rawBytes =
+          parallel > 1
+            ? await restoreInParallel({ ...input, parallel }, storage, controller, progress)
+            : await restoreSerially(input, storage, controller, progress);
         log.info('snapshot restored', { snapshotId: manifest.snapshotId, target: input.target.name, rawBytes });
         return { storedBytes: manifest.data.storedBytes, rawBytes };
       } finally {

@@ -119,11 +119,56 @@ function bytesReadByProcess(pid: number | undefined): number {
   }
 }
 
+/** `/*stdin*\\   : 1082734735 bytes`: zstd's summary line when decompressing with -vv. */
+export function zstdOutputBytes(stderr: string): number {
+  const last = [...stderr.matchAll(/:\s*(\d+) bytes\s*$/gm)].at(-1);
+  if (!last) throw new Error(`zstd did not report its byte count (stderr ended with: ${stderr.slice(-200)})`);
+  return Number(last[1]);
+}
+
+/**
+ * repository object → filters (decryptor, then decompressor) → in-process transforms → sink,
+ * hashing the stored bytes on the way. The caller compares the hash with the manifest.
+ */
+export async function streamRepositoryToSink(params: {
+  storage: Storage;
+  key: string;
+  filters: readonly ToolCommand[];
+  transforms?: readonly Transform[];
+  sink: Writable;
+  controller: AbortController;
+  progress: Progress;
+  /** More stages to wait for with the pipeline's (the tool behind the sink). */
+  alsoWaitFor?: readonly Promise<unknown>[];
+}): Promise<StreamedObject> {
+  const { signal } = params.controller;
+  const stored = new ByteMeter({ sha256: true });
+  const raw = new ByteMeter({ sha256: false });
+  stored.on('data', () => (params.progress.bytesRead = stored.bytes));
+  raw.on('data', () => (params.progress.bytesWritten = raw.bytes));
+  const body = await params.storage.getStream(params.key, signal);
+  const chain = chainFilters({
+    source: body,
+    head: stored,
+    filters: params.filters,
+    tail: raw,
+    afterTail: params.transforms,
+    sink: params.sink,
+    signal,
+  });
+  await runStages(params.controller, [...chain.tools.map((t) => t.finished), ...chain.streams, ...(params.alsoWaitFor ?? [])]);
+  return { rawBytes: raw.bytes, storedBytes: stored.bytes, sha256: stored.sha256() };
+}
+
 /**
  * repository object → filters (decryptor, then decompressor) → consumer tool's stdin, hashing
  * the stored bytes on the way. The caller compares the hash with the manifest: the consumer has
  * by then seen the data, so callers verify first (logical) or consume into a scratch place
  * (physical).
+ *
+ * When the last filter is zstd and nothing runs in process, the consumer reads zstd's stdout
+ * directly, as on backup: the uncompressed stream never passes through Node. zstd -vv reports
+ * the byte count on exit, and progress reads how much the consumer has read from /proc.
  */
 export async function streamRepositoryToTool(params: {
   storage: Storage;
@@ -136,21 +181,32 @@ export async function streamRepositoryToTool(params: {
   progress: Progress;
 }): Promise<StreamedObject> {
   const { signal } = params.controller;
-  const stored = new ByteMeter({ sha256: true });
-  const raw = new ByteMeter({ sha256: false });
-  stored.on('data', () => (params.progress.bytesRead = stored.bytes));
-  raw.on('data', () => (params.progress.bytesWritten = raw.bytes));
-  const body = await params.storage.getStream(params.key, signal);
-  const consumer = startTool(params.consumer, { signal, stdin: 'pipe', stdout: 'ignore' });
-  const chain = chainFilters({
-    source: body,
-    head: stored,
-    filters: params.filters,
-    tail: raw,
-    afterTail: params.transforms,
-    sink: consumer.child.stdin!,
-    signal,
-  });
-  await runStages(params.controller, [...chain.tools.map((t) => t.finished), consumer.finished, ...chain.streams]);
-  return { rawBytes: raw.bytes, storedBytes: stored.bytes, sha256: stored.sha256() };
+  const last = params.filters.at(-1);
+  if (last?.command !== 'zstd' || (params.transforms?.length ?? 0) > 0) {
+    const consumer = startTool(params.consumer, { signal, stdin: 'pipe', stdout: 'ignore' });
+    return streamRepositoryToSink({ ...params, sink: consumer.child.stdin!, alsoWaitFor: [consumer.finished] });
+  }
+  const decompressor = startTool(verboseZstd(last), { signal, stdin: 'pipe', stdout: 'pipe' });
+  const consumer = startTool(params.consumer, { signal, stdin: decompressor.child.stdout!, stdout: 'ignore' });
+  // The consumer holds its own copy of the pipe; ours must close, or zstd's 'close' never comes.
+  decompressor.child.stdout!.destroy();
+  // The pipeline reports stored bytes into `inner`; the caller's progress gets those and the consumer's intake.
+  const inner: Progress = { phase: params.progress.phase, bytesRead: 0, bytesWritten: 0 };
+  const report = setInterval(() => {
+    params.progress.bytesRead = inner.bytesRead;
+    params.progress.bytesWritten = bytesReadByProcess(consumer.child.pid);
+  }, 1000);
+  let streamed: StreamedObject;
+  try {
+    streamed = await streamRepositoryToSink({
+      ...params,
+      filters: params.filters.slice(0, -1),
+      progress: inner,
+      sink: decompressor.child.stdin!,
+      alsoWaitFor: [decompressor.finished, consumer.finished],
+    });
+  } finally {
+    clearInterval(report);
+  }
+  return { ...streamed, rawBytes: zstdOutputBytes(decompressor.stderrTail()) };
 }

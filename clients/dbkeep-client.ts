@@ -56,6 +56,8 @@ export interface StartRestoreOptions {
   database?: string;
   /** Extra options for the mariadb client. */
   args?: string[];
+  /** Client sessions applying tables at once (restoreOptionsSchema); 1 or omitted: serial. */
+  parallel?: number;
 }
 
 export interface StartVolumeRestoreOptions {
@@ -184,7 +186,7 @@ export class DbkeepClient {
   async restore(options: StartRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreSession>> {
     const { repository, configuration, target } = options;
     const selector = parseSelector(options.selector);
-    const restoreOptions = restoreOptionsSchema.safeParse({ database: options.database, args: options.args });
+    const restoreOptions = restoreOptionsSchema.safeParse({ database: options.database, args: options.args, parallel: options.parallel });
     if (!restoreOptions.success) throw new ResourceValidationError(`restore: ${formatZodIssues(restoreOptions.error.issues)}`);
     const what = 'snapshotId' in selector ? selector.snapshotId : `latest at ${selector.targetRecoveryTime ?? 'now'}`;
     return this.temporal.workflow.start<typeof restoreSession>('restoreSession', {
@@ -200,6 +202,7 @@ export class DbkeepClient {
           identity: options.identity,
           database: options.database,
           args: options.args,
+          parallel: options.parallel,
         },
       ],
       staticSummary: `Restore of ${configuration} (${what}) into ${target.name}`,

@@ -247,6 +247,15 @@ export const restoreOptionsSchema = z.strictObject({
   /** One database out of the snapshot (the client's --one-database). */
   database: databaseNameSchema.optional(),
   args: toolArgumentsSchema.optional(),
+  /**
+   * Client sessions applying tables at the same time. 1 (default): the dump is applied as
+   * `mariadb < dump` would, in one session. Above 1 the dump is first staged, cut into tables,
+   * in the worker's TMPDIR (about a quarter of its uncompressed size), then the tables are
+   * applied side by side; routines, events and views after them, in order (bench/README.md
+   * has the gain). dbkeep's own dumps and mariadb-dump/mysqldump `--databases` dumps with
+   * their comments split; any other dump is applied in one session whatever this says.
+   */
+  parallel: z.number().int().min(1).max(32).default(1),
 });
 export type ScheduleSpec = NonNullable<BackupConfigurationSpec['schedule']>;
 

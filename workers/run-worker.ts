@@ -3,7 +3,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { z } from 'zod';
 import { createActivities, createReplicaWorkerOnlyActivities } from '../activities';
 import { KubernetesJobReplicaWorkers } from '../activities/kubernetes-replica-workers';
-import { removeOrphanedSecretFiles } from '../activities/option-file';
+import { removeOrphanedScratchDirectories } from '../activities/scratch-directory';
 import { LocalProcessReplicaWorkers, type ReplicaWorkerLauncher } from '../activities/replica-workers';
 import { formatZodIssues } from '../domain/resource-set';
 import { POD_ORDINAL_PLACEHOLDER } from '../domain/session-ids';
@@ -22,8 +22,8 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     // Must come before the first connection: the runtime is created once per process.
     Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: settings.metricsAddress } } } });
   }
-  // A worker killed before us may have left secret files behind.
-  await removeOrphanedSecretFiles();
+  // A worker killed before us may have left secret files or staged restore segments behind.
+  await removeOrphanedScratchDirectories();
   const connection = await NativeConnection.connect({ address: settings.address });
   try {
     const worker = await createDbkeepWorker({

@@ -19,6 +19,8 @@ export interface RestoreSessionInput {
   database?: string;
   /** Extra options for the mariadb client. */
   args?: string[];
+  /** Client sessions applying tables at once; 1 or omitted: serial. */
+  parallel?: number;
 }
 
 export interface RestoreSessionResult {
@@ -49,7 +51,7 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
       }),
     );
     const restored = await runStep(status, 'restore', () =>
-      streamingActivities.restoreFromSnapshot({ repository, target, manifest, identity: input.identity, database: input.database, args: input.args }),
+      streamingActivities.restoreFromSnapshot({ repository, target, manifest, identity: input.identity, database: input.database, args: input.args, parallel: input.parallel }),
     );
     status.rawBytes = restored.rawBytes;
     setPhase(status, 'Succeeded');

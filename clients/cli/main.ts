@@ -18,7 +18,7 @@ Usage:
   dbkeep worker                          run a worker in the foreground
   dbkeep backup    -f FILE... --config NAME [--wait] [--json]
   dbkeep snapshots -f FILE... --config NAME [--limit N] [--json]
-  dbkeep restore   -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]
+  dbkeep restore   -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--parallel N] [--wait] [--json]
   dbkeep restore   -f FILE... --config NAME --replicas N --volume-dir DIR [...]   a physical snapshot into data directories
   dbkeep bootstrap -f FILE... --target NAME [--wait-seconds N] [--wait] [--json]   the target's spec.bootstrapFrom
   dbkeep replica-worker --volume DIR --task-queue QUEUE      the worker bound to one replica volume (started by dbkeep)

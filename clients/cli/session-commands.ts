@@ -4,7 +4,7 @@ import { resourceNameSchema, snapshotIdSchema } from '../../domain/names';
 import { POD_ORDINAL_PLACEHOLDER } from '../../domain/session-ids';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { loadResourceFiles } from '../../domain/resource-files';
-import { databaseNameSchema } from '../../domain/resources';
+import { databaseNameSchema, restoreOptionsSchema } from '../../domain/resources';
 import { toolArgumentsSchema } from '../../domain/tool-arguments';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
 import type { DbkeepClient, SessionView, StartRestoreOptions } from '../dbkeep-client';
@@ -119,6 +119,7 @@ export const restoreFlags = {
   overwrite: { type: 'boolean', default: false },
   database: { type: 'string' },
   arg: { type: 'string', multiple: true },
+  parallel: { type: 'string' },
 } as const;
 
 function selectorFrom(values: { snapshot?: string; at?: string }): SnapshotSelector {
@@ -141,6 +142,7 @@ export async function restoreRequestFrom(values: {
   overwrite?: boolean;
   database?: string;
   arg?: string[];
+  parallel?: string;
 }): Promise<StartRestoreOptions> {
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const targetName = flagValue('to', resourceNameSchema, requireFlag('to', values.to));
@@ -156,11 +158,12 @@ export async function restoreRequestFrom(values: {
     identity: configuration.spec.encryption?.age.identity,
     database: values.database === undefined ? undefined : flagValue('database', databaseNameSchema, values.database),
     args: values.arg === undefined ? undefined : flagValue('arg', toolArgumentsSchema, values.arg),
+    parallel: values.parallel === undefined ? undefined : flagValue('parallel', z.coerce.number().pipe(restoreOptionsSchema.shape.parallel.unwrap()), values.parallel),
   };
 }
 
 /**
- * `dbkeep restore -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--wait] [--json]`,
+ * `dbkeep restore -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--parallel N] [--wait] [--json]`,
  * or, for a physical snapshot, `--replicas N --volume-dir DIR` instead of `--to`.
  */
 export async function restoreCommand(argv: string[]): Promise<void> {
@@ -283,6 +286,7 @@ async function restoreIntoVolumes(values: {
   'volume-dir'?: string;
   database?: string;
   arg?: string[];
+  parallel?: string;
   wait?: boolean;
   json?: boolean;
   address?: string;
@@ -290,7 +294,9 @@ async function restoreIntoVolumes(values: {
   'task-queue'?: string;
 }): Promise<void> {
   if (values.to !== undefined) throw new UsageError('--to restores into a running server; --replicas/--volume-dir restore into data directories: use one or the other');
-  if (values.database !== undefined || values.arg !== undefined) throw new UsageError('--database and --arg apply to logical restores (--to TARGET)');
+  if (values.database !== undefined || values.arg !== undefined || values.parallel !== undefined) {
+    throw new UsageError('--database, --arg and --parallel apply to logical restores (--to TARGET)');
+  }
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const replicas = flagValue('replicas', z.coerce.number().int().min(1).max(64), values.replicas ?? '1');
   const volumeTemplate = flagValue(

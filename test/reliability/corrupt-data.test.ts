@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,13 +61,14 @@ async function backup(configuration: string): Promise<string> {
   return result.snapshotId;
 }
 
-function startRestore(configuration: string, snapshotId: string, overwrite = false) {
+function startRestore(configuration: string, snapshotId: string, overwrite = false, parallel?: number) {
   return stack.client.restore({
     repository: resolveBackupConfiguration(set, configuration).repository,
     configuration,
     target: resolveTarget(set, 'restored'),
     selector: { snapshotId },
     overwrite,
+    parallel,
   });
 }
 
@@ -150,6 +152,24 @@ describe('a flipped byte in a stored data object', () => {
     expect(failure).toMatchObject({ type: 'ChecksumMismatch' });
     expect(failure.message).toContain(snapshotId);
     expect(diffFingerprints(before, await fingerprintOf(target, 'shop'))).toEqual([]);
+
+    await dropShopOnTarget();
+  });
+
+  it('with a parallel restore: refused with ChecksumMismatch before dropping anything, staged segments removed', async () => {
+    const snapshotId = await filesystemSnapshotWithFlippedBit();
+    const connection = await rootConnection(target);
+    await connection.query('CREATE DATABASE shop; CREATE TABLE shop.keep_me (id INT PRIMARY KEY, note TEXT); INSERT INTO shop.keep_me VALUES (1, "still here")');
+    await connection.end();
+    const before = await fingerprintOf(target, 'shop');
+
+    const handle = await startRestore('shop-fs', snapshotId, true, 2);
+    const failure = await failureOf(handle.result());
+    expect(failure).toMatchObject({ type: 'ChecksumMismatch', nonRetryable: true });
+    expect(failure.message).toContain(`shop-fs/${snapshotId}`);
+    expect(failure.message).toContain('nothing was applied');
+    expect(diffFingerprints(before, await fingerprintOf(target, 'shop'))).toEqual([]);
+    expect(readdirSync(tmpdir()).filter((name) => name.startsWith(`dbkeep-restore-${process.pid}-`))).toEqual([]);
 
     await dropShopOnTarget();
   });

@@ -1,0 +1,36 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Private directories an activity works in under the worker's TMPDIR: `cred` holds secret files
+ * for the tools, `restore` the staged segments of a parallel restore. The pid in the name lets
+ * a later worker remove what a killed one could not (removeOrphanedScratchDirectories).
+ */
+export type ScratchPurpose = 'cred' | 'restore';
+
+const NAME = /^dbkeep-(cred|restore)-(\d+)-/;
+
+/** A new 0700 directory; the caller removes it (`rm(dir, { recursive: true, force: true })`) in a finally. */
+export async function makeScratchDirectory(purpose: ScratchPurpose): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), `dbkeep-${purpose}-${process.pid}-`));
+}
+
+/** Removes the scratch directories of processes that no longer run; workers call it when they start. */
+export async function removeOrphanedScratchDirectories(): Promise<void> {
+  const entries = await readdir(os.tmpdir()).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const pid = Number(NAME.exec(entry)?.[2]);
+    if (!pid || isRunning(pid)) continue;
+    await rm(path.join(os.tmpdir(), entry), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
