@@ -22,11 +22,11 @@ import { withSecretFiles } from './option-file';
 import { OneDatabaseFilter } from './one-database-filter';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
-import { applyStagedSegments } from './parallel-apply';
+import { applySegmentFile, SegmentScheduler, type StagedSegmentFile } from './parallel-apply';
 import { stageDumpSegments, tableGroupBytes } from './restore-staging';
 import { makeScratchDirectory } from './scratch-directory';
+import { runStages } from './stages';
 import { streamRepositoryToTool } from './stream-pipelines';
-import { ToolFailedError } from './tool-process';
 
 export interface RestoreActivityDeps {
   secrets: SecretResolver;
@@ -211,51 +211,51 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   }
 
   /**
-   * The parallel restore: one download that is both the checksum pass and the staging of the
-   * dump's segments (compressed, in a scratch directory of the worker's TMPDIR); only once the
-   * hash matches the manifest are the databases dropped and the segments applied, table
-   * segments by `sessions` clients at once. A stage failing on a damaged object (age or zstd
-   * refusing it) is reported as the checksum mismatch it is, by a plain checksum pass.
+   * The parallel restore: the checksum pass and the reset as in the serial one, then one more
+   * read of the object that cuts the dump into segment files (restore-staging.ts) while the
+   * segments already complete are applied (parallel-apply.ts): serial ones alone and in order,
+   * tables by `parallel` client sessions at once. Reading overlaps applying, and a segment file
+   * is removed once applied. A failed apply stops the staging; a failed staging stops the apply.
    */
   async function restoreInParallel(input: RestoreInput & { parallel: number }, storage: Storage, controller: AbortController, progress: Progress): Promise<number> {
     const { manifest } = input;
+    await verifyStoredChecksum(storage, manifest, controller.signal, progress);
+    progress.phase = 'resetting';
+    await dropRestoredDatabases(input);
+    progress.phase = 'applying';
+    progress.bytesRead = 0;
     const dir = await makeScratchDirectory('restore');
     try {
       return await withRestoreSecretFiles(input, async (files) => {
-        progress.phase = 'staging';
-        const staged = await stageDumpSegments({
+        const client = logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args });
+        const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) => applySegmentFile(segment, { client, controller, progress }));
+        let segments = 0;
+        const staging = stageDumpSegments({
           storage,
           key: dataKey(manifest),
           filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
           transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
           dir,
           groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
-          controller,
-          progress,
-        }).catch(async (err: unknown) => {
-          if (err instanceof ObjectNotFoundError) {
-            throw permanentFailure(PermanentFailureType.SnapshotNotFound, `snapshot ${manifest.snapshotId}: ${err.message}`);
-          }
-          // The failed stage aborted `controller`; the checksum pass gets its own, still cancellable.
-          const recheck = abortOnActivityCancel();
-          if (err instanceof ToolFailedError && !recheck.signal.aborted) await verifyStoredChecksum(storage, manifest, recheck.signal, progress);
-          throw err;
-        });
-        checkAgainstManifest(storage, manifest, staged);
-        const tableSegments = staged.segments.filter((segment) => segment.kind === 'table').length;
-        log.info('snapshot staged', { snapshotId: manifest.snapshotId, segments: staged.segments.length, tableSegments, sessions: input.parallel });
-        progress.phase = 'resetting';
-        await dropRestoredDatabases(input);
-        progress.phase = 'applying';
-        progress.bytesWritten = 0;
-        await applyStagedSegments({
-          segments: staged.segments,
-          client: logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args }),
-          sessions: input.parallel,
+          onSegment: (segment) => {
+            segments++;
+            scheduler.add(segment);
+          },
           controller,
           progress,
         });
-        return staged.rawBytes;
+        const staged = staging.finally(() => scheduler.close());
+        // Both watched: the first failure, of the staging or of a segment, stops the other.
+        await runStages(controller, [staged, scheduler.finished]);
+        const streamed = await staged;
+        if (streamed.sha256 !== manifest.data.sha256) {
+          throw permanentFailure(
+            PermanentFailureType.ChecksumMismatch,
+            `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
+          );
+        }
+        log.info('snapshot applied in parallel', { snapshotId: manifest.snapshotId, segments, sessions: input.parallel });
+        return streamed.rawBytes;
       });
     } finally {
       await rm(dir, { recursive: true, force: true });

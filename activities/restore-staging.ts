@@ -1,21 +1,12 @@
-import { once } from 'node:events';
+import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable, type Transform } from 'node:stream';
-import { DumpSegmenter, type SegmentKind, type SegmentStart, type StagedSegment } from '../domain/dump-segments';
+import { DumpSegmenter, type SegmentStart } from '../domain/dump-segments';
 import type { ToolCommand } from '../domain/tool-commands';
 import type { Storage } from '../storage/storage';
 import type { Progress } from './heartbeat';
+import type { StagedSegmentFile } from './parallel-apply';
 import { streamRepositoryToSink, type StreamedObject } from './stream-pipelines';
-import { startTool, type RunningTool } from './tool-process';
-
-/** A segment written to the staging directory, compressed. */
-export interface StagedSegmentFile extends StagedSegment {
-  file: string;
-}
-
-export interface StagedDump extends StreamedObject {
-  segments: StagedSegmentFile[];
-}
 
 /**
  * Consecutive table segments share a file until it holds this much SQL: a schema of thousands
@@ -26,36 +17,31 @@ export interface StagedDump extends StreamedObject {
 export function tableGroupBytes(dumpRawBytes: number, sessions: number): number {
   return Math.min(16 * 1024 * 1024, Math.max(256 * 1024, Math.floor(dumpRawBytes / (sessions * 8))));
 }
+
 const NEWLINE = 0x0a;
 
-/**
- * Staged segments are compressed with zstd -1: the staging directory then needs about a
- * quarter of the dump's size instead of all of it, for about a second of one core per GiB
- * (zstd -1 compresses at 400+ MB/s per core here), spent while the stored object downloads.
- */
-const stagingCompressor = (file: string): ToolCommand => ({ command: 'zstd', args: ['-1', '-q', '-f', '-o', file] });
-
 interface OpenSegment extends StagedSegmentFile {
-  writer: RunningTool;
+  handle: FileHandle;
 }
 
 /**
  * The end of the staging pipeline: reads the decompressed dump line by line (DumpSegmenter
  * decides where segments start) and writes each segment, its session preamble first, into a
- * file of its own through a zstd child. Lines are gathered per chunk and written in one go.
+ * file of its own, handing every complete file to `onSegment` in dump order. Lines are gathered
+ * per chunk and written in one go. The files hold plain SQL: compressing them cost more CPU
+ * than the apply could spare on a small machine, and each is removed once applied.
  */
 class SegmentWriter extends Writable {
-  readonly segments: StagedSegmentFile[] = [];
   private readonly segmenter = new DumpSegmenter();
   private current: OpenSegment | undefined;
-  private readonly closing: Promise<void>[] = [];
+  private count = 0;
   private batch: Buffer[] = [];
   private pending: Buffer = Buffer.alloc(0);
 
   constructor(
     private readonly dir: string,
     private readonly groupBytes: number,
-    private readonly signal: AbortSignal,
+    private readonly onSegment: (segment: StagedSegmentFile) => void,
   ) {
     super();
   }
@@ -66,6 +52,12 @@ class SegmentWriter extends Writable {
 
   override _final(callback: (error?: Error | null) => void): void {
     this.finish().then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const handle = this.current?.handle;
+    this.current = undefined;
+    void (handle ? handle.close().catch(() => undefined) : Promise.resolve()).then(() => callback(error));
   }
 
   private async consume(chunk: Buffer): Promise<void> {
@@ -83,7 +75,6 @@ class SegmentWriter extends Writable {
   private async finish(): Promise<void> {
     if (this.pending.length > 0) await this.line(this.pending);
     await this.close();
-    await Promise.all(this.closing);
   }
 
   private async line(line: Buffer): Promise<void> {
@@ -105,39 +96,34 @@ class SegmentWriter extends Writable {
   }
 
   private async open(start: SegmentStart): Promise<void> {
-    const kind: SegmentKind = start.kind;
-    const file = path.join(this.dir, `${String(this.segments.length).padStart(6, '0')}-${kind}.sql.zst`);
-    const writer = startTool(stagingCompressor(file), { signal: this.signal, stdin: 'pipe', stdout: 'ignore' });
-    // EPIPE when zstd dies: its exit status (awaited in close) says why; a write awaiting drain rejects.
-    writer.child.stdin!.on('error', () => undefined);
+    const file = path.join(this.dir, `${String(this.count++).padStart(6, '0')}-${start.kind}.sql`);
     const preamble = this.segmenter.sessionPreamble();
-    this.current = { kind, file, rawBytes: preamble.length, tables: start.table ? [start.table] : [], writer };
-    this.segments.push(this.current);
+    this.current = { kind: start.kind, file, rawBytes: preamble.length, tables: start.table ? [start.table] : [], handle: await open(file, 'wx', 0o600) };
     if (preamble.length > 0) this.batch.push(preamble);
   }
 
   private async flush(): Promise<void> {
     if (this.current === undefined || this.batch.length === 0) return;
-    const stdin = this.current.writer.child.stdin!;
     const bytes = Buffer.concat(this.batch);
     this.batch = [];
-    if (!stdin.write(bytes)) await Promise.race([once(stdin, 'drain', { signal: this.signal }), this.current.writer.finished]);
+    await this.current.handle.write(bytes);
   }
 
   private async close(): Promise<void> {
     if (this.current === undefined) return;
     await this.flush();
-    const { writer } = this.current;
-    writer.child.stdin!.end();
-    this.closing.push(writer.finished);
+    const { handle, ...segment } = this.current;
     this.current = undefined;
+    await handle.close();
+    this.onSegment(segment);
   }
 }
 
 /**
  * repository object → filters (decryptor, decompressor) → in-process transforms → segment files
- * in `dir`, hashing the stored bytes. Nothing reaches the target: the caller compares the hash
- * with the manifest before applying any segment, so this is also the restore's checksum pass.
+ * in `dir`, each handed to `onSegment` as soon as it is complete, hashing the stored bytes.
+ * The caller verified the object before (nothing may be applied from a damaged one) and
+ * compares this hash with the manifest too, as the serial restore does.
  */
 export async function stageDumpSegments(params: {
   storage: Storage;
@@ -147,11 +133,10 @@ export async function stageDumpSegments(params: {
   dir: string;
   /** tableGroupBytes(…) */
   groupBytes: number;
+  onSegment: (segment: StagedSegmentFile) => void;
   controller: AbortController;
   progress: Progress;
-}): Promise<StagedDump> {
-  const sink = new SegmentWriter(params.dir, params.groupBytes, params.controller.signal);
-  const streamed = await streamRepositoryToSink({ ...params, sink });
-  const segments = sink.segments.map(({ kind, file, rawBytes, tables }) => ({ kind, file, rawBytes, tables }));
-  return { ...streamed, segments };
+}): Promise<StreamedObject> {
+  const sink = new SegmentWriter(params.dir, params.groupBytes, params.onSegment);
+  return streamRepositoryToSink({ ...params, sink });
 }

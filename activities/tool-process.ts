@@ -31,8 +31,11 @@ export interface RunningTool {
  */
 export function startTool(
   tool: ToolCommand,
-  /** stdin may be another tool's stdout: the two are then connected directly, without Node in between. */
-  options: { signal: AbortSignal; stdin: 'pipe' | 'ignore' | Readable; stdout: 'pipe' | 'ignore' },
+  /**
+   * stdin may be another tool's stdout (the two are then connected directly, without Node in
+   * between) or an open file descriptor (the child gets its own copy; the caller closes ours).
+   */
+  options: { signal: AbortSignal; stdin: 'pipe' | 'ignore' | Readable | number; stdout: 'pipe' | 'ignore' },
 ): RunningTool {
   const child = spawn(tool.command, tool.args, {
     stdio: [options.stdin, options.stdout, 'pipe'],

@@ -1,8 +1,9 @@
 import { waitShowingProgress } from '../clients/cli/session-progress';
-import type { DbkeepClient, StartRestoreOptions } from '../clients/dbkeep-client';
+import type { DbkeepClient, StartRestoreOptions, StartVolumeRestoreOptions } from '../clients/dbkeep-client';
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
 import type { BackupSessionResult } from '../workflows/backup-session';
 import type { RestoreSessionResult } from '../workflows/restore-session';
+import type { VolumeRestoreSessionResult } from '../workflows/volume-restore-session';
 import { say } from './bench-run';
 
 /** dbkeep sessions as a benchmark starts them: through the TypeScript client, as a user's service would. */
@@ -38,6 +39,17 @@ export async function runRestoreSession(
 ): Promise<{ workflowId: string; result: RestoreSessionResult }> {
   const handle = await client.restore(options);
   say(`restore session ${handle.workflowId} started`);
+  const result = await waitShowingProgress(handle.result(), () => client.describeSession(handle.workflowId), printProgress, PROGRESS_INTERVAL_MS);
+  return { workflowId: handle.workflowId, result };
+}
+
+/** Starts a physical restore into replica volumes and waits for its result, printing progress every few seconds. */
+export async function runVolumeRestoreSession(
+  client: DbkeepClient,
+  options: StartVolumeRestoreOptions,
+): Promise<{ workflowId: string; result: VolumeRestoreSessionResult }> {
+  const handle = await client.restoreIntoVolumes(options);
+  say(`volume restore session ${handle.workflowId} started`);
   const result = await waitShowingProgress(handle.result(), () => client.describeSession(handle.workflowId), printProgress, PROGRESS_INTERVAL_MS);
   return { workflowId: handle.workflowId, result };
 }

@@ -90,11 +90,10 @@ export async function generateBenchDatabase(
 }
 
 /** A BackupConfiguration of one database of the bench MariaDB into one of the bench repositories. */
-export interface BenchConfiguration {
-  name: string;
-  repository: keyof typeof BENCH_REPOSITORIES;
-  database: string;
-}
+export type BenchConfiguration =
+  | { name: string; repository: keyof typeof BENCH_REPOSITORIES; database: string; method?: 'logical' }
+  /** The whole data directory (the target's datadir), with mariadb-backup. */
+  | { name: string; repository: keyof typeof BENCH_REPOSITORIES; method: 'physical' };
 
 /**
  * The resources a user would write for these backups (both repositories, the target, one
@@ -134,13 +133,18 @@ export function benchResources(services: BenchServices, configurations: readonly
         port: services.mariadb.port,
         user: 'root',
         password: { file: services.secretFiles.mariadbPassword },
+        datadir: services.mariadb.datadir,
       },
     },
-    ...configurations.map(({ name, repository, database }) => ({
+    ...configurations.map((configuration) => ({
       apiVersion: API_VERSION,
       kind: 'BackupConfiguration',
-      metadata: { name },
-      spec: { target: BENCH_TARGET, repository: BENCH_REPOSITORIES[repository], databases: [database] },
+      metadata: { name: configuration.name },
+      spec: {
+        target: BENCH_TARGET,
+        repository: BENCH_REPOSITORIES[configuration.repository],
+        ...(configuration.method === 'physical' ? { method: 'physical' } : { databases: [configuration.database] }),
+      },
     })),
   ];
   const text = documents.map((document) => stringify(document)).join('---\n');

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,13 +8,14 @@ import { DbkeepClient } from '../clients/dbkeep-client';
 import { dataFileName, snapshotKey } from '../domain/repository-layout';
 import { resolveBackupConfiguration, type ResolvedBackupConfiguration } from '../domain/resource-set';
 import type { Named, TargetSpec } from '../domain/resources';
-import { compressCommand, decompressCommand, logicalDumpCommand, logicalRestoreCommand, type ToolCommand } from '../domain/tool-commands';
+import { POD_ORDINAL_PLACEHOLDER } from '../domain/session-ids';
+import { compressCommand, decompressCommand, logicalDumpCommand, logicalRestoreCommand, physicalBackupCommand, type ToolCommand } from '../domain/tool-commands';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../stack/database-fingerprint';
 import type { ManagedProcess } from '../stack/managed-process';
 import { projectRoot } from '../stack/project-root';
 import { runPipeline, timeSeconds } from './bare-pipelines';
 import { describeEnvironment, oneMinuteLoadAverage, positiveIntegerSetting, resolveSizeMiB, runBenchmarkMain, say } from './bench-run';
-import { runBackupSession, runRestoreSession, sessionStep, type CommittedBackup } from './bench-sessions';
+import { runBackupSession, runRestoreSession, runVolumeRestoreSession, sessionStep, type CommittedBackup } from './bench-sessions';
 import { BENCH_TARGET, benchResources, generateBenchDatabase, startBenchServices, startWorkerProcess, type BenchServices } from './bench-stack';
 import type { CleanupStack } from './cleanup-stack';
 import {
@@ -22,14 +23,12 @@ import {
   deriveRatios,
   formatResultTables,
   median,
-  PHYSICAL_NOT_MEASURED,
   summarizeWorker,
   writeResultFiles,
   type ComparisonResult,
   type Measurement,
   type MeasurementId,
 } from './comparison-report';
-import { splitDumpByTable } from './dump-splitter';
 import { planSyntheticDatabase, type SyntheticDatabasePlan } from './synthetic-database';
 import { bytesToMiB, measureWorkerDuring, printWorkerLogTail, type WorkerUsage } from './worker-usage';
 
@@ -39,9 +38,11 @@ import { bytesToMiB, measureWorkerDuring, printWorkerLogTail, type WorkerUsage }
  *
  * - backup: `mariadb-dump … | zstd -3 > /dev/null` against a backup session to MinIO and one
  *   to a filesystem repository;
- * - restore: `zstd -d < dump | mariadb` against a restore session from MinIO, plus the same
- *   pipeline with dbkeep's client options (what the options alone change) and with the tables
- *   applied N at a time (what a parallel restore could gain);
+ * - restore: `zstd -d < dump | mariadb` against a restore session from MinIO, the same
+ *   pipeline with dbkeep's client options (what the options alone change), and a parallel
+ *   restore session (`parallel: N`, N = CPUs) to show what it gains over the bare pipeline;
+ * - physical: `mariadb-backup --backup --stream=xbstream | zstd -3` against a physical session,
+ *   and a restore into 3 replica volumes against one into 1;
  * - fixed overhead: sessions of a tiny database, trigger to committed manifest;
  * - the worker's RSS and CPU during every session (it runs in its own process).
  *
@@ -55,7 +56,7 @@ const DEFAULT_OVERHEAD_RUNS = 5;
 const TINY_DATABASE = 'bench_tiny';
 // About 50 KiB of SQL: small enough that what is measured is dbkeep, not the data.
 const TINY_SIZE_MIB = 0.05;
-const CONFIGURATIONS = { minio: 'compare-minio', filesystem: 'compare-filesystem', tiny: 'compare-tiny' } as const;
+const CONFIGURATIONS = { minio: 'compare-minio', filesystem: 'compare-filesystem', tiny: 'compare-tiny', physical: 'compare-physical' } as const;
 
 interface Settings {
   sizeMiB: number;
@@ -170,13 +171,45 @@ class ComparisonRun {
     this.record('overhead-restore-session', session.durationSeconds, { worker: session.usage });
   }
 
-  private restoreSession(resolved: ResolvedBackupConfiguration, snapshotId: string) {
+  private restoreSession(resolved: ResolvedBackupConfiguration, snapshotId: string, parallel?: number) {
     return runRestoreSession(this.client, {
       repository: resolved.repository,
       configuration: resolved.configuration.name,
       target: this.target,
       selector: { snapshotId },
+      parallel,
     });
+  }
+
+  async barePhysicalBackup(scratchDir: string): Promise<void> {
+    rmSync(scratchDir, { recursive: true, force: true });
+    mkdirSync(scratchDir);
+    const backup = physicalBackupCommand({ target: this.target.spec, optionFile: this.optionFile, datadir: this.target.spec.datadir!, scratchDir });
+    const seconds = await timeSeconds(() => runPipeline([backup, compressCommand({ algorithm: 'zstd' })!], { stdout: '/dev/null' }));
+    this.record('physical-backup-bare', seconds);
+  }
+
+  /**
+   * A physical snapshot into `replicas` fresh directories (one replica worker process each, as
+   * in the embedded mode); the run fails unless every replica reports a prepared volume.
+   */
+  async replicaRestore(id: MeasurementId, resolved: ResolvedBackupConfiguration, snapshotId: string, volumesDir: string, replicas: number): Promise<void> {
+    rmSync(volumesDir, { recursive: true, force: true });
+    mkdirSync(volumesDir);
+    const session = await measureWorkerDuring(this.worker, () =>
+      runVolumeRestoreSession(this.client, {
+        repository: resolved.repository,
+        configuration: resolved.configuration.name,
+        selector: { snapshotId },
+        replicas,
+        volumeTemplate: path.join(volumesDir, `replica-${POD_ORDINAL_PLACEHOLDER}`),
+      }),
+    );
+    const prepared = readdirSync(volumesDir).filter((volume) => readdirSync(path.join(volumesDir, volume)).includes('ibdata1'));
+    if (session.result.result.replicas.length !== replicas || prepared.length !== replicas) {
+      throw new Error(`${id}: ${prepared.length} of ${replicas} replica volumes hold a data directory`);
+    }
+    this.record(id, session.durationSeconds, { worker: session.usage });
   }
 
   async fingerprintSource(database: string): Promise<void> {
@@ -194,8 +227,8 @@ class ComparisonRun {
     this.record(id, seconds, extra);
   }
 
-  async dbkeepRestore(resolved: ResolvedBackupConfiguration, snapshotId: string): Promise<SessionExtras> {
-    const session = await measureWorkerDuring(this.worker, () => this.restoreSession(resolved, snapshotId));
+  async dbkeepRestore(resolved: ResolvedBackupConfiguration, snapshotId: string, parallel?: number): Promise<SessionExtras> {
+    const session = await measureWorkerDuring(this.worker, () => this.restoreSession(resolved, snapshotId, parallel));
     const streamingStepSeconds = await this.stepSeconds(session.result.workflowId, 'restore');
     return { seconds: session.durationSeconds, streamingStepSeconds, worker: session.usage };
   }
@@ -208,28 +241,34 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
   'restore-bare': { group: 'restore', label: 'bare zstd -d | mariadb', command: 'zstd -d -c -q < dump.sql.zst | mariadb --defaults-file=… --host=… --user=…' },
   'restore-bare-dbkeep-client': { group: 'restore', label: "bare, with dbkeep's client options", command: 'zstd -d -c -q < dump.sql.zst | <logicalRestoreCommand argv>' },
   'restore-dbkeep-minio': { group: 'restore', label: 'dbkeep restore session ← MinIO', command: 'client.restore(…) from the local MinIO into a dropped database, until the result' },
-  'restore-bare-parallel': { group: 'restore', label: 'bare, tables applied N at a time', command: 'N × (zstd -d < part-k.sql.zst | mariadb …) at once, then the trailer' },
+  'restore-dbkeep-parallel': { group: 'restore', label: 'dbkeep restore session ← MinIO, parallel: N', command: 'client.restore({ parallel: N, … }): staged, then N × (zstd -d < segment | mariadb) at once' },
+  'physical-backup-bare': { group: 'physical-backup', label: 'bare mariadb-backup | zstd -3', command: 'mariadb-backup --backup --stream=xbstream … | zstd -3 -c -q > /dev/null' },
+  'physical-backup-dbkeep': { group: 'physical-backup', label: 'dbkeep physical backup session → MinIO', command: 'client.backupNow(…) of a method: physical configuration, until the result' },
+  'physical-restore-1-replica': { group: 'replicas', label: 'dbkeep physical restore into 1 replica', command: 'client.restoreIntoVolumes({ replicas: 1 }): download, mbstream -x, --prepare' },
+  'physical-restore-3-replicas': { group: 'replicas', label: 'dbkeep physical restore into 3 replicas', command: 'client.restoreIntoVolumes({ replicas: 3 }): three replica workers at once' },
   'overhead-backup-commit': { group: 'overhead', label: 'tiny backup: trigger → manifest committed', command: 'client.backupNow(…) until the commit step ended' },
   'overhead-backup-session': { group: 'overhead', label: 'tiny backup: whole session', command: 'client.backupNow(…) until the result (retention, metrics included)' },
   'overhead-restore-session': { group: 'overhead', label: 'tiny restore: whole session', command: 'client.restore(…) until the result' },
 };
 
-function toMeasurements(runs: ReadonlyMap<MeasurementId, Runs>, rawBytes: number, restoreStreams: number): Measurement[] {
+function toMeasurements(runs: ReadonlyMap<MeasurementId, Runs>, rawBytes: { logical: number; physical: number }, restoreStreams: number): Measurement[] {
+  const throughputBytes: Partial<Record<Measurement['group'], number>> = { backup: rawBytes.logical, restore: rawBytes.logical, 'physical-backup': rawBytes.physical };
   return (Object.keys(MEASUREMENTS) as MeasurementId[]).flatMap((id) => {
     const recorded = runs.get(id);
     if (recorded === undefined) return [];
     const { group, label, command } = MEASUREMENTS[id];
     const medianSeconds = median(recorded.seconds);
-    const streamingStep = group === 'backup' ? 'dump' : 'restore';
+    const streamingStep = group === 'restore' ? 'restore' : 'dump';
+    const bytes = throughputBytes[group];
     return [
       {
         id,
         group,
-        label: label.replace(' N ', ` ${restoreStreams} `),
-        command: command.replace('N ×', `${restoreStreams} ×`),
+        label: label.replace(/\bN\b/g, String(restoreStreams)),
+        command: command.replace(/\bN\b/g, String(restoreStreams)),
         seconds: recorded.seconds,
         medianSeconds,
-        throughputMiBps: group === 'overhead' ? undefined : bytesToMiB(rawBytes) / medianSeconds,
+        throughputMiBps: bytes === undefined ? undefined : bytesToMiB(bytes) / medianSeconds,
         streamingStep: recorded.streamingStepSeconds.length > 0 ? { name: streamingStep, medianSeconds: median(recorded.streamingStepSeconds) } : undefined,
         worker: recorded.worker.length > 0 ? summarizeWorker(recorded.worker) : undefined,
       },
@@ -257,10 +296,11 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
     { name: CONFIGURATIONS.minio, repository: 'minio', database: plan.database },
     { name: CONFIGURATIONS.filesystem, repository: 'filesystem', database: plan.database },
     { name: CONFIGURATIONS.tiny, repository: 'minio', database: TINY_DATABASE },
+    { name: CONFIGURATIONS.physical, repository: 'minio', method: 'physical' },
   ]);
-  const [minio, filesystem, tiny] = [CONFIGURATIONS.minio, CONFIGURATIONS.filesystem, CONFIGURATIONS.tiny].map((name) =>
+  const [minio, filesystem, tiny, physical] = [CONFIGURATIONS.minio, CONFIGURATIONS.filesystem, CONFIGURATIONS.tiny, CONFIGURATIONS.physical].map((name) =>
     resolveBackupConfiguration(resources, name),
-  ) as [ResolvedBackupConfiguration, ResolvedBackupConfiguration, ResolvedBackupConfiguration];
+  ) as [ResolvedBackupConfiguration, ResolvedBackupConfiguration, ResolvedBackupConfiguration, ResolvedBackupConfiguration];
   const target = resources.targets.get(BENCH_TARGET)!;
   const restoreStreams = Math.min(availableParallelism(), plan.tables.length);
 
@@ -284,9 +324,11 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
         services.filesystemRepository,
         snapshotKey(filesystem.configuration.name, snapshot('backup-dbkeep-filesystem').snapshotId, dataFileName('logical', 'zstd', false)),
       );
-      await measureRestores(run, settings, plan, { dir, dumpFile, restoreStreams, minio, minioSnapshot, target: target.spec, optionFile });
+      await measureRestores(run, settings, plan, { dumpFile, restoreStreams, minio, minioSnapshot, target: target.spec, optionFile });
+      await measurePhysical(run, settings, { dir, physical });
+      const physicalSnapshot = snapshot('physical-backup-dbkeep');
 
-      const measurements = toMeasurements(run.runs, minioSnapshot.rawBytes, restoreStreams);
+      const measurements = toMeasurements(run.runs, { logical: minioSnapshot.rawBytes, physical: physicalSnapshot.rawBytes }, restoreStreams);
       const ratios = deriveRatios(measurements, restoreStreams);
       const goals = checkGoals({ measurements, ratios });
       return {
@@ -301,15 +343,12 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
           storedBytes: minioSnapshot.storedBytes,
           compression: 'zstd level 3',
           tinyRawBytes: tinySnapshot.rawBytes,
+          physicalRawBytes: physicalSnapshot.rawBytes,
         },
         measurements,
         ratios,
         goals,
         passed: goals.every((goal) => goal.passed !== false),
-        notMeasured: [
-          `physical backup, bare \`mariadb-backup --backup --stream=xbstream | zstd\` against a dbkeep physical session: ${PHYSICAL_NOT_MEASURED}`,
-          `physical restore, 3 replicas against 1: ${PHYSICAL_NOT_MEASURED}`,
-        ],
         environment: { ...environment, loadAverage: { atStart: loadAtStart, atEnd: oneMinuteLoadAverage() } },
       };
     });
@@ -348,7 +387,6 @@ async function measureRestores(
   settings: Settings,
   plan: SyntheticDatabasePlan,
   context: {
-    dir: string;
     dumpFile: string;
     restoreStreams: number;
     minio: ResolvedBackupConfiguration;
@@ -359,9 +397,6 @@ async function measureRestores(
 ): Promise<void> {
   say(`fingerprinting ${plan.database} (CHECKSUM TABLE of every table) to check every restore against it`);
   await run.fingerprintSource(plan.database);
-  const partsDir = path.join(context.dir, 'parts');
-  mkdirSync(partsDir);
-  const split = await splitDumpByTable(context.dumpFile, partsDir, context.restoreStreams);
   const bareClient = bareClientCommand(context.target, context.optionFile);
   const dbkeepClient = logicalRestoreCommand({ target: context.target, optionFile: context.optionFile });
   const contenders = [
@@ -369,15 +404,37 @@ async function measureRestores(
     () => run.restore('restore-bare-dbkeep-client', plan.database, () => bareRestore(context.dumpFile, dbkeepClient)),
     () => run.restore('restore-dbkeep-minio', plan.database, () => run.dbkeepRestore(context.minio, context.minioSnapshot.snapshotId)),
     () =>
-      run.restore('restore-bare-parallel', plan.database, async () => {
-        await Promise.all(split.parts.map((part) => bareRestore(part, bareClient)));
-        await bareRestore(split.final, bareClient);
-      }),
+      run.restore('restore-dbkeep-parallel', plan.database, () =>
+        run.dbkeepRestore(context.minio, context.minioSnapshot.snapshotId, context.restoreStreams),
+      ),
   ];
   for (let round = 0; round < settings.runs; round++) {
     say(`restore round ${round + 1}/${settings.runs}`);
     for (const contender of rotated(contenders, round)) await contender();
   }
+}
+
+/** Physical backups (bare and dbkeep, interleaved), then restores of the last one into 1 and 3 replica volumes. */
+async function measurePhysical(run: ComparisonRun, settings: Settings, context: { dir: string; physical: ResolvedBackupConfiguration }): Promise<void> {
+  const backups = [
+    () => run.barePhysicalBackup(path.join(context.dir, 'mariadb-backup-scratch')),
+    () => run.dbkeepBackup('physical-backup-dbkeep', context.physical),
+  ];
+  for (let round = 0; round < settings.runs; round++) {
+    say(`physical backup round ${round + 1}/${settings.runs}`);
+    for (const contender of rotated(backups, round)) await contender();
+  }
+  const { snapshotId } = run.snapshots.get('physical-backup-dbkeep')!;
+  const volumesDir = path.join(context.dir, 'volumes');
+  const restores = [
+    () => run.replicaRestore('physical-restore-1-replica', context.physical, snapshotId, volumesDir, 1),
+    () => run.replicaRestore('physical-restore-3-replicas', context.physical, snapshotId, volumesDir, 3),
+  ];
+  for (let round = 0; round < settings.runs; round++) {
+    say(`physical restore round ${round + 1}/${settings.runs}`);
+    for (const contender of rotated(restores, round)) await contender();
+  }
+  rmSync(volumesDir, { recursive: true, force: true });
 }
 
 runBenchmarkMain(

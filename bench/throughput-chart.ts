@@ -40,13 +40,14 @@ export function throughputChartSvg(result: ComparisonResult): string {
   const groups: Group[] = [
     { title: 'Backup (logical)', baseline: 'backup-bare', bars: byGroup('backup') },
     { title: 'Restore (logical)', baseline: 'restore-bare', bars: byGroup('restore') },
+    { title: 'Backup (physical, xbstream bytes)', baseline: 'physical-backup-bare', bars: byGroup('physical-backup') },
   ];
   const maxThroughput = Math.max(...result.measurements.map((m) => m.throughputMiBps ?? 0));
   const scale = BAR_AREA / maxThroughput;
   const { database, settings, environment } = result;
   const parts: string[] = [];
   let y = 30;
-  parts.push(text(LEFT, y, 'dbkeep against the bare tools: raw SQL throughput, MiB/s (median)', { size: 17, bold: true }));
+  parts.push(text(LEFT, y, 'dbkeep against the bare tools: raw throughput, MiB/s (median)', { size: 17, bold: true }));
   y += 22;
   parts.push(
     text(

@@ -1,7 +1,7 @@
 /**
  * Cuts a mariadb-dump / mysqldump `--databases` dump into segments a parallel restore may apply
  * in separate client sessions. Pure: it sees lines, it does no I/O (activities/restore-staging.ts
- * writes the segments, activities/parallel-apply.ts applies them).
+ * writes the segments, activities/parallel-apply.ts schedules and applies them).
  *
  * The dump tools write a comment line before every section, at the start of a line, and escape
  * newlines inside string values, so a line-based reader sees every section start. What it
@@ -103,25 +103,6 @@ export interface StagedSegment {
   rawBytes: number;
   /** Tables and views of a `table` segment, in dump order. */
   tables: string[];
-}
-
-export type ApplyStep<S extends StagedSegment> = { parallel: false; segment: S } | { parallel: true; segments: S[] };
-
-/**
- * The order to apply staged segments in: serial ones alone and in dump order, each run of
- * consecutive table segments as one parallel step whose segments are sorted largest first (so
- * the longest table starts first and the sessions finish close together).
- */
-export function planApplySteps<S extends StagedSegment>(segments: readonly S[]): ApplyStep<S>[] {
-  const steps: ApplyStep<S>[] = [];
-  for (const segment of segments) {
-    const last = steps.at(-1);
-    if (segment.kind === 'serial') steps.push({ parallel: false, segment });
-    else if (last?.parallel) last.segments.push(segment);
-    else steps.push({ parallel: true, segments: [segment] });
-  }
-  for (const step of steps) if (step.parallel) step.segments.sort((a, b) => b.rawBytes - a.rawBytes);
-  return steps;
 }
 
 /** "`a`, `b` and 3 more" for messages. */

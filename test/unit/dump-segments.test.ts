@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DumpSegmenter, describeTables, planApplySteps, type SegmentStart, type StagedSegment } from '../../domain/dump-segments';
+import { DumpSegmenter, describeTables, type SegmentStart } from '../../domain/dump-segments';
 
 /** The shape mariadb-dump 10.11 writes for `--databases shop other --routines --events --triggers`. */
 const DUMP = `/*M!999999\\- enable the sandbox mode */ 
@@ -136,29 +136,6 @@ describe('DumpSegmenter', () => {
   it('ends a table segment at a USE or CREATE DATABASE that has no section comment', () => {
     const starts = cut('-- Table structure for table `a`\nCREATE TABLE a (id int);\nUSE `b`;\nCREATE TABLE b (id int);\n').map((c) => c.start);
     expect(starts).toEqual([{ kind: 'table', table: 'a' }, { kind: 'serial' }]);
-  });
-});
-
-describe('planApplySteps', () => {
-  const segment = (kind: 'serial' | 'table', rawBytes: number, name: string): StagedSegment & { name: string } => ({ kind, rawBytes, tables: [name], name });
-
-  it('applies serial segments alone in order and each run of tables together, largest first', () => {
-    const steps = planApplySteps([
-      segment('serial', 10, 'header'),
-      segment('table', 5, 'small'),
-      segment('table', 50, 'big'),
-      segment('table', 20, 'middle'),
-      segment('serial', 3, 'routines'),
-      segment('table', 7, 'other'),
-      segment('serial', 1, 'views'),
-    ]);
-    expect(steps.map((s) => (s.parallel ? s.segments.map((x) => x.name) : s.segment.name))).toEqual([
-      'header',
-      ['big', 'middle', 'small'],
-      'routines',
-      ['other'],
-      'views',
-    ]);
   });
 });
 
