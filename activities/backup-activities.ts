@@ -7,8 +7,7 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor';
 import { serializeManifest, type Manifest } from '../domain/manifest';
 import { dataFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
-import { targetSpecSchema, type BackupMethod, type CompressionSpec, type Engine, type Named, type RepositorySpec, type TargetSpec } from '../domain/resources';
-import { formatZodIssues } from '../domain/resource-set';
+import type { BackupMethod, CompressionSpec, Engine, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import {
   compressorVersionCommand,
@@ -35,6 +34,7 @@ export interface BackupActivityDeps {
 }
 
 export interface PreflightInput {
+  /** With host or socket: createActivities resolves a Service or AppBinding first (activities/target-endpoint.ts). */
   target: Named<TargetSpec>;
   /** The configuration's databases; undefined means every user database. */
   databases?: string[];
@@ -169,11 +169,6 @@ export function createBackupActivities(deps: BackupActivityDeps) {
      * chooses the node to back up from. Fails fast on authentication and reachability.
      */
     async preflightTarget(input: PreflightInput): Promise<PreflightResult> {
-      // Checked here too: a session started with the temporal CLI skipped the resource files' checks.
-      const target = targetSpecSchema.safeParse(input.target.spec);
-      if (!target.success) {
-        throw permanentFailure(PermanentFailureType.InvalidInput, `Target "${input.target.name}": ${formatZodIssues(target.error.issues, 'spec')}`);
-      }
       const { source, galera } = await chooseSource(input.target);
       if (input.method === 'physical' && !source.datadir) {
         throw permanentFailure(

@@ -1,4 +1,5 @@
 import type { Named, RepositorySpec } from '../domain/resources';
+import { kubernetesApiAccessLoader, type KubernetesApiAccessLoader } from '../kubernetes/api-access';
 import { createSecretResolver, type SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
@@ -11,6 +12,7 @@ import { createRestoreActivities } from './restore-activities';
 import { createReplicaWorkerActivities, type ReplicaWorkerLauncher } from './replica-workers';
 import { createRetentionActivities } from './retention-activities';
 import { findEarlierBackupSession } from './session-admission';
+import { createTargetEndpointResolver, withConcreteTarget } from './target-endpoint';
 import { createTargetReadinessActivities } from './target-readiness';
 
 export interface ActivityDeps {
@@ -20,20 +22,33 @@ export interface ActivityDeps {
   pushgatewayUrl?: string;
   /** Starts the workers bound to replica volumes for physical restores; none: this worker cannot do them. */
   replicaWorkers?: ReplicaWorkerLauncher;
+  /**
+   * How Targets that name a Kubernetes Service or AppBinding are looked up; default: as for
+   * secretKeyRef, the pod's ServiceAccount or KUBECONFIG, loaded on first use.
+   */
+  kubernetes?: KubernetesApiAccessLoader;
 }
 
 /** Every activity dbkeep registers, with their dependencies injected (tests pass their own). */
 export function createActivities(deps: ActivityDeps = {}) {
   const resolved = { secrets: deps.secrets ?? createSecretResolver(), openStorage: deps.openStorage ?? openStorage };
+  const targets = createTargetEndpointResolver({ secrets: resolved.secrets, kubernetes: deps.kubernetes ?? kubernetesApiAccessLoader() });
+  const backup = createBackupActivities(resolved);
+  const restore = createRestoreActivities(resolved);
   return {
-    ...createBackupActivities(resolved),
-    ...createRestoreActivities(resolved),
+    ...backup,
+    // Every activity that connects to a Target gets one with a host and port (activities/target-endpoint.ts).
+    preflightTarget: withConcreteTarget(targets, backup.preflightTarget),
+    dumpToRepository: withConcreteTarget(targets, backup.dumpToRepository),
+    ...restore,
+    inspectRestoreTarget: withConcreteTarget(targets, restore.inspectRestoreTarget),
+    restoreFromSnapshot: withConcreteTarget(targets, restore.restoreFromSnapshot),
     ...createRetentionActivities(resolved),
     ...createRepositoryStatusActivities(resolved),
     ...createImportActivities(resolved),
     ...createMetricsActivities({ pushgatewayUrl: deps.pushgatewayUrl }),
     ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),
-    ...createTargetReadinessActivities(resolved),
+    ...createTargetReadinessActivities({ ...resolved, targets }),
     findEarlierBackupSession,
   };
 }

@@ -4,8 +4,9 @@ import type { BatchV1Api, CoreV1Api, V1EnvVar, V1Job, V1PersistentVolumeClaim, V
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
-import { POD_ORDINAL_PLACEHOLDER, volumeForOrdinal } from '../domain/session-ids';
-import type { ReplicaWorkerLauncher, ReplicaWorkerSpec } from './replica-workers';
+import { DNS1123_LABEL } from '../domain/kubernetes-names';
+import { replicaClaim, type ReplicaClaim, type VolumeClaimTemplate } from '../domain/volume-claim-template';
+import type { EnsuredReplicaWorker, ReplicaWorkerLauncher, ReplicaWorkerSpec } from './replica-workers';
 
 /** Where a replica Job mounts its PVC: the `--volume` of its `dbkeep replica-worker`. */
 export const REPLICA_VOLUME_MOUNT_PATH = '/var/lib/dbkeep/volume';
@@ -18,17 +19,15 @@ export const REPLICA_LABELS = {
 } as const;
 export const MANAGED_BY_DBKEEP = 'dbkeep';
 
-/** The Kubernetes form of a replica's volume: one PersistentVolumeClaim per replica, as Stash's claim template. */
-export interface ReplicaClaimTemplate {
-  /** The claim's name; `${POD_ORDINAL}` becomes the replica's ordinal (e.g. `data-galera-${POD_ORDINAL}`). */
-  name: string;
-  /** The cluster's default class when omitted. */
-  storageClassName?: string;
-  /** A Kubernetes quantity, e.g. `20Gi`: room for the prepared data directory. */
-  size: string;
-  /** Default `[ReadWriteOnce]`. */
-  accessModes?: string[];
+/**
+ * Who the replica worker runs as, and so who owns the files it restores: the database server's
+ * uid and gid. 999 is the mysql user and group of the official mariadb and mysql images.
+ */
+export interface ReplicaRunAs {
+  uid: number;
+  gid: number;
 }
+export const DEFAULT_REPLICA_RUN_AS: ReplicaRunAs = { uid: 999, gid: 999 };
 
 export interface KubernetesJobReplicaWorkersOptions {
   api: { core: CoreV1Api; batch: BatchV1Api };
@@ -36,7 +35,10 @@ export interface KubernetesJobReplicaWorkersOptions {
   namespace: string;
   /** dbkeep's own image (deploy/Dockerfile): the Job runs the same code as this worker. */
   image: string;
-  claimTemplate: ReplicaClaimTemplate;
+  /** What a restore's own volumeClaimTemplate leaves out (the worker's DBKEEP_REPLICA_CLAIM_TEMPLATE and DBKEEP_REPLICA_STORAGE_*). */
+  defaultClaimTemplate?: Partial<VolumeClaimTemplate>;
+  /** Default DEFAULT_REPLICA_RUN_AS. */
+  runAs?: ReplicaRunAs;
   /** The Temporal frontend as seen from the Job's pod. */
   temporal: { address: string; namespace: string };
   /** Needs "get" on the Secrets the Repository references by secretKeyRef; the namespace's default when omitted. */
@@ -62,23 +64,22 @@ const CONTAINER_NAME = 'replica-worker';
 const VOLUME_NAME = 'volume';
 
 /**
- * The Kubernetes mode of replica workers: per replica, a PVC from the claim template (created,
- * or adopted when it exists, so re-running a restore reuses its volumes) and a Job that mounts
- * it and runs `dbkeep replica-worker` from dbkeep's own image. The Job is owned by its PVC, so
- * deleting a restore's PVCs takes its Jobs with them. stop() deletes the Job and keeps the PVC:
- * it holds the restored data directory.
+ * The Kubernetes mode of replica workers: per replica, a PVC from the restore's claim template
+ * (created, or adopted when it exists, so re-running a restore reuses its volumes) and a Job
+ * that mounts it and runs `dbkeep replica-worker` from dbkeep's own image, as the database's
+ * uid, so that it passes the `restricted` Pod Security Standard. The Job is owned by its PVC,
+ * so deleting a restore's PVCs takes its Jobs with them. stop() deletes the Job and keeps the
+ * PVC: it holds the restored data directory.
  */
 export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
-  constructor(private readonly options: KubernetesJobReplicaWorkersOptions) {
-    claimName(options.claimTemplate, 0);
-  }
+  constructor(private readonly options: KubernetesJobReplicaWorkersOptions) {}
 
-  async ensureRunning(spec: ReplicaWorkerSpec): Promise<{ started: boolean; pid: number }> {
-    const claim = await this.ensureClaim(spec);
-    const { job, created } = await this.ensureJob(spec, claim);
-    await this.waitUntilPolling(spec, job);
-    // A pod's process id means nothing outside it: 0 says "not a local process".
-    return { started: created, pid: 0 };
+  async ensureRunning(spec: ReplicaWorkerSpec): Promise<EnsuredReplicaWorker> {
+    const claim = this.claimOf(spec);
+    const existing = await this.ensureClaim(spec, claim);
+    const { job, created } = await this.ensureJob(spec, existing);
+    await this.waitUntilPolling(spec, job, claim);
+    return { started: created, worker: { kind: 'job', namespace: this.options.namespace, name: job.metadata!.name!, claim: claim.name } };
   }
 
   async stop(spec: ReplicaWorkerSpec): Promise<void> {
@@ -99,11 +100,17 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
     };
   }
 
+  private claimOf(spec: ReplicaWorkerSpec): ReplicaClaim {
+    const claim = replicaClaim(spec.volume.claimTemplate, this.options.defaultClaimTemplate ?? {}, spec.ordinal);
+    if ('problem' in claim) throw permanentFailure(PermanentFailureType.InvalidInput, `replica ${spec.ordinal}: ${claim.problem}`);
+    return claim;
+  }
+
   /** Creates the replica's PVC, or adopts the one there (labelling it for this restore). */
-  private async ensureClaim(spec: ReplicaWorkerSpec): Promise<V1PersistentVolumeClaim> {
+  private async ensureClaim(spec: ReplicaWorkerSpec, claim: ReplicaClaim): Promise<V1PersistentVolumeClaim> {
     const { core } = this.options.api;
-    const { namespace, claimTemplate } = this.options;
-    const name = claimName(claimTemplate, spec.ordinal);
+    const { namespace } = this.options;
+    const { name } = claim;
     const labels = this.labels(spec);
     try {
       return await core.createNamespacedPersistentVolumeClaim({
@@ -111,9 +118,9 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
         body: {
           metadata: { name, labels },
           spec: {
-            accessModes: claimTemplate.accessModes ?? ['ReadWriteOnce'],
-            storageClassName: claimTemplate.storageClassName,
-            resources: { requests: { storage: claimTemplate.size } },
+            accessModes: claim.accessModes,
+            storageClassName: claim.storageClassName,
+            resources: { requests: { storage: claim.size } },
           },
         },
       });
@@ -173,6 +180,7 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
     const { options } = this;
     const labels = this.labels(spec);
     const claimMetadata = claim.metadata!;
+    const runAs = options.runAs ?? DEFAULT_REPLICA_RUN_AS;
     return {
       metadata: {
         name: replicaJobName(spec.taskQueue),
@@ -193,6 +201,16 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
             serviceAccountName: options.serviceAccountName,
             // Above the replica worker's 20 s shutdownGraceTime, as for the main worker.
             terminationGracePeriodSeconds: 60,
+            // The `restricted` Pod Security Standard. The worker runs as the database's uid, so
+            // the files it restores are the database's without any chown; fsGroup makes the
+            // kubelet give the volume to the database's group, writable, whoever provisioned it.
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: runAs.uid,
+              runAsGroup: runAs.gid,
+              fsGroup: runAs.gid,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
             containers: [
               {
                 name: CONTAINER_NAME,
@@ -202,13 +220,7 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
                 args: replicaWorkerArgs(spec.taskQueue, options.temporal),
                 env: options.env,
                 resources: options.resources,
-                // The restored files are given the owner of the volume's root, which needs CHOWN;
-                // writing into a root-owned fresh volume needs DAC_OVERRIDE and FOWNER.
-                securityContext: {
-                  runAsUser: 0,
-                  allowPrivilegeEscalation: false,
-                  capabilities: { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER'] },
-                },
+                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
                 volumeMounts: [{ name: VOLUME_NAME, mountPath: REPLICA_VOLUME_MOUNT_PATH }],
               },
             ],
@@ -220,7 +232,7 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
   }
 
   /** Until the replica worker polls its task queue; a Job that ends first fails the wait at once. */
-  private async waitUntilPolling(spec: ReplicaWorkerSpec, job: V1Job): Promise<void> {
+  private async waitUntilPolling(spec: ReplicaWorkerSpec, job: V1Job, claim: ReplicaClaim): Promise<void> {
     const { batch } = this.options.api;
     const { namespace } = this.options;
     const name = job.metadata!.name!;
@@ -247,7 +259,7 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
               `${await this.describePods(name)}; check \`kubectl -n ${namespace} describe job ${name}\` and its pod's log`,
           );
         }
-        heartbeat({ phase: 'starting replica worker', job: name, claim: claimName(this.options.claimTemplate, spec.ordinal) });
+        heartbeat({ phase: 'starting replica worker', job: name, claim: claim.name });
         await sleep(this.options.pollIntervalMs ?? 1_000);
       }
     } finally {
@@ -284,26 +296,11 @@ export function replicaWorkerArgs(taskQueue: string, temporal: { address: string
   ];
 }
 
-/** The claim of one replica; fails permanently when the template does not make a valid name. */
-export function claimName(template: ReplicaClaimTemplate, ordinal: number): string {
-  const name = volumeForOrdinal(template.name, ordinal);
-  if (!DNS1123_SUBDOMAIN.test(name) || name.length > 253) {
-    throw permanentFailure(
-      PermanentFailureType.InvalidInput,
-      `claim template "${template.name}": "${name}" is not a valid PVC name (lowercase letters, digits, "-" and ".", ` +
-        `starting and ending with a letter or digit, at most 253 characters; ${POD_ORDINAL_PLACEHOLDER} becomes the ordinal)`,
-    );
-  }
-  return name;
-}
-
 /** The Job of a replica task queue: Job names are DNS-1123 labels of at most 63 characters. */
 export function replicaJobName(taskQueue: string): string {
   return dns1123Label(taskQueue);
 }
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /**

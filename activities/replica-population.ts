@@ -27,7 +27,11 @@ export interface PopulateReplicaInput {
   overwrite: boolean;
   /** The configuration's age identity, for encrypted snapshots. */
   identity?: SecretRef;
-  /** Owner of the restored files; default: the owner of the volume's root, as the provisioner made it. */
+  /**
+   * Owner of the restored files. Default, for a worker running as root (the embedded mode): the
+   * owner of the volume's root, as the provisioner made it. A worker running as another user
+   * (the Kubernetes Job runs as the database's uid) leaves them to itself.
+   */
   owner?: { uid: number; gid: number };
 }
 
@@ -80,7 +84,7 @@ export function createReplicaActivities(deps: {
 
   return {
     /**
-     * download → decompress → mbstream -x into the volume, then --prepare and chown: the volume
+     * download → decompress → mbstream -x into the volume, then --prepare (and chown, as root): the volume
      * becomes a data directory a server starts on. The SHA-256 of the stored object is checked
      * before prepare; a mismatch wipes the volume.
      */
@@ -118,9 +122,7 @@ export function createReplicaActivities(deps: {
         await startTool(preparePhysicalBackupCommand(engine, volume), { signal: controller.signal, stdin: 'ignore', stdout: 'ignore' }).finished;
 
         progress.phase = 'fixing ownership';
-        const root = await stat(volume);
-        const owner = input.owner ?? { uid: root.uid, gid: root.gid };
-        const bytesOnVolume = await chownTree(volume, owner);
+        const bytesOnVolume = await measureTree(volume, input.owner ?? (await volumeRootOwnerIfRoot(volume)));
         const result: PopulateReplicaResult = {
           ordinal: input.ordinal,
           volume,
@@ -137,15 +139,22 @@ export function createReplicaActivities(deps: {
   };
 }
 
-/** chown -R without following links; returns the bytes of the regular files it saw. */
-async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<number> {
+/** Only root may give files away; anyone else already owns what it restored. */
+async function volumeRootOwnerIfRoot(volume: string): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const root = await stat(volume);
+  return { uid: root.uid, gid: root.gid };
+}
+
+/** The bytes of the regular files under dir; with chownTo, chown -R on the way, without following links. */
+async function measureTree(dir: string, chownTo: { uid: number; gid: number } | undefined): Promise<number> {
   let bytes = 0;
-  await lchown(dir, owner.uid, owner.gid);
+  if (chownTo) await lchown(dir, chownTo.uid, chownTo.gid);
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) bytes += await chownTree(full, owner);
+    if (entry.isDirectory()) bytes += await measureTree(full, chownTo);
     else {
-      await lchown(full, owner.uid, owner.gid);
+      if (chownTo) await lchown(full, chownTo.uid, chownTo.gid);
       if (entry.isFile()) bytes += (await stat(full)).size;
     }
   }

@@ -4,14 +4,19 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import type { VolumeClaimTemplate } from '../domain/volume-claim-template';
 import { startManagedProcess, stopPid } from '../stack/managed-process';
 
 /**
- * Where a replica's volume is: a directory on the worker's host (embedded mode). The
- * Kubernetes mode adds a PersistentVolumeClaim form, with the work in a Job that mounts it.
+ * Where a replica's volume is: a directory on the worker's host (embedded mode), or a
+ * PersistentVolumeClaim made from the restore's claim template (Kubernetes mode, with the
+ * work in a Job that mounts it).
  */
 export interface ReplicaVolume {
-  directory: string;
+  directory?: string;
+  /** Kubernetes mode: the launcher's default claim template fills what this leaves out, or stands in when absent. */
+  claimTemplate?: VolumeClaimTemplate;
 }
 
 export interface ReplicaWorkerSpec {
@@ -22,6 +27,15 @@ export interface ReplicaWorkerSpec {
   ordinal: number;
 }
 
+/** The worker a launcher runs for a replica: a local process, or a Kubernetes Job. */
+export type ReplicaWorkerHandle = { kind: 'process'; pid: number } | { kind: 'job'; namespace: string; name: string; claim: string };
+
+export interface EnsuredReplicaWorker {
+  /** False when a worker already ran for the task queue and was left alone. */
+  started: boolean;
+  worker: ReplicaWorkerHandle;
+}
+
 /**
  * Starts and stops the worker that is bound to a replica's volume. The embedded implementation
  * runs it as a local process; in Kubernetes it is a Job mounting the PVC. Both run the same
@@ -29,7 +43,7 @@ export interface ReplicaWorkerSpec {
  */
 export interface ReplicaWorkerLauncher {
   /** Idempotent: a worker already running for the task queue is left alone. */
-  ensureRunning(spec: ReplicaWorkerSpec): Promise<{ started: boolean; pid: number }>;
+  ensureRunning(spec: ReplicaWorkerSpec): Promise<EnsuredReplicaWorker>;
   stop(spec: ReplicaWorkerSpec): Promise<void>;
 }
 
@@ -39,9 +53,9 @@ export function createReplicaWorkerActivities(deps: { replicaWorkers?: ReplicaWo
     return deps.replicaWorkers;
   };
   return {
-    async ensureReplicaWorker(spec: ReplicaWorkerSpec): Promise<{ started: boolean; pid: number }> {
+    async ensureReplicaWorker(spec: ReplicaWorkerSpec): Promise<EnsuredReplicaWorker> {
       const result = await launcher().ensureRunning(spec);
-      if (result.started) log.info('replica worker started', { taskQueue: spec.taskQueue, pid: result.pid, volume: spec.volume.directory });
+      if (result.started) log.info('replica worker started', { taskQueue: spec.taskQueue, ...result.worker });
       return result;
     },
     async stopReplicaWorker(spec: ReplicaWorkerSpec): Promise<void> {
@@ -73,16 +87,24 @@ export class LocalProcessReplicaWorkers implements ReplicaWorkerLauncher {
     this.stateDir = options.stateDir ?? path.join(os.tmpdir(), 'dbkeep-replica-workers');
   }
 
-  async ensureRunning(spec: ReplicaWorkerSpec): Promise<{ started: boolean; pid: number }> {
+  async ensureRunning(spec: ReplicaWorkerSpec): Promise<EnsuredReplicaWorker> {
+    const { directory } = spec.volume;
+    if (directory === undefined) {
+      throw permanentFailure(
+        PermanentFailureType.InvalidInput,
+        `replica ${spec.ordinal}: this worker runs replica workers as local processes, on directories (--volume-dir); ` +
+          'a restore into PersistentVolumeClaims needs a worker with DBKEEP_REPLICA_RUNTIME=kubernetes',
+      );
+    }
     const running = this.runningPid(spec);
-    if (running !== undefined) return { started: false, pid: running };
+    if (running !== undefined) return { started: false, worker: { kind: 'process', pid: running } };
     mkdirSync(this.stateDir, { recursive: true });
     const worker = startManagedProcess({
       command: this.options.cli.command,
       args: [
         ...this.options.cli.args,
         'replica-worker',
-        '--volume', spec.volume.directory,
+        '--volume', directory,
         '--task-queue', spec.taskQueue,
         '--address', this.options.temporalAddress,
         '--namespace', this.options.namespace,
@@ -97,7 +119,7 @@ export class LocalProcessReplicaWorkers implements ReplicaWorkerLauncher {
       if (Date.now() > deadline) throw new Error(`replica worker ${worker.pid} for ${spec.taskQueue} did not poll within ${READY_TIMEOUT_MS} ms; see ${this.base(spec)}.log`);
       await sleep(250);
     }
-    return { started: true, pid: worker.pid };
+    return { started: true, worker: { kind: 'process', pid: worker.pid } };
   }
 
   async stop(spec: ReplicaWorkerSpec): Promise<void> {

@@ -13,6 +13,7 @@ import { formatZodIssues, ResourceValidationError, type ResolvedBackupConfigurat
 import { formatSnapshotId } from '../domain/snapshot-id';
 import type { SecretRef } from '../domain/secret-ref';
 import { snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
+import { volumeClaimTemplateSchema, type VolumeClaimTemplate } from '../domain/volume-claim-template';
 import { runningBackupSessionsQuery, searchAttributes } from '../domain/search-attributes';
 import type {
   backupSession,
@@ -66,7 +67,9 @@ export interface StartVolumeRestoreOptions {
   selector: SnapshotSelector;
   replicas: number;
   /** A directory per replica on the worker's host; `${POD_ORDINAL}` becomes 0, 1, 2… */
-  volumeTemplate: string;
+  volumeTemplate?: string;
+  /** Instead, on Kubernetes: a PVC per replica (Stash's volumeClaimTemplate); the worker's settings fill what it leaves out. */
+  volumeClaimTemplate?: VolumeClaimTemplate;
   overwrite?: boolean;
   identity?: SecretRef;
 }
@@ -218,6 +221,8 @@ export class DbkeepClient {
   /** A physical snapshot into N replica volumes, one child workflow per replica. */
   async restoreIntoVolumes(options: StartVolumeRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof volumeRestoreSession>> {
     const selector = parseSelector(options.selector);
+    const claims = options.volumeClaimTemplate === undefined ? undefined : volumeClaimTemplateSchema.safeParse(options.volumeClaimTemplate);
+    if (claims?.success === false) throw new ResourceValidationError(`volumeClaimTemplate: ${formatZodIssues(claims.error.issues)}`);
     const restoreId = newSessionId();
     return this.temporal.workflow.start<typeof volumeRestoreSession>('volumeRestoreSession', {
       taskQueue: this.taskQueue,
@@ -229,12 +234,13 @@ export class DbkeepClient {
           selector,
           replicas: options.replicas,
           volumeTemplate: options.volumeTemplate,
+          volumeClaimTemplate: claims?.data,
           overwrite: options.overwrite ?? false,
           identity: options.identity,
           restoreId,
         },
       ],
-      staticSummary: `Physical restore of ${options.configuration} into ${options.replicas} replica volume(s) ${options.volumeTemplate}`,
+      staticSummary: `Physical restore of ${options.configuration} into ${options.replicas} replica volume(s) ${options.volumeClaimTemplate ? `PVC ${options.volumeClaimTemplate.name}` : options.volumeTemplate}`,
       typedSearchAttributes: [
         { key: searchAttributes.configuration, value: options.configuration },
         { key: searchAttributes.repository, value: options.repository.name },

@@ -19,6 +19,7 @@ export const PermanentFailureType = {
   ToolNotFound: 'ToolNotFound',
   MethodMismatch: 'MethodMismatch',
   VolumeNotEmpty: 'VolumeNotEmpty',
+  TargetReferenceUnavailable: 'TargetReferenceUnavailable',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

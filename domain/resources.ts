@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { kubernetesNamespaceSchema, kubernetesObjectNameSchema, kubernetesPortNameSchema, kubernetesServiceNameSchema } from './kubernetes-names';
 import { resourceNameSchema, snapshotIdSchema } from './names';
 import { secretRefSchema } from './secret-ref';
 import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
@@ -111,19 +112,46 @@ const galeraSchema = z.strictObject({
   ignoreGlobalPriv: z.boolean().default(true),
 });
 
+/**
+ * A Kubernetes Service in front of the database. The worker connects to its ready endpoints
+ * (EndpointSlices), not to its cluster DNS name: see activities/target-endpoint.ts.
+ */
+const targetServiceSchema = z.strictObject({
+  name: kubernetesServiceNameSchema,
+  /** The worker's own namespace when absent, as for secretKeyRef. */
+  namespace: kubernetesNamespaceSchema.optional(),
+  /** The Service's port, by number or name; may be omitted when the Service has one port. */
+  port: z.union([z.number().int().min(1).max(65535), kubernetesPortNameSchema], { error: 'must be a port number or a port name' }).optional(),
+});
+
+/** Stash's and KubeDB's AppBinding (appcatalog.appscode.com/v1alpha1): address and credentials Secret. */
+const appBindingReferenceSchema = z.strictObject({
+  name: kubernetesObjectNameSchema,
+  /** The worker's own namespace when absent. */
+  namespace: kubernetesNamespaceSchema.optional(),
+});
+
+export const DEFAULT_TARGET_USER = 'root';
+const TARGET_ADDRESS_FIELDS = ['host', 'socket', 'service', 'appBinding'] as const;
+
 export const targetSpecSchema = z
   .strictObject({
     engine: z.enum(ENGINES),
     host: hostSchema.optional(),
+    /** The port of `host`; a Service's or AppBinding's port comes from the Service. */
     port: portSchema,
     socket: absolutePathSchema.optional(),
+    service: targetServiceSchema.optional(),
+    appBinding: appBindingReferenceSchema.optional(),
+    /** Default root, or with appBinding the `username` of its Secret: an explicit user wins over it. */
     user: z
       .string()
       .min(1)
       .max(80)
       // eslint-disable-next-line no-control-regex
       .refine((u) => !/[\u0000-\u001f\u007f]/.test(u), 'must not contain control characters')
-      .default('root'),
+      .optional(),
+    /** With appBinding, default the `password` of its Secret: an explicit password wins over it. */
     password: secretRefSchema.optional(),
     /**
      * The server's data directory as the worker sees it. Physical backups read it directly
@@ -142,9 +170,11 @@ export const targetSpecSchema = z
       .refine((b) => b.snapshotId === undefined || b.targetRecoveryTime === undefined, 'set snapshotId or targetRecoveryTime, not both')
       .optional(),
   })
-  .refine((spec) => (spec.host === undefined) !== (spec.socket === undefined), {
-    message: 'exactly one of host or socket must be set',
-  });
+  .refine((spec) => TARGET_ADDRESS_FIELDS.filter((field) => spec[field] !== undefined).length === 1, {
+    message: 'exactly one of host, socket, service or appBinding must be set',
+  })
+  // The default user is applied here, except with an AppBinding, whose Secret's username is the default.
+  .transform((spec) => (spec.user === undefined && spec.appBinding === undefined ? { ...spec, user: DEFAULT_TARGET_USER } : spec));
 
 export type TargetSpec = z.infer<typeof targetSpecSchema>;
 

@@ -1,28 +1,18 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { kubernetesNamespaceSchema, kubernetesObjectNameSchema } from './kubernetes-names';
 
-// Kubernetes' own rules (k8s.io/apimachinery/pkg/util/validation), so a reference the API
-// server would reject is reported when the resource is read, not when a session needs the value.
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
 export const secretKeySelectorSchema = z.strictObject({
-  name: z
-    .string()
-    .max(253, 'must be at most 253 characters')
-    .regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit'),
+  name: kubernetesObjectNameSchema,
   key: z
     .string()
     .max(253, 'must be at most 253 characters')
     .regex(SECRET_KEY, 'must be letters, digits, "-", "_" and "."')
     .refine((key) => key !== '.' && key !== '..', 'must not be "." or ".."'),
   /** The worker's own namespace when absent (its pod's, or its kubeconfig context's). */
-  namespace: z
-    .string()
-    .max(63, 'must be at most 63 characters')
-    .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit')
-    .optional(),
+  namespace: kubernetesNamespaceSchema.optional(),
 });
 
 export type SecretKeySelector = z.infer<typeof secretKeySelectorSchema>;

@@ -1,13 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { z } from 'zod';
 import { createActivities, createReplicaWorkerOnlyActivities } from '../activities';
-import { KubernetesJobReplicaWorkers } from '../activities/kubernetes-replica-workers';
+import { DEFAULT_REPLICA_RUN_AS, KubernetesJobReplicaWorkers } from '../activities/kubernetes-replica-workers';
 import { removeOrphanedScratchDirectories } from '../activities/scratch-directory';
 import { LocalProcessReplicaWorkers, type ReplicaWorkerLauncher } from '../activities/replica-workers';
+import { kubernetesNamespaceSchema } from '../domain/kubernetes-names';
 import { formatZodIssues } from '../domain/resource-set';
 import { POD_ORDINAL_PLACEHOLDER } from '../domain/session-ids';
+import { accessModesSchema, storageQuantitySchema } from '../domain/volume-claim-template';
 import type { TemporalSettings } from '../clients/temporal-settings';
+import { kubernetesApiAccessLoader } from '../kubernetes/api-access';
 import { payloadCodecFromEnvironment } from '../secrets/payload-codec';
 import { dbkeepCliCommand, workerIsPolling } from '../stack/dev-stack';
 import { createDbkeepWorker } from './dbkeep-worker';
@@ -65,16 +67,20 @@ export function localReplicaWorkers(settings: TemporalSettings): LocalProcessRep
  *   volumes are directories) or `kubernetes` (a PVC and a Job per replica, see
  *   activities/kubernetes-replica-workers.ts). With `kubernetes`:
  * - DBKEEP_REPLICA_IMAGE (required): dbkeep's image for the Jobs, normally this worker's own.
- * - DBKEEP_REPLICA_CLAIM_TEMPLATE (required): the PVC name, with `${POD_ORDINAL}`, e.g. `data-galera-${POD_ORDINAL}`.
- * - DBKEEP_REPLICA_STORAGE_SIZE (required): each PVC's request, e.g. `20Gi`.
- * - DBKEEP_REPLICA_STORAGE_CLASS: default the cluster's default class.
- * - DBKEEP_REPLICA_ACCESS_MODES: comma-separated, default `ReadWriteOnce`.
+ * - The defaults of each restore's volumeClaimTemplate, for the fields it leaves out:
+ *   DBKEEP_REPLICA_CLAIM_TEMPLATE, the PVC name with `${POD_ORDINAL}`, e.g. `data-galera-${POD_ORDINAL}`;
+ *   DBKEEP_REPLICA_STORAGE_SIZE, each PVC's request, e.g. `20Gi`; DBKEEP_REPLICA_STORAGE_CLASS
+ *   (else the cluster's default class); DBKEEP_REPLICA_ACCESS_MODES, comma-separated (else `ReadWriteOnce`).
+ * - DBKEEP_REPLICA_RUN_AS_USER, DBKEEP_REPLICA_RUN_AS_GROUP: the database server's uid and gid,
+ *   which the Jobs run as and the restored files get; default 999 (the official mariadb image's).
  * - DBKEEP_REPLICA_NAMESPACE: default the pod's own namespace (or the kubeconfig context's).
  * - DBKEEP_REPLICA_SERVICE_ACCOUNT: the Jobs' ServiceAccount (it reads the Secrets a Repository
  *   references by secretKeyRef); default the namespace's `default`.
  * - DBKEEP_REPLICA_TEMPORAL_ADDRESS: Temporal as the Jobs' pods reach it; default TEMPORAL_ADDRESS.
  * The API access is the pod's ServiceAccount in a pod, else KUBECONFIG or ~/.kube/config.
  */
+const nonRootIdSchema = z.coerce.number().int().min(1, 'must not be 0: the Jobs run as non-root').max(2 ** 31 - 1);
+
 const replicaRuntimeSchema = z.discriminatedUnion('runtime', [
   z.strictObject({ runtime: z.literal('local') }),
   z.strictObject({
@@ -82,12 +88,14 @@ const replicaRuntimeSchema = z.discriminatedUnion('runtime', [
     image: z.string().min(1, 'required with DBKEEP_REPLICA_RUNTIME=kubernetes'),
     claimTemplate: z
       .string()
-      .min(1, 'required with DBKEEP_REPLICA_RUNTIME=kubernetes')
-      .refine((name) => name.includes(POD_ORDINAL_PLACEHOLDER), `must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would share one PVC`),
-    size: z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, 'must be a Kubernetes quantity such as 20Gi'),
+      .refine((name) => name.includes(POD_ORDINAL_PLACEHOLDER), `must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would share one PVC`)
+      .optional(),
+    size: storageQuantitySchema.optional(),
     storageClassName: z.string().min(1).optional(),
-    accessModes: z.array(z.enum(['ReadWriteOnce', 'ReadWriteOncePod', 'ReadWriteMany', 'ReadOnlyMany'])).min(1).default(['ReadWriteOnce']),
-    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name').max(63).optional(),
+    accessModes: accessModesSchema.optional(),
+    runAsUser: nonRootIdSchema.default(DEFAULT_REPLICA_RUN_AS.uid),
+    runAsGroup: nonRootIdSchema.default(DEFAULT_REPLICA_RUN_AS.gid),
+    namespace: kubernetesNamespaceSchema.optional(),
     serviceAccountName: z.string().min(1).optional(),
     temporalAddress: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port').optional(),
   }),
@@ -100,13 +108,12 @@ const REPLICA_ENV_NAMES: Record<string, string> = {
   size: 'DBKEEP_REPLICA_STORAGE_SIZE',
   storageClassName: 'DBKEEP_REPLICA_STORAGE_CLASS',
   accessModes: 'DBKEEP_REPLICA_ACCESS_MODES',
+  runAsUser: 'DBKEEP_REPLICA_RUN_AS_USER',
+  runAsGroup: 'DBKEEP_REPLICA_RUN_AS_GROUP',
   namespace: 'DBKEEP_REPLICA_NAMESPACE',
   serviceAccountName: 'DBKEEP_REPLICA_SERVICE_ACCOUNT',
   temporalAddress: 'DBKEEP_REPLICA_TEMPORAL_ADDRESS',
 };
-
-/** Where a pod's ServiceAccount namespace is mounted. */
-const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 export async function replicaWorkersFromEnvironment(settings: TemporalSettings, env: NodeJS.ProcessEnv = process.env): Promise<ReplicaWorkerLauncher> {
   const parsed = replicaRuntimeSchema.safeParse({
@@ -114,13 +121,15 @@ export async function replicaWorkersFromEnvironment(settings: TemporalSettings, 
     ...(env.DBKEEP_REPLICA_RUNTIME === 'kubernetes'
       ? {
           image: env.DBKEEP_REPLICA_IMAGE ?? '',
-          claimTemplate: env.DBKEEP_REPLICA_CLAIM_TEMPLATE ?? '',
-          size: env.DBKEEP_REPLICA_STORAGE_SIZE ?? '',
+          claimTemplate: env.DBKEEP_REPLICA_CLAIM_TEMPLATE || undefined,
+          size: env.DBKEEP_REPLICA_STORAGE_SIZE || undefined,
           storageClassName: env.DBKEEP_REPLICA_STORAGE_CLASS || undefined,
           accessModes: env.DBKEEP_REPLICA_ACCESS_MODES ? env.DBKEEP_REPLICA_ACCESS_MODES.split(',').map((mode) => mode.trim()) : undefined,
           namespace: env.DBKEEP_REPLICA_NAMESPACE || undefined,
           serviceAccountName: env.DBKEEP_REPLICA_SERVICE_ACCOUNT || undefined,
           temporalAddress: env.DBKEEP_REPLICA_TEMPORAL_ADDRESS || undefined,
+          runAsUser: env.DBKEEP_REPLICA_RUN_AS_USER || undefined,
+          runAsGroup: env.DBKEEP_REPLICA_RUN_AS_GROUP || undefined,
         }
       : {}),
   });
@@ -131,18 +140,14 @@ export async function replicaWorkersFromEnvironment(settings: TemporalSettings, 
   const replica = parsed.data;
   if (replica.runtime === 'local') return localReplicaWorkers(settings);
 
-  // Loaded only here: the package is ESM and large, and local workers never need it.
-  const kubernetes = await import('@kubernetes/client-node');
-  const config = new kubernetes.KubeConfig();
-  // In a pod, the pod's ServiceAccount; elsewhere KUBECONFIG or ~/.kube/config.
-  config.loadFromDefault();
-  const namespace =
-    replica.namespace ?? (env.KUBERNETES_SERVICE_HOST ? readFileSync(POD_NAMESPACE_FILE, 'utf8').trim() : undefined) ?? config.getContextObject(config.getCurrentContext())?.namespace ?? 'default';
+  // In a pod, the pod's ServiceAccount and namespace; elsewhere KUBECONFIG or ~/.kube/config.
+  const { config, client, defaultNamespace } = await kubernetesApiAccessLoader(env)();
   return new KubernetesJobReplicaWorkers({
-    api: { core: config.makeApiClient(kubernetes.CoreV1Api), batch: config.makeApiClient(kubernetes.BatchV1Api) },
-    namespace,
+    api: { core: config.makeApiClient(client.CoreV1Api), batch: config.makeApiClient(client.BatchV1Api) },
+    namespace: replica.namespace ?? defaultNamespace,
     image: replica.image,
-    claimTemplate: { name: replica.claimTemplate, size: replica.size, storageClassName: replica.storageClassName, accessModes: replica.accessModes },
+    defaultClaimTemplate: { name: replica.claimTemplate, size: replica.size, storageClassName: replica.storageClassName, accessModes: replica.accessModes },
+    runAs: { uid: replica.runAsUser, gid: replica.runAsGroup },
     temporal: { address: replica.temporalAddress ?? settings.address, namespace: settings.namespace },
     serviceAccountName: replica.serviceAccountName,
   });

@@ -15,6 +15,7 @@ import { POD_ORDINAL_PLACEHOLDER, replicaPopulationWorkflowId, replicaTaskQueue,
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import type { SnapshotSelector } from '../domain/snapshot-selection';
+import type { VolumeClaimTemplate } from '../domain/volume-claim-template';
 import { quickActivities } from './activity-options';
 import { reportSessionMetrics } from './session-metrics';
 import { beginSession, failureMessage, runStep, setPhase } from './session-status';
@@ -24,8 +25,12 @@ export interface VolumeRestoreSessionInput {
   configuration: string;
   selector: SnapshotSelector;
   replicas: number;
-  /** A directory per replica: `${POD_ORDINAL}` in it becomes 0, 1, 2… */
-  volumeTemplate: string;
+  /**
+   * Where each replica goes; `${POD_ORDINAL}` in it becomes 0, 1, 2… Exactly one of them: a
+   * directory on the worker's host (embedded mode), or a PVC (Kubernetes mode).
+   */
+  volumeTemplate?: string;
+  volumeClaimTemplate?: VolumeClaimTemplate;
   overwrite: boolean;
   /** The configuration's age identity (a reference), for encrypted snapshots. */
   identity?: SecretRef;
@@ -66,9 +71,15 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
     if (!Number.isInteger(input.replicas) || input.replicas < 1 || input.replicas > 64) {
       throw ApplicationFailure.nonRetryable(`replicas: must be a whole number from 1 to 64, got ${input.replicas}`, 'InvalidInput');
     }
-    if (input.replicas > 1 && !input.volumeTemplate.includes(POD_ORDINAL_PLACEHOLDER)) {
+    if ((input.volumeTemplate === undefined) === (input.volumeClaimTemplate === undefined)) {
+      throw ApplicationFailure.nonRetryable('exactly one of volumeTemplate (directories) or volumeClaimTemplate (PVCs) must be set', 'InvalidInput');
+    }
+    const [field, template] = input.volumeClaimTemplate
+      ? ['volumeClaimTemplate.name', input.volumeClaimTemplate.name]
+      : ['volumeTemplate', input.volumeTemplate!];
+    if (input.replicas > 1 && !template.includes(POD_ORDINAL_PLACEHOLDER)) {
       throw ApplicationFailure.nonRetryable(
-        `volumeTemplate: with ${input.replicas} replicas it must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would write the same directory`,
+        `${field}: with ${input.replicas} replicas it must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would write the same volume`,
         'InvalidInput',
       );
     }
@@ -88,7 +99,9 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
                 manifest,
                 restoreId,
                 ordinal,
-                volume: { directory: volumeForOrdinal(input.volumeTemplate, ordinal) },
+                volume: input.volumeClaimTemplate
+                  ? { claimTemplate: input.volumeClaimTemplate }
+                  : { directory: volumeForOrdinal(input.volumeTemplate!, ordinal) },
                 overwrite: input.overwrite,
                 identity: input.identity,
               },

@@ -20,6 +20,8 @@ Usage:
   dbkeep snapshots -f FILE... --config NAME [--limit N] [--json]
   dbkeep restore   -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--parallel N] [--wait] [--json]
   dbkeep restore   -f FILE... --config NAME --replicas N --volume-dir DIR [...]   a physical snapshot into data directories
+  dbkeep restore   -f FILE... --config NAME --replicas N --volume-claim NAME [--storage-class C] [--storage-size S]
+                   [--access-modes M,...] [...]          the same into a PVC per replica (Kubernetes)
   dbkeep bootstrap -f FILE... --target NAME [--wait-seconds N] [--wait] [--json]   the target's spec.bootstrapFrom
   dbkeep replica-worker --volume DIR --task-queue QUEUE      the worker bound to one replica volume (started by dbkeep)
   dbkeep status    SESSION [--watch] [--json]

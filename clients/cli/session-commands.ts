@@ -7,7 +7,8 @@ import { loadResourceFiles } from '../../domain/resource-files';
 import { databaseNameSchema, restoreOptionsSchema } from '../../domain/resources';
 import { toolArgumentsSchema } from '../../domain/tool-arguments';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
-import type { DbkeepClient, SessionView, StartRestoreOptions } from '../dbkeep-client';
+import { accessModesSchema, storageQuantitySchema, volumeClaimTemplateSchema } from '../../domain/volume-claim-template';
+import type { DbkeepClient, SessionView, StartRestoreOptions, StartVolumeRestoreOptions } from '../dbkeep-client';
 import { connectClient, resourceFiles } from './client-connection';
 import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
 import { ExitCode, UsageError } from './cli-errors';
@@ -164,17 +165,23 @@ export async function restoreRequestFrom(values: {
 
 /**
  * `dbkeep restore -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--parallel N] [--wait] [--json]`,
- * or, for a physical snapshot, `--replicas N --volume-dir DIR` instead of `--to`.
+ * or, for a physical snapshot, `--replicas N --volume-dir DIR` (directories on the worker) or
+ * `--replicas N --volume-claim NAME [--storage-class C] [--storage-size S] [--access-modes M,...]`
+ * (a PVC each, on Kubernetes) instead of `--to`.
  */
 export async function restoreCommand(argv: string[]): Promise<void> {
   const { values } = parseCommandLine(argv, {
     ...restoreFlags,
     replicas: { type: 'string' },
     'volume-dir': { type: 'string' },
+    'volume-claim': { type: 'string' },
+    'storage-class': { type: 'string' },
+    'storage-size': { type: 'string' },
+    'access-modes': { type: 'string' },
     wait: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
-  if (values.replicas !== undefined || values['volume-dir'] !== undefined) return restoreIntoVolumes(values);
+  if (values.replicas !== undefined || values['volume-dir'] !== undefined || values['volume-claim'] !== undefined) return restoreIntoVolumes(values);
   const request = await restoreRequestFrom(values);
   const client = await connectClient(values);
   try {
@@ -274,7 +281,43 @@ export async function sessionsCommand(argv: string[]): Promise<void> {
   }
 }
 
-/** A physical snapshot into N directories, one replica worker each. */
+interface ReplicaVolumeFlags {
+  'volume-dir'?: string;
+  'volume-claim'?: string;
+  'storage-class'?: string;
+  'storage-size'?: string;
+  'access-modes'?: string;
+}
+
+/** `--volume-dir DIR` (directories on the worker's host) or `--volume-claim NAME` and its storage flags (a PVC per replica). */
+function replicaVolumesFrom(values: ReplicaVolumeFlags, replicas: number): Pick<StartVolumeRestoreOptions, 'volumeTemplate' | 'volumeClaimTemplate'> {
+  const directory = values['volume-dir'];
+  const claim = values['volume-claim'];
+  if ((directory === undefined) === (claim === undefined)) {
+    throw new UsageError('give exactly one of --volume-dir DIR (directories on the worker) or --volume-claim NAME (a PVC per replica, on Kubernetes)');
+  }
+  const [flag, template, example] = claim !== undefined ? ['volume-claim', claim, 'data-galera-'] : ['volume-dir', directory!, '/data/replica-'];
+  if (replicas > 1 && !template.includes(POD_ORDINAL_PLACEHOLDER)) {
+    throw new UsageError(`--${flag}: with --replicas ${replicas} it must contain ${POD_ORDINAL_PLACEHOLDER} (e.g. ${example}${POD_ORDINAL_PLACEHOLDER})`);
+  }
+  const { 'storage-class': storageClass, 'storage-size': size, 'access-modes': accessModes } = values;
+  if (claim === undefined) {
+    if (storageClass !== undefined || size !== undefined || accessModes !== undefined) {
+      throw new UsageError('--storage-class, --storage-size and --access-modes describe PVCs: use them with --volume-claim');
+    }
+    return { volumeTemplate: flagValue('volume-dir', z.string().refine((p) => path.isAbsolute(p), 'must be an absolute directory path'), directory) };
+  }
+  return {
+    volumeClaimTemplate: {
+      name: flagValue('volume-claim', volumeClaimTemplateSchema.shape.name, claim),
+      storageClassName: storageClass === undefined ? undefined : flagValue('storage-class', volumeClaimTemplateSchema.shape.storageClassName, storageClass),
+      size: size === undefined ? undefined : flagValue('storage-size', storageQuantitySchema, size),
+      accessModes: accessModes === undefined ? undefined : flagValue('access-modes', accessModesSchema, accessModes.split(',').map((mode) => mode.trim())),
+    },
+  };
+}
+
+/** A physical snapshot into N volumes (directories or PVCs), one replica worker each. */
 async function restoreIntoVolumes(values: {
   file?: string[];
   config?: string;
@@ -283,7 +326,6 @@ async function restoreIntoVolumes(values: {
   at?: string;
   overwrite?: boolean;
   replicas?: string;
-  'volume-dir'?: string;
   database?: string;
   arg?: string[];
   parallel?: string;
@@ -292,21 +334,14 @@ async function restoreIntoVolumes(values: {
   address?: string;
   namespace?: string;
   'task-queue'?: string;
-}): Promise<void> {
-  if (values.to !== undefined) throw new UsageError('--to restores into a running server; --replicas/--volume-dir restore into data directories: use one or the other');
+} & ReplicaVolumeFlags): Promise<void> {
+  if (values.to !== undefined) throw new UsageError('--to restores into a running server; --replicas with --volume-dir or --volume-claim restores into volumes: use one or the other');
   if (values.database !== undefined || values.arg !== undefined || values.parallel !== undefined) {
     throw new UsageError('--database, --arg and --parallel apply to logical restores (--to TARGET)');
   }
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const replicas = flagValue('replicas', z.coerce.number().int().min(1).max(64), values.replicas ?? '1');
-  const volumeTemplate = flagValue(
-    'volume-dir',
-    z.string().refine((p) => path.isAbsolute(p), 'must be an absolute directory path, with ${POD_ORDINAL} when --replicas is above 1'),
-    requireFlag('volume-dir', values['volume-dir']),
-  );
-  if (replicas > 1 && !volumeTemplate.includes(POD_ORDINAL_PLACEHOLDER)) {
-    throw new UsageError(`--volume-dir: with --replicas ${replicas} it must contain ${POD_ORDINAL_PLACEHOLDER} (e.g. /data/replica-${POD_ORDINAL_PLACEHOLDER})`);
-  }
+  const volumes = replicaVolumesFrom(values, replicas);
   const { configuration, repository } = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
   const client = await connectClient(values);
   try {
@@ -315,7 +350,7 @@ async function restoreIntoVolumes(values: {
       configuration: configuration.name,
       selector: selectorFrom(values),
       replicas,
-      volumeTemplate,
+      ...volumes,
       overwrite: values.overwrite,
       identity: configuration.spec.encryption?.age.identity,
     });

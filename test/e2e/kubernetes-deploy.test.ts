@@ -150,15 +150,11 @@ describe('deploy/base', () => {
 
   it('configures a Kubernetes replica launcher from the ConfigMap', async () => {
     const configMap = findObject<V1ConfigMap>('ConfigMap', 'dbkeep-worker');
-    const previous = process.env.KUBECONFIG;
-    process.env.KUBECONFIG = cluster.kubeconfigPath;
-    try {
-      const launcher = await replicaWorkersFromEnvironment({ address: configMap.data!.TEMPORAL_ADDRESS!, namespace: 'default', taskQueue: 'dbkeep' }, { ...configMap.data });
-      expect(launcher).toBeInstanceOf(KubernetesJobReplicaWorkers);
-    } finally {
-      if (previous === undefined) delete process.env.KUBECONFIG;
-      else process.env.KUBECONFIG = previous;
-    }
+    const launcher = await replicaWorkersFromEnvironment(
+      { address: configMap.data!.TEMPORAL_ADDRESS!, namespace: 'default', taskQueue: 'dbkeep' },
+      { ...configMap.data, KUBECONFIG: cluster.kubeconfigPath },
+    );
+    expect(launcher).toBeInstanceOf(KubernetesJobReplicaWorkers);
     await expect(
       replicaWorkersFromEnvironment({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'dbkeep' }, { DBKEEP_REPLICA_RUNTIME: 'kubernetes', DBKEEP_REPLICA_CLAIM_TEMPLATE: 'data', DBKEEP_REPLICA_STORAGE_SIZE: 'lots' }),
     ).rejects.toThrow(
@@ -202,24 +198,29 @@ describe('the worker ServiceAccount (RBAC of deploy/base)', () => {
     return review.status?.allowed ?? false;
   }
 
-  it('may do what a restore into PVCs and Jobs and secretKeyRef references need, in its namespace', async () => {
+  it('may do what a restore into PVCs and Jobs, secretKeyRef references and Service or AppBinding targets need, in its namespace', async () => {
     const grants: Array<[string, string[], string?]> = [
       ['persistentvolumeclaims', ['create', 'get', 'list', 'patch']],
       ['jobs', ['create', 'get', 'list', 'watch', 'delete'], 'batch'],
       ['pods', ['get', 'list']],
       ['secrets', ['get']],
+      ['services', ['get']],
+      ['endpointslices', ['list'], 'discovery.k8s.io'],
+      ['appbindings', ['get'], 'appcatalog.appscode.com'],
     ];
     for (const [resource, verbs, group] of grants) {
       for (const verb of verbs) expect(await allowed('dbkeep', resource, verb, group), `${verb} ${resource}`).toBe(true);
     }
   });
 
-  it('may not delete PVCs, list Secrets, or touch anything in another namespace', async () => {
+  it('may not delete PVCs, list Secrets, change Services or EndpointSlices, or touch anything in another namespace', async () => {
     expect(await allowed('dbkeep', 'persistentvolumeclaims', 'delete')).toBe(false);
     expect(await allowed('dbkeep', 'secrets', 'list')).toBe(false);
     expect(await allowed('dbkeep', 'secrets', 'create')).toBe(false);
     expect(await allowed('dbkeep', 'deployments', 'create', 'apps')).toBe(false);
-    for (const [resource, group] of [['secrets', ''], ['persistentvolumeclaims', ''], ['jobs', 'batch']] as const) {
+    expect(await allowed('dbkeep', 'services', 'update')).toBe(false);
+    expect(await allowed('dbkeep', 'endpointslices', 'create', 'discovery.k8s.io')).toBe(false);
+    for (const [resource, group] of [['secrets', ''], ['persistentvolumeclaims', ''], ['jobs', 'batch'], ['services', ''], ['appbindings', 'appcatalog.appscode.com']] as const) {
       expect(await allowed(OTHER_NAMESPACE, resource, 'get', group), `get ${resource} in ${OTHER_NAMESPACE}`).toBe(false);
     }
   });
@@ -267,6 +268,8 @@ describe('deploy/examples', () => {
     const set = parseResourceSet([{ file, text: readFileSync(file, 'utf8') }]);
     const configuration = set.backupConfigurations.get('shop-nightly')!;
     expect(configuration.spec).toMatchObject({ target: 'shop-db', repository: 'offsite', schedule: { cron: '0 2 * * *' }, retention: { keepDaily: 7 } });
+    expect(set.targets.get('shop-db')!.spec.service).toEqual({ name: 'shop-db', port: 'mysql' });
+    expect(set.targets.get('billing-db')!.spec).toMatchObject({ appBinding: { name: 'billing-db' } });
     const secrets = parseYamlFile(path.join(EXAMPLES, 'secrets.yaml')) as Array<KubernetesObject & { stringData: Record<string, string> }>;
     const available = new Set(secrets.flatMap((s) => Object.keys(s.stringData).map((key) => `${s.metadata!.name}/${key}`)));
     const referenced = [...readFileSync(file, 'utf8').matchAll(/secretKeyRef: \{ name: ([\w-]+), key: ([\w-]+) \}/g)].map((m) => `${m[1]}/${m[2]}`);

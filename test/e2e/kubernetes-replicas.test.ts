@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1PersistentVolumeClaim, type V1PodSpec } from '@kubernetes/client-node';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
@@ -14,7 +14,8 @@ import {
 } from '../../activities/kubernetes-replica-workers';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { replicaTaskQueue } from '../../domain/session-ids';
+import { replicaPopulationWorkflowId, replicaTaskQueue } from '../../domain/session-ids';
+import type { VolumeClaimTemplate } from '../../domain/volume-claim-template';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
@@ -24,19 +25,28 @@ import { configurationDocument, rootConnection, startE2eStack, type E2eStack } f
 import { startTestNodeAgent, type TestNodeAgent } from '../support/test-node-agent';
 
 /**
- * A physical restore into 3 replicas the Kubernetes way: a PVC and a Job per replica, created
- * through a real kube-apiserver by KubernetesJobReplicaWorkers. No node runs here, so the test
- * node agent (a stand-in for scheduler, Job controller and kubelet) runs each Job's
- * `dbkeep replica-worker` locally on a directory per PVC; a MariaDB server then starts on each
- * of those directories and must hold exactly the source's data.
+ * A physical restore into 3 replicas the Kubernetes way: a PVC (from the restore's claim
+ * template) and a Job per replica, created through a real kube-apiserver by
+ * KubernetesJobReplicaWorkers. No node runs here, so the test node agent (a stand-in for
+ * scheduler, Job controller and kubelet) runs each Job's `dbkeep replica-worker` locally on a
+ * directory per PVC, as the Job's non-root user; a MariaDB server then starts on each of those
+ * directories and must hold exactly the source's data.
  */
 const NAMESPACE = 'databases';
 const S3_SECRET = 'dbkeep-s3';
+/** The Repository's credentials as environment variables: the Job's pod gets them from S3_SECRET. */
+const S3_ENV = { accessKeyId: 'DBKEEP_E2E_S3_ACCESS_KEY', secretAccessKey: 'DBKEEP_E2E_S3_SECRET_KEY' };
 const DATABASES = ['shop'];
 const REPLICAS = 3;
-const CLAIM_TEMPLATE = 'data-shop-${POD_ORDINAL}';
+/** The restore's own claim template; the launcher's default (the worker's environment) says otherwise in every field. */
+const CLAIM_TEMPLATE: VolumeClaimTemplate = { name: 'data-shop-${POD_ORDINAL}', storageClassName: 'restore-class', size: '2Gi', accessModes: ['ReadWriteOncePod'] };
+const DEFAULT_CLAIM_TEMPLATE = { name: 'default-claim-${POD_ORDINAL}', storageClassName: 'local-path', size: '1Gi' };
+/** The uid and gid the Jobs run as: the official mariadb image's mysql user. */
+const DATABASE_UID = 999;
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'dbkeep-kubernetes-replicas-'));
+// The Jobs' worker runs as DATABASE_UID and must reach the node agent's claim directories below.
+chmodSync(scratch, 0o755);
 let cluster: KubeApiServer;
 let stack: E2eStack;
 let agent: TestNodeAgent;
@@ -62,20 +72,21 @@ async function fingerprints(instance: MariaDbInstance): Promise<Record<string, D
 function resources() {
   const target = stack.targetDocument('shop', source) as { spec: Record<string, unknown> };
   target.spec.datadir = source.datadir;
-  return stack.resources(target, configurationDocument('shop-physical', { target: 'shop', method: 'physical' }));
+  // Not the stack's `{ file }` access key: the Job runs as the database's user, which may not read this process's files.
+  const repository = stack.repositoryDocument('repo-env', { credentials: { accessKeyId: { env: S3_ENV.accessKeyId }, secretAccessKey: { env: S3_ENV.secretAccessKey } } });
+  return stack.resources(repository, target, configurationDocument('shop-physical', { target: 'shop', repository: 'repo-env', method: 'physical' }));
 }
 
 async function restoreIntoClaims(options: { overwrite: boolean }) {
   const handle = await client.restoreIntoVolumes({
-    repository: resources().repositories.get('repo')!,
+    repository: resources().repositories.get('repo-env')!,
     configuration: 'shop-physical',
     selector: {},
     replicas: REPLICAS,
-    // Per replica the launcher's claim template names the volume; the directory form is unused.
-    volumeTemplate: 'unused-${POD_ORDINAL}',
+    volumeClaimTemplate: CLAIM_TEMPLATE,
     overwrite: options.overwrite,
   });
-  return { restoreId: handle.workflowId.split('/').at(-1)!, result: await handle.result() };
+  return { workflowId: handle.workflowId, restoreId: handle.workflowId.split('/').at(-1)!, result: await handle.result() };
 }
 
 async function claimsOf(restoreId: string): Promise<V1PersistentVolumeClaim[]> {
@@ -111,8 +122,13 @@ beforeAll(async () => {
   core = config.makeApiClient(CoreV1Api);
   batch = config.makeApiClient(BatchV1Api);
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  // The Repository's S3 secret key is `{ env: ... }`: the Job gets it from a Secret, as a user's would.
-  await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: S3_SECRET }, stringData: { secretKey: stack.s3SecretKey } } });
+  // The Repository's S3 keys are `{ env: ... }`: this worker has them in its environment, the Job from a Secret, as a user's would.
+  const stackRepository = stack.resources().repositories.get('repo')!.spec.s3!.credentials!.accessKeyId as { file: string };
+  process.env[S3_ENV.accessKeyId] = readFileSync(stackRepository.file, 'utf8');
+  await core.createNamespacedSecret({
+    namespace: NAMESPACE,
+    body: { metadata: { name: S3_SECRET }, stringData: { accessKey: process.env[S3_ENV.accessKeyId]!, secretKey: stack.s3SecretKey } },
+  });
   agent = await startTestNodeAgent({ kubeconfigPath: cluster.kubeconfigPath, namespace: NAMESPACE, dir: path.join(scratch, 'node') });
 
   const taskQueue = `${stack.taskQueue}-kubernetes`;
@@ -127,9 +143,12 @@ beforeAll(async () => {
         api: { core, batch },
         namespace: NAMESPACE,
         image: 'registry.example/dbkeep:test',
-        claimTemplate: { name: CLAIM_TEMPLATE, storageClassName: 'local-path', size: '1Gi' },
+        defaultClaimTemplate: DEFAULT_CLAIM_TEMPLATE,
         temporal: { address: stack.temporal.address, namespace: stack.temporal.namespace },
-        env: [{ name: 'DBKEEP_E2E_S3_SECRET_KEY', valueFrom: { secretKeyRef: { name: S3_SECRET, key: 'secretKey' } } }],
+        env: [
+          { name: S3_ENV.accessKeyId, valueFrom: { secretKeyRef: { name: S3_SECRET, key: 'accessKey' } } },
+          { name: S3_ENV.secretAccessKey, valueFrom: { secretKeyRef: { name: S3_SECRET, key: 'secretKey' } } },
+        ],
         pollIntervalMs: 250,
       }),
     }),
@@ -164,11 +183,11 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
   let firstRestore: string;
   let firstClaims: V1PersistentVolumeClaim[];
 
-  it('backs up, then restores 3 replicas into labelled PVCs by labelled Jobs owned by them', async () => {
+  it('backs up, then restores 3 replicas into labelled PVCs from the restore\'s claim template, by labelled non-root Jobs owned by them', async () => {
     const backup = await (await client.backupNow(resolveBackupConfiguration(resources(), 'shop-physical'))).result();
     expect(backup.outcome).toBe('succeeded');
 
-    const { restoreId, result } = await restoreIntoClaims({ overwrite: false });
+    const { workflowId, restoreId, result } = await restoreIntoClaims({ overwrite: false });
     firstRestore = restoreId;
     expect(result.replicas.map((r) => r.ordinal)).toEqual([0, 1, 2]);
     // The replica worker reports the path it saw: the Job's mount, which the node agent mapped.
@@ -182,7 +201,7 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
         [REPLICA_LABELS.restore]: restoreId,
         [REPLICA_LABELS.ordinal]: String(ordinal),
       });
-      expect(claim.spec).toMatchObject({ storageClassName: 'local-path', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } });
+      expect(claim.spec).toMatchObject({ storageClassName: 'restore-class', accessModes: ['ReadWriteOncePod'], resources: { requests: { storage: '2Gi' } } });
       expect(claim.status?.phase).toBe('Bound');
 
       // The Job as it was while it ran (stop() has deleted it since).
@@ -207,7 +226,32 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
         '--namespace', stack.temporal.namespace,
       ]);
       expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 'volume', mountPath: REPLICA_VOLUME_MOUNT_PATH }]);
+      // The restricted Pod Security Standard, as the database's user.
+      expect(pod.securityContext).toEqual({
+        runAsNonRoot: true,
+        runAsUser: DATABASE_UID,
+        runAsGroup: DATABASE_UID,
+        fsGroup: DATABASE_UID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(pod.containers[0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      // The node agent ran it as that user: the restored files are the database's, and the volume its group's.
+      const directory = agent.claimDirectory(claim.metadata!.name!);
+      expect(statSync(path.join(directory, 'ibdata1'))).toMatchObject({ uid: DATABASE_UID, gid: DATABASE_UID });
+      expect(statSync(directory).gid).toBe(DATABASE_UID);
+      expect(statSync(directory).mode & 0o2070).toBe(0o2070);
     }
+    // ensureReplicaWorker says what it started: the Job and its claim, not a process id.
+    const history = await client.temporal.workflow.getHandle(replicaPopulationWorkflowId(workflowId, 0)).fetchHistory();
+    const ensured = history.events!.flatMap((event) => event.activityTaskCompletedEventAttributes?.result?.payloads ?? [])
+      // A void result is an empty binary/null payload.
+      .filter((payload) => payload.data !== undefined && payload.data !== null && payload.data.length > 0)
+      .map((payload) => JSON.parse(Buffer.from(payload.data!).toString('utf8')) as unknown)
+      .find((value) => typeof value === 'object' && value !== null && 'worker' in value);
+    expect(ensured).toEqual({
+      started: true,
+      worker: { kind: 'job', namespace: NAMESPACE, name: replicaJobName(replicaTaskQueue(restoreId, 0)), claim: 'data-shop-0' },
+    });
     // Every Job was deleted when its replica was done; the PVCs stay, holding the data.
     expect(await jobsOf(restoreId)).toEqual([]);
     expect(agent.running()).toEqual([]);
@@ -235,7 +279,8 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
       api: { core, batch },
       namespace: NAMESPACE,
       image: 'registry.example/dbkeep:test',
-      claimTemplate: { name: 'broken-${POD_ORDINAL}', size: '1Gi' },
+      // The worker's default: a restore without a claim template of its own gets it.
+      defaultClaimTemplate: { name: 'broken-${POD_ORDINAL}', size: '1Gi' },
       // The replica worker exits at once: Temporal has no such namespace.
       temporal: { address: stack.temporal.address, namespace: 'no-such-namespace' },
       pollIntervalMs: 250,
@@ -254,5 +299,23 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
     await launcher.stop(spec);
     expect(await jobsOf('broken')).toEqual([]);
     expect((await claimsOf('broken')).map((c) => c.metadata!.name)).toEqual(['broken-0']);
+  });
+
+  it('has its Job pods admitted by a namespace that enforces the restricted Pod Security Standard', async () => {
+    const restricted = 'restricted-replicas';
+    await core.createNamespace({
+      body: { metadata: { name: restricted, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } },
+    });
+    const job = [...agent.jobsRun.values()].find((j) => j.metadata?.annotations?.['dbkeep.io/task-queue']?.startsWith('dbkeep-replica-'))!;
+    // The pod the Job controller would create from the template, checked by admission only (dry run).
+    const createPod = (spec: V1PodSpec) =>
+      core.createNamespacedPod({ namespace: restricted, dryRun: 'All', body: { metadata: { name: 'replica-worker-check' }, spec } });
+    const admitted = await createPod(job.spec!.template.spec!);
+    expect(admitted.spec?.securityContext?.runAsUser).toBe(DATABASE_UID);
+    // The control: the same pod as root is refused, so the API server does enforce the level.
+    const asRoot: V1PodSpec = { ...job.spec!.template.spec!, securityContext: { runAsUser: 0 } };
+    const refused = await createPod(asRoot).catch((error: unknown) => error);
+    expect((refused as { code?: number }).code).toBe(403);
+    expect(String((refused as { body?: unknown }).body)).toContain('violates PodSecurity \\"restricted:latest\\"');
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   BatchV1Api,
@@ -30,13 +30,19 @@ import { projectRoot } from '../../stack/project-root';
  *   agent is the parent) and each volume's mountPath replaced by its directory;
  * - the environment is the image's PATH and HOME plus the container's `env`, with
  *   `valueFrom.secretKeyRef` / `configMapKeyRef` read from the API server as the kubelet does;
+ * - the security context's users, as far as a local process can have them: runAsNonRoot refuses
+ *   a container that would run as root (no runAsUser counts as root: there is no image to read
+ *   a USER from); when the agent runs as root, the process runs as runAsUser and runAsGroup, and
+ *   fsGroup is applied to each claim's directory as the kubelet does (group, group rw, setgid
+ *   directories). The process has runAsGroup as its only group (Node's spawn cannot add
+ *   supplementary ones), so an fsGroup other than runAsGroup is refused;
  * - the Job's status (startTime, active, then succeeded or failed with the matching
  *   conditions) is written through the Job's status subresource;
  * - deleting the Job (or the agent's stop) sends SIGTERM, then SIGKILL after the pod's
  *   terminationGracePeriodSeconds.
  *
- * It is not a kubelet: no Pod objects, no images, no resource limits, no security contexts,
- * one container per Job, no restarts (dbkeep's replica Jobs have backoffLimit 0 anyway).
+ * It is not a kubelet: no Pod objects, no images, no resource limits, no capabilities or
+ * seccomp, one container per Job, no restarts (dbkeep's replica Jobs have backoffLimit 0 anyway).
  */
 export interface TestNodeAgent {
   /** Where the agent keeps a claim's data: what a PV of that claim would hold. */
@@ -51,7 +57,10 @@ export interface TestNodeAgent {
 export interface TestNodeAgentOptions {
   kubeconfigPath: string;
   namespace: string;
-  /** Claims under `<dir>/pvc/`, process logs under `<dir>/logs/`. */
+  /**
+   * Claims under `<dir>/pvc/`, process logs under `<dir>/logs/`. The parents of dir must be
+   * searchable by the users the Jobs run as (a mkdtemp directory is not: chmod it 0755).
+   */
   dir: string;
 }
 
@@ -67,6 +76,34 @@ interface RunningJob {
   gracePeriodMs: number;
 }
 
+/** Only root can run a process as another user, or give a directory to a group. */
+const runsAsRoot = process.getuid?.() === 0;
+
+/**
+ * Who the container runs as, from the pod's and the container's securityContext (the
+ * container's wins), refused with the kubelet's words when runAsNonRoot cannot hold.
+ */
+function containerUser(job: V1Job, container: V1Container): { uid?: number; gid: number; fsGroup?: number } {
+  const pod = job.spec?.template.spec?.securityContext;
+  const uid = container.securityContext?.runAsUser ?? pod?.runAsUser;
+  const gid = container.securityContext?.runAsGroup ?? pod?.runAsGroup ?? 0;
+  if ((container.securityContext?.runAsNonRoot ?? pod?.runAsNonRoot) && (uid ?? 0) === 0) {
+    throw new Error(uid === undefined ? 'container has runAsNonRoot and image will run as root' : "container's runAsUser breaks non-root policy");
+  }
+  const fsGroup = pod?.fsGroup;
+  if (fsGroup !== undefined && fsGroup !== gid) throw new Error(`fsGroup ${fsGroup} differs from runAsGroup ${gid}, which this agent cannot run`);
+  return { uid, gid, fsGroup };
+}
+
+/** The kubelet's fsGroup ownership: the group on everything, rw for it, and directories searchable and setgid. */
+function giveToGroup(entry: string, gid: number): void {
+  const stat = lstatSync(entry);
+  if (stat.isSymbolicLink()) return;
+  chownSync(entry, stat.uid, gid);
+  chmodSync(entry, (stat.mode & 0o7777) | (stat.isDirectory() ? 0o2770 : 0o660));
+  if (stat.isDirectory()) for (const child of readdirSync(entry)) giveToGroup(path.join(entry, child), gid);
+}
+
 export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise<TestNodeAgent> {
   const { namespace } = options;
   const config = new KubeConfig();
@@ -74,8 +111,10 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
   const core = config.makeApiClient(CoreV1Api);
   const batch = config.makeApiClient(BatchV1Api);
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  mkdirSync(path.join(options.dir, 'pvc'), { recursive: true });
-  mkdirSync(path.join(options.dir, 'logs'), { recursive: true });
+  for (const dir of [options.dir, path.join(options.dir, 'pvc'), path.join(options.dir, 'logs')]) {
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o755);
+  }
 
   const claimDirectory = (claimName: string) => path.join(options.dir, 'pvc', claimName);
   const jobsRun = new Map<string, V1Job>();
@@ -92,7 +131,7 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       if ((error as { code?: number }).code !== 404) console.error(`test node agent: updating status of Job ${name}:`, error);
     });
 
-  async function bindClaims(job: V1Job): Promise<Map<string, string>> {
+  async function bindClaims(job: V1Job, fsGroup: number | undefined): Promise<Map<string, string>> {
     const directories = new Map<string, string>();
     for (const volume of job.spec?.template.spec?.volumes ?? []) {
       const claimName = volume.persistentVolumeClaim?.claimName;
@@ -100,6 +139,7 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       const claim = await core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace });
       const directory = claimDirectory(claimName);
       mkdirSync(directory, { recursive: true });
+      if (fsGroup !== undefined && runsAsRoot) giveToGroup(directory, fsGroup);
       if (claim.status?.phase !== 'Bound') {
         await core.patchNamespacedPersistentVolumeClaimStatus(
           {
@@ -163,12 +203,13 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     try {
       if (containers.length !== 1) throw new Error(`the test node agent runs Jobs of exactly one container, ${name} has ${containers.length}`);
       const container = containers[0]!;
-      const directories = await bindClaims(job);
+      const user = containerUser(job, container);
+      const directories = await bindClaims(job, user.fsGroup);
       const [command, ...args] = localArgv(container, directories);
       const env = await resolveEnv(container);
       if (stopped || deleted.has(uid)) return;
       const logFd = openSync(path.join(options.dir, 'logs', `${name}.log`), 'a');
-      const child = spawn(command!, args, { env, stdio: ['ignore', logFd, logFd] });
+      const child = spawn(command!, args, { env, stdio: ['ignore', logFd, logFd], ...(runsAsRoot && user.uid !== undefined ? { uid: user.uid, gid: user.gid } : {}) });
       closeSync(logFd);
       const exited = new Promise<number | null>((resolve) => {
         child.once('error', () => resolve(127));

@@ -32,6 +32,7 @@ describe('permanentFailure', () => {
       'ToolNotFound',
       'MethodMismatch',
       'VolumeNotEmpty',
+      'TargetReferenceUnavailable',
     ]);
   });
 });

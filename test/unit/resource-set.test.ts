@@ -261,13 +261,46 @@ describe('parseResourceSet: errors', () => {
 
   it('rejects a target with both host and socket', () => {
     expect(errorsOfDocument(resource('Target', 't', 'engine: mariadb\nhost: h\nsocket: /run/mysqld.sock'))).toBe(
-      'f.yaml (document 1): Target "t": spec: exactly one of host or socket must be set',
+      'f.yaml (document 1): Target "t": spec: exactly one of host, socket, service or appBinding must be set',
     );
   });
 
   it('rejects a target with neither host nor socket', () => {
     expect(errorsOfDocument(resource('Target', 't', 'engine: mariadb'))).toBe(
-      'f.yaml (document 1): Target "t": spec: exactly one of host or socket must be set',
+      'f.yaml (document 1): Target "t": spec: exactly one of host, socket, service or appBinding must be set',
+    );
+  });
+
+  it('rejects a target with a host and a Service or an AppBinding', () => {
+    const expected = 'f.yaml (document 1): Target "t": spec: exactly one of host, socket, service or appBinding must be set';
+    expect(errorsOfDocument(resource('Target', 't', 'engine: mariadb\nhost: h\nservice: { name: db }'))).toBe(expected);
+    expect(errorsOfDocument(resource('Target', 't', 'engine: mariadb\nservice: { name: db }\nappBinding: { name: db }'))).toBe(expected);
+  });
+
+  it('reads a Service target, and an AppBinding target whose user is left to the AppBinding', () => {
+    const parsed = parseResourceSet([
+      {
+        file: 'k.yaml',
+        text: [
+          resource('Target', 'by-service', 'engine: mariadb\nservice: { name: galera, namespace: db, port: mysql }\ngalera: {}'),
+          resource('Target', 'by-binding', 'engine: mariadb\nappBinding: { name: shop }'),
+        ].join('---\n'),
+      },
+    ]);
+    expect(parsed.targets.get('by-service')!.spec).toEqual({
+      engine: 'mariadb',
+      service: { name: 'galera', namespace: 'db', port: 'mysql' },
+      port: 3306,
+      user: 'root',
+      galera: { members: [], ignoreGlobalPriv: true },
+    });
+    expect(parsed.targets.get('by-binding')!.spec).toEqual({ engine: 'mariadb', appBinding: { name: 'shop' }, port: 3306 });
+  });
+
+  it('names the field of a malformed Service reference', () => {
+    expect(errorsOfDocument(resource('Target', 't', 'engine: mariadb\nservice: { name: 1db, port: 0 }'))).toBe(
+      'f.yaml (document 1): Target "t": spec.service.name: must be a DNS-1035 label: lowercase letters, digits and "-", starting with a letter and ending with a letter or digit; ' +
+        'spec.service.port: Too small: expected number to be >=1',
     );
   });
 
@@ -438,7 +471,7 @@ describe('parseResourceSet: errors', () => {
     ]);
     const lines = message.split('\n');
     expect(lines).toHaveLength(8);
-    expect(lines[0]).toBe('one.yaml (document 1): Target "t": spec: exactly one of host or socket must be set');
+    expect(lines[0]).toBe('one.yaml (document 1): Target "t": spec: exactly one of host, socket, service or appBinding must be set');
     expect(lines[1]).toBe('one.yaml (document 2): Repository "r": spec.filesystem.path: must be an absolute path');
     expect(lines[2]).toBe('one.yaml (document 3): must be a mapping with apiVersion, kind, metadata and spec');
     expect(lines[3]).toMatch(/^two\.yaml \(document 1\): invalid YAML: /);

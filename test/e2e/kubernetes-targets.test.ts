@@ -1,0 +1,324 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection as connectTcp, createServer, type Server, type Socket } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  KubeConfig,
+  loadYaml,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { WorkflowFailedError } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { createTargetEndpointResolver, NoReadyEndpointError } from '../../activities/target-endpoint';
+import { DbkeepClient } from '../../clients/dbkeep-client';
+import { describeFailure } from '../../clients/failure-description';
+import { parseManifest } from '../../domain/manifest';
+import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
+import { API_VERSION } from '../../domain/resources';
+import { kubernetesApiAccessLoader } from '../../kubernetes/api-access';
+import { createSecretResolver } from '../../secrets/secret-resolver';
+import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
+import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
+import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { projectRoot } from '../../stack/project-root';
+import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
+import { allHistoriesJson, configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+
+/**
+ * Targets found through Kubernetes against a real kube-apiserver: a Service without selector
+ * whose EndpointSlice points at a real MariaDB (what a Service in front of a database pod looks
+ * like to the worker, with no cluster DNS or kube-proxy here), and an AppBinding (Stash's and
+ * KubeDB's, its CRD from test/fixtures) whose Secret holds the credentials. Backups and
+ * restores run through Temporal on a worker whose Kubernetes access is the test cluster's
+ * admin kubeconfig (context namespace "default").
+ *
+ * The API server refuses loopback addresses in EndpointSlices (as it refuses them for pods),
+ * so each MariaDB, which listens on 127.0.0.1 only, is reached through a TCP relay on this
+ * machine's own non-loopback address, the stand-in for a pod IP. Packets to a local address
+ * never leave the machine: the kernel routes them through lo (`ip route get <it>` says
+ * `local … dev lo`), so this is loopback traffic in all but the address.
+ */
+const NAMESPACE = 'databases';
+const DATABASE = 'shop';
+const APP_BINDING_CRD = path.join(projectRoot(), 'test', 'fixtures', 'appbinding-crd.yaml');
+const RESTORER = 'restorer';
+const RESTORER_PASSWORD = `restorer-${randomBytes(9).toString('base64url')}`;
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'dbkeep-kubernetes-targets-'));
+let cluster: KubeApiServer;
+let stack: E2eStack;
+let kubeEnv: NodeJS.ProcessEnv;
+let core: CoreV1Api;
+let discovery: DiscoveryV1Api;
+let worker: Worker;
+let workerRunning: Promise<void>;
+let client: DbkeepClient;
+let source: MariaDbInstance;
+let restored: MariaDbInstance;
+let sourceEndpoint: { host: string; port: number };
+let expected: DatabaseFingerprint;
+let snapshotId: string;
+const relays: Array<{ server: Server; sockets: Set<Socket> }> = [];
+
+/** This machine's first non-loopback IPv4 address: where the relays listen, as a pod IP would be. */
+function podNetworkAddress(): string {
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+  if (!address) throw new Error('this test needs a non-loopback IPv4 address: the API server refuses 127.0.0.1 in EndpointSlices');
+  return address;
+}
+
+/** A TCP relay from the pod-network address to the instance on 127.0.0.1; the endpoint a Service of it lists. */
+async function relayTo(instance: MariaDbInstance): Promise<{ host: string; port: number }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connectTcp(instance.port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const host = podNetworkAddress();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
+  relays.push({ server, sockets });
+  return { host, port: (server.address() as { port: number }).port };
+}
+
+async function fingerprintOf(instance: MariaDbInstance): Promise<DatabaseFingerprint> {
+  const connection = await rootConnection(instance);
+  try {
+    return await fingerprintDatabase(connection, DATABASE);
+  } finally {
+    await connection.end();
+  }
+}
+
+/** A Service without selector and the EndpointSlice a controller would make for it, listing one endpoint. */
+async function createServiceFor(namespace: string, name: string, endpoint: { host: string; port: number }, ready = true): Promise<void> {
+  await core.createNamespacedService({
+    namespace,
+    body: { metadata: { name }, spec: { ports: [{ name: 'mysql', port: 3306, targetPort: endpoint.port, protocol: 'TCP' }] } },
+  });
+  await discovery.createNamespacedEndpointSlice({
+    namespace,
+    body: {
+      metadata: { name: `${name}-manual`, labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      ports: [{ name: 'mysql', port: endpoint.port, protocol: 'TCP' }],
+      endpoints: [{ addresses: [endpoint.host], conditions: { ready } }],
+    },
+  });
+}
+
+function target(name: string, spec: Record<string, unknown>): object {
+  return { apiVersion: API_VERSION, kind: 'Target', metadata: { name }, spec: { engine: 'mariadb', ...spec } };
+}
+
+function resources(...documents: object[]) {
+  return stack.resources(
+    target('by-service', {
+      service: { name: 'shop-db', namespace: NAMESPACE, port: 'mysql' },
+      password: { secretKeyRef: { name: 'shop-db-root', key: 'password', namespace: NAMESPACE } },
+    }),
+    // No namespace: the worker's, which is its kubeconfig context's ("default").
+    target('by-app-binding', { appBinding: { name: 'restore-db' } }),
+    target('ghost', { service: { name: 'no-such-db', namespace: NAMESPACE }, password: { env: 'UNUSED' } }),
+    configurationDocument('shop', { target: 'by-service', databases: [DATABASE] }),
+    configurationDocument('ghost', { target: 'ghost' }),
+    ...documents,
+  );
+}
+
+async function restoreInto(targetName: string) {
+  const set = resources();
+  const handle = await client.restore({
+    repository: set.repositories.get('repo')!,
+    configuration: 'shop',
+    target: resolveTarget(set, targetName),
+    selector: { snapshotId },
+  });
+  return handle.result();
+}
+
+async function failureOf(promise: Promise<unknown>) {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  return describeFailure(error);
+}
+
+async function installAppBindingCrd(config: KubeConfig): Promise<void> {
+  // loadYaml maps x-kubernetes-preserve-unknown-fields to the model's field; the client drops it from a plain object.
+  const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(APP_BINDING_CRD, 'utf8'));
+  const extensions = config.makeApiClient(ApiextensionsV1Api);
+  await extensions.createCustomResourceDefinition({ body: crd });
+  for (let waited = 0; ; waited += 100) {
+    const current = await extensions.readCustomResourceDefinition({ name: crd.metadata!.name! });
+    if (current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
+    if (waited > 30_000) throw new Error('the AppBinding CRD was not established within 30 s');
+    await sleep(100);
+  }
+}
+
+beforeAll(async () => {
+  [cluster, stack] = await Promise.all([startKubeApiServer({ dir: path.join(scratch, 'cluster') }), startE2eStack()]);
+  kubeEnv = { ...process.env, KUBECONFIG: cluster.kubeconfigPath };
+  const admin = new KubeConfig();
+  admin.loadFromFile(cluster.kubeconfigPath);
+  core = admin.makeApiClient(CoreV1Api);
+  discovery = admin.makeApiClient(DiscoveryV1Api);
+  await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+
+  [source, restored] = await Promise.all([stack.startMariaDb(), stack.startMariaDb()]);
+  const sql = await rootConnection(source);
+  await sql.query(`CREATE DATABASE ${DATABASE}; USE ${DATABASE};
+    CREATE TABLE shop.orders (id INT PRIMARY KEY, customer VARCHAR(40), total DECIMAL(10,2)) ENGINE=InnoDB;
+    INSERT INTO shop.orders SELECT seq, CONCAT('customer-', seq % 97), seq * 1.25 FROM seq_1_to_5000;
+    CREATE VIEW shop.big_orders AS SELECT id, total FROM shop.orders WHERE total > 1000;`);
+  await sql.end();
+  expected = await fingerprintOf(source);
+  // The AppBinding's user: not root, and only its Secret knows the password.
+  const target = await rootConnection(restored);
+  await target.query(`CREATE USER '${RESTORER}'@'127.0.0.1' IDENTIFIED BY '${RESTORER_PASSWORD}'; GRANT ALL ON *.* TO '${RESTORER}'@'127.0.0.1';`);
+  await target.end();
+  stack.passwords.push(RESTORER_PASSWORD);
+
+  await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: 'shop-db-root' }, stringData: { password: source.rootPassword } } });
+  sourceEndpoint = await relayTo(source);
+  await createServiceFor(NAMESPACE, 'shop-db', sourceEndpoint);
+  await createServiceFor('default', 'restore-db', await relayTo(restored));
+  await core.createNamespacedSecret({
+    namespace: 'default',
+    body: { metadata: { name: 'restore-db-auth' }, stringData: { username: RESTORER, password: RESTORER_PASSWORD } },
+  });
+
+  const taskQueue = `${stack.taskQueue}-kubernetes-targets`;
+  const connection = await NativeConnection.connect({ address: stack.temporal.address });
+  worker = await createDbkeepWorker({
+    connection,
+    namespace: stack.temporal.namespace,
+    taskQueue,
+    activities: createActivities({ secrets: createSecretResolver(kubeEnv), kubernetes: kubernetesApiAccessLoader(kubeEnv) }),
+    workflowBundle: await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }),
+  });
+  workerRunning = worker.run().finally(() => connection.close());
+  client = new DbkeepClient(stack.client.temporal, taskQueue);
+});
+
+afterAll(async () => {
+  if (worker) {
+    worker.shutdown();
+    await workerRunning;
+  }
+  await stack?.stop();
+  await cluster?.stop();
+  for (const { server, sockets } of relays) {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  }
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('Targets found through Kubernetes', () => {
+  it('backs up through a Service\'s ready EndpointSlice endpoint', async () => {
+    const result = await (await client.backupNow(resolveBackupConfiguration(resources(), 'shop'))).result();
+    if (result.outcome !== 'succeeded') throw new Error(`skipped for ${result.runningSession}`);
+    snapshotId = result.snapshotId;
+    const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `dbkeep/shop/${snapshotId}/manifest.json` }));
+    const manifest = parseManifest(await object.Body!.transformToString());
+    if (!manifest.ok) throw new Error(manifest.reason);
+    // The endpoint's address, not the Service's.
+    expect(manifest.manifest.target).toMatchObject({ name: 'by-service', address: `${sourceEndpoint.host}:${sourceEndpoint.port}` });
+  });
+
+  it('fails a restore through an AppBinding non-retryably while its CRD is not installed', async () => {
+    const failure = await failureOf(restoreInto('by-app-binding'));
+    expect(failure).toMatchObject({ type: 'TargetReferenceUnavailable', nonRetryable: true });
+    expect(failure.message).toBe(
+      'Target "by-app-binding": cannot read AppBinding default/restore-db (spec.appBinding): the API server does not serve ' +
+        'appbindings.appcatalog.appscode.com/v1alpha1: install the AppBinding CRD (it comes with Stash and KubeDB)',
+    );
+  });
+
+  it('restores through an AppBinding, with its Service and the credentials of its Secret, into identical tables', async () => {
+    const admin = new KubeConfig();
+    admin.loadFromFile(cluster.kubeconfigPath);
+    await installAppBindingCrd(admin);
+    const missing = await failureOf(restoreInto('by-app-binding'));
+    expect(missing.message).toBe('Target "by-app-binding": cannot read AppBinding default/restore-db (spec.appBinding): there is no AppBinding restore-db in namespace default');
+
+    await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: 'appcatalog.appscode.com',
+      version: 'v1alpha1',
+      namespace: 'default',
+      plural: 'appbindings',
+      body: {
+        apiVersion: 'appcatalog.appscode.com/v1alpha1',
+        kind: 'AppBinding',
+        metadata: { name: 'restore-db' },
+        // As KubeDB writes it: a Service and a Go DSN; the Service wins.
+        spec: {
+          type: 'kubedb.com/mariadb',
+          clientConfig: { service: { name: 'restore-db', port: 3306, scheme: 'mysql' }, url: 'tcp(restore-db.default.svc:3306)/' },
+          secret: { name: 'restore-db-auth' },
+        },
+      },
+    });
+    // The Target names neither user nor password: root without a password would be refused.
+    const result = await restoreInto('by-app-binding');
+    expect(result.databases).toEqual([DATABASE]);
+    expect(diffFingerprints(expected, await fingerprintOf(restored))).toEqual([]);
+  });
+
+  it('fails a session non-retryably, naming the Service, when the Service does not exist', async () => {
+    const handle = await client.backupNow(resolveBackupConfiguration(resources(), 'ghost'));
+    const failure = await failureOf(handle.result());
+    expect(failure).toMatchObject({ type: 'TargetReferenceUnavailable', nonRetryable: true });
+    expect(failure.message).toBe('Target "ghost": cannot read Service databases/no-such-db (spec.service): there is no Service no-such-db in namespace databases');
+  });
+
+  it('says a Service has no ready endpoint with a retryable error, and connects once it has one', async () => {
+    const targets = createTargetEndpointResolver({ secrets: createSecretResolver(kubeEnv), kubernetes: kubernetesApiAccessLoader(kubeEnv) });
+    await createServiceFor(NAMESPACE, 'starting-db', sourceEndpoint, false);
+    const starting = { name: 'starting', spec: { engine: 'mariadb' as const, service: { name: 'starting-db', namespace: NAMESPACE }, port: 3306 } };
+    const error = await targets.resolve(starting).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoReadyEndpointError);
+    expect((error as Error).message).toBe(
+      `Target "starting": Service ${NAMESPACE}/starting-db has no ready endpoint for port mysql ` +
+        '(1 EndpointSlice(s) labelled kubernetes.io/service-name=starting-db); is the database running and ready?',
+    );
+    await discovery.patchNamespacedEndpointSlice(
+      { name: 'starting-db-manual', namespace: NAMESPACE, body: { endpoints: [{ addresses: [sourceEndpoint.host], conditions: { ready: true } }] } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await expect(targets.resolve(starting)).resolves.toEqual({
+      name: 'starting',
+      spec: { engine: 'mariadb', host: sourceEndpoint.host, port: sourceEndpoint.port, user: 'root' },
+    });
+  });
+
+  it('keeps every password out of every workflow history', async () => {
+    const { workflows, json } = await allHistoriesJson(stack);
+    expect(workflows).toBeGreaterThanOrEqual(5);
+    for (const password of stack.passwords) expect(json).not.toContain(password);
+  });
+});
