@@ -56,7 +56,13 @@ const DEFAULT_OVERHEAD_RUNS = 5;
 const TINY_DATABASE = 'bench_tiny';
 // About 50 KiB of SQL: small enough that what is measured is dbkeep, not the data.
 const TINY_SIZE_MIB = 0.05;
-const CONFIGURATIONS = { minio: 'compare-minio', filesystem: 'compare-filesystem', tiny: 'compare-tiny', physical: 'compare-physical' } as const;
+const CONFIGURATIONS = {
+  minio: 'compare-minio',
+  filesystem: 'compare-filesystem',
+  tiny: 'compare-tiny',
+  physical: 'compare-physical',
+  physicalFilesystem: 'compare-physical-filesystem',
+} as const;
 
 interface Settings {
   sizeMiB: number;
@@ -244,6 +250,7 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
   'restore-dbkeep-parallel': { group: 'restore', label: 'dbkeep restore session ← MinIO, parallel: N', command: 'client.restore({ parallel: N, … }): staged, then N × (zstd -d < segment | mariadb) at once' },
   'physical-backup-bare': { group: 'physical-backup', label: 'bare mariadb-backup | zstd -3', command: 'mariadb-backup --backup --stream=xbstream … | zstd -3 -c -q > /dev/null' },
   'physical-backup-dbkeep': { group: 'physical-backup', label: 'dbkeep physical backup session → MinIO', command: 'client.backupNow(…) of a method: physical configuration, until the result' },
+  'physical-backup-dbkeep-filesystem': { group: 'physical-backup', label: 'dbkeep physical backup session → filesystem', command: 'the same into a filesystem repository' },
   'physical-restore-1-replica': { group: 'replicas', label: 'dbkeep physical restore into 1 replica', command: 'client.restoreIntoVolumes({ replicas: 1 }): download, mbstream -x, --prepare' },
   'physical-restore-3-replicas': { group: 'replicas', label: 'dbkeep physical restore into 3 replicas', command: 'client.restoreIntoVolumes({ replicas: 3 }): three replica workers at once' },
   'overhead-backup-commit': { group: 'overhead', label: 'tiny backup: trigger → manifest committed', command: 'client.backupNow(…) until the commit step ended' },
@@ -297,10 +304,10 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
     { name: CONFIGURATIONS.filesystem, repository: 'filesystem', database: plan.database },
     { name: CONFIGURATIONS.tiny, repository: 'minio', database: TINY_DATABASE },
     { name: CONFIGURATIONS.physical, repository: 'minio', method: 'physical' },
+    { name: CONFIGURATIONS.physicalFilesystem, repository: 'filesystem', method: 'physical' },
   ]);
-  const [minio, filesystem, tiny, physical] = [CONFIGURATIONS.minio, CONFIGURATIONS.filesystem, CONFIGURATIONS.tiny, CONFIGURATIONS.physical].map((name) =>
-    resolveBackupConfiguration(resources, name),
-  ) as [ResolvedBackupConfiguration, ResolvedBackupConfiguration, ResolvedBackupConfiguration, ResolvedBackupConfiguration];
+  const [minio, filesystem, tiny, physical, physicalFilesystem] = Object.values(CONFIGURATIONS).map((name) => resolveBackupConfiguration(resources, name));
+  if (!minio || !filesystem || !tiny || !physical || !physicalFilesystem) throw new Error('bench resources lack a configuration');
   const target = resources.targets.get(BENCH_TARGET)!;
   const restoreStreams = Math.min(availableParallelism(), plan.tables.length);
 
@@ -325,7 +332,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
         snapshotKey(filesystem.configuration.name, snapshot('backup-dbkeep-filesystem').snapshotId, dataFileName('logical', 'zstd', false)),
       );
       await measureRestores(run, settings, plan, { dumpFile, restoreStreams, minio, minioSnapshot, target: target.spec, optionFile });
-      await measurePhysical(run, settings, { dir, physical });
+      await measurePhysical(run, settings, { dir, physical, physicalFilesystem });
       const physicalSnapshot = snapshot('physical-backup-dbkeep');
 
       const measurements = toMeasurements(run.runs, { logical: minioSnapshot.rawBytes, physical: physicalSnapshot.rawBytes }, restoreStreams);
@@ -415,10 +422,15 @@ async function measureRestores(
 }
 
 /** Physical backups (bare and dbkeep, interleaved), then restores of the last one into 1 and 3 replica volumes. */
-async function measurePhysical(run: ComparisonRun, settings: Settings, context: { dir: string; physical: ResolvedBackupConfiguration }): Promise<void> {
+async function measurePhysical(
+  run: ComparisonRun,
+  settings: Settings,
+  context: { dir: string; physical: ResolvedBackupConfiguration; physicalFilesystem: ResolvedBackupConfiguration },
+): Promise<void> {
   const backups = [
     () => run.barePhysicalBackup(path.join(context.dir, 'mariadb-backup-scratch')),
     () => run.dbkeepBackup('physical-backup-dbkeep', context.physical),
+    () => run.dbkeepBackup('physical-backup-dbkeep-filesystem', context.physicalFilesystem),
   ];
   for (let round = 0; round < settings.runs; round++) {
     say(`physical backup round ${round + 1}/${settings.runs}`);

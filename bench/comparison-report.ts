@@ -29,6 +29,7 @@ export type MeasurementId =
   | 'restore-dbkeep-parallel'
   | 'physical-backup-bare'
   | 'physical-backup-dbkeep'
+  | 'physical-backup-dbkeep-filesystem'
   | 'physical-restore-1-replica'
   | 'physical-restore-3-replicas'
   | 'overhead-backup-commit'
@@ -141,6 +142,7 @@ export function deriveRatios(measurements: readonly Measurement[], restoreStream
     ratio("restore: dbkeep ← MinIO / bare with dbkeep's client options", 'restore-dbkeep-minio', 'restore-bare-dbkeep-client'),
     ratio(`restore: dbkeep, ${restoreStreams} sessions (parallel: ${restoreStreams}) / bare zstd -d | mariadb`, 'restore-dbkeep-parallel', 'restore-bare'),
     ratio('physical backup: dbkeep → MinIO / bare mariadb-backup | zstd', 'physical-backup-dbkeep', 'physical-backup-bare', GOALS.backupThroughputRatio),
+    ratio('physical backup: dbkeep → filesystem / bare mariadb-backup | zstd', 'physical-backup-dbkeep-filesystem', 'physical-backup-bare', GOALS.backupThroughputRatio),
     // Time of one over time of three: 1/1.5 means three replicas take 1.5 times as long as one.
     ratio('physical restore: 1 replica / 3 replicas (time of one over time of three)', 'physical-restore-3-replicas', 'physical-restore-1-replica', 1 / GOALS.replicaRestoreTimeRatio),
   ];
