@@ -20,7 +20,7 @@ let database: MariaDbInstance;
 
 async function dbkeep(...args: string[]): Promise<CommandResult> {
   // No TEMPORAL_ADDRESS: the CLI must find the dev stack's Temporal through its state file.
-  const env = { ...process.env, DBKEEP_DEV_DIR: devDir };
+  const env: NodeJS.ProcessEnv = { ...process.env, DBKEEP_DEV_DIR: devDir };
   delete env.TEMPORAL_ADDRESS;
   delete env.DBKEEP_TASK_QUEUE;
   return runDbkeep(args, { env, cwd: dir });

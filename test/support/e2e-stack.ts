@@ -152,6 +152,7 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
         },
       },
     };
+    const resourcesYaml = (documents: object[]) => [repository, ...documents].map((d) => stringify(d)).join('---\n');
 
     return {
       dir,
@@ -172,10 +173,10 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
         return instance;
       },
       resources(...documents) {
-        return parseResourceSet([{ file: 'e2e.yaml', text: this.resourcesYaml(...documents) }]);
+        return parseResourceSet([{ file: 'e2e.yaml', text: resourcesYaml(documents) }]);
       },
       resourcesYaml(...documents) {
-        return [repository, ...documents].map((d) => stringify(d)).join('---\n');
+        return resourcesYaml(documents);
       },
       repositoryDocument(name, s3Extra) {
         return { ...repository, metadata: { name }, spec: { s3: { ...repository.spec.s3, ...s3Extra } } };
