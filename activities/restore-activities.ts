@@ -26,7 +26,7 @@ import { applySegmentFile, SegmentScheduler, type StagedSegmentFile } from './pa
 import { stageDumpSegments, tableGroupBytes } from './restore-staging';
 import { makeScratchDirectory } from './scratch-directory';
 import { runStages } from './stages';
-import { streamRepositoryToTool } from './stream-pipelines';
+import { streamRepositoryToTool, type StreamedObject } from './stream-pipelines';
 
 export interface RestoreActivityDeps {
   secrets: SecretResolver;
@@ -123,6 +123,11 @@ export function restoredDatabases(manifest: Manifest, database: string | undefin
   return [database];
 }
 
+interface RestoreSecretFiles {
+  clientOptions: string;
+  identity?: string;
+}
+
 const quoteIdentifier = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 const dataKey = (manifest: Manifest) => snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file);
@@ -168,7 +173,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   }
 
   /** The target's password option file and the snapshot's age identity, as files for the tools. */
-  async function withRestoreSecretFiles<T>(input: RestoreInput, use: (files: { clientOptions: string; identity?: string }) => Promise<T>): Promise<T> {
+  async function withRestoreSecretFiles<T>(input: RestoreInput, use: (files: RestoreSecretFiles) => Promise<T>): Promise<T> {
     const password = input.target.spec.password
       ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
       : undefined;
@@ -178,85 +183,57 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     return withSecretFiles(secretFiles, (files) => use({ clientOptions: files['client.cnf']!, identity: files.identity }));
   }
 
-  /**
-   * The serial restore: the checksum pass (nothing applied yet), then the databases are dropped
-   * so every attempt starts clean, then repository → decompressor → client, hashing again on
-   * the way (the object could change between the two reads).
-   */
-  async function restoreSerially(input: RestoreInput, storage: Storage, controller: AbortController, progress: Progress): Promise<number> {
+  /** repository → decompressor → client, in one session: what `mariadb < dump` does. */
+  async function applySerially(input: RestoreInput, files: RestoreSecretFiles, storage: Storage, controller: AbortController, progress: Progress): Promise<StreamedObject> {
     const { manifest } = input;
-    await verifyStoredChecksum(storage, manifest, controller.signal, progress);
-    progress.phase = 'resetting';
-    await dropRestoredDatabases(input);
-    progress.phase = 'applying';
-    progress.bytesRead = 0;
-    return withRestoreSecretFiles(input, async (files) => {
-      const streamed = await streamRepositoryToTool({
-        storage,
-        key: dataKey(manifest),
-        filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-        consumer: logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args }),
-        transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
-        controller,
-        progress,
-      });
-      if (streamed.sha256 !== manifest.data.sha256) {
-        throw permanentFailure(
-          PermanentFailureType.ChecksumMismatch,
-          `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
-        );
-      }
-      return streamed.rawBytes;
+    return streamRepositoryToTool({
+      storage,
+      key: dataKey(manifest),
+      filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+      consumer: logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args }),
+      transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
+      controller,
+      progress,
     });
   }
 
   /**
-   * The parallel restore: the checksum pass and the reset as in the serial one, then one more
-   * read of the object that cuts the dump into segment files (restore-staging.ts) while the
-   * segments already complete are applied (parallel-apply.ts): serial ones alone and in order,
-   * tables by `parallel` client sessions at once. Reading overlaps applying, and a segment file
-   * is removed once applied. A failed apply stops the staging; a failed staging stops the apply.
+   * repository → decompressor → segment files (restore-staging.ts), while the segments already
+   * complete are applied (parallel-apply.ts): serial ones alone and in order, tables by
+   * `parallel` client sessions at once. Reading overlaps applying, and a segment file is removed
+   * once applied. A failed apply stops the reading; a failed read stops the apply.
    */
-  async function restoreInParallel(input: RestoreInput & { parallel: number }, storage: Storage, controller: AbortController, progress: Progress): Promise<number> {
+  async function applyInParallel(
+    input: RestoreInput & { parallel: number },
+    files: RestoreSecretFiles,
+    storage: Storage,
+    controller: AbortController,
+    progress: Progress,
+  ): Promise<StreamedObject> {
     const { manifest } = input;
-    await verifyStoredChecksum(storage, manifest, controller.signal, progress);
-    progress.phase = 'resetting';
-    await dropRestoredDatabases(input);
-    progress.phase = 'applying';
-    progress.bytesRead = 0;
     const dir = await makeScratchDirectory('restore');
     try {
-      return await withRestoreSecretFiles(input, async (files) => {
-        const client = logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args });
-        const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) => applySegmentFile(segment, { client, controller, progress }));
-        let segments = 0;
-        const staging = stageDumpSegments({
-          storage,
-          key: dataKey(manifest),
-          filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-          transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
-          dir,
-          groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
-          onSegment: (segment) => {
-            segments++;
-            scheduler.add(segment);
-          },
-          controller,
-          progress,
-        });
-        const staged = staging.finally(() => scheduler.close());
-        // Both watched: the first failure, of the staging or of a segment, stops the other.
-        await runStages(controller, [staged, scheduler.finished]);
-        const streamed = await staged;
-        if (streamed.sha256 !== manifest.data.sha256) {
-          throw permanentFailure(
-            PermanentFailureType.ChecksumMismatch,
-            `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
-          );
-        }
-        log.info('snapshot applied in parallel', { snapshotId: manifest.snapshotId, segments, sessions: input.parallel });
-        return streamed.rawBytes;
-      });
+      const client = logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args });
+      const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) => applySegmentFile(segment, { client, controller, progress }));
+      let segments = 0;
+      const staged = stageDumpSegments({
+        storage,
+        key: dataKey(manifest),
+        filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+        transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
+        dir,
+        groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
+        onSegment: (segment) => {
+          segments++;
+          scheduler.add(segment);
+        },
+        controller,
+        progress,
+      }).finally(() => scheduler.close());
+      // Both watched: the first failure, of the reading or of a segment, stops the other.
+      await runStages(controller, [staged, scheduler.finished]);
+      log.info('snapshot applied in parallel', { snapshotId: manifest.snapshotId, segments, sessions: input.parallel });
+      return await staged;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -325,7 +302,11 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       }
     },
 
-    /** Serial (`parallel` 1, the default) or parallel restore of a logical snapshot; see each. */
+    /**
+     * The checksum pass (nothing applied yet), then the snapshot's databases are dropped so
+     * every attempt starts clean, then the dump is applied: serially (`parallel` 1, the
+     * default) or by several sessions (applyInParallel), hashing the object again on the way.
+     */
     async restoreFromSnapshot(input: RestoreInput): Promise<RestoreResult> {
       const { manifest } = input;
       // Checked here too: a session started with the temporal CLI skipped the client's checks.
@@ -336,11 +317,26 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       const progress: Progress = { phase: 'verifying', bytesRead: 0, bytesWritten: 0 };
       const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
       try {
+        // Nothing is applied before the whole object matched its manifest.
+        await verifyStoredChecksum(storage, manifest, controller.signal, progress);
+        progress.phase = 'resetting';
+        await dropRestoredDatabases(input);
+        progress.phase = 'applying';
+        progress.bytesRead = 0;
         const { parallel } = options.data;
-        const rawBytes =
+        const streamed = await withRestoreSecretFiles(input, (files) =>
           parallel > 1
-            ? await restoreInParallel({ ...input, parallel }, storage, controller, progress)
-            : await restoreSerially(input, storage, controller, progress);
+            ? applyInParallel({ ...input, parallel }, files, storage, controller, progress)
+            : applySerially(input, files, storage, controller, progress),
+        );
+        // Read twice, so the object could have changed in between.
+        if (streamed.sha256 !== manifest.data.sha256) {
+          throw permanentFailure(
+            PermanentFailureType.ChecksumMismatch,
+            `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
+          );
+        }
+        const { rawBytes } = streamed;
         log.info('snapshot restored', { snapshotId: manifest.snapshotId, target: input.target.name, rawBytes });
         return { storedBytes: manifest.data.storedBytes, rawBytes };
       } finally {

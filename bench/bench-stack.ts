@@ -164,6 +164,8 @@ export async function startWorkerProcess(
   const worker = startManagedProcess({
     command: process.execPath,
     args: [
+      // Node's own flags for the worker, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it (not allowed in NODE_OPTIONS).
+      ...(process.env.DBKEEP_BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
       path.join(projectRoot(), 'bin', 'dbkeep.js'), 'worker',
       '--address', temporal.address,
       '--namespace', temporal.namespace,

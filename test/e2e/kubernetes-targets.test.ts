@@ -15,14 +15,12 @@ import {
   setHeaderOptions,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { createTargetEndpointResolver, NoReadyEndpointError } from '../../activities/target-endpoint';
 import { DbkeepClient } from '../../clients/dbkeep-client';
-import { describeFailure } from '../../clients/failure-description';
 import { parseManifest } from '../../domain/manifest';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { API_VERSION } from '../../domain/resources';
@@ -34,6 +32,7 @@ import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { projectRoot } from '../../stack/project-root';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
 import { allHistoriesJson, configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { workflowFailureOf } from '../support/workflow-failure';
 
 /**
  * Targets found through Kubernetes against a real kube-apiserver: a Service without selector
@@ -157,15 +156,6 @@ async function restoreInto(targetName: string) {
   return handle.result();
 }
 
-async function failureOf(promise: Promise<unknown>) {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(WorkflowFailedError);
-  return describeFailure(error);
-}
-
 async function installAppBindingCrd(config: KubeConfig): Promise<void> {
   // loadYaml maps x-kubernetes-preserve-unknown-fields to the model's field; the client drops it from a plain object.
   const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(APP_BINDING_CRD, 'utf8'));
@@ -251,7 +241,7 @@ describe('Targets found through Kubernetes', () => {
   });
 
   it('fails a restore through an AppBinding non-retryably while its CRD is not installed', async () => {
-    const failure = await failureOf(restoreInto('by-app-binding'));
+    const failure = await workflowFailureOf(restoreInto('by-app-binding'));
     expect(failure).toMatchObject({ type: 'TargetReferenceUnavailable', nonRetryable: true });
     expect(failure.message).toBe(
       'Target "by-app-binding": cannot read AppBinding default/restore-db (spec.appBinding): the API server does not serve ' +
@@ -263,7 +253,7 @@ describe('Targets found through Kubernetes', () => {
     const admin = new KubeConfig();
     admin.loadFromFile(cluster.kubeconfigPath);
     await installAppBindingCrd(admin);
-    const missing = await failureOf(restoreInto('by-app-binding'));
+    const missing = await workflowFailureOf(restoreInto('by-app-binding'));
     expect(missing.message).toBe('Target "by-app-binding": cannot read AppBinding default/restore-db (spec.appBinding): there is no AppBinding restore-db in namespace default');
 
     await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
@@ -291,7 +281,7 @@ describe('Targets found through Kubernetes', () => {
 
   it('fails a session non-retryably, naming the Service, when the Service does not exist', async () => {
     const handle = await client.backupNow(resolveBackupConfiguration(resources(), 'ghost'));
-    const failure = await failureOf(handle.result());
+    const failure = await workflowFailureOf(handle.result());
     expect(failure).toMatchObject({ type: 'TargetReferenceUnavailable', nonRetryable: true });
     expect(failure.message).toBe('Target "ghost": cannot read Service databases/no-such-db (spec.service): there is no Service no-such-db in namespace databases');
   });

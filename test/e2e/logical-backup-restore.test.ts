@@ -3,15 +3,14 @@ import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { RowDataPacket } from 'mysql2/promise';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeFailure } from '../../clients/failure-description';
 import { parseManifest } from '../../domain/manifest';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { diffFingerprints, fingerprintDatabase } from '../../stack/database-fingerprint';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { allHistoriesJson, configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { AWKWARD_DATABASE, awkwardRows, createAwkwardDatabase, loadSakila } from '../support/sample-data';
+import { workflowFailureOf } from '../support/workflow-failure';
 
 let stack: E2eStack;
 let source: MariaDbInstance;
@@ -63,15 +62,6 @@ async function restore(
     database: options.database,
   });
   return handle.result();
-}
-
-async function failureOf(promise: Promise<unknown>) {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(WorkflowFailedError);
-  return describeFailure(error);
 }
 
 describe('logical backup and restore through Temporal, MinIO and MariaDB', () => {
@@ -156,7 +146,7 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
 
     expect((await restore('timeline', target, { at: between })).snapshotId).toBe(first.snapshotId);
     expect((await restore('timeline', target, { overwrite: true })).snapshotId).toBe(second.snapshotId);
-    const before = await failureOf(restore('timeline', target, { at: '2000-01-01T00:00:00Z', overwrite: true }));
+    const before = await workflowFailureOf(restore('timeline', target, { at: '2000-01-01T00:00:00Z', overwrite: true }));
     expect(before.type).toBe('SnapshotNotFound');
   });
 
@@ -173,7 +163,7 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
     }
     const untouched = await fingerprintOf(target, 'sakila');
 
-    const failure = await failureOf(restore('refuse', target, { snapshotId: result.snapshotId }));
+    const failure = await workflowFailureOf(restore('refuse', target, { snapshotId: result.snapshotId }));
     expect(failure.type).toBe('RestoreTargetNotEmpty');
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toContain('"sakila" (1 objects)');
@@ -191,7 +181,7 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
     );
     const started = Date.now();
     const handle = await stack.client.backupNow(resolveBackupConfiguration(resources, 'wrong-password'));
-    const failure = await failureOf(handle.result());
+    const failure = await workflowFailureOf(handle.result());
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(failure.type).toBe('AuthenticationFailed');
     expect(failure.nonRetryable).toBe(true);

@@ -2,9 +2,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, write
 import path from 'node:path';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeFailure } from '../../clients/failure-description';
 import { formatSnapshotId } from '../../domain/snapshot-id';
 import { resolveBackupConfiguration, resolveTarget, type ResourceSet } from '../../domain/resource-set';
 import { API_VERSION } from '../../domain/resources';
@@ -13,6 +11,7 @@ import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { runDbkeep } from '../support/cli-runner';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { activityRecords, generateDatabase, onlyActivity, stopStack } from './fault-harness';
+import { workflowFailureOf } from '../support/workflow-failure';
 
 /**
  * Damaged repositories. A flipped byte in a stored data object makes a restore refuse before
@@ -72,15 +71,6 @@ function startRestore(configuration: string, snapshotId: string, overwrite = fal
   });
 }
 
-async function failureOf(promise: Promise<unknown>) {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(WorkflowFailedError);
-  return describeFailure(error);
-}
-
 /** Inverts one bit in the middle of a file, in place: same size, so only a hash can tell. */
 function flipOneBit(file: string): void {
   const bytes = readFileSync(file);
@@ -130,7 +120,7 @@ describe('a flipped byte in a stored data object', () => {
     const snapshotId = await filesystemSnapshotWithFlippedBit();
 
     const handle = await startRestore('shop-fs', snapshotId);
-    const failure = await failureOf(handle.result());
+    const failure = await workflowFailureOf(handle.result());
     expect(failure).toMatchObject({ type: 'ChecksumMismatch', nonRetryable: true });
     expect(failure.message).toContain(`shop-fs/${snapshotId}`);
     expect(failure.message).toContain('nothing was applied');
@@ -148,7 +138,7 @@ describe('a flipped byte in a stored data object', () => {
     await connection.end();
     const before = await fingerprintOf(target, 'shop');
 
-    const failure = await failureOf((await startRestore('shop-fs', snapshotId, true)).result());
+    const failure = await workflowFailureOf((await startRestore('shop-fs', snapshotId, true)).result());
     expect(failure).toMatchObject({ type: 'ChecksumMismatch' });
     expect(failure.message).toContain(snapshotId);
     expect(diffFingerprints(before, await fingerprintOf(target, 'shop'))).toEqual([]);
@@ -164,7 +154,7 @@ describe('a flipped byte in a stored data object', () => {
     const before = await fingerprintOf(target, 'shop');
 
     const handle = await startRestore('shop-fs', snapshotId, true, 2);
-    const failure = await failureOf(handle.result());
+    const failure = await workflowFailureOf(handle.result());
     expect(failure).toMatchObject({ type: 'ChecksumMismatch', nonRetryable: true });
     expect(failure.message).toContain(`shop-fs/${snapshotId}`);
     expect(failure.message).toContain('nothing was applied');
@@ -266,7 +256,7 @@ describe('damaged manifests', () => {
 
   it('refuses a restore of a damaged snapshot as SnapshotNotFound, saying it is damaged', async () => {
     await dropShopOnTarget();
-    const failure = await failureOf((await startRestore('catalog', damaged.wrongSize)).result());
+    const failure = await workflowFailureOf((await startRestore('catalog', damaged.wrongSize)).result());
     expect(failure).toMatchObject({ type: 'SnapshotNotFound', nonRetryable: true });
     expect(failure.message).toContain(damaged.wrongSize);
     expect(failure.message).toContain('damaged');
