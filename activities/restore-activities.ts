@@ -150,14 +150,26 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   async function verifyStoredChecksum(storage: Storage, manifest: Manifest, signal: AbortSignal, progress: Progress) {
     const meter = new ByteMeter({ sha256: true });
     const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
-    const body = await storage.getStream(dataKey(manifest), signal).catch((err: unknown) => {
+    const key = dataKey(manifest);
+    try {
+      const body = await storage.getStream(key, signal);
+      meter.on('data', () => (progress.bytesRead = meter.bytes));
+      await pipeline(body, meter, sink, { signal });
+    } catch (err) {
       if (err instanceof ObjectNotFoundError) {
         throw permanentFailure(PermanentFailureType.SnapshotNotFound, `snapshot ${manifest.snapshotId}: ${err.message}`);
       }
-      throw err;
-    });
-    meter.on('data', () => (progress.bytesRead = meter.bytes));
-    await pipeline(body, meter, sink, { signal });
+      // A cancelled activity is no read error, and a permanent failure (a wrong SSE-C key)
+      // already names the object.
+      if (signal.aborted || !(err instanceof Error) || (err as { nonRetryable?: boolean }).nonRetryable) throw err;
+      // Left transient, so retried: MinIO refuses a bitrotten object with 503 SlowDownRead
+      // ("Resource requested is unreadable"), its answer to any lost read quorum, which is
+      // also what drives that are offline for a while produce and a retry can outlast; nothing
+      // in the response tells the two apart.
+      const cause = err.name === 'Error' ? err.message : `${err.name}: ${err.message}`;
+      // No `cause`: a session's status reports the deepest cause, which would drop the names.
+      throw new Error(`snapshot ${manifest.configuration}/${manifest.snapshotId}: reading ${storage.location}${key}: ${cause}`);
+    }
     checkAgainstManifest(storage, manifest, { sha256: meter.sha256(), storedBytes: meter.bytes });
   }
 

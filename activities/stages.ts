@@ -1,26 +1,52 @@
 import { ToolFailedError } from './tool-process';
 
+interface StageFailure {
+  error: unknown;
+  /** Whether the stages had already been aborted (by an earlier failure or a cancellation). */
+  afterAbort: boolean;
+}
+
 /**
  * Waits for every stage of a streaming pipeline (tool exits, stream pipelines, the upload).
  * The first failure aborts the rest, so no child outlives the activity and no upload commits.
- * The error reported is the cause, not its echo: a tool that exited on its own with an error
- * says more than the EPIPE its stdin then saw or the SIGKILL its siblings then got.
+ * The error reported is the cause, not its echo (see reportedCause).
  */
 export async function runStages(controller: AbortController, stages: ReadonlyArray<Promise<unknown> | undefined>): Promise<void> {
-  let first: unknown;
+  const failures: StageFailure[] = [];
   const watched = stages
     .filter((s): s is Promise<unknown> => s !== undefined)
     .map((stage) =>
       stage.catch((err: unknown) => {
-        first ??= err;
+        failures.push({ error: err, afterAbort: controller.signal.aborted });
         controller.abort(err);
         throw err;
       }),
     );
-  const results = await Promise.allSettled(watched);
-  const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-  if (errors.length === 0) return;
-  const toolExit = errors.find((e) => e instanceof ToolFailedError && e.exitedOnItsOwn);
-  // A permanent failure (e.g. a missing tool) or a tool's own exit explains the failure best.
-  throw errors.find((e) => (e as { nonRetryable?: boolean }).nonRetryable) ?? toolExit ?? first;
+  await Promise.allSettled(watched);
+  if (failures.length > 0) throw reportedCause(failures);
+}
+
+/**
+ * A permanent failure (e.g. a missing tool) explains the others best, then a tool that exited
+ * on its own with an error (it says more than the EPIPE its stdin then saw or the SIGKILL its
+ * siblings then got), then the first failure that is no echo of the abort.
+ *
+ * When an upload fails, lib-storage stops reading the body, which destroys it: that AbortError
+ * comes first, before anything was aborted, and the upload's own S3 error last. Meanwhile the
+ * tools are killed, or exit on the pipes that just broke (`mariadb-dump … Got errno 104 on
+ * write`): all of them echo the upload's failure.
+ */
+function reportedCause(failures: readonly StageFailure[]): unknown {
+  const first = failures[0]!;
+  const uploadStoppedReading = isAbortError(first.error) && !first.afterAbort;
+  const isEcho = ({ error, afterAbort }: StageFailure) =>
+    isAbortError(error) || (afterAbort && error instanceof ToolFailedError && (uploadStoppedReading || !error.exitedOnItsOwn));
+  const errors = failures.map((f) => f.error);
+  const permanent = errors.find((e) => (e as { nonRetryable?: boolean }).nonRetryable);
+  const toolExit = uploadStoppedReading ? undefined : errors.find((e) => e instanceof ToolFailedError && e.exitedOnItsOwn);
+  return permanent ?? toolExit ?? failures.find((f) => !isEcho(f))?.error ?? first.error;
+}
+
+function isAbortError(err: unknown): boolean {
+  return (err as { name?: unknown } | null)?.name === 'AbortError';
 }

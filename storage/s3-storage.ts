@@ -111,7 +111,15 @@ class S3Storage implements Storage {
   }
 
   async putStream(key: string, body: Readable, signal: AbortSignal): Promise<void> {
-    await this.abortStaleUploads(key);
+    try {
+      await this.abortStaleUploads(key);
+      await this.uploadMultipart(key, body, signal);
+    } catch (err) {
+      throw this.uploadFailure(key, err, body);
+    }
+  }
+
+  private async uploadMultipart(key: string, body: Readable, signal: AbortSignal): Promise<void> {
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.root + key, Body: body, ...this.sse },
@@ -120,12 +128,25 @@ class S3Storage implements Storage {
       // On failure the multipart upload is aborted, so no invisible parts pile up in the bucket.
       leavePartsOnError: false,
     });
-    const onAbort = () => void upload.abort().catch(() => undefined);
+    // When a part fails, lib-storage leaves its read loop, which destroys the body, and the
+    // stages abort only then. Once the body has failed, done() fails on its own and aborts the
+    // multipart upload itself (leavePartsOnError: false); upload.abort() would only make it
+    // reject with "Upload aborted." instead of the part's error. An abort while the body is
+    // still sound (a cancelled activity, a failed tool) aborts the upload at once.
+    let bodyFailedFirst = false;
+    const onBodyError = () => {
+      bodyFailedFirst = !signal.aborted;
+    };
+    const onAbort = () => {
+      if (!bodyFailedFirst) void upload.abort().catch(() => undefined);
+    };
+    body.once('error', onBodyError);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       await this.classify(key, () => upload.done());
     } finally {
       signal.removeEventListener('abort', onAbort);
+      body.off('error', onBodyError);
     }
   }
 
@@ -134,7 +155,22 @@ class S3Storage implements Storage {
       this.client.send(
         new PutObjectCommand({ Bucket: this.bucket, Key: this.root + key, Body: bytes, ContentType: 'application/json', ...this.sse }),
       ),
-    );
+    ).catch((err: unknown) => {
+      throw this.uploadFailure(key, err);
+    });
+  }
+
+  /**
+   * A transient S3 or network error (`connect ECONNREFUSED …`, a 5xx) named after the object
+   * it failed to write. Permanent failures already name the repository; the body's own error
+   * and an abort are the failures of other stages, which report them.
+   */
+  private uploadFailure(key: string, err: unknown, body?: Readable): unknown {
+    if (!(err instanceof Error) || err.name === 'AbortError' || err === body?.errored) return err;
+    if ((err as { nonRetryable?: boolean }).nonRetryable || err instanceof ObjectNotFoundError) return err;
+    const detail = err instanceof S3ServiceException ? `${err.name}: ${err.message}` : err.message;
+    // No `cause`: a session's status reports the deepest cause, which would drop the object's name.
+    return new Error(`uploading ${this.location}${key}: ${detail}`);
   }
 
   async getStream(key: string, signal?: AbortSignal): Promise<Readable> {

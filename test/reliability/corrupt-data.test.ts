@@ -187,6 +187,12 @@ describe('a flipped byte in a stored data object', () => {
         : `session ${seen.runStatus}: ${seen.status?.error}`;
     console.log(`corrupt-data: MinIO bitrot: ${verdict}`);
     expect(await databasesOn(target)).not.toContain('shop');
+    // MinIO's refusal stays transient (its 503 SlowDownRead also means drives briefly offline),
+    // but the failure names the snapshot and the object it could not read.
+    expect(seen.runStatus).toBe('RUNNING');
+    expect(seen.activity?.lastFailure).toContain(
+      `snapshot shop-s3/${s3SnapshotId}: reading s3://${stack.bucket}/dbkeep/shop-s3/${s3SnapshotId}/dump.sql.zst: `,
+    );
 
     if (seen.runStatus === 'RUNNING') {
       await handle.cancel();

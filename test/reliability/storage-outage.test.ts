@@ -110,6 +110,10 @@ describe('S3 server stopped mid-upload and started again within the retry window
     expect(dump.outcome).toBe('completed');
     expect(dump.attempt).toBeGreaterThan(1);
     expect(dump.lastFailure).toMatchObject({ nonRetryable: false });
+    // The failure names the object and S3's error, not the AbortError of the body it stopped reading.
+    const previous = dump.lastFailure?.chain.join(' <- ') ?? '';
+    expect(previous).toContain(`uploading s3://${stack.bucket}/${dataKey}: `);
+    expect(previous).not.toMatch(/operation was aborted|Upload aborted/);
 
     expect(await stack.listKeys('ledger/')).toEqual([`ledger/${snapshotId}/dump.sql.zst`, `ledger/${snapshotId}/manifest.json`]);
     expect(await objectSha256(stack.s3, stack.bucket, dataKey)).toEqual({ sha256: result.sha256, bytes: result.storedBytes });
@@ -155,6 +159,8 @@ describe('S3 server stopped for good', () => {
     expect(failedAfter).toBeLessThan(90);
     // The error says what was unreachable, so the user knows where to look.
     expect(status.error).toMatch(new RegExp(`127\\.0\\.0\\.1:${stack.minio.port}|s3://${stack.bucket}`));
+    // …and which object it was writing.
+    expect(status.error).toMatch(new RegExp(`^uploading s3://${stack.bucket}/dbkeep/ledger-bounded/${snapshotId}/`));
 
     const labels = { job: 'dbkeep', kind: 'backup', configuration: 'ledger-bounded', repository: 'repo', target: 'ledger-db' };
     expect(await pushedMetric(stack.pushgateway.url, 'dbkeep_session_success', labels)).toBe(0);
