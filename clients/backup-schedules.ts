@@ -4,8 +4,11 @@ import {
   ScheduleOverlapPolicy,
   type Client,
   type ScheduleDescription,
+  type ScheduleExecutionResult,
   type ScheduleOptionsStartWorkflowAction,
+  type ScheduleSummary,
 } from '@temporalio/client';
+import type { TypedSearchAttributes } from '@temporalio/common';
 import { parseDurationMs } from '../domain/duration';
 import { configurationOfScheduleId } from '../domain/names';
 import { scheduledBackupWorkflowId, scheduleIdFor } from '../domain/session-ids';
@@ -30,6 +33,8 @@ export interface ScheduleListing {
   note?: string;
   nextRunAt?: string;
   lastRun?: { workflowId: string; startedAt: string; result: string };
+  /** Why the row lacks its cron and time zone: the describe it needed failed (the other rows are unaffected). */
+  problem?: string;
 }
 
 const OVERLAP: Record<ScheduleSpec['overlapPolicy'], ScheduleOverlapPolicy> = {
@@ -37,12 +42,29 @@ const OVERLAP: Record<ScheduleSpec['overlapPolicy'], ScheduleOverlapPolicy> = {
   BufferOne: ScheduleOverlapPolicy.BUFFER_ONE,
 };
 
-/** Memo on the started sessions (and so on the schedule's action): what `apply` compares and `schedules` shows. */
-interface ScheduleMemo {
+/**
+ * What `apply` compares and `schedules` shows. The schedule's own search attributes hold it
+ * (ListSchedules returns them); the memo of its action (and so of the sessions it starts) holds
+ * it too, and is all a schedule created by an older dbkeep has.
+ */
+export interface AppliedSpec {
   dbkeepSpecHash: string;
   cron: string;
   timezone: string;
 }
+
+/** What a listing row is made of: the same fields in a ScheduleSummary and a ScheduleDescription. */
+interface ScheduleState {
+  state: { paused: boolean; note?: string };
+  info: { nextActionTimes: Date[]; recentActions: ScheduleExecutionResult[] };
+}
+
+const APPLY_CONCURRENCY = 8;
+/** The frontend's largest visibility page (frontend.visibilityMaxPageSize defaults to 1000). */
+const SCHEDULES_PER_PAGE = 1000;
+const DESCRIBE_CONCURRENCY = 16;
+/** Workflow ids per visibility query when reading the last runs' results. */
+const RUNS_PER_QUERY = 100;
 
 function desiredSchedule(resolved: ResolvedBackupConfiguration, schedule: ScheduleSpec, taskQueue: string) {
   const { configuration, target, repository } = resolved;
@@ -51,7 +73,7 @@ function desiredSchedule(resolved: ResolvedBackupConfiguration, schedule: Schedu
     .update(JSON.stringify({ args, schedule, taskQueue }))
     .digest('hex')
     .slice(0, 32);
-  const memo: ScheduleMemo = { dbkeepSpecHash: hash, cron: schedule.cron, timezone: schedule.timezone };
+  const memo: AppliedSpec = { dbkeepSpecHash: hash, cron: schedule.cron, timezone: schedule.timezone };
   const action: ScheduleOptionsStartWorkflowAction<typeof backupSession> = {
     type: 'startWorkflow',
     workflowType: 'backupSession',
@@ -75,13 +97,28 @@ function desiredSchedule(resolved: ResolvedBackupConfiguration, schedule: Schedu
       action,
       policies: { overlap: OVERLAP[schedule.overlapPolicy], catchupWindow: parseDurationMs(schedule.catchupWindow)! },
       state: { paused: schedule.suspend, note: schedule.suspend ? 'suspended by spec.schedule.suspend' : undefined },
+      typedSearchAttributes: [
+        { key: searchAttributes.specHash, value: hash },
+        { key: searchAttributes.cron, value: schedule.cron },
+        { key: searchAttributes.timezone, value: schedule.timezone },
+      ],
     },
   };
 }
 
-function memoOf(description: { action?: unknown }): Partial<ScheduleMemo> {
-  const action = description.action as { memo?: Partial<ScheduleMemo> } | undefined;
+function actionMemoOf(description: { action?: unknown }): Partial<AppliedSpec> {
+  const action = description.action as { memo?: Partial<AppliedSpec> } | undefined;
   return action?.memo ?? {};
+}
+
+/** The applied spec from a schedule's search attributes; undefined for a schedule of an older dbkeep (or another tool). */
+export function appliedSpecOf(schedule: { typedSearchAttributes?: Pick<TypedSearchAttributes, 'get'> }): AppliedSpec | undefined {
+  const attributes = schedule.typedSearchAttributes;
+  const dbkeepSpecHash = attributes?.get(searchAttributes.specHash);
+  const cron = attributes?.get(searchAttributes.cron);
+  const timezone = attributes?.get(searchAttributes.timezone);
+  if (dbkeepSpecHash === undefined || cron === undefined || timezone === undefined) return undefined;
+  return { dbkeepSpecHash, cron, timezone };
 }
 
 async function describeSchedule(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
@@ -93,27 +130,43 @@ async function describeSchedule(client: Client, scheduleId: string): Promise<Sch
   }
 }
 
+/** One ListSchedules pass over the namespace (a page per thousand schedules): the dbkeep schedules by id. */
+async function listDbkeepSchedules(client: Client): Promise<Map<string, ScheduleSummary>> {
+  const schedules = new Map<string, ScheduleSummary>();
+  for await (const summary of client.schedule.list({ pageSize: SCHEDULES_PER_PAGE })) {
+    if (configurationOfScheduleId(summary.scheduleId)) schedules.set(summary.scheduleId, summary);
+  }
+  return schedules;
+}
+
 /**
- * Creates, updates or deletes the configuration's schedule so it matches the file. Idempotent:
- * the same file twice changes nothing; a configuration without `schedule` loses its schedule.
+ * Creates, updates or deletes each configuration's schedule so it matches the file, in the
+ * given order. Idempotent: the same file twice changes nothing; a configuration without
+ * `schedule` loses its schedule. One ListSchedules pass decides `unchanged` for every schedule
+ * whose search attributes hold the desired hash; only the others are described, because the
+ * listing (the visibility store) may lag behind a creation or change. A changed schedule is
+ * updated in place, so it keeps its identity and history (recent actions, creation time).
  */
-export async function applyBackupSchedule(client: Client, resolved: ResolvedBackupConfiguration, taskQueue: string): Promise<ApplyOutcome> {
-  const scheduleId = scheduleIdFor(resolved.configuration.name);
-  const existing = await describeSchedule(client, scheduleId);
-  const schedule = resolved.configuration.spec.schedule;
-  if (!schedule) {
-    if (!existing) return 'absent';
-    await client.schedule.getHandle(scheduleId).delete();
-    return 'deleted';
-  }
-  const desired = desiredSchedule(resolved, schedule, taskQueue);
-  if (!existing) {
-    await client.schedule.create({ scheduleId, ...desired.options });
-    return 'created';
-  }
-  if (memoOf(existing).dbkeepSpecHash === desired.hash) return 'unchanged';
-  await client.schedule.getHandle(scheduleId).update(() => desired.options);
-  return 'updated';
+export async function applyBackupSchedules(client: Client, configurations: readonly ResolvedBackupConfiguration[], taskQueue: string): Promise<ApplyOutcome[]> {
+  const listed = await listDbkeepSchedules(client);
+  return mapWithConcurrency(configurations, APPLY_CONCURRENCY, async (resolved): Promise<ApplyOutcome> => {
+    const name = resolved.configuration.name;
+    const schedule = resolved.configuration.spec.schedule;
+    if (!schedule) return (await deleteBackupSchedule(client, name)) ? 'deleted' : 'absent';
+    const scheduleId = scheduleIdFor(name);
+    const desired = desiredSchedule(resolved, schedule, taskQueue);
+    const summary = listed.get(scheduleId);
+    if (summary && appliedSpecOf(summary)?.dbkeepSpecHash === desired.hash) return 'unchanged';
+    const existing = await describeSchedule(client, scheduleId);
+    if (!existing) {
+      await client.schedule.create({ scheduleId, ...desired.options });
+      return 'created';
+    }
+    // The action's memo is updated with the schedule, and is all an older dbkeep's schedule has.
+    if (actionMemoOf(existing).dbkeepSpecHash === desired.hash) return 'unchanged';
+    await client.schedule.getHandle(scheduleId).update(() => desired.options);
+    return 'updated';
+  });
 }
 
 export async function deleteBackupSchedule(client: Client, configuration: string): Promise<boolean> {
@@ -143,50 +196,99 @@ export class ScheduleMissingError extends Error {
   }
 }
 
-/** Every dbkeep schedule with its cron, next run and last result; describes run a few at a time. */
-export async function listBackupSchedules(client: Client): Promise<ScheduleListing[]> {
-  const ids: string[] = [];
-  for await (const summary of client.schedule.list()) {
-    if (configurationOfScheduleId(summary.scheduleId)) ids.push(summary.scheduleId);
-  }
-  const listings = await mapWithConcurrency(ids.sort(), 16, async (scheduleId): Promise<ScheduleListing | undefined> => {
-    const description = await describeSchedule(client, scheduleId);
-    if (!description) return undefined;
-    const memo = memoOf(description);
-    const last = description.info.recentActions.at(-1);
-    return {
-      configuration: configurationOfScheduleId(scheduleId)!,
-      scheduleId,
-      cron: memo.cron,
-      timezone: memo.timezone,
-      paused: description.state.paused,
-      note: description.state.note,
-      nextRunAt: description.info.nextActionTimes[0]?.toISOString(),
-      lastRun: last ? await lastRunOf(client, last.action.workflow.workflowId, last.takenAt) : undefined,
-    };
-  });
-  return listings.filter((l): l is ScheduleListing => l !== undefined);
+/** A listing row from what the listing (or a describe) returned; the last run's result is filled in later. */
+export function scheduleListingOf(scheduleId: string, schedule: ScheduleState, applied: Partial<AppliedSpec>, problem?: string): ScheduleListing {
+  const last = schedule.info.recentActions.at(-1);
+  return {
+    configuration: configurationOfScheduleId(scheduleId)!,
+    scheduleId,
+    cron: applied.cron,
+    timezone: applied.timezone,
+    paused: schedule.state.paused,
+    note: schedule.state.note,
+    nextRunAt: schedule.info.nextActionTimes[0]?.toISOString(),
+    lastRun: last && { workflowId: last.action.workflow.workflowId, startedAt: last.takenAt.toISOString(), result: 'unknown' },
+    ...(problem === undefined ? {} : { problem }),
+  };
 }
 
-async function lastRunOf(client: Client, workflowId: string, takenAt: Date): Promise<ScheduleListing['lastRun']> {
+/**
+ * Every dbkeep schedule with its cron, next run and last result: one ListSchedules pass, one
+ * visibility query per hundred last runs, and a describe only for what those lack (schedules of
+ * an older dbkeep, runs not indexed yet). A describe that fails marks its row, not the listing.
+ */
+export async function listBackupSchedules(client: Client): Promise<ScheduleListing[]> {
+  const summaries = [...(await listDbkeepSchedules(client)).values()].sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+  const rows = await mapWithConcurrency(summaries, DESCRIBE_CONCURRENCY, async (summary): Promise<ScheduleListing | undefined> => {
+    const applied = appliedSpecOf(summary);
+    if (applied) return scheduleListingOf(summary.scheduleId, summary, applied);
+    try {
+      const description = await describeSchedule(client, summary.scheduleId);
+      return description && scheduleListingOf(summary.scheduleId, description, actionMemoOf(description));
+    } catch (error) {
+      const reason = `describing schedule ${summary.scheduleId} failed: ${error instanceof Error ? error.message : String(error)}`;
+      return scheduleListingOf(summary.scheduleId, summary, {}, reason);
+    }
+  });
+  const listings = rows.filter((l): l is ScheduleListing => l !== undefined);
+  const results = await sessionResultsOf(client, listings.flatMap((l) => (l.lastRun ? [l.lastRun.workflowId] : [])));
+  for (const { lastRun } of listings) if (lastRun) lastRun.result = results.get(lastRun.workflowId) ?? 'unknown';
+  return listings;
+}
+
+/** Each session's phase (or Temporal status if it has none) from visibility; describes the ones it has not indexed yet. */
+async function sessionResultsOf(client: Client, workflowIds: readonly string[]): Promise<Map<string, string>> {
+  const results = new Map<string, string>();
+  const ids = [...new Set(workflowIds)];
+  const batches = Array.from({ length: Math.ceil(ids.length / RUNS_PER_QUERY) }, (_, i) => ids.slice(i * RUNS_PER_QUERY, (i + 1) * RUNS_PER_QUERY));
+  await mapWithConcurrency(batches, 4, async (batch) => {
+    // The ids are schedule-generated (backup/<DNS label>/scheduled-<time>): no quote to escape.
+    const query = `WorkflowId IN (${batch.map((id) => `'${id}'`).join(', ')})`;
+    // A reset or continued-as-new session has several runs under one id: the newest tells.
+    const newest = new Map<string, number>();
+    try {
+      for await (const execution of client.workflow.list({ query })) {
+        if ((newest.get(execution.workflowId) ?? 0) > execution.startTime.getTime()) continue;
+        newest.set(execution.workflowId, execution.startTime.getTime());
+        results.set(execution.workflowId, execution.typedSearchAttributes.get(searchAttributes.phase) ?? execution.status.name);
+      }
+    } catch {
+      // Left to the describes below.
+    }
+  });
+  const missing = ids.filter((id) => !results.has(id));
+  await mapWithConcurrency(missing, DESCRIBE_CONCURRENCY, async (workflowId) => {
+    results.set(workflowId, await describedSessionResult(client, workflowId));
+  });
+  return results;
+}
+
+async function describedSessionResult(client: Client, workflowId: string): Promise<string> {
   try {
     const description = await client.workflow.getHandle(workflowId).describe();
-    const phase = description.typedSearchAttributes.get(searchAttributes.phase);
-    return { workflowId, startedAt: takenAt.toISOString(), result: phase ?? description.status.name };
+    return description.typedSearchAttributes.get(searchAttributes.phase) ?? description.status.name;
   } catch {
-    return { workflowId, startedAt: takenAt.toISOString(), result: 'unknown' };
+    return 'unknown';
   }
 }
 
+/** Maps a few at a time, in order; after a failure no new item starts, and the first error is thrown once all lanes stop. */
 async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
+  let failed = false;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const index = next++;
-      results[index] = await map(items[index]!);
+      try {
+        results[index] = await map(items[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   });
-  await Promise.all(lanes);
+  const rejected = (await Promise.allSettled(lanes)).find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
+  if (rejected) throw rejected.reason;
   return results;
 }

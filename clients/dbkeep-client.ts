@@ -27,7 +27,7 @@ import type {
 } from '../workflows';
 import { statusQuery, type SessionKind, type SessionStatus } from '../workflows/session-status';
 import {
-  applyBackupSchedule,
+  applyBackupSchedules,
   deleteBackupSchedule,
   listBackupSchedules,
   requireBackupSchedule,
@@ -155,12 +155,13 @@ export class DbkeepClient {
 
   /** Creates, updates or deletes the schedule of every BackupConfiguration in the set. */
   async applyResources(set: ResourceSet): Promise<Array<{ configuration: string; outcome: ApplyOutcome }>> {
-    const results: Array<{ configuration: string; outcome: ApplyOutcome }> = [];
-    for (const [name, configuration] of set.backupConfigurations) {
-      const resolved = { configuration, target: set.targets.get(configuration.spec.target)!, repository: set.repositories.get(configuration.spec.repository)! };
-      results.push({ configuration: name, outcome: await applyBackupSchedule(this.temporal, resolved, this.taskQueue) });
-    }
-    return results;
+    const configurations = [...set.backupConfigurations.values()].map((configuration) => ({
+      configuration,
+      target: set.targets.get(configuration.spec.target)!,
+      repository: set.repositories.get(configuration.spec.repository)!,
+    }));
+    const outcomes = await applyBackupSchedules(this.temporal, configurations, this.taskQueue);
+    return configurations.map(({ configuration }, i) => ({ configuration: configuration.name, outcome: outcomes[i]! }));
   }
 
   /**

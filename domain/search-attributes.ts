@@ -1,10 +1,11 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /**
- * Search attributes every dbkeep session carries, so the Temporal UI's list and
- * `temporal workflow list --query` can filter sessions. They must be registered on the
- * server before a session starts: the dev stack does it with `--search-attribute`,
- * a production namespace with `temporal operator search-attribute create`.
+ * Search attributes of dbkeep's sessions, so the Temporal UI's list and
+ * `temporal workflow list --query` can filter sessions, and of its schedules. They must be
+ * registered on the server before a session starts or a schedule is applied: the dev stack
+ * does it with `--search-attribute`, a production namespace with
+ * `temporal operator search-attribute create`.
  */
 export const searchAttributes = {
   configuration: defineSearchAttributeKey('DbkeepConfiguration', SearchAttributeType.KEYWORD),
@@ -16,6 +17,15 @@ export const searchAttributes = {
   /** Bytes stored (backup) or restored (restore), upserted when known. */
   sizeBytes: defineSearchAttributeKey('DbkeepSizeBytes', SearchAttributeType.INT),
   snapshot: defineSearchAttributeKey('DbkeepSnapshot', SearchAttributeType.KEYWORD),
+  /**
+   * Schedules only: the hash of the applied spec, and its cron and time zone. ListSchedules
+   * returns a schedule's search attributes, so one listing serves `dbkeep apply` and
+   * `dbkeep schedules`; unlike a schedule's memo (which Temporal Server 1.29 keeps from
+   * creation), they follow an update in place.
+   */
+  specHash: defineSearchAttributeKey('DbkeepSpecHash', SearchAttributeType.KEYWORD),
+  cron: defineSearchAttributeKey('DbkeepCron', SearchAttributeType.KEYWORD),
+  timezone: defineSearchAttributeKey('DbkeepTimezone', SearchAttributeType.KEYWORD),
 } as const;
 
 const TYPE_NAMES: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.INT]: 'Int' };

@@ -80,6 +80,10 @@ export async function schedulesCommand(argv: string[]): Promise<void> {
   const client = await connectClient(values);
   try {
     const schedules = await client.listSchedules();
+    // A schedule that could not be described is still listed (cron and time zone `?`), and said why.
+    for (const { configuration, problem } of schedules) {
+      if (problem) process.stderr.write(`dbkeep schedules: ${configuration}: ${problem}\n`);
+    }
     if (values.json) return printJson(schedules);
     if (schedules.length === 0) return console.log('no dbkeep schedules');
     console.log(

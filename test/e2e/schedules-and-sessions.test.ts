@@ -61,18 +61,33 @@ afterAll(async () => {
 
 describe('schedules', () => {
   it('applies idempotently: created, unchanged, updated in place, then listed', async () => {
-    writeResources({ cron: '0 3 * * *', timezone: 'Europe/Berlin', suspend: true });
-    expect((await dbkeep('apply', '-f', resourcesFile)).stdout.trim()).toBe('backupconfiguration/shop: schedule created');
-    expect((await dbkeep('apply', '-f', resourcesFile)).stdout.trim()).toBe('backupconfiguration/shop: schedule unchanged');
-    writeResources({ cron: '15 4 * * *', timezone: 'Europe/Berlin', suspend: true });
-    expect((await dbkeep('apply', '-f', resourcesFile)).stdout.trim()).toBe('backupconfiguration/shop: schedule updated');
+    const handle = stack.client.temporal.schedule.getHandle(scheduleIdFor('shop'));
+    // One Target document throughout: each targetDocument() call has a new password file, a changed spec.
+    const target = stack.targetDocument('shop-db', source);
+    const apply = async (cron: string) => {
+      const schedule = { cron, timezone: 'Europe/Berlin', suspend: true };
+      writeFileSync(resourcesFile, stack.resourcesYaml(target, configurationDocument('shop', { target: 'shop-db', databases: ['shop'], schedule })));
+      return (await dbkeep('apply', '-f', resourcesFile)).stdout.trim();
+    };
+    const listedCron = async () => (JSON.parse((await dbkeep('schedules', '--json')).stdout) as Array<{ cron: string }>)[0]?.cron;
+    expect(await apply('0 3 * * *')).toBe('backupconfiguration/shop: schedule created');
+    const createdAt = (await handle.describe()).info.createdAt;
+    expect(await apply('0 3 * * *')).toBe('backupconfiguration/shop: schedule unchanged');
+    // A -> B -> A: each change is an update of the same schedule, and the listing follows it.
+    expect(await apply('15 4 * * *')).toBe('backupconfiguration/shop: schedule updated');
+    expect(await listedCron()).toBe('15 4 * * *');
+    expect(await apply('0 3 * * *')).toBe('backupconfiguration/shop: schedule updated');
+    expect(await listedCron()).toBe('0 3 * * *');
+    expect(await apply('15 4 * * *')).toBe('backupconfiguration/shop: schedule updated');
+    expect(await apply('15 4 * * *')).toBe('backupconfiguration/shop: schedule unchanged');
+    expect((await handle.describe()).info.createdAt).toEqual(createdAt);
 
     const listed = await dbkeep('schedules', '--json');
     expect(listed.code).toBe(0);
     const [schedule] = JSON.parse(listed.stdout) as Array<{ configuration: string; cron: string; timezone: string; paused: boolean; note: string }>;
     expect(schedule).toMatchObject({ configuration: 'shop', cron: '15 4 * * *', timezone: 'Europe/Berlin', paused: true });
 
-    const description = await stack.client.temporal.schedule.getHandle(scheduleIdFor('shop')).describe();
+    const description = await handle.describe();
     expect(description.policies.overlap).toBe('SKIP');
     expect(description.policies.catchupWindow).toBe(10 * 60_000);
     expect(description.spec.timezone).toBe('Europe/Berlin');
@@ -123,6 +138,17 @@ describe('schedules', () => {
 
     const listed = JSON.parse((await dbkeep('schedules', '--json')).stdout) as Array<{ lastRun?: { workflowId: string; result: string } }>;
     expect(listed[0]?.lastRun).toMatchObject({ workflowId: session.workflowId, result: 'Succeeded' });
+
+    // A changed spec updates the schedule in place: its history (recent actions, creation time) stays.
+    const before = await stack.client.temporal.schedule.getHandle(scheduleIdFor('shop')).describe();
+    writeResources({ cron: '30 4 * * *', timezone: 'Europe/Berlin', suspend: true });
+    expect((await dbkeep('apply', '-f', resourcesFile)).stdout.trim()).toBe('backupconfiguration/shop: schedule updated');
+    expect((await dbkeep('apply', '-f', resourcesFile)).stdout.trim()).toBe('backupconfiguration/shop: schedule unchanged');
+    const relisted = JSON.parse((await dbkeep('schedules', '--json')).stdout) as Array<{ cron: string; paused: boolean; lastRun?: { workflowId: string; result: string } }>;
+    expect(relisted[0]).toMatchObject({ cron: '30 4 * * *', paused: true, lastRun: { workflowId: session.workflowId, result: 'Succeeded' } });
+    const after = await stack.client.temporal.schedule.getHandle(scheduleIdFor('shop')).describe();
+    expect(after.info.createdAt).toEqual(before.info.createdAt);
+    expect(after.info.recentActions.map((a) => a.action.workflow.workflowId)).toContain(session.workflowId);
 
     const status = await stack.client.status(session.workflowId);
     expect(status.steps.map((s) => s.name)).toEqual(['admission', 'preflight', 'dump', 'commit', 'retention']);

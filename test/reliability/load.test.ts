@@ -9,6 +9,7 @@ import { parseResourceSet, resolveBackupConfiguration, type ResourceSet } from '
 import { DEFAULT_MAX_CONCURRENT_SESSIONS } from '../../workers/dbkeep-worker';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { runDbkeep } from '../support/cli-runner';
+import { connectCountingClient } from '../support/counting-temporal-client';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { activityRecords, generateDatabase, onlyActivity, secondsSince, stopStack } from './fault-harness';
@@ -144,13 +145,17 @@ describe('20 backup sessions of 20 targets at once on one worker', () => {
 
 describe(`${SCHEDULES} schedules`, () => {
   it('are applied, listed, re-applied unchanged, and listed through the CLI', async () => {
-    const configurations = Array.from({ length: SCHEDULES }, (_, i) =>
-      configurationDocument(`nightly-${String(i).padStart(3, '0')}`, {
-        target: targetNames[i % targetNames.length],
-        schedule: { cron: `${i % 60} ${i % 24} * * *`, timezone: TIME_ZONES[i % TIME_ZONES.length], suspend: true },
-      }),
-    );
-    const yaml = stack.resourcesYaml(...targetDocuments, ...configurations);
+    const resourcesYaml = (catchupWindow: string) =>
+      stack.resourcesYaml(
+        ...targetDocuments,
+        ...Array.from({ length: SCHEDULES }, (_, i) =>
+          configurationDocument(`nightly-${String(i).padStart(3, '0')}`, {
+            target: targetNames[i % targetNames.length],
+            schedule: { cron: `${i % 60} ${i % 24} * * *`, timezone: TIME_ZONES[i % TIME_ZONES.length], suspend: true, catchupWindow },
+          }),
+        ),
+      );
+    const yaml = resourcesYaml('10m');
     const set: ResourceSet = parseResourceSet([{ file: 'schedules.yaml', text: yaml }]);
     const file = path.join(stack.dir, 'schedules.yaml');
     writeFileSync(file, yaml);
@@ -174,16 +179,28 @@ describe(`${SCHEDULES} schedules`, () => {
     timings.visible = secondsSince(started);
     expect(visible).toBe(SCHEDULES);
 
-    started = Date.now();
-    const listed = await stack.client.listSchedules();
-    timings.list = secondsSince(started);
-    expect(listed).toHaveLength(SCHEDULES);
-    expect(listed.every((s) => s.paused && s.cron !== undefined && s.nextRunAt !== undefined)).toBe(true);
+    // The RPCs behind the listing and an unchanged apply, counted on the wire to the real server:
+    // one ListSchedules pass serves both, and no schedule is described one by one.
+    const counting = await connectCountingClient(stack.temporal.address, stack.temporal.namespace);
+    const countingClient = new DbkeepClient(counting.client, stack.taskQueue);
+    try {
+      started = Date.now();
+      const listed = await countingClient.listSchedules();
+      timings.list = secondsSince(started);
+      expect(listed).toHaveLength(SCHEDULES);
+      expect(listed.every((s) => s.paused && s.cron !== undefined && s.nextRunAt !== undefined && s.problem === undefined)).toBe(true);
+      expect(counting.calls.get('DescribeSchedule') ?? 0).toBe(0);
+      expect(counting.calls.get('ListSchedules')).toBe(1);
 
-    started = Date.now();
-    const reapplied = await stack.client.applyResources(set);
-    timings.applyUnchanged = secondsSince(started);
-    expect(reapplied.every((a) => a.outcome === 'unchanged')).toBe(true);
+      counting.reset();
+      started = Date.now();
+      const reapplied = await countingClient.applyResources(set);
+      timings.applyUnchanged = secondsSince(started);
+      expect(reapplied.every((a) => a.outcome === 'unchanged')).toBe(true);
+      expect(Object.fromEntries(counting.calls)).toEqual({ ListSchedules: 1 });
+    } finally {
+      await counting.close();
+    }
 
     const env = { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue };
     started = Date.now();
@@ -198,11 +215,18 @@ describe(`${SCHEDULES} schedules`, () => {
     expect(cliApply.code).toBe(0);
     expect(JSON.parse(cliApply.stdout)).toHaveLength(SCHEDULES);
 
+    // Every configuration changed: each schedule is described and updated in place.
+    const changed = parseResourceSet([{ file: 'schedules.yaml', text: resourcesYaml('20m') }]);
+    started = Date.now();
+    const updated = await stack.client.applyResources(changed);
+    timings.applyUpdate = secondsSince(started);
+    expect(updated.every((a) => a.outcome === 'updated')).toBe(true);
+
     console.log(
       `load: ${SCHEDULES} schedules: client applyResources (create) ${timings.applyCreate} s, ` +
         `all visible in the list after ${timings.visible} s more, listSchedules ${timings.list} s, ` +
         `applyResources again (unchanged) ${timings.applyUnchanged} s; CLI \`dbkeep schedules --json\` ${timings.cliSchedules} s, ` +
-        `\`dbkeep apply\` (unchanged) ${timings.cliApplyUnchanged} s`,
+        `\`dbkeep apply\` (unchanged) ${timings.cliApplyUnchanged} s; applyResources (all changed) ${timings.applyUpdate} s`,
     );
   }, 300_000);
 });
