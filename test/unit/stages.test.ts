@@ -1,12 +1,7 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { PassThrough, Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runStages } from '../../activities/stages';
 import { ToolFailedError } from '../../activities/tool-process';
-import { openS3Storage } from '../../storage/s3-storage';
 
 const after = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), ms));
 const failAfter = (ms: number, err: unknown): Promise<never> =>
@@ -136,112 +131,6 @@ describe('runStages', () => {
     const exited = new ToolFailedError('gzip exited with code 1', true);
     expect(await errorOf(runStages(new AbortController(), [failAfter(1, retryable), failAfter(5, exited)]))).toBe(exited);
     expect(await errorOf(runStages(new AbortController(), [failAfter(1, retryable), after(5, 0)]))).toBe(retryable);
-  });
-});
-
-/**
- * Just enough of S3's multipart API for lib-storage: every part is answered by `part`, and
- * what the upload did is recorded in `requests`.
- */
-async function startFakeS3(part: (request: IncomingMessage) => { status: number; body?: string }) {
-  const requests: string[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const url = new URL(request.url!, 'http://s3');
-      const operation =
-        request.method === 'GET' && url.searchParams.has('uploads') ? 'ListMultipartUploads'
-        : request.method === 'POST' && url.searchParams.has('uploads') ? 'CreateMultipartUpload'
-        : request.method === 'PUT' && url.searchParams.has('partNumber') ? 'UploadPart'
-        : request.method === 'DELETE' && url.searchParams.has('uploadId') ? 'AbortMultipartUpload'
-        : `${request.method} ${url.pathname}${url.search}`;
-      requests.push(operation);
-      const xml = (status: number, body: string) => {
-        response.writeHead(status, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
-      };
-      if (operation === 'ListMultipartUploads') return xml(200, '<ListMultipartUploadsResult><Bucket>bucket</Bucket><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>');
-      if (operation === 'CreateMultipartUpload') {
-        return xml(200, '<InitiateMultipartUploadResult><Bucket>bucket</Bucket><Key>dbkeep/dump</Key><UploadId>upload-1</UploadId></InitiateMultipartUploadResult>');
-      }
-      if (operation === 'AbortMultipartUpload') return void response.writeHead(204).end();
-      if (operation === 'UploadPart') {
-        const answer = part(request);
-        if (answer.status === 200) return void response.writeHead(200, { etag: '"etag"' }).end();
-        return xml(answer.status, answer.body ?? '');
-      }
-      xml(501, '<Error><Code>NotImplemented</Code><Message>not in the fake</Message></Error>');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const storage = await openS3Storage(
-    {
-      bucket: 'bucket',
-      prefix: 'dbkeep',
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: { env: 'UNUSED' }, secretAccessKey: { env: 'UNUSED' } },
-    },
-    { resolve: async () => 'test' },
-    'repo',
-  );
-  return { storage, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
-
-/** A dump that never ends on its own, 1 MiB at a time, as long as it is read. */
-const endlessDump = () =>
-  new Readable({
-    read() {
-      this.push(Buffer.alloc(1024 * 1024, 'x'));
-    },
-  });
-
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within 5 s: ${what}`);
-    await after(20, undefined);
-  }
-}
-
-describe('runStages with an S3 upload (S3Storage.putStream)', () => {
-  let close: (() => Promise<void>) | undefined;
-  afterEach(async () => {
-    await close?.();
-    close = undefined;
-  });
-
-  it("reports the failed part's S3 error, naming the object, and the upload is aborted", async () => {
-    const s3 = await startFakeS3(() => ({
-      status: 503,
-      body: '<Error><Code>SlowDownWrite</Code><Message>Resource requested is unwritable, please reduce your request rate</Message></Error>',
-    }));
-    close = s3.close;
-    const controller = new AbortController();
-    const body = new PassThrough();
-    const err = await errorOf(
-      runStages(controller, [pipeline(endlessDump(), body, { signal: controller.signal }), s3.storage.putStream('dump', body, controller.signal)]),
-    );
-    expect(String(err)).toMatch(/^Error: uploading s3:\/\/bucket\/dbkeep\/dump: SlowDownWrite: Resource requested is unwritable/);
-    expect((err as Error).name).not.toBe('AbortError');
-    expect(s3.requests).toContain('AbortMultipartUpload');
-  });
-
-  it('aborts the upload at once when the stages are cancelled while it is sound', async () => {
-    const s3 = await startFakeS3(() => ({ status: 200 }));
-    close = s3.close;
-    const controller = new AbortController();
-    const body = new PassThrough();
-    const upload = s3.storage.putStream('dump', body, controller.signal);
-    const stages = runStages(controller, [pipeline(endlessDump(), body, { signal: controller.signal }), upload]);
-    await eventually(() => s3.requests.includes('UploadPart'), 'a part uploaded');
-    const cancelledAt = Date.now();
-    controller.abort(new Error('activity cancelled'));
-    await errorOf(stages);
-    expect(await errorOf(upload)).toMatchObject({ name: 'AbortError' });
-    expect(Date.now() - cancelledAt).toBeLessThan(2_000);
-    await eventually(() => s3.requests.includes('AbortMultipartUpload'), 'the multipart upload aborted');
   });
 });
 
