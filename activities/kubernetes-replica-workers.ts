@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { Connection } from '@temporalio/client';
-import type { BatchV1Api, CoreV1Api, V1EnvVar, V1Job, V1PersistentVolumeClaim, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { BatchV1Api, CoreV1Api, V1EnvFromSource, V1EnvVar, V1Job, V1PersistentVolumeClaim, V1ResourceRequirements, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
@@ -29,6 +29,12 @@ export interface ReplicaRunAs {
 }
 export const DEFAULT_REPLICA_RUN_AS: ReplicaRunAs = { uid: 999, gid: 999 };
 
+/** A Secret mounted as a directory of files, one per key. */
+export interface SecretMount {
+  secretName: string;
+  mountPath: string;
+}
+
 export interface KubernetesJobReplicaWorkersOptions {
   api: { core: CoreV1Api; batch: BatchV1Api };
   /** Where the PVCs and Jobs go: the namespace of the database they are for. */
@@ -45,6 +51,14 @@ export interface KubernetesJobReplicaWorkersOptions {
   serviceAccountName?: string;
   /** Extra environment of the replica worker, e.g. a Repository's `{ env: ... }` credentials from a Secret. */
   env?: V1EnvVar[];
+  /** Secrets whose every key becomes an environment variable of the replica worker (envFrom). */
+  envFromSecrets?: string[];
+  /**
+   * Secrets mounted read-only into the replica worker, each at a path: what `{ file: ... }`
+   * references, a TLS CA bundle, age identities or the payload keyring name. The paths must be
+   * the ones the resources and the worker's settings give, since those travel unchanged.
+   */
+  secretMounts?: SecretMount[];
   resources?: V1ResourceRequirements;
   /**
    * How long ensureRunning waits for the replica worker to poll. ensureReplicaWorker runs with a
@@ -61,6 +75,16 @@ const DEFAULT_READY_TIMEOUT_MS = 90_000;
 const JOB_ACTIVE_DEADLINE_SECONDS = 25 * 3600;
 const JOB_TTL_AFTER_FINISHED_SECONDS = 24 * 3600;
 const CONTAINER_NAME = 'replica-worker';
+/** Owner and group may read (the group is fsGroup, the database's): secret files for one reader. */
+const SECRET_FILE_MODE = 0o440;
+
+function secretVolume({ secretName, mountPath }: SecretMount, index: number): { volume: V1Volume; mount: V1VolumeMount } {
+  const name = `secret-${index}`;
+  return {
+    volume: { name, secret: { secretName, defaultMode: SECRET_FILE_MODE } },
+    mount: { name, mountPath, readOnly: true },
+  };
+}
 const VOLUME_NAME = 'volume';
 
 /**
@@ -181,6 +205,7 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
     const labels = this.labels(spec);
     const claimMetadata = claim.metadata!;
     const runAs = options.runAs ?? DEFAULT_REPLICA_RUN_AS;
+    const secretVolumes = (options.secretMounts ?? []).map(secretVolume);
     return {
       metadata: {
         name: replicaJobName(spec.taskQueue),
@@ -219,12 +244,13 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
                 command: ['/usr/bin/tini', '--', 'node', '/app/bin/dbkeep.js'],
                 args: replicaWorkerArgs(spec.taskQueue, options.temporal),
                 env: options.env,
+                envFrom: options.envFromSecrets?.map((name): V1EnvFromSource => ({ secretRef: { name } })),
                 resources: options.resources,
                 securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-                volumeMounts: [{ name: VOLUME_NAME, mountPath: REPLICA_VOLUME_MOUNT_PATH }],
+                volumeMounts: [{ name: VOLUME_NAME, mountPath: REPLICA_VOLUME_MOUNT_PATH }, ...secretVolumes.map(({ mount }) => mount)],
               },
             ],
-            volumes: [{ name: VOLUME_NAME, persistentVolumeClaim: { claimName: claimMetadata.name! } }],
+            volumes: [{ name: VOLUME_NAME, persistentVolumeClaim: { claimName: claimMetadata.name! } }, ...secretVolumes.map(({ volume }) => volume)],
           },
         },
       },

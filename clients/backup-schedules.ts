@@ -183,10 +183,18 @@ export async function deleteBackupSchedule(client: Client, configuration: string
 /** A schedule a command needs; its absence is a clear error naming the configuration. */
 export async function requireBackupSchedule(client: Client, configuration: string) {
   const handle = client.schedule.getHandle(scheduleIdFor(configuration));
-  if (!(await describeSchedule(client, handle.scheduleId))) {
-    throw new ScheduleMissingError(configuration);
-  }
-  return handle;
+  const description = await describeSchedule(client, handle.scheduleId);
+  if (!description) throw new ScheduleMissingError(configuration);
+  return { handle, description };
+}
+
+/**
+ * Starts the schedule's action now under the schedule's own overlap policy. The SDK's trigger()
+ * without an argument sends ALLOW_ALL, which would start a second session beside a running one.
+ */
+export async function triggerBackupSchedule(client: Client, configuration: string): Promise<void> {
+  const { handle, description } = await requireBackupSchedule(client, configuration);
+  await handle.trigger(description.policies.overlap);
 }
 
 export class ScheduleMissingError extends Error {

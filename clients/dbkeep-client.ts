@@ -31,6 +31,7 @@ import {
   deleteBackupSchedule,
   listBackupSchedules,
   requireBackupSchedule,
+  triggerBackupSchedule,
   type ApplyOutcome,
   type ScheduleListing,
 } from './backup-schedules';
@@ -363,16 +364,16 @@ export class DbkeepClient {
 
   /** The note shows in the Temporal UI next to the paused schedule. */
   async pause(configuration: string, note?: string): Promise<void> {
-    await (await requireBackupSchedule(this.temporal, configuration)).pause(note ?? 'paused with dbkeep pause');
+    await (await requireBackupSchedule(this.temporal, configuration)).handle.pause(note ?? 'paused with dbkeep pause');
   }
 
   async resume(configuration: string, note?: string): Promise<void> {
-    await (await requireBackupSchedule(this.temporal, configuration)).unpause(note ?? 'resumed with dbkeep resume');
+    await (await requireBackupSchedule(this.temporal, configuration)).handle.unpause(note ?? 'resumed with dbkeep resume');
   }
 
   /** Runs the schedule's action now, under its overlap policy (Skip by default). */
   async trigger(configuration: string): Promise<void> {
-    await (await requireBackupSchedule(this.temporal, configuration)).trigger();
+    await triggerBackupSchedule(this.temporal, configuration);
   }
 
   async status(workflowId: string): Promise<SessionStatus> {

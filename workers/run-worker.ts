@@ -1,7 +1,7 @@
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { z } from 'zod';
 import { createActivities, createReplicaWorkerOnlyActivities } from '../activities';
-import { DEFAULT_REPLICA_RUN_AS, KubernetesJobReplicaWorkers } from '../activities/kubernetes-replica-workers';
+import { DEFAULT_REPLICA_RUN_AS, KubernetesJobReplicaWorkers, REPLICA_VOLUME_MOUNT_PATH } from '../activities/kubernetes-replica-workers';
 import { removeOrphanedScratchDirectories } from '../activities/scratch-directory';
 import { LocalProcessReplicaWorkers, type ReplicaWorkerLauncher } from '../activities/replica-workers';
 import { kubernetesNamespaceSchema } from '../domain/kubernetes-names';
@@ -77,8 +77,38 @@ export function localReplicaWorkers(settings: TemporalSettings): LocalProcessRep
  * - DBKEEP_REPLICA_SERVICE_ACCOUNT: the Jobs' ServiceAccount (it reads the Secrets a Repository
  *   references by secretKeyRef); default the namespace's `default`.
  * - DBKEEP_REPLICA_TEMPORAL_ADDRESS: Temporal as the Jobs' pods reach it; default TEMPORAL_ADDRESS.
+ * - What the Jobs need to resolve the references a Repository or this worker's settings hold,
+ *   since only references travel to them: DBKEEP_REPLICA_ENV_FROM_SECRETS, comma-separated
+ *   Secret names whose keys become environment variables (`{ env: ... }` references), and
+ *   DBKEEP_REPLICA_SECRET_MOUNTS, comma-separated `secret:/absolute/path` pairs mounted
+ *   read-only (`{ file: ... }` references, `tls.caFile`, age identities, the payload keyring),
+ *   at the same paths as on this worker. A worker with DBKEEP_PAYLOAD_KEYRING_FILE passes that
+ *   setting on to its Jobs, whose inputs are encrypted with it.
  * The API access is the pod's ServiceAccount in a pod, else KUBECONFIG or ~/.kube/config.
  */
+// A Secret's name is a DNS subdomain (RFC 1123).
+const kubernetesNameSchema = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a Secret name (lower-case RFC 1123 subdomain)');
+
+const secretMountSchema = z
+  .string()
+  .regex(/^[^:]+:.+$/, 'must be secret:/absolute/path')
+  .transform((pair) => ({ secretName: pair.slice(0, pair.indexOf(':')), mountPath: pair.slice(pair.indexOf(':') + 1) }))
+  .pipe(
+    z.object({
+      secretName: kubernetesNameSchema,
+      mountPath: z
+        .string()
+        .regex(/^\/[^:]*$/, 'must be an absolute path')
+        .refine((p) => !p.split('/').includes('..'), 'must not contain ..')
+        .refine((p) => p !== REPLICA_VOLUME_MOUNT_PATH && !p.startsWith(`${REPLICA_VOLUME_MOUNT_PATH}/`), `must not be under the volume's ${REPLICA_VOLUME_MOUNT_PATH}`),
+    }),
+  );
+
+const commaSeparated = (value: string | undefined) => (value ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : undefined);
+
 const nonRootIdSchema = z.coerce.number().int().min(1, 'must not be 0: the Jobs run as non-root').max(2 ** 31 - 1);
 
 const replicaRuntimeSchema = z.discriminatedUnion('runtime', [
@@ -98,6 +128,9 @@ const replicaRuntimeSchema = z.discriminatedUnion('runtime', [
     namespace: kubernetesNamespaceSchema.optional(),
     serviceAccountName: z.string().min(1).optional(),
     temporalAddress: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port').optional(),
+    envFromSecrets: z.array(kubernetesNameSchema).optional(),
+    secretMounts: z.array(secretMountSchema).optional(),
+    payloadKeyringFile: z.string().optional(),
   }),
 ]);
 
@@ -113,6 +146,9 @@ const REPLICA_ENV_NAMES: Record<string, string> = {
   namespace: 'DBKEEP_REPLICA_NAMESPACE',
   serviceAccountName: 'DBKEEP_REPLICA_SERVICE_ACCOUNT',
   temporalAddress: 'DBKEEP_REPLICA_TEMPORAL_ADDRESS',
+  envFromSecrets: 'DBKEEP_REPLICA_ENV_FROM_SECRETS',
+  secretMounts: 'DBKEEP_REPLICA_SECRET_MOUNTS',
+  payloadKeyringFile: 'DBKEEP_PAYLOAD_KEYRING_FILE',
 };
 
 export async function replicaWorkersFromEnvironment(settings: TemporalSettings, env: NodeJS.ProcessEnv = process.env): Promise<ReplicaWorkerLauncher> {
@@ -124,17 +160,24 @@ export async function replicaWorkersFromEnvironment(settings: TemporalSettings, 
           claimTemplate: env.DBKEEP_REPLICA_CLAIM_TEMPLATE || undefined,
           size: env.DBKEEP_REPLICA_STORAGE_SIZE || undefined,
           storageClassName: env.DBKEEP_REPLICA_STORAGE_CLASS || undefined,
-          accessModes: env.DBKEEP_REPLICA_ACCESS_MODES ? env.DBKEEP_REPLICA_ACCESS_MODES.split(',').map((mode) => mode.trim()) : undefined,
+          accessModes: commaSeparated(env.DBKEEP_REPLICA_ACCESS_MODES),
           namespace: env.DBKEEP_REPLICA_NAMESPACE || undefined,
           serviceAccountName: env.DBKEEP_REPLICA_SERVICE_ACCOUNT || undefined,
           temporalAddress: env.DBKEEP_REPLICA_TEMPORAL_ADDRESS || undefined,
           runAsUser: env.DBKEEP_REPLICA_RUN_AS_USER || undefined,
           runAsGroup: env.DBKEEP_REPLICA_RUN_AS_GROUP || undefined,
+          envFromSecrets: commaSeparated(env.DBKEEP_REPLICA_ENV_FROM_SECRETS),
+          secretMounts: commaSeparated(env.DBKEEP_REPLICA_SECRET_MOUNTS),
+          payloadKeyringFile: env.DBKEEP_PAYLOAD_KEYRING_FILE || undefined,
         }
       : {}),
   });
   if (!parsed.success) {
-    const messages = parsed.error.issues.map((issue) => `${REPLICA_ENV_NAMES[String(issue.path[0])] ?? String(issue.path[0])}: ${formatZodIssues([{ ...issue, path: [] }])}`);
+    const messages = parsed.error.issues.map((issue) => {
+      const [field, index] = issue.path;
+      const item = typeof index === 'number' ? ` item ${index + 1}` : '';
+      return `${REPLICA_ENV_NAMES[String(field)] ?? String(field)}${item}: ${formatZodIssues([{ ...issue, path: [] }])}`;
+    });
     throw new Error(`replica worker settings: ${messages.join('; ')}`);
   }
   const replica = parsed.data;
@@ -150,6 +193,9 @@ export async function replicaWorkersFromEnvironment(settings: TemporalSettings, 
     runAs: { uid: replica.runAsUser, gid: replica.runAsGroup },
     temporal: { address: replica.temporalAddress ?? settings.address, namespace: settings.namespace },
     serviceAccountName: replica.serviceAccountName,
+    envFromSecrets: replica.envFromSecrets,
+    secretMounts: replica.secretMounts,
+    env: replica.payloadKeyringFile ? [{ name: 'DBKEEP_PAYLOAD_KEYRING_FILE', value: replica.payloadKeyringFile }] : undefined,
   });
 }
 

@@ -6,6 +6,7 @@ import { parseDurationMs } from '../domain/duration';
 import { pruneActivities, quickActivities, streamingActivitiesWithin } from './activity-options';
 import { reportSessionMetrics } from './session-metrics';
 import { beginSession, failureMessage, runStep, setPhase } from './session-status';
+import { requireInputFields } from './input-guard';
 
 export interface BackupSessionInput {
   configuration: Named<BackupConfigurationSpec>;
@@ -40,13 +41,11 @@ export type BackupSessionResult =
  * retention → metrics. Skipped, not failed, when another session of the configuration runs.
  */
 export async function backupSession(input: BackupSessionInput): Promise<BackupSessionResult> {
-  // A hand-written input (temporal CLI) may lack whole parts; the preflight checks the rest.
-  if (!input?.configuration?.name || !input.configuration.spec || !input.target?.spec || !input.repository?.spec) {
-    throw ApplicationFailure.nonRetryable(
-      'input: configuration, target and repository (name and spec each) are required; `dbkeep input backup` prints a valid input',
-      'InvalidInput',
-    );
-  }
+  requireInputFields(
+    input,
+    ['configuration.name', 'configuration.spec', 'target.name', 'target.spec', 'repository.name', 'repository.spec'],
+    '`dbkeep input backup` prints a valid input',
+  );
   const { configuration, target, repository } = input;
   const info = workflowInfo();
   const snapshotId = input.snapshotId ?? formatSnapshotId(info.startTime, uuid4().replace(/-/g, '').slice(0, 6));

@@ -7,6 +7,7 @@ import { quickActivities } from './activity-options';
 import { restoreSession } from './restore-session';
 import { beginSession, failureMessage, runStep, setPhase } from './session-status';
 import { replicaVolumePopulation } from './volume-restore-session';
+import { requireInputFields } from './input-guard';
 
 export interface BootstrapSessionInput {
   target: Named<TargetSpec>;
@@ -30,6 +31,7 @@ export interface BootstrapSessionResult {
  * a logical one is applied once the instance accepts connections.
  */
 export async function bootstrapSession(input: BootstrapSessionInput): Promise<BootstrapSessionResult> {
+  requireInputFields(input, ['target.name', 'target.spec', 'repository.name', 'repository.spec', 'configuration', 'selector'], '`dbkeep bootstrap` starts a valid session');
   const { target, repository, configuration } = input;
   const info = workflowInfo();
   const status = beginSession({ kind: 'restore', configuration, repository: repository.name, target: target.name });

@@ -4,6 +4,7 @@ import type { Named, RepositorySpec } from '../domain/resources';
 import { pruneActivities } from './activity-options';
 import { reportSessionMetrics } from './session-metrics';
 import { beginSession, failureMessage, runStep, setPhase } from './session-status';
+import { requireInputFields } from './input-guard';
 
 export interface PruneSessionInput {
   repository: Named<RepositorySpec>;
@@ -15,6 +16,7 @@ export interface PruneSessionInput {
 
 /** `dbkeep prune`: the configuration's retention policy, on demand, with the same rules as after a backup. */
 export async function pruneSession(input: PruneSessionInput): Promise<ApplyRetentionResult> {
+  requireInputFields(input, ['repository.name', 'repository.spec', 'configuration', 'dryRun'], 'the README\'s `temporal` CLI section shows a valid input');
   const { repository, configuration } = input;
   const status = beginSession({ kind: 'prune', configuration, repository: repository.name });
   const labels = { kind: 'prune' as const, configuration, repository: repository.name };

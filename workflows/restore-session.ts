@@ -4,6 +4,7 @@ import type { SnapshotSelector } from '../domain/snapshot-selection';
 import { quickActivities, streamingActivities } from './activity-options';
 import { reportSessionMetrics } from './session-metrics';
 import { beginSession, failureMessage, runStep, setPhase } from './session-status';
+import { requireInputFields } from './input-guard';
 
 export interface RestoreSessionInput {
   repository: Named<RepositorySpec>;
@@ -32,6 +33,11 @@ export interface RestoreSessionResult {
 
 /** A logical restore session: choose the snapshot → check the target → verify and apply → metrics. */
 export async function restoreSession(input: RestoreSessionInput): Promise<RestoreSessionResult> {
+  requireInputFields(
+    input,
+    ['repository.name', 'repository.spec', 'configuration', 'target.name', 'target.spec', 'selector', 'overwrite'],
+    '`dbkeep input restore` prints a valid input',
+  );
   const { repository, target } = input;
   const status = beginSession({ kind: 'restore', configuration: input.configuration, repository: repository.name, target: target.name });
   const labels = { kind: 'restore' as const, configuration: input.configuration, repository: repository.name, target: target.name };

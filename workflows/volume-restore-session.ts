@@ -19,6 +19,7 @@ import type { VolumeClaimTemplate } from '../domain/volume-claim-template';
 import { quickActivities } from './activity-options';
 import { reportSessionMetrics } from './session-metrics';
 import { beginSession, failureMessage, runStep, setPhase } from './session-status';
+import { requireInputFields } from './input-guard';
 
 export interface VolumeRestoreSessionInput {
   repository: Named<RepositorySpec>;
@@ -61,6 +62,7 @@ const MAX_POPULATION_ATTEMPTS = 5;
  * others are not redone.
  */
 export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Promise<VolumeRestoreSessionResult> {
+  requireInputFields(input, ['repository.name', 'repository.spec', 'configuration', 'selector', 'replicas', 'overwrite'], '`dbkeep restore --replicas` starts a valid session');
   const { repository, configuration } = input;
   const info = workflowInfo();
   const restoreId = input.restoreId ?? info.workflowId.split('/').at(-1)!;

@@ -160,6 +160,24 @@ describe('deploy/base', () => {
     ).rejects.toThrow(
       /DBKEEP_REPLICA_IMAGE: .*required.*DBKEEP_REPLICA_CLAIM_TEMPLATE: must contain \$\{POD_ORDINAL\}.*DBKEEP_REPLICA_STORAGE_SIZE: must be a Kubernetes quantity/,
     );
+    const refused = replicaWorkersFromEnvironment(
+      { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'dbkeep' },
+      {
+        DBKEEP_REPLICA_RUNTIME: 'kubernetes',
+        DBKEEP_REPLICA_IMAGE: 'dbkeep:test',
+        DBKEEP_REPLICA_ENV_FROM_SECRETS: 'dbkeep-s3,Not_A_Name',
+        DBKEEP_REPLICA_SECRET_MOUNTS: 'no-path, keyring:relative/dir, ca:/var/lib/dbkeep/volume/ca, age:/etc/dbkeep/../age',
+      },
+    ).catch((error: Error) => error.message);
+    for (const problem of [
+      'DBKEEP_REPLICA_ENV_FROM_SECRETS item 2: must be a Secret name',
+      'DBKEEP_REPLICA_SECRET_MOUNTS item 1: must be secret:/absolute/path',
+      'DBKEEP_REPLICA_SECRET_MOUNTS item 2: must be an absolute path',
+      "DBKEEP_REPLICA_SECRET_MOUNTS item 3: must not be under the volume's /var/lib/dbkeep/volume",
+      'DBKEEP_REPLICA_SECRET_MOUNTS item 4: must not contain ..',
+    ]) {
+      expect(await refused).toContain(problem);
+    }
   });
 });
 

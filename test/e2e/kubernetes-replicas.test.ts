@@ -4,6 +4,7 @@ import path from 'node:path';
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1PersistentVolumeClaim, type V1PodSpec } from '@kubernetes/client-node';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { createActivities } from '../../activities';
 import {
   KubernetesJobReplicaWorkers,
@@ -20,7 +21,9 @@ import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from 
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { projectRoot } from '../../stack/project-root';
+import { AesGcmPayloadCodec, type Keyring } from '../../secrets/payload-codec';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
+import { replicaWorkersFromEnvironment } from '../../workers/run-worker';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { startTestNodeAgent, type TestNodeAgent } from '../support/test-node-agent';
 
@@ -30,10 +33,18 @@ import { startTestNodeAgent, type TestNodeAgent } from '../support/test-node-age
  * KubernetesJobReplicaWorkers. No node runs here, so the test node agent (a stand-in for
  * scheduler, Job controller and kubelet) runs each Job's `dbkeep replica-worker` locally on a
  * directory per PVC, as the Job's non-root user; a MariaDB server then starts on each of those
- * directories and must hold exactly the source's data.
+ * directories and must hold exactly the source's data. The launcher is configured from the
+ * worker's environment as in production, payload encryption is on, and the Jobs get what they
+ * need from Secrets only: the Repository's `{ env }` credentials (envFrom) and the payload
+ * keyring (a Secret volume), without which their worker could not read its inputs.
  */
 const NAMESPACE = 'databases';
 const S3_SECRET = 'dbkeep-s3';
+const KEYRING_SECRET = 'dbkeep-payload-keyring';
+/** Where the worker's settings say the keyring is, and where the Jobs mount its Secret. */
+const KEYRING_MOUNT = '/etc/dbkeep/keyring';
+const keyring: Keyring = { active: 'k1', keys: { k1: randomBytes(32).toString('base64') } };
+const codec = new AesGcmPayloadCodec(keyring);
 /** The Repository's credentials as environment variables: the Job's pod gets them from S3_SECRET. */
 const S3_ENV = { accessKeyId: 'DBKEEP_E2E_S3_ACCESS_KEY', secretAccessKey: 'DBKEEP_E2E_S3_SECRET_KEY' };
 const DATABASES = ['shop'];
@@ -116,7 +127,7 @@ beforeAll(async () => {
   if (!existsSync(path.join(projectRoot(), 'dist', 'clients', 'cli', 'main.js'))) {
     throw new Error('the replica Jobs run bin/dbkeep.js: run `npm run build` first');
   }
-  [cluster, stack] = await Promise.all([startKubeApiServer({ dir: path.join(scratch, 'cluster') }), startE2eStack()]);
+  [cluster, stack] = await Promise.all([startKubeApiServer({ dir: path.join(scratch, 'cluster') }), startE2eStack({ payloadCodec: codec })]);
   const config = new KubeConfig();
   config.loadFromFile(cluster.kubeconfigPath);
   core = config.makeApiClient(CoreV1Api);
@@ -127,8 +138,9 @@ beforeAll(async () => {
   process.env[S3_ENV.accessKeyId] = readFileSync(stackRepository.file, 'utf8');
   await core.createNamespacedSecret({
     namespace: NAMESPACE,
-    body: { metadata: { name: S3_SECRET }, stringData: { accessKey: process.env[S3_ENV.accessKeyId]!, secretKey: stack.s3SecretKey } },
+    body: { metadata: { name: S3_SECRET }, stringData: { [S3_ENV.accessKeyId]: process.env[S3_ENV.accessKeyId]!, [S3_ENV.secretAccessKey]: stack.s3SecretKey } },
   });
+  await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: KEYRING_SECRET }, stringData: { 'keyring.json': JSON.stringify(keyring) } } });
   agent = await startTestNodeAgent({ kubeconfigPath: cluster.kubeconfigPath, namespace: NAMESPACE, dir: path.join(scratch, 'node') });
 
   const taskQueue = `${stack.taskQueue}-kubernetes`;
@@ -139,19 +151,24 @@ beforeAll(async () => {
     taskQueue,
     activities: createActivities({
       pushgatewayUrl: stack.pushgateway.url,
-      replicaWorkers: new KubernetesJobReplicaWorkers({
-        api: { core, batch },
-        namespace: NAMESPACE,
-        image: 'registry.example/dbkeep:test',
-        defaultClaimTemplate: DEFAULT_CLAIM_TEMPLATE,
-        temporal: { address: stack.temporal.address, namespace: stack.temporal.namespace },
-        env: [
-          { name: S3_ENV.accessKeyId, valueFrom: { secretKeyRef: { name: S3_SECRET, key: 'accessKey' } } },
-          { name: S3_ENV.secretAccessKey, valueFrom: { secretKeyRef: { name: S3_SECRET, key: 'secretKey' } } },
-        ],
-        pollIntervalMs: 250,
-      }),
+      // As `dbkeep worker` configures it in a pod whose ConfigMap says so (deploy/base/configmap.yaml).
+      replicaWorkers: await replicaWorkersFromEnvironment(
+        { address: stack.temporal.address, namespace: stack.temporal.namespace, taskQueue },
+        {
+          KUBECONFIG: cluster.kubeconfigPath,
+          DBKEEP_REPLICA_RUNTIME: 'kubernetes',
+          DBKEEP_REPLICA_IMAGE: 'registry.example/dbkeep:test',
+          DBKEEP_REPLICA_NAMESPACE: NAMESPACE,
+          DBKEEP_REPLICA_CLAIM_TEMPLATE: DEFAULT_CLAIM_TEMPLATE.name,
+          DBKEEP_REPLICA_STORAGE_CLASS: DEFAULT_CLAIM_TEMPLATE.storageClassName,
+          DBKEEP_REPLICA_STORAGE_SIZE: DEFAULT_CLAIM_TEMPLATE.size,
+          DBKEEP_REPLICA_ENV_FROM_SECRETS: S3_SECRET,
+          DBKEEP_REPLICA_SECRET_MOUNTS: `${KEYRING_SECRET}:${KEYRING_MOUNT}`,
+          DBKEEP_PAYLOAD_KEYRING_FILE: `${KEYRING_MOUNT}/keyring.json`,
+        },
+      ),
     }),
+    payloadCodec: codec,
     workflowBundle: await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }),
   });
   workerRunning = worker.run().finally(() => connection.close());
@@ -215,7 +232,12 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
         { apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: claim.metadata!.name, uid: claim.metadata!.uid },
       ]);
       const pod = job!.spec!.template.spec!;
-      expect(pod.volumes).toEqual([{ name: 'volume', persistentVolumeClaim: { claimName: claim.metadata!.name } }]);
+      expect(pod.volumes).toEqual([
+        { name: 'volume', persistentVolumeClaim: { claimName: claim.metadata!.name } },
+        { name: 'secret-0', secret: { secretName: KEYRING_SECRET, defaultMode: 0o440 } },
+      ]);
+      expect(pod.containers[0]!.envFrom).toEqual([{ secretRef: { name: S3_SECRET } }]);
+      expect(pod.containers[0]!.env).toEqual([{ name: 'DBKEEP_PAYLOAD_KEYRING_FILE', value: `${KEYRING_MOUNT}/keyring.json` }]);
       expect(pod.containers[0]!.image).toBe('registry.example/dbkeep:test');
       expect([...pod.containers[0]!.command!, ...pod.containers[0]!.args!]).toEqual([
         '/usr/bin/tini', '--', 'node', '/app/bin/dbkeep.js',
@@ -225,7 +247,10 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
         '--address', stack.temporal.address,
         '--namespace', stack.temporal.namespace,
       ]);
-      expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 'volume', mountPath: REPLICA_VOLUME_MOUNT_PATH }]);
+      expect(pod.containers[0]!.volumeMounts).toEqual([
+        { name: 'volume', mountPath: REPLICA_VOLUME_MOUNT_PATH },
+        { name: 'secret-0', mountPath: KEYRING_MOUNT, readOnly: true },
+      ]);
       // The restricted Pod Security Standard, as the database's user.
       expect(pod.securityContext).toEqual({
         runAsNonRoot: true,
@@ -243,7 +268,8 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
     }
     // ensureReplicaWorker says what it started: the Job and its claim, not a process id.
     const history = await client.temporal.workflow.getHandle(replicaPopulationWorkflowId(workflowId, 0)).fetchHistory();
-    const ensured = history.events!.flatMap((event) => event.activityTaskCompletedEventAttributes?.result?.payloads ?? [])
+    const encrypted = history.events!.flatMap((event) => event.activityTaskCompletedEventAttributes?.result?.payloads ?? []);
+    const ensured = (await codec.decode(encrypted))
       // A void result is an empty binary/null payload.
       .filter((payload) => payload.data !== undefined && payload.data !== null && payload.data.length > 0)
       .map((payload) => JSON.parse(Buffer.from(payload.data!).toString('utf8')) as unknown)

@@ -209,6 +209,34 @@ describe('one session per configuration at a time', () => {
     expect(watched.stderr).toMatch(/^\s+dump: dumping, \d/m);
     expect(watched.stdout).toContain(`${first.workflowId}: Succeeded (completed)`);
   });
+
+  it('triggers under the schedule\'s own overlap policy: a trigger while its session runs starts nothing', async () => {
+    const handle = stack.client.temporal.schedule.getHandle(scheduleIdFor('shop'));
+    const skippedBefore = (await handle.describe()).info.numActionsSkippedOverlap;
+    lock = await rootConnection(source);
+    await lock.query('LOCK TABLES shop.orders WRITE');
+    try {
+      const recentBefore = (await handle.describe()).info.recentActions.length;
+      await stack.client.trigger('shop');
+      const running = await waitFor('the triggered session to reach its dump', async () => {
+        const latest = (await handle.describe()).info.recentActions.at(-1);
+        if ((await handle.describe()).info.recentActions.length === recentBefore || !latest) return undefined;
+        const view = await stack.client.describeSession(latest.action.workflow.workflowId);
+        return view.status?.steps.at(-1)?.name === 'dump' ? latest.action.workflow.workflowId : undefined;
+      });
+      expect((await dbkeep('trigger', 'shop')).code).toBe(0);
+      const afterSecond = await waitFor('the second trigger to be skipped', async () => {
+        const info = (await handle.describe()).info;
+        return info.numActionsSkippedOverlap > skippedBefore ? info : undefined;
+      });
+      expect(afterSecond.numActionsSkippedOverlap).toBe(skippedBefore + 1);
+      expect(afterSecond.runningActions.map((a) => a.workflow.workflowId)).toEqual([running]);
+      await lock.query('UNLOCK TABLES');
+      expect((await stack.client.temporal.workflow.getHandle(running).result()).outcome).toBe('succeeded');
+    } finally {
+      await lock.end();
+    }
+  });
 });
 
 describe('the temporal CLI', () => {

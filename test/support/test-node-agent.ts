@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   BatchV1Api,
@@ -10,6 +10,7 @@ import {
   setHeaderOptions,
   type V1Container,
   type V1EnvVar,
+  type V1SecretVolumeSource,
   type V1Job,
   type V1JobCondition,
 } from '@kubernetes/client-node';
@@ -24,12 +25,14 @@ import { projectRoot } from '../../stack/project-root';
  *
  * - every PersistentVolumeClaim the pod mounts becomes the directory `<dir>/pvc/<claim>` and
  *   is marked Bound through the PVC's status subresource (as a provisioner and the PV
- *   controller would);
+ *   controller would); every Secret volume becomes a directory `<dir>/secrets/<job>/<volume>`
+ *   holding a file per key, with the volume's defaultMode;
  * - the command is the container's with the image's paths mapped to this checkout
  *   (`node` → this Node, `/app/bin/dbkeep.js` → bin/dbkeep.js, the image's tini dropped: the
  *   agent is the parent) and each volume's mountPath replaced by its directory;
- * - the environment is the image's PATH and HOME plus the container's `env`, with
- *   `valueFrom.secretKeyRef` / `configMapKeyRef` read from the API server as the kubelet does;
+ * - the environment is the image's PATH and HOME plus the container's `envFrom` Secrets and its
+ *   `env`, with `valueFrom.secretKeyRef` / `configMapKeyRef` read from the API server as the
+ *   kubelet does, and each volume's mountPath replaced by its directory in the values;
  * - the security context's users, as far as a local process can have them: runAsNonRoot refuses
  *   a container that would run as root (no runAsUser counts as root: there is no image to read
  *   a USER from); when the agent runs as root, the process runs as runAsUser and runAsGroup, and
@@ -134,8 +137,12 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
   async function bindClaims(job: V1Job, fsGroup: number | undefined): Promise<Map<string, string>> {
     const directories = new Map<string, string>();
     for (const volume of job.spec?.template.spec?.volumes ?? []) {
+      if (volume.secret) {
+        directories.set(volume.name, await materializeSecret(job.metadata!.name!, volume.name, volume.secret, fsGroup));
+        continue;
+      }
       const claimName = volume.persistentVolumeClaim?.claimName;
-      if (!claimName) throw new Error(`volume ${volume.name}: the test node agent supports persistentVolumeClaim volumes only`);
+      if (!claimName) throw new Error(`volume ${volume.name}: the test node agent supports persistentVolumeClaim and secret volumes only`);
       const claim = await core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace });
       const directory = claimDirectory(claimName);
       mkdirSync(directory, { recursive: true });
@@ -155,10 +162,28 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     return directories;
   }
 
-  async function resolveEnv(container: V1Container): Promise<NodeJS.ProcessEnv> {
+  /** A Secret volume as the kubelet writes it: a file per key, owned by fsGroup when there is one. */
+  async function materializeSecret(jobName: string, volumeName: string, source: V1SecretVolumeSource, fsGroup: number | undefined): Promise<string> {
+    const secret = await core.readNamespacedSecret({ name: source.secretName!, namespace });
+    const directory = path.join(options.dir, 'secrets', jobName, volumeName);
+    mkdirSync(directory, { recursive: true });
+    for (const [key, encoded] of Object.entries(secret.data ?? {})) {
+      const file = path.join(directory, key);
+      writeFileSync(file, Buffer.from(encoded, 'base64'), { mode: source.defaultMode ?? 0o644 });
+      if (fsGroup !== undefined && runsAsRoot) chownSync(file, 0, fsGroup);
+    }
+    return directory;
+  }
+
+  async function resolveEnv(container: V1Container, mountedPath: (value: string) => string): Promise<NodeJS.ProcessEnv> {
     // What the image's environment would give: its PATH (with the database tools) and a HOME.
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: options.dir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-    for (const variable of container.env ?? []) env[variable.name] = await envValue(variable);
+    for (const source of container.envFrom ?? []) {
+      if (!source.secretRef?.name || source.prefix) throw new Error('envFrom: the test node agent supports secretRef without prefix only');
+      const secret = await core.readNamespacedSecret({ name: source.secretRef.name, namespace });
+      for (const [key, encoded] of Object.entries(secret.data ?? {})) env[key] = Buffer.from(encoded, 'base64').toString('utf8');
+    }
+    for (const variable of container.env ?? []) env[variable.name] = mountedPath(await envValue(variable));
     return env;
   }
 
@@ -182,16 +207,23 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
   }
 
   /** The container's argv as it would run in dbkeep's image, mapped to this checkout and the claims' directories. */
-  function localArgv(container: V1Container, directories: Map<string, string>): string[] {
+  function localArgv(container: V1Container, mountedPath: (value: string) => string): string[] {
     let argv = [...(container.command ?? []), ...(container.args ?? [])];
     if (IMAGE_INIT.every((part, index) => argv[index] === part)) argv = argv.slice(IMAGE_INIT.length);
-    const mounts = (container.volumeMounts ?? []).map((mount) => ({ from: mount.mountPath, to: directories.get(mount.name)! }));
     return argv.map((arg, index) => {
       if (index === 0 && arg === 'node') return process.execPath;
       if (arg === IMAGE_CLI) return path.join(projectRoot(), 'bin', 'dbkeep.js');
-      const mount = mounts.find((m) => arg === m.from || arg.startsWith(`${m.from}/`));
-      return mount ? mount.to + arg.slice(mount.from.length) : arg;
+      return mountedPath(arg);
     });
+  }
+
+  /** Maps a path inside the container to the directory of the volume mounted there. */
+  function mountedPathMapper(container: V1Container, directories: Map<string, string>): (value: string) => string {
+    const mounts = (container.volumeMounts ?? []).map((mount) => ({ from: mount.mountPath, to: directories.get(mount.name)! }));
+    return (value) => {
+      const mount = mounts.find((m) => value === m.from || value.startsWith(`${m.from}/`));
+      return mount ? mount.to + value.slice(mount.from.length) : value;
+    };
   }
 
   async function runJob(job: V1Job): Promise<void> {
@@ -205,8 +237,9 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       const container = containers[0]!;
       const user = containerUser(job, container);
       const directories = await bindClaims(job, user.fsGroup);
-      const [command, ...args] = localArgv(container, directories);
-      const env = await resolveEnv(container);
+      const mountedPath = mountedPathMapper(container, directories);
+      const [command, ...args] = localArgv(container, mountedPath);
+      const env = await resolveEnv(container, mountedPath);
       if (stopped || deleted.has(uid)) return;
       const logFd = openSync(path.join(options.dir, 'logs', `${name}.log`), 'a');
       const child = spawn(command!, args, { env, stdio: ['ignore', logFd, logFd], ...(runsAsRoot && user.uid !== undefined ? { uid: user.uid, gid: user.gid } : {}) });
