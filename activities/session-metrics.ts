@@ -130,19 +130,21 @@ const PUSH_TIMEOUT_MS = 10_000;
  * backup" is the alert that matters most after a failure. The gauges a failed session did not
  * measure (sizes, counts) keep the last successful session's values for the same reason.
  */
-export async function pushSessionMetrics(gatewayUrl: string, m: SessionMetrics, fetchImpl: typeof fetch = fetch): Promise<void> {
+export async function pushSessionMetrics(gatewayUrl: string, m: SessionMetrics): Promise<void> {
   const url = `${gatewayUrl.replace(/\/+$/, '')}${pushgatewayGroupPath(m)}`;
   const method = m.success ? 'PUT' : 'POST';
   let response: Response;
   try {
-    response = await fetchImpl(url, {
+    response = await fetch(url, {
       method,
       headers: { 'Content-Type': 'text/plain; version=0.0.4' },
       body: formatSessionMetrics(m),
       signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
     });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout...) is its cause.
+    const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
+    const reason = [error instanceof Error ? error.message : String(error), cause?.code ?? cause?.message].filter(Boolean).join(': ');
     throw new Error(`pushing ${m.kind} metrics of ${m.configuration} to the Pushgateway (${method} ${url}) failed: ${reason}`);
   }
   if (!response.ok) {

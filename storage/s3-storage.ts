@@ -230,7 +230,9 @@ class S3Storage implements Storage {
       return await operation();
     } catch (err) {
       if (err instanceof S3ServiceException) {
-        if (err.name === 'NoSuchKey' || (err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket')) {
+        // NoSuchUpload is a 404 too, but of a multipart upload that was aborted under a running
+        // upload (by a newer attempt's abortStaleUploads): the upload failed, no object is missing.
+        if (err.name === 'NoSuchKey' || (err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket' && err.name !== 'NoSuchUpload')) {
           throw new ObjectNotFoundError(this.location, key);
         }
         if (isCustomerKeyError(err, this.sse !== undefined, reading)) {

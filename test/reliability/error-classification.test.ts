@@ -158,6 +158,18 @@ const cases: PermanentCase[] = [
     mentions: () => /configuration/,
     start: () => startRaw('backupSession', `backup/raw-empty/raw-${randomBytes(3).toString('hex')}`, {}),
   },
+  {
+    name: 'an empty restore input sent with the temporal CLI',
+    type: 'InvalidInput',
+    mentions: () => /repository\.name: required.*target\.spec: required.*`dbkeep input restore`/,
+    start: () => startRaw('restoreSession', `restore/raw-empty/raw-${randomBytes(3).toString('hex')}`, {}),
+  },
+  {
+    name: 'a prune input without its repository sent with the temporal CLI',
+    type: 'InvalidInput',
+    mentions: () => /input: repository\.name: required; repository\.spec: required/,
+    start: () => startRaw('pruneSession', `prune/raw-empty/raw-${randomBytes(3).toString('hex')}`, { configuration: 'shop', dryRun: true }),
+  },
 ];
 
 beforeAll(async () => {

@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runStages } from '../../activities/stages';
 import { ToolFailedError } from '../../activities/tool-process';
 import { createBucket, startMinio, type MinioServer } from '../../stack/minio-server';
 import { createSecretResolver } from '../../secrets/secret-resolver';
 import { openS3Storage } from '../../storage/s3-storage';
-import type { Storage } from '../../storage/storage';
+import { ObjectNotFoundError, type Storage } from '../../storage/storage';
 import { listIncompleteUploads, objectSha256, waitForUploadedParts } from '../reliability/fault-harness';
 import { startS3ThatFailsOnePart, type S3ThatFailsOnePart } from '../support/s3-that-fails-one-part';
 
@@ -129,6 +129,21 @@ describe('runStages with an S3 upload to MinIO (S3Storage.putStream)', () => {
     expect(Date.now() - cancelledAt).toBeLessThan(2_000);
     // The abort is sent as the upload gives up; MinIO has dropped the parts soon after.
     await eventually(async () => (await listIncompleteUploads(s3, bucket)).length === 0, 'MinIO lists no incomplete upload');
+    expect(await listedKeys()).toEqual([]);
+  });
+
+  it('reports a multipart upload aborted under it (as a newer attempt does) as a failed upload, not a missing object', async () => {
+    const controller = new AbortController();
+    const body = new PassThrough();
+    const upload = storage.putStream('ledger/dump.sql.zst', body, controller.signal);
+    const stages = runStages(controller, [pipeline(endlessDump(), body, { signal: controller.signal }), upload]);
+    await waitForUploadedParts(s3, bucket, 'dbkeep/ledger/dump.sql.zst', 1, 10_000);
+    const [stale] = await listIncompleteUploads(s3, bucket);
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'dbkeep/ledger/dump.sql.zst', UploadId: stale!.uploadId }));
+
+    const failure = (await errorOf(stages)) as Error;
+    expect(failure.message).toMatch(new RegExp(`^uploading s3://${bucket}/dbkeep/ledger/dump\\.sql\\.zst: NoSuchUpload: `));
+    expect(failure).not.toBeInstanceOf(ObjectNotFoundError);
     expect(await listedKeys()).toEqual([]);
   });
 

@@ -123,10 +123,10 @@ describe('pushSessionMetrics to a real Pushgateway', () => {
     }
   });
 
-  it('names the method and the URL of a Pushgateway that nothing listens on', async () => {
+  it('names the method, the URL and the reason for a Pushgateway that nothing listens on', async () => {
     const closedPort = await findFreePort();
     await expect(pushSessionMetrics(`http://127.0.0.1:${closedPort}`, session('unreachable', { success: false }))).rejects.toThrow(
-      `pushing backup metrics of unreachable to the Pushgateway (POST http://127.0.0.1:${closedPort}/metrics/job/dbkeep/kind/backup/configuration/unreachable/repository/repo/target/db) failed: fetch failed`,
+      `pushing backup metrics of unreachable to the Pushgateway (POST http://127.0.0.1:${closedPort}/metrics/job/dbkeep/kind/backup/configuration/unreachable/repository/repo/target/db) failed: fetch failed: ECONNREFUSED`,
     );
   });
 });
