@@ -3,6 +3,7 @@ import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
+import { parseReplicaVolumeMarker, replicaVolumeClaimProblem, RESTORE_MARKER_FILE, type ReplicaVolumeMarker } from '../domain/replica-volume-marker';
 import { snapshotKey } from '../domain/repository-layout';
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
@@ -15,15 +16,13 @@ import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { streamRepositoryToTool } from './stream-pipelines';
 import { readToolVersion, startTool } from './tool-process';
 
-/** Left in a populated volume: which restore wrote it, so a retry of that restore may wipe it and nothing else does. */
-export const RESTORE_MARKER_FILE = '.dbkeep-restore.json';
 
 export interface PopulateReplicaInput {
   repository: Named<RepositorySpec>;
   manifest: Manifest;
   restoreId: string;
   ordinal: number;
-  /** Replace whatever the volume holds; without it only an empty volume (or this restore's own) is written. */
+  /** Replace whatever the volume holds; without it only an empty volume, this restore's own or an unfinished one is written. */
   overwrite: boolean;
   /** The configuration's age identity, for encrypted snapshots. */
   identity?: SecretRef;
@@ -56,30 +55,25 @@ export function createReplicaActivities(deps: {
 }) {
   const volume = path.resolve(deps.volumeDir);
 
-  /** Empties the volume so every attempt starts clean, refusing data that is not this restore's. */
+  /** Empties the volume so every attempt starts clean, refusing data that is not this restore's to replace. */
   async function claimVolume(input: PopulateReplicaInput): Promise<void> {
     await mkdir(volume, { recursive: true });
     const entries = await readdir(volume);
-    if (entries.length > 0 && !input.overwrite) {
-      const marker = await readMarker();
-      if (marker?.restoreId !== input.restoreId) {
-        throw permanentFailure(
-          PermanentFailureType.VolumeNotEmpty,
-          `replica ${input.ordinal}: volume ${volume} already holds ${entries.length} entries not written by this restore; ` +
-            'nothing was changed. Use an empty volume, or pass overwrite to replace its contents',
-        );
-      }
+    const marker = parseReplicaVolumeMarker(await readFile(path.join(volume, RESTORE_MARKER_FILE), 'utf8').catch(() => undefined));
+    const problem = replicaVolumeClaimProblem({ entryCount: entries.length, marker, restoreId: input.restoreId, overwrite: input.overwrite });
+    if (problem) {
+      throw permanentFailure(
+        PermanentFailureType.VolumeNotEmpty,
+        `replica ${input.ordinal}: volume ${volume} ${problem}; nothing was changed. Use an empty volume, or pass overwrite to replace its contents`,
+      );
     }
     await Promise.all(entries.map((entry) => rm(path.join(volume, entry), { recursive: true, force: true })));
-    await writeFile(path.join(volume, RESTORE_MARKER_FILE), JSON.stringify({ restoreId: input.restoreId, snapshotId: input.manifest.snapshotId }));
+    await writeMarker(input, false);
   }
 
-  async function readMarker(): Promise<{ restoreId?: string } | undefined> {
-    try {
-      return JSON.parse(await readFile(path.join(volume, RESTORE_MARKER_FILE), 'utf8')) as { restoreId?: string };
-    } catch {
-      return undefined;
-    }
+  async function writeMarker(input: PopulateReplicaInput, complete: boolean): Promise<void> {
+    const marker: ReplicaVolumeMarker = { restoreId: input.restoreId, snapshotId: input.manifest.snapshotId, complete };
+    await writeFile(path.join(volume, RESTORE_MARKER_FILE), JSON.stringify(marker));
   }
 
   return {
@@ -121,6 +115,7 @@ export function createReplicaActivities(deps: {
         progress.phase = 'preparing';
         await startTool(preparePhysicalBackupCommand(engine, volume), { signal: controller.signal, stdin: 'ignore', stdout: 'ignore' }).finished;
 
+        await writeMarker(input, true);
         progress.phase = 'fixing ownership';
         const bytesOnVolume = await measureTree(volume, input.owner ?? (await volumeRootOwnerIfRoot(volume)));
         const result: PopulateReplicaResult = {

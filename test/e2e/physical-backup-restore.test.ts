@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -121,10 +120,9 @@ describe('physical backup', () => {
       expect(replica.preparedWith).toMatch(/mariadb-backup/);
     }
     expect((await stack.client.status(handle.workflowId)).phase).toBe('Succeeded');
-    // The replica workers were stopped once their replica was done.
-    const stateDir = path.join(os.tmpdir(), 'dbkeep-replica-workers');
-    const pidFiles = readdirSync(stateDir).filter((f) => f.endsWith('.pid'));
-    for (const file of pidFiles) expect(readFileSync(path.join(stateDir, file), 'utf8')).not.toContain(handle.workflowId);
+    // The replica workers were stopped once their replica was done: no process polls their task queues.
+    const restoreId = handle.workflowId.split('/').at(-1)!;
+    expect([0, 1, 2].map((ordinal) => findWorkerPid(replicaTaskQueue(restoreId, ordinal)))).toEqual([undefined, undefined, undefined]);
     await expectReplicasMatchSource(restored.replicas.map((r) => r.volume));
   });
 
