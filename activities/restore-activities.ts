@@ -86,7 +86,7 @@ export interface RestoreInput {
   identity?: SecretRef;
   /** Restore only this database of the snapshot (--one-database). */
   database?: string;
-  /** Extra options for the mariadb client, validated by toolArgumentsSchema. */
+  /** Extra options for the mariadb client, validated by restoreOptionsSchema. */
   args?: string[];
   /** Client sessions applying tables at once; 1 (default) is the plain serial restore. */
   parallel?: number;

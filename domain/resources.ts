@@ -6,7 +6,7 @@ import { secretRefSchema } from './secret-ref';
 import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
 import { durationSchema } from './duration-schema';
 import { retentionPolicySchema } from './retention-policy';
-import { toolArgumentsSchema } from './tool-arguments';
+import { addToolArgumentIssues, toolArgumentListSchema, toolArgumentsSchema } from './tool-arguments';
 
 /**
  * The resources users write, one zod schema each: the single source of their types,
@@ -265,10 +265,12 @@ export const backupConfigurationSpecSchema = z.strictObject({
     })
     .optional(),
   /** Extra options for mariadb-dump (logical) or mariadb-backup (physical), mariadb-operator's `args`. */
-  args: toolArgumentsSchema.default([]),
+  args: toolArgumentListSchema.default([]),
   /** Applied after every successful backup and by `dbkeep prune`; none keeps every snapshot. */
   retention: retentionPolicySchema.optional(),
-});
+})
+  // Which options are refused depends on the tool, so on the method (domain/tool-arguments.ts).
+  .superRefine((spec, ctx) => addToolArgumentIssues(ctx, spec.args, spec.method === 'physical' ? 'physical' : 'dump', ['args']));
 
 export type BackupConfigurationSpec = z.infer<typeof backupConfigurationSpecSchema>;
 
@@ -276,7 +278,8 @@ export type BackupConfigurationSpec = z.infer<typeof backupConfigurationSpecSche
 export const restoreOptionsSchema = z.strictObject({
   /** One database out of the snapshot (the client's --one-database). */
   database: databaseNameSchema.optional(),
-  args: toolArgumentsSchema.optional(),
+  /** Extra options for the mariadb client. */
+  args: toolArgumentsSchema('client').optional(),
   /**
    * Client sessions applying tables at the same time. 1 (default): the dump is applied as
    * `mariadb < dump` would, in one session. Above 1 the dump is first staged, cut into tables,

@@ -51,7 +51,7 @@ export function logicalDumpCommand(params: {
   target: TargetSpec;
   optionFile: string;
   databases: readonly string[];
-  /** The configuration's `args`, validated by toolArgumentsSchema. */
+  /** The configuration's `args`, checked by toolArgumentProblem for the dump tool. */
   extraArgs?: readonly string[];
 }): ToolCommand {
   return {
@@ -68,8 +68,11 @@ export function logicalDumpCommand(params: {
       '--hex-blob',
       '--default-character-set=utf8mb4',
       ...galeraDumpArgs(params.target),
-      ...(params.extraArgs ?? []),
+      // Before the user's args: an option of theirs written without its value (`--where`) takes
+      // the next argument as its value, which must not be this one (the names would then be read
+      // as one database and its tables, without CREATE DATABASE or USE).
       '--databases',
+      ...(params.extraArgs ?? []),
       // `--` so a database whose name starts with "-" is never read as an option.
       '--',
       ...params.databases,
@@ -141,7 +144,7 @@ export function preparePhysicalBackupCommand(engine: Engine, directory: string):
 export function logicalRestoreCommand(params: {
   target: TargetSpec;
   optionFile: string;
-  /** The restore's `args`, validated by toolArgumentsSchema. */
+  /** The restore's `args`, checked by toolArgumentProblem for the client. */
   extraArgs?: readonly string[];
 }): ToolCommand {
   return {

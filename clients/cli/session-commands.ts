@@ -5,7 +5,6 @@ import { POD_ORDINAL_PLACEHOLDER } from '../../domain/session-ids';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { loadResourceFiles } from '../../domain/resource-files';
 import { databaseNameSchema, restoreOptionsSchema } from '../../domain/resources';
-import { toolArgumentsSchema } from '../../domain/tool-arguments';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
 import { accessModesSchema, storageQuantitySchema, volumeClaimTemplateSchema } from '../../domain/volume-claim-template';
 import type { DbkeepClient, SessionView, StartRestoreOptions, StartVolumeRestoreOptions } from '../dbkeep-client';
@@ -158,7 +157,7 @@ export async function restoreRequestFrom(values: {
     overwrite: values.overwrite ?? false,
     identity: configuration.spec.encryption?.age.identity,
     database: values.database === undefined ? undefined : flagValue('database', databaseNameSchema, values.database),
-    args: values.arg === undefined ? undefined : flagValue('arg', toolArgumentsSchema, values.arg),
+    args: values.arg === undefined ? undefined : flagValue('arg', restoreOptionsSchema.shape.args.unwrap(), values.arg),
     parallel: values.parallel === undefined ? undefined : flagValue('parallel', z.coerce.number().pipe(restoreOptionsSchema.shape.parallel.unwrap()), values.parallel),
   };
 }

@@ -72,6 +72,11 @@ describe('logicalDumpCommand', () => {
     expect(dump.args.slice(-4)).toEqual(['--databases', '--', 'shop', 'billing']);
   });
 
+  it("puts the user's args after --databases, so an option written without its value can take only -- as one", () => {
+    const args = logicalDumpCommand({ target: tcpTarget, optionFile, databases: ['shop', 'billing'], extraArgs: ['--skip-comments', '--where'] }).args;
+    expect(args.slice(-6)).toEqual(['--databases', '--skip-comments', '--where', '--', 'shop', 'billing']);
+  });
+
   it('keeps every argument a separate argv element, whatever the user name holds', () => {
     const args = logicalDumpCommand({ target: { ...tcpTarget, user: "o'brien --all" }, optionFile, databases: ['a b'] }).args;
     expect(args).toContain("--user=o'brien --all");
