@@ -7,7 +7,8 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor';
 import { serializeManifest, type Manifest } from '../domain/manifest';
 import { dataFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
-import type { BackupMethod, CompressionSpec, Engine, Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import { checkBackupSessionResources } from '../domain/resource-set';
+import type { BackupConfigurationSpec, BackupMethod, CompressionSpec, Engine, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import {
   compressorVersionCommand,
@@ -36,9 +37,9 @@ export interface BackupActivityDeps {
 export interface PreflightInput {
   /** With host or socket: createActivities resolves a Service or AppBinding first (activities/target-endpoint.ts). */
   target: Named<TargetSpec>;
-  /** The configuration's databases; undefined means every user database. */
-  databases?: string[];
-  method: BackupMethod;
+  /** Checked here, as the repository is: the session's input may have been written by hand. */
+  configuration: Named<BackupConfigurationSpec>;
+  repository: Named<RepositorySpec>;
 }
 
 /** The server a session backs up from: the Target itself, or the Galera node chosen as donor. */
@@ -52,6 +53,9 @@ export interface BackupSource {
 }
 
 export interface PreflightResult {
+  /** The configuration and repository specs as the resource schemas read them, defaults applied: what the session runs with. */
+  configuration: BackupConfigurationSpec;
+  repository: RepositorySpec;
   engine: Engine;
   version: string;
   serverId: number;
@@ -169,8 +173,12 @@ export function createBackupActivities(deps: BackupActivityDeps) {
      * chooses the node to back up from. Fails fast on authentication and reachability.
      */
     async preflightTarget(input: PreflightInput): Promise<PreflightResult> {
+      // Before the database is reached: a session started with the temporal CLI skipped the resource files' checks.
+      const checked = checkBackupSessionResources(input);
+      if ('problem' in checked) throw permanentFailure(PermanentFailureType.InvalidInput, checked.problem);
+      const { method, databases } = checked.configuration.spec;
       const { source, galera } = await chooseSource(input.target);
-      if (input.method === 'physical' && !source.datadir) {
+      if (method === 'physical' && !source.datadir) {
         throw permanentFailure(
           PermanentFailureType.InvalidInput,
           `Target "${input.target.name}": a physical backup of ${source.address} needs its data directory (spec.datadir, or datadir on the Galera member)`,
@@ -181,7 +189,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version, @@server_id AS serverId');
         const available = await listUserDatabases(connection);
         // A physical backup copies the whole data directory: every database, whatever the list says.
-        const wanted = input.method === 'physical' ? available : (input.databases ?? available);
+        const wanted = method === 'physical' ? available : (databases ?? available);
         const missing = wanted.filter((db) => !available.includes(db));
         if (missing.length > 0) {
           throw permanentFailure(
@@ -189,10 +197,12 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             `Target "${input.target.name}" has no database ${missing.map((d) => `"${d}"`).join(', ')} (spec.databases of the configuration)`,
           );
         }
-        if (wanted.length === 0 && input.method === 'logical') {
+        if (wanted.length === 0 && method === 'logical') {
           throw permanentFailure(PermanentFailureType.UnknownDatabase, `Target "${input.target.name}" has no user databases to back up`);
         }
         return {
+          configuration: checked.configuration.spec,
+          repository: checked.repository.spec,
           engine: input.target.spec.engine,
           version: String(row?.version ?? ''),
           serverId: Number(row?.serverId ?? 0),

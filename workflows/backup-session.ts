@@ -46,14 +46,12 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
     ['configuration.name', 'configuration.spec', 'target.name', 'target.spec', 'repository.name', 'repository.spec'],
     '`dbkeep input backup` prints a valid input',
   );
-  const { configuration, target, repository } = input;
+  const { configuration, target } = input;
   const info = workflowInfo();
   const snapshotId = input.snapshotId ?? formatSnapshotId(info.startTime, uuid4().replace(/-/g, '').slice(0, 6));
-  const status = beginSession({ kind: 'backup', configuration: configuration.name, repository: repository.name, target: target.name });
+  const status = beginSession({ kind: 'backup', configuration: configuration.name, repository: input.repository.name, target: target.name });
   status.snapshotId = snapshotId;
-  // Resource files always carry it (default logical); a hand-written input may not.
-  const method = configuration.spec.method ?? 'logical';
-  const labels = { kind: 'backup' as const, configuration: configuration.name, repository: repository.name, target: target.name };
+  const labels = { kind: 'backup' as const, configuration: configuration.name, repository: input.repository.name, target: target.name };
 
   const { earlier } = await runStep(status, 'admission', () =>
     quickActivities.findEarlierBackupSession({
@@ -72,10 +70,14 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
 
   try {
     const preflight = await runStep(status, 'preflight', () =>
-      quickActivities.preflightTarget({ target, databases: configuration.spec.databases, method }),
+      quickActivities.preflightTarget({ target, configuration, repository: input.repository }),
     );
-    // Validated at the boundary; a workflow started with a hand-written input gets the default.
-    const timeoutMs = parseDurationMs(configuration.spec.timeout ?? '6h') ?? 6 * 3_600_000;
+    // From here on, the specs as the preflight checked them (a hand-written input may lack defaults).
+    const spec = preflight.configuration;
+    const { method } = spec;
+    const repository = { name: input.repository.name, spec: preflight.repository };
+    // The schema checked it with this parser.
+    const timeoutMs = parseDurationMs(spec.timeout)!;
     const dump = await runStep(status, 'dump', () =>
       streamingActivitiesWithin(timeoutMs).dumpToRepository({
         configuration: configuration.name,
@@ -83,11 +85,11 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
         target,
         source: preflight.source,
         repository,
-        compression: configuration.spec.compression,
+        compression: spec.compression,
         databases: preflight.databases,
         method,
-        encryptTo: configuration.spec.encryption?.age.recipients,
-        args: configuration.spec.args ?? [],
+        encryptTo: spec.encryption?.age.recipients,
+        args: spec.args,
       }),
     );
     status.storedBytes = dump.storedBytes;
@@ -103,7 +105,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       startedAt: dump.startedAt,
       completedAt: dump.completedAt,
       databases: preflight.databases,
-      compression: configuration.spec.compression,
+      compression: spec.compression,
       data: { file: dump.file, storedBytes: dump.storedBytes, rawBytes: dump.rawBytes, sha256: dump.sha256 },
       tools: dump.tools,
       dbkeepVersion: dump.dbkeepVersion,
@@ -119,9 +121,9 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       pruneActivities.applyRetention({
         repository,
         configuration: configuration.name,
-        policy: configuration.spec.retention,
+        policy: spec.retention,
         protect: [snapshotId],
-        dryRun: configuration.spec.retention?.dryRun ?? false,
+        dryRun: spec.retention?.dryRun ?? false,
       }),
     ).catch((err: unknown) => {
       status.warning = `retention failed, nothing more was deleted: ${failureMessage(err)}`;

@@ -153,6 +153,34 @@ const cases: PermanentCase[] = [
     },
   },
   {
+    name: 'a backup input with a refused tool option sent with the temporal CLI',
+    type: 'InvalidInput',
+    activityType: 'preflightTarget',
+    mentions: () => /BackupConfiguration "raw-args": spec\.args\.0: --ho is not allowed: the tool reads it as --host/,
+    start: () => {
+      const resolved = resolveBackupConfiguration(
+        stack.resources(stack.targetDocument('shop-db', source), shopConfiguration('raw-args', { target: 'shop-db' })),
+        'raw-args',
+      );
+      const input = { ...resolved, configuration: { ...resolved.configuration, spec: { ...resolved.configuration.spec, args: ['--ho=127.0.0.9'] } } };
+      return startRaw('backupSession', `backup/raw-args/raw-${randomBytes(3).toString('hex')}`, input);
+    },
+  },
+  {
+    name: 'a backup input with neither s3 nor filesystem in its repository sent with the temporal CLI',
+    type: 'InvalidInput',
+    activityType: 'preflightTarget',
+    mentions: () => /Repository "repo": spec: exactly one of s3 or filesystem must be set/,
+    start: () => {
+      const resolved = resolveBackupConfiguration(
+        stack.resources(stack.targetDocument('shop-db', source), shopConfiguration('raw-repository', { target: 'shop-db' })),
+        'raw-repository',
+      );
+      const input = { ...resolved, repository: { ...resolved.repository, spec: {} } };
+      return startRaw('backupSession', `backup/raw-repository/raw-${randomBytes(3).toString('hex')}`, input);
+    },
+  },
+  {
     name: 'an empty backup input sent with the temporal CLI',
     type: 'InvalidInput',
     mentions: () => /configuration/,
