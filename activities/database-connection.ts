@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Named, TargetSpec } from '../domain/resources';
+import { SYSTEM_SCHEMAS } from '../domain/system-schemas';
 import type { SecretResolver } from '../secrets/secret-resolver';
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOENT', 'EAI_AGAIN']);
@@ -50,9 +51,7 @@ export function classifyConnectionError(err: unknown, target: Named<TargetSpec>)
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** Schemas that belong to the server itself, never part of "all databases". */
-export const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'] as const;
-
+/** Every database but the server's own (SYSTEM_SCHEMAS): what "all databases" means to a backup. */
 export async function listUserDatabases(connection: mysql.Connection): Promise<string[]> {
   const [rows] = await connection.query<mysql.RowDataPacket[]>(
     'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?) ORDER BY SCHEMA_NAME',

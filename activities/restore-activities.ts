@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
 import { snapshotKey } from '../domain/repository-layout';
+import { databasesReplacedByRestore, isSystemSchema } from '../domain/system-schemas';
 import type { BackupMethod, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatZodIssues } from '../domain/resource-set';
 import { restoreOptionsSchema } from '../domain/resources';
@@ -111,7 +112,7 @@ function summarize(manifest: Manifest): SnapshotSummary {
   };
 }
 
-/** The databases a restore of `manifest` replaces: all of them, or the one asked for. */
+/** The databases a restore of `manifest` applies: all of them, or the one asked for (databasesReplacedByRestore: which it drops first). */
 export function restoredDatabases(manifest: Manifest, database: string | undefined): string[] {
   if (database === undefined) return manifest.databases;
   if (!manifest.databases.includes(database)) {
@@ -174,9 +175,14 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   }
 
   async function dropRestoredDatabases(input: RestoreInput): Promise<void> {
+    const applied = restoredDatabases(input.manifest, input.database);
+    const kept = applied.filter(isSystemSchema);
+    if (kept.length > 0) {
+      log.info('system schemas not dropped: the dump applies to them as it is', { snapshotId: input.manifest.snapshotId, schemas: kept });
+    }
     const connection = await connectToTarget(input.target, deps.secrets);
     try {
-      for (const db of restoredDatabases(input.manifest, input.database)) {
+      for (const db of databasesReplacedByRestore(applied)) {
         await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
       }
     } finally {
@@ -290,8 +296,10 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       );
     },
 
-    /** Refuses a target that already holds objects in a database being restored, unless overwrite. */
+    /** Refuses a target that already holds objects in a database the restore replaces, unless overwrite. */
     async inspectRestoreTarget(input: InspectTargetInput): Promise<void> {
+      const databases = databasesReplacedByRestore(input.databases);
+      if (databases.length === 0) return;
       const connection = await connectToTarget(input.target, deps.secrets);
       try {
         const [rows] = await connection.query<mysql.RowDataPacket[]>(
@@ -300,7 +308,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
              UNION ALL SELECT ROUTINE_SCHEMA FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (?)
              UNION ALL SELECT EVENT_SCHEMA FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN (?)
            ) AS objects GROUP BY db ORDER BY db`,
-          [input.databases, input.databases, input.databases],
+          [databases, databases, databases],
         );
         if (rows.length > 0 && !input.overwrite) {
           const held = rows.map((r) => `"${r.db}" (${r.n} objects)`).join(', ');
