@@ -11,7 +11,7 @@ import { createRepositoryStatusActivities } from './repository-status';
 import { createRestoreActivities } from './restore-activities';
 import { createReplicaWorkerActivities, type ReplicaWorkerLauncher } from './replica-workers';
 import { createRetentionActivities } from './retention-activities';
-import { findEarlierBackupSession } from './session-admission';
+import { findBackupLockHolder } from './session-admission';
 import { createTargetEndpointResolver, withConcreteTarget } from './target-endpoint';
 import { createTargetReadinessActivities } from './target-readiness';
 
@@ -49,7 +49,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createMetricsActivities({ pushgatewayUrl: deps.pushgatewayUrl }),
     ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),
     ...createTargetReadinessActivities({ ...resolved, targets }),
-    findEarlierBackupSession,
+    findBackupLockHolder,
   };
 }
 

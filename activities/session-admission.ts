@@ -1,34 +1,21 @@
 import { Context } from '@temporalio/activity';
-import { runningBackupSessionsQuery } from '../domain/search-attributes';
+import { backupLockWorkflowId } from '../domain/session-ids';
 
-export interface FindEarlierSessionInput {
+export interface FindBackupLockHolderInput {
   configuration: string;
-  workflowId: string;
-  /** ISO start time of the asking session. */
-  startedAt: string;
 }
 
-/** The running backup session of the configuration that started first, if it is not the asking one. */
-export interface FindEarlierSessionResult {
-  earlier?: { workflowId: string; startedAt: string };
+export interface FindBackupLockHolderResult {
+  /** The session that holds the configuration's backup lock; undefined if it could not be told. */
+  holder?: string;
 }
 
 /**
- * Finds another running backup session of the same configuration that started before this one.
- * Schedules already skip overlapping slots; this also covers a one-off `dbkeep backup`, a
- * `temporal workflow start` and a session started while a one-off runs, so two sessions of one
- * configuration never dump at once. Ties (same start time) go to the smaller workflow id, so
- * exactly one of two simultaneous sessions proceeds.
+ * Which session holds the configuration's backup lock (workflows/backup-lock.ts): the lock's
+ * parent. Only for telling the user; the lock itself decided that this session may not run.
  */
-export async function findEarlierBackupSession(input: FindEarlierSessionInput): Promise<FindEarlierSessionResult> {
+export async function findBackupLockHolder(input: FindBackupLockHolderInput): Promise<FindBackupLockHolderResult> {
   const { client } = Context.current();
-  const query = runningBackupSessionsQuery(input.configuration);
-  let earliest: { workflowId: string; startedAt: string } | undefined;
-  for await (const execution of client.workflow.list({ query })) {
-    if (execution.workflowId === input.workflowId) continue;
-    const startedAt = execution.startTime.toISOString();
-    const before = startedAt < input.startedAt || (startedAt === input.startedAt && execution.workflowId < input.workflowId);
-    if (before && (!earliest || startedAt < earliest.startedAt)) earliest = { workflowId: execution.workflowId, startedAt };
-  }
-  return { earlier: earliest };
+  const description = await client.workflow.getHandle(backupLockWorkflowId(input.configuration)).describe();
+  return { holder: description.parentExecution?.workflowId ?? undefined };
 }

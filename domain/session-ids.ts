@@ -8,6 +8,14 @@ export function backupWorkflowId(configuration: string, snapshotId: string): str
   return `backup/${configuration}/${snapshotId}`;
 }
 
+/**
+ * The lock a backup session holds while it runs: a child workflow with this fixed id. Temporal
+ * refuses a second running workflow of one id atomically, which a visibility query cannot do.
+ */
+export function backupLockWorkflowId(configuration: string): string {
+  return `backup-lock/${configuration}`;
+}
+
 export function restoreWorkflowId(target: string, restoreId: string): string {
   return `restore/${target}/${restoreId}`;
 }

@@ -14,10 +14,11 @@ const PARTIAL_MARKER = '.partial-';
  * S3; commit is write to a temporary name, fsync, rename, fsync the directory.
  */
 export class FilesystemStorage implements Storage {
+  /** The directory with a trailing `/`, as S3's `s3://bucket/prefix/`: messages append keys to it. */
   readonly location: string;
 
   constructor(private readonly root: string) {
-    this.location = root;
+    this.location = root.endsWith('/') ? root : `${root}/`;
   }
 
   async putStream(key: string, body: Readable, signal: AbortSignal): Promise<void> {

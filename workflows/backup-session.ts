@@ -1,12 +1,14 @@
 import { ApplicationFailure, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Manifest } from '../domain/manifest';
 import type { BackupConfigurationSpec, Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import { backupLockWorkflowId } from '../domain/session-ids';
 import { formatSnapshotId } from '../domain/snapshot-id';
 import { parseDurationMs } from '../domain/duration';
 import { pruneActivities, quickActivities, streamingActivitiesWithin } from './activity-options';
 import { reportSessionMetrics } from './session-metrics';
 import { beginSession, failureMessage, runStep, setPhase } from './session-status';
 import { requireInputFields } from './input-guard';
+import { acquireBackupLock, releaseBackupLock } from './backup-lock';
 
 export interface BackupSessionInput {
   configuration: Named<BackupConfigurationSpec>;
@@ -53,18 +55,13 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
   status.snapshotId = snapshotId;
   const labels = { kind: 'backup' as const, configuration: configuration.name, repository: input.repository.name, target: target.name };
 
-  const { earlier } = await runStep(status, 'admission', () =>
-    quickActivities.findEarlierBackupSession({
-      configuration: configuration.name,
-      workflowId: info.workflowId,
-      startedAt: info.startTime.toISOString(),
-    }),
-  );
-  if (earlier) {
-    status.skippedFor = earlier.workflowId;
+  const lock = await runStep(status, 'admission', () => acquireBackupLock(configuration.name, info.workflowId));
+  if (!lock) {
+    const { holder } = await quickActivities.findBackupLockHolder({ configuration: configuration.name });
+    status.skippedFor = holder;
     status.snapshotId = undefined;
     setPhase(status, 'Skipped');
-    return { outcome: 'skipped', configuration: configuration.name, runningSession: earlier.workflowId };
+    return { outcome: 'skipped', configuration: configuration.name, runningSession: holder ?? backupLockWorkflowId(configuration.name) };
   }
   setPhase(status, 'Running');
 
@@ -111,7 +108,15 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       dbkeepVersion: dump.dbkeepVersion,
       ...(dump.encryption ? { encryption: dump.encryption } : {}),
       ...(preflight.galera
-        ? { galera: { node: preflight.galera.node, clusterStateUuid: preflight.galera.clusterStateUuid, lastCommitted: preflight.galera.lastCommitted } }
+        ? {
+            galera: {
+              node: preflight.galera.node,
+              clusterStateUuid: preflight.galera.clusterStateUuid,
+              lastCommitted: preflight.galera.lastCommitted,
+              // A position in another cluster history bounds nothing.
+              ...(dump.galera?.clusterStateUuid === preflight.galera.clusterStateUuid ? { lastCommittedAtEnd: dump.galera.lastCommitted } : {}),
+            },
+          }
         : {}),
     };
     await runStep(status, 'commit', () => quickActivities.commitSnapshot({ repository, manifest }));
@@ -155,5 +160,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
     setPhase(status, 'Failed');
     await reportSessionMetrics({ ...labels, success: false });
     throw err;
+  } finally {
+    await releaseBackupLock(lock);
   }
 }

@@ -1,4 +1,5 @@
 export { backupSession } from './backup-session';
+export { backupLock } from './backup-lock';
 export { restoreSession } from './restore-session';
 export { volumeRestoreSession, replicaVolumePopulation } from './volume-restore-session';
 export { bootstrapSession } from './bootstrap-session';

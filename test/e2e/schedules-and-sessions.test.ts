@@ -210,6 +210,22 @@ describe('one session per configuration at a time', () => {
     expect(watched.stdout).toContain(`${first.workflowId}: Succeeded (completed)`);
   });
 
+  it('lets exactly one of two sessions started at the same instant run, through the backup lock', async () => {
+    const resolved = resolveBackupConfiguration(stack.resources(stack.targetDocument('shop-db', source), configurationDocument('shop', { target: 'shop-db', databases: ['shop'] })), 'shop');
+    // Started past the client's visibility check, as two schedulers or SDKs racing would.
+    const ids = ['backup/shop/race-a', 'backup/shop/race-b'];
+    const handles = await Promise.all(ids.map((workflowId) => stack.client.temporal.workflow.start('backupSession', { taskQueue: stack.taskQueue, workflowId, args: [resolved] })));
+    const results = await Promise.all(handles.map((handle) => handle.result()));
+    const ran = results.filter((r) => r.outcome === 'succeeded');
+    const skipped = results.filter((r) => r.outcome === 'skipped');
+    expect(ran).toHaveLength(1);
+    expect(skipped).toHaveLength(1);
+    const winner = ids[results.findIndex((r) => r.outcome === 'succeeded')];
+    expect(skipped[0]).toEqual({ outcome: 'skipped', configuration: 'shop', runningSession: winner });
+    // The lock is released: the next session runs.
+    expect((await (await stack.client.backupNow(resolved)).result()).outcome).toBe('succeeded');
+  });
+
   it('triggers under the schedule\'s own overlap policy: a trigger while its session runs starts nothing', async () => {
     const handle = stack.client.temporal.schedule.getHandle(scheduleIdFor('shop'));
     const skippedBefore = (await handle.describe()).info.numActionsSkippedOverlap;

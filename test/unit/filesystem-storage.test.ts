@@ -56,8 +56,8 @@ function failingStream(chunks: Buffer[], error: Error): Readable {
 }
 
 describe('FilesystemStorage', () => {
-  it('reports its directory as its location', () => {
-    expect(storage.location).toBe(root);
+  it('reports its directory as its location, ending in / so that a key appended to it is a path', () => {
+    expect(storage.location).toBe(`${root}/`);
   });
 
   it('stores bytes under a nested key and reads them back', async () => {
@@ -123,7 +123,7 @@ describe('FilesystemStorage', () => {
     await mkdir(root, { recursive: true });
     const streamErr = await storage.getStream('c/s/missing').catch((e: unknown) => e);
     expect(streamErr).toBeInstanceOf(ObjectNotFoundError);
-    expect(streamErr).toMatchObject({ key: 'c/s/missing', location: root, message: `${root}: object c/s/missing does not exist` });
+    expect(streamErr).toMatchObject({ key: 'c/s/missing', location: `${root}/`, message: `${root}/: object c/s/missing does not exist` });
     await expect(storage.getBytes('c/s/missing')).rejects.toBeInstanceOf(ObjectNotFoundError);
   });
 

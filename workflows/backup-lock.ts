@@ -1,0 +1,48 @@
+import {
+  CancellationScope,
+  condition,
+  defineSignal,
+  ParentClosePolicy,
+  setHandler,
+  startChild,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { backupLockWorkflowId } from '../domain/session-ids';
+
+export const releaseBackupLockSignal = defineSignal('release');
+
+/**
+ * Held by the one backup session of a configuration that may run: it is a child workflow of that
+ * session with the id `backup-lock/<configuration>`, so Temporal itself refuses a second one
+ * while it runs, at once and whatever visibility's lag. It ends when its session releases it,
+ * and is terminated with its session if that ends any other way (terminated, timed out).
+ */
+export async function backupLock(): Promise<void> {
+  let released = false;
+  setHandler(releaseBackupLockSignal, () => {
+    released = true;
+  });
+  await condition(() => released);
+}
+
+export type BackupLock = ChildWorkflowHandle<typeof backupLock>;
+
+/** The configuration's lock, or undefined while another session holds it. */
+export async function acquireBackupLock(configuration: string, holder: string): Promise<BackupLock | undefined> {
+  try {
+    return await startChild(backupLock, {
+      workflowId: backupLockWorkflowId(configuration),
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+      staticSummary: `backup lock of ${configuration}, held by ${holder}`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
+    throw err;
+  }
+}
+
+/** Releases the lock even when the session is being cancelled, so the next session may run. */
+export async function releaseBackupLock(lock: BackupLock): Promise<void> {
+  await CancellationScope.nonCancellable(() => lock.signal(releaseBackupLockSignal)).catch(() => undefined);
+}
