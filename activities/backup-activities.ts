@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
-import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import { permanentFailure, PermanentFailureType, transientFailure, TransientFailureType } from '../domain/failures';
 import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor';
 import { serializeManifest, type Manifest } from '../domain/manifest';
 import { dataFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
@@ -61,6 +61,7 @@ export interface PreflightResult {
   serverId: number;
   databases: string[];
   source: BackupSource;
+  /** The donor and its position read here, before the backup tool starts: the manifest's lower bound. */
   galera?: { node: string; clusterStateUuid: string; lastCommitted: number; reason: string };
 }
 
@@ -88,6 +89,13 @@ export interface DumpResult {
   tools: { dump: string; compressor?: string };
   dbkeepVersion: string;
   encryption?: { method: 'age'; recipients: string[] };
+  /** For a Galera target: the source node's position right after the backup tool exited, when it could be read. */
+  galera?: GaleraPosition;
+}
+
+export interface GaleraPosition {
+  clusterStateUuid: string;
+  lastCommitted: number;
 }
 
 export interface CommitInput {
@@ -116,6 +124,23 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     }
   }
 
+  /**
+   * The source's position right after the backup tool exited: an upper bound of the snapshot's
+   * (domain/manifest.ts). The backup is complete by then, so a node that cannot be asked only
+   * leaves the bound out of the manifest; it does not fail the backup.
+   */
+  async function galeraPositionAtEnd(target: Named<TargetSpec>, source: BackupSource): Promise<GaleraPosition | undefined> {
+    try {
+      const status = await wsrepStatus(target, targetAt(target.spec, source));
+      const lastCommitted = Number(status.wsrep_last_committed);
+      if (!status.wsrep_cluster_state_uuid || !Number.isInteger(lastCommitted)) throw new Error('no wsrep status');
+      return { clusterStateUuid: status.wsrep_cluster_state_uuid, lastCommitted };
+    } catch (error) {
+      log.warn('galera position after the backup not read', { target: target.name, node: source.address, error: (error as Error).message });
+      return undefined;
+    }
+  }
+
   /** Asks every node of a Galera target for its state and picks the donor (domain/galera-donor.ts). */
   async function chooseSource(target: Named<TargetSpec>): Promise<{ source: BackupSource; galera?: PreflightResult['galera'] }> {
     const own: BackupSource = {
@@ -132,8 +157,9 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         .map((m) => ({ host: m.host, port: m.port, datadir: m.datadir, address: `${m.host}:${m.port}`, isPrimary: false }))
         .filter((m) => m.address !== own.address),
     ];
+    type PolledNode = GaleraNodeState & { candidate: (typeof candidates)[number]; status?: Record<string, string>; failureType?: string };
     const states = await Promise.all(
-      candidates.map(async (candidate): Promise<GaleraNodeState & { candidate: typeof candidate; status?: Record<string, string> }> => {
+      candidates.map(async (candidate): Promise<PolledNode> => {
         try {
           const status = await wsrepStatus(target, targetAt(target.spec, candidate));
           const localState = status.wsrep_local_state === undefined ? undefined : Number(status.wsrep_local_state);
@@ -147,13 +173,24 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             status,
           };
         } catch (error) {
-          if ((error as { type?: string }).type === PermanentFailureType.AuthenticationFailed) throw error;
-          return { address: candidate.address, isPrimary: candidate.isPrimary, unreachable: (error as Error).message, candidate };
+          const failureType = (error as { type?: string }).type;
+          if (failureType === PermanentFailureType.AuthenticationFailed) throw error;
+          return { address: candidate.address, isPrimary: candidate.isPrimary, unreachable: (error as Error).message, failureType, candidate };
         }
       }),
     );
     const choice = chooseGaleraDonor(states);
-    if ('problem' in choice) throw new Error(`Target "${target.name}": ${choice.problem}`);
+    if ('problem' in choice) {
+      // As for a single server: no node accepting connections is a configuration to fix, not a state to wait out.
+      if (states.every((state) => state.failureType === PermanentFailureType.TargetUnreachable)) {
+        throw permanentFailure(PermanentFailureType.TargetUnreachable, `Target "${target.name}": ${choice.problem}`);
+      }
+      // A state the cluster leaves by itself (or when an operator ends a desync): retried with backoff.
+      throw transientFailure(
+        TransientFailureType.NoSyncedClusterNode,
+        `Target "${target.name}": ${choice.problem} (retried: a node joining or donating becomes Synced on its own, one desynced with wsrep_desync once it is set OFF)`,
+      );
+    }
     const { candidate, status } = choice.donor;
     log.info('galera donor chosen', { target: target.name, donor: candidate.address, reason: choice.reason });
     return {
@@ -256,6 +293,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             phase: physical ? 'copying data directory' : 'dumping',
           });
           log.info('backup uploaded', { key, method: input.method, storedBytes: streamed.storedBytes, rawBytes: streamed.rawBytes });
+          const galera = isGaleraTarget(input.target.spec) ? await galeraPositionAtEnd(input.target, input.source) : undefined;
           return {
             file,
             ...streamed,
@@ -264,6 +302,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             tools,
             dbkeepVersion: DBKEEP_VERSION,
             ...(recipients ? { encryption: { method: 'age' as const, recipients: ageRecipients(recipients) } } : {}),
+            ...(galera ? { galera } : {}),
           };
         });
       } finally {

@@ -29,3 +29,19 @@ export const permanentFailureTypes: readonly PermanentFailureType[] = Object.val
 export function permanentFailure(type: PermanentFailureType, message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, type);
 }
+
+/**
+ * Transient failures with a stable type: retried with backoff like any other transient failure,
+ * and typed so that a session failing with one once its retries are spent says what to wait
+ * for, in a way clients can match on. Also part of the API, never renamed.
+ */
+export const TransientFailureType = {
+  /** No node of a Galera target is Synced in the primary component: nodes resyncing or donating. */
+  NoSyncedClusterNode: 'NoSyncedClusterNode',
+} as const;
+
+export type TransientFailureType = (typeof TransientFailureType)[keyof typeof TransientFailureType];
+
+export function transientFailure(type: TransientFailureType, message: string): ApplicationFailure {
+  return ApplicationFailure.retryable(message, type);
+}

@@ -4,6 +4,9 @@
  */
 export const WSREP_SYNCED = 4;
 
+/** wsrep_local_state_comment for each wsrep_local_state. */
+const WSREP_STATE_NAMES: Record<number, string> = { 1: 'Joining', 2: 'Donor/Desynced', 3: 'Joined', 4: 'Synced' };
+
 export interface GaleraNodeState {
   /** host:port, for messages and the manifest. */
   address: string;
@@ -26,9 +29,11 @@ function isHealthy(node: GaleraNodeState): boolean {
 }
 
 function describeNode(node: GaleraNodeState): string {
-  if (node.unreachable !== undefined) return `${node.address}: unreachable (${node.unreachable})`;
-  if (node.localState === undefined) return `${node.address}: not a Galera node (no wsrep status)`;
-  return `${node.address}: wsrep_local_state=${node.localState}, wsrep_ready=${node.ready ? 'ON' : 'OFF'}, wsrep_cluster_status=${node.clusterStatus ?? '?'}`;
+  const name = node.isPrimary ? `${node.address} (write primary)` : node.address;
+  if (node.unreachable !== undefined) return `${name}: unreachable (${node.unreachable})`;
+  if (node.localState === undefined) return `${name}: not a Galera node (no wsrep status)`;
+  const state = WSREP_STATE_NAMES[node.localState];
+  return `${name}: wsrep_local_state=${node.localState}${state ? ` (${state})` : ''}, wsrep_ready=${node.ready ? 'ON' : 'OFF'}, wsrep_cluster_status=${node.clusterStatus ?? '?'}`;
 }
 
 /**

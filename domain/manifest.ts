@@ -52,12 +52,29 @@ export const manifestSchema = z.object({
   }),
   /** Present when the stored object is age-encrypted: restores need the identity of one of these recipients. */
   encryption: z.object({ method: z.literal('age'), recipients: z.array(z.string()).min(1) }).optional(),
-  /** For a Galera cluster: the node the backup was taken from and the cluster position at its end. */
+  /**
+   * For a Galera cluster: the node the backup was taken from and its position in the cluster's
+   * history. The backup tool's consistent point cannot be asked for from outside its own session
+   * (a --single-transaction snapshot is taken on mariadb-dump's connection, and
+   * wsrep_last_committed is not part of any snapshot), so dbkeep records two bounds of it, read
+   * on the same node: every transaction up to `lastCommitted` is in the snapshot, none after
+   * `lastCommittedAtEnd`. For a physical backup the exact position is in the stream itself:
+   * mariadb-backup --galera-info writes `xtrabackup_galera_info` (`uuid:seqno`) while commits are
+   * blocked, and that file is the authoritative one.
+   */
   galera: z
     .object({
       node: z.string(),
+      /** wsrep_cluster_state_uuid: which history the positions count in. */
       clusterStateUuid: z.string(),
+      /** wsrep_last_committed read just before the backup tool started: a lower bound. */
       lastCommitted: z.number().int(),
+      /**
+       * wsrep_last_committed read right after the backup tool exited: an upper bound. Absent in
+       * manifests of earlier versions, and when the node could not be asked then or had moved to
+       * another cluster state UUID.
+       */
+      lastCommittedAtEnd: z.number().int().optional(),
     })
     .optional(),
   dbkeepVersion: z.string(),

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { permanentFailure, PermanentFailureType, permanentFailureTypes } from '../../domain/failures';
+import { permanentFailure, PermanentFailureType, permanentFailureTypes, transientFailure, TransientFailureType } from '../../domain/failures';
 
 describe('permanentFailure', () => {
   it('is a non-retryable ApplicationFailure carrying the type and message', () => {
@@ -34,5 +34,16 @@ describe('permanentFailure', () => {
       'VolumeNotEmpty',
       'TargetReferenceUnavailable',
     ]);
+  });
+});
+
+describe('transientFailure', () => {
+  it('is a retryable ApplicationFailure with a stable type, distinct from every permanent one', () => {
+    const failure = transientFailure(TransientFailureType.NoSyncedClusterNode, 'no synced Galera node');
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure.nonRetryable).toBe(false);
+    expect(failure.type).toBe('NoSyncedClusterNode');
+    expect(Object.entries(TransientFailureType).every(([key, value]) => key === value)).toBe(true);
+    expect(Object.values(TransientFailureType).filter((type) => (permanentFailureTypes as readonly string[]).includes(type))).toEqual([]);
   });
 });
