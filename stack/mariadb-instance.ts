@@ -16,6 +16,13 @@ export interface MariaDbInstanceOptions {
   /** Appended to mariadbd's argv on every start, e.g. ['--log-bin=binlog']. */
   extraArgs?: string[];
   /**
+   * mariadbd reads this option file instead of none (--no-defaults). A Galera node needs one:
+   * the SST scripts read their settings from the server's option file, and from the host's
+   * /etc/mysql when the server has none. The file then sets innodb_buffer_pool_size: the SST
+   * scripts pass one found in argv on to mariadb-backup, which refuses it (MariaDB 10.11.19).
+   */
+  defaultsFile?: string;
+  /**
    * Start on this existing data directory (a restored one) instead of a new one: no
    * mariadb-install-db, and root's password is whatever that data directory holds.
    */
@@ -64,14 +71,14 @@ export async function startMariaDbInstance(options: MariaDbInstanceOptions): Pro
   if (!options.existingDatadir) await installSystemTables(datadir, userArgs);
 
   const serverArgs = [
-    '--no-defaults',
+    options.defaultsFile ? `--defaults-file=${options.defaultsFile}` : '--no-defaults',
     `--datadir=${datadir}`,
     `--socket=${socket}`,
     `--port=${port}`,
     '--bind-address=127.0.0.1',
     `--pid-file=${join(dir, 'mariadbd.pid')}`,
     ...userArgs,
-    '--innodb-buffer-pool-size=128M',
+    ...(options.defaultsFile ? [] : ['--innodb-buffer-pool-size=128M']),
     // Linux caps AIO contexts machine-wide (fs.aio-max-nr); the suites start many instances.
     '--innodb-use-native-aio=0',
     '--skip-name-resolve',
