@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import { permanentRestoreErrorReason } from '../domain/restore-errors';
 import type { Manifest } from '../domain/manifest';
 import { snapshotKey } from '../domain/repository-layout';
 import { databasesReplacedByRestore, isSystemSchema } from '../domain/system-schemas';
@@ -27,6 +28,7 @@ import { applySegmentFile, SegmentScheduler, type StagedSegmentFile } from './pa
 import { stageDumpSegments, tableGroupBytes } from './restore-staging';
 import { makeScratchDirectory } from './scratch-directory';
 import { runStages } from './stages';
+import { ToolFailedError } from './tool-process';
 import { streamRepositoryToTool, type StreamedObject } from './stream-pipelines';
 
 export interface RestoreActivityDeps {
@@ -348,7 +350,15 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
           parallel > 1
             ? applyInParallel({ ...input, parallel }, files, storage, controller, progress)
             : applySerially(input, files, storage, controller, progress),
-        );
+        ).catch((err: unknown) => {
+          const reason = err instanceof ToolFailedError && err.exitedOnItsOwn ? permanentRestoreErrorReason(err.message) : undefined;
+          if (!reason || !(err instanceof Error)) throw err;
+          throw permanentFailure(
+            PermanentFailureType.RestoreStatementRejected,
+            `snapshot ${manifest.snapshotId}: Target "${input.target.name}" refused a statement of the dump (${reason}), which no retry changes: ` +
+              `${err.message}; what was applied before it stays, and restoring again with overwrite starts over`,
+          );
+        });
         // Read twice, so the object could have changed in between.
         if (streamed.sha256 !== manifest.data.sha256) {
           throw permanentFailure(

@@ -20,6 +20,7 @@ export const PermanentFailureType = {
   MethodMismatch: 'MethodMismatch',
   VolumeNotEmpty: 'VolumeNotEmpty',
   TargetReferenceUnavailable: 'TargetReferenceUnavailable',
+  RestoreStatementRejected: 'RestoreStatementRejected',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

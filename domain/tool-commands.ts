@@ -156,6 +156,12 @@ export function logicalRestoreCommand(params: {
       '--binary-mode',
       '--default-character-set=utf8mb4',
       '--batch',
+      // A dump is data, not a script: a restored (or imported) one must never run shell commands
+      // (`system`), read files (`source`, LOAD DATA LOCAL) or write them (`tee`) on the worker.
+      // --batch with --binary-mode already sends such lines to the server as SQL (which refuses
+      // them); --sandbox, which MariaDB's client has since 10.5.25/10.6.18/10.11.8 (MySQL's has
+      // none), keeps it so should an `args` option ever turn client commands back on.
+      ...(params.target.engine === 'mariadb' ? ['--sandbox'] : []),
       ...(params.extraArgs ?? []),
     ],
   };

@@ -259,6 +259,26 @@ describe('import of external dumps', () => {
     expect(restored.snapshotId).toBe(first.imported[0]!.snapshotId);
     expect(await rowsOf(target)).toEqual(await rowsOf(source));
   });
+
+  it('never runs a client command of an imported dump: the restore fails at once, non-retryable, and nothing ran', async () => {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const marker = path.join(stack.dir, 'ran-from-an-imported-dump');
+    const hostile = `CREATE DATABASE \`hostile\`;\nUSE \`hostile\`;\nCREATE TABLE t (id INT);\nsystem touch ${marker}\nINSERT INTO t VALUES (1);\n`;
+    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'dbkeep/hostile/backup.2026-11-03T02:00:00Z.sql', Body: Buffer.from(hostile) }));
+    const set = stack.resources(stack.targetDocument('source', source), configurationDocument('hostile', { target: 'source' }));
+    const resolved = resolveBackupConfiguration(set, 'hostile');
+    expect((await stack.client.importDumps(resolved)).imported).toHaveLength(1);
+
+    const target = await stack.startMariaDb();
+    const copy = stack.resources(stack.targetDocument('copy', target)).targets.get('copy')!;
+    const handle = await stack.client.restore({ repository: resolved.repository, configuration: 'hostile', target: copy, selector: {} });
+    const failure = describeFailure(await handle.result().then(() => undefined, (error: unknown) => error));
+    // The client (batch, binary mode, sandbox) never runs a client command: the line reaches the
+    // server as SQL, which refuses it; that fails the restore at once, not after five attempts.
+    expect(failure).toMatchObject({ type: 'RestoreStatementRejected', nonRetryable: true });
+    expect(failure.message).toMatch(/refused a statement of the dump \(SQL syntax error\).*ERROR 1064 .* near 'system touch/);
+    expect(existsSync(marker)).toBe(false);
+  });
 });
 
 describe('filesystem repository', () => {

@@ -33,6 +33,7 @@ describe('permanentFailure', () => {
       'MethodMismatch',
       'VolumeNotEmpty',
       'TargetReferenceUnavailable',
+      'RestoreStatementRejected',
     ]);
   });
 });

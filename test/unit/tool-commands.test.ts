@@ -85,7 +85,7 @@ describe('logicalDumpCommand', () => {
 });
 
 describe('logicalRestoreCommand', () => {
-  it('runs the client with the option file first, binary mode and no password', () => {
+  it('runs the client with the option file first, binary mode, in the sandbox and no password', () => {
     const restore = logicalRestoreCommand({ target: tcpTarget, optionFile });
     expect(restore).toEqual({
       command: 'mariadb',
@@ -98,6 +98,7 @@ describe('logicalRestoreCommand', () => {
         '--binary-mode',
         '--default-character-set=utf8mb4',
         '--batch',
+        '--sandbox',
       ],
     });
   });
