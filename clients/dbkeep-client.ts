@@ -1,17 +1,35 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
+import { z } from 'zod';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { Progress } from '../activities/heartbeat';
 import type { ImportDumpsResult } from '../activities/import-activities';
 import type { RepositoryStatus } from '../activities/repository-status';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
-import { backupWorkflowId, bootstrapWorkflowId, DEFAULT_TASK_QUEUE, pruneWorkflowId, repositoryQueryWorkflowId, restoreWorkflowId, volumeRestoreWorkflowId } from '../domain/session-ids';
-import { restoreOptionsSchema, type Named, type RepositorySpec, type TargetSpec } from '../domain/resources';
-import { formatZodIssues, ResourceValidationError, type ResolvedBackupConfiguration, type ResourceSet } from '../domain/resource-set';
+import { resourceNameSchema } from '../domain/names';
+import {
+  backupWorkflowId,
+  bootstrapWorkflowId,
+  DEFAULT_TASK_QUEUE,
+  POD_ORDINAL_PLACEHOLDER,
+  pruneWorkflowId,
+  repositoryQueryWorkflowId,
+  restoreWorkflowId,
+  volumeRestoreWorkflowId,
+} from '../domain/session-ids';
+import { repositorySpecSchema, restoreOptionsSchema, targetSpecSchema, type Named, type RepositorySpec, type TargetSpec } from '../domain/resources';
+import {
+  checkBackupSessionResources,
+  formatZodIssues,
+  ResourceValidationError,
+  type ResolvedBackupConfiguration,
+  type ResourceSet,
+} from '../domain/resource-set';
 import { formatSnapshotId } from '../domain/snapshot-id';
-import type { SecretRef } from '../domain/secret-ref';
+import { secretRefSchema, type SecretRef } from '../domain/secret-ref';
 import { snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
 import { volumeClaimTemplateSchema, type VolumeClaimTemplate } from '../domain/volume-claim-template';
 import { runningBackupSessionsQuery, searchAttributes } from '../domain/search-attributes';
@@ -121,11 +139,112 @@ export interface SessionSummary {
   snapshotId?: string;
 }
 
-function parseSelector(selector: SnapshotSelector): SnapshotSelector {
-  const parsed = snapshotSelectorSchema.safeParse(selector);
-  if (!parsed.success) throw new ResourceValidationError(`restore selector: ${formatZodIssues(parsed.error.issues)}`);
+/**
+ * What a caller hands the client is checked here, before anything is sent: a workflow re-checks
+ * its input only once it runs, and names reach workflow ids, search attributes and visibility
+ * queries (quoted literals) on the way. The error names the method and the field.
+ */
+function checkInput<S extends z.ZodType>(method: string, schema: S, input: unknown, field?: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new ResourceValidationError(`${method}: ${formatZodIssues(parsed.error.issues, field)}`);
   return parsed.data;
 }
+
+const namedSchema = <S extends z.ZodType>(spec: S) => z.strictObject({ name: resourceNameSchema, spec });
+const repositorySchema = namedSchema(repositorySpecSchema);
+const targetSchema = namedSchema(targetSpecSchema);
+
+const bootstrapInputSchema = z.strictObject({
+  targetName: resourceNameSchema,
+  // The bound of `dbkeep bootstrap --wait-seconds`.
+  options: z.strictObject({ waitSeconds: z.number().int().min(0).max(86_400).optional() }),
+});
+
+/** The bound of `dbkeep snapshots --limit` and `dbkeep sessions --limit`. */
+const listLimitSchema = z.number().int().min(1).max(1000);
+const snapshotListingInputSchema = z.strictObject({ repository: repositorySchema, configuration: resourceNameSchema, limit: listLimitSchema });
+const sessionListingInputSchema = z.strictObject({ configuration: resourceNameSchema, limit: listLimitSchema });
+
+const pruneOptionsSchema = z.strictObject({ dryRun: z.boolean().optional() });
+
+/** Shown in the Temporal UI and in a cell of `dbkeep schedules`: one line of text. */
+const scheduleNoteSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(1000, 'must be at most 1000 characters')
+  // eslint-disable-next-line no-control-regex
+  .refine((note) => !/[\u0000-\u001f\u007f]/.test(note), 'must be one line without control characters');
+
+const scheduleNoteInputSchema = z.strictObject({ configuration: resourceNameSchema, note: scheduleNoteSchema.optional() });
+
+/**
+ * A session's workflow id as domain/session-ids.ts spells them (backup/NAME/SNAPSHOT-ID, a
+ * schedule's backup/NAME/scheduled-TIME, restore-volumes/NAME/ID/replica-N); Temporal's own
+ * limit on ids is 1000 bytes.
+ */
+const sessionWorkflowIdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(1000, 'must be at most 1000 characters')
+  .regex(/^[A-Za-z0-9._:+-]+(\/[A-Za-z0-9._:+-]+)*$/, 'must be "/"-separated segments of letters, digits, ".", "_", ":", "+" and "-", such as backup/NAME/SNAPSHOT-ID')
+  .refine((id) => id.split('/').every((segment) => segment !== '.' && segment !== '..'), 'must not have "." or ".." segments');
+
+/**
+ * The resolved parts' shapes and the Target, which the worker checks only when it resolves it;
+ * checkBackupSessionResources, the backup session's own check, covers the rest.
+ */
+const resolvedConfigurationSchema = z.strictObject({
+  configuration: z.strictObject({ name: z.string(), spec: z.unknown() }),
+  target: targetSchema,
+  repository: z.strictObject({ name: z.string(), spec: z.unknown() }),
+});
+
+function checkResolvedConfiguration(method: string, resolved: ResolvedBackupConfiguration): void {
+  checkInput(method, resolvedConfigurationSchema, resolved);
+  const checked = checkBackupSessionResources(resolved);
+  if ('problem' in checked) throw new ResourceValidationError(`${method}: ${checked.problem}`);
+}
+
+const restoreInputSchema = restoreOptionsSchema.extend({
+  repository: repositorySchema,
+  configuration: resourceNameSchema,
+  target: targetSchema,
+  selector: snapshotSelectorSchema,
+  overwrite: z.boolean().optional(),
+  identity: secretRefSchema.optional(),
+});
+
+/** The bound workflows/volume-restore-session.ts checks too (workflow code cannot import zod). */
+const MAX_REPLICAS = 64;
+
+const volumeRestoreInputSchema = z
+  .strictObject({
+    repository: repositorySchema,
+    configuration: resourceNameSchema,
+    selector: snapshotSelectorSchema,
+    replicas: z.number().int().min(1).max(MAX_REPLICAS),
+    volumeTemplate: z
+      .string()
+      .refine((p) => path.isAbsolute(p), 'must be an absolute directory path')
+      .refine((p) => p.split('/').every((segment) => segment !== '.' && segment !== '..'), 'must not have "." or ".." segments')
+      // eslint-disable-next-line no-control-regex
+      .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters')
+      .optional(),
+    volumeClaimTemplate: volumeClaimTemplateSchema.optional(),
+    overwrite: z.boolean().optional(),
+    identity: secretRefSchema.optional(),
+  })
+  .superRefine((input, ctx) => {
+    const { replicas, volumeTemplate, volumeClaimTemplate } = input;
+    if ((volumeTemplate === undefined) === (volumeClaimTemplate === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['volumeTemplate'], message: 'exactly one of volumeTemplate (directories) or volumeClaimTemplate (PVCs) must be set' });
+      return;
+    }
+    const [field, template] = volumeClaimTemplate ? [['volumeClaimTemplate', 'name'], volumeClaimTemplate.name] : [['volumeTemplate'], volumeTemplate!];
+    if (replicas > 1 && !template.includes(POD_ORDINAL_PLACEHOLDER)) {
+      ctx.addIssue({ code: 'custom', path: field, message: `with ${replicas} replicas it must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would write the same volume` });
+    }
+  });
 
 const newSessionId = (now = new Date()) => formatSnapshotId(now, randomBytes(3).toString('hex'));
 
@@ -170,6 +289,7 @@ export class DbkeepClient {
    * configuration runs (the session itself also checks, for sessions started elsewhere).
    */
   async backupNow(resolved: ResolvedBackupConfiguration): Promise<WorkflowHandleWithFirstExecutionRunId<typeof backupSession>> {
+    checkResolvedConfiguration('backupNow', resolved);
     const { configuration, target, repository } = resolved;
     const running = await this.runningBackupSession(configuration.name);
     if (running) throw new SessionConflictError(configuration.name, running);
@@ -189,10 +309,8 @@ export class DbkeepClient {
   }
 
   async restore(options: StartRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreSession>> {
+    const { selector } = checkInput('restore', restoreInputSchema, options);
     const { repository, configuration, target } = options;
-    const selector = parseSelector(options.selector);
-    const restoreOptions = restoreOptionsSchema.safeParse({ database: options.database, args: options.args, parallel: options.parallel });
-    if (!restoreOptions.success) throw new ResourceValidationError(`restore: ${formatZodIssues(restoreOptions.error.issues)}`);
     const what = 'snapshotId' in selector ? selector.snapshotId : `latest at ${selector.targetRecoveryTime ?? 'now'}`;
     return this.temporal.workflow.start<typeof restoreSession>('restoreSession', {
       taskQueue: this.taskQueue,
@@ -222,9 +340,7 @@ export class DbkeepClient {
 
   /** A physical snapshot into N replica volumes, one child workflow per replica. */
   async restoreIntoVolumes(options: StartVolumeRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof volumeRestoreSession>> {
-    const selector = parseSelector(options.selector);
-    const claims = options.volumeClaimTemplate === undefined ? undefined : volumeClaimTemplateSchema.safeParse(options.volumeClaimTemplate);
-    if (claims?.success === false) throw new ResourceValidationError(`volumeClaimTemplate: ${formatZodIssues(claims.error.issues)}`);
+    const { selector, volumeClaimTemplate } = checkInput('restoreIntoVolumes', volumeRestoreInputSchema, options);
     const restoreId = newSessionId();
     return this.temporal.workflow.start<typeof volumeRestoreSession>('volumeRestoreSession', {
       taskQueue: this.taskQueue,
@@ -236,7 +352,7 @@ export class DbkeepClient {
           selector,
           replicas: options.replicas,
           volumeTemplate: options.volumeTemplate,
-          volumeClaimTemplate: claims?.data,
+          volumeClaimTemplate,
           overwrite: options.overwrite ?? false,
           identity: options.identity,
           restoreId,
@@ -253,6 +369,7 @@ export class DbkeepClient {
 
   /** Populates a new instance from the snapshot its `bootstrapFrom` names (mariadb-operator's bootstrapFrom). */
   async bootstrap(set: ResourceSet, targetName: string, options: { waitSeconds?: number } = {}) {
+    checkInput('bootstrap', bootstrapInputSchema, { targetName, options });
     const target = set.targets.get(targetName);
     if (!target) throw new ResourceValidationError(`no Target named "${targetName}" in the given files`);
     const from = target.spec.bootstrapFrom;
@@ -288,6 +405,8 @@ export class DbkeepClient {
 
   /** Applies the configuration's retention policy now; with dryRun, reports what it would remove. */
   async prune(resolved: ResolvedBackupConfiguration, options: { dryRun?: boolean } = {}): Promise<ApplyRetentionResult> {
+    checkResolvedConfiguration('prune', resolved);
+    checkInput('prune', pruneOptionsSchema, options, 'options');
     const { configuration, repository } = resolved;
     const dryRun = options.dryRun ?? configuration.spec.retention?.dryRun ?? false;
     return this.temporal.workflow.execute<typeof pruneSession>('pruneSession', {
@@ -304,6 +423,7 @@ export class DbkeepClient {
   }
 
   async listSnapshots(repository: Named<RepositorySpec>, configuration: string, limit = 100): Promise<ListSnapshotsResult> {
+    checkInput('listSnapshots', snapshotListingInputSchema, { repository, configuration, limit });
     return this.temporal.workflow.execute<typeof listSnapshotsWorkflow>('listSnapshotsWorkflow', {
       taskQueue: this.taskQueue,
       workflowId: repositoryQueryWorkflowId('snapshots', configuration, newSessionId()),
@@ -314,6 +434,7 @@ export class DbkeepClient {
 
   /** Makes snapshots of the external dumps (backup.<time>.sql[.gz|.bz2|.zst]) under the configuration's prefix. */
   async importDumps(resolved: ResolvedBackupConfiguration): Promise<ImportDumpsResult> {
+    checkResolvedConfiguration('importDumps', resolved);
     const { configuration, repository, target } = resolved;
     return this.temporal.workflow.execute<typeof importDumpsWorkflow>('importDumpsWorkflow', {
       taskQueue: this.taskQueue,
@@ -324,6 +445,7 @@ export class DbkeepClient {
   }
 
   async repositoryStatus(repository: Named<RepositorySpec>): Promise<RepositoryStatus> {
+    checkInput('repositoryStatus', repositorySchema, repository, 'repository');
     return this.temporal.workflow.execute<typeof repositoryStatusWorkflow>('repositoryStatusWorkflow', {
       taskQueue: this.taskQueue,
       workflowId: repositoryQueryWorkflowId('repository-status', repository.name, newSessionId()),
@@ -334,6 +456,8 @@ export class DbkeepClient {
 
   /** Recent backup, restore and prune sessions of a configuration, newest first. */
   async listSessions(configuration: string, limit = 20): Promise<SessionSummary[]> {
+    // The name goes into the query's quoted literal.
+    checkInput('listSessions', sessionListingInputSchema, { configuration, limit });
     const query =
       `${searchAttributes.configuration.name} = '${configuration}' AND ` +
       `${searchAttributes.sessionKind.name} IN ('backup', 'restore', 'prune')`;
@@ -359,28 +483,34 @@ export class DbkeepClient {
   }
 
   async deleteSchedule(configuration: string): Promise<boolean> {
+    checkInput('deleteSchedule', resourceNameSchema, configuration, 'configuration');
     return deleteBackupSchedule(this.temporal, configuration);
   }
 
   /** The note shows in the Temporal UI next to the paused schedule. */
   async pause(configuration: string, note?: string): Promise<void> {
+    checkInput('pause', scheduleNoteInputSchema, { configuration, note });
     await (await requireBackupSchedule(this.temporal, configuration)).handle.pause(note ?? 'paused with dbkeep pause');
   }
 
   async resume(configuration: string, note?: string): Promise<void> {
+    checkInput('resume', scheduleNoteInputSchema, { configuration, note });
     await (await requireBackupSchedule(this.temporal, configuration)).handle.unpause(note ?? 'resumed with dbkeep resume');
   }
 
   /** Runs the schedule's action now, under its overlap policy (Skip by default). */
   async trigger(configuration: string): Promise<void> {
+    checkInput('trigger', resourceNameSchema, configuration, 'configuration');
     await triggerBackupSchedule(this.temporal, configuration);
   }
 
   async status(workflowId: string): Promise<SessionStatus> {
+    checkInput('status', sessionWorkflowIdSchema, workflowId, 'workflowId');
     return this.temporal.workflow.getHandle(workflowId).query(statusQuery);
   }
 
   async describeSession(workflowId: string): Promise<SessionView> {
+    checkInput('describeSession', sessionWorkflowIdSchema, workflowId, 'workflowId');
     const handle = this.temporal.workflow.getHandle(workflowId);
     const description = await handle.describe();
     // A session whose first workflow task has not run yet cannot answer queries.

@@ -55,7 +55,7 @@ export function render(documents: readonly object[], format: 'yaml' | 'json'): s
 }
 
 /** Any value but one of the given JSON types: what a wrong type in a file looks like. */
-function wrongType(...allowed: Array<'string' | 'number' | 'boolean' | 'object' | 'array'>): fc.Arbitrary<unknown> {
+export function wrongType(...allowed: Array<'string' | 'number' | 'boolean' | 'object' | 'array'>): fc.Arbitrary<unknown> {
   const all: Array<[string, fc.Arbitrary<unknown>]> = [
     ['string', fc.string({ maxLength: 12 })],
     ['number', fc.oneof(fc.integer(), fc.double())],
@@ -70,7 +70,7 @@ function wrongType(...allowed: Array<'string' | 'number' | 'boolean' | 'object' 
 const CONTROL_CHARACTER = fc.integer({ min: 0, max: 31 }).map((code) => String.fromCharCode(code));
 
 /** Text with at least one control character somewhere in it. */
-const withControlCharacter = fc
+export const withControlCharacter = fc
   .tuple(fc.string({ maxLength: 6 }), CONTROL_CHARACTER, fc.string({ maxLength: 6 }))
   .map(([before, control, after]) => `${before}${control}${after}`);
 
@@ -83,6 +83,9 @@ export const invalidName: fc.Arbitrary<string> = fc.oneof(
     ([name, bad]) => `${name}${bad}`,
   ),
 );
+
+/** Database names the tools would read as a path or another name. */
+export const invalidDatabaseName: fc.Arbitrary<string> = fc.oneof(fc.constantFrom('', 'a/b', '../etc', 'db.name', 'back\\slash', 'x'.repeat(65)), withControlCharacter);
 
 export const validName: fc.Arbitrary<string> = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/);
 
@@ -109,7 +112,7 @@ const invalidDuration: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** Numbers outside a range, fractions, huge and negative values, and other types. */
-function invalidInteger(min: number, max: number): fc.Arbitrary<unknown> {
+export function invalidInteger(min: number, max: number): fc.Arbitrary<unknown> {
   return fc.oneof(
     fc.integer({ min: Number.MIN_SAFE_INTEGER, max: min - 1 }),
     fc.integer({ min: max + 1, max: Number.MAX_SAFE_INTEGER }),
@@ -177,7 +180,7 @@ export const invalidMutation: fc.Arbitrary<Mutation> = fc.oneof(
   mutation('BackupConfiguration', ['spec', 'databases'], fc.oneof(
     fc.constant([]),
     fc.constant(['shop', 'shop']),
-    fc.oneof(fc.constantFrom('', 'a/b', '../etc', 'db.name', 'back\\slash', 'x'.repeat(65)), withControlCharacter).map((name) => ['shop', name]),
+    invalidDatabaseName.map((name) => ['shop', name]),
     wrongType('array'),
   )),
   mutation('BackupConfiguration', ['spec', 'schedule', 'cron'], invalidCron),
