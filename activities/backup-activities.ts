@@ -29,6 +29,9 @@ import { streamToolToRepository } from './stream-pipelines';
 import { readToolVersion } from './tool-process';
 import { DBKEEP_VERSION } from './version';
 
+/** The one system schema a configuration may list in `databases`. */
+const USERS_AND_GRANTS_SCHEMA = 'mysql';
+
 export interface BackupActivityDeps {
   secrets: SecretResolver;
   openStorage?: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
@@ -227,7 +230,10 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         const available = await listUserDatabases(connection);
         // A physical backup copies the whole data directory: every database, whatever the list says.
         const wanted = method === 'physical' ? available : (databases ?? available);
-        const missing = wanted.filter((db) => !available.includes(db));
+        // `mysql` (users, grants, time zones) is never part of "all databases", but may be listed,
+        // as mariadb-operator's --all-databases backups hold it; Galera targets then leave out
+        // mysql.global_priv unless ignoreGlobalPriv is false.
+        const missing = wanted.filter((db) => !available.includes(db) && db !== USERS_AND_GRANTS_SCHEMA);
         if (missing.length > 0) {
           throw permanentFailure(
             PermanentFailureType.UnknownDatabase,
