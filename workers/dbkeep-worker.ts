@@ -13,8 +13,8 @@ export interface DbkeepWorkerOptions {
   /** A prebuilt bundle (tests build one per file); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /**
-   * Sessions streaming at once on this worker. Each holds an upload's part buffers
-   * (about 32 MiB) and two or three child processes, which is what bounds memory.
+   * Activities at once on this worker. The streaming ones each hold an upload's part buffers
+   * (about 32-50 MiB) and two or three child processes, which is what bounds memory.
    */
   maxConcurrentActivityTaskExecutions?: number;
   /** Encrypts every payload (secrets/payload-codec.ts); clients need the same keyring. */
@@ -22,8 +22,8 @@ export interface DbkeepWorkerOptions {
 }
 
 /**
- * Streaming sessions at once on one worker. Each holds up to 32 MiB of upload part buffers
- * and two or three child processes. Measured: an idle worker ~190 MiB of RSS, one 1 GiB backup
+ * Activities at once on one worker. A streaming one holds 32-50 MiB of upload part buffers
+ * (storage/s3-storage.ts) and two or three child processes. Measured: an idle worker ~190 MiB of RSS, one 1 GiB backup
  * ~245 MiB at its peak, 4 sessions at once 290-320 MiB (test/reliability/load.test.ts): give
  * the worker 512 MiB, and more when raising this.
  */
