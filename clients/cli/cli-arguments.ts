@@ -12,10 +12,29 @@ export const temporalFlags = {
   'task-queue': { type: 'string' },
 } as const satisfies Options;
 
+/**
+ * Flags whose value is itself a tool's long option (`--arg --skip-comments`, as the README
+ * writes it). parseArgs takes a value that starts with a dash only as `--arg=--skip-comments`
+ * and refuses the spaced form as ambiguous, so that form is joined into the other first.
+ */
+const TOOL_OPTION_FLAGS = new Set(['arg']);
+
+function joinToolOptionValues(argv: string[], options: Options): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--') return [...joined, ...argv.slice(i)];
+    const flag = token.startsWith('--') ? token.slice(2) : undefined;
+    if (flag !== undefined && TOOL_OPTION_FLAGS.has(flag) && flag in options && i + 1 < argv.length) joined.push(`${token}=${argv[++i]}`);
+    else joined.push(token);
+  }
+  return joined;
+}
+
 /** Strict parsing: an unknown flag or a missing value is a usage error naming it, not something ignored. */
 export function parseCommandLine<O extends Options>(argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: joinToolOptionValues(argv, options), options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseResourceSet, type ResourceSet } from '../../domain/resource-set';
 import { API_VERSION } from '../../domain/resources';
-import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
+import { startMariaDbInstance, type MariaDbInstance, type MariaDbInstanceOptions } from '../../stack/mariadb-instance';
 import { createBucket, startMinio, type MinioServer } from '../../stack/minio-server';
 import { startPushgateway, type PushgatewayServer } from '../../stack/pushgateway';
 import { createLoopbackCertificate } from '../../stack/self-signed-certificate';
@@ -41,7 +41,8 @@ export interface E2eStack {
   taskQueue: string;
   /** Every password a MariaDB instance of this stack was given, for leak checks. */
   passwords: string[];
-  startMariaDb(): Promise<MariaDbInstance>;
+  /** A new MariaDB instance; extraArgs go to mariadbd (e.g. ['--log-bin=binlog']). */
+  startMariaDb(options?: Pick<MariaDbInstanceOptions, 'extraArgs'>): Promise<MariaDbInstance>;
   /** Repository "repo" on the bucket, plus the given extra YAML documents, parsed as one set. */
   resources(...documents: object[]): ResourceSet;
   /** The same documents as multi-document YAML text, as a user would write them. */
@@ -165,10 +166,10 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
       client,
       taskQueue,
       passwords,
-      async startMariaDb() {
+      async startMariaDb(options = {}) {
         const rootPassword = `pw-${randomBytes(9).toString('base64url')}`;
         passwords.push(rootPassword);
-        const instance = await startMariaDbInstance({ dir: mkdtempSync(path.join(dir, 'mdb-')), rootPassword });
+        const instance = await startMariaDbInstance({ dir: mkdtempSync(path.join(dir, 'mdb-')), rootPassword, extraArgs: options.extraArgs });
         stopping.push(() => instance.stop());
         return instance;
       },
