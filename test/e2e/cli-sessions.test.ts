@@ -8,13 +8,13 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
+import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { findFreePort } from '../../stack/free-port';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { mariadbToolPath } from '../../stack/tool-paths';
 import { AesGcmPayloadCodec, ENCODING, type Keyring } from '../../secrets/payload-codec';
 import { DBKEEP_CLI, runDbkeep, type CommandResult } from '../support/cli-runner';
-import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 
 /**
  * The session commands of the README that cli.test.ts leaves out, run as users run them (the
@@ -49,16 +49,7 @@ async function dbkeep(...args: string[]): Promise<CommandResult> {
   return runDbkeep(args, { env: cliEnvironment(), cwd: stack.dir });
 }
 
-async function fingerprints(instance: MariaDbInstance, databases = DATABASES): Promise<Record<string, DatabaseFingerprint>> {
-  const connection = await rootConnection(instance);
-  try {
-    const result: Record<string, DatabaseFingerprint> = {};
-    for (const database of databases) result[database] = await fingerprintDatabase(connection, database);
-    return result;
-  } finally {
-    await connection.end();
-  }
-}
+const fingerprints = (instance: MariaDbInstance, databases: readonly string[] = DATABASES) => fingerprintDatabases(instance, databases);
 
 async function expectSameDatabases(expected: Record<string, DatabaseFingerprint>, instance: MariaDbInstance, databases = DATABASES): Promise<void> {
   const actual = await fingerprints(instance, databases);

@@ -17,14 +17,14 @@ import { DbkeepClient } from '../../clients/dbkeep-client';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { replicaPopulationWorkflowId, replicaTaskQueue } from '../../domain/session-ids';
 import type { VolumeClaimTemplate } from '../../domain/volume-claim-template';
-import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
+import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { projectRoot } from '../../stack/project-root';
 import { AesGcmPayloadCodec, type Keyring } from '../../secrets/payload-codec';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
 import { replicaWorkersFromEnvironment } from '../../workers/run-worker';
-import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { startTestNodeAgent, type TestNodeAgent } from '../support/test-node-agent';
 
 /**
@@ -69,16 +69,7 @@ let client: DbkeepClient;
 let source: MariaDbInstance;
 let expected: Record<string, DatabaseFingerprint>;
 
-async function fingerprints(instance: MariaDbInstance): Promise<Record<string, DatabaseFingerprint>> {
-  const connection = await rootConnection(instance);
-  try {
-    const result: Record<string, DatabaseFingerprint> = {};
-    for (const db of DATABASES) result[db] = await fingerprintDatabase(connection, db);
-    return result;
-  } finally {
-    await connection.end();
-  }
-}
+const fingerprints = (instance: MariaDbInstance) => fingerprintDatabases(instance, DATABASES);
 
 function resources() {
   const target = stack.targetDocument('shop', source) as { spec: Record<string, unknown> };

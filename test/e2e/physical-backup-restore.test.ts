@@ -7,10 +7,10 @@ import { describeFailure } from '../../clients/failure-description';
 import { parseManifest } from '../../domain/manifest';
 import { replicaTaskQueue } from '../../domain/session-ids';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
+import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { findFreePort } from '../../stack/free-port';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
-import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { loadSakila } from '../support/sample-data';
 
 /**
@@ -23,16 +23,7 @@ let source: MariaDbInstance;
 let expected: Record<string, DatabaseFingerprint>;
 const DATABASES = ['sakila', 'bulk'];
 
-async function fingerprints(instance: MariaDbInstance): Promise<Record<string, DatabaseFingerprint>> {
-  const connection = await rootConnection(instance);
-  try {
-    const result: Record<string, DatabaseFingerprint> = {};
-    for (const db of DATABASES) result[db] = await fingerprintDatabase(connection, db);
-    return result;
-  } finally {
-    await connection.end();
-  }
-}
+const fingerprints = (instance: MariaDbInstance) => fingerprintDatabases(instance, DATABASES);
 
 function resources() {
   const target = stack.targetDocument('source', source) as { spec: Record<string, unknown> };

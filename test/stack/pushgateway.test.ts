@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { pushSessionMetrics, type SessionMetrics } from '../../activities/session-metrics';
 import { isPidAlive } from '../../stack/managed-process';
 import { startPushgateway } from '../../stack/pushgateway';
+import * as samples from '../support/session-metrics-samples';
 
 const scratch = mkdtempSync(join(tmpdir(), 'dbkeep-pushgateway-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -12,29 +13,9 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const group = 'configuration="nightly",instance="",job="dbkeep",kind="backup",repository="repo",target="db"';
 const successFinishedAt = new Date('2025-01-02T03:04:05Z');
 
-const successfulBackup: SessionMetrics = {
-  kind: 'backup',
-  configuration: 'nightly',
-  target: 'db',
-  repository: 'repo',
-  success: true,
-  durationSeconds: 42,
-  finishedAt: successFinishedAt,
-  dataSizeBytes: 1_048_576,
-  uploadedBytes: 200_000,
-  repositorySizeBytes: 5_000_000,
-  snapshotCount: 7,
-};
-
-const failedBackup: SessionMetrics = {
-  kind: 'backup',
-  configuration: 'nightly',
-  target: 'db',
-  repository: 'repo',
-  success: false,
-  durationSeconds: 3,
-  finishedAt: new Date('2025-01-03T03:00:00Z'),
-};
+// The shared samples, with whole seconds and no snapshotsRemoved: what this file's scrapes expect.
+const successfulBackup: SessionMetrics = { ...samples.successfulBackup, durationSeconds: 42, finishedAt: successFinishedAt, snapshotsRemoved: undefined };
+const { failedBackup } = samples;
 
 /** The sample lines of the gateway's /metrics whose name starts with dbkeep_. */
 async function scrapeDbkeepSamples(url: string): Promise<string[]> {

@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseResourceSet, type ResourceSet } from '../../domain/resource-set';
 import { API_VERSION } from '../../domain/resources';
+import { fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { startMariaDbInstance, type MariaDbInstance, type MariaDbInstanceOptions } from '../../stack/mariadb-instance';
 import { createBucket, startMinio, type MinioServer } from '../../stack/minio-server';
 import { startPushgateway, type PushgatewayServer } from '../../stack/pushgateway';
@@ -63,6 +64,18 @@ export function configurationDocument(name: string, spec: Record<string, unknown
 
 export async function rootConnection(instance: MariaDbInstance): Promise<MysqlConnection> {
   return createConnection({ socketPath: instance.socket, user: 'root', password: instance.rootPassword, multipleStatements: true });
+}
+
+/** Each database's fingerprint on the instance (tables' checksums and definitions), over one root connection. */
+export async function fingerprintDatabases(instance: MariaDbInstance, databases: readonly string[]): Promise<Record<string, DatabaseFingerprint>> {
+  const connection = await rootConnection(instance);
+  try {
+    const result: Record<string, DatabaseFingerprint> = {};
+    for (const database of databases) result[database] = await fingerprintDatabase(connection, database);
+    return result;
+  } finally {
+    await connection.end();
+  }
 }
 
 let runtimeInstalled = false;
