@@ -164,6 +164,27 @@ describe('a flipped byte in a stored data object', () => {
     await dropShopOnTarget();
   });
 
+  it('on S3, the object replaced through the S3 API with one bit flipped: ChecksumMismatch naming the snapshot, nothing applied', async () => {
+    await dropShopOnTarget();
+    const snapshotId = await backup('shop-s3');
+    const key = `dbkeep/shop-s3/${snapshotId}/dump.sql.zst`;
+    const { GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const stored = Buffer.from(await (await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }))).Body!.transformToByteArray());
+    stored[Math.floor(stored.length / 2)]! ^= 0x01;
+    // A valid object to S3 (its own checksums match): only the manifest's SHA-256 can tell.
+    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: stored }));
+
+    const handle = await startRestore('shop-s3', snapshotId);
+    const failure = await workflowFailureOf(handle.result());
+    expect(failure).toMatchObject({ type: 'ChecksumMismatch', nonRetryable: true });
+    expect(failure.message).toContain(`shop-s3/${snapshotId}`);
+    expect(failure.message).toContain(`s3://${stack.bucket}/${key}`);
+    expect(failure.message).toContain('nothing was applied');
+    expect(await databasesOn(target)).not.toContain('shop');
+    const restore = onlyActivity(await activityRecords(stack.client.temporal, handle.workflowId), 'restoreFromSnapshot');
+    expect(restore).toMatchObject({ outcome: 'failed', attempt: 1 });
+  });
+
   it("on MinIO's own disk: nothing is applied to the target (MinIO's bitrot protection refuses the read)", async () => {
     await dropShopOnTarget();
     const s3SnapshotId = await backup('shop-s3');
