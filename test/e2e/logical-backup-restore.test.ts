@@ -197,6 +197,25 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
     expect(await stack.listKeys('wrong-password/')).toEqual([]);
   });
 
+  it('keeps every session\'s history small: a handful of activities, each payload well under 64 KB', async () => {
+    let sessions = 0;
+    for await (const execution of stack.client.temporal.workflow.list({ query: "WorkflowType IN ('backupSession', 'restoreSession')" })) {
+      const { events } = await stack.client.temporal.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+      const scheduled = events!.filter((event) => event.activityTaskScheduledEventAttributes);
+      // Whatever the database's size: preflight, dump, commit, retention, metrics (or restore's four).
+      expect(scheduled.length, execution.workflowId).toBeLessThanOrEqual(6);
+      expect(events!.length, execution.workflowId).toBeLessThan(80);
+      const payloadBytes: number[] = [];
+      JSON.stringify(events, (key, value: unknown) => {
+        if (key === 'payloads' && Array.isArray(value)) payloadBytes.push(...value.map((p: { data?: Uint8Array | null }) => p.data?.length ?? 0));
+        return value;
+      });
+      expect(Math.max(...payloadBytes), execution.workflowId).toBeLessThan(16 * 1024);
+      sessions++;
+    }
+    expect(sessions).toBeGreaterThanOrEqual(8);
+  });
+
   // Last: it reads the histories of every session the tests above ran.
   it('keeps database passwords and the S3 secret key out of every workflow history', async () => {
     const { workflows, json } = await allHistoriesJson(stack);
