@@ -293,12 +293,29 @@ describe('the temporal CLI', () => {
     await copy.end();
     expect(rows).toEqual([{ id: 1, total: '9.99' }, { id: 2, total: '120.00' }]);
 
+    // The search attributes filter sessions as the README shows, in the temporal CLI as in the UI.
+    const listed = async (query: string) => {
+      const result = await temporal('workflow', 'list', '--query', query, '--output', 'jsonl');
+      expect(result.code, result.stderr).toBe(0);
+      return result.stdout.split('\n').filter((line) => line.trim() !== '').map((line) => (JSON.parse(line) as { execution?: { workflowId?: string } }).execution?.workflowId);
+    };
+    expect(await listed("DbkeepTarget = 'shop-copy' AND DbkeepSessionKind = 'restore' AND DbkeepPhase = 'Succeeded'")).toEqual(['restore/shop-copy/manual-1']);
+    expect(await listed(`DbkeepSnapshot = '${backupResult.snapshotId}' AND DbkeepSessionKind = 'backup'`)).toEqual(['backup/shop/manual-1']);
+    expect(await listed("DbkeepConfiguration = 'shop' AND DbkeepPhase = 'Failed'")).toEqual([]);
+    expect(await listed("DbkeepRepository = 'repo' AND DbkeepSizeBytes > 0 AND WorkflowId = 'backup/shop/manual-1'")).toEqual(['backup/shop/manual-1']);
+
     writeResources({ cron: '15 4 * * *', suspend: false });
     await dbkeep('apply', '-f', resourcesFile);
     const list = await temporal('schedule', 'list');
     expect(list.stdout).toContain(scheduleIdFor('shop'));
     const describe = await temporal('schedule', 'describe', '--schedule-id', scheduleIdFor('shop'), '--output', 'json');
     expect(describe.code).toBe(0);
+    const described = JSON.parse(describe.stdout) as {
+      schedule: { spec: { structuredCalendar: Array<{ minute: Array<{ start: number }>; hour: Array<{ start: number }> }>; timezoneName: string }; action: { startWorkflow: { workflowType: { name: string } } } };
+    };
+    expect(described.schedule.action.startWorkflow.workflowType.name).toBe('backupSession');
+    expect(described.schedule.spec.timezoneName).toBe('UTC');
+    expect([described.schedule.spec.structuredCalendar[0]!.minute[0]!.start, described.schedule.spec.structuredCalendar[0]!.hour[0]!.start]).toEqual([15, 4]);
     const before = (await stack.client.listSessions('shop', 100)).length;
     expect((await temporal('schedule', 'trigger', '--schedule-id', scheduleIdFor('shop'))).code).toBe(0);
     await waitFor('the session triggered by the temporal CLI', async () => {
