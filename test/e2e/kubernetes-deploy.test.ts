@@ -1,30 +1,23 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  AuthorizationV1Api,
-  BatchV1Api,
-  CoreV1Api,
-  KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type KubernetesObject,
-  type V1ConfigMap,
-  type V1Deployment,
-} from '@kubernetes/client-node';
+import { AuthorizationV1Api, BatchV1Api, CoreV1Api, KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, stringify } from 'yaml';
 import { KubernetesJobReplicaWorkers } from '../../activities/kubernetes-replica-workers';
 import { parseResourceSet } from '../../domain/resource-set';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
 import { projectRoot } from '../../stack/project-root';
 import { replicaWorkersFromEnvironment } from '../../workers/run-worker';
+import { applyServerSide, findRenderedObject, parseYamlFile, renderKustomization } from '../support/kustomization-render';
+import { writeServiceAccountKubeconfig } from '../support/service-account-kubeconfig';
 
 /**
  * deploy/base applied to a real kube-apiserver with server-side apply, as `kubectl apply -k`
- * would (rendered here: there is no kubectl), then RBAC checked as the worker's ServiceAccount
- * with a TokenRequest token: it can do what a restore into replica volumes and secretKeyRef
- * references need in its namespace, and nothing in another.
+ * would (rendered here: there is no kubectl), then RBAC checked as the worker's and the replica
+ * Jobs' ServiceAccounts with TokenRequest tokens: the worker can do what a restore into replica
+ * volumes and secretKeyRef references need in its namespace, a replica Job only get Secrets
+ * there, and neither anything in another namespace. test/e2e/kubernetes-replicas.test.ts runs
+ * the replica flow itself with these ServiceAccounts.
  */
 const BASE = path.join(projectRoot(), 'deploy', 'base');
 const EXAMPLES = path.join(projectRoot(), 'deploy', 'examples');
@@ -36,57 +29,9 @@ let cluster: KubeApiServer;
 let admin: KubeConfig;
 let rendered: KubernetesObject[];
 let worker: KubeConfig;
-let workerKubeconfigPath: string;
+let replica: KubeConfig;
 
-interface Kustomization {
-  namespace?: string;
-  resources: string[];
-  labels?: Array<{ pairs: Record<string, string>; includeSelectors?: boolean }>;
-}
-
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
-
-function parseYamlFile(file: string): KubernetesObject[] {
-  return parseAllDocuments(readFileSync(file, 'utf8')).map((document) => {
-    if (document.errors.length > 0) throw new Error(`${file}: ${document.errors[0]!.message}`);
-    return document.toJSON() as KubernetesObject;
-  });
-}
-
-/**
- * What `kustomize build` makes of the base with the fields it uses: its resources, the
- * namespace set on namespaced objects and on ServiceAccount subjects, and the labels (without
- * selectors) added to every object's metadata.
- */
-function renderKustomization(dir: string): KubernetesObject[] {
-  const kustomization = parseYamlFile(path.join(dir, 'kustomization.yaml'))[0] as unknown as Kustomization;
-  const known = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'labels']);
-  const unknown = Object.keys(kustomization).filter((key) => !known.has(key));
-  if (unknown.length > 0) throw new Error(`kustomization.yaml uses fields this test does not render: ${unknown.join(', ')}`);
-  return kustomization.resources.flatMap((resource) =>
-    parseYamlFile(path.join(dir, resource)).map((object) => {
-      const metadata = (object.metadata ??= {});
-      if (kustomization.namespace) {
-        if (!CLUSTER_SCOPED.has(object.kind!)) metadata.namespace = kustomization.namespace;
-        else if (object.kind === 'Namespace') metadata.name = kustomization.namespace;
-        for (const subject of (object as { subjects?: Array<{ kind: string; namespace?: string }> }).subjects ?? []) {
-          if (subject.kind === 'ServiceAccount') subject.namespace = kustomization.namespace;
-        }
-      }
-      for (const { pairs, includeSelectors } of kustomization.labels ?? []) {
-        if (includeSelectors) throw new Error('labels with includeSelectors are not rendered by this test');
-        metadata.labels = { ...metadata.labels, ...pairs };
-      }
-      return object;
-    }),
-  );
-}
-
-function findObject<T extends KubernetesObject>(kind: string, name: string): T {
-  const object = rendered.find((o) => o.kind === kind && o.metadata?.name === name);
-  if (!object) throw new Error(`deploy/base renders no ${kind} ${name}`);
-  return object as T;
-}
+const findObject = <T extends KubernetesObject>(kind: string, name: string): T => findRenderedObject<T>(rendered, kind, name);
 
 beforeAll(async () => {
   cluster = await startKubeApiServer({ dir: path.join(scratch, 'cluster') });
@@ -101,15 +46,18 @@ afterAll(async () => {
 });
 
 describe('deploy/base', () => {
-  it('renders the worker, its ServiceAccount, Role, RoleBinding, ConfigMap and the Pushgateway into one namespace', () => {
+  it('renders the worker, its and the replica Jobs\' ServiceAccounts, Roles and RoleBindings, ConfigMap and the Pushgateway into one namespace', () => {
     expect(rendered.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual([
       'ConfigMap/dbkeep-worker',
       'Deployment/dbkeep-pushgateway',
       'Deployment/dbkeep-worker',
       'Namespace/dbkeep',
+      'Role/dbkeep-replica',
       'Role/dbkeep-worker',
+      'RoleBinding/dbkeep-replica',
       'RoleBinding/dbkeep-worker',
       'Service/dbkeep-pushgateway',
+      'ServiceAccount/dbkeep-replica',
       'ServiceAccount/dbkeep-worker',
     ]);
     for (const object of rendered) {
@@ -125,27 +73,22 @@ describe('deploy/base', () => {
     expect(Object.keys(findObject<V1ConfigMap>('ConfigMap', 'dbkeep-worker').data!)).toEqual(
       expect.arrayContaining(['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'DBKEEP_PUSHGATEWAY_URL']),
     );
+    // The replica Jobs do not run with the worker's rights.
+    expect(findObject<V1ConfigMap>('ConfigMap', 'dbkeep-worker').data!.DBKEEP_REPLICA_SERVICE_ACCOUNT).toBe('dbkeep-replica');
   });
 
   it('is accepted by the API server with server-side apply, and applying again changes nothing', async () => {
-    const objects = KubernetesObjectApi.makeApiClient(admin);
-    // The Namespace first, as kubectl orders it.
-    const ordered = [...rendered].sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'));
-    const applied = new Map<string, KubernetesObject>();
-    for (const object of ordered) {
-      const result = await objects.patch(structuredClone(object), undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply).catch((error: unknown) => {
-        throw new Error(`server-side apply of ${object.kind}/${object.metadata?.name} was refused: ${(error as { body?: string }).body ?? error}`);
-      });
-      expect(result.metadata?.uid, `${object.kind}/${object.metadata?.name}`).toBeTruthy();
-      applied.set(`${object.kind}/${object.metadata?.name}`, result);
-    }
+    const applied = await applyServerSide(admin, rendered, FIELD_MANAGER);
+    const named = (object: KubernetesObject) => `${object.kind}/${object.metadata?.name}`;
+    expect(applied.map(named).sort()).toEqual(rendered.map(named).sort());
+    for (const result of applied) expect(result.metadata?.uid, named(result)).toBeTruthy();
     // Nothing runs the Deployments here (no controller-manager, no node); they are stored as validated.
     const stored = await admin.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'dbkeep-worker', namespace: 'dbkeep' });
     expect(stored.data).toEqual(findObject<V1ConfigMap>('ConfigMap', 'dbkeep-worker').data);
-    for (const object of ordered) {
-      const again = await objects.patch(structuredClone(object), undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
-      expect(again.metadata?.resourceVersion, `${object.kind}/${object.metadata?.name}`).toBe(applied.get(`${object.kind}/${object.metadata?.name}`)!.metadata?.resourceVersion);
-    }
+    const again = await applyServerSide(admin, rendered, FIELD_MANAGER);
+    expect(again.map((object) => `${named(object)}@${object.metadata?.resourceVersion}`)).toEqual(
+      applied.map((object) => `${named(object)}@${object.metadata?.resourceVersion}`),
+    );
   });
 
   it('configures a Kubernetes replica launcher from the ConfigMap', async () => {
@@ -181,102 +124,154 @@ describe('deploy/base', () => {
   });
 });
 
-describe('the worker ServiceAccount (RBAC of deploy/base)', () => {
+describe('the ServiceAccounts of deploy/base (RBAC)', () => {
   beforeAll(async () => {
     const core = admin.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: OTHER_NAMESPACE } } });
     for (const namespace of ['dbkeep', OTHER_NAMESPACE]) {
       await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'db-credentials' }, stringData: { password: `${namespace}-password` } } });
     }
-    const token = (
-      await core.createNamespacedServiceAccountToken({ name: 'dbkeep-worker', namespace: 'dbkeep', body: { spec: { audiences: [], expirationSeconds: 3600 } } })
-    ).status?.token;
-    if (!token) throw new Error('the TokenRequest API returned no token');
-    workerKubeconfigPath = path.join(scratch, 'worker.kubeconfig');
-    writeFileSync(
-      workerKubeconfigPath,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority-data': readFileSync(cluster.caFile).toString('base64') } }],
-        users: [{ name: 'dbkeep-worker', user: { token } }],
-        contexts: [{ name: 'worker', context: { cluster: 'test', user: 'dbkeep-worker', namespace: 'dbkeep' } }],
-        'current-context': 'worker',
-      }),
-      { mode: 0o600 },
-    );
-    worker = new KubeConfig();
-    worker.loadFromFile(workerKubeconfigPath);
+    worker = await writeServiceAccountKubeconfig(admin, { namespace: 'dbkeep', name: 'dbkeep-worker', file: path.join(scratch, 'worker.kubeconfig') });
+    replica = await writeServiceAccountKubeconfig(admin, { namespace: 'dbkeep', name: 'dbkeep-replica', file: path.join(scratch, 'replica.kubeconfig') });
   });
 
-  async function allowed(namespace: string, resource: string, verb: string, group = ''): Promise<boolean> {
-    const review = await worker.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+  /** What the API server's RBAC answers for identity itself (a SelfSubjectAccessReview). */
+  async function allowed(identity: KubeConfig, namespace: string, resource: string, verb: string, group = ''): Promise<boolean> {
+    const review = await identity.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
       body: { spec: { resourceAttributes: { namespace, group, resource, verb } } },
     });
     return review.status?.allowed ?? false;
   }
 
-  it('may do what a restore into PVCs and Jobs, secretKeyRef references and Service or AppBinding targets need, in its namespace', async () => {
-    const grants: Array<[string, string[], string?]> = [
-      ['persistentvolumeclaims', ['create', 'get', 'list', 'patch']],
-      ['jobs', ['create', 'get', 'list', 'watch', 'delete'], 'batch'],
-      ['pods', ['get', 'list']],
-      ['secrets', ['get']],
-      ['services', ['get']],
-      ['endpointslices', ['list'], 'discovery.k8s.io'],
-      ['appbindings', ['get'], 'appcatalog.appscode.com'],
-    ];
-    for (const [resource, verbs, group] of grants) {
-      for (const verb of verbs) expect(await allowed('dbkeep', resource, verb, group), `${verb} ${resource}`).toBe(true);
-    }
-  });
-
-  it('may not delete PVCs, list Secrets, change Services or EndpointSlices, or touch anything in another namespace', async () => {
-    expect(await allowed('dbkeep', 'persistentvolumeclaims', 'delete')).toBe(false);
-    expect(await allowed('dbkeep', 'secrets', 'list')).toBe(false);
-    expect(await allowed('dbkeep', 'secrets', 'create')).toBe(false);
-    expect(await allowed('dbkeep', 'deployments', 'create', 'apps')).toBe(false);
-    expect(await allowed('dbkeep', 'services', 'update')).toBe(false);
-    expect(await allowed('dbkeep', 'endpointslices', 'create', 'discovery.k8s.io')).toBe(false);
-    for (const [resource, group] of [['secrets', ''], ['persistentvolumeclaims', ''], ['jobs', 'batch'], ['services', ''], ['appbindings', 'appcatalog.appscode.com']] as const) {
-      expect(await allowed(OTHER_NAMESPACE, resource, 'get', group), `get ${resource} in ${OTHER_NAMESPACE}`).toBe(false);
-    }
-  });
-
-  it('really creates a PVC and a Job, reads a Secret in its namespace, and is refused another namespace\'s Secret', async () => {
-    const core = worker.makeApiClient(CoreV1Api);
-    const batch = worker.makeApiClient(BatchV1Api);
-    const claim = await core.createNamespacedPersistentVolumeClaim({
-      namespace: 'dbkeep',
-      body: { metadata: { name: 'rbac-check' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } },
+  describe('the worker\'s (dbkeep-worker)', () => {
+    it('may do what a restore into PVCs and Jobs, secretKeyRef references and Service or AppBinding targets need, in its namespace', async () => {
+      const grants: Array<[string, string[], string?]> = [
+        ['persistentvolumeclaims', ['create', 'get', 'list', 'patch']],
+        ['jobs', ['create', 'get', 'list', 'watch', 'delete'], 'batch'],
+        ['pods', ['get', 'list']],
+        ['secrets', ['get']],
+        ['services', ['get']],
+        ['endpointslices', ['list'], 'discovery.k8s.io'],
+        ['appbindings', ['get'], 'appcatalog.appscode.com'],
+      ];
+      for (const [resource, verbs, group] of grants) {
+        for (const verb of verbs) expect(await allowed(worker, 'dbkeep', resource, verb, group), `${verb} ${resource}`).toBe(true);
+      }
     });
-    expect(claim.metadata?.uid).toBeTruthy();
-    const job = await batch.createNamespacedJob({
-      namespace: 'dbkeep',
-      body: {
-        metadata: { name: 'rbac-check' },
-        spec: {
-          template: {
-            spec: {
-              restartPolicy: 'Never',
-              serviceAccountName: 'dbkeep-worker',
-              containers: [{ name: 'c', image: 'ghcr.io/dbkeep/dbkeep:0.1.0', volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
-              volumes: [{ name: 'v', persistentVolumeClaim: { claimName: 'rbac-check' } }],
+
+    it('may not delete PVCs, list Secrets, change Services or EndpointSlices, or touch anything in another namespace', async () => {
+      expect(await allowed(worker, 'dbkeep', 'persistentvolumeclaims', 'delete')).toBe(false);
+      expect(await allowed(worker, 'dbkeep', 'secrets', 'list')).toBe(false);
+      expect(await allowed(worker, 'dbkeep', 'secrets', 'create')).toBe(false);
+      expect(await allowed(worker, 'dbkeep', 'deployments', 'create', 'apps')).toBe(false);
+      expect(await allowed(worker, 'dbkeep', 'services', 'update')).toBe(false);
+      expect(await allowed(worker, 'dbkeep', 'endpointslices', 'create', 'discovery.k8s.io')).toBe(false);
+      for (const [resource, group] of [['secrets', ''], ['persistentvolumeclaims', ''], ['jobs', 'batch'], ['services', ''], ['appbindings', 'appcatalog.appscode.com']] as const) {
+        expect(await allowed(worker, OTHER_NAMESPACE, resource, 'get', group), `get ${resource} in ${OTHER_NAMESPACE}`).toBe(false);
+      }
+    });
+
+    it('really creates a PVC and a Job, reads a Secret in its namespace, and is refused another namespace\'s Secret', async () => {
+      const core = worker.makeApiClient(CoreV1Api);
+      const batch = worker.makeApiClient(BatchV1Api);
+      const claim = await core.createNamespacedPersistentVolumeClaim({
+        namespace: 'dbkeep',
+        body: { metadata: { name: 'rbac-check' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } },
+      });
+      expect(claim.metadata?.uid).toBeTruthy();
+      const job = await batch.createNamespacedJob({
+        namespace: 'dbkeep',
+        body: {
+          metadata: { name: 'rbac-check' },
+          spec: {
+            template: {
+              spec: {
+                restartPolicy: 'Never',
+                serviceAccountName: 'dbkeep-replica',
+                containers: [{ name: 'c', image: 'ghcr.io/dbkeep/dbkeep:0.1.0', volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
+                volumes: [{ name: 'v', persistentVolumeClaim: { claimName: 'rbac-check' } }],
+              },
             },
           },
         },
-      },
-    });
-    expect(job.metadata?.uid).toBeTruthy();
-    await batch.deleteNamespacedJob({ name: 'rbac-check', namespace: 'dbkeep', propagationPolicy: 'Background' });
+      });
+      expect(job.metadata?.uid).toBeTruthy();
+      await batch.deleteNamespacedJob({ name: 'rbac-check', namespace: 'dbkeep', propagationPolicy: 'Background' });
 
-    const secret = await core.readNamespacedSecret({ name: 'db-credentials', namespace: 'dbkeep' });
-    expect(Buffer.from(secret.data!.password!, 'base64').toString()).toBe('dbkeep-password');
-    const refused = await core.readNamespacedSecret({ name: 'db-credentials', namespace: OTHER_NAMESPACE }).catch((error: unknown) => error);
-    expect((refused as { code?: number }).code).toBe(403);
-    expect(String((refused as { body?: string }).body)).toContain(
-      `User \\"system:serviceaccount:dbkeep:dbkeep-worker\\" cannot get resource \\"secrets\\" in API group \\"\\" in the namespace \\"${OTHER_NAMESPACE}\\"`,
-    );
+      const secret = await core.readNamespacedSecret({ name: 'db-credentials', namespace: 'dbkeep' });
+      expect(Buffer.from(secret.data!.password!, 'base64').toString()).toBe('dbkeep-password');
+      const refused = await core.readNamespacedSecret({ name: 'db-credentials', namespace: OTHER_NAMESPACE }).catch((error: unknown) => error);
+      expect((refused as { code?: number }).code).toBe(403);
+      expect(String((refused as { body?: string }).body)).toContain(
+        `User \\"system:serviceaccount:dbkeep:dbkeep-worker\\" cannot get resource \\"secrets\\" in API group \\"\\" in the namespace \\"${OTHER_NAMESPACE}\\"`,
+      );
+    });
+  });
+
+  describe('the replica Jobs\' (dbkeep-replica)', () => {
+    it('may get Secrets in its namespace, which is all a replica worker reads, and nothing else', async () => {
+      expect(await allowed(replica, 'dbkeep', 'secrets', 'get')).toBe(true);
+      const refused: Array<[string, string, string?]> = [
+        ['secrets', 'list'],
+        ['secrets', 'watch'],
+        ['secrets', 'create'],
+        ['secrets', 'update'],
+        ['jobs', 'create', 'batch'],
+        ['jobs', 'get', 'batch'],
+        ['jobs', 'delete', 'batch'],
+        ['persistentvolumeclaims', 'create'],
+        ['persistentvolumeclaims', 'get'],
+        ['persistentvolumeclaims', 'patch'],
+        ['pods', 'create'],
+        ['pods', 'get'],
+        ['serviceaccounts', 'create'],
+        ['services', 'get'],
+        ['endpointslices', 'list', 'discovery.k8s.io'],
+        ['appbindings', 'get', 'appcatalog.appscode.com'],
+        ['roles', 'create', 'rbac.authorization.k8s.io'],
+      ];
+      for (const [resource, verb, group] of refused) expect(await allowed(replica, 'dbkeep', resource, verb, group), `${verb} ${resource}`).toBe(false);
+      for (const [resource, verb, group] of [['secrets', 'get', ''], ['jobs', 'create', 'batch'], ['persistentvolumeclaims', 'create', '']] as const) {
+        expect(await allowed(replica, OTHER_NAMESPACE, resource, verb, group), `${verb} ${resource} in ${OTHER_NAMESPACE}`).toBe(false);
+      }
+    });
+
+    it('really reads a Secret in its namespace, and is refused creating a PVC or a Job, listing Secrets and another namespace\'s Secret', async () => {
+      const core = replica.makeApiClient(CoreV1Api);
+      const batch = replica.makeApiClient(BatchV1Api);
+      const secret = await core.readNamespacedSecret({ name: 'db-credentials', namespace: 'dbkeep' });
+      expect(Buffer.from(secret.data!.password!, 'base64').toString()).toBe('dbkeep-password');
+      const user = 'User \\"system:serviceaccount:dbkeep:dbkeep-replica\\"';
+      // Thunks: each request is made when its turn comes, so no refusal waits unhandled.
+      const attempts: Array<[() => Promise<unknown>, string]> = [
+        [() => core.listNamespacedSecret({ namespace: 'dbkeep' }), `${user} cannot list resource \\"secrets\\" in API group \\"\\" in the namespace \\"dbkeep\\"`],
+        [() => core.readNamespacedSecret({ name: 'db-credentials', namespace: OTHER_NAMESPACE }), `${user} cannot get resource \\"secrets\\" in API group \\"\\" in the namespace \\"${OTHER_NAMESPACE}\\"`],
+        [
+          () =>
+            core.createNamespacedPersistentVolumeClaim({
+              namespace: 'dbkeep',
+              body: { metadata: { name: 'replica-rbac-check' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } },
+            }),
+          `${user} cannot create resource \\"persistentvolumeclaims\\" in API group \\"\\" in the namespace \\"dbkeep\\"`,
+        ],
+        [
+          () =>
+            batch.createNamespacedJob({
+              namespace: 'dbkeep',
+              body: {
+                metadata: { name: 'replica-rbac-check' },
+                spec: { template: { spec: { restartPolicy: 'Never', serviceAccountName: 'dbkeep-worker', containers: [{ name: 'c', image: 'ghcr.io/dbkeep/dbkeep:0.1.0' }] } } },
+              },
+            }),
+          `${user} cannot create resource \\"jobs\\" in API group \\"batch\\" in the namespace \\"dbkeep\\"`,
+        ],
+      ];
+      for (const [attempt, message] of attempts) {
+        const refused = await attempt().then(() => undefined, (error: unknown) => error);
+        expect((refused as { code?: number } | undefined)?.code, message).toBe(403);
+        expect(String((refused as { body?: string }).body)).toContain(message);
+      }
+    });
   });
 });
 
