@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1PersistentVolumeClaim, type V1PodSpec } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, KubeConfig, type V1ConfigMap, type V1Deployment, type V1Job, type V1PersistentVolumeClaim, type V1PodSpec } from '@kubernetes/client-node';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -22,9 +22,12 @@ import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserv
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { projectRoot } from '../../stack/project-root';
 import { AesGcmPayloadCodec, type Keyring } from '../../secrets/payload-codec';
+import { createSecretResolver } from '../../secrets/secret-resolver';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
 import { replicaWorkersFromEnvironment } from '../../workers/run-worker';
 import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { applyServerSide, findRenderedObject, renderKustomization } from '../support/kustomization-render';
+import { writeServiceAccountKubeconfig } from '../support/service-account-kubeconfig';
 import { startTestNodeAgent, type TestNodeAgent } from '../support/test-node-agent';
 
 /**
@@ -35,18 +38,32 @@ import { startTestNodeAgent, type TestNodeAgent } from '../support/test-node-age
  * directory per PVC, as the Job's non-root user; a MariaDB server then starts on each of those
  * directories and must hold exactly the source's data. The launcher is configured from the
  * worker's environment as in production, payload encryption is on, and the Jobs get what they
- * need from Secrets only: the Repository's `{ env }` credentials (envFrom) and the payload
- * keyring (a Secret volume), without which their worker could not read its inputs.
+ * need from Secrets only: the Repository's `{ env }` access key (envFrom), its `secretKeyRef`
+ * secret key (read by the replica worker through the API) and the payload keyring (a Secret
+ * volume), without which their worker could not read its inputs.
+ *
+ * Nothing here runs with more rights than deploy/base gives: its ServiceAccounts, Roles and
+ * RoleBindings are applied into this test's namespace, the launcher and the worker's
+ * secretKeyRef reads authenticate as the worker's ServiceAccount (a TokenRequest token), and
+ * each Job's process as the Job's ServiceAccount, deploy/base's DBKEEP_REPLICA_SERVICE_ACCOUNT.
+ * Only the test itself and the node agent (which plays the kubelet and the controllers) are admin.
  */
 const NAMESPACE = 'databases';
+const BASE = path.join(projectRoot(), 'deploy', 'base');
+const FIELD_MANAGER = 'dbkeep-replicas-test';
+/** The RBAC objects of deploy/base the flow runs with. */
+const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding']);
+/** The Repository's access key, for envFrom: the Job's worker gets it in its environment. */
 const S3_SECRET = 'dbkeep-s3';
+/** The Repository's secret key, for secretKeyRef: each worker reads it through the API as its own ServiceAccount. */
+const S3_SECRET_KEY_SECRET = 'dbkeep-s3-secret-key';
 const KEYRING_SECRET = 'dbkeep-payload-keyring';
 /** Where the worker's settings say the keyring is, and where the Jobs mount its Secret. */
 const KEYRING_MOUNT = '/etc/dbkeep/keyring';
 const keyring: Keyring = { active: 'k1', keys: { k1: randomBytes(32).toString('base64') } };
 const codec = new AesGcmPayloadCodec(keyring);
-/** The Repository's credentials as environment variables: the Job's pod gets them from S3_SECRET. */
-const S3_ENV = { accessKeyId: 'DBKEEP_E2E_S3_ACCESS_KEY', secretAccessKey: 'DBKEEP_E2E_S3_SECRET_KEY' };
+/** The Repository's access key as an environment variable: the Job's pod gets it from S3_SECRET. */
+const S3_ACCESS_KEY_ENV = 'DBKEEP_E2E_S3_ACCESS_KEY';
 const DATABASES = ['shop'];
 const REPLICAS = 3;
 /** The restore's own claim template; the launcher's default (the worker's environment) says otherwise in every field. */
@@ -61,8 +78,13 @@ chmodSync(scratch, 0o755);
 let cluster: KubeApiServer;
 let stack: E2eStack;
 let agent: TestNodeAgent;
+/** Admin access: the test's own setup and checks. */
 let core: CoreV1Api;
 let batch: BatchV1Api;
+/** The worker's ServiceAccount of deploy/base, as the launcher uses it. */
+let workerApi: { core: CoreV1Api; batch: BatchV1Api };
+/** deploy/base's ServiceAccount of the replica Jobs. */
+let replicaServiceAccount: string;
 let worker: Worker;
 let workerRunning: Promise<void>;
 let client: DbkeepClient;
@@ -75,7 +97,9 @@ function resources() {
   const target = stack.targetDocument('shop', source) as { spec: Record<string, unknown> };
   target.spec.datadir = source.datadir;
   // Not the stack's `{ file }` access key: the Job runs as the database's user, which may not read this process's files.
-  const repository = stack.repositoryDocument('repo-env', { credentials: { accessKeyId: { env: S3_ENV.accessKeyId }, secretAccessKey: { env: S3_ENV.secretAccessKey } } });
+  const repository = stack.repositoryDocument('repo-env', {
+    credentials: { accessKeyId: { env: S3_ACCESS_KEY_ENV }, secretAccessKey: { secretKeyRef: { name: S3_SECRET_KEY_SECRET, key: 'secret-access-key' } } },
+  });
   return stack.resources(repository, target, configurationDocument('shop-physical', { target: 'shop', repository: 'repo-env', method: 'physical' }));
 }
 
@@ -119,20 +143,30 @@ beforeAll(async () => {
     throw new Error('the replica Jobs run bin/dbkeep.js: run `npm run build` first');
   }
   [cluster, stack] = await Promise.all([startKubeApiServer({ dir: path.join(scratch, 'cluster') }), startE2eStack({ payloadCodec: codec })]);
-  const config = new KubeConfig();
-  config.loadFromFile(cluster.kubeconfigPath);
-  core = config.makeApiClient(CoreV1Api);
-  batch = config.makeApiClient(BatchV1Api);
+  const admin = new KubeConfig();
+  admin.loadFromFile(cluster.kubeconfigPath);
+  core = admin.makeApiClient(CoreV1Api);
+  batch = admin.makeApiClient(BatchV1Api);
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  // The Repository's S3 keys are `{ env: ... }`: this worker has them in its environment, the Job from a Secret, as a user's would.
+  // deploy/base as an overlay with `namespace: databases` renders it; its RBAC is all the flow gets.
+  const base = renderKustomization(BASE, { namespace: NAMESPACE });
+  await applyServerSide(admin, base.filter((object) => RBAC_KINDS.has(object.kind!)), FIELD_MANAGER);
+  const workerServiceAccount = findRenderedObject<V1Deployment>(base, 'Deployment', 'dbkeep-worker').spec!.template.spec!.serviceAccountName!;
+  replicaServiceAccount = findRenderedObject<V1ConfigMap>(base, 'ConfigMap', 'dbkeep-worker').data!.DBKEEP_REPLICA_SERVICE_ACCOUNT!;
+  expect(replicaServiceAccount).not.toBe(workerServiceAccount);
+  const workerKubeconfigPath = path.join(scratch, 'worker.kubeconfig');
+  const workerConfig = await writeServiceAccountKubeconfig(admin, { namespace: NAMESPACE, name: workerServiceAccount, file: workerKubeconfigPath });
+  workerApi = { core: workerConfig.makeApiClient(CoreV1Api), batch: workerConfig.makeApiClient(BatchV1Api) };
+
+  // The access key is `{ env: ... }`: this worker has it in its environment, the Job from a Secret, as a user's would.
   const stackRepository = stack.resources().repositories.get('repo')!.spec.s3!.credentials!.accessKeyId as { file: string };
-  process.env[S3_ENV.accessKeyId] = readFileSync(stackRepository.file, 'utf8');
-  await core.createNamespacedSecret({
-    namespace: NAMESPACE,
-    body: { metadata: { name: S3_SECRET }, stringData: { [S3_ENV.accessKeyId]: process.env[S3_ENV.accessKeyId]!, [S3_ENV.secretAccessKey]: stack.s3SecretKey } },
-  });
+  process.env[S3_ACCESS_KEY_ENV] = readFileSync(stackRepository.file, 'utf8');
+  await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: S3_SECRET }, stringData: { [S3_ACCESS_KEY_ENV]: process.env[S3_ACCESS_KEY_ENV]! } } });
+  await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: S3_SECRET_KEY_SECRET }, stringData: { 'secret-access-key': stack.s3SecretKey } } });
   await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: KEYRING_SECRET }, stringData: { 'keyring.json': JSON.stringify(keyring) } } });
   agent = await startTestNodeAgent({ kubeconfigPath: cluster.kubeconfigPath, namespace: NAMESPACE, dir: path.join(scratch, 'node') });
+  // As the worker's pod reads secretKeyRefs: with its ServiceAccount, in its namespace.
+  const workerEnv = { ...process.env, KUBECONFIG: workerKubeconfigPath };
 
   const taskQueue = `${stack.taskQueue}-kubernetes`;
   const connection = await NativeConnection.connect({ address: stack.temporal.address });
@@ -141,15 +175,17 @@ beforeAll(async () => {
     namespace: stack.temporal.namespace,
     taskQueue,
     activities: createActivities({
+      secrets: createSecretResolver(workerEnv),
       pushgatewayUrl: stack.pushgateway.url,
       // As `dbkeep worker` configures it in a pod whose ConfigMap says so (deploy/base/configmap.yaml).
       replicaWorkers: await replicaWorkersFromEnvironment(
         { address: stack.temporal.address, namespace: stack.temporal.namespace, taskQueue },
         {
-          KUBECONFIG: cluster.kubeconfigPath,
+          KUBECONFIG: workerKubeconfigPath,
           DBKEEP_REPLICA_RUNTIME: 'kubernetes',
           DBKEEP_REPLICA_IMAGE: 'registry.example/dbkeep:test',
           DBKEEP_REPLICA_NAMESPACE: NAMESPACE,
+          DBKEEP_REPLICA_SERVICE_ACCOUNT: replicaServiceAccount,
           DBKEEP_REPLICA_CLAIM_TEMPLATE: DEFAULT_CLAIM_TEMPLATE.name,
           DBKEEP_REPLICA_STORAGE_CLASS: DEFAULT_CLAIM_TEMPLATE.storageClassName,
           DBKEEP_REPLICA_STORAGE_SIZE: DEFAULT_CLAIM_TEMPLATE.size,
@@ -227,6 +263,8 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
         { name: 'volume', persistentVolumeClaim: { claimName: claim.metadata!.name } },
         { name: 'secret-0', secret: { secretName: KEYRING_SECRET, defaultMode: 0o440 } },
       ]);
+      // Its worker ran as this ServiceAccount (the node agent gives the pod's), which may only get Secrets.
+      expect(pod.serviceAccountName).toBe(replicaServiceAccount);
       expect(pod.containers[0]!.envFrom).toEqual([{ secretRef: { name: S3_SECRET } }]);
       expect(pod.containers[0]!.env).toEqual([{ name: 'DBKEEP_PAYLOAD_KEYRING_FILE', value: `${KEYRING_MOUNT}/keyring.json` }]);
       expect(pod.containers[0]!.image).toBe('registry.example/dbkeep:test');
@@ -293,8 +331,9 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
 
   it('fails ensureRunning with the Job\'s reason when its worker exits before polling, and replaces the ended Job next time', async () => {
     const launcher = new KubernetesJobReplicaWorkers({
-      api: { core, batch },
+      api: workerApi,
       namespace: NAMESPACE,
+      serviceAccountName: replicaServiceAccount,
       image: 'registry.example/dbkeep:test',
       // The worker's default: a restore without a claim template of its own gets it.
       defaultClaimTemplate: { name: 'broken-${POD_ORDINAL}', size: '1Gi' },

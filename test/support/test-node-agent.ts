@@ -15,6 +15,7 @@ import {
   type V1JobCondition,
 } from '@kubernetes/client-node';
 import { projectRoot } from '../../stack/project-root';
+import { writeServiceAccountKubeconfig } from './service-account-kubeconfig';
 
 /**
  * TEST DOUBLE of the kube-scheduler, the Job controller and the kubelet, for a cluster that is
@@ -33,6 +34,13 @@ import { projectRoot } from '../../stack/project-root';
  * - the environment is the image's PATH and HOME plus the container's `envFrom` Secrets and its
  *   `env`, with `valueFrom.secretKeyRef` / `configMapKeyRef` read from the API server as the
  *   kubelet does, and each volume's mountPath replaced by its directory in the values;
+ * - the pod's ServiceAccount (`serviceAccountName`, else `default`) is the process's identity
+ *   in the API, as the kubelet's projected token makes it: a TokenRequest token for it in a
+ *   kubeconfig `<dir>/serviceaccounts/<job>.kubeconfig` whose context's namespace is the Job's,
+ *   given as KUBECONFIG (the in-cluster files' paths cannot be mapped) and readable by the
+ *   process's user only. So the process has that ServiceAccount's RBAC, not the agent's; a
+ *   ServiceAccount that does not exist fails the Job, and automountServiceAccountToken: false
+ *   gives no access;
  * - the security context's users, as far as a local process can have them: runAsNonRoot refuses
  *   a container that would run as root (no runAsUser counts as root: there is no image to read
  *   a USER from); when the agent runs as root, the process runs as runAsUser and runAsGroup, and
@@ -114,7 +122,7 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
   const core = config.makeApiClient(CoreV1Api);
   const batch = config.makeApiClient(BatchV1Api);
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  for (const dir of [options.dir, path.join(options.dir, 'pvc'), path.join(options.dir, 'logs')]) {
+  for (const dir of [options.dir, path.join(options.dir, 'pvc'), path.join(options.dir, 'logs'), path.join(options.dir, 'serviceaccounts')]) {
     mkdirSync(dir, { recursive: true });
     chmodSync(dir, 0o755);
   }
@@ -175,9 +183,25 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     return directory;
   }
 
-  async function resolveEnv(container: V1Container, mountedPath: (value: string) => string): Promise<NodeJS.ProcessEnv> {
+  /** The kubeconfig of the pod's ServiceAccount, owned by the container's user; undefined when the pod mounts no token. */
+  async function podServiceAccountKubeconfig(job: V1Job, user: { uid?: number; gid: number }): Promise<string | undefined> {
+    const pod = job.spec?.template.spec;
+    if (pod?.automountServiceAccountToken === false) return undefined;
+    const name = pod?.serviceAccountName || 'default';
+    const file = path.join(options.dir, 'serviceaccounts', `${job.metadata!.name!}.kubeconfig`);
+    try {
+      await writeServiceAccountKubeconfig(config, { namespace, name, file });
+    } catch (error) {
+      throw new Error(`no token for the pod's ServiceAccount ${namespace}/${name}: ${(error as Error).message}`);
+    }
+    if (runsAsRoot && user.uid !== undefined) chownSync(file, user.uid, user.gid);
+    return file;
+  }
+
+  async function resolveEnv(container: V1Container, mountedPath: (value: string) => string, kubeconfig: string | undefined): Promise<NodeJS.ProcessEnv> {
     // What the image's environment would give: its PATH (with the database tools) and a HOME.
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: options.dir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    if (kubeconfig !== undefined) env.KUBECONFIG = kubeconfig;
     for (const source of container.envFrom ?? []) {
       if (!source.secretRef?.name || source.prefix) throw new Error('envFrom: the test node agent supports secretRef without prefix only');
       const secret = await core.readNamespacedSecret({ name: source.secretRef.name, namespace });
@@ -239,7 +263,7 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       const directories = await bindClaims(job, user.fsGroup);
       const mountedPath = mountedPathMapper(container, directories);
       const [command, ...args] = localArgv(container, mountedPath);
-      const env = await resolveEnv(container, mountedPath);
+      const env = await resolveEnv(container, mountedPath, await podServiceAccountKubeconfig(job, user));
       if (stopped || deleted.has(uid)) return;
       const logFd = openSync(path.join(options.dir, 'logs', `${name}.log`), 'a');
       const child = spawn(command!, args, { env, stdio: ['ignore', logFd, logFd], ...(runsAsRoot && user.uid !== undefined ? { uid: user.uid, gid: user.gid } : {}) });
