@@ -1,6 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import { configurationPrefix, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
 import type { Named, RepositorySpec } from '../domain/resources';
+import { selectAbandonedFolders } from '../domain/abandoned-folders';
 import { applyRetentionPolicy, type RetentionPolicy } from '../domain/retention-policy';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
@@ -25,6 +26,8 @@ export interface ApplyRetentionResult {
   removed: Array<{ snapshotId: string; startedAt: string; reason: string }>;
   keptCount: number;
   removedCount: number;
+  /** Folders without a manifest, untouched for a day, deleted (or, in a dry run, to be): domain/abandoned-folders.ts. */
+  abandoned: string[];
   /** After pruning (or, in a dry run, as it would be): snapshots and their stored bytes. */
   snapshotCount: number;
   storedBytes: number;
@@ -38,12 +41,15 @@ export function createRetentionActivities(deps: {
     /**
      * Applies the configuration's retention policy. A removed snapshot loses its manifest first,
      * so it stops being a snapshot at once, and then its data: an interruption in between
-     * leaves an unlisted folder, never a listed snapshot without data.
+     * leaves an unlisted folder, never a listed snapshot without data. Such folders, and the
+     * data of sessions that never committed, are deleted once abandoned (a day untouched).
      */
     async applyRetention(input: ApplyRetentionInput): Promise<ApplyRetentionResult> {
       const storage = await deps.openStorage(input.repository, deps.secrets);
       const catalog = await readSnapshotCatalog(storage, input.configuration);
-      const decision = applyRetentionPolicy(catalog.snapshots, input.policy ?? {}, { now: new Date(), protect: input.protect });
+      const now = new Date();
+      const decision = applyRetentionPolicy(catalog.snapshots, input.policy ?? {}, { now, protect: input.protect });
+      const abandoned = selectAbandonedFolders(catalog.unfinished, now);
       const context = Context.current();
       if (!input.dryRun) {
         for (const [index, { snapshot }] of decision.remove.entries()) {
@@ -53,6 +59,11 @@ export function createRetentionActivities(deps: {
             await storage.delete(object.key);
           }
           log.info('snapshot removed by retention', { configuration: input.configuration, snapshotId: snapshot.snapshotId });
+        }
+        for (const folder of abandoned) {
+          context.heartbeat({ phase: 'removing abandoned folders', folder: folder.snapshotId });
+          for (const key of folder.keys) await storage.delete(key);
+          log.info('abandoned snapshot folder removed', { configuration: input.configuration, snapshotId: folder.snapshotId, lastModified: folder.lastModified.toISOString() });
         }
       }
       return {
@@ -69,6 +80,7 @@ export function createRetentionActivities(deps: {
         })),
         keptCount: decision.keep.length,
         removedCount: decision.remove.length,
+        abandoned: abandoned.slice(0, MAX_LISTED).map((folder) => folder.snapshotId),
         snapshotCount: decision.keep.length,
         storedBytes: decision.keep.reduce((total, { snapshot }) => total + snapshot.data.storedBytes, 0),
       };

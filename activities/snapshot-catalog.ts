@@ -1,6 +1,6 @@
 import { parseManifest, type Manifest } from '../domain/manifest';
 import { configurationPrefix, MANIFEST_FILE, parseSnapshotKey, snapshotKey } from '../domain/repository-layout';
-import type { Storage } from '../storage/storage';
+import type { Storage, StoredObject } from '../storage/storage';
 
 /** A snapshot folder that has a manifest but cannot be trusted; listing reports it instead of throwing. */
 export interface SnapshotProblem {
@@ -8,31 +8,46 @@ export interface SnapshotProblem {
   reason: string;
 }
 
+/** A snapshot folder without a manifest: a session still writing it, or one that never finished. */
+export interface UnfinishedFolder {
+  snapshotId: string;
+  keys: string[];
+  /** The newest of its objects' write times. */
+  lastModified: Date;
+}
+
 export interface SnapshotCatalog {
   /** Valid snapshots, oldest first. */
   snapshots: Manifest[];
   problems: SnapshotProblem[];
+  unfinished: UnfinishedFolder[];
 }
 
 /**
  * Reads every committed snapshot of a configuration. A folder without a manifest is an
- * unfinished (or failed) session and is not a snapshot: it is skipped silently. A manifest
+ * unfinished (or failed) session and is not a snapshot: it is not listed, only returned as
+ * unfinished for retention to clean up once it is old. A manifest
  * that does not parse, or whose data object is missing or of another size, is reported.
  */
 export async function readSnapshotCatalog(storage: Storage, configuration: string): Promise<SnapshotCatalog> {
-  const folders = new Map<string, Map<string, number>>();
+  const folders = new Map<string, Map<string, StoredObject>>();
   for await (const object of storage.list(configurationPrefix(configuration))) {
     const parsed = parseSnapshotKey(object.key);
     if (!parsed || parsed.configuration !== configuration) continue;
     let files = folders.get(parsed.snapshotId);
     if (!files) folders.set(parsed.snapshotId, (files = new Map()));
-    files.set(parsed.fileName, object.size);
+    files.set(parsed.fileName, object);
   }
 
   const snapshots: Manifest[] = [];
   const problems: SnapshotProblem[] = [];
+  const unfinished: UnfinishedFolder[] = [];
   for (const [snapshotId, files] of [...folders].sort(([a], [b]) => a.localeCompare(b))) {
-    if (!files.has(MANIFEST_FILE)) continue;
+    if (!files.has(MANIFEST_FILE)) {
+      const objects = [...files.values()];
+      unfinished.push({ snapshotId, keys: objects.map((o) => o.key), lastModified: new Date(Math.max(...objects.map((o) => o.lastModified.getTime()))) });
+      continue;
+    }
     const text = (await storage.getBytes(snapshotKey(configuration, snapshotId, MANIFEST_FILE))).toString('utf8');
     const parsed = parseManifest(text);
     if (!parsed.ok) {
@@ -44,7 +59,7 @@ export async function readSnapshotCatalog(storage: Storage, configuration: strin
       problems.push({ snapshotId, reason: `manifest describes ${manifest.configuration}/${manifest.snapshotId}, not this folder` });
       continue;
     }
-    const size = files.get(manifest.data.file);
+    const size = files.get(manifest.data.file)?.size;
     if (size === undefined) {
       problems.push({ snapshotId, reason: `data object ${manifest.data.file} is missing` });
       continue;
@@ -58,5 +73,5 @@ export async function readSnapshotCatalog(storage: Storage, configuration: strin
     }
     snapshots.push(manifest);
   }
-  return { snapshots, problems };
+  return { snapshots, problems, unfinished };
 }

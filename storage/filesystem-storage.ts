@@ -70,7 +70,7 @@ export class FilesystemStorage implements Storage {
       .sort();
     for (const key of keys) {
       const info = await stat(this.pathOf(key)).catch(() => undefined);
-      if (info) yield { key, size: info.size };
+      if (info) yield { key, size: info.size, lastModified: info.mtime };
     }
   }
 

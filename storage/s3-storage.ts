@@ -197,7 +197,8 @@ class S3Storage implements Storage {
       );
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue;
-        yield { key: object.Key.slice(this.root.length), size: object.Size ?? 0 };
+        // S3 and MinIO always send LastModified; the epoch only if one did not (never "recent").
+        yield { key: object.Key.slice(this.root.length), size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0) };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 export interface StoredObject {
   key: string;
   size: number;
+  /** When the object was last written (S3 LastModified, file mtime). */
+  lastModified: Date;
 }
 
 /**

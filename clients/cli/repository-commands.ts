@@ -24,6 +24,7 @@ export async function pruneCommand(argv: string[]): Promise<void> {
     const verb = result.dryRun ? 'would remove' : 'removed';
     for (const kept of result.kept) console.log(`keep    ${kept.snapshotId}  ${kept.reasons.join(', ')}`);
     for (const removed of result.removed) console.log(`${result.dryRun ? 'remove?' : 'removed'} ${removed.snapshotId}  ${removed.reason}`);
+    for (const folder of result.abandoned) console.log(`${result.dryRun ? 'remove?' : 'removed'} ${folder}  abandoned: no manifest, untouched for a day`);
     console.log(
       `${name}: kept ${result.keptCount}, ${verb} ${result.removedCount}; ${result.snapshotCount} snapshot(s), ` +
         `${formatBytes(result.storedBytes)} stored${result.dryRun ? ' (dry run: nothing deleted)' : ''}`,

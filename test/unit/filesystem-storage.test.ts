@@ -18,9 +18,13 @@ beforeEach(() => {
   storage = new FilesystemStorage(root);
 });
 
-async function listAll(prefix = ''): Promise<StoredObject[]> {
-  const out: StoredObject[] = [];
-  for await (const object of storage.list(prefix)) out.push(object);
+/** Keys and sizes listed; the write times are checked on their own. */
+async function listAll(prefix = ''): Promise<Array<Omit<StoredObject, 'lastModified'>>> {
+  const out: Array<Omit<StoredObject, 'lastModified'>> = [];
+  for await (const { key, size, lastModified } of storage.list(prefix)) {
+    expect(Math.abs(Date.now() - lastModified.getTime())).toBeLessThan(60_000);
+    out.push({ key, size });
+  }
   return out;
 }
 

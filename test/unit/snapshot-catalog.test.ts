@@ -34,34 +34,37 @@ async function commitSnapshot(snapshotId: string, overrides: Partial<Manifest> =
 
 describe('readSnapshotCatalog', () => {
   it('is empty for an empty repository', async () => {
-    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [], problems: [] });
+    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [], problems: [], unfinished: [] });
   });
 
   it('returns valid snapshots oldest first, whatever order they were written in', async () => {
     const newest = await commitSnapshot(ids.newest);
     const oldest = await commitSnapshot(ids.oldest);
     const middle = await commitSnapshot(ids.middle);
-    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [oldest, middle, newest], problems: [] });
+    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [oldest, middle, newest], problems: [], unfinished: [] });
   });
 
   it('only reads the given configuration', async () => {
     const mine = await commitSnapshot(ids.oldest);
     await commitSnapshot(ids.middle, {}, 'nightly-2');
     await commitSnapshot(ids.newest, {}, 'hourly');
-    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [mine], problems: [] });
+    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [mine], problems: [], unfinished: [] });
   });
 
-  it('skips a folder without a manifest silently', async () => {
+  it('does not list a folder without a manifest, nor report it as a problem: it is returned as unfinished', async () => {
     const done = await commitSnapshot(ids.oldest);
     await storage.putBytes(snapshotKey('nightly', ids.newest, 'dump.sql.zst'), Buffer.from('unfinished session'));
-    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [done], problems: [] });
+    const catalog = await readSnapshotCatalog(storage, 'nightly');
+    expect(catalog).toMatchObject({ snapshots: [done], problems: [] });
+    expect(catalog.unfinished).toEqual([{ snapshotId: ids.newest, keys: [snapshotKey('nightly', ids.newest, 'dump.sql.zst')], lastModified: expect.any(Date) }]);
+    expect(Date.now() - catalog.unfinished[0]!.lastModified.getTime()).toBeLessThan(60_000);
   });
 
   it('ignores objects that are not in the snapshot layout', async () => {
     const done = await commitSnapshot(ids.oldest);
     await storage.putBytes('nightly/README', Buffer.from('x'));
     await storage.putBytes(`nightly/${ids.middle}/nested/manifest.json`, Buffer.from('x'));
-    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [done], problems: [] });
+    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [done], problems: [], unfinished: [] });
   });
 
   it('reports a manifest that does not parse, without throwing', async () => {
@@ -105,6 +108,7 @@ describe('readSnapshotCatalog', () => {
     expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({
       snapshots: [],
       problems: [{ snapshotId: ids.middle, reason: 'data object dump.sql is missing' }],
+      unfinished: [],
     });
   });
 
@@ -116,6 +120,7 @@ describe('readSnapshotCatalog', () => {
       problems: [
         { snapshotId: ids.middle, reason: `data object dump.sql has 5 bytes, manifest says ${manifest.data.storedBytes}` },
       ],
+      unfinished: [],
     });
   });
 
