@@ -281,6 +281,31 @@ describe('import of external dumps', () => {
   });
 });
 
+describe("the AWS SDK's default credential chain", () => {
+  it('serves a Repository without credentials from the worker\'s environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)', async () => {
+    const accessKey = stack.resources().repositories.get('repo')!.spec.s3!.credentials!.accessKeyId as { file: string };
+    // The worker runs in this process: its environment is the SDK's first provider (never the
+    // instance metadata endpoint, which is off loopback and never asked here).
+    process.env.AWS_ACCESS_KEY_ID = readFileSync(accessKey.file, 'utf8').trim();
+    process.env.AWS_SECRET_ACCESS_KEY = stack.s3SecretKey;
+    try {
+      const set = stack.resources(
+        stack.repositoryDocument('default-chain', { credentials: undefined }),
+        stack.targetDocument('source', source),
+        configurationDocument('chain', { target: 'source', repository: 'default-chain', databases: [AWKWARD_DATABASE] }),
+      );
+      expect(set.repositories.get('default-chain')!.spec.s3!.credentials).toBeUndefined();
+      const result = await (await stack.client.backupNow(resolveBackupConfiguration(set, 'chain'))).result();
+      if (result.outcome !== 'succeeded') throw new Error('skipped');
+      expect(await stack.listKeys('chain/')).toEqual([`chain/${result.snapshotId}/dump.sql.zst`, `chain/${result.snapshotId}/manifest.json`]);
+      expect((await stack.client.listSnapshots(set.repositories.get('default-chain')!, 'chain')).snapshots.map((s) => s.snapshotId)).toEqual([result.snapshotId]);
+    } finally {
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+});
+
 describe('filesystem repository', () => {
   it('keeps the same layout, commits atomically and restores', async () => {
     const root = path.join(stack.dir, 'fs-repository');
