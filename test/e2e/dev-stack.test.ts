@@ -42,6 +42,11 @@ describe('dbkeep dev', () => {
     expect(up.code).toBe(0);
     expect(up.stdout).toContain('dbkeep dev stack is up');
     expect(up.stdout).toMatch(/UI:\s+http:\/\/127\.0\.0\.1:\d+/);
+    // The address printed is the Temporal UI's, serving its page.
+    const uiAddress = /UI:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(up.stdout)![1]!;
+    const ui = await fetch(uiAddress);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toMatch(/<html/i);
     const state = readDevStackState(devDir)!;
     for (const pid of [state.temporal.pid, state.minio.pid, state.pushgateway.pid, state.worker.pid]) expect(isPidAlive(pid)).toBe(true);
 
