@@ -112,6 +112,21 @@ describe('schedules', () => {
     expect(schedule?.cron).toBe('15 4 * * *');
   });
 
+  it('applies overlapPolicy BufferOne and a catchupWindow of its own to a schedule of its own', async () => {
+    writeFileSync(
+      resourcesFile,
+      stack.resourcesYaml(
+        stack.targetDocument('shop-db', source),
+        configurationDocument('buffered', { target: 'shop-db', databases: ['shop'], schedule: { cron: '0 1 * * *', suspend: true, overlapPolicy: 'BufferOne', catchupWindow: '1h' } }),
+      ),
+    );
+    expect((await dbkeep('apply', '-f', resourcesFile)).stdout.trim()).toBe('backupconfiguration/buffered: schedule created');
+    const described = await stack.client.temporal.schedule.getHandle(scheduleIdFor('buffered')).describe();
+    expect(described.policies).toMatchObject({ overlap: 'BUFFER_ONE', catchupWindow: 3_600_000 });
+    expect(described.state.paused).toBe(true);
+    expect((await dbkeep('delete', 'buffered')).stdout.trim()).toBe('schedule of buffered deleted');
+  });
+
   it('pauses and resumes with a note, triggers a session through the schedule, and lists it', async () => {
     writeResources({ cron: '15 4 * * *', timezone: 'Europe/Berlin', suspend: true });
     expect((await dbkeep('resume', 'shop', '--note', 'maintenance over')).code).toBe(0);
