@@ -105,11 +105,19 @@ describe('retention', () => {
     const status = JSON.parse(result.stdout) as {
       snapshotCount: number;
       storedBytes: number;
-      entries: Array<{ configuration: string; target: string; snapshotCount: number; storedBytes: number }>;
+      entries: Array<{ configuration: string; target: string; snapshotCount: number; storedBytes: number; firstBackupAt: string; lastBackupAt: string }>;
     };
     expect(status.snapshotCount).toBe(1);
+    const [only] = (await stack.client.listSnapshots(resources(undefined).repositories.get('repo')!, 'inventory')).snapshots;
     expect(status.entries).toEqual([
-      expect.objectContaining({ configuration: 'inventory', target: 'inventory-db', snapshotCount: 1, storedBytes: status.storedBytes }),
+      expect.objectContaining({
+        configuration: 'inventory',
+        target: 'inventory-db',
+        snapshotCount: 1,
+        storedBytes: status.storedBytes,
+        firstBackupAt: only!.startedAt,
+        lastBackupAt: only!.startedAt,
+      }),
     ]);
     expect(status.storedBytes).toBeGreaterThan(0);
   });
