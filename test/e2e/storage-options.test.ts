@@ -217,7 +217,7 @@ describe('single-database restore', () => {
     await after.end();
     expect(notes).toEqual([{ body: 'from the backup' }]);
     expect(kept).toEqual([{ id: 7 }]);
-    // --one-database skips the other databases' tables.
+    // The single-database filter skips the other databases' tables.
     expect(awkward).toEqual([{ n: 0 }]);
 
     const missing = await (
