@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { DbkeepActivities } from '../activities';
 
 /**
@@ -16,10 +16,17 @@ export const quickActivities = proxyActivities<DbkeepActivities>({
  * Streaming dumps and restores. They run for as long as the data takes, so what bounds them
  * is the heartbeat: a worker that dies is noticed within the heartbeat timeout and the
  * attempt is retried elsewhere, not after a long start-to-close wait.
+ *
+ * A cancelled session waits for its activity to confirm the cancellation: the activity learns
+ * of it at its next heartbeat and confirms once its tools have exited and its upload was
+ * aborted. With the default (TRY_CANCEL) the session ended, freed its backup lock and reported
+ * Failed while mariadb-dump still ran, or a restore's client still wrote into the target, for
+ * another second or two (test/reliability/cancellation.test.ts).
  */
 const STREAMING_OPTIONS = {
   startToCloseTimeout: '24 hours',
   heartbeatTimeout: '30 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
 } as const;
 

@@ -1,5 +1,6 @@
 import {
   CancellationScope,
+  ChildWorkflowCancellationType,
   condition,
   defineSignal,
   ParentClosePolicy,
@@ -34,6 +35,9 @@ export async function acquireBackupLock(configuration: string, holder: string): 
     return await startChild(backupLock, {
       workflowId: backupLockWorkflowId(configuration),
       parentClosePolicy: ParentClosePolicy.TERMINATE,
+      // Not cancelled with its session: a cancelled session still holds the lock until its dump
+      // has confirmed the cancellation (tools killed), then releases it in its finally.
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
       staticSummary: `backup lock of ${configuration}, held by ${holder}`,
     });
   } catch (err) {

@@ -1,5 +1,5 @@
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import { defineQuery, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { defineQuery, isCancellation, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { searchAttributes } from '../domain/search-attributes';
 
 /** Phases a session goes through, as Stash's BackupSession phases; Skipped when another session of the configuration was running. */
@@ -81,6 +81,8 @@ export async function runStep<T>(status: SessionStatus, name: string, run: () =>
 }
 
 export function failureMessage(err: unknown): string {
+  // An activity confirms its cancellation with a CancelledFailure without message.
+  if (isCancellation(err)) return 'the session was cancelled';
   let current: unknown = err;
   // The activity's own ApplicationFailure (deepest cause) holds the message a user can act on.
   while (current instanceof Error && current.cause instanceof Error) current = current.cause;

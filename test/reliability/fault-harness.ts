@@ -306,3 +306,41 @@ function workerExitError(worker: WorkerProcess): Error {
 export function secondsSince(startedMs: number): number {
   return Math.round((Date.now() - startedMs) / 100) / 10;
 }
+
+/** One history event of an activity: its type as the history names it, and when it happened. */
+export interface ActivityEvent {
+  type: 'Scheduled' | 'Started' | 'CancelRequested' | 'Completed' | 'Failed' | 'TimedOut' | 'Canceled';
+  atMs: number;
+  failure?: FailureInfo;
+}
+
+/**
+ * The history events of each activity of a type, in order, grouped by scheduled event: how a
+ * cancellation went (CancelRequested, then Canceled once the activity confirmed it), which
+ * activityRecords, keeping only the outcome, does not tell.
+ */
+export async function activityEvents(client: Client, workflowId: string, activityType: string): Promise<ActivityEvent[][]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const byScheduledId = new Map<string, ActivityEvent[]>();
+  for (const event of history.events ?? []) {
+    const atMs = timestampMs(event.eventTime) ?? 0;
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      if (scheduled.activityType?.name === activityType) byScheduledId.set(String(event.eventId), [{ type: 'Scheduled', atMs }]);
+      continue;
+    }
+    const related: Array<[ActivityEvent['type'], { scheduledEventId?: unknown } | null | undefined, temporal.api.failure.v1.IFailure | null | undefined]> = [
+      ['Started', event.activityTaskStartedEventAttributes, event.activityTaskStartedEventAttributes?.lastFailure],
+      ['CancelRequested', event.activityTaskCancelRequestedEventAttributes, undefined],
+      ['Completed', event.activityTaskCompletedEventAttributes, undefined],
+      ['Failed', event.activityTaskFailedEventAttributes, event.activityTaskFailedEventAttributes?.failure],
+      ['TimedOut', event.activityTaskTimedOutEventAttributes, event.activityTaskTimedOutEventAttributes?.failure],
+      ['Canceled', event.activityTaskCanceledEventAttributes, undefined],
+    ];
+    for (const [type, attrs, failure] of related) {
+      const events = attrs ? byScheduledId.get(String(attrs.scheduledEventId)) : undefined;
+      if (events) events.push({ type, atMs, failure: failureInfo(failure) });
+    }
+  }
+  return [...byScheduledId.values()];
+}
