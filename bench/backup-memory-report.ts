@@ -1,7 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { formatTable } from '../clients/cli/output';
-import type { BenchEnvironment } from './bench-run';
+import { writeJsonAndMarkdown, type BenchEnvironment } from './bench-run';
 import { bytesToMiB, type WorkerUsage } from './worker-usage';
 
 /**
@@ -75,10 +73,5 @@ export function formatResultMarkdown(result: BackupMemoryResult): string {
 
 /** Writes backup-memory.json and backup-memory.md into dir (created when missing); returns their paths. */
 export function writeResultFiles(dir: string, result: BackupMemoryResult): string[] {
-  mkdirSync(dir, { recursive: true });
-  const json = path.join(dir, 'backup-memory.json');
-  const markdown = path.join(dir, 'backup-memory.md');
-  writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(markdown, formatResultMarkdown(result));
-  return [json, markdown];
+  return writeJsonAndMarkdown(dir, 'backup-memory', result, formatResultMarkdown(result));
 }

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, constants, loadavg } from 'node:os';
+import path from 'node:path';
 import { describeFailure } from '../clients/failure-description';
 import { projectRoot } from '../stack/project-root';
 import { CleanupStack } from './cleanup-stack';
@@ -22,9 +24,9 @@ export function positiveIntegerSetting(raw: string | undefined, names: string, f
   return value;
 }
 
-/** --size-mb, then DBKEEP_BENCH_SIZE_MB, then 1 GiB: the size of the generated database's dump, in MiB. */
-export function resolveSizeMiB(flag: string | undefined, env: NodeJS.ProcessEnv): number {
-  return positiveIntegerSetting(flag ?? env.DBKEEP_BENCH_SIZE_MB, '--size-mb / DBKEEP_BENCH_SIZE_MB', DEFAULT_SIZE_MIB);
+/** --size-mb, then DBKEEP_BENCH_SIZE_MB, then the benchmark's default (1 GiB): the size of the generated database's dump, in MiB. */
+export function resolveSizeMiB(flag: string | undefined, env: NodeJS.ProcessEnv, fallback = DEFAULT_SIZE_MIB): number {
+  return positiveIntegerSetting(flag ?? env.DBKEEP_BENCH_SIZE_MB, '--size-mb / DBKEEP_BENCH_SIZE_MB', fallback);
 }
 
 export interface BenchEnvironment {
@@ -57,7 +59,20 @@ export function describeEnvironment(mariadb: string): BenchEnvironment {
   };
 }
 
+/** Round r runs the contenders starting with the r-th, so none is always first (cold) or last. */
+export const rotated = <T>(items: readonly T[], round: number): T[] => items.map((_, index) => items[(index + round) % items.length]!);
+
 export const oneMinuteLoadAverage = (): number => Number((loadavg()[0] ?? 0).toFixed(2));
+
+/** Writes `<name>.json` (the result, for tools) and `<name>.md` (for people) into dir, created when missing; returns their paths. */
+export function writeJsonAndMarkdown(dir: string, name: string, result: unknown, markdown: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const json = path.join(dir, `${name}.json`);
+  const markdownFile = path.join(dir, `${name}.md`);
+  writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(markdownFile, markdown);
+  return [json, markdownFile];
+}
 
 /** Ctrl-C or a CI timeout still stops the servers and removes the temp dir. */
 function cleanUpOnSignals(cleanup: CleanupStack): void {

@@ -61,9 +61,7 @@ export async function startBenchServices(dir: string, cleanup: CleanupStack): Pr
   cleanup.defer('stop MinIO', () => minio.stop());
   await createBucket(minio.endpoint, accessKey, secretKey, BUCKET);
 
-  const rootPassword = writeSecretFile(secretFiles.mariadbPassword, randomBytes(12).toString('base64url'));
-  const mariadb = await startMariaDbInstance({ dir: path.join(dir, 'mariadb'), rootPassword });
-  cleanup.defer('stop MariaDB', () => mariadb.stop());
+  const mariadb = await startBenchMariaDb(dir, secretFiles.mariadbPassword, cleanup);
 
   const filesystemRepository = path.join(dir, 'repository');
   mkdirSync(filesystemRepository);
@@ -71,12 +69,19 @@ export async function startBenchServices(dir: string, cleanup: CleanupStack): Pr
   return { temporal, minio, mariadb, filesystemRepository, secretFiles };
 }
 
+/** The benchmark's MariaDB (default settings) under dir, root's random password in a 0600 file as a Target references it. */
+export async function startBenchMariaDb(dir: string, passwordFile: string, cleanup: CleanupStack): Promise<MariaDbInstance> {
+  const rootPassword = writeSecretFile(passwordFile, randomBytes(12).toString('base64url'));
+  const mariadb = await startMariaDbInstance({ dir: path.join(dir, 'mariadb'), rootPassword });
+  cleanup.defer('stop MariaDB', () => mariadb.stop());
+  return mariadb;
+}
+
 /** Generates the data over the socket as root; returns how long it took and the server version for the report. */
 export async function generateBenchDatabase(
-  services: BenchServices,
+  { mariadb }: Pick<BenchServices, 'mariadb'>,
   plan: SyntheticDatabasePlan,
 ): Promise<{ seconds: number; mariadb: string }> {
-  const { mariadb } = services;
   const connection = await createConnection({ socketPath: mariadb.socket, user: 'root', password: mariadb.rootPassword });
   try {
     const started = performance.now();
@@ -94,6 +99,11 @@ export type BenchConfiguration =
   | { name: string; repository: keyof typeof BENCH_REPOSITORIES; database: string; method?: 'logical' }
   /** The whole data directory (the target's datadir), with mariadb-backup. */
   | { name: string; repository: keyof typeof BENCH_REPOSITORIES; method: 'physical' };
+
+/** The Target a user would write for the bench MariaDB: root over TCP, the password by reference. */
+export function benchTargetSpec(mariadb: MariaDbInstance, passwordFile: string) {
+  return { engine: 'mariadb', host: mariadb.host, port: mariadb.port, user: 'root', password: { file: passwordFile }, datadir: mariadb.datadir } as const;
+}
 
 /**
  * The resources a user would write for these backups (both repositories, the target, one
@@ -127,14 +137,7 @@ export function benchResources(services: BenchServices, configurations: readonly
       apiVersion: API_VERSION,
       kind: 'Target',
       metadata: { name: BENCH_TARGET },
-      spec: {
-        engine: 'mariadb',
-        host: services.mariadb.host,
-        port: services.mariadb.port,
-        user: 'root',
-        password: { file: services.secretFiles.mariadbPassword },
-        datadir: services.mariadb.datadir,
-      },
+      spec: benchTargetSpec(services.mariadb, services.secretFiles.mariadbPassword),
     },
     ...configurations.map((configuration) => ({
       apiVersion: API_VERSION,

@@ -14,7 +14,7 @@ import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from 
 import type { ManagedProcess } from '../stack/managed-process';
 import { projectRoot } from '../stack/project-root';
 import { runPipeline, timeSeconds } from './bare-pipelines';
-import { describeEnvironment, oneMinuteLoadAverage, positiveIntegerSetting, resolveSizeMiB, runBenchmarkMain, say } from './bench-run';
+import { describeEnvironment, oneMinuteLoadAverage, positiveIntegerSetting, resolveSizeMiB, rotated, runBenchmarkMain, say } from './bench-run';
 import { runBackupSession, runRestoreSession, runVolumeRestoreSession, sessionStep, type CommittedBackup } from './bench-sessions';
 import { BENCH_TARGET, benchResources, generateBenchDatabase, startBenchServices, startWorkerProcess, type BenchServices } from './bench-stack';
 import type { CleanupStack } from './cleanup-stack';
@@ -96,9 +96,6 @@ interface Runs {
 }
 
 const emptyRuns = (): Runs => ({ seconds: [], streamingStepSeconds: [], worker: [] });
-
-/** round r runs the contenders starting with the r-th, so none is always first (cold) or last. */
-const rotated = <T>(items: readonly T[], round: number): T[] => items.map((_, index) => items[(index + round) % items.length]!);
 
 /** The plain client as a user runs it: connection options and nothing else. */
 function bareClientCommand(target: TargetSpec, optionFile: string): ToolCommand {

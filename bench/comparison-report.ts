@@ -203,7 +203,7 @@ export function formatResultTables(result: ComparisonResult): string {
   ].join('\n\n');
 }
 
-const markdownTable = (header: string[], rows: string[][]): string[] => [
+export const markdownTable = (header: string[], rows: string[][]): string[] => [
   `| ${header.join(' | ')} |`,
   `| ${header.map(() => '---').join(' | ')} |`,
   ...rows.map((row) => `| ${row.map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`),
