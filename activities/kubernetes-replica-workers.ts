@@ -7,6 +7,7 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { DNS1123_LABEL } from '../domain/kubernetes-names';
 import { replicaClaim, type ReplicaClaim, type VolumeClaimTemplate } from '../domain/volume-claim-template';
 import type { EnsuredReplicaWorker, ReplicaWorkerLauncher, ReplicaWorkerSpec } from './replica-workers';
+import { WORKER_NODE_FLAGS } from '../workers/worker-node-flags';
 
 /** Where a replica Job mounts its PVC: the `--volume` of its `dbkeep replica-worker`. */
 export const REPLICA_VOLUME_MOUNT_PATH = '/var/lib/dbkeep/volume';
@@ -241,7 +242,7 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
                 name: CONTAINER_NAME,
                 image: options.image,
                 // tini as PID 1 forwards SIGTERM to node and reaps mbstream/mariadb-backup children.
-                command: ['/usr/bin/tini', '--', 'node', '/app/bin/dbkeep.js'],
+                command: ['/usr/bin/tini', '--', 'node', ...WORKER_NODE_FLAGS, '/app/bin/dbkeep.js'],
                 args: replicaWorkerArgs(spec.taskQueue, options.temporal),
                 env: options.env,
                 envFrom: options.envFromSecrets?.map((name): V1EnvFromSource => ({ secretRef: { name } })),

@@ -14,6 +14,7 @@ import { projectRoot } from '../stack/project-root';
 import { startTemporalDevServer, type TemporalDevServer } from '../stack/temporal-dev-server';
 import type { CleanupStack } from './cleanup-stack';
 import { generateSyntheticDatabase, type SyntheticDatabasePlan } from './synthetic-database';
+import { WORKER_NODE_FLAGS } from '../workers/worker-node-flags';
 
 /**
  * The benchmark's own stack, all on 127.0.0.1 under one temp dir and nothing detached:
@@ -167,7 +168,8 @@ export async function startWorkerProcess(
   const worker = startManagedProcess({
     command: process.execPath,
     args: [
-      // Node's own flags for the worker, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it (not allowed in NODE_OPTIONS).
+      ...WORKER_NODE_FLAGS,
+      // More of Node's own flags for the worker, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it (not allowed in NODE_OPTIONS).
       ...(process.env.DBKEEP_BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
       path.join(projectRoot(), 'bin', 'dbkeep.js'), 'worker',
       '--address', temporal.address,

@@ -15,7 +15,8 @@ export const GOALS = {
   backupThroughputRatio: 0.9,
   restoreThroughputRatio: 0.95,
   fixedOverheadSeconds: 2,
-  peakRssMiB: 300,
+  /** The goal is 300 MB (10^6 bytes): about 286.1 MiB, the unit /proc reports. */
+  peakRssMiB: 300e6 / 2 ** 20,
   replicaRestoreTimeRatio: 1.5,
 } as const;
 
@@ -160,7 +161,7 @@ export function checkGoals(result: Pick<ComparisonResult, 'measurements' | 'rati
   return [
     ...result.ratios.filter((ratio) => ratio.goal !== undefined).map(atLeast),
     { subject: 'overhead', goal: `fixed overhead (tiny database, trigger → manifest committed) < ${GOALS.fixedOverheadSeconds} s`, value: `${overhead.toFixed(2)} s`, passed: overhead < GOALS.fixedOverheadSeconds },
-    { subject: 'memory', goal: `worker peak RSS (VmHWM over the whole benchmark) < ${GOALS.peakRssMiB} MiB`, value: `${peak.toFixed(1)} MiB`, passed: peak < GOALS.peakRssMiB },
+    { subject: 'memory', goal: `worker peak RSS (VmHWM over the whole benchmark) < ${GOALS.peakRssMiB.toFixed(1)} MiB (300 MB)`, value: `${peak.toFixed(1)} MiB`, passed: peak < GOALS.peakRssMiB },
   ];
 }
 

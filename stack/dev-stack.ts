@@ -12,6 +12,7 @@ import { isPidAlive, startManagedProcess, stopPid } from './managed-process';
 import { createBucket, startMinio } from './minio-server';
 import { startPushgateway } from './pushgateway';
 import { startTemporalDevServer } from './temporal-dev-server';
+import { WORKER_NODE_FLAGS } from '../workers/worker-node-flags';
 
 /**
  * The embedded stack behind `dbkeep dev up`: a Temporal dev server with its UI, a MinIO, a
@@ -65,8 +66,9 @@ export function devStackComponents(state: DevStackState): DevStackComponent[] {
 }
 
 /** `node bin/dbkeep.js`: workers started from here run the same code as the CLI that starts them. */
+/** `node <worker flags> bin/dbkeep.js`: how this checkout starts its worker processes. */
 export function dbkeepCliCommand(): { command: string; args: string[] } {
-  return { command: process.execPath, args: [path.join(projectRoot(), 'bin', 'dbkeep.js')] };
+  return { command: process.execPath, args: [...WORKER_NODE_FLAGS, path.join(projectRoot(), 'bin', 'dbkeep.js')] };
 }
 
 /** `node bin/dbkeep.js worker` */

@@ -269,7 +269,7 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
       expect(pod.containers[0]!.env).toEqual([{ name: 'DBKEEP_PAYLOAD_KEYRING_FILE', value: `${KEYRING_MOUNT}/keyring.json` }]);
       expect(pod.containers[0]!.image).toBe('registry.example/dbkeep:test');
       expect([...pod.containers[0]!.command!, ...pod.containers[0]!.args!]).toEqual([
-        '/usr/bin/tini', '--', 'node', '/app/bin/dbkeep.js',
+        '/usr/bin/tini', '--', 'node', '--max-semi-space-size=2', '/app/bin/dbkeep.js',
         'replica-worker',
         '--volume', REPLICA_VOLUME_MOUNT_PATH,
         '--task-queue', replicaTaskQueue(restoreId, ordinal),

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { workerIsPolling } from '../../stack/dev-stack';
 import { isPidAlive, startManagedProcess, stopPid } from '../../stack/managed-process';
 import { DBKEEP_CLI } from './cli-runner';
+import { WORKER_NODE_FLAGS } from '../../workers/worker-node-flags';
 
 /**
  * A dbkeep worker in its own process: `node bin/dbkeep.js worker`, the built CLI as users run
@@ -54,6 +55,7 @@ const STOP_TIMEOUT_MS = 30_000;
 
 export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
   const args = [
+    ...WORKER_NODE_FLAGS,
     DBKEEP_CLI, 'worker',
     '--address', options.address,
     '--namespace', options.namespace,
