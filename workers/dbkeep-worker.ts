@@ -23,8 +23,9 @@ export interface DbkeepWorkerOptions {
 
 /**
  * Activities at once on one worker. A streaming one holds 32-50 MiB of upload part buffers
- * (storage/s3-storage.ts) and two or three child processes. Measured: an idle worker ~190 MiB of RSS, one 1 GiB backup
- * ~245 MiB at its peak, 4 sessions at once 290-320 MiB (test/reliability/load.test.ts): give
+ * (storage/s3-storage.ts) and two or three child processes. Measured with WORKER_NODE_FLAGS: an
+ * idle worker ~160 MiB of RSS, one 1 GiB backup ~213 MiB at its peak (npm run bench:memory),
+ * 4 sessions at once ~256 MiB (test/reliability/load.test.ts): give
  * the worker 512 MiB, and more when raising this.
  */
 export const DEFAULT_MAX_CONCURRENT_SESSIONS = 4;
