@@ -91,8 +91,8 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
     const replicas = await runStep(status, `populate-${input.replicas}-replicas`, () =>
-      Promise.all(
-        Array.from({ length: input.replicas }, (_, ordinal) =>
+      populateEveryReplica(
+        Array.from({ length: input.replicas }, (_, ordinal) => () =>
           executeChild(replicaVolumePopulation, {
             workflowId: replicaPopulationWorkflowId(info.workflowId, ordinal),
             args: [
@@ -122,6 +122,32 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
     await reportSessionMetrics({ ...labels, success: false });
     throw err;
   }
+}
+
+/**
+ * Every replica at once. A replica that fails for good cancels the others, and the session waits
+ * until every one has ended before it fails: each child stops its replica worker in its own
+ * `finally`, while a child still running when the session closed would be terminated (the
+ * default parent close policy) and its worker process or Job would outlive the restore.
+ */
+async function populateEveryReplica(replicas: Array<() => Promise<PopulateReplicaResult>>): Promise<PopulateReplicaResult[]> {
+  const scope = new CancellationScope();
+  let firstFailure: { error: unknown } | undefined;
+  const settled = await scope.run(() =>
+    Promise.allSettled(
+      replicas.map((populate) =>
+        populate().catch((error: unknown) => {
+          if (!firstFailure) {
+            firstFailure = { error };
+            scope.cancel();
+          }
+          throw error;
+        }),
+      ),
+    ),
+  );
+  if (firstFailure) throw firstFailure.error;
+  return settled.map((result) => (result as PromiseFulfilledResult<PopulateReplicaResult>).value);
 }
 
 /**

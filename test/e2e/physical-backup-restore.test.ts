@@ -1,17 +1,18 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeFailure } from '../../clients/failure-description';
 import { parseManifest } from '../../domain/manifest';
-import { replicaTaskQueue } from '../../domain/session-ids';
+import { replicaPopulationWorkflowId, replicaTaskQueue } from '../../domain/session-ids';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { findFreePort } from '../../stack/free-port';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { loadSakila } from '../support/sample-data';
+import { workflowFailureOf } from '../support/workflow-failure';
 
 /**
  * Physical backups with mariadb-backup, restored into three replica data directories by three
@@ -115,6 +116,22 @@ describe('physical backup', () => {
     const restoreId = handle.workflowId.split('/').at(-1)!;
     expect([0, 1, 2].map((ordinal) => findWorkerPid(replicaTaskQueue(restoreId, ordinal)))).toEqual([undefined, undefined, undefined]);
     await expectReplicasMatchSource(restored.replicas.map((r) => r.volume));
+  });
+
+  it('fails for good when one volume is refused, cancelling the other replicas, and leaves no replica worker running', async () => {
+    const root = path.join(stack.dir, 'volumes-mixed');
+    mkdirSync(path.join(root, 'replica-0'), { recursive: true });
+    writeFileSync(path.join(root, 'replica-0', 'somebody-elses-file'), 'not a dbkeep restore');
+    const { handle, result } = await restoreIntoVolumes(2, path.join(root, 'replica-${POD_ORDINAL}'), snapshotId);
+    const failure = await workflowFailureOf(result);
+    expect(failure).toMatchObject({ type: 'VolumeNotEmpty', nonRetryable: true });
+    expect(failure.message).toContain('holds 1 entries not written by a dbkeep restore');
+    // The refused volume is untouched; the other replica was cancelled, not left to run.
+    expect(readdirSync(path.join(root, 'replica-0'))).toEqual(['somebody-elses-file']);
+    const restoreId = handle.workflowId.split('/').at(-1)!;
+    const sibling = await stack.client.temporal.workflow.getHandle(replicaPopulationWorkflowId(handle.workflowId, 1)).describe();
+    expect(['CANCELLED', 'COMPLETED']).toContain(sibling.status.name);
+    expect([0, 1].map((ordinal) => findWorkerPid(replicaTaskQueue(restoreId, ordinal)))).toEqual([undefined, undefined]);
   });
 
   it('redoes only the replica whose worker was killed mid-population', async () => {
