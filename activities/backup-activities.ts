@@ -8,6 +8,7 @@ import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor'
 import { serializeManifest, type Manifest } from '../domain/manifest';
 import { dataFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
 import { checkBackupSessionResources } from '../domain/resource-set';
+import { USERS_AND_GRANTS_SCHEMA } from '../domain/system-schemas';
 import type { BackupConfigurationSpec, BackupMethod, CompressionSpec, Engine, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import {
@@ -28,9 +29,6 @@ import { withSecretFiles } from './option-file';
 import { streamToolToRepository } from './stream-pipelines';
 import { readToolVersion } from './tool-process';
 import { DBKEEP_VERSION } from './version';
-
-/** The one system schema a configuration may list in `databases`. */
-const USERS_AND_GRANTS_SCHEMA = 'mysql';
 
 export interface BackupActivityDeps {
   secrets: SecretResolver;
@@ -230,9 +228,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         const available = await listUserDatabases(connection);
         // A physical backup copies the whole data directory: every database, whatever the list says.
         const wanted = method === 'physical' ? available : (databases ?? available);
-        // `mysql` (users, grants, time zones) is never part of "all databases", but may be listed,
-        // as mariadb-operator's --all-databases backups hold it; Galera targets then leave out
-        // mysql.global_priv unless ignoreGlobalPriv is false.
+        // Galera targets leave mysql.global_priv out of a listed `mysql` unless ignoreGlobalPriv is false.
         const missing = wanted.filter((db) => !available.includes(db) && db !== USERS_AND_GRANTS_SCHEMA);
         if (missing.length > 0) {
           throw permanentFailure(

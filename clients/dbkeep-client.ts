@@ -10,11 +10,11 @@ import type { RepositoryStatus } from '../activities/repository-status';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
 import { resourceNameSchema } from '../domain/names';
+import { replicaLayoutProblem } from '../domain/replica-layout';
 import {
   backupWorkflowId,
   bootstrapWorkflowId,
   DEFAULT_TASK_QUEUE,
-  POD_ORDINAL_PLACEHOLDER,
   pruneWorkflowId,
   repositoryQueryWorkflowId,
   restoreWorkflowId,
@@ -214,15 +214,12 @@ const restoreInputSchema = restoreOptionsSchema.extend({
   identity: secretRefSchema.optional(),
 });
 
-/** The bound workflows/volume-restore-session.ts checks too (workflow code cannot import zod). */
-const MAX_REPLICAS = 64;
-
 const volumeRestoreInputSchema = z
   .strictObject({
     repository: repositorySchema,
     configuration: resourceNameSchema,
     selector: snapshotSelectorSchema,
-    replicas: z.number().int().min(1).max(MAX_REPLICAS),
+    replicas: z.number(),
     volumeTemplate: z
       .string()
       .refine((p) => path.isAbsolute(p), 'must be an absolute directory path')
@@ -235,15 +232,8 @@ const volumeRestoreInputSchema = z
     identity: secretRefSchema.optional(),
   })
   .superRefine((input, ctx) => {
-    const { replicas, volumeTemplate, volumeClaimTemplate } = input;
-    if ((volumeTemplate === undefined) === (volumeClaimTemplate === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['volumeTemplate'], message: 'exactly one of volumeTemplate (directories) or volumeClaimTemplate (PVCs) must be set' });
-      return;
-    }
-    const [field, template] = volumeClaimTemplate ? [['volumeClaimTemplate', 'name'], volumeClaimTemplate.name] : [['volumeTemplate'], volumeTemplate!];
-    if (replicas > 1 && !template.includes(POD_ORDINAL_PLACEHOLDER)) {
-      ctx.addIssue({ code: 'custom', path: field, message: `with ${replicas} replicas it must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would write the same volume` });
-    }
+    const problem = replicaLayoutProblem(input);
+    if (problem) ctx.addIssue({ code: 'custom', path: problem.field.split('.'), message: problem.message });
   });
 
 const newSessionId = (now = new Date()) => formatSnapshotId(now, randomBytes(3).toString('hex'));

@@ -8,6 +8,12 @@
  */
 export const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'] as const;
 
+/**
+ * The one system schema a configuration may list in `databases` (users, grants, time zones), as
+ * mariadb-operator's --all-databases backups hold it; it is never part of "all databases".
+ */
+export const USERS_AND_GRANTS_SCHEMA = 'mysql';
+
 /** Case-insensitive, as the server compares schema names where lower_case_table_names is set. */
 export function isSystemSchema(name: string): boolean {
   return (SYSTEM_SCHEMAS as readonly string[]).includes(name.toLowerCase());

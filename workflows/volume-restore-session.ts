@@ -11,7 +11,8 @@ import type { ReplicaActivities } from '../activities';
 import type { PopulateReplicaResult } from '../activities/replica-population';
 import type { ReplicaVolume } from '../activities/replica-workers';
 import type { Manifest } from '../domain/manifest';
-import { POD_ORDINAL_PLACEHOLDER, replicaPopulationWorkflowId, replicaTaskQueue, volumeForOrdinal } from '../domain/session-ids';
+import { replicaLayoutProblem } from '../domain/replica-layout';
+import { replicaPopulationWorkflowId, replicaTaskQueue, volumeForOrdinal } from '../domain/session-ids';
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import type { SnapshotSelector } from '../domain/snapshot-selection';
@@ -70,21 +71,8 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
   const labels = { kind: 'restore' as const, configuration, repository: repository.name };
   setPhase(status, 'Running');
   try {
-    if (!Number.isInteger(input.replicas) || input.replicas < 1 || input.replicas > 64) {
-      throw ApplicationFailure.nonRetryable(`replicas: must be a whole number from 1 to 64, got ${input.replicas}`, 'InvalidInput');
-    }
-    if ((input.volumeTemplate === undefined) === (input.volumeClaimTemplate === undefined)) {
-      throw ApplicationFailure.nonRetryable('exactly one of volumeTemplate (directories) or volumeClaimTemplate (PVCs) must be set', 'InvalidInput');
-    }
-    const [field, template] = input.volumeClaimTemplate
-      ? ['volumeClaimTemplate.name', input.volumeClaimTemplate.name]
-      : ['volumeTemplate', input.volumeTemplate!];
-    if (input.replicas > 1 && !template.includes(POD_ORDINAL_PLACEHOLDER)) {
-      throw ApplicationFailure.nonRetryable(
-        `${field}: with ${input.replicas} replicas it must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would write the same volume`,
-        'InvalidInput',
-      );
-    }
+    const layout = replicaLayoutProblem(input);
+    if (layout) throw ApplicationFailure.nonRetryable(`${layout.field}: ${layout.message}`, 'InvalidInput');
     const manifest = await runStep(status, 'resolve-snapshot', () =>
       quickActivities.resolveSnapshot({ repository, configuration, selector: input.selector, method: 'physical' }),
     );
