@@ -12,7 +12,7 @@ import { backupLockWorkflowId } from '../../domain/session-ids';
 import { diffFingerprints } from '../../stack/database-fingerprint';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
-import { killLeftovers, startWorkerProcess, stillRunning, type ProcessInfo, type WorkerProcess } from '../support/worker-process';
+import { killLeftovers, stillRunning, type ProcessInfo, type WorkerProcess } from '../support/worker-process';
 import {
   activityEvents,
   activityRecords,
@@ -25,6 +25,8 @@ import {
   secondsSince,
   stopStack,
   waitForUploadedParts,
+  startStackWorker,
+  tablesIn,
 } from './fault-harness';
 
 /**
@@ -59,18 +61,7 @@ const TOOLS = ['mariadb-dump', 'mariadb', 'zstd'];
 // SIGTERM waits out the worker's 20 s shutdown grace, then 5 s of backoff and a whole dump.
 const SIGTERM_TEST_TIMEOUT_MS = 150_000;
 
-async function startWorker(name: string): Promise<WorkerProcess> {
-  const worker = await startWorkerProcess({
-    dir: stack.dir,
-    address: stack.temporal.address,
-    namespace: stack.temporal.namespace,
-    taskQueue: client.taskQueue,
-    name,
-    pushgatewayUrl: stack.pushgateway.url,
-  });
-  workers.push(worker);
-  return worker;
-}
+const startWorker = (name: string) => startStackWorker(stack, client.taskQueue, name, workers);
 
 /** The dump, restore and compression tools running under the worker now. */
 function toolsUnder(worker: WorkerProcess): ProcessInfo[] {
@@ -153,15 +144,6 @@ async function sessionClosed(workflowId: string): Promise<boolean> {
 
 const noIncompleteUpload = async () => (await listIncompleteUploads(stack.s3, stack.bucket)).length === 0;
 
-async function tablesIn(instance: MariaDbInstance, database: string): Promise<number> {
-  const connection = await rootConnection(instance);
-  try {
-    const [[row]] = await connection.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
-    return Number(row?.n);
-  } finally {
-    await connection.end();
-  }
-}
 
 /** How the session's result() ended: it must be the cancellation, not a failure of the work. */
 async function cancellationOf(result: Promise<unknown>): Promise<WorkflowFailedError> {

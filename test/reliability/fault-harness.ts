@@ -14,7 +14,7 @@ import { generateSyntheticDatabase, planSyntheticDatabase } from '../../bench/sy
 import { isPidAlive, stopPid } from '../../stack/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { rootConnection, type E2eStack } from '../support/e2e-stack';
-import type { WorkerProcess } from '../support/worker-process';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
 /**
  * What the fault-injection files share: data big enough for a dump to be caught mid-upload,
@@ -343,4 +343,35 @@ export async function activityEvents(client: Client, workflowId: string, activit
     }
   }
   return [...byScheduledId.values()];
+}
+
+/**
+ * A `dbkeep worker` process on the stack's Temporal server and Pushgateway, serving `taskQueue`,
+ * recorded in `workers` so the file's afterAll stops it whatever happened.
+ */
+export async function startStackWorker(stack: E2eStack, taskQueue: string, name: string, workers: WorkerProcess[]): Promise<WorkerProcess> {
+  const worker = await startWorkerProcess({
+    dir: stack.dir,
+    address: stack.temporal.address,
+    namespace: stack.temporal.namespace,
+    taskQueue,
+    name,
+    pushgatewayUrl: stack.pushgateway.url,
+  });
+  workers.push(worker);
+  return worker;
+}
+
+/** How many tables `database` has on the instance now (a restore's progress, seen from the target). */
+export async function tablesIn(instance: MariaDbInstance, database: string): Promise<number> {
+  const connection = await rootConnection(instance);
+  try {
+    const [[row]] = await connection.query<import('mysql2/promise').RowDataPacket[]>(
+      'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
+      [database],
+    );
+    return Number(row?.n);
+  } finally {
+    await connection.end();
+  }
 }

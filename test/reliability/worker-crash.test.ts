@@ -11,7 +11,7 @@ import { diffFingerprints, fingerprintDatabase } from '../../stack/database-fing
 import { isPidAlive } from '../../stack/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
-import { killLeftovers, startWorkerProcess, stillRunning, workerTmpDir, type ProcessInfo, type WorkerProcess } from '../support/worker-process';
+import { killLeftovers, stillRunning, workerTmpDir, type ProcessInfo, type WorkerProcess } from '../support/worker-process';
 import {
   activityRecords,
   generateDatabase,
@@ -22,6 +22,8 @@ import {
   secondsSince,
   stopStack,
   waitForUploadedParts,
+  startStackWorker,
+  tablesIn,
 } from './fault-harness';
 
 /**
@@ -44,18 +46,7 @@ const ORDERS_DUMP_MIB = 64;
 // The retry waits out the 30 s heartbeat timeout and 5 s of backoff before redoing the work.
 const HEARTBEAT_RETRY_TEST_TIMEOUT_MS = 180_000;
 
-async function startWorker(name: string): Promise<WorkerProcess> {
-  const worker = await startWorkerProcess({
-    dir: stack.dir,
-    address: stack.temporal.address,
-    namespace: stack.temporal.namespace,
-    taskQueue: client.taskQueue,
-    name,
-    pushgatewayUrl: stack.pushgateway.url,
-  });
-  workers.push(worker);
-  return worker;
-}
+const startWorker = (name: string) => startStackWorker(stack, client.taskQueue, name, workers);
 
 /** SIGKILLs the worker and returns the tools it was running, which must not outlive it for long. */
 function killWorker(worker: WorkerProcess): ProcessInfo[] {
@@ -80,18 +71,6 @@ async function fingerprintOf(instance: MariaDbInstance, database: string) {
   }
 }
 
-async function tablesIn(instance: MariaDbInstance, database: string): Promise<number> {
-  const connection = await rootConnection(instance);
-  try {
-    const [[row]] = await connection.query<import('mysql2/promise').RowDataPacket[]>(
-      'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
-      [database],
-    );
-    return Number(row?.n);
-  } finally {
-    await connection.end();
-  }
-}
 
 beforeAll(async () => {
   stack = await startE2eStack();
