@@ -23,10 +23,10 @@ import {
   pushedMetric,
   resultUnlessWorkerExits,
   secondsSince,
-  stopStack,
-  waitForUploadedParts,
   startStackWorker,
+  stopStack,
   tablesIn,
+  waitForUploadedParts,
 } from './fault-harness';
 
 /**

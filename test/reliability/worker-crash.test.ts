@@ -20,10 +20,10 @@ import {
   onlyActivity,
   resultUnlessWorkerExits,
   secondsSince,
-  stopStack,
-  waitForUploadedParts,
   startStackWorker,
+  stopStack,
   tablesIn,
+  waitForUploadedParts,
 } from './fault-harness';
 
 /**
