@@ -16,6 +16,7 @@ import {
   isGaleraTarget,
   logicalDumpCommand,
   optionFileContents,
+  type BinaryLogState,
   physicalBackupCommand,
   storageFilters,
   toolVersionCommand,
@@ -26,8 +27,11 @@ import type { Storage } from '../storage/storage';
 import { connectToTarget, describeTargetAddress, listUserDatabases } from './database-connection';
 import { abortOnActivityCancel } from './heartbeat';
 import { withSecretFiles } from './option-file';
-import { streamToolToRepository } from './stream-pipelines';
-import { readToolVersion } from './tool-process';
+import { decodeCapturedHead, streamToolToRepository, type CapturedHead } from './stream-pipelines';
+import { parseReplicationPosition, type ReplicationPosition } from '../domain/replication-position';
+import { engineMismatch, flavorOfEngine, serverIdentity, type ServerFlavor } from '../domain/server-flavor';
+import { readToolVersion, ToolFailedError } from './tool-process';
+import { classifyToolFailure } from '../domain/server-errors';
 import { DBKEEP_VERSION } from './version';
 
 export interface BackupActivityDeps {
@@ -58,8 +62,11 @@ export interface PreflightResult {
   configuration: BackupConfigurationSpec;
   repository: RepositorySpec;
   engine: Engine;
+  flavor: ServerFlavor;
   version: string;
   serverId: number;
+  /** The source's binary log, which decides whether the dump records a replication position. */
+  binaryLog: BinaryLogState;
   databases: string[];
   source: BackupSource;
   /** The donor and its position read here, before the backup tool starts: the manifest's lower bound. */
@@ -78,6 +85,8 @@ export interface DumpInput {
   /** The configuration's age recipients (a secret reference), when it encrypts. */
   encryptTo?: SecretRef;
   args: string[];
+  /** As the preflight read it; absent in inputs of earlier versions (no position recorded). */
+  binaryLog?: BinaryLogState;
 }
 
 export interface DumpResult {
@@ -92,6 +101,8 @@ export interface DumpResult {
   encryption?: { method: 'age'; recipients: string[] };
   /** For a Galera target: the source node's position right after the backup tool exited, when it could be read. */
   galera?: GaleraPosition;
+  /** Where the logical snapshot stands in the source's binary log, as the dump's header says. */
+  replication?: ReplicationPosition;
 }
 
 export interface GaleraPosition {
@@ -140,6 +151,29 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       log.warn('galera position after the backup not read', { target: target.name, node: source.address, error: (error as Error).message });
       return undefined;
     }
+  }
+
+  /**
+   * The snapshot's position from the dump's header; on MariaDB its GTID position is that of the
+   * header's binlog coordinates, asked of the source. The backup is complete by then: a source
+   * that cannot be asked only leaves the GTID position out.
+   */
+  async function replicationPosition(target: Named<TargetSpec>, source: BackupSource, head: CapturedHead): Promise<ReplicationPosition | undefined> {
+    const flavor = flavorOfEngine(target.spec.engine);
+    const position: ReplicationPosition | undefined = parseReplicationPosition(await decodeCapturedHead(head), flavor);
+    if (flavor !== 'mariadb' || position?.binlogFile === undefined) return position;
+    try {
+      const connection = await connectToTarget({ name: target.name, spec: targetAt(target.spec, source) }, deps.secrets);
+      try {
+        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT BINLOG_GTID_POS(?, ?) AS pos', [position.binlogFile, position.binlogPosition]);
+        if (typeof row?.pos === 'string' && row.pos !== '') position.gtidBinlogPos = row.pos;
+      } finally {
+        await connection.end().catch(() => undefined);
+      }
+    } catch (error) {
+      log.warn('GTID position of the snapshot not read', { target: target.name, node: source.address, error: (error as Error).message });
+    }
+    return position;
   }
 
   /** Asks every node of a Galera target for its state and picks the donor (domain/galera-donor.ts). */
@@ -224,7 +258,14 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       }
       const connection = await connectToTarget({ name: input.target.name, spec: targetAt(input.target.spec, source) }, deps.secrets);
       try {
-        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version, @@server_id AS serverId');
+        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version, @@server_id AS serverId, @@log_bin AS logBin');
+        const server = serverIdentity(String(row?.version ?? ''));
+        const mismatch = engineMismatch(input.target.name, input.target.spec.engine, server);
+        if (mismatch) throw permanentFailure(PermanentFailureType.EngineMismatch, mismatch);
+        const binaryLog = await readBinaryLogState(connection, server.flavor, Number(row?.logBin) === 1);
+        if (binaryLog.enabled && !binaryLog.positionReadable) {
+          log.warn('the snapshot records no replication position: the backup user lacks the privileges to read it', { target: input.target.name });
+        }
         const available = await listUserDatabases(connection);
         // A physical backup copies the whole data directory: every database, whatever the list says.
         const wanted = method === 'physical' ? available : (databases ?? available);
@@ -243,8 +284,10 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           configuration: checked.configuration.spec,
           repository: checked.repository.spec,
           engine: input.target.spec.engine,
-          version: String(row?.version ?? ''),
+          flavor: server.flavor,
+          version: server.version,
           serverId: Number(row?.serverId ?? 0),
+          binaryLog,
           databases: wanted,
           source,
           galera,
@@ -284,7 +327,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           const optionFile = files['client.cnf']!;
           const producer = physical
             ? physicalBackupCommand({ target, optionFile, datadir: input.source.datadir!, scratchDir: scratchDir!, extraArgs: input.args })
-            : logicalDumpCommand({ target, optionFile, databases: input.databases, extraArgs: input.args });
+            : logicalDumpCommand({ target, optionFile, databases: input.databases, extraArgs: input.args, binaryLog: input.binaryLog });
           const recipientsFile = files['recipients.txt'];
           const streamed = await streamToolToRepository({
             producer,
@@ -293,18 +336,29 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             key,
             controller: abortOnActivityCancel(),
             phase: physical ? 'copying data directory' : 'dumping',
+          }).catch((err: unknown) => {
+            const failure = err instanceof ToolFailedError && err.exitedOnItsOwn ? classifyToolFailure(err.message) : undefined;
+            if (!failure?.permanent || !(err instanceof Error)) throw err;
+            throw permanentFailure(
+              PermanentFailureType.BackupToolRefused,
+              `Target "${input.target.name}" (${input.source.address}) refused the backup (${failure.reason}), which no retry changes: ${err.message}`,
+            );
           });
           log.info('backup uploaded', { key, method: input.method, storedBytes: streamed.storedBytes, rawBytes: streamed.rawBytes });
           const galera = isGaleraTarget(input.target.spec) ? await galeraPositionAtEnd(input.target, input.source) : undefined;
+          const replication = physical ? undefined : await replicationPosition(input.target, input.source, streamed.head);
           return {
             file,
-            ...streamed,
+            rawBytes: streamed.rawBytes,
+            storedBytes: streamed.storedBytes,
+            sha256: streamed.sha256,
             startedAt,
             completedAt: new Date().toISOString(),
             tools,
             dbkeepVersion: DBKEEP_VERSION,
             ...(recipients ? { encryption: { method: 'age' as const, recipients: ageRecipients(recipients) } } : {}),
             ...(galera ? { galera } : {}),
+            ...(replication ? { replication } : {}),
           };
         });
       } finally {
@@ -332,6 +386,24 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       await storage.putBytes(snapshotKey(manifest.configuration, manifest.snapshotId, MANIFEST_FILE), Buffer.from(serializeManifest(manifest)));
       log.info('snapshot committed', { snapshotId: manifest.snapshotId, location: storage.location });
     },
+  };
+}
+
+/** The source's binary log as the dump options need it (domain/tool-commands.ts: replicationPositionArgs). */
+async function readBinaryLogState(connection: mysql.Connection, flavor: ServerFlavor, enabled: boolean): Promise<BinaryLogState> {
+  if (flavor === 'mariadb') {
+    const positionReadable = enabled && (await connection.query('SHOW MASTER STATUS').then(() => true, () => false));
+    return { enabled, positionReadable };
+  }
+  const [[gtid]] = await connection.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_mode AS gtidMode');
+  const [granted] = await connection.query<mysql.RowDataPacket[]>(
+    "SELECT PRIVILEGE_TYPE AS privilege FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('RELOAD', 'FLUSH_TABLES', 'REPLICATION CLIENT', 'SUPER')",
+  );
+  const has = (privilege: string) => granted.some((r) => r.privilege === privilege);
+  return {
+    enabled,
+    gtidMode: String(gtid?.gtidMode),
+    positionReadable: (has('RELOAD') || has('FLUSH_TABLES')) && (has('REPLICATION CLIENT') || has('SUPER')),
   };
 }
 

@@ -2,6 +2,7 @@ import mysql from 'mysql2/promise';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Named, TargetSpec } from '../domain/resources';
 import { SYSTEM_SCHEMAS } from '../domain/system-schemas';
+import { RESTORE_WORK_SCHEMA_PATTERN } from '../domain/kept-databases';
 import type { SecretResolver } from '../secrets/secret-resolver';
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOENT', 'EAI_AGAIN']);
@@ -51,11 +52,14 @@ export function classifyConnectionError(err: unknown, target: Named<TargetSpec>)
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** Every database but the server's own (SYSTEM_SCHEMAS): what "all databases" means to a backup. */
+/**
+ * Every database but the server's own (SYSTEM_SCHEMAS) and what a restore keeps while it runs
+ * (domain/kept-databases.ts): what "all databases" means to a backup.
+ */
 export async function listUserDatabases(connection: mysql.Connection): Promise<string[]> {
   const [rows] = await connection.query<mysql.RowDataPacket[]>(
-    'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?) ORDER BY SCHEMA_NAME',
-    [SYSTEM_SCHEMAS],
+    'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?) AND SCHEMA_NAME NOT LIKE ? ORDER BY SCHEMA_NAME',
+    [SYSTEM_SCHEMAS, RESTORE_WORK_SCHEMA_PATTERN],
   );
   return rows.map((r) => String(r.name));
 }

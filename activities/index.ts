@@ -43,6 +43,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...restore,
     inspectRestoreTarget: withConcreteTarget(targets, restore.inspectRestoreTarget),
     restoreFromSnapshot: withConcreteTarget(targets, restore.restoreFromSnapshot),
+    putBackReplacedDatabases: withConcreteTarget(targets, restore.putBackReplacedDatabases),
     ...createRetentionActivities(resolved),
     ...createRepositoryStatusActivities(resolved),
     ...createImportActivities(resolved),

@@ -1,10 +1,10 @@
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
-import { permanentRestoreErrorReason } from '../domain/restore-errors';
+import { classifyToolFailure, isLostConnection } from '../domain/server-errors';
 import type { Manifest } from '../domain/manifest';
 import { snapshotKey } from '../domain/repository-layout';
 import { databasesReplacedByRestore, isSystemSchema } from '../domain/system-schemas';
@@ -13,7 +13,12 @@ import { formatZodIssues } from '../domain/resource-set';
 import { restoreOptionsSchema } from '../domain/resources';
 import { selectSnapshot, snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
 import type { SecretRef } from '../domain/secret-ref';
-import { logicalRestoreCommand, optionFileContents, restoreFilters } from '../domain/tool-commands';
+import { isGaleraTarget, logicalRestoreCommand, optionFileContents, restoreFilters } from '../domain/tool-commands';
+import { describeGtidPlan, planGtidRestore, type GtidRestorePlan } from '../domain/gtid-restore';
+import type { ReplicationPosition } from '../domain/replication-position';
+import { engineMismatch, serverIdentity, snapshotLoadProblem } from '../domain/server-flavor';
+import { discardKeptDatabases, keepReplacedDatabases as keepDatabases, putBackKeptDatabases } from './kept-databases';
+import { readTargetGtidState } from './target-gtid-state';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import { ObjectNotFoundError, type Storage } from '../storage/storage';
@@ -79,6 +84,19 @@ export interface InspectTargetInput {
   target: Named<TargetSpec>;
   databases: string[];
   overwrite: boolean;
+  /** The snapshot about to be restored: its server and position decide compatibility and GTIDs. */
+  snapshot?: { server: Manifest['server']; replication?: ReplicationPosition };
+}
+
+/** What the restore will do, decided once before anything changes so every attempt does the same. */
+export interface RestoreTargetInspection {
+  gtid: GtidRestorePlan;
+}
+
+export interface PutBackInput {
+  target: Named<TargetSpec>;
+  databases: string[];
+  gtid?: GtidRestorePlan;
 }
 
 export interface RestoreInput {
@@ -93,11 +111,15 @@ export interface RestoreInput {
   args?: string[];
   /** Client sessions applying tables at once; 1 (default) is the plain serial restore. */
   parallel?: number;
+  /** From inspectRestoreTarget; absent in inputs of earlier versions (GTID state left alone). */
+  gtid?: GtidRestorePlan;
 }
 
 export interface RestoreResult {
   storedBytes: number;
   rawBytes: number;
+  /** What happened to the target's GTID state, in a sentence. */
+  gtid: string;
 }
 
 function summarize(manifest: Manifest): SnapshotSummary {
@@ -129,6 +151,15 @@ export function restoredDatabases(manifest: Manifest, database: string | undefin
 interface RestoreSecretFiles {
   clientOptions: string;
   identity?: string;
+}
+
+function restoreClient(input: RestoreInput, files: RestoreSecretFiles) {
+  return logicalRestoreCommand({
+    target: input.target.spec,
+    optionFile: files.clientOptions,
+    extraArgs: input.args,
+    withoutBinaryLog: input.gtid?.action === 'adopt',
+  });
 }
 
 const quoteIdentifier = (name: string) => `\`${name.replace(/`/g, '``')}\``;
@@ -176,19 +207,66 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     checkAgainstManifest(storage, manifest, { sha256: meter.sha256(), storedBytes: meter.bytes });
   }
 
-  async function dropRestoredDatabases(input: RestoreInput): Promise<void> {
+  /**
+   * Moves the databases the restore replaces out of the way (activities/kept-databases.ts), then
+   * drops whatever an earlier attempt of this restore left in their place, so every attempt
+   * applies into nothing. What was there before stays kept until the restore succeeded.
+   */
+  async function keepReplacedDatabases(input: RestoreInput): Promise<{ replaced: string[]; maxAllowedPacket: number }> {
     const applied = restoredDatabases(input.manifest, input.database);
     const kept = applied.filter(isSystemSchema);
     if (kept.length > 0) {
       log.info('system schemas not dropped: the dump applies to them as it is', { snapshotId: input.manifest.snapshotId, schemas: kept });
     }
-    const connection = await connectToTarget(input.target, deps.secrets);
+    const replaced = databasesReplacedByRestore(applied);
+    return withTargetConnection(input.target, input.gtid, async (connection) => {
+      await keepDatabases(connection, replaced, Context.current().info.workflowExecution?.workflowId ?? 'unknown session');
+      for (const db of replaced) await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
+      const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.max_allowed_packet AS maxAllowedPacket');
+      return { replaced, maxAllowedPacket: Number(row?.maxAllowedPacket) };
+    });
+  }
+
+  /**
+   * One connection for dbkeep's own statements on the target. When the target takes the
+   * snapshot's GTID position they stay out of its binary log, as the dump's do, so its
+   * history holds nothing of its own.
+   */
+  async function withTargetConnection<T>(target: Named<TargetSpec>, gtid: GtidRestorePlan | undefined, use: (c: mysql.Connection) => Promise<T>): Promise<T> {
+    const connection = await connectToTarget(target, deps.secrets);
     try {
-      for (const db of databasesReplacedByRestore(applied)) {
-        await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
-      }
+      if (gtid?.action === 'adopt') await connection.query('SET SESSION sql_log_bin = 0');
+      return await use(connection);
     } finally {
       await connection.end().catch(() => undefined);
+    }
+  }
+
+  /** The target takes the snapshot's GTID position; a retry that finds it taken already does nothing. */
+  async function adoptGtidPosition(target: Named<TargetSpec>, gtid: GtidRestorePlan): Promise<void> {
+    if (gtid.action !== 'adopt') return;
+    await withTargetConnection(target, gtid, async (connection) => {
+      if (gtid.flavor === 'mysql') {
+        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS taken', [gtid.gtidSet]);
+        if (Number(row?.taken) !== 1) await connection.query("SET @@GLOBAL.gtid_purged = CONCAT('+', ?)", [gtid.gtidSet]);
+      } else {
+        await connection.query('SET GLOBAL gtid_slave_pos = ?', [gtid.gtidPos]);
+      }
+    });
+  }
+
+  /**
+   * Whether the target has been up since the apply started: a client that lost its connection to
+   * a server that neither restarted nor went away lost it to the server closing it on purpose.
+   */
+  async function targetRanThroughout(target: Named<TargetSpec>, sinceMs: number): Promise<boolean> {
+    try {
+      return await withTargetConnection(target, undefined, async (connection) => {
+        const [[row]] = await connection.query<mysql.RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Uptime'");
+        return Number(row?.Value) * 1000 > Date.now() - sinceMs;
+      });
+    } catch {
+      return false;
     }
   }
 
@@ -210,7 +288,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       storage,
       key: dataKey(manifest),
       filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-      consumer: logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args }),
+      consumer: restoreClient(input, files),
       transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
       controller,
       progress,
@@ -233,7 +311,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     const { manifest } = input;
     const dir = await makeScratchDirectory('restore');
     try {
-      const client = logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args });
+      const client = restoreClient(input, files);
       const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) => applySegmentFile(segment, { client, controller, progress }));
       let segments = 0;
       const staged = stageDumpSegments({
@@ -260,6 +338,17 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   }
 
   return {
+    /**
+     * After a restore failed, was cancelled or lost its worker: every database it replaced is
+     * back as it was, and those it created are gone. Returns the databases put back.
+     */
+    async putBackReplacedDatabases(input: PutBackInput): Promise<string[]> {
+      const databases = databasesReplacedByRestore(input.databases);
+      const putBack = await withTargetConnection(input.target, input.gtid, (connection) => putBackKeptDatabases(connection, databases));
+      log.info('replaced databases put back after a failed restore', { target: input.target.name, databases: putBack });
+      return putBack;
+    },
+
     async listSnapshots(input: ListSnapshotsInput): Promise<ListSnapshotsResult> {
       const storage = await open(input.repository, deps.secrets);
       const catalog = await readSnapshotCatalog(storage, input.configuration);
@@ -298,12 +387,29 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       );
     },
 
-    /** Refuses a target that already holds objects in a database the restore replaces, unless overwrite. */
-    async inspectRestoreTarget(input: InspectTargetInput): Promise<void> {
+    /**
+     * Refuses a target whose server is not the Target's engine, or cannot load the snapshot, and
+     * one that already holds objects in a database the restore replaces, unless overwrite; then
+     * decides what the restore does with GTIDs (domain/gtid-restore.ts).
+     */
+    async inspectRestoreTarget(input: InspectTargetInput): Promise<RestoreTargetInspection> {
       const databases = databasesReplacedByRestore(input.databases);
-      if (databases.length === 0) return;
       const connection = await connectToTarget(input.target, deps.secrets);
       try {
+        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version');
+        const server = serverIdentity(String(row?.version ?? ''));
+        const mismatch = engineMismatch(input.target.name, input.target.spec.engine, server);
+        if (mismatch) throw permanentFailure(PermanentFailureType.EngineMismatch, mismatch);
+        const snapshotFlavor = input.snapshot ? (input.snapshot.server.flavor ?? serverIdentity(input.snapshot.server.version).flavor) : undefined;
+        const incompatible = input.snapshot ? snapshotLoadProblem(input.snapshot.server, server) : undefined;
+        if (incompatible) throw permanentFailure(PermanentFailureType.IncompatibleSnapshot, `Target "${input.target.name}": ${incompatible}`);
+        const gtid = planGtidRestore({
+          snapshotFlavor,
+          position: input.snapshot?.replication,
+          target: await readTargetGtidState(connection, server.flavor),
+          galera: isGaleraTarget(input.target.spec),
+        });
+        if (databases.length === 0) return { gtid };
         const [rows] = await connection.query<mysql.RowDataPacket[]>(
           `SELECT db, COUNT(*) AS n FROM (
              SELECT TABLE_SCHEMA AS db FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)
@@ -319,6 +425,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
             `Target "${input.target.name}" already holds ${held}; nothing was changed. Restore into an empty target, or pass overwrite to replace these databases`,
           );
         }
+        return { gtid };
       } finally {
         await connection.end().catch(() => undefined);
       }
@@ -341,22 +448,29 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       try {
         // Nothing is applied before the whole object matched its manifest.
         await verifyStoredChecksum(storage, manifest, controller.signal, progress);
-        progress.phase = 'resetting';
-        await dropRestoredDatabases(input);
+        progress.phase = 'keeping replaced databases';
+        const { replaced, maxAllowedPacket } = await keepReplacedDatabases(input);
         progress.phase = 'applying';
         progress.bytesRead = 0;
         const { parallel } = options.data;
+        const applyStartedMs = Date.now();
         const streamed = await withRestoreSecretFiles(input, (files) =>
           parallel > 1
             ? applyInParallel({ ...input, parallel }, files, storage, controller, progress)
             : applySerially(input, files, storage, controller, progress),
-        ).catch((err: unknown) => {
-          const reason = err instanceof ToolFailedError && err.exitedOnItsOwn ? permanentRestoreErrorReason(err.message) : undefined;
-          if (!reason || !(err instanceof Error)) throw err;
+        ).catch(async (err: unknown) => {
+          if (!(err instanceof ToolFailedError) || !err.exitedOnItsOwn) throw err;
+          const failure = classifyToolFailure(err.message);
+          const reason = failure.permanent
+            ? failure.reason
+            : isLostConnection(failure.code) && (await targetRanThroughout(input.target, applyStartedMs))
+              ? `the target closed the connection while it kept running: a statement larger than its max_allowed_packet (${maxAllowedPacket} bytes) does that every time; raise max_allowed_packet on the target`
+              : undefined;
+          if (reason === undefined) throw err;
           throw permanentFailure(
             PermanentFailureType.RestoreStatementRejected,
             `snapshot ${manifest.snapshotId}: Target "${input.target.name}" refused a statement of the dump (${reason}), which no retry changes: ` +
-              `${err.message}; what was applied before it stays, and restoring again with overwrite starts over`,
+              `${err.message}; the databases it replaces are put back as they were`,
           );
         });
         // Read twice, so the object could have changed in between.
@@ -366,9 +480,13 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
             `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
           );
         }
+        const gtid = input.gtid ?? { action: 'leave', reason: 'the session did not inspect GTIDs' };
+        await adoptGtidPosition(input.target, gtid);
+        // The restore has succeeded: only now is what it replaced let go.
+        await withTargetConnection(input.target, gtid, (connection) => discardKeptDatabases(connection, replaced));
         const { rawBytes } = streamed;
         log.info('snapshot restored', { snapshotId: manifest.snapshotId, target: input.target.name, rawBytes });
-        return { storedBytes: manifest.data.storedBytes, rawBytes };
+        return { storedBytes: manifest.data.storedBytes, rawBytes, gtid: describeGtidPlan(gtid) };
       } finally {
         stopHeartbeats();
       }

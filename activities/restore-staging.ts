@@ -85,6 +85,7 @@ class SegmentWriter extends Writable {
       await this.close();
       await this.open(start);
     } else if (start?.table) this.current!.tables.push(start.table);
+    if (!this.segmenter.keeps(line)) return;
     this.batch.push(line);
     this.current!.rawBytes += line.length;
   }

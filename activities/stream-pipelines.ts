@@ -15,6 +15,28 @@ export interface StreamedObject {
   sha256: string;
 }
 
+/** The first bytes a producer wrote (its header), as they passed through Node: raw, or compressed by zstd. */
+export interface CapturedHead {
+  bytes: Buffer;
+  zstd: boolean;
+}
+
+/** How much of a dump's beginning is kept: its header (options, replication position) is a few KB. */
+const HEAD_BYTES = 64 * 1024;
+
+/** Keeps the first HEAD_BYTES of what flows through `stream`, without taking part in its flow. */
+function captureHead(stream: Readable): () => Buffer {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk.subarray(0, HEAD_BYTES - length));
+    length += chunks.at(-1)!.length;
+    if (length >= HEAD_BYTES) stream.off('data', onData);
+  };
+  stream.on('data', onData);
+  return () => Buffer.concat(chunks);
+}
+
 /**
  * source → head meter → filter tools (compressor, encryptor… in order) → tail meter → sink.
  * Without a sink the tail meter's readable side is left for the caller (the upload) to consume.
@@ -60,7 +82,7 @@ export async function streamToolToRepository(params: {
   key: string;
   controller: AbortController;
   phase: string;
-}): Promise<StreamedObject> {
+}): Promise<StreamedObject & { head: CapturedHead }> {
   const { signal } = params.controller;
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
   const [first, ...rest] = params.filters;
@@ -72,9 +94,11 @@ export async function streamToolToRepository(params: {
   let producersDone: Promise<unknown> = producer.finished;
   // The upload's body only ends once every tool exited 0; otherwise it errors and the upload aborts.
   const stored = new ByteMeter({ sha256: true, beforeEnd: () => producersDone.then(() => undefined) });
+  const head = direct ? new PassThrough() : raw!;
   const chain = direct
-    ? chainFilters({ source: direct.child.stdout!, head: new PassThrough(), filters: rest, tail: stored, signal })
-    : chainFilters({ source: producer.child.stdout!, head: raw!, filters: params.filters, tail: stored, signal });
+    ? chainFilters({ source: direct.child.stdout!, head, filters: rest, tail: stored, signal })
+    : chainFilters({ source: producer.child.stdout!, head, filters: params.filters, tail: stored, signal });
+  const headBytes = captureHead(head);
   const tools = [...(direct ? [direct] : []), ...chain.tools];
   producersDone = Promise.all([producer.finished, ...tools.map((t) => t.finished)]);
   // Only the upload body awaits it; runStages reports the failure, so it must never go unhandled.
@@ -92,7 +116,23 @@ export async function streamToolToRepository(params: {
     stopHeartbeats();
   }
   const rawBytes = direct ? zstdInputBytes(direct.stderrTail()) : raw!.bytes;
-  return { rawBytes, storedBytes: stored.bytes, sha256: stored.sha256() };
+  return { rawBytes, storedBytes: stored.bytes, sha256: stored.sha256(), head: { bytes: headBytes(), zstd: direct !== undefined } };
+}
+
+/**
+ * The captured head as text. A zstd-compressed head is a cut-off frame: `zstd -d` writes every
+ * block it could decode, then exits non-zero on the missing rest, which is expected here.
+ */
+export async function decodeCapturedHead(head: CapturedHead): Promise<string> {
+  if (!head.zstd) return head.bytes.toString('utf8');
+  const controller = new AbortController();
+  const zstd = startTool({ command: 'zstd', args: ['-d', '-c', '-q'] }, { signal: controller.signal, stdin: 'pipe', stdout: 'pipe' });
+  const out: Buffer[] = [];
+  zstd.child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
+  zstd.child.stdin!.on('error', () => undefined);
+  zstd.child.stdin!.end(head.bytes);
+  await zstd.finished.catch(() => undefined);
+  return Buffer.concat(out).toString('utf8');
 }
 
 /** The same zstd invocation, made to report its totals on stderr. */

@@ -4,6 +4,23 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { ToolCommand } from '../domain/tool-commands';
 
 const STDERR_TAIL_BYTES = 4096;
+/** A failure's message names the tool and at most a few short lines: it travels in the session's history. */
+const MESSAGE_LINES = 3;
+const MESSAGE_LINE_CHARS = 300;
+
+/**
+ * The lines of a tool's stderr that say what went wrong, bounded whatever the tool printed (a
+ * client may echo a multi-megabyte statement after its error). Kept from the beginning and the
+ * end of stderr: the error line may be followed by a statement longer than any tail.
+ */
+export function stderrSummary(head: string, tail: string): string {
+  const lines = [...new Set(`${head}\n${tail}`.split('\n').map((line) => line.trim()))].filter((line) => line !== '');
+  const errors = lines.filter((line) => /error|denied|fail|refused|unknown|not allowed|cannot|can't|couldn't/i.test(line));
+  return (errors.length > 0 ? errors : lines)
+    .slice(-MESSAGE_LINES)
+    .map((line) => (line.length > MESSAGE_LINE_CHARS ? `${line.slice(0, MESSAGE_LINE_CHARS)}…` : line))
+    .join(' | ');
+}
 
 /** A tool that exited with a non-zero code or a signal. Transient: Temporal retries the activity. */
 export class ToolFailedError extends Error {
@@ -43,8 +60,10 @@ export function startTool(
     detached: false,
   });
   let stderrTail = '';
+  let stderrHead = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => {
+    if (stderrHead.length < STDERR_TAIL_BYTES) stderrHead += chunk.slice(0, STDERR_TAIL_BYTES - stderrHead.length);
     stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
   });
   const kill = () => child.kill('SIGKILL');
@@ -69,7 +88,7 @@ export function startTool(
       options.signal.removeEventListener('abort', kill);
       if (code === 0) return resolve();
       const status = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      const detail = stderrTail.trim().split('\n').slice(-5).join(' | ');
+      const detail = stderrSummary(stderrHead, stderrTail);
       reject(new ToolFailedError(`${tool.command} ${status}${detail ? `: ${detail}` : ''}`, code !== null));
     });
   });

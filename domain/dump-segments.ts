@@ -70,6 +70,18 @@ export class DumpSegmenter {
   }
 
   /**
+   * Whether the line just read goes into its segment. A table segment leaves out the dump's
+   * `LOCK TABLES … WRITE` and `UNLOCK TABLES`: they only bundle a table's inserts, and while one
+   * session holds such a lock MariaDB makes another one's statements on a table linked by a
+   * cascading foreign key fail with ERROR 1100 ("… was not locked with LOCK TABLES").
+   */
+  keeps(line: Buffer): boolean {
+    if (this.current !== 'table') return true;
+    const text = line.subarray(0, 16).toString('latin1');
+    return !(text.startsWith('LOCK TABLES `') || text.startsWith('UNLOCK TABLES;'));
+  }
+
+  /**
    * What a segment starting now must run first in its own session: the header's session
    * settings (character set, checks off, SQL mode, time zone) and the current `USE`.
    */

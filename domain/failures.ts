@@ -21,6 +21,12 @@ export const PermanentFailureType = {
   VolumeNotEmpty: 'VolumeNotEmpty',
   TargetReferenceUnavailable: 'TargetReferenceUnavailable',
   RestoreStatementRejected: 'RestoreStatementRejected',
+  /** The server refused the backup tool in a way no retry changes (a privilege it needs, say). */
+  BackupToolRefused: 'BackupToolRefused',
+  /** The Target's engine is not the server it reaches (MariaDB for MySQL, or the reverse). */
+  EngineMismatch: 'EngineMismatch',
+  /** The snapshot cannot load into the target's server (flavour or version), and converting it is not safe. */
+  IncompatibleSnapshot: 'IncompatibleSnapshot',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

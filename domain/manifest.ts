@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { formatZodIssues } from './resource-set';
 import { BACKUP_METHODS, COMPRESSION_ALGORITHMS, ENGINES } from './resources';
 import { snapshotIdSchema } from './names';
+import { replicationPositionSchema } from './replication-position';
 
 /**
  * The manifest is the commit record of a snapshot: written only after its data object is
@@ -22,9 +23,13 @@ export const manifestSchema = z.object({
     address: z.string(),
   }),
   server: z.object({
+    /** Absent in manifests of earlier versions: serverIdentity(version) tells it from the version. */
+    flavor: z.enum(['mariadb', 'mysql']).optional(),
     version: z.string(),
     serverId: z.number().int().nonnegative(),
   }),
+  /** Logical snapshots of a server with a binary log: where the snapshot stands in its history. */
+  replication: replicationPositionSchema.optional(),
   /** A restore checks it: a logical restore of a physical snapshot (or the reverse) is refused. */
   method: z.enum(BACKUP_METHODS),
   /** When the dump started: the consistent point of a --single-transaction dump. */

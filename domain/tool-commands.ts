@@ -47,10 +47,45 @@ function connectionArgs(target: TargetSpec): string[] {
   return [...where, `--user=${target.user}`];
 }
 
+/** What the preflight read of the server's binary log: whether the dump can record a position. */
+export interface BinaryLogState {
+  enabled: boolean;
+  /**
+   * Whether the dump user may record the position: MariaDB needs BINLOG MONITOR (or REPLICATION
+   * CLIENT) for SHOW MASTER STATUS; MySQL also RELOAD for the moment's FLUSH TABLES WITH READ LOCK.
+   * Without them the dump records none rather than failing.
+   */
+  positionReadable: boolean;
+  /** MySQL's @@gtid_mode ('ON', 'OFF', ...); absent on MariaDB, whose GTIDs are always on with the binary log. */
+  gtidMode?: string;
+}
+
+/**
+ * The options that make the dump tool write the snapshot's replication position into the dump's
+ * header, as comments only (nothing in them runs on restore; domain/replication-position.ts reads
+ * them). MySQL's mysqldump otherwise writes an executable `SET @@GLOBAL.GTID_PURGED` when GTIDs
+ * are on, which fails every restore into a server with a GTID history of its own (ERROR 3546).
+ *
+ * The price on MySQL: `--source-data` (and a GTID set with --single-transaction) takes FLUSH
+ * TABLES WITH READ LOCK for the moment the snapshot starts, so the dump user needs RELOAD. MariaDB
+ * reads the position from its consistent snapshot (binlog_snapshot_file) without that lock.
+ * Galera nodes record their cluster position instead (manifest `galera`), so no lock is taken there.
+ */
+export function replicationPositionArgs(target: TargetSpec, binaryLog: BinaryLogState | undefined): string[] {
+  const mysqlTools = CLIENT_TOOLS[target.engine].dump === 'mysqldump';
+  const gtidsOn = binaryLog?.gtidMode === 'ON';
+  if (isGaleraTarget(target) || binaryLog === undefined) return mysqlTools ? ['--set-gtid-purged=OFF'] : [];
+  const position = binaryLog.enabled && binaryLog.positionReadable;
+  if (mysqlTools) return [`--set-gtid-purged=${gtidsOn && binaryLog.positionReadable ? 'COMMENTED' : 'OFF'}`, ...(position ? ['--source-data=2'] : [])];
+  return position ? ['--master-data=2'] : [];
+}
+
 export function logicalDumpCommand(params: {
   target: TargetSpec;
   optionFile: string;
   databases: readonly string[];
+  /** Undefined: record no position (a dump the preflight could not ask, e.g. an import). */
+  binaryLog?: BinaryLogState;
   /** The configuration's `args`, checked by toolArgumentProblem for the dump tool. */
   extraArgs?: readonly string[];
 }): ToolCommand {
@@ -68,6 +103,7 @@ export function logicalDumpCommand(params: {
       '--hex-blob',
       '--default-character-set=utf8mb4',
       ...galeraDumpArgs(params.target),
+      ...replicationPositionArgs(params.target, params.binaryLog),
       // Before the user's args: an option of theirs written without its value (`--where`) takes
       // the next argument as its value, which must not be this one (the names would then be read
       // as one database and its tables, without CREATE DATABASE or USE).
@@ -146,6 +182,12 @@ export function logicalRestoreCommand(params: {
   optionFile: string;
   /** The restore's `args`, checked by toolArgumentProblem for the client. */
   extraArgs?: readonly string[];
+  /**
+   * Apply without writing the target's binary log: only when the target takes the snapshot's
+   * GTID position afterwards (domain/gtid-restore.ts), which is what mysqldump's own
+   * `SET @@SESSION.SQL_LOG_BIN=0` header does for the same case.
+   */
+  withoutBinaryLog?: boolean;
 }): ToolCommand {
   return {
     command: CLIENT_TOOLS[params.target.engine].client,
@@ -162,6 +204,7 @@ export function logicalRestoreCommand(params: {
       // them); --sandbox, which MariaDB's client has since 10.5.25/10.6.18/10.11.8 (MySQL's has
       // none), keeps it so should an `args` option ever turn client commands back on.
       ...(params.target.engine === 'mariadb' ? ['--sandbox'] : []),
+      ...(params.withoutBinaryLog ? ['--init-command=SET SESSION sql_log_bin=0'] : []),
       ...(params.extraArgs ?? []),
     ],
   };

@@ -8,7 +8,7 @@ import { kubernetesNamespaceSchema } from '../domain/kubernetes-names';
 import { formatZodIssues } from '../domain/resource-set';
 import { POD_ORDINAL_PLACEHOLDER } from '../domain/session-ids';
 import { accessModesSchema, storageQuantitySchema } from '../domain/volume-claim-template';
-import type { TemporalSettings } from '../clients/temporal-settings';
+import type { TemporalSettings } from './temporal-settings';
 import { kubernetesApiAccessLoader } from '../kubernetes/api-access';
 import { payloadCodecFromEnvironment } from '../secrets/payload-codec';
 import { dbkeepCliCommand, workerIsPolling } from '../stack/dev-stack';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { resolveTemporalSettings, type TemporalSettings } from '../clients/temporal-settings';
+import { resolveTemporalSettings, type TemporalSettings } from './temporal-settings';
 import { formatZodIssues } from '../domain/resource-set';
 import { DEFAULT_MAX_CONCURRENT_SESSIONS } from './dbkeep-worker';
 

@@ -46,7 +46,14 @@ export async function acquireBackupLock(configuration: string, holder: string): 
   }
 }
 
-/** Releases the lock even when the session is being cancelled, so the next session may run. */
+/**
+ * Releases the lock even when the session is being cancelled, so the next session may run, and
+ * waits for the lock to end: a session that completed while its lock's completion was still
+ * arriving would fail that workflow task with UnhandledCommand.
+ */
 export async function releaseBackupLock(lock: BackupLock): Promise<void> {
-  await CancellationScope.nonCancellable(() => lock.signal(releaseBackupLockSignal)).catch(() => undefined);
+  await CancellationScope.nonCancellable(async () => {
+    await lock.signal(releaseBackupLockSignal);
+    await lock.result();
+  }).catch(() => undefined);
 }

@@ -87,6 +87,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
         method,
         encryptTo: spec.encryption?.age.recipients,
         args: spec.args,
+        binaryLog: preflight.binaryLog,
       }),
     );
     status.storedBytes = dump.storedBytes;
@@ -97,7 +98,8 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       configuration: configuration.name,
       repository: repository.name,
       target: { name: target.name, engine: target.spec.engine, address: preflight.source.address },
-      server: { version: preflight.version, serverId: preflight.serverId },
+      server: { flavor: preflight.flavor, version: preflight.version, serverId: preflight.serverId },
+      ...(dump.replication ? { replication: dump.replication } : {}),
       method,
       startedAt: dump.startedAt,
       completedAt: dump.completedAt,

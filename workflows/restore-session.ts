@@ -1,3 +1,4 @@
+import { CancellationScope } from '@temporalio/workflow';
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import type { SnapshotSelector } from '../domain/snapshot-selection';
@@ -29,6 +30,8 @@ export interface RestoreSessionResult {
   target: string;
   databases: string[];
   rawBytes: number;
+  /** What happened to the target's GTID state (domain/gtid-restore.ts), in a sentence. */
+  gtid: string;
 }
 
 /** A logical restore session: choose the snapshot → check the target → verify and apply → metrics. */
@@ -49,21 +52,44 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
-    await runStep(status, 'inspect-target', () =>
+    const databases = input.database === undefined ? manifest.databases : [input.database];
+    const { gtid } = await runStep(status, 'inspect-target', () =>
       quickActivities.inspectRestoreTarget({
         target,
-        databases: input.database === undefined ? manifest.databases : [input.database],
+        databases,
         overwrite: input.overwrite,
+        snapshot: { server: manifest.server, replication: manifest.replication },
       }),
     );
-    const restored = await runStep(status, 'restore', () =>
-      streamingActivities.restoreFromSnapshot({ repository, target, manifest, identity: input.identity, database: input.database, args: input.args, parallel: input.parallel }),
-    );
+    const restored = await runStep(status, 'restore', async () => {
+      try {
+        return await streamingActivities.restoreFromSnapshot({
+          repository,
+          target,
+          manifest,
+          identity: input.identity,
+          database: input.database,
+          args: input.args,
+          parallel: input.parallel,
+          gtid,
+        });
+      } catch (err) {
+        // Failed for good, cancelled, or its worker lost: what the restore replaced comes back,
+        // also when the session itself is being cancelled.
+        await CancellationScope.nonCancellable(() => quickActivities.putBackReplacedDatabases({ target, databases, gtid })).catch(
+          (putBackError: unknown) => {
+            status.warning =
+              `the replaced databases could not be put back (${failureMessage(putBackError)}); they wait in the target's ` +
+              '_dbkeep_keep_* schemas, recorded in _dbkeep_restore.kept_databases, and the next restore of them into this target puts them back first';
+          },
+        );
+        throw err;
+      }
+    });
     status.rawBytes = restored.rawBytes;
     setPhase(status, 'Succeeded');
     await reportSessionMetrics({ ...labels, success: true, dataSizeBytes: restored.rawBytes });
-    const databases = input.database === undefined ? manifest.databases : [input.database];
-    return { snapshotId: manifest.snapshotId, target: target.name, databases, rawBytes: restored.rawBytes };
+    return { snapshotId: manifest.snapshotId, target: target.name, databases, rawBytes: restored.rawBytes, gtid: restored.gtid };
   } catch (err) {
     status.error = failureMessage(err);
     setPhase(status, 'Failed');

@@ -1,15 +1,21 @@
 import { payloadCodecFromEnvironment } from '../../secrets/payload-codec';
 import { DbkeepClient } from '../dbkeep-client';
-import { resolveTemporalSettings } from '../temporal-settings';
+import { resolveTemporalSettings } from '../../workers/temporal-settings';
 import { UsageError } from './cli-errors';
+import { runningDevTemporal } from './dev-stack-discovery';
 
 /** A client for the Temporal settings of the command line (flags, environment, dev stack). */
 export async function connectClient(values: { address?: string; namespace?: string; 'task-queue'?: string }): Promise<DbkeepClient> {
-  const settings = resolveTemporalSettings({
-    address: values.address,
-    namespace: values.namespace,
-    taskQueue: values['task-queue'],
-  });
+  const settings = resolveTemporalSettings(
+    {
+      address: values.address,
+      namespace: values.namespace,
+      taskQueue: values['task-queue'],
+    },
+    process.env,
+    // Looked for only when neither a flag nor the environment names a Temporal.
+    values.address ?? process.env.TEMPORAL_ADDRESS ? undefined : runningDevTemporal(),
+  );
   return DbkeepClient.connect({ ...settings, payloadCodec: payloadCodecFromEnvironment() });
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { payloadCodecFromEnvironment } from '../../secrets/payload-codec';
 import { startCodecServer } from '../codec-server';
-import { resolveTemporalSettings } from '../temporal-settings';
+import { resolveTemporalSettings } from '../../workers/temporal-settings';
 import { runReplicaWorker, runWorker } from '../../workers/run-worker';
 import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
 import { UsageError } from './cli-errors';

@@ -2,7 +2,7 @@ import { ResourceValidationError } from '../../domain/resource-set';
 import { ScheduleMissingError } from '../backup-schedules';
 import { SessionConflictError, TemporalUnreachableError } from '../dbkeep-client';
 import { describeFailure } from '../failure-description';
-import { TemporalSettingsError } from '../temporal-settings';
+import { TemporalSettingsError } from '../../workers/temporal-settings';
 import { WorkerSettingsError } from '../../workers/worker-settings';
 import { ExitCode, UsageError } from './cli-errors';
 import { codecServerCommand, devCommand, replicaWorkerCommand, workerCommand } from './dev-commands';

@@ -133,6 +133,21 @@ describe('DumpSegmenter', () => {
     expect(cut(compact)).toHaveLength(1);
   });
 
+  it('leaves the table locks out of table segments only', () => {
+    const segmenter = new DumpSegmenter();
+    const kept = (line: string) => {
+      segmenter.read(Buffer.from(line));
+      return segmenter.keeps(Buffer.from(line));
+    };
+    expect(kept('LOCK TABLES `x` WRITE;\n')).toBe(true);
+    expect(kept('-- Table structure for table `rental`\n')).toBe(true);
+    expect(kept('LOCK TABLES `rental` WRITE;\n')).toBe(false);
+    expect(kept('INSERT INTO `rental` VALUES (1);\n')).toBe(true);
+    expect(kept('UNLOCK TABLES;\n')).toBe(false);
+    expect(kept('-- Dumping routines for database \'sakila\'\n')).toBe(true);
+    expect(kept('UNLOCK TABLES;\n')).toBe(true);
+  });
+
   it('ends a table segment at a USE or CREATE DATABASE that has no section comment', () => {
     const starts = cut('-- Table structure for table `a`\nCREATE TABLE a (id int);\nUSE `b`;\nCREATE TABLE b (id int);\n').map((c) => c.start);
     expect(starts).toEqual([{ kind: 'table', table: 'a' }, { kind: 'serial' }]);

@@ -34,6 +34,9 @@ describe('permanentFailure', () => {
       'VolumeNotEmpty',
       'TargetReferenceUnavailable',
       'RestoreStatementRejected',
+      'BackupToolRefused',
+      'EngineMismatch',
+      'IncompatibleSnapshot',
     ]);
   });
 });

@@ -11,6 +11,7 @@ import {
   logicalDumpCommand,
   logicalRestoreCommand,
   optionFileContents,
+  replicationPositionArgs,
   toolVersionCommand,
 } from '../../domain/tool-commands';
 
@@ -81,6 +82,35 @@ describe('logicalDumpCommand', () => {
     const args = logicalDumpCommand({ target: { ...tcpTarget, user: "o'brien --all" }, optionFile, databases: ['a b'] }).args;
     expect(args).toContain("--user=o'brien --all");
     expect(args.at(-1)).toBe('a b');
+  });
+});
+
+describe('replicationPositionArgs', () => {
+  const mysqlTarget: TargetSpec = { ...tcpTarget, engine: 'mysql' };
+  const readable = { enabled: true, positionReadable: true };
+
+  it('has MySQL record the GTID set and binlog coordinates as comments only, never an executable GTID_PURGED', () => {
+    expect(replicationPositionArgs(mysqlTarget, { ...readable, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=COMMENTED', '--source-data=2']);
+    expect(replicationPositionArgs(mysqlTarget, { ...readable, gtidMode: 'OFF' })).toEqual(['--set-gtid-purged=OFF', '--source-data=2']);
+    expect(replicationPositionArgs(mysqlTarget, { enabled: false, positionReadable: true, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=COMMENTED']);
+  });
+
+  it('takes no lock and records nothing without the privileges, and never asks a Galera node', () => {
+    expect(replicationPositionArgs(mysqlTarget, { enabled: true, positionReadable: false, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=OFF']);
+    expect(replicationPositionArgs(tcpTarget, { enabled: true, positionReadable: false })).toEqual([]);
+    expect(replicationPositionArgs({ ...mysqlTarget, engine: 'percona-xtradb' }, { ...readable, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=OFF']);
+    expect(replicationPositionArgs({ ...tcpTarget, galera: { members: [] } } as TargetSpec, readable)).toEqual([]);
+  });
+
+  it('has MariaDB record the binlog coordinates, read from its consistent snapshot', () => {
+    expect(replicationPositionArgs(tcpTarget, readable)).toEqual(['--master-data=2']);
+    expect(replicationPositionArgs(tcpTarget, { enabled: false, positionReadable: true })).toEqual([]);
+    expect(replicationPositionArgs(tcpTarget, undefined)).toEqual([]);
+  });
+
+  it('places them before --databases, so the user args still come last', () => {
+    const dump = logicalDumpCommand({ target: mysqlTarget, optionFile, databases: ['a'], binaryLog: { ...readable, gtidMode: 'ON' }, extraArgs: ['--quick'] });
+    expect(dump.args.slice(dump.args.indexOf('--databases') - 2)).toEqual(['--set-gtid-purged=COMMENTED', '--source-data=2', '--databases', '--quick', '--', 'a']);
   });
 });
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../domain/session-ids';
 import { formatZodIssues } from '../domain/resource-set';
-import { defaultDevDir, devStackComponents, readDevStackState } from '../stack/dev-stack';
 
 /** Where a client finds Temporal, following the `temporal` CLI's conventions. */
 export interface TemporalSettings {
@@ -20,17 +19,22 @@ export class TemporalSettingsError extends Error {
   override readonly name = 'TemporalSettingsError';
 }
 
+/** The Temporal of a running `dbkeep dev up` stack, which only the CLI looks for. */
+export interface DiscoveredTemporal {
+  address: string;
+  namespace: string;
+}
+
 /**
- * Flags first, then TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / DBKEEP_TASK_QUEUE, then a running
- * `dbkeep dev up` stack in the current directory, then the `temporal` CLI's default
+ * Flags first, then TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / DBKEEP_TASK_QUEUE, then a dev stack
+ * the CLI found (workers never look for one), then the `temporal` CLI's default
  * (127.0.0.1:7233, namespace "default").
  */
 export function resolveTemporalSettings(
   flags: { address?: string; namespace?: string; taskQueue?: string },
   env: NodeJS.ProcessEnv = process.env,
+  devTemporal?: DiscoveredTemporal,
 ): TemporalSettings {
-  const dev = readDevStackState(defaultDevDir());
-  const devTemporal = dev && devStackComponents(dev).find((c) => c.name === 'temporal')?.running ? dev.temporal : undefined;
   const parsed = settingsSchema.safeParse({
     address: flags.address ?? env.TEMPORAL_ADDRESS ?? devTemporal?.address ?? '127.0.0.1:7233',
     namespace: flags.namespace ?? env.TEMPORAL_NAMESPACE ?? devTemporal?.namespace ?? 'default',
