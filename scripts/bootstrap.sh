@@ -7,12 +7,16 @@ set -euo pipefail
 readonly TEMPORAL_CLI_VERSION=1.5.1
 readonly AWSCLI_VERSION=1.46.3
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# Where the MySQL 9.7 and MariaDB 11.8 roots come from: the mirror this machine's apt sources name.
+readonly DEBIAN_MIRROR=http://deb.debian.org/debian
 # prometheus-pushgateway may start a system service on :9091; dbkeep never uses it, and
 # stack/pushgateway.ts always starts its own instance on a free loopback port.
-readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl librsvg2-bin fonts-dejavu-core)
+# debootstrap builds the Debian roots MySQL 9.7 and MariaDB 11.8 run from (below).
+readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl librsvg2-bin fonts-dejavu-core debootstrap)
 
 project_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tool_cache="${DBKEEP_TOOL_CACHE:-$HOME/.cache/dbkeep}"
+# Absolute: the engine roots' wrappers hold the paths of their roots.
+tool_cache="$(realpath -m "${DBKEEP_TOOL_CACHE:-$HOME/.cache/dbkeep}")"
 temporal_dir="$tool_cache/temporal-cli-$TEMPORAL_CLI_VERSION"
 minio_dir="$tool_cache/minio-$MINIO_VERSION"
 
@@ -63,6 +67,113 @@ if [[ ! -x "$minio_dir/bin/minio" ]]; then
   echo "bootstrap: building MinIO $MINIO_VERSION into $minio_dir (takes minutes)"
   run_logged minio env GOBIN="$minio_dir/bin" go install "github.com/minio/minio@$MINIO_VERSION"
 fi
+
+# MySQL 9.7 and MariaDB 11.8, servers and client tools, beside the host's MariaDB 10.11 (the apt
+# packages above). Both need a newer glibc than bookworm's, so each goes into a Debian root of its
+# own (debootstrap, minbase) and runs with that root's loader and libraries, without chroot:
+#   $tool_cache/<engine>-<version>/root     the Debian root
+#   $tool_cache/<engine>-<version>/bin      one wrapper per tool, named as the engine names it
+#   $tool_cache/<engine>-<version>/VERSION  the Debian version of the server package installed
+# With bin/ first on PATH, a worker has the tools a worker image built for that engine has.
+# A root is built under a temporary name and renamed into place once complete, so an interrupted
+# run never leaves one that looks installed; delete a root's directory to install it again.
+# docs/engines.md says how the stack starts these servers and puts their tools on a worker's PATH.
+
+# Removes what an earlier, interrupted run left at $1. debootstrap mounts proc and sys inside the
+# root it builds and may leave them mounted when killed: they are unmounted first, and rm stays
+# on the tool cache's file system whatever happens. (/proc/mounts writes a space as \040: a tool
+# cache path with spaces would need more than this.)
+remove_partial_root() {
+  local dir="$1" mount_point
+  [[ -e "$dir" ]] || return 0
+  awk -v prefix="$dir/" 'index($2, prefix) == 1 { print $2 }' /proc/mounts | sort -r |
+    while read -r mount_point; do umount --lazy "$mount_point"; done
+  rm -rf --one-file-system "$dir"
+}
+
+# write_wrapper ROOT TOOL BIN_DIR PLUGIN_VARIABLE PLUGIN_DIR: writes BIN_DIR/<name of TOOL>, bash
+# that only execs TOOL (a path in ROOT) with ROOT's loader and libraries. The tool's client plugin
+# directory (PLUGIN_DIR in ROOT, set through the environment variable its client library reads)
+# is the root's too: the compiled-in one is the host's, whose MariaDB 10.11 plugins lack 11.8's
+# parsec. A client tool gets its bare name as argv[0], as from a PATH lookup on a worker image: the
+# tools print it (`mariadb-dump from 11.8.9-MariaDB, …`, which manifests record). A server keeps
+# its path in the root: mysqld looks for itself on PATH by a bare name, and finds the host's.
+write_wrapper() {
+  local root="$1" tool="$2" bin_dir="$3" plugin_variable="$4" plugin_dir="$5"
+  local name wrapper argv0
+  name="$(basename "$tool")"
+  wrapper="$bin_dir/$name"
+  argv0="$name"
+  if [[ "$tool" == /usr/sbin/* ]]; then argv0="$root$tool"; fi
+  {
+    echo '#!/bin/bash'
+    echo "# $tool of the Debian root beside this directory; see scripts/bootstrap.sh."
+    printf 'export %s=%q\n' "$plugin_variable" "$root$plugin_dir"
+    printf 'exec %q --library-path %q --argv0 %q %q "$@"\n' \
+      "$root/lib64/ld-linux-x86-64.so.2" "$root/usr/lib/x86_64-linux-gnu" "$argv0" "$root$tool"
+  } >"$wrapper"
+  chmod 755 "$wrapper"
+}
+
+# install_engine_root NAME SUITE PACKAGES SERVER_PACKAGE TOOLS [COMPAT_TOOLS]
+# NAME is <engine>-<version>; the root must hold SERVER_PACKAGE at that version. TOOLS are paths
+# in the root, each given a wrapper; COMPAT_TOOLS (old names) only where the root has them.
+install_engine_root() {
+  local name="$1" suite="$2" packages="$3" server_package="$4" tools="$5" compat_tools="${6:-}"
+  local dir="$tool_cache/$name"
+  local partial="$tool_cache/$name.partial"
+  local series="${name#*-}"
+  [[ -f "$dir/VERSION" ]] && return 0
+
+  # MariaDB's tools use Connector/C (libmariadb), which reads MARIADB_PLUGIN_DIR; MySQL's, LIBMYSQL_PLUGIN_DIR.
+  local plugin_variable plugin_dir
+  case "${name%%-*}" in
+    mysql) plugin_variable=LIBMYSQL_PLUGIN_DIR plugin_dir=/usr/lib/mysql/plugin ;;
+    mariadb) plugin_variable=MARIADB_PLUGIN_DIR plugin_dir=/usr/lib/x86_64-linux-gnu/libmariadb3/plugin ;;
+  esac
+
+  echo "bootstrap: installing $name (Debian $suite: $packages) into $dir"
+  remove_partial_root "$partial"
+  mkdir -p "$partial/bin"
+  run_logged "$name" debootstrap --variant=minbase --include="$packages" "$suite" "$partial/root" "$DEBIAN_MIRROR"
+
+  local version
+  version="$(dpkg-query --admindir="$partial/root/var/lib/dpkg" -W -f='${Version}' "$server_package")"
+  # The upstream version, without the Debian epoch ("1:11.8.9+ds-0+deb13u1").
+  if [[ "${version#*:}" != "$series".* ]]; then
+    echo "bootstrap: Debian $suite now has $server_package $version, not $series.x; pin the series it has" \
+      "in scripts/bootstrap.sh and stack/tool-paths.ts" >&2
+    remove_partial_root "$partial"
+    exit 1
+  fi
+  echo "$version" >"$partial/VERSION"
+  # The packages debootstrap downloaded, all unpacked by now (85 MB for sid's MySQL).
+  rm -f "$partial/root/var/cache/apt/archives/"*.deb
+
+  local tool
+  for tool in $tools $plugin_dir; do
+    if [[ ! -e "$partial/root$tool" ]]; then
+      echo "bootstrap: $name has no $tool (Debian $suite: $packages)" >&2
+      remove_partial_root "$partial"
+      exit 1
+    fi
+  done
+  for tool in $tools $compat_tools; do
+    if [[ -e "$partial/root$tool" ]]; then
+      write_wrapper "$dir/root" "$tool" "$partial/bin" "$plugin_variable" "$plugin_dir"
+    fi
+  done
+  mv -T "$partial" "$dir"
+}
+
+install_engine_root mysql-9.7 sid mysql-server-core,mysql-client-core mysql-server-core \
+  "/usr/sbin/mysqld /usr/bin/mysql /usr/bin/mysqldump /usr/bin/mysqlbinlog /usr/bin/mysqladmin"
+
+# mariadb-client holds mariadb-dump, mariadb-binlog and mariadb-admin; mariadb-client-core only the client.
+install_engine_root mariadb-11.8 trixie mariadb-server-core,mariadb-client,mariadb-backup mariadb-server-core \
+  "/usr/sbin/mariadbd /usr/bin/mariadb /usr/bin/mariadb-dump /usr/bin/mariadb-binlog /usr/bin/mariadb-backup /usr/bin/mbstream /usr/bin/mariadb-admin" \
+  "/usr/bin/mysql /usr/bin/mysqldump"
+
 bash "$project_root/scripts/build-kubernetes.sh"
 
 if [[ "$project_root/package-lock.json" -nt "$project_root/node_modules/.package-lock.json" ]]; then

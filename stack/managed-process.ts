@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 
 export interface ManagedProcessOptions {
   command: string;
@@ -104,6 +105,16 @@ export async function stopPid(pid: number, signal: NodeJS.Signals = 'SIGTERM', t
   signalIfAlive(pid, 'SIGKILL');
   if (!(await waitForExit(pid, SIGKILL_GRACE_MS))) {
     throw new Error(`process ${pid} is still running ${SIGKILL_GRACE_MS} ms after SIGKILL`);
+  }
+}
+
+/** Runs a command to its end, such as a server's one-off initialisation; its error holds the command's output. */
+export async function runToCompletion(command: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<void> {
+  try {
+    await promisify(execFile)(command, [...args], { env: { ...process.env, ...env } });
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(' ')} failed:\n${stdout}${stderr}`);
   }
 }
 

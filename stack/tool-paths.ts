@@ -11,6 +11,13 @@ export const KINE_VERSION = 'v0.17.5';
 
 export type MariaDbTool = 'mariadbd' | 'mariadb-install-db' | 'mariadb' | 'mariadb-dump';
 
+/**
+ * Engines newer than the host's Debian packages, each installed by scripts/bootstrap.sh into a
+ * Debian root of its own, as they need a newer glibc. Named as their directories in the tool
+ * cache, so the versions here are pinned in step with that script.
+ */
+export type EngineRoot = 'mysql-9.7' | 'mariadb-11.8';
+
 export function toolCacheDir(): string {
   return process.env.DBKEEP_TOOL_CACHE || join(homedir(), '.cache', 'dbkeep');
 }
@@ -40,6 +47,20 @@ export function kubeApiserverPath(): string {
 export function kinePath(): string {
   const path = join(toolCacheDir(), `kine-${KINE_VERSION}`, 'bin', 'kine');
   return requireInstalled(path, `kine ${KINE_VERSION}`);
+}
+
+/** The Debian root an engine runs from: its loader and libraries, and the engine's messages, plugins and charsets. */
+export function engineRootDir(root: EngineRoot): string {
+  return requireInstalled(join(toolCacheDir(), root, 'root'), `${root} root`);
+}
+
+/**
+ * One wrapper per tool of the engine, named as the engine names it (mysqld, mysqldump, …;
+ * mariadbd, mariadb-dump, …), each running the root's binary with the root's loader. First on a
+ * worker's PATH, it gives the worker the tools of a worker image built for that engine.
+ */
+export function engineToolsDir(root: EngineRoot): string {
+  return requireInstalled(join(toolCacheDir(), root, 'bin'), `${root} tools`);
 }
 
 /** Debian puts mariadbd in /usr/sbin, which is not on every user's PATH; the clients live in /usr/bin. */

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseManifest } from '../../domain/manifest';
@@ -197,5 +198,77 @@ describe('worker killed during a restore', () => {
     expect(restore.lastFailure?.chain.join(' ')).toMatch(/heartbeat/i);
 
     expect(diffFingerprints(expected, await fingerprintOf(restoreTarget, 'orders'))).toEqual([]);
+  }, HEARTBEAT_RETRY_TEST_TIMEOUT_MS);
+});
+
+describe('worker killed during an overwrite, then the session cancelled', () => {
+  it('puts the databases the restore was replacing back exactly as they were', async () => {
+    const worker = workers.find((w) => isPidAlive(w.pid)) ?? (await startWorker('overwrite'));
+    const target = await stack.startMariaDb();
+    // The target's own `orders`: small, and nothing like the snapshot's.
+    await generateDatabase(target, 'orders', 1);
+    const connection = await rootConnection(target);
+    try {
+      await connection.query('CREATE VIEW orders.v_small AS SELECT 1 AS one');
+    } finally {
+      await connection.end();
+    }
+    const before = await fingerprintOf(target, 'orders');
+    const resources = stack.resources(
+      stack.targetDocument('orders-db', source),
+      stack.targetDocument('orders-kept', target),
+      configurationDocument('orders', { target: 'orders-db', databases: ['orders'] }),
+    );
+    // The snapshot the test above took, or a new one when this test runs alone (-t).
+    const latest = await client.listSnapshots(resources.repositories.get('repo')!, 'orders');
+    let snapshotId = latest.snapshots[0]?.snapshotId;
+    if (snapshotId === undefined) {
+      const backup = await (await client.backupNow(resolveBackupConfiguration(resources, 'orders'))).result();
+      if (backup.outcome !== 'succeeded') throw new Error('backup skipped');
+      snapshotId = backup.snapshotId;
+    }
+
+    const handle = await client.restore({
+      repository: resources.repositories.get('repo')!,
+      configuration: 'orders',
+      target: resolveTarget(resources, 'orders-kept'),
+      selector: { snapshotId },
+      overwrite: true,
+    });
+    // The target's own `orders` is in its keep schema, and two tables of the snapshot's are applied.
+    const keptTables = async () => {
+      const connection = await rootConnection(target);
+      try {
+        const [rows] = await connection.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE '\\_dbkeep\\_keep\\_%'");
+        return Number(rows[0]!.n);
+      } finally {
+        await connection.end();
+      }
+    };
+    const deadline = Date.now() + 60_000;
+    while ((await keptTables()) < 1 || (await tablesIn(target, 'orders')) < 2) {
+      if (Date.now() > deadline) throw new Error('the restore never got to the second table');
+      await sleep(100);
+    }
+    const children = killWorker(worker);
+    expect(await waitUntilGone(children, 15_000)).toEqual([]);
+    expect(diffFingerprints(before, await fingerprintOf(target, 'orders'))).not.toEqual([]);
+
+    await stack.client.temporal.workflow.getHandle(handle.workflowId).cancel();
+    const next = await startWorker('after-overwrite');
+    const failure = await resultUnlessWorkerExits(handle, next).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    // Cancelled while its restore had no worker: the restore ends by its heartbeat timeout, not retried.
+    expect(String((failure as { cause?: unknown })?.cause ?? failure)).toMatch(/cancel|heartbeat|timed out/i);
+    expect(diffFingerprints(before, await fingerprintOf(target, 'orders'))).toEqual([]);
+    const check = await rootConnection(target);
+    try {
+      const [rows] = await check.query<RowDataPacket[]>("SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '\\_dbkeep\\_%'");
+      expect(rows).toEqual([]);
+    } finally {
+      await check.end();
+    }
   }, HEARTBEAT_RETRY_TEST_TIMEOUT_MS);
 });

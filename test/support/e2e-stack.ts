@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ListObjectsV2Command, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { createConnection, type Connection as MysqlConnection } from 'mysql2/promise';
 import { stringify } from 'yaml';
@@ -88,9 +89,13 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-e2e-'));
   const stopping: Array<() => Promise<void>> = [];
+  let histories: Client | undefined;
   const stop = async () => {
+    // Read before the servers stop: every session the file ran completed without a failed workflow task.
+    const failed = histories ? await failedWorkflowTasks(histories).catch((error: unknown) => [`(histories not read: ${String(error)})`]) : [];
     for (const step of stopping.reverse()) await step().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+    if (failed.length > 0) throw new Error(`workflow tasks failed in ${failed.length} histories:\n${failed.join('\n')}`);
   };
   try {
     const temporal = await startTemporalDevServer({ dir: path.join(dir, 'temporal') });
@@ -140,6 +145,9 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
       await running;
     });
 
+    histories = new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace, dataConverter: options.payloadCodec ? { payloadCodecs: [options.payloadCodec] } : undefined });
+    const historyConnection = histories.connection;
+    stopping.push(() => historyConnection.close());
     const client = new DbkeepClient(
       new Client({
         connection: await Connection.connect({ address: temporal.address }),
@@ -226,6 +234,26 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
     await stop();
     throw error;
   }
+}
+
+/**
+ * `workflowId: cause` for every workflow task that failed in any history of the namespace. A
+ * session's workflow tasks never fail: a failed one is a nondeterminism, an unhandled command
+ * or a bug in workflow code, even when a retry of the task got the session through.
+ */
+async function failedWorkflowTasks(client: Client): Promise<string[]> {
+  const failed: string[] = [];
+  for await (const execution of client.workflow.list()) {
+    const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+    for (const event of history.events ?? []) {
+      const attributes = event.workflowTaskFailedEventAttributes;
+      if (attributes) {
+        const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[attributes.cause ?? 0] ?? String(attributes.cause);
+        failed.push(`${execution.workflowId}: ${cause} ${attributes.failure?.message ?? ''}`.trim());
+      }
+    }
+  }
+  return failed;
 }
 
 /**

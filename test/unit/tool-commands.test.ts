@@ -99,7 +99,7 @@ describe('replicationPositionArgs', () => {
     expect(replicationPositionArgs(mysqlTarget, { enabled: true, positionReadable: false, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=OFF']);
     expect(replicationPositionArgs(tcpTarget, { enabled: true, positionReadable: false })).toEqual([]);
     expect(replicationPositionArgs({ ...mysqlTarget, engine: 'percona-xtradb' }, { ...readable, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=OFF']);
-    expect(replicationPositionArgs({ ...tcpTarget, galera: { members: [] } } as TargetSpec, readable)).toEqual([]);
+    expect(replicationPositionArgs({ ...tcpTarget, galera: { members: [], ignoreGlobalPriv: true } }, readable)).toEqual([]);
   });
 
   it('has MariaDB record the binlog coordinates, read from its consistent snapshot', () => {
