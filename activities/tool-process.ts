@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
-import type { ToolCommand } from '../domain/tool-commands';
+import { toolProvider, type ToolCommand } from '../domain/tool-commands';
 
 const STDERR_TAIL_BYTES = 4096;
 /** A failure's message names the tool and at most a few short lines: it travels in the session's history. */
@@ -77,7 +77,8 @@ export function startTool(
         reject(
           permanentFailure(
             PermanentFailureType.ToolNotFound,
-            `${tool.command} is not installed on the worker (not found in PATH)`,
+            `${tool.command} is not installed on the worker (not found in PATH)` +
+              (toolProvider(tool.command) ? `: its image needs ${toolProvider(tool.command)}` : ''),
           ),
         );
       } else {

@@ -12,17 +12,35 @@ import { loadResourceFiles } from '../domain/resource-files';
 import { API_VERSION } from '../domain/resources';
 import { diffFingerprints, fingerprintDatabase, fingerprintSize } from '../stack/database-fingerprint';
 import { dbkeepWorkerCommand, defaultDevDir, DEV_REPOSITORY_NAME, devStackUp } from '../stack/dev-stack';
-import { startMariaDbInstance, type MariaDbInstance } from '../stack/mariadb-instance';
+import { pathWithReleaseTools, startDatabaseInstance, type DatabaseInstance as MariaDbInstance, type DatabaseRelease } from '../stack/database-instance';
 import { sakilaDatasetFiles } from '../stack/sakila-dataset';
 import { loadSqlFiles } from '../stack/sql-loader';
 
 /**
- * The README's first command: the embedded stack, a MariaDB loaded with Sakila, a backup
- * through Temporal into MinIO, a restore into a second fresh MariaDB, and a check that every
- * table, view, trigger, routine and event came back identical.
+ * The README's first command: the embedded stack, a database server loaded with Sakila, a backup
+ * through Temporal into MinIO, a restore into a second fresh server, and a check that every
+ * table, view, trigger, routine and event came back identical. `--engine mysql` runs it on
+ * MySQL 9.7 with GTIDs on instead of MariaDB 10.11.
  */
 const DATABASE = 'sakila';
 const CONFIGURATION = 'demo-sakila';
+
+const ENGINES: Record<string, { release: DatabaseRelease; gtid: boolean; name: string }> = {
+  mariadb: { release: 'mariadb-10.11', gtid: false, name: 'MariaDB 10.11' },
+  mysql: { release: 'mysql-9.7', gtid: true, name: 'MySQL 9.7' },
+};
+
+/** `--engine mariadb|mysql` (default mariadb): the only option the demo takes. */
+function engineFromArgv(argv: readonly string[]): (typeof ENGINES)[string] {
+  const [flag, value, ...rest] = argv;
+  if (flag === undefined) return ENGINES.mariadb!;
+  const engine = flag === '--engine' ? ENGINES[value ?? ''] : flag.startsWith('--engine=') ? ENGINES[flag.slice('--engine='.length)] : undefined;
+  if (engine === undefined || rest.length > 0) {
+    process.stderr.write('usage: npm run demo [-- --engine mariadb|mysql]\n');
+    process.exit(2);
+  }
+  return engine;
+}
 
 function say(line: string): void {
   console.log(`dbkeep demo: ${line}`);
@@ -45,7 +63,7 @@ function demoResourcesYaml(dir: string, source: MariaDbInstance, restored: Maria
       apiVersion: API_VERSION,
       kind: 'Target',
       metadata: { name },
-      spec: { engine: 'mariadb', host: instance.host, port: instance.port, user: 'root', password: { file: passwordFile } },
+      spec: { engine: instance.engine, host: instance.host, port: instance.port, user: 'root', password: { file: passwordFile } },
     };
   };
   const documents = [
@@ -61,16 +79,20 @@ function demoResourcesYaml(dir: string, source: MariaDbInstance, restored: Maria
   return documents.map((d) => stringify(d)).join('---\n');
 }
 
-async function runDemo(): Promise<void> {
+async function runDemo(engine: (typeof ENGINES)[string]): Promise<void> {
+  // Sakila is loaded with the engine's own client, as its users would.
+  process.env.PATH = pathWithReleaseTools(engine.release);
   const { state } = await devStackUp({ dir: defaultDevDir(), workerCommand: dbkeepWorkerCommand() });
   say(`stack up: Temporal ${state.temporal.address}, UI ${state.temporal.uiUrl}, MinIO ${state.minio.endpoint}`);
 
   const dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-demo-'));
   const instances: MariaDbInstance[] = [];
   try {
-    const source = await startMariaDbInstance({ dir: path.join(dir, 'source'), rootPassword: randomBytes(12).toString('base64url') });
+    const start = (name: string) =>
+      startDatabaseInstance({ release: engine.release, gtid: engine.gtid || undefined, dir: path.join(dir, name), rootPassword: randomBytes(12).toString('base64url') });
+    const source = await start('source');
     instances.push(source);
-    const restored = await startMariaDbInstance({ dir: path.join(dir, 'restored'), rootPassword: randomBytes(12).toString('base64url') });
+    const restored = await start('restored');
     instances.push(restored);
     await loadSqlFiles(source, sakilaDatasetFiles());
     // Sakila ships no event; one (disabled) event makes the check cover events too.
@@ -78,7 +100,7 @@ async function runDemo(): Promise<void> {
       c.query(`CREATE EVENT ${DATABASE}.purge_old_payments ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM ${DATABASE}.payment WHERE payment_date < '2000-01-01'`),
     );
     const expected = await withRoot(source, (c) => fingerprintDatabase(c, DATABASE));
-    say(`source MariaDB on 127.0.0.1:${source.port} loaded with Sakila (${fingerprintSize(expected)})`);
+    say(`source ${engine.name} on 127.0.0.1:${source.port} loaded with Sakila (${fingerprintSize(expected)})`);
 
     const resourcesFile = path.join(dir, 'demo-resources.yaml');
     writeFileSync(resourcesFile, demoResourcesYaml(dir, source, restored));
@@ -109,7 +131,7 @@ async function runDemo(): Promise<void> {
       say(`sessions in the Temporal UI: ${link(backup.workflowId)}`);
       say(`                             ${link(restore.workflowId)}`);
       say(`the stack keeps running for you to look around; stop it with: node bin/dbkeep.js dev down`);
-      say(`OK: Sakila backed up and restored through Temporal; ${fingerprintSize(actual)} identical (CHECKSUM TABLE and definitions). Temporal UI: ${state.temporal.uiUrl}`);
+      say(`OK: Sakila on ${engine.name} backed up and restored through Temporal; ${fingerprintSize(actual)} identical (CHECKSUM TABLE and definitions). Temporal UI: ${state.temporal.uiUrl}`);
     } finally {
       await client.close();
     }
@@ -119,7 +141,7 @@ async function runDemo(): Promise<void> {
   }
 }
 
-runDemo().catch((error: unknown) => {
+runDemo(engineFromArgv(process.argv.slice(2))).catch((error: unknown) => {
   const failure = describeFailure(error);
   process.stderr.write(`dbkeep demo: FAILED: ${failure.type ? `${failure.type}: ` : ''}${failure.message}\n`);
   process.exit(1);

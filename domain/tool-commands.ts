@@ -265,3 +265,21 @@ export function restoreFilters(params: { algorithm: CompressionAlgorithm; identi
 export function compressorVersionCommand(algorithm: CompressionAlgorithm): ToolCommand | undefined {
   return algorithm === 'none' ? undefined : { command: algorithm, args: ['--version'] };
 }
+
+const TOOL_PROVIDERS: Record<string, string> = {
+  'mariadb-dump': "MariaDB's client tools, for engine mariadb (Debian: mariadb-client)",
+  mariadb: "MariaDB's client tools, for engine mariadb (Debian: mariadb-client)",
+  'mariadb-backup': 'MariaDB Backup, for physical backups of engine mariadb (Debian: mariadb-backup)',
+  mbstream: 'MariaDB Backup, for physical backups of engine mariadb (Debian: mariadb-backup)',
+  mysqldump: "MySQL's client tools, for engines mysql and percona-xtradb (Debian: mysql-client-core)",
+  mysql: "MySQL's client tools, for engines mysql and percona-xtradb (Debian: mysql-client-core)",
+  xtrabackup: 'Percona XtraBackup, for physical backups of engines mysql and percona-xtradb (not in Debian)',
+  xbstream: 'Percona XtraBackup, for physical backups of engines mysql and percona-xtradb (not in Debian)',
+  zstd: 'zstd (Debian: zstd)',
+  age: 'age, for encrypted snapshots (Debian: age)',
+};
+
+/** What provides a tool dbkeep runs, for the message when the worker lacks it. */
+export function toolProvider(command: string): string | undefined {
+  return TOOL_PROVIDERS[command];
+}

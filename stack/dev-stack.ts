@@ -13,6 +13,7 @@ import { createBucket, startMinio } from './minio-server';
 import { startPushgateway } from './pushgateway';
 import { startTemporalDevServer } from './temporal-dev-server';
 import { WORKER_NODE_FLAGS } from '../workers/worker-node-flags';
+import { pathWithReleaseTools } from './database-instance';
 
 /**
  * The embedded stack behind `dbkeep dev up`: a Temporal dev server with its UI, a MinIO, a
@@ -77,6 +78,20 @@ export function dbkeepWorkerCommand(): { command: string; args: string[] } {
   return { command: cli.command, args: [...cli.args, 'worker'] };
 }
 
+/**
+ * The dev worker has the tools of both families, as an image built for both would: MySQL 9.7's
+ * (`mysqldump`, `mysql`) first, then the host's, where MariaDB 10.11's (`mariadb-dump`,
+ * `mariadb`, `mariadb-backup`) are. MariaDB's names never clash with MySQL's, so a Target of
+ * either engine finds its own. Without the MySQL root (an older bootstrap) it has MariaDB's only.
+ */
+function devWorkerPath(): string {
+  try {
+    return pathWithReleaseTools('mysql-9.7');
+  } catch {
+    return process.env.PATH ?? '';
+  }
+}
+
 export interface DevStackUpOptions {
   dir: string;
   /** argv that runs `dbkeep worker` (node and the CLI's entry script). */
@@ -135,6 +150,7 @@ export async function devStackUp(options: DevStackUpOptions): Promise<{ state: D
       logFile: workerLog,
       env: {
         ...process.env,
+        PATH: devWorkerPath(),
         TEMPORAL_ADDRESS: temporal.address,
         TEMPORAL_NAMESPACE: NAMESPACE,
         DBKEEP_TASK_QUEUE: DEFAULT_TASK_QUEUE,

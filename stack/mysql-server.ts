@@ -45,7 +45,8 @@ export function mysqlSetup(options: { gtid: boolean }): ServerSetup {
       `--server-id=${port}`,
       // The managed process's log, so that a start that fails shows the server's own error in its tail.
       `--log-error=${logFile}`,
-      ...(options.gtid ? ['--gtid-mode=ON', '--enforce-gtid-consistency=ON'] : []),
+      // Both ways explicitly: the default gtid_mode is not the same in every MySQL release.
+      ...(options.gtid ? ['--gtid-mode=ON', '--enforce-gtid-consistency=ON'] : ['--gtid-mode=OFF', '--enforce-gtid-consistency=OFF']),
     ],
     initializeDatadir: (datadir, userArgs) =>
       runToCompletion(mysqld, ['--no-defaults', '--initialize-insecure', `--datadir=${datadir}`, ...rootPaths, '--innodb-use-native-aio=0', ...userArgs]),

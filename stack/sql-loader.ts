@@ -6,12 +6,12 @@ import { logicalRestoreCommand } from '../domain/tool-commands';
 import type { MariaDbInstance } from './mariadb-instance';
 
 /**
- * Feeds SQL files to an instance through the `mariadb` client, as root over its socket.
+ * Feeds SQL files to an instance through its engine's client (`mariadb` or `mysql` from PATH), as root over its socket.
  * The client, not mysql2, because sample dumps such as Sakila use DELIMITER, which only
  * the command-line client understands.
  */
 export async function loadSqlFiles(instance: MariaDbInstance, files: readonly string[]): Promise<void> {
-  const target = { engine: 'mariadb' as const, socket: instance.socket, port: instance.port, user: 'root' };
+  const target = { engine: instance.engine, socket: instance.socket, port: instance.port, user: 'root' };
   await withOptionFile(instance.rootPassword, async (optionFile) => {
     for (const file of files) {
       const controller = new AbortController();
@@ -22,7 +22,7 @@ export async function loadSqlFiles(instance: MariaDbInstance, files: readonly st
       });
       await Promise.all([pipeline(createReadStream(file), client.child.stdin!), client.finished]).catch((error: Error) => {
         controller.abort();
-        throw new Error(`loading ${file} into MariaDB on ${instance.socket}: ${error.message}`);
+        throw new Error(`loading ${file} into ${instance.release} on ${instance.socket}: ${error.message}`);
       });
     }
   });

@@ -43,8 +43,10 @@ export interface E2eStack {
   taskQueue: string;
   /** Every password a MariaDB instance of this stack was given, for leak checks. */
   passwords: string[];
-  /** A new MariaDB instance; extraArgs go to mariadbd (e.g. ['--log-bin=binlog']). */
+  /** A new MariaDB 10.11 instance; extraArgs go to mariadbd (e.g. ['--log-bin=binlog']). */
   startMariaDb(options?: Pick<MariaDbInstanceOptions, 'extraArgs'>): Promise<MariaDbInstance>;
+  /** A new instance of any release (MySQL 9.7, MariaDB 11.8, …); the worker runs whatever tools PATH gives it. */
+  startDatabase(options?: Pick<MariaDbInstanceOptions, 'extraArgs' | 'release' | 'gtid'>): Promise<MariaDbInstance>;
   /** Repository "repo" on the bucket, plus the given extra YAML documents, parsed as one set. */
   resources(...documents: object[]): ResourceSet;
   /** The same documents as multi-document YAML text, as a user would write them. */
@@ -159,6 +161,13 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
     stopping.push(() => client.close());
 
     const passwords: string[] = [];
+    const startDatabase = async (options: Pick<MariaDbInstanceOptions, 'extraArgs' | 'release' | 'gtid'> = {}) => {
+      const rootPassword = `pw-${randomBytes(9).toString('base64url')}`;
+      passwords.push(rootPassword);
+      const instance = await startMariaDbInstance({ dir: mkdtempSync(path.join(dir, 'mdb-')), rootPassword, ...options });
+      stopping.push(() => instance.stop());
+      return instance;
+    };
     const repository = {
       apiVersion: API_VERSION,
       kind: 'Repository',
@@ -187,13 +196,8 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
       client,
       taskQueue,
       passwords,
-      async startMariaDb(options = {}) {
-        const rootPassword = `pw-${randomBytes(9).toString('base64url')}`;
-        passwords.push(rootPassword);
-        const instance = await startMariaDbInstance({ dir: mkdtempSync(path.join(dir, 'mdb-')), rootPassword, extraArgs: options.extraArgs });
-        stopping.push(() => instance.stop());
-        return instance;
-      },
+      startMariaDb: (options = {}) => startDatabase(options),
+      startDatabase,
       resources(...documents) {
         return parseResourceSet([{ file: 'e2e.yaml', text: resourcesYaml(documents) }]);
       },
@@ -210,7 +214,7 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
           apiVersion: API_VERSION,
           kind: 'Target',
           metadata: { name },
-          spec: { engine: 'mariadb', host: instance.host, port: instance.port, user: 'root', password: { file: passwordFile } },
+          spec: { engine: instance.engine, host: instance.host, port: instance.port, user: 'root', password: { file: passwordFile } },
         };
       },
       async listKeys(prefix = '') {

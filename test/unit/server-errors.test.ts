@@ -14,6 +14,7 @@ describe('classifyToolFailure', () => {
     ["mysqldump exited with code 2: mysqldump: Couldn't execute 'FLUSH /*!40101 LOCAL */ TABLES': Access denied; you need (at least one of) the RELOAD or FLUSH_TABLES privilege(s) for this operation (1227)", 1227, /RELOAD/],
     ["mariadb-dump exited with code 2: mariadb-dump: Got error: 1044: \"Access denied for user 'u'@'%' to database 'shop'\" when selecting the database", 1044, /access denied/],
     ['mariadb exited with code 1: ERROR 1146 (42S02) at line 141: Table \'other.t\' doesn\'t exist', 1146, /server error 1146/],
+    ['mariadb-dump exited with code 2: mariadb-dump: Got error: 2026: "TLS/SSL error: SSL is required, but the server does not support it" when trying to connect', 2026, /TLS/],
   ])('%s is permanent', (message, code, reason) => {
     const failure = classifyToolFailure(message);
     expect(failure).toMatchObject({ permanent: true, code });
