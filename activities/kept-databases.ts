@@ -320,7 +320,7 @@ export async function putBackKeptDatabases(connection: mysql.Connection, databas
       const stillKept = (await schemaExists(connection, kept.keepSchema)) && (await movableTables(connection, kept.keepSchema)).length > 0;
       // Once kept, the database holds what the failed apply left, unless its tables are back already.
       if (kept.state === 'kept' && (stillKept || kept.tableCount === 0)) await connection.query(`DROP DATABASE IF EXISTS ${q(kept.database)}`);
-      await connection.query(`CREATE DATABASE IF NOT EXISTS ${q(kept.database)} CHARACTER SET ${kept.charset} COLLATE ${kept.collation}`);
+      await connection.query(`CREATE DATABASE IF NOT EXISTS ${q(kept.database)}${defaultCharacterSet(kept)}`);
       if (stillKept) await moveTables(connection, kept.keepSchema, kept.database);
       await recreateObjects(connection, kept.database);
       await connection.query(`DROP DATABASE IF EXISTS ${q(kept.keepSchema)}`);
@@ -330,6 +330,12 @@ export async function putBackKeptDatabases(connection: mysql.Connection, databas
   }
   await dropControlSchemaIfUnused(connection);
   return putBack;
+}
+
+/** The database's own defaults again; names read back from the control table are only used as plain words. */
+function defaultCharacterSet(kept: KeptDatabase): string {
+  const word = /^[A-Za-z0-9_]+$/;
+  return word.test(kept.charset) && word.test(kept.collation) ? ` CHARACTER SET ${kept.charset} COLLATE ${kept.collation}` : '';
 }
 
 async function forget(connection: mysql.Connection, database: string): Promise<void> {
