@@ -25,12 +25,12 @@ import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
 import { connectToTarget, describeTargetAddress, listUserDatabases } from './database-connection';
-import { abortOnActivityCancel } from './heartbeat';
-import { withSecretFiles } from './option-file';
-import { decodeCapturedHead, streamToolToRepository, type CapturedHead } from './stream-pipelines';
+import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
+import { withSecretFiles } from '../pipeline/option-file';
+import { decodeCapturedHead, streamToolToRepository, type CapturedHead } from '../pipeline/stream-pipelines';
 import { parseReplicationPosition, type ReplicationPosition } from '../domain/replication-position';
 import { engineMismatch, flavorOfEngine, serverIdentity, type ServerFlavor } from '../domain/server-flavor';
-import { readToolVersion, ToolFailedError } from './tool-process';
+import { readToolVersion, ToolFailedError } from '../pipeline/tool-process';
 import { classifyToolFailure } from '../domain/server-errors';
 import { DBKEEP_VERSION } from './version';
 
@@ -336,6 +336,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             key,
             controller: abortOnActivityCancel(),
             phase: physical ? 'copying data directory' : 'dumping',
+            reportProgress: startHeartbeats,
           }).catch((err: unknown) => {
             const failure = err instanceof ToolFailedError && err.exitedOnItsOwn ? classifyToolFailure(err.message) : undefined;
             if (!failure?.permanent || !(err instanceof Error)) throw err;

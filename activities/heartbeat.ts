@@ -1,11 +1,5 @@
 import { Context } from '@temporalio/activity';
-
-/** What a long activity reports; it shows in the Temporal UI's pending-activity card. */
-export interface Progress {
-  phase: string;
-  bytesRead: number;
-  bytesWritten: number;
-}
+import type { Progress } from '../domain/progress';
 
 /**
  * Heartbeats `read()` every few seconds until the returned function is called. Heartbeats are

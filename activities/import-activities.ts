@@ -8,10 +8,10 @@ import type { Engine, Named, RepositorySpec } from '../domain/resources';
 import { decompressCommand } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
-import { ByteMeter } from './byte-meter';
+import { ByteMeter } from '../pipeline/byte-meter';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
-import { runStages } from './stages';
-import { startTool } from './tool-process';
+import { runStages } from '../pipeline/stages';
+import { startTool } from '../pipeline/tool-process';
 import { DBKEEP_VERSION } from './version';
 
 export interface ImportDumpsInput {

@@ -7,7 +7,7 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { DNS1123_LABEL } from '../domain/kubernetes-names';
 import { replicaClaim, type ReplicaClaim, type VolumeClaimTemplate } from '../domain/volume-claim-template';
 import type { EnsuredReplicaWorker, ReplicaWorkerLauncher, ReplicaWorkerSpec } from './replica-workers';
-import { WORKER_NODE_FLAGS } from '../workers/worker-node-flags';
+import { WORKER_NODE_FLAGS } from '../domain/worker-node-flags';
 
 /** Where a replica Job mounts its PVC: the `--volume` of its `dbkeep replica-worker`. */
 export const REPLICA_VOLUME_MOUNT_PATH = '/var/lib/dbkeep/volume';

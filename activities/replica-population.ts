@@ -3,6 +3,7 @@ import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
+import type { Progress } from '../domain/progress';
 import { parseReplicaVolumeMarker, replicaVolumeClaimProblem, RESTORE_MARKER_FILE, type ReplicaVolumeMarker } from '../domain/replica-volume-marker';
 import { snapshotKey } from '../domain/repository-layout';
 import type { Named, RepositorySpec } from '../domain/resources';
@@ -10,11 +11,11 @@ import type { SecretRef } from '../domain/secret-ref';
 import { extractStreamCommand, preparePhysicalBackupCommand, restoreFilters, toolVersionCommand } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
-import { abortOnActivityCancel, startHeartbeats, type Progress } from './heartbeat';
-import { withSecretFiles } from './option-file';
+import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
+import { withSecretFiles } from '../pipeline/option-file';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
-import { streamRepositoryToTool } from './stream-pipelines';
-import { readToolVersion, startTool } from './tool-process';
+import { streamRepositoryToTool } from '../pipeline/stream-pipelines';
+import { readToolVersion, startTool } from '../pipeline/tool-process';
 
 
 export interface PopulateReplicaInput {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { VolumeClaimTemplate } from '../domain/volume-claim-template';
-import { startManagedProcess, stopPid } from '../stack/managed-process';
+import { startManagedProcess, stopPid } from '../pipeline/managed-process';
 
 /**
  * Where a replica's volume is: a directory on the worker's host (embedded mode), or a

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { classifyToolFailure, isLostConnection } from '../domain/server-errors';
 import type { Manifest } from '../domain/manifest';
+import type { Progress } from '../domain/progress';
 import { snapshotKey } from '../domain/repository-layout';
 import { databasesReplacedByRestore, isSystemSchema } from '../domain/system-schemas';
 import type { BackupMethod, Named, RepositorySpec, TargetSpec } from '../domain/resources';
@@ -22,19 +23,19 @@ import { readTargetGtidState } from './target-gtid-state';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import { ObjectNotFoundError, type Storage } from '../storage/storage';
-import { ByteMeter } from './byte-meter';
+import { ByteMeter } from '../pipeline/byte-meter';
 import { connectToTarget } from './database-connection';
-import { abortOnActivityCancel, startHeartbeats, type Progress } from './heartbeat';
-import { withSecretFiles } from './option-file';
-import { OneDatabaseFilter } from './one-database-filter';
+import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
+import { withSecretFiles } from '../pipeline/option-file';
+import { OneDatabaseFilter } from '../pipeline/one-database-filter';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
-import { applySegmentFile, SegmentScheduler, type StagedSegmentFile } from './parallel-apply';
-import { stageDumpSegments, tableGroupBytes } from './restore-staging';
-import { makeScratchDirectory } from './scratch-directory';
-import { runStages } from './stages';
-import { ToolFailedError } from './tool-process';
-import { streamRepositoryToTool, type StreamedObject } from './stream-pipelines';
+import { applySegmentFile, SegmentScheduler, type StagedSegmentFile } from '../pipeline/parallel-apply';
+import { stageDumpSegments, tableGroupBytes } from '../pipeline/restore-staging';
+import { makeScratchDirectory } from '../pipeline/scratch-directory';
+import { runStages } from '../pipeline/stages';
+import { ToolFailedError } from '../pipeline/tool-process';
+import { streamRepositoryToTool, type StreamedObject } from '../pipeline/stream-pipelines';
 
 export interface RestoreActivityDeps {
   secrets: SecretResolver;
@@ -296,8 +297,8 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   }
 
   /**
-   * repository → decompressor → segment files (restore-staging.ts), while the segments already
-   * complete are applied (parallel-apply.ts): serial ones alone and in order, tables by
+   * repository → decompressor → segment files (pipeline/restore-staging.ts), while the segments already
+   * complete are applied (pipeline/parallel-apply.ts): serial ones alone and in order, tables by
    * `parallel` client sessions at once. Reading overlaps applying, and a segment file is removed
    * once applied. A failed apply stops the reading; a failed read stops the apply.
    */

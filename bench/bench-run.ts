@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, constants, loadavg } from 'node:os';
 import path from 'node:path';
 import { describeFailure } from '../clients/failure-description';
-import { projectRoot } from '../stack/project-root';
+import { projectRoot } from '../pipeline/project-root';
 import { CleanupStack } from './cleanup-stack';
 
 /**

@@ -6,15 +6,15 @@ import { stringify } from 'yaml';
 import type { DbkeepClient } from '../clients/dbkeep-client';
 import { parseResourceSet, type ResourceSet } from '../domain/resource-set';
 import { API_VERSION } from '../domain/resources';
-import { workerIsPolling } from '../stack/dev-stack';
+import { workerIsPolling } from '../workers/worker-processes';
 import { startMariaDbInstance, type MariaDbInstance } from '../stack/mariadb-instance';
-import { startManagedProcess, type ManagedProcess } from '../stack/managed-process';
+import { startManagedProcess, type ManagedProcess } from '../pipeline/managed-process';
 import { createBucket, startMinio, type MinioServer } from '../stack/minio-server';
-import { projectRoot } from '../stack/project-root';
+import { projectRoot } from '../pipeline/project-root';
 import { startTemporalDevServer, type TemporalDevServer } from '../stack/temporal-dev-server';
 import type { CleanupStack } from './cleanup-stack';
 import { generateSyntheticDatabase, type SyntheticDatabasePlan } from './synthetic-database';
-import { WORKER_NODE_FLAGS } from '../workers/worker-node-flags';
+import { WORKER_NODE_FLAGS } from '../domain/worker-node-flags';
 
 /**
  * The benchmark's own stack, all on 127.0.0.1 under one temp dir and nothing detached:

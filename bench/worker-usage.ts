@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isPidAlive, type ManagedProcess } from '../stack/managed-process';
+import { isPidAlive, type ManagedProcess } from '../pipeline/managed-process';
 import {
   clockTicksPerSecond,
   readCpuTimes,

@@ -14,7 +14,7 @@ import { configurationOfScheduleId } from '../domain/names';
 import { scheduledBackupWorkflowId, scheduleIdFor } from '../domain/session-ids';
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
 import type { ScheduleSpec } from '../domain/resources';
-import { searchAttributes } from '../domain/search-attributes';
+import { searchAttributes } from '../workflows/search-attributes';
 import type { backupSession } from '../workflows';
 
 /**

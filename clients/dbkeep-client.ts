@@ -4,12 +4,12 @@ import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '
 import type { PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import type { Progress } from '../activities/heartbeat';
 import type { ImportDumpsResult } from '../activities/import-activities';
 import type { RepositoryStatus } from '../activities/repository-status';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
 import { resourceNameSchema } from '../domain/names';
+import type { Progress } from '../domain/progress';
 import { replicaLayoutProblem } from '../domain/replica-layout';
 import {
   backupWorkflowId,
@@ -32,7 +32,7 @@ import { formatSnapshotId } from '../domain/snapshot-id';
 import { secretRefSchema, type SecretRef } from '../domain/secret-ref';
 import { snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
 import { volumeClaimTemplateSchema, type VolumeClaimTemplate } from '../domain/volume-claim-template';
-import { runningBackupSessionsQuery, searchAttributes } from '../domain/search-attributes';
+import { runningBackupSessionsQuery, searchAttributes } from '../workflows/search-attributes';
 import type {
   backupSession,
   bootstrapSession,

@@ -1,7 +1,7 @@
 /**
  * Cuts a mariadb-dump / mysqldump `--databases` dump into segments a parallel restore may apply
- * in separate client sessions. Pure: it sees lines, it does no I/O (activities/restore-staging.ts
- * writes the segments, activities/parallel-apply.ts schedules and applies them).
+ * in separate client sessions. Pure: it sees lines, it does no I/O (pipeline/restore-staging.ts
+ * writes the segments, pipeline/parallel-apply.ts schedules and applies them).
  *
  * The dump tools write a comment line before every section, at the start of a line, and escape
  * newlines inside string values, so a line-based reader sees every section start. What it

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createConnection, type ConnectionOptions } from 'mysql2/promise';
 import { findFreePort } from './free-port';
-import { startManagedProcess, type ManagedProcess } from './managed-process';
+import { startManagedProcess, type ManagedProcess } from '../pipeline/managed-process';
 import { hostMariaDbSetup, rootMariaDbSetup } from './mariadb-server';
 import { mysqlSetup } from './mysql-server';
 import { engineToolsDir, type EngineRoot } from './tool-paths';

@@ -1,19 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { API_VERSION } from '../domain/resources';
 import { DEFAULT_TASK_QUEUE } from '../domain/session-ids';
 import { preferPort } from './free-port';
-import { projectRoot } from './project-root';
-import { isPidAlive, startManagedProcess, stopPid } from './managed-process';
+import { isPidAlive, startManagedProcess, stopPid } from '../pipeline/managed-process';
 import { createBucket, startMinio } from './minio-server';
 import { startPushgateway } from './pushgateway';
 import { startTemporalDevServer } from './temporal-dev-server';
-import { WORKER_NODE_FLAGS } from '../workers/worker-node-flags';
 import { pathWithReleaseTools } from './database-instance';
+import { dbkeepCliCommand, workerIsPolling } from '../workers/worker-processes';
 
 /**
  * The embedded stack behind `dbkeep dev up`: a Temporal dev server with its UI, a MinIO, a
@@ -64,12 +62,6 @@ export function devStackComponents(state: DevStackState): DevStackComponent[] {
     { name: 'pushgateway', pid: state.pushgateway.pid, running: isPidAlive(state.pushgateway.pid), detail: `${state.pushgateway.url}/metrics` },
     { name: 'worker', pid: state.worker.pid, running: isPidAlive(state.worker.pid), detail: `task queue ${state.worker.taskQueue}, SDK metrics http://127.0.0.1:${state.worker.metricsPort}/metrics, log ${state.worker.logFile}` },
   ];
-}
-
-/** `node bin/dbkeep.js`: workers started from here run the same code as the CLI that starts them. */
-/** `node <worker flags> bin/dbkeep.js`: how this checkout starts its worker processes. */
-export function dbkeepCliCommand(): { command: string; args: string[] } {
-  return { command: process.execPath, args: [...WORKER_NODE_FLAGS, path.join(projectRoot(), 'bin', 'dbkeep.js')] };
 }
 
 /** `node bin/dbkeep.js worker` */
@@ -226,31 +218,6 @@ function devRepositoryYaml(endpoint: string, credentials: { accessKeyFile: strin
     },
   };
   return `# Written by \`dbkeep dev up\`: the embedded MinIO, credentials by file reference.\n${stringify(repository)}`;
-}
-
-/**
- * The server lists pollers seen in the last minutes, so a worker stopped by the previous
- * `down` may still show: match this worker by its identity, which the SDK makes `pid@host`.
- */
-export async function workerIsPolling(
-  address: string,
-  namespace: string,
-  taskQueue: string,
-  pid: number,
-  kind: 'workflow' | 'activity' = 'workflow',
-): Promise<boolean> {
-  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
-  try {
-    const described = await connection.workflowService.describeTaskQueue({
-      namespace,
-      taskQueue: { name: taskQueue },
-      // TASK_QUEUE_TYPE_WORKFLOW = 1, TASK_QUEUE_TYPE_ACTIVITY = 2: replica workers poll activities only.
-      taskQueueType: kind === 'workflow' ? 1 : 2,
-    });
-    return (described.pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
-  } finally {
-    await connection.close();
-  }
 }
 
 function writeFileAtomically(file: string, text: string): void {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { findFreePort } from './free-port';
-import { startManagedProcess, type ManagedProcess } from './managed-process';
+import { startManagedProcess, type ManagedProcess } from '../pipeline/managed-process';
 import { kinePath, kubeApiserverPath } from './tool-paths';
 
 export interface KubeApiServerOptions {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ServerSetup } from './database-instance';
-import { runToCompletion } from './managed-process';
+import { runToCompletion } from '../pipeline/managed-process';
 import { engineRootDir, engineToolsDir, mariadbToolPath } from './tool-paths';
 
 /**

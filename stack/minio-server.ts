@@ -6,7 +6,7 @@ import { Agent } from 'node:https';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { findFreePort } from './free-port';
-import { startManagedProcess } from './managed-process';
+import { startManagedProcess } from '../pipeline/managed-process';
 import { minioPath } from './tool-paths';
 
 export interface MinioOptions {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { findFreePort } from './free-port';
-import { startManagedProcess } from './managed-process';
+import { startManagedProcess } from '../pipeline/managed-process';
 import { pushgatewayPath } from './tool-paths';
 
 export interface PushgatewayOptions {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from './project-root';
+import { projectRoot } from '../pipeline/project-root';
 
 /**
  * The Sakila sample database that `../shared/datasets/sakila` (beside the project root) holds:

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { withOptionFile } from '../activities/option-file';
-import { startTool } from '../activities/tool-process';
+import { withOptionFile } from '../pipeline/option-file';
+import { startTool } from '../pipeline/tool-process';
 import { logicalRestoreCommand } from '../domain/tool-commands';
 import type { MariaDbInstance } from './mariadb-instance';
 

@@ -3,9 +3,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
-import { searchAttributeRegistrations, searchAttributes } from '../domain/search-attributes';
+import { searchAttributeRegistrations, searchAttributes } from '../workflows/search-attributes';
 import { findFreePort } from './free-port';
-import { startManagedProcess } from './managed-process';
+import { startManagedProcess } from '../pipeline/managed-process';
 import { temporalCliPath } from './tool-paths';
 
 export interface TemporalDevServerOptions {

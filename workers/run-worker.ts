@@ -2,7 +2,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { z } from 'zod';
 import { createActivities, createReplicaWorkerOnlyActivities } from '../activities';
 import { DEFAULT_REPLICA_RUN_AS, KubernetesJobReplicaWorkers, REPLICA_VOLUME_MOUNT_PATH } from '../activities/kubernetes-replica-workers';
-import { removeOrphanedScratchDirectories } from '../activities/scratch-directory';
+import { removeOrphanedScratchDirectories } from '../pipeline/scratch-directory';
 import { LocalProcessReplicaWorkers, type ReplicaWorkerLauncher } from '../activities/replica-workers';
 import { kubernetesNamespaceSchema } from '../domain/kubernetes-names';
 import { formatZodIssues } from '../domain/resource-set';
@@ -11,7 +11,7 @@ import { accessModesSchema, storageQuantitySchema } from '../domain/volume-claim
 import type { TemporalSettings } from './temporal-settings';
 import { kubernetesApiAccessLoader } from '../kubernetes/api-access';
 import { payloadCodecFromEnvironment } from '../secrets/payload-codec';
-import { dbkeepCliCommand, workerIsPolling } from '../stack/dev-stack';
+import { dbkeepCliCommand, workerIsPolling } from './worker-processes';
 import { createDbkeepWorker } from './dbkeep-worker';
 import type { WorkerSettings } from './worker-settings';
 

@@ -1,6 +1,6 @@
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { defineQuery, isCancellation, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { searchAttributes } from '../domain/search-attributes';
+import { searchAttributes } from './search-attributes';
 
 /** Phases a session goes through, as Stash's BackupSession phases; Skipped when another session of the configuration was running. */
 export type SessionPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped';

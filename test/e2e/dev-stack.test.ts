@@ -7,7 +7,7 @@ import { runDbkeep, type CommandResult } from '../support/cli-runner';
 import { API_VERSION } from '../../domain/resources';
 import { readDevStackState } from '../../stack/dev-stack';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
-import { isPidAlive } from '../../stack/managed-process';
+import { isPidAlive } from '../../pipeline/managed-process';
 
 /**
  * `dbkeep dev up | status | down` as a user runs them: detached processes that outlive the

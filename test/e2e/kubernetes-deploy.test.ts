@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubernetesJobReplicaWorkers } from '../../activities/kubernetes-replica-workers';
 import { parseResourceSet } from '../../domain/resource-set';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
-import { projectRoot } from '../../stack/project-root';
+import { projectRoot } from '../../pipeline/project-root';
 import { replicaWorkersFromEnvironment } from '../../workers/run-worker';
 import { applyServerSide, findRenderedObject, parseYamlFile, renderKustomization } from '../support/kustomization-render';
 import { writeServiceAccountKubeconfig } from '../support/service-account-kubeconfig';

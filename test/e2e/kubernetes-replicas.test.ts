@@ -20,7 +20,7 @@ import type { VolumeClaimTemplate } from '../../domain/volume-claim-template';
 import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
-import { projectRoot } from '../../stack/project-root';
+import { projectRoot } from '../../pipeline/project-root';
 import { AesGcmPayloadCodec, type Keyring } from '../../secrets/payload-codec';
 import { createSecretResolver } from '../../secrets/secret-resolver';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';

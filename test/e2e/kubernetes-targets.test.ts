@@ -29,7 +29,7 @@ import { createSecretResolver } from '../../secrets/secret-resolver';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
-import { projectRoot } from '../../stack/project-root';
+import { projectRoot } from '../../pipeline/project-root';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
 import { allHistoriesJson, configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { workflowFailureOf } from '../support/workflow-failure';

@@ -4,7 +4,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Progress } from '../../activities/heartbeat';
+import type { Progress } from '../../domain/progress';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseManifest } from '../../domain/manifest';
 import { resolveBackupConfiguration, resolveTarget, type ResourceSet } from '../../domain/resource-set';

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { isPidAlive } from '../../stack/managed-process';
+import { isPidAlive } from '../../pipeline/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeFailure } from '../../clients/failure-description';
 import { resolveBackupConfiguration, resolveTarget, type ResourceSet } from '../../domain/resource-set';
 import { API_VERSION } from '../../domain/resources';
-import { searchAttributes } from '../../domain/search-attributes';
+import { searchAttributes } from '../../workflows/search-attributes';
 import { findFreePort } from '../../stack/free-port';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';

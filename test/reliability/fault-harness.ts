@@ -11,7 +11,7 @@ import {
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { generateSyntheticDatabase, planSyntheticDatabase } from '../../bench/synthetic-database';
-import { isPidAlive, stopPid } from '../../stack/managed-process';
+import { isPidAlive, stopPid } from '../../pipeline/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { rootConnection, type E2eStack } from '../support/e2e-stack';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { describeFailure } from '../../clients/failure-description';
 import { resolveBackupConfiguration, type ResourceSet } from '../../domain/resource-set';
-import { isPidAlive } from '../../stack/managed-process';
+import { isPidAlive } from '../../pipeline/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { startMinio, type MinioServer } from '../../stack/minio-server';
 import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { isPidAlive } from '../../stack/managed-process';
+import { isPidAlive } from '../../pipeline/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { startTemporalDevServer, type TemporalDevServer } from '../../stack/temporal-dev-server';
 import type { BackupSessionResult } from '../../workflows/backup-session';

@@ -9,7 +9,7 @@ import { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseManifest } from '../../domain/manifest';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { diffFingerprints, fingerprintDatabase } from '../../stack/database-fingerprint';
-import { isPidAlive } from '../../stack/managed-process';
+import { isPidAlive } from '../../pipeline/managed-process';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { killLeftovers, stillRunning, workerTmpDir, type ProcessInfo, type WorkerProcess } from '../support/worker-process';

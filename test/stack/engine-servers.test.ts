@@ -8,7 +8,7 @@ import { targetSpecSchema } from '../../domain/resources';
 import { logicalDumpCommand, logicalRestoreCommand, optionFileContents, type ToolCommand } from '../../domain/tool-commands';
 import { pathWithReleaseTools, startDatabaseInstance, type DatabaseRelease, type DatabaseInstance } from '../../stack/database-instance';
 import { diffFingerprints, fingerprintDatabase } from '../../stack/database-fingerprint';
-import { isPidAlive } from '../../stack/managed-process';
+import { isPidAlive } from '../../pipeline/managed-process';
 
 const ROOT_PASSWORD = 'engine-servers-pw';
 const DATABASE = 'engine_check';

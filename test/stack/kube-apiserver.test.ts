@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
-import { isPidAlive } from '../../stack/managed-process';
+import { isPidAlive } from '../../pipeline/managed-process';
 import { KUBERNETES_VERSION } from '../../stack/tool-paths';
 
 const scratch = mkdtempSync(join(tmpdir(), 'dbkeep-kube-apiserver-'));

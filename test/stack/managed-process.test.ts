@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isPidAlive, startManagedProcess, stopPid } from '../../stack/managed-process';
+import { isPidAlive, startManagedProcess, stopPid } from '../../pipeline/managed-process';
 
 const scratch = mkdtempSync(join(tmpdir(), 'dbkeep-process-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

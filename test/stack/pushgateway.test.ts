@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pushSessionMetrics, type SessionMetrics } from '../../activities/session-metrics';
-import { isPidAlive } from '../../stack/managed-process';
+import { isPidAlive } from '../../pipeline/managed-process';
 import { startPushgateway } from '../../stack/pushgateway';
 import * as samples from '../support/session-metrics-samples';
 

@@ -6,7 +6,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { Connection } from '@temporalio/client';
 import type { RowDataPacket } from 'mysql2';
 import { createConnection } from 'mysql2/promise';
-import { isPidAlive, stopPid } from '../../stack/managed-process';
+import { isPidAlive, stopPid } from '../../pipeline/managed-process';
 import { startMariaDbInstance } from '../../stack/mariadb-instance';
 import { createBucket, startMinio } from '../../stack/minio-server';
 import { registerSearchAttributes, startTemporalDevServer } from '../../stack/temporal-dev-server';

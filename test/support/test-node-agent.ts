@@ -14,7 +14,7 @@ import {
   type V1Job,
   type V1JobCondition,
 } from '@kubernetes/client-node';
-import { projectRoot } from '../../stack/project-root';
+import { projectRoot } from '../../pipeline/project-root';
 import { writeServiceAccountKubeconfig } from './service-account-kubeconfig';
 
 /**

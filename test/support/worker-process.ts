@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { workerIsPolling } from '../../stack/dev-stack';
-import { isPidAlive, startManagedProcess, stopPid } from '../../stack/managed-process';
+import { workerIsPolling } from '../../workers/worker-processes';
+import { isPidAlive, startManagedProcess, stopPid } from '../../pipeline/managed-process';
 import { DBKEEP_CLI } from './cli-runner';
-import { WORKER_NODE_FLAGS } from '../../workers/worker-node-flags';
+import { WORKER_NODE_FLAGS } from '../../domain/worker-node-flags';
 
 /**
  * A dbkeep worker in its own process: `node bin/dbkeep.js worker`, the built CLI as users run

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { ByteMeter } from '../../activities/byte-meter';
+import { ByteMeter } from '../../pipeline/byte-meter';
 
 function sink(): { stream: Writable; received: () => Buffer } {
   const chunks: Buffer[] = [];

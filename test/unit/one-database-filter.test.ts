@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { OneDatabaseFilter } from '../../activities/one-database-filter';
+import { OneDatabaseFilter } from '../../pipeline/one-database-filter';
 
 const DUMP = [
   '/*M!999999\\- enable the sandbox mode */ ',

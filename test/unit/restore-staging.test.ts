@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StagedSegmentFile } from '../../activities/parallel-apply';
-import { stageDumpSegments, tableGroupBytes } from '../../activities/restore-staging';
+import type { StagedSegmentFile } from '../../pipeline/parallel-apply';
+import { stageDumpSegments, tableGroupBytes } from '../../pipeline/restore-staging';
 import { restoreFilters } from '../../domain/tool-commands';
 import { FilesystemStorage } from '../../storage/filesystem-storage';
 

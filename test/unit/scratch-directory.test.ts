@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeScratchDirectory, removeOrphanedScratchDirectories } from '../../activities/scratch-directory';
+import { makeScratchDirectory, removeOrphanedScratchDirectories } from '../../pipeline/scratch-directory';
 
 /** A pid that ran and exited: what a SIGKILLed worker leaves behind in directory names. */
 function deadPid(): number {

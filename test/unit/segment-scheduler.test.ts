@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { SegmentScheduler } from '../../activities/parallel-apply';
+import { SegmentScheduler } from '../../pipeline/parallel-apply';
 import type { StagedSegment } from '../../domain/dump-segments';
 
 type Named = StagedSegment & { name: string };

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { runStages } from '../../activities/stages';
-import { ToolFailedError } from '../../activities/tool-process';
+import { runStages } from '../../pipeline/stages';
+import { ToolFailedError } from '../../pipeline/tool-process';
 
 const after = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), ms));
 const failAfter = (ms: number, err: unknown): Promise<never> =>
@@ -136,7 +136,7 @@ describe('runStages', () => {
 
 describe('zstdInputBytes', () => {
   it('reads the uncompressed size from zstd -vv output, carriage returns and all', async () => {
-    const { zstdInputBytes } = await import('../../activities/stream-pipelines');
+    const { zstdInputBytes } = await import('../../pipeline/stream-pipelines');
     expect(zstdInputBytes('Read : 1 MiB ==> 20%\r/*stdin*\\            : 20.29%   (5000000 B => 1014473 B, /*stdout*\\) \n')).toBe(5000000);
     expect(zstdInputBytes('/*stdin*\\            : 77.00%   (   300 B =>    231 B, /*stdout*\\) \n')).toBe(300);
     expect(() => zstdInputBytes('zstd: error')).toThrow('zstd did not report its byte counts');

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { zstdOutputBytes } from '../../activities/stream-pipelines';
+import { zstdOutputBytes } from '../../pipeline/stream-pipelines';
 
 /** What the real zstd says on stderr, parsed: the restore's raw byte count when zstd feeds the client directly. */
 describe('zstdOutputBytes', () => {

@@ -1,8 +1,8 @@
 import { closeSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { describeTables, type StagedSegment } from '../domain/dump-segments';
+import type { Progress } from '../domain/progress';
 import type { ToolCommand } from '../domain/tool-commands';
-import type { Progress } from './heartbeat';
 import { runStages } from './stages';
 import { startTool, ToolFailedError } from './tool-process';
 

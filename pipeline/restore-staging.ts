@@ -2,9 +2,9 @@ import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable, type Transform } from 'node:stream';
 import { DumpSegmenter, type SegmentStart } from '../domain/dump-segments';
+import type { Progress } from '../domain/progress';
 import type { ToolCommand } from '../domain/tool-commands';
 import type { Storage } from '../storage/storage';
-import type { Progress } from './heartbeat';
 import type { StagedSegmentFile } from './parallel-apply';
 import { streamRepositoryToSink, type StreamedObject } from './stream-pipelines';
 

@@ -2,11 +2,17 @@ import { readFileSync } from 'node:fs';
 import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ToolCommand } from '../domain/tool-commands';
+import type { Progress } from '../domain/progress';
 import type { Storage } from '../storage/storage';
 import { ByteMeter } from './byte-meter';
-import { startHeartbeats, type Progress } from './heartbeat';
 import { runStages } from './stages';
 import { startTool, type RunningTool } from './tool-process';
+
+/**
+ * Reports `read()` from time to time until the returned function is called. Activities pass
+ * startHeartbeats (activities/heartbeat.ts): the pipeline itself knows nothing of Temporal.
+ */
+export type ProgressReporter = (read: () => Progress) => () => void;
 
 /** What crossed a pipeline: bytes the tool produced or consumed, bytes stored, and the stored bytes' SHA-256. */
 export interface StreamedObject {
@@ -68,7 +74,7 @@ function chainFilters(params: {
  * producer tool → filters (compressor, then encryptor) → repository object, streamed: no
  * staging file, memory bounded by the upload's part buffers. The object only commits if every
  * stage exited cleanly; any failure, or `controller` aborting (activity cancellation), kills the
- * tools and aborts the upload. Heartbeats `{ phase, bytesRead, bytesWritten }` while it runs.
+ * tools and aborts the upload. Reports `{ phase, bytesRead, bytesWritten }` while it runs.
  *
  * When the first filter is zstd it reads the producer's stdout directly: the uncompressed
  * stream (four to five times the stored one) then never passes through Node, which is what
@@ -82,6 +88,7 @@ export async function streamToolToRepository(params: {
   key: string;
   controller: AbortController;
   phase: string;
+  reportProgress: ProgressReporter;
 }): Promise<StreamedObject & { head: CapturedHead }> {
   const { signal } = params.controller;
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
@@ -104,7 +111,7 @@ export async function streamToolToRepository(params: {
   // Only the upload body awaits it; runStages reports the failure, so it must never go unhandled.
   producersDone.catch(() => undefined);
   const bytesRead = () => (direct ? bytesReadByProcess(direct.child.pid) : raw!.bytes);
-  const stopHeartbeats = startHeartbeats(() => ({ phase: params.phase, bytesRead: bytesRead(), bytesWritten: stored.bytes }));
+  const stopReporting = params.reportProgress(() => ({ phase: params.phase, bytesRead: bytesRead(), bytesWritten: stored.bytes }));
   try {
     await runStages(params.controller, [
       producer.finished,
@@ -113,7 +120,7 @@ export async function streamToolToRepository(params: {
       params.storage.putStream(params.key, stored, signal),
     ]);
   } finally {
-    stopHeartbeats();
+    stopReporting();
   }
   const rawBytes = direct ? zstdInputBytes(direct.stderrTail()) : raw!.bytes;
   return { rawBytes, storedBytes: stored.bytes, sha256: stored.sha256(), head: { bytes: headBytes(), zstd: direct !== undefined } };

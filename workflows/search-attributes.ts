@@ -36,9 +36,8 @@ export const searchAttributeRegistrations: readonly string[] = Object.values(sea
 );
 
 /**
- * Visibility query for a configuration's running backup sessions: admission (activity) and
- * `backupNow` (client) must ask exactly the same question. The name is a validated DNS label,
- * safe inside the quoted literal.
+ * Visibility query for a configuration's running backup sessions, which `backupNow` (client)
+ * asks before it starts another. The name is a validated DNS label, safe inside the quoted literal.
  */
 export function runningBackupSessionsQuery(configuration: string): string {
   return `WorkflowType = 'backupSession' AND ExecutionStatus = 'Running' AND ${searchAttributes.configuration.name} = '${configuration}'`;
