@@ -206,11 +206,20 @@ describe('bootstrap', () => {
     fresh.spec.port = port;
     fresh.spec.bootstrapFrom = { configuration: 'logical' };
     const set = stack.resources(fresh, configurationDocument('logical', { target: 'fresh-logical' }));
+    // The new instance's data directory is made (and root given its password) beforehand, as an
+    // image's entrypoint does with networking off: a poll must never meet root without it.
+    const initialized = await startMariaDbInstance({ dir: path.join(stack.dir, 'fresh-logical-init'), rootPassword: password });
+    await initialized.stop();
     const handle = await stack.client.bootstrap(set, 'fresh-logical', { waitSeconds: 120 });
     // The instance comes up only after the session started waiting for it.
     await sleep(3_000);
     expect((await stack.client.status(handle.workflowId)).steps.at(-1)?.name).toBe('wait-for-target');
-    const instance = await startMariaDbInstance({ dir: path.join(stack.dir, 'fresh-logical'), port, rootPassword: password });
+    const instance = await startMariaDbInstance({
+      dir: path.join(stack.dir, 'fresh-logical'),
+      port,
+      existingDatadir: initialized.datadir,
+      rootPassword: password,
+    });
     try {
       expect(await handle.result()).toMatchObject({ method: 'logical', target: 'fresh-logical' });
       const actual = await fingerprints(instance);
