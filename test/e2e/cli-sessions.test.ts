@@ -5,7 +5,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
@@ -14,7 +13,7 @@ import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-
 import { mariadbToolPath } from '../../stack/tool-paths';
 import { AesGcmPayloadCodec, ENCODING, type Keyring } from '../../secrets/payload-codec';
 import { DBKEEP_CLI, runDbkeep, type CommandResult } from '../support/cli-runner';
-import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { configurationDocument, fingerprintDatabases, rootConnection, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
 
 /**
  * The session commands of the README that cli.test.ts leaves out, run as users run them (the
@@ -56,26 +55,17 @@ async function expectSameDatabases(expected: Record<string, DatabaseFingerprint>
   for (const database of databases) expect(diffFingerprints(expected[database]!, actual[database]!), database).toEqual([]);
 }
 
-async function query(instance: MariaDbInstance, sql: string): Promise<RowDataPacket[]> {
-  const connection = await rootConnection(instance);
-  try {
-    const [rows] = await connection.query<RowDataPacket[]>(sql);
-    return rows;
-  } finally {
-    await connection.end();
-  }
-}
 
 async function userDatabases(instance: MariaDbInstance): Promise<string[]> {
-  const rows = await query(instance, "SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'sys', 'performance_schema', 'information_schema') ORDER BY 1");
+  const rows = await rootQuery(instance, "SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'sys', 'performance_schema', 'information_schema') ORDER BY 1");
   return rows.map((r) => String(r.name));
 }
 
 /** The statements of every binary log file of `instance`, as SHOW BINLOG EVENTS gives them. */
 async function binlogStatements(instance: MariaDbInstance): Promise<string[]> {
   const statements: string[] = [];
-  for (const file of await query(instance, 'SHOW BINARY LOGS')) {
-    const events = await query(instance, `SHOW BINLOG EVENTS IN '${String(file.Log_name)}'`);
+  for (const file of await rootQuery(instance, 'SHOW BINARY LOGS')) {
+    const events = await rootQuery(instance, `SHOW BINLOG EVENTS IN '${String(file.Log_name)}'`);
     statements.push(...events.map((e) => String(e.Info)));
   }
   return statements;
@@ -184,7 +174,7 @@ describe('dbkeep restore --database NAME --arg OPTION', () => {
 
 describe('dbkeep restore --at TIME --overwrite', () => {
   it('refuses the target holding a database of the snapshot without --overwrite, and changes nothing', async () => {
-    await query(copy, "CREATE DATABASE keep_me; CREATE TABLE keep_me.notes (id INT PRIMARY KEY); INSERT INTO keep_me.notes VALUES (7); INSERT INTO shop_b.customers VALUES (9999, 'stray', NULL)");
+    await rootQuery(copy, "CREATE DATABASE keep_me; CREATE TABLE keep_me.notes (id INT PRIMARY KEY); INSERT INTO keep_me.notes VALUES (7); INSERT INTO shop_b.customers VALUES (9999, 'stray', NULL)");
     const before = await fingerprints(copy, ['shop_b', 'keep_me']);
     const result = await dbkeep('restore', '-f', resourcesFile, '--config', 'shop', '--to', 'copy', '--at', between, '--wait');
     expect(result.code).toBe(1);

@@ -1,14 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import type { RowDataPacket } from 'mysql2/promise';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest, type Manifest } from '../../domain/manifest';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { pathWithReleaseTools, startDatabaseInstance, type DatabaseRelease } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
-import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { configurationDocument, fingerprintDatabases, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { createFeatureDatabase, FEATURES_DATABASE } from '../support/feature-database';
 import { AWKWARD_DATABASE, AWKWARD_TABLE, createAwkwardDatabase, loadSakila } from '../support/sample-data';
 import { workflowFailureOf } from '../support/workflow-failure';
@@ -42,15 +41,6 @@ const ENGINES: EngineCase[] = [
 
 const DATABASES = ['sakila', AWKWARD_DATABASE, FEATURES_DATABASE];
 
-async function query(instance: MariaDbInstance, sql: string): Promise<RowDataPacket[]> {
-  const connection = await rootConnection(instance);
-  try {
-    const [rows] = await connection.query<RowDataPacket[]>(sql);
-    return rows;
-  } finally {
-    await connection.end();
-  }
-}
 
 async function readManifest(configuration: string, snapshotId: string): Promise<Manifest> {
   const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `dbkeep/${configuration}/${snapshotId}/manifest.json` }));
@@ -112,12 +102,12 @@ describe.each(ENGINES)('$name', ({ name, release, gtid, sourceArgs, version }) =
     expect(manifest.server.flavor).toBe(source.engine);
     expect(manifest.tools.dump).toMatch(source.engine === 'mysql' ? /^mysqldump .*9\.7\./ : new RegExp(`^mariadb-dump .*${release.slice(8)}\\.`));
     if (source.engine === 'mysql') {
-      const [row] = await query(source, 'SELECT @@GLOBAL.gtid_executed AS executed');
+      const [row] = await rootQuery(source, 'SELECT @@GLOBAL.gtid_executed AS executed');
       // Nothing writes to the source after the backup: its set is the snapshot's.
       expect(manifest.replication?.gtidExecuted ?? '').toBe(gtid ? String(row!.executed).replace(/\s+/g, '') : '');
       expect(manifest.replication?.binlogFile).toMatch(/\.\d{6}$/);
     } else {
-      const [row] = await query(source, 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
+      const [row] = await rootQuery(source, 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
       expect(manifest.replication).toMatchObject({ gtidBinlogPos: String(row!.pos), binlogFile: 'binlog.000001' });
     }
   });
@@ -125,19 +115,19 @@ describe.each(ENGINES)('$name', ({ name, release, gtid, sourceArgs, version }) =
   it(`restores into an empty ${name} with identical fingerprints, and the target takes the snapshot's GTID position`, async () => {
     const target = await stack.startDatabase({ release, gtid });
     // A new replica: nothing executed (the stack's own user statements are forgotten).
-    if (release === 'mysql-9.7') await query(target, 'RESET BINARY LOGS AND GTIDS');
+    if (release === 'mysql-9.7') await rootQuery(target, 'RESET BINARY LOGS AND GTIDS');
     const result = await restore(configuration, snapshotId, target);
     expect(await fingerprintDatabases(target, DATABASES)).toEqual(await fingerprintDatabases(source, DATABASES));
     const manifest = await readManifest(configuration, snapshotId);
     if (source.engine === 'mysql' && gtid) {
       expect(result.gtid).toMatch(/took the snapshot's GTID set/);
-      const [row] = await query(target, `SELECT GTID_SUBSET('${manifest.replication!.gtidExecuted}', @@GLOBAL.gtid_executed) AS taken, @@GLOBAL.gtid_executed AS executed`);
+      const [row] = await rootQuery(target, `SELECT GTID_SUBSET('${manifest.replication!.gtidExecuted}', @@GLOBAL.gtid_executed) AS taken, @@GLOBAL.gtid_executed AS executed`);
       expect(Number(row!.taken)).toBe(1);
       // Applied without the binary log: the target's history is the snapshot's, nothing of its own.
       expect(String(row!.executed).replace(/\s+/g, '')).toBe(manifest.replication!.gtidExecuted);
     } else if (source.engine === 'mariadb') {
       expect(result.gtid).toMatch(/took the snapshot's GTID position as gtid_slave_pos/);
-      const [row] = await query(target, 'SELECT @@GLOBAL.gtid_slave_pos AS pos');
+      const [row] = await rootQuery(target, 'SELECT @@GLOBAL.gtid_slave_pos AS pos');
       expect(String(row!.pos)).toBe(manifest.replication!.gtidBinlogPos);
     } else {
       expect(result.gtid).toMatch(/left alone/);
@@ -146,15 +136,15 @@ describe.each(ENGINES)('$name', ({ name, release, gtid, sourceArgs, version }) =
 
   it('overwrites a target with a history of its own from the same snapshot, twice, leaving its GTID state alone', async () => {
     const target = await stack.startDatabase({ release, gtid, extraArgs: sourceArgs });
-    await query(target, 'CREATE DATABASE sakila');
-    await query(target, 'CREATE TABLE sakila.mine (id INT PRIMARY KEY)');
-    const gtidBefore = await query(target, release === 'mysql-9.7' ? 'SELECT @@GLOBAL.gtid_purged AS g' : 'SELECT @@GLOBAL.gtid_slave_pos AS g');
+    await rootQuery(target, 'CREATE DATABASE sakila');
+    await rootQuery(target, 'CREATE TABLE sakila.mine (id INT PRIMARY KEY)');
+    const gtidBefore = await rootQuery(target, release === 'mysql-9.7' ? 'SELECT @@GLOBAL.gtid_purged AS g' : 'SELECT @@GLOBAL.gtid_slave_pos AS g');
     for (const attempt of [1, 2]) {
       const result = await restore(configuration, snapshotId, target, true);
       expect(result.gtid, `restore ${attempt}`).toMatch(/left alone/);
       expect(await fingerprintDatabases(target, DATABASES)).toEqual(await fingerprintDatabases(source, DATABASES));
     }
-    expect(await query(target, release === 'mysql-9.7' ? 'SELECT @@GLOBAL.gtid_purged AS g' : 'SELECT @@GLOBAL.gtid_slave_pos AS g')).toEqual(gtidBefore);
+    expect(await rootQuery(target, release === 'mysql-9.7' ? 'SELECT @@GLOBAL.gtid_purged AS g' : 'SELECT @@GLOBAL.gtid_slave_pos AS g')).toEqual(gtidBefore);
   });
 
   it('refuses a Target whose engine names the other family, at once, naming both', async () => {
@@ -205,7 +195,7 @@ describe('across versions and families', () => {
     };
     expect(await withoutDocsChecksum(target)).toEqual(await withoutDocsChecksum(source));
     const docs = `SELECT id, body, title, summary, hidden FROM ${FEATURES_DATABASE}.docs ORDER BY id`;
-    expect(await query(target, docs)).toEqual(await query(source, docs));
+    expect(await rootQuery(target, docs)).toEqual(await rootQuery(source, docs));
   });
 
   it("refuses MySQL 9.7's default collation on MariaDB 10.11, leaving the target as it was, and migrates into MariaDB 11.8", async () => {
@@ -217,7 +207,7 @@ describe('across versions and families', () => {
     process.env.PATH = pathWithReleaseTools('mariadb-10.11', hostPath);
     const old = await stack.startDatabase({ release: 'mariadb-10.11' });
     await createAwkwardDatabase(old);
-    await query(old, `INSERT INTO \`${AWKWARD_DATABASE.replace(/`/g, '``')}\`.\`${AWKWARD_TABLE.replace(/`/g, '``')}\` (id) VALUES (99)`);
+    await rootQuery(old, `INSERT INTO \`${AWKWARD_DATABASE.replace(/`/g, '``')}\`.\`${AWKWARD_TABLE.replace(/`/g, '``')}\` (id) VALUES (99)`);
     const before = await fingerprintDatabases(old, [AWKWARD_DATABASE]);
     const failure = await workflowFailureOf(restore('mysql-to-mariadb', snapshotId, old, true));
     expect(failure.type).toBe('RestoreStatementRejected');
@@ -263,7 +253,7 @@ describe('across versions and families', () => {
     const failure = await workflowFailureOf(restore('mariadb-to-mysql', snapshotId, target));
     expect(failure.type).toBe('IncompatibleSnapshot');
     expect(failure.message).toMatch(/MariaDB dump .* does not load into MySQL 9\.7/);
-    expect(await query(target, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')`)).toEqual([]);
+    expect(await rootQuery(target, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')`)).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseManifest } from '../../domain/manifest';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
@@ -245,11 +245,12 @@ describe('worker killed during an overwrite, then the session cancelled', () => 
         await connection.end();
       }
     };
-    const deadline = Date.now() + 60_000;
-    while ((await keptTables()) < 1 || (await tablesIn(target, 'orders')) < 2) {
-      if (Date.now() > deadline) throw new Error('the restore never got to the second table');
-      await sleep(100);
-    }
+    await vi.waitFor(
+      async () => {
+        if ((await keptTables()) < 1 || (await tablesIn(target, 'orders')) < 2) throw new Error('the restore never got to the second table');
+      },
+      { timeout: 60_000, interval: 100 },
+    );
     const children = killWorker(worker);
     expect(await waitUntilGone(children, 15_000)).toEqual([]);
     expect(diffFingerprints(before, await fingerprintOf(target, 'orders'))).not.toEqual([]);

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
-import { createConnection, type Connection as MysqlConnection } from 'mysql2/promise';
+import { createConnection, type Connection as MysqlConnection, type RowDataPacket } from 'mysql2/promise';
 import { stringify } from 'yaml';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseResourceSet, type ResourceSet } from '../../domain/resource-set';
@@ -67,6 +67,17 @@ export function configurationDocument(name: string, spec: Record<string, unknown
 
 export async function rootConnection(instance: MariaDbInstance): Promise<MysqlConnection> {
   return createConnection({ socketPath: instance.socket, user: 'root', password: instance.rootPassword, multipleStatements: true });
+}
+
+/** One statement's rows, run as root over the instance's socket. */
+export async function rootQuery(instance: MariaDbInstance, sql: string): Promise<RowDataPacket[]> {
+  const connection = await rootConnection(instance);
+  try {
+    const [rows] = await connection.query<RowDataPacket[]>(sql);
+    return rows;
+  } finally {
+    await connection.end();
+  }
 }
 
 /** Each database's fingerprint on the instance (tables' checksums and definitions), over one root connection. */
