@@ -131,7 +131,13 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
   // Both servers refuse to run as the OS root user unless told to, and --user is only valid as root.
   const userArgs = runAsRoot ? ['--user=root'] : [];
 
-  if (!options.existingDatadir) await setup.initializeDatadir(datadir, userArgs);
+  // The servers' temporary files (and the bootstrap's temporary tables) go to a directory of the
+  // instance's own: /tmp is shared by every test and tool on the machine.
+  const tmpDir = join(dir, 'tmp');
+  mkdirSync(tmpDir, { recursive: true });
+  const ownArgs = [...userArgs, `--tmpdir=${tmpDir}`];
+
+  if (!options.existingDatadir) await initializeWithOneRetry(setup, datadir, ownArgs);
 
   const serverArgs = [
     options.defaultsFile ? `--defaults-file=${options.defaultsFile}` : '--no-defaults',
@@ -140,7 +146,7 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
     `--port=${port}`,
     '--bind-address=127.0.0.1',
     `--pid-file=${join(dir, `${setup.serverName}.pid`)}`,
-    ...userArgs,
+    ...(options.defaultsFile ? userArgs : ownArgs),
     ...(options.defaultsFile ? [] : ['--innodb-buffer-pool-size=128M']),
     // Linux caps AIO contexts machine-wide (fs.aio-max-nr); the suites start many instances.
     '--innodb-use-native-aio=0',
@@ -187,6 +193,24 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
       await waitForConnection(server, tcpAsRoot, `${setup.name} on 127.0.0.1:${port} after restart`);
     },
   };
+}
+
+/**
+ * Bootstrapping system tables on a loaded two-core machine has failed once in a few hundred
+ * starts (a temporary table gone mid-bootstrap); a second try on an empty datadir is what an
+ * operator would do, and a second failure is reported with the first one's output.
+ */
+async function initializeWithOneRetry(setup: ServerSetup, datadir: string, args: string[]): Promise<void> {
+  try {
+    await setup.initializeDatadir(datadir, args);
+  } catch (first) {
+    rmSync(datadir, { recursive: true, force: true });
+    try {
+      await setup.initializeDatadir(datadir, args);
+    } catch (second) {
+      throw new Error(`${setup.name}: initializing ${datadir} failed twice.\nFirst: ${(first as Error).message}\nSecond: ${(second as Error).message}`);
+    }
+  }
 }
 
 async function runAsSocketRoot(socket: string, statements: readonly string[], password: string): Promise<void> {
