@@ -9,7 +9,15 @@ import { serializeManifest, type Manifest } from '../domain/manifest';
 import { dataFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
 import { checkBackupSessionResources } from '../domain/resource-set';
 import { USERS_AND_GRANTS_SCHEMA } from '../domain/system-schemas';
-import type { BackupConfigurationSpec, BackupMethod, CompressionSpec, Engine, Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import type {
+  BackupConfigurationSpec,
+  BackupMethod,
+  CompressionSpec,
+  Engine,
+  Named,
+  RepositorySpec,
+  TargetSpec,
+} from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import {
   compressorVersionCommand,
@@ -158,14 +166,21 @@ export function createBackupActivities(deps: BackupActivityDeps) {
    * header's binlog coordinates, asked of the source. The backup is complete by then: a source
    * that cannot be asked only leaves the GTID position out.
    */
-  async function replicationPosition(target: Named<TargetSpec>, source: BackupSource, head: CapturedHead): Promise<ReplicationPosition | undefined> {
+  async function replicationPosition(
+    target: Named<TargetSpec>,
+    source: BackupSource,
+    head: CapturedHead,
+  ): Promise<ReplicationPosition | undefined> {
     const flavor = flavorOfEngine(target.spec.engine);
     const position: ReplicationPosition | undefined = parseReplicationPosition(await decodeCapturedHead(head), flavor);
     if (flavor !== 'mariadb' || position?.binlogFile === undefined) return position;
     try {
       const connection = await connectToTarget({ name: target.name, spec: targetAt(target.spec, source) }, deps.secrets);
       try {
-        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT BINLOG_GTID_POS(?, ?) AS pos', [position.binlogFile, position.binlogPosition]);
+        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT BINLOG_GTID_POS(?, ?) AS pos', [
+          position.binlogFile,
+          position.binlogPosition,
+        ]);
         if (typeof row?.pos === 'string' && row.pos !== '') position.gtidBinlogPos = row.pos;
       } finally {
         await connection.end().catch(() => undefined);
@@ -210,7 +225,13 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         } catch (error) {
           const failureType = (error as { type?: string }).type;
           if (failureType === PermanentFailureType.AuthenticationFailed) throw error;
-          return { address: candidate.address, isPrimary: candidate.isPrimary, unreachable: (error as Error).message, failureType, candidate };
+          return {
+            address: candidate.address,
+            isPrimary: candidate.isPrimary,
+            unreachable: (error as Error).message,
+            failureType,
+            candidate,
+          };
         }
       }),
     );
@@ -229,7 +250,13 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     const { candidate, status } = choice.donor;
     log.info('galera donor chosen', { target: target.name, donor: candidate.address, reason: choice.reason });
     return {
-      source: { host: candidate.host, port: candidate.port, socket: candidate.socket, datadir: candidate.datadir, address: candidate.address },
+      source: {
+        host: candidate.host,
+        port: candidate.port,
+        socket: candidate.socket,
+        datadir: candidate.datadir,
+        address: candidate.address,
+      },
       galera: {
         node: candidate.address,
         clusterStateUuid: status?.wsrep_cluster_state_uuid ?? '',
@@ -258,13 +285,17 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       }
       const connection = await connectToTarget({ name: input.target.name, spec: targetAt(input.target.spec, source) }, deps.secrets);
       try {
-        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version, @@server_id AS serverId, @@log_bin AS logBin');
+        const [[row]] = await connection.query<mysql.RowDataPacket[]>(
+          'SELECT VERSION() AS version, @@server_id AS serverId, @@log_bin AS logBin',
+        );
         const server = serverIdentity(String(row?.version ?? ''));
         const mismatch = engineMismatch(input.target.name, input.target.spec.engine, server);
         if (mismatch) throw permanentFailure(PermanentFailureType.EngineMismatch, mismatch);
         const binaryLog = await readBinaryLogState(connection, server.flavor, Number(row?.logBin) === 1);
         if (binaryLog.enabled && !binaryLog.positionReadable) {
-          log.warn('the snapshot records no replication position: the backup user lacks the privileges to read it', { target: input.target.name });
+          log.warn('the snapshot records no replication position: the backup user lacks the privileges to read it', {
+            target: input.target.name,
+          });
         }
         const available = await listUserDatabases(connection);
         // A physical backup copies the whole data directory: every database, whatever the list says.
@@ -384,7 +415,10 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           `data object ${storage.location}${dataKey} has ${found ?? 'no'} bytes, expected ${manifest.data.storedBytes}; not committing`,
         );
       }
-      await storage.putBytes(snapshotKey(manifest.configuration, manifest.snapshotId, MANIFEST_FILE), Buffer.from(serializeManifest(manifest)));
+      await storage.putBytes(
+        snapshotKey(manifest.configuration, manifest.snapshotId, MANIFEST_FILE),
+        Buffer.from(serializeManifest(manifest)),
+      );
       log.info('snapshot committed', { snapshotId: manifest.snapshotId, location: storage.location });
     },
   };
@@ -393,7 +427,12 @@ export function createBackupActivities(deps: BackupActivityDeps) {
 /** The source's binary log as the dump options need it (domain/tool-commands.ts: replicationPositionArgs). */
 async function readBinaryLogState(connection: mysql.Connection, flavor: ServerFlavor, enabled: boolean): Promise<BinaryLogState> {
   if (flavor === 'mariadb') {
-    const positionReadable = enabled && (await connection.query('SHOW MASTER STATUS').then(() => true, () => false));
+    const positionReadable =
+      enabled &&
+      (await connection.query('SHOW MASTER STATUS').then(
+        () => true,
+        () => false,
+      ));
     return { enabled, positionReadable };
   }
   const [[gtid]] = await connection.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_mode AS gtidMode');

@@ -84,7 +84,11 @@ export function createImportActivities(deps: {
       () => false,
     );
     if (!alreadyImported) {
-      await storage.putStream(snapshotKey(input.configuration, snapshotId, file), await storage.getStream(key), abortOnActivityCancel().signal);
+      await storage.putStream(
+        snapshotKey(input.configuration, snapshotId, file),
+        await storage.getStream(key),
+        abortOnActivityCancel().signal,
+      );
       const manifest: Manifest = {
         formatVersion: 1,
         snapshotId,

@@ -100,7 +100,11 @@ async function setState(connection: mysql.Connection, database: string, state: K
 
 /** Tables, sequences and system-versioned tables: everything RENAME TABLE moves. */
 async function movableTables(connection: mysql.Connection, schema: string): Promise<string[]> {
-  const found = await rows(connection, "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'", [schema]);
+  const found = await rows(
+    connection,
+    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'",
+    [schema],
+  );
   return found.map((r) => String(r.name));
 }
 
@@ -135,13 +139,21 @@ const SHOW_CREATE_COLUMN: Record<KeptObjectKind, string> = {
 
 /** The database's objects that cannot move with its tables, in the order they are recreated. */
 async function objectNames(connection: mysql.Connection, database: string): Promise<Array<{ kind: KeptObjectKind; name: string }>> {
-  const views = await rows(connection, 'SELECT TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [database]);
+  const views = await rows(
+    connection,
+    'SELECT TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
+    [database],
+  );
   const routines = await rows(
     connection,
     'SELECT ROUTINE_TYPE AS kind, ROUTINE_NAME AS name FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME',
     [database],
   );
-  const events = await rows(connection, 'SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME', [database]);
+  const events = await rows(
+    connection,
+    'SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME',
+    [database],
+  );
   // Created in ACTION_ORDER, they get the same order again on their table.
   const triggers = await rows(
     connection,
@@ -150,7 +162,9 @@ async function objectNames(connection: mysql.Connection, database: string): Prom
   );
   return [
     ...views.map((r) => ({ kind: 'VIEW' as const, name: String(r.name) })),
-    ...routines.filter((r) => r.kind === 'PROCEDURE' || r.kind === 'FUNCTION').map((r) => ({ kind: r.kind as KeptObjectKind, name: String(r.name) })),
+    ...routines
+      .filter((r) => r.kind === 'PROCEDURE' || r.kind === 'FUNCTION')
+      .map((r) => ({ kind: r.kind as KeptObjectKind, name: String(r.name) })),
     ...events.map((r) => ({ kind: 'EVENT' as const, name: String(r.name) })),
     ...triggers.map((r) => ({ kind: 'TRIGGER' as const, name: String(r.name) })),
   ];
@@ -160,7 +174,9 @@ async function showCreate(connection: mysql.Connection, database: string, kind: 
   const [row] = await rows(connection, `SHOW CREATE ${kind} ${q(database)}.${q(name)}`);
   const statement = row?.[SHOW_CREATE_COLUMN[kind]];
   if (typeof statement !== 'string' || statement === '') {
-    throw new Error(`cannot read the definition of ${kind.toLowerCase()} ${database}.${name} (SHOW VIEW or the routine's privileges missing?)`);
+    throw new Error(
+      `cannot read the definition of ${kind.toLowerCase()} ${database}.${name} (SHOW VIEW or the routine's privileges missing?)`,
+    );
   }
   return {
     kind,
@@ -176,7 +192,8 @@ async function showCreate(connection: mysql.Connection, database: string, kind: 
 async function recordDefinitions(connection: mysql.Connection, database: string): Promise<void> {
   const control = q(RESTORE_CONTROL_SCHEMA);
   const definitions: ObjectDefinition[] = [];
-  for (const { kind, name } of await objectNames(connection, database)) definitions.push(await showCreate(connection, database, kind, name));
+  for (const { kind, name } of await objectNames(connection, database))
+    definitions.push(await showCreate(connection, database, kind, name));
   await connection.query(`DELETE FROM ${control}.kept_objects WHERE database_name = ?`, [database]);
   for (const [seq, d] of definitions.entries()) {
     await connection.query(
@@ -208,7 +225,10 @@ async function recordedDefinitions(connection: mysql.Connection, database: strin
 /** Recreates one object in `database` with the session settings it was defined under. */
 async function recreate(connection: mysql.Connection, database: string, d: ObjectDefinition): Promise<void> {
   await connection.query(`DROP ${d.kind} IF EXISTS ${q(database)}.${q(d.name)}`);
-  await connection.query('SET SESSION character_set_client = ?, SESSION collation_connection = ?', [d.characterSetClient, d.collationConnection]);
+  await connection.query('SET SESSION character_set_client = ?, SESSION collation_connection = ?', [
+    d.characterSetClient,
+    d.collationConnection,
+  ]);
   if (d.sqlMode !== null) await connection.query('SET SESSION sql_mode = ?', [d.sqlMode]);
   if (d.timeZone !== null) await connection.query('SET SESSION time_zone = ?', [d.timeZone]);
   await connection.query(d.statement);
@@ -283,7 +303,11 @@ export async function keepReplacedDatabases(connection: mysql.Connection, databa
     if (kept.state === 'saved') {
       await connection.query(`CREATE DATABASE IF NOT EXISTS ${q(kept.keepSchema)}`);
       // Triggers cannot change schema with their table; their definitions are recorded.
-      for (const trigger of await rows(connection, 'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [database])) {
+      for (const trigger of await rows(
+        connection,
+        'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?',
+        [database],
+      )) {
         await connection.query(`DROP TRIGGER IF EXISTS ${q(database)}.${q(String(trigger.name))}`);
       }
       if (await schemaExists(connection, database)) await moveTables(connection, database, kept.keepSchema);
@@ -319,7 +343,8 @@ export async function putBackKeptDatabases(connection: mysql.Connection, databas
       // RENAME moves all tables or none: a keep schema still holding tables has not been moved back.
       const stillKept = (await schemaExists(connection, kept.keepSchema)) && (await movableTables(connection, kept.keepSchema)).length > 0;
       // Once kept, the database holds what the failed apply left, unless its tables are back already.
-      if (kept.state === 'kept' && (stillKept || kept.tableCount === 0)) await connection.query(`DROP DATABASE IF EXISTS ${q(kept.database)}`);
+      if (kept.state === 'kept' && (stillKept || kept.tableCount === 0))
+        await connection.query(`DROP DATABASE IF EXISTS ${q(kept.database)}`);
       await connection.query(`CREATE DATABASE IF NOT EXISTS ${q(kept.database)}${defaultCharacterSet(kept)}`);
       if (stillKept) await moveTables(connection, kept.keepSchema, kept.database);
       await recreateObjects(connection, kept.database);

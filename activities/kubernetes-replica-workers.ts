@@ -1,6 +1,16 @@
 import { Context } from '@temporalio/activity';
 import { Connection } from '@temporalio/client';
-import type { BatchV1Api, CoreV1Api, V1EnvFromSource, V1EnvVar, V1Job, V1PersistentVolumeClaim, V1ResourceRequirements, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type {
+  BatchV1Api,
+  CoreV1Api,
+  V1EnvFromSource,
+  V1EnvVar,
+  V1Job,
+  V1PersistentVolumeClaim,
+  V1ResourceRequirements,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
@@ -163,7 +173,10 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
     if (Object.entries(labels).every(([key, value]) => current[key] === value)) return existing;
     const { setHeaderOptions, PatchStrategy } = await import('@kubernetes/client-node');
     return core
-      .patchNamespacedPersistentVolumeClaim({ name, namespace, body: { metadata: { labels } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+      .patchNamespacedPersistentVolumeClaim(
+        { name, namespace, body: { metadata: { labels } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
       .catch((error: unknown) => {
         throw kubernetesError(error, `labelling PVC ${namespace}/${name} for restore ${spec.restoreId}`);
       });
@@ -251,7 +264,10 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
                 volumeMounts: [{ name: VOLUME_NAME, mountPath: REPLICA_VOLUME_MOUNT_PATH }, ...secretVolumes.map(({ mount }) => mount)],
               },
             ],
-            volumes: [{ name: VOLUME_NAME, persistentVolumeClaim: { claimName: claimMetadata.name! } }, ...secretVolumes.map(({ volume }) => volume)],
+            volumes: [
+              { name: VOLUME_NAME, persistentVolumeClaim: { claimName: claimMetadata.name! } },
+              ...secretVolumes.map(({ volume }) => volume),
+            ],
           },
         },
       },
@@ -297,12 +313,19 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
   /** Why a Job's pod does not run (ImagePullBackOff, Unschedulable...), for the timeout message. */
   private async describePods(jobName: string): Promise<string> {
     try {
-      const pods = await this.options.api.core.listNamespacedPod({ namespace: this.options.namespace, labelSelector: `job-name=${jobName}` });
+      const pods = await this.options.api.core.listNamespacedPod({
+        namespace: this.options.namespace,
+        labelSelector: `job-name=${jobName}`,
+      });
       if (pods.items.length === 0) return ' (the Job has no pod yet)';
       const states = pods.items.map((pod) => {
         const waiting = pod.status?.containerStatuses?.find((status) => status.state?.waiting)?.state?.waiting;
         const unscheduled = pod.status?.conditions?.find((condition) => condition.type === 'PodScheduled' && condition.status === 'False');
-        const reason = waiting ? `${waiting.reason}: ${waiting.message ?? ''}` : unscheduled ? `${unscheduled.reason}: ${unscheduled.message ?? ''}` : '';
+        const reason = waiting
+          ? `${waiting.reason}: ${waiting.message ?? ''}`
+          : unscheduled
+            ? `${unscheduled.reason}: ${unscheduled.message ?? ''}`
+            : '';
         return `pod ${pod.metadata?.name} is ${pod.status?.phase}${reason ? ` (${reason.trim()})` : ''}`;
       });
       return ` (${states.join('; ')})`;
@@ -316,10 +339,14 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
 export function replicaWorkerArgs(taskQueue: string, temporal: { address: string; namespace: string }): string[] {
   return [
     'replica-worker',
-    '--volume', REPLICA_VOLUME_MOUNT_PATH,
-    '--task-queue', taskQueue,
-    '--address', temporal.address,
-    '--namespace', temporal.namespace,
+    '--volume',
+    REPLICA_VOLUME_MOUNT_PATH,
+    '--task-queue',
+    taskQueue,
+    '--address',
+    temporal.address,
+    '--namespace',
+    temporal.namespace,
   ];
 }
 
@@ -362,7 +389,9 @@ function shortHash(text: string): string {
 
 /** Why the Job ended (Failed or Complete), or undefined while it may still run its worker. */
 function jobEnded(job: V1Job): string | undefined {
-  const ended = job.status?.conditions?.find((condition) => (condition.type === 'Failed' || condition.type === 'Complete') && condition.status === 'True');
+  const ended = job.status?.conditions?.find(
+    (condition) => (condition.type === 'Failed' || condition.type === 'Complete') && condition.status === 'True',
+  );
   if (ended) return `${ended.type}${ended.reason ? ` (${ended.reason}${ended.message ? `: ${ended.message}` : ''})` : ''}`;
   if ((job.status?.failed ?? 0) > 0) return `${job.status?.failed} failed pod(s)`;
   if ((job.status?.succeeded ?? 0) > 0) return 'its worker exited';

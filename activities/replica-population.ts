@@ -4,7 +4,12 @@ import path from 'node:path';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
 import type { Progress } from '../domain/progress';
-import { parseReplicaVolumeMarker, replicaVolumeClaimProblem, RESTORE_MARKER_FILE, type ReplicaVolumeMarker } from '../domain/replica-volume-marker';
+import {
+  parseReplicaVolumeMarker,
+  replicaVolumeClaimProblem,
+  RESTORE_MARKER_FILE,
+  type ReplicaVolumeMarker,
+} from '../domain/replica-volume-marker';
 import { snapshotKey } from '../domain/repository-layout';
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
@@ -16,7 +21,6 @@ import { withSecretFiles } from '../pipeline/option-file';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { streamRepositoryToTool } from '../pipeline/stream-pipelines';
 import { readToolVersion, startTool } from '../pipeline/tool-process';
-
 
 export interface PopulateReplicaInput {
   repository: Named<RepositorySpec>;
@@ -61,7 +65,12 @@ export function createReplicaActivities(deps: {
     await mkdir(volume, { recursive: true });
     const entries = await readdir(volume);
     const marker = parseReplicaVolumeMarker(await readFile(path.join(volume, RESTORE_MARKER_FILE), 'utf8').catch(() => undefined));
-    const problem = replicaVolumeClaimProblem({ entryCount: entries.length, marker, restoreId: input.restoreId, overwrite: input.overwrite });
+    const problem = replicaVolumeClaimProblem({
+      entryCount: entries.length,
+      marker,
+      restoreId: input.restoreId,
+      overwrite: input.overwrite,
+    });
     if (problem) {
       throw permanentFailure(
         PermanentFailureType.VolumeNotEmpty,
@@ -114,7 +123,8 @@ export function createReplicaActivities(deps: {
         }
 
         progress.phase = 'preparing';
-        await startTool(preparePhysicalBackupCommand(engine, volume), { signal: controller.signal, stdin: 'ignore', stdout: 'ignore' }).finished;
+        await startTool(preparePhysicalBackupCommand(engine, volume), { signal: controller.signal, stdin: 'ignore', stdout: 'ignore' })
+          .finished;
 
         await writeMarker(input, true);
         progress.phase = 'fixing ownership';

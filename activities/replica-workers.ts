@@ -104,10 +104,14 @@ export class LocalProcessReplicaWorkers implements ReplicaWorkerLauncher {
       args: [
         ...this.options.cli.args,
         'replica-worker',
-        '--volume', directory,
-        '--task-queue', spec.taskQueue,
-        '--address', this.options.temporalAddress,
-        '--namespace', this.options.namespace,
+        '--volume',
+        directory,
+        '--task-queue',
+        spec.taskQueue,
+        '--address',
+        this.options.temporalAddress,
+        '--namespace',
+        this.options.namespace,
       ],
       logFile: `${this.base(spec)}.log`,
       detached: true,
@@ -116,7 +120,10 @@ export class LocalProcessReplicaWorkers implements ReplicaWorkerLauncher {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!(await this.options.isPolling(spec.taskQueue, worker.pid).catch(() => false))) {
       Context.current().heartbeat({ phase: 'starting replica worker', pid: worker.pid });
-      if (Date.now() > deadline) throw new Error(`replica worker ${worker.pid} for ${spec.taskQueue} did not poll within ${READY_TIMEOUT_MS} ms; see ${this.base(spec)}.log`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `replica worker ${worker.pid} for ${spec.taskQueue} did not poll within ${READY_TIMEOUT_MS} ms; see ${this.base(spec)}.log`,
+        );
       await sleep(250);
     }
     return { started: true, worker: { kind: 'process', pid: worker.pid } };

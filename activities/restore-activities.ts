@@ -233,7 +233,11 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
    * snapshot's GTID position they stay out of its binary log, as the dump's do, so its
    * history holds nothing of its own.
    */
-  async function withTargetConnection<T>(target: Named<TargetSpec>, gtid: GtidRestorePlan | undefined, use: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  async function withTargetConnection<T>(
+    target: Named<TargetSpec>,
+    gtid: GtidRestorePlan | undefined,
+    use: (c: mysql.Connection) => Promise<T>,
+  ): Promise<T> {
     const connection = await connectToTarget(target, deps.secrets);
     try {
       if (gtid?.action === 'adopt') await connection.query('SET SESSION sql_log_bin = 0');
@@ -248,7 +252,9 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     if (gtid.action !== 'adopt') return;
     await withTargetConnection(target, gtid, async (connection) => {
       if (gtid.flavor === 'mysql') {
-        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS taken', [gtid.gtidSet]);
+        const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS taken', [
+          gtid.gtidSet,
+        ]);
         if (Number(row?.taken) !== 1) await connection.query("SET @@GLOBAL.gtid_purged = CONCAT('+', ?)", [gtid.gtidSet]);
       } else {
         await connection.query('SET GLOBAL gtid_slave_pos = ?', [gtid.gtidPos]);
@@ -283,7 +289,13 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   }
 
   /** repository → decompressor → client, in one session: what `mariadb < dump` does. */
-  async function applySerially(input: RestoreInput, files: RestoreSecretFiles, storage: Storage, controller: AbortController, progress: Progress): Promise<StreamedObject> {
+  async function applySerially(
+    input: RestoreInput,
+    files: RestoreSecretFiles,
+    storage: Storage,
+    controller: AbortController,
+    progress: Progress,
+  ): Promise<StreamedObject> {
     const { manifest } = input;
     return streamRepositoryToTool({
       storage,
@@ -313,7 +325,9 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     const dir = await makeScratchDirectory('restore');
     try {
       const client = restoreClient(input, files);
-      const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) => applySegmentFile(segment, { client, controller, progress }));
+      const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) =>
+        applySegmentFile(segment, { client, controller, progress }),
+      );
       let segments = 0;
       const staged = stageDumpSegments({
         storage,
@@ -401,9 +415,12 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         const server = serverIdentity(String(row?.version ?? ''));
         const mismatch = engineMismatch(input.target.name, input.target.spec.engine, server);
         if (mismatch) throw permanentFailure(PermanentFailureType.EngineMismatch, mismatch);
-        const snapshotFlavor = input.snapshot ? (input.snapshot.server.flavor ?? serverIdentity(input.snapshot.server.version).flavor) : undefined;
+        const snapshotFlavor = input.snapshot
+          ? (input.snapshot.server.flavor ?? serverIdentity(input.snapshot.server.version).flavor)
+          : undefined;
         const incompatible = input.snapshot ? snapshotLoadProblem(input.snapshot.server, server) : undefined;
-        if (incompatible) throw permanentFailure(PermanentFailureType.IncompatibleSnapshot, `Target "${input.target.name}": ${incompatible}`);
+        if (incompatible)
+          throw permanentFailure(PermanentFailureType.IncompatibleSnapshot, `Target "${input.target.name}": ${incompatible}`);
         const gtid = planGtidRestore({
           snapshotFlavor,
           position: input.snapshot?.replication,

@@ -63,7 +63,11 @@ export function createRetentionActivities(deps: {
         for (const folder of abandoned) {
           context.heartbeat({ phase: 'removing abandoned folders', folder: folder.snapshotId });
           for (const key of folder.keys) await storage.delete(key);
-          log.info('abandoned snapshot folder removed', { configuration: input.configuration, snapshotId: folder.snapshotId, lastModified: folder.lastModified.toISOString() });
+          log.info('abandoned snapshot folder removed', {
+            configuration: input.configuration,
+            snapshotId: folder.snapshotId,
+            lastModified: folder.lastModified.toISOString(),
+          });
         }
       }
       return {

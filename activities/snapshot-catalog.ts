@@ -45,7 +45,11 @@ export async function readSnapshotCatalog(storage: Storage, configuration: strin
   for (const [snapshotId, files] of [...folders].sort(([a], [b]) => a.localeCompare(b))) {
     if (!files.has(MANIFEST_FILE)) {
       const objects = [...files.values()];
-      unfinished.push({ snapshotId, keys: objects.map((o) => o.key), lastModified: new Date(Math.max(...objects.map((o) => o.lastModified.getTime()))) });
+      unfinished.push({
+        snapshotId,
+        keys: objects.map((o) => o.key),
+        lastModified: new Date(Math.max(...objects.map((o) => o.lastModified.getTime()))),
+      });
       continue;
     }
     const text = (await storage.getBytes(snapshotKey(configuration, snapshotId, MANIFEST_FILE))).toString('utf8');

@@ -1,7 +1,14 @@
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { formatZodIssues } from '../domain/resource-set';
 import { targetSpecSchema, type Named, type TargetSpec } from '../domain/resources';
-import { parseAppBinding, readyEndpoints, selectServicePort, targetAtEndpoints, type BoundCredentials, type TargetEndpoint } from '../domain/target-endpoints';
+import {
+  parseAppBinding,
+  readyEndpoints,
+  selectServicePort,
+  targetAtEndpoints,
+  type BoundCredentials,
+  type TargetEndpoint,
+} from '../domain/target-endpoints';
 import {
   classifyKubernetesReadError,
   kubernetesApiStatus,
@@ -35,10 +42,16 @@ export class NoReadyEndpointError extends Error {
 const APP_BINDING = { group: 'appcatalog.appscode.com', version: 'v1alpha1', plural: 'appbindings' } as const;
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
-export function createTargetEndpointResolver(deps: { secrets: SecretResolver; kubernetes: KubernetesApiAccessLoader }): TargetEndpointResolver {
+export function createTargetEndpointResolver(deps: {
+  secrets: SecretResolver;
+  kubernetes: KubernetesApiAccessLoader;
+}): TargetEndpointResolver {
   async function apiAccess(target: string, field: string): Promise<KubernetesApiAccess> {
     return deps.kubernetes().catch((error: unknown) => {
-      throw permanentFailure(PermanentFailureType.TargetReferenceUnavailable, `Target "${target}": cannot read spec.${field}: ${(error as Error).message}`);
+      throw permanentFailure(
+        PermanentFailureType.TargetReferenceUnavailable,
+        `Target "${target}": cannot read spec.${field}: ${(error as Error).message}`,
+      );
     });
   }
 
@@ -63,9 +76,12 @@ export function createTargetEndpointResolver(deps: { secrets: SecretResolver; ku
         grant: `Grant it "get" on services and "list" on endpointslices (API group discovery.k8s.io) in namespace ${namespace} (a Role and a RoleBinding).`,
         access,
       });
-    const read = await access.config.makeApiClient(access.client.CoreV1Api).readNamespacedService({ name, namespace }).catch((error: unknown) => {
-      throw readFailure(error);
-    });
+    const read = await access.config
+      .makeApiClient(access.client.CoreV1Api)
+      .readNamespacedService({ name, namespace })
+      .catch((error: unknown) => {
+        throw readFailure(error);
+      });
     const port = selectServicePort(read, service.port, what);
     if ('problem' in port) throw unusable(target, port.problem);
     const slices = await access.config
@@ -117,7 +133,10 @@ export function createTargetEndpointResolver(deps: { secrets: SecretResolver; ku
       // The password stays a reference, resolved where it is used; the user name is not a secret.
       credentials.password = { secretKeyRef: { ...secret, key: 'password' } };
       if (target.spec.user === undefined) {
-        credentials.user = await deps.secrets.resolve({ secretKeyRef: { ...secret, key: 'username' } }, `Target "${target.name}" user (${what})`);
+        credentials.user = await deps.secrets.resolve(
+          { secretKeyRef: { ...secret, key: 'username' } },
+          `Target "${target.name}" user (${what})`,
+        );
       }
     }
     return targetAtEndpoints(target.spec, endpoints, credentials);
@@ -128,7 +147,10 @@ export function createTargetEndpointResolver(deps: { secrets: SecretResolver; ku
       // Checked here: a session started with the temporal CLI skipped the resource files' checks.
       const parsed = targetSpecSchema.safeParse(target.spec);
       if (!parsed.success) {
-        throw permanentFailure(PermanentFailureType.InvalidInput, `Target "${target.name}": ${formatZodIssues(parsed.error.issues, 'spec')}`);
+        throw permanentFailure(
+          PermanentFailureType.InvalidInput,
+          `Target "${target.name}": ${formatZodIssues(parsed.error.issues, 'spec')}`,
+        );
       }
       const spec = parsed.data;
       if (spec.service) {

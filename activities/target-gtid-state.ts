@@ -8,6 +8,8 @@ export async function readTargetGtidState(connection: mysql.Connection, flavor: 
     const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_mode AS mode, @@GLOBAL.gtid_executed AS executed');
     return { flavor, gtidMode: String(row?.mode ?? 'OFF'), gtidExecuted: String(row?.executed ?? '').replace(/\s+/g, '') };
   }
-  const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_binlog_pos AS binlogPos, @@GLOBAL.gtid_slave_pos AS slavePos');
+  const [[row]] = await connection.query<mysql.RowDataPacket[]>(
+    'SELECT @@GLOBAL.gtid_binlog_pos AS binlogPos, @@GLOBAL.gtid_slave_pos AS slavePos',
+  );
   return { flavor, gtidBinlogPos: String(row?.binlogPos ?? ''), gtidSlavePos: String(row?.slavePos ?? '') };
 }

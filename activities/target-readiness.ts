@@ -28,7 +28,8 @@ export function createTargetReadinessActivities(deps: { secrets: SecretResolver;
           await connection.end().catch(() => undefined);
           return { waitedSeconds: (Date.now() - started) / 1000 };
         } catch (error) {
-          const starting = error instanceof NoReadyEndpointError || (error as { type?: string }).type === PermanentFailureType.TargetUnreachable;
+          const starting =
+            error instanceof NoReadyEndpointError || (error as { type?: string }).type === PermanentFailureType.TargetUnreachable;
           if (!starting) throw error;
           if (Date.now() - started > input.timeoutSeconds * 1000) throw error;
           Context.current().heartbeat({ phase: 'waiting for the target to accept connections', error: (error as Error).message });

@@ -45,7 +45,10 @@ function resultRows(result: BackupMemoryResult): [string, string][] {
     ['  before the session (VmHWM)', mib(worker.startupPeakRssMiB)],
     ['  at session start (VmRSS)', mib(worker.sessionStartRssMiB)],
     ['  during the session (VmHWM)', mib(worker.sessionPeakRssMiB)],
-    ['  during the session (max sampled VmRSS)', `${mib(worker.sessionMaxSampledRssMiB)} (${worker.samples} samples every ${worker.sampleIntervalMs} ms)`],
+    [
+      '  during the session (max sampled VmRSS)',
+      `${mib(worker.sessionMaxSampledRssMiB)} (${worker.samples} samples every ${worker.sampleIntervalMs} ms)`,
+    ],
     ['worker CPU', seconds(worker.cpuSeconds)],
     ['dump + compressor CPU', seconds(worker.toolCpuSeconds)],
     [`goal: peak RSS < ${result.goal.peakRssMiB.toFixed(1)} MiB (300 MB)`, result.passed ? 'PASS' : 'FAIL'],

@@ -28,7 +28,12 @@ export async function runBackupSession(
 ): Promise<{ workflowId: string; result: CommittedBackup }> {
   const handle = await client.backupNow(resolved);
   say(`backup session ${handle.workflowId} started`);
-  const result = await waitShowingProgress(handle.result(), () => client.describeSession(handle.workflowId), printProgress, PROGRESS_INTERVAL_MS);
+  const result = await waitShowingProgress(
+    handle.result(),
+    () => client.describeSession(handle.workflowId),
+    printProgress,
+    PROGRESS_INTERVAL_MS,
+  );
   return { workflowId: handle.workflowId, result: requireCommitted(result) };
 }
 
@@ -39,7 +44,12 @@ export async function runRestoreSession(
 ): Promise<{ workflowId: string; result: RestoreSessionResult }> {
   const handle = await client.restore(options);
   say(`restore session ${handle.workflowId} started`);
-  const result = await waitShowingProgress(handle.result(), () => client.describeSession(handle.workflowId), printProgress, PROGRESS_INTERVAL_MS);
+  const result = await waitShowingProgress(
+    handle.result(),
+    () => client.describeSession(handle.workflowId),
+    printProgress,
+    PROGRESS_INTERVAL_MS,
+  );
   return { workflowId: handle.workflowId, result };
 }
 
@@ -50,7 +60,12 @@ export async function runVolumeRestoreSession(
 ): Promise<{ workflowId: string; result: VolumeRestoreSessionResult }> {
   const handle = await client.restoreIntoVolumes(options);
   say(`volume restore session ${handle.workflowId} started`);
-  const result = await waitShowingProgress(handle.result(), () => client.describeSession(handle.workflowId), printProgress, PROGRESS_INTERVAL_MS);
+  const result = await waitShowingProgress(
+    handle.result(),
+    () => client.describeSession(handle.workflowId),
+    printProgress,
+    PROGRESS_INTERVAL_MS,
+  );
   return { workflowId: handle.workflowId, result };
 }
 

@@ -103,7 +103,14 @@ export type BenchConfiguration =
 
 /** The Target a user would write for the bench MariaDB: root over TCP, the password by reference. */
 export function benchTargetSpec(mariadb: MariaDbInstance, passwordFile: string) {
-  return { engine: 'mariadb', host: mariadb.host, port: mariadb.port, user: 'root', password: { file: passwordFile }, datadir: mariadb.datadir } as const;
+  return {
+    engine: 'mariadb',
+    host: mariadb.host,
+    port: mariadb.port,
+    user: 'root',
+    password: { file: passwordFile },
+    datadir: mariadb.datadir,
+  } as const;
 }
 
 /**
@@ -171,10 +178,14 @@ export async function startWorkerProcess(
       ...WORKER_NODE_FLAGS,
       // More of Node's own flags for the worker, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it (not allowed in NODE_OPTIONS).
       ...(process.env.DBKEEP_BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-      path.join(projectRoot(), 'bin', 'dbkeep.js'), 'worker',
-      '--address', temporal.address,
-      '--namespace', temporal.namespace,
-      '--task-queue', client.taskQueue,
+      path.join(projectRoot(), 'bin', 'dbkeep.js'),
+      'worker',
+      '--address',
+      temporal.address,
+      '--namespace',
+      temporal.namespace,
+      '--task-queue',
+      client.taskQueue,
     ],
     logFile: path.join(dir, 'worker.log'),
     cwd: dir,

@@ -9,14 +9,29 @@ import { dataFileName, snapshotKey } from '../domain/repository-layout';
 import { resolveBackupConfiguration, type ResolvedBackupConfiguration } from '../domain/resource-set';
 import type { Named, TargetSpec } from '../domain/resources';
 import { POD_ORDINAL_PLACEHOLDER } from '../domain/session-ids';
-import { compressCommand, decompressCommand, logicalDumpCommand, logicalRestoreCommand, physicalBackupCommand, type ToolCommand } from '../domain/tool-commands';
+import {
+  compressCommand,
+  decompressCommand,
+  logicalDumpCommand,
+  logicalRestoreCommand,
+  physicalBackupCommand,
+  type ToolCommand,
+} from '../domain/tool-commands';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../stack/database-fingerprint';
 import type { ManagedProcess } from '../pipeline/managed-process';
 import { projectRoot } from '../pipeline/project-root';
 import { runPipeline, timeSeconds } from './bare-pipelines';
-import { describeEnvironment, oneMinuteLoadAverage, positiveIntegerSetting, resolveSizeMiB, rotated, runBenchmarkMain, say } from './bench-run';
+import {
+  describeEnvironment,
+  oneMinuteLoadAverage,
+  positiveIntegerSetting,
+  resolveSizeMiB,
+  rotated,
+  runBenchmarkMain,
+  say,
+} from './bench-run';
 import { runBackupSession, runRestoreSession, runVolumeRestoreSession, sessionStep, type CommittedBackup } from './bench-sessions';
-import { BENCH_TARGET, benchResources, generateBenchDatabase, startBenchServices, startWorkerProcess, type BenchServices } from './bench-stack';
+import { BENCH_TARGET, benchResources, generateBenchDatabase, startBenchServices, startWorkerProcess } from './bench-stack';
 import type { CleanupStack } from './cleanup-stack';
 import {
   checkGoals,
@@ -187,7 +202,12 @@ class ComparisonRun {
   async barePhysicalBackup(scratchDir: string): Promise<void> {
     rmSync(scratchDir, { recursive: true, force: true });
     mkdirSync(scratchDir);
-    const backup = physicalBackupCommand({ target: this.target.spec, optionFile: this.optionFile, datadir: this.target.spec.datadir!, scratchDir });
+    const backup = physicalBackupCommand({
+      target: this.target.spec,
+      optionFile: this.optionFile,
+      datadir: this.target.spec.datadir!,
+      scratchDir,
+    });
     const seconds = await timeSeconds(() => runPipeline([backup, compressCommand({ algorithm: 'zstd' })!], { stdout: '/dev/null' }));
     this.record('physical-backup-bare', seconds);
   }
@@ -196,7 +216,13 @@ class ComparisonRun {
    * A physical snapshot into `replicas` fresh directories (one replica worker process each, as
    * in the embedded mode); the run fails unless every replica reports a prepared volume.
    */
-  async replicaRestore(id: MeasurementId, resolved: ResolvedBackupConfiguration, snapshotId: string, volumesDir: string, replicas: number): Promise<void> {
+  async replicaRestore(
+    id: MeasurementId,
+    resolved: ResolvedBackupConfiguration,
+    snapshotId: string,
+    volumesDir: string,
+    replicas: number,
+  ): Promise<void> {
     rmSync(volumesDir, { recursive: true, force: true });
     mkdirSync(volumesDir);
     const session = await measureWorkerDuring(this.worker, () =>
@@ -238,25 +264,89 @@ class ComparisonRun {
 }
 
 const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 'command'>> = {
-  'backup-bare': { group: 'backup', label: 'bare mariadb-dump | zstd -3', command: 'mariadb-dump --single-transaction … | zstd -3 -c -q > /dev/null' },
-  'backup-dbkeep-minio': { group: 'backup', label: 'dbkeep backup session → MinIO', command: 'client.backupNow(…) to the local MinIO (S3), until the result' },
-  'backup-dbkeep-filesystem': { group: 'backup', label: 'dbkeep backup session → filesystem', command: 'client.backupNow(…) to a filesystem repository, until the result' },
-  'restore-bare': { group: 'restore', label: 'bare zstd -d | mariadb', command: 'zstd -d -c -q < dump.sql.zst | mariadb --defaults-file=… --host=… --user=…' },
-  'restore-bare-dbkeep-client': { group: 'restore', label: "bare, with dbkeep's client options", command: 'zstd -d -c -q < dump.sql.zst | <logicalRestoreCommand argv>' },
-  'restore-dbkeep-minio': { group: 'restore', label: 'dbkeep restore session ← MinIO', command: 'client.restore(…) from the local MinIO into a dropped database, until the result' },
-  'restore-dbkeep-parallel': { group: 'restore', label: 'dbkeep restore session ← MinIO, parallel: N', command: 'client.restore({ parallel: N, … }): staged, then N × (zstd -d < segment | mariadb) at once' },
-  'physical-backup-bare': { group: 'physical-backup', label: 'bare mariadb-backup | zstd -3', command: 'mariadb-backup --backup --stream=xbstream … | zstd -3 -c -q > /dev/null' },
-  'physical-backup-dbkeep': { group: 'physical-backup', label: 'dbkeep physical backup session → MinIO', command: 'client.backupNow(…) of a method: physical configuration, until the result' },
-  'physical-backup-dbkeep-filesystem': { group: 'physical-backup', label: 'dbkeep physical backup session → filesystem', command: 'the same into a filesystem repository' },
-  'physical-restore-1-replica': { group: 'replicas', label: 'dbkeep physical restore into 1 replica', command: 'client.restoreIntoVolumes({ replicas: 1 }): download, mbstream -x, --prepare' },
-  'physical-restore-3-replicas': { group: 'replicas', label: 'dbkeep physical restore into 3 replicas', command: 'client.restoreIntoVolumes({ replicas: 3 }): three replica workers at once' },
-  'overhead-backup-commit': { group: 'overhead', label: 'tiny backup: trigger → manifest committed', command: 'client.backupNow(…) until the commit step ended' },
-  'overhead-backup-session': { group: 'overhead', label: 'tiny backup: whole session', command: 'client.backupNow(…) until the result (retention, metrics included)' },
+  'backup-bare': {
+    group: 'backup',
+    label: 'bare mariadb-dump | zstd -3',
+    command: 'mariadb-dump --single-transaction … | zstd -3 -c -q > /dev/null',
+  },
+  'backup-dbkeep-minio': {
+    group: 'backup',
+    label: 'dbkeep backup session → MinIO',
+    command: 'client.backupNow(…) to the local MinIO (S3), until the result',
+  },
+  'backup-dbkeep-filesystem': {
+    group: 'backup',
+    label: 'dbkeep backup session → filesystem',
+    command: 'client.backupNow(…) to a filesystem repository, until the result',
+  },
+  'restore-bare': {
+    group: 'restore',
+    label: 'bare zstd -d | mariadb',
+    command: 'zstd -d -c -q < dump.sql.zst | mariadb --defaults-file=… --host=… --user=…',
+  },
+  'restore-bare-dbkeep-client': {
+    group: 'restore',
+    label: "bare, with dbkeep's client options",
+    command: 'zstd -d -c -q < dump.sql.zst | <logicalRestoreCommand argv>',
+  },
+  'restore-dbkeep-minio': {
+    group: 'restore',
+    label: 'dbkeep restore session ← MinIO',
+    command: 'client.restore(…) from the local MinIO into a dropped database, until the result',
+  },
+  'restore-dbkeep-parallel': {
+    group: 'restore',
+    label: 'dbkeep restore session ← MinIO, parallel: N',
+    command: 'client.restore({ parallel: N, … }): staged, then N × (zstd -d < segment | mariadb) at once',
+  },
+  'physical-backup-bare': {
+    group: 'physical-backup',
+    label: 'bare mariadb-backup | zstd -3',
+    command: 'mariadb-backup --backup --stream=xbstream … | zstd -3 -c -q > /dev/null',
+  },
+  'physical-backup-dbkeep': {
+    group: 'physical-backup',
+    label: 'dbkeep physical backup session → MinIO',
+    command: 'client.backupNow(…) of a method: physical configuration, until the result',
+  },
+  'physical-backup-dbkeep-filesystem': {
+    group: 'physical-backup',
+    label: 'dbkeep physical backup session → filesystem',
+    command: 'the same into a filesystem repository',
+  },
+  'physical-restore-1-replica': {
+    group: 'replicas',
+    label: 'dbkeep physical restore into 1 replica',
+    command: 'client.restoreIntoVolumes({ replicas: 1 }): download, mbstream -x, --prepare',
+  },
+  'physical-restore-3-replicas': {
+    group: 'replicas',
+    label: 'dbkeep physical restore into 3 replicas',
+    command: 'client.restoreIntoVolumes({ replicas: 3 }): three replica workers at once',
+  },
+  'overhead-backup-commit': {
+    group: 'overhead',
+    label: 'tiny backup: trigger → manifest committed',
+    command: 'client.backupNow(…) until the commit step ended',
+  },
+  'overhead-backup-session': {
+    group: 'overhead',
+    label: 'tiny backup: whole session',
+    command: 'client.backupNow(…) until the result (retention, metrics included)',
+  },
   'overhead-restore-session': { group: 'overhead', label: 'tiny restore: whole session', command: 'client.restore(…) until the result' },
 };
 
-function toMeasurements(runs: ReadonlyMap<MeasurementId, Runs>, rawBytes: { logical: number; physical: number }, restoreStreams: number): Measurement[] {
-  const throughputBytes: Partial<Record<Measurement['group'], number>> = { backup: rawBytes.logical, restore: rawBytes.logical, 'physical-backup': rawBytes.physical };
+function toMeasurements(
+  runs: ReadonlyMap<MeasurementId, Runs>,
+  rawBytes: { logical: number; physical: number },
+  restoreStreams: number,
+): Measurement[] {
+  const throughputBytes: Partial<Record<Measurement['group'], number>> = {
+    backup: rawBytes.logical,
+    restore: rawBytes.logical,
+    'physical-backup': rawBytes.physical,
+  };
   return (Object.keys(MEASUREMENTS) as MeasurementId[]).flatMap((id) => {
     const recorded = runs.get(id);
     if (recorded === undefined) return [];
@@ -273,7 +363,10 @@ function toMeasurements(runs: ReadonlyMap<MeasurementId, Runs>, rawBytes: { logi
         seconds: recorded.seconds,
         medianSeconds,
         throughputMiBps: bytes === undefined ? undefined : bytesToMiB(bytes) / medianSeconds,
-        streamingStep: recorded.streamingStepSeconds.length > 0 ? { name: streamingStep, medianSeconds: median(recorded.streamingStepSeconds) } : undefined,
+        streamingStep:
+          recorded.streamingStepSeconds.length > 0
+            ? { name: streamingStep, medianSeconds: median(recorded.streamingStepSeconds) }
+            : undefined,
         worker: recorded.worker.length > 0 ? summarizeWorker(recorded.worker) : undefined,
       },
     ];
@@ -303,7 +396,9 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
     { name: CONFIGURATIONS.physical, repository: 'minio', method: 'physical' },
     { name: CONFIGURATIONS.physicalFilesystem, repository: 'filesystem', method: 'physical' },
   ]);
-  const [minio, filesystem, tiny, physical, physicalFilesystem] = Object.values(CONFIGURATIONS).map((name) => resolveBackupConfiguration(resources, name));
+  const [minio, filesystem, tiny, physical, physicalFilesystem] = Object.values(CONFIGURATIONS).map((name) =>
+    resolveBackupConfiguration(resources, name),
+  );
   if (!minio || !filesystem || !tiny || !physical || !physicalFilesystem) throw new Error('bench resources lack a configuration');
   const target = resources.targets.get(BENCH_TARGET)!;
   const restoreStreams = Math.min(availableParallelism(), plan.tables.length);
@@ -332,7 +427,11 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
       await measurePhysical(run, settings, { dir, physical, physicalFilesystem });
       const physicalSnapshot = snapshot('physical-backup-dbkeep');
 
-      const measurements = toMeasurements(run.runs, { logical: minioSnapshot.rawBytes, physical: physicalSnapshot.rawBytes }, restoreStreams);
+      const measurements = toMeasurements(
+        run.runs,
+        { logical: minioSnapshot.rawBytes, physical: physicalSnapshot.rawBytes },
+        restoreStreams,
+      );
       const ratios = deriveRatios(measurements, restoreStreams);
       const goals = checkGoals({ measurements, ratios });
       return {

@@ -141,11 +141,30 @@ export function deriveRatios(measurements: readonly Measurement[], restoreStream
     ratio('restore: dbkeep ← MinIO / bare zstd -d | mariadb', 'restore-dbkeep-minio', 'restore-bare', GOALS.restoreThroughputRatio),
     ratio("restore: bare with dbkeep's client options / bare", 'restore-bare-dbkeep-client', 'restore-bare'),
     ratio("restore: dbkeep ← MinIO / bare with dbkeep's client options", 'restore-dbkeep-minio', 'restore-bare-dbkeep-client'),
-    ratio(`restore: dbkeep, ${restoreStreams} sessions (parallel: ${restoreStreams}) / bare zstd -d | mariadb`, 'restore-dbkeep-parallel', 'restore-bare'),
-    ratio('physical backup: dbkeep → MinIO / bare mariadb-backup | zstd', 'physical-backup-dbkeep', 'physical-backup-bare', GOALS.backupThroughputRatio),
-    ratio('physical backup: dbkeep → filesystem / bare mariadb-backup | zstd', 'physical-backup-dbkeep-filesystem', 'physical-backup-bare', GOALS.backupThroughputRatio),
+    ratio(
+      `restore: dbkeep, ${restoreStreams} sessions (parallel: ${restoreStreams}) / bare zstd -d | mariadb`,
+      'restore-dbkeep-parallel',
+      'restore-bare',
+    ),
+    ratio(
+      'physical backup: dbkeep → MinIO / bare mariadb-backup | zstd',
+      'physical-backup-dbkeep',
+      'physical-backup-bare',
+      GOALS.backupThroughputRatio,
+    ),
+    ratio(
+      'physical backup: dbkeep → filesystem / bare mariadb-backup | zstd',
+      'physical-backup-dbkeep-filesystem',
+      'physical-backup-bare',
+      GOALS.backupThroughputRatio,
+    ),
     // Time of one over time of three: 1/1.5 means three replicas take 1.5 times as long as one.
-    ratio('physical restore: 1 replica / 3 replicas (time of one over time of three)', 'physical-restore-3-replicas', 'physical-restore-1-replica', 1 / GOALS.replicaRestoreTimeRatio),
+    ratio(
+      'physical restore: 1 replica / 3 replicas (time of one over time of three)',
+      'physical-restore-3-replicas',
+      'physical-restore-1-replica',
+      1 / GOALS.replicaRestoreTimeRatio,
+    ),
   ];
 }
 
@@ -160,8 +179,18 @@ export function checkGoals(result: Pick<ComparisonResult, 'measurements' | 'rati
   const peak = Math.max(...result.measurements.flatMap((m) => (m.worker ? [m.worker.peakRssMiB] : [])));
   return [
     ...result.ratios.filter((ratio) => ratio.goal !== undefined).map(atLeast),
-    { subject: 'overhead', goal: `fixed overhead (tiny database, trigger → manifest committed) < ${GOALS.fixedOverheadSeconds} s`, value: `${overhead.toFixed(2)} s`, passed: overhead < GOALS.fixedOverheadSeconds },
-    { subject: 'memory', goal: `worker peak RSS (VmHWM over the whole benchmark) < ${GOALS.peakRssMiB.toFixed(1)} MiB (300 MB)`, value: `${peak.toFixed(1)} MiB`, passed: peak < GOALS.peakRssMiB },
+    {
+      subject: 'overhead',
+      goal: `fixed overhead (tiny database, trigger → manifest committed) < ${GOALS.fixedOverheadSeconds} s`,
+      value: `${overhead.toFixed(2)} s`,
+      passed: overhead < GOALS.fixedOverheadSeconds,
+    },
+    {
+      subject: 'memory',
+      goal: `worker peak RSS (VmHWM over the whole benchmark) < ${GOALS.peakRssMiB.toFixed(1)} MiB (300 MB)`,
+      value: `${peak.toFixed(1)} MiB`,
+      passed: peak < GOALS.peakRssMiB,
+    },
   ];
 }
 
@@ -180,13 +209,26 @@ function measurementRows(result: ComparisonResult): string[][] {
 }
 
 function ratioRows(result: ComparisonResult): string[][] {
-  return result.ratios.map((r) => [r.label, r.value.toFixed(3), r.goal === undefined ? '' : `≥ ${r.goal.toFixed(2)}`, r.goal === undefined ? '' : r.value >= r.goal ? 'PASS' : 'FAIL']);
+  return result.ratios.map((r) => [
+    r.label,
+    r.value.toFixed(3),
+    r.goal === undefined ? '' : `≥ ${r.goal.toFixed(2)}`,
+    r.goal === undefined ? '' : r.value >= r.goal ? 'PASS' : 'FAIL',
+  ]);
 }
 
 function workerRows(result: ComparisonResult): string[][] {
   return result.measurements.flatMap((m) =>
     m.worker
-      ? [[m.label, mibText(m.worker.peakRssMiB), mibText(m.worker.sessionPeakRssMiB), secondsText(m.worker.medianCpuSeconds), secondsText(m.worker.medianToolCpuSeconds)]]
+      ? [
+          [
+            m.label,
+            mibText(m.worker.peakRssMiB),
+            mibText(m.worker.sessionPeakRssMiB),
+            secondsText(m.worker.medianCpuSeconds),
+            secondsText(m.worker.medianToolCpuSeconds),
+          ],
+        ]
       : [],
   );
 }
@@ -200,7 +242,10 @@ export function formatResultTables(result: ComparisonResult): string {
     formatTable(MEASUREMENT_HEADER, measurementRows(result)),
     formatTable(RATIO_HEADER, ratioRows(result)),
     formatTable(WORKER_HEADER, workerRows(result)),
-    formatTable(['GOAL', 'VALUE', 'STATUS'], result.goals.map((g) => [g.goal, g.value, status(g)])),
+    formatTable(
+      ['GOAL', 'VALUE', 'STATUS'],
+      result.goals.map((g) => [g.goal, g.value, status(g)]),
+    ),
   ].join('\n\n');
 }
 
@@ -225,7 +270,10 @@ export function formatResultMarkdown(result: ComparisonResult, chartFile: string
     ...(chartFile ? [`![throughput](${chartFile})`, ''] : []),
     '## Goals',
     '',
-    ...markdownTable(['Goal', 'Value', 'Status'], result.goals.map((g) => [g.goal, g.value, status(g)])),
+    ...markdownTable(
+      ['Goal', 'Value', 'Status'],
+      result.goals.map((g) => [g.goal, g.value, status(g)]),
+    ),
     '',
     '## Ratios',
     '',
@@ -233,14 +281,20 @@ export function formatResultMarkdown(result: ComparisonResult, chartFile: string
     '',
     '## Measurements',
     '',
-    ...markdownTable(['Measurement', 'Command', 'Median', 'Runs (s)', 'Throughput (raw)', 'Streaming step'], result.measurements.map((m, index) => {
-      const [label, medianText, runs, throughput, step] = measurementRows(result)[index]!;
-      return [label!, `\`${m.command}\``, medianText!, runs!, throughput!, step!];
-    })),
+    ...markdownTable(
+      ['Measurement', 'Command', 'Median', 'Runs (s)', 'Throughput (raw)', 'Streaming step'],
+      result.measurements.map((m, index) => {
+        const [label, medianText, runs, throughput, step] = measurementRows(result)[index]!;
+        return [label!, `\`${m.command}\``, medianText!, runs!, throughput!, step!];
+      }),
+    ),
     '',
     '## Worker',
     '',
-    ...markdownTable(['Worker during', 'Peak RSS (lifetime)', 'Peak RSS (session)', 'CPU (median)', 'Tools CPU (median)'], workerRows(result)),
+    ...markdownTable(
+      ['Worker during', 'Peak RSS (lifetime)', 'Peak RSS (session)', 'CPU (median)', 'Tools CPU (median)'],
+      workerRows(result),
+    ),
     '',
   ].join('\n');
 }

@@ -81,7 +81,11 @@ export function summarizeToolRuns(command: string, runs: readonly { seconds: num
   };
 }
 
-export function compareCompressors(compressors: readonly CompressorMeasurement[], compressorId: string, baselineId: string): CompressorComparison {
+export function compareCompressors(
+  compressors: readonly CompressorMeasurement[],
+  compressorId: string,
+  baselineId: string,
+): CompressorComparison {
   const find = (id: string): CompressorMeasurement => {
     const found = compressors.find((c) => c.id === id);
     if (found === undefined) throw new Error(`no compressor ${id} measured`);
@@ -104,7 +108,21 @@ const secondsText = (value: number): string => `${value.toFixed(2)} s`;
 /** CPU over wall time: 1.00 is one core busy throughout. */
 const coresText = (runs: ToolRuns): string => (runs.medianCpuSeconds / runs.medianSeconds).toFixed(2);
 
-const HEADER = ['COMPRESSOR', 'STORED', 'RATIO', 'COMPRESS', 'PER CPU S', 'MEDIAN', 'CORES', 'DECOMPRESS', 'PER CPU S', 'MEDIAN', 'CORES', 'COMPRESS RUNS (s)', 'DECOMPRESS RUNS (s)'];
+const HEADER = [
+  'COMPRESSOR',
+  'STORED',
+  'RATIO',
+  'COMPRESS',
+  'PER CPU S',
+  'MEDIAN',
+  'CORES',
+  'DECOMPRESS',
+  'PER CPU S',
+  'MEDIAN',
+  'CORES',
+  'COMPRESS RUNS (s)',
+  'DECOMPRESS RUNS (s)',
+];
 
 function compressorRows(result: CompressionResult): string[][] {
   return result.compressors.map((c) => [
@@ -150,7 +168,21 @@ export function formatResultMarkdown(result: CompressionResult): string {
       (load ? `; 1-minute load average ${load.atStart} at the start, ${load.atEnd} at the end.` : '.'),
     '',
     ...markdownTable(
-      ['Compressor', 'Stored', 'Ratio', 'Compress', 'Per CPU s', 'Median', 'Cores', 'Decompress', 'Per CPU s', 'Median', 'Cores', 'Compress runs (s)', 'Decompress runs (s)'],
+      [
+        'Compressor',
+        'Stored',
+        'Ratio',
+        'Compress',
+        'Per CPU s',
+        'Median',
+        'Cores',
+        'Decompress',
+        'Per CPU s',
+        'Median',
+        'Cores',
+        'Compress runs (s)',
+        'Decompress runs (s)',
+      ],
       compressorRows(result),
     ),
     '',

@@ -8,7 +8,15 @@ import { targetSpecSchema, type CompressionSpec } from '../domain/resources';
 import { compressCommand, decompressCommand, logicalDumpCommand, type ToolCommand } from '../domain/tool-commands';
 import { projectRoot } from '../pipeline/project-root';
 import { runPipeline, timeSeconds } from './bare-pipelines';
-import { describeEnvironment, oneMinuteLoadAverage, positiveIntegerSetting, resolveSizeMiB, rotated, runBenchmarkMain, say } from './bench-run';
+import {
+  describeEnvironment,
+  oneMinuteLoadAverage,
+  positiveIntegerSetting,
+  resolveSizeMiB,
+  rotated,
+  runBenchmarkMain,
+  say,
+} from './bench-run';
 import { benchTargetSpec, generateBenchDatabase, startBenchMariaDb } from './bench-stack';
 import type { CleanupStack } from './cleanup-stack';
 import {
@@ -63,7 +71,11 @@ interface Settings {
 }
 
 function settingsFromArguments(): Settings {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { 'size-mb': { type: 'string' }, runs: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { 'size-mb': { type: 'string' }, runs: { type: 'string' } },
+    strict: true,
+  });
   const { env } = process;
   return {
     sizeMiB: resolveSizeMiB(values['size-mb'], env, DEFAULT_SIZE_MIB),
@@ -71,7 +83,8 @@ function settingsFromArguments(): Settings {
   };
 }
 
-const commandText = ({ command, args }: ToolCommand, input: string): string => [command, ...args, '<', path.basename(input), '> /dev/null'].join(' ');
+const commandText = ({ command, args }: ToolCommand, input: string): string =>
+  [command, ...args, '<', path.basename(input), '> /dev/null'].join(' ');
 
 interface ToolRun {
   seconds: number;
@@ -117,9 +130,14 @@ class CompressionRun {
     mkdirSync(path.dirname(compressedFile));
     await runPipeline([compress], { stdin: this.dumpFile, stdout: compressedFile });
     try {
-      await runPipeline([decompress, { command: 'cmp', args: ['--silent', '-', this.dumpFile] }], { stdin: compressedFile, stdout: '/dev/null' });
+      await runPipeline([decompress, { command: 'cmp', args: ['--silent', '-', this.dumpFile] }], {
+        stdin: compressedFile,
+        stdout: '/dev/null',
+      });
     } catch (error) {
-      throw new Error(`${compressor.label}: ${compressedFile} does not decompress to the dump (${error instanceof Error ? error.message : String(error)})`);
+      throw new Error(
+        `${compressor.label}: ${compressedFile} does not decompress to the dump (${error instanceof Error ? error.message : String(error)})`,
+      );
     }
     return { ...compressor, compress, decompress, compressedFile, compressionRuns: [], decompressionRuns: [] };
   }

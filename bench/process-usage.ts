@@ -36,7 +36,10 @@ export function parseProcStatus(text: string): MemoryStatus {
  * Fields 14-17 (utime, stime, cutime, cstime) are in clock ticks.
  */
 export function parseProcStatCpu(text: string, ticksPerSecond: number): CpuTimes {
-  const afterName = text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
+  const afterName = text
+    .slice(text.lastIndexOf(')') + 2)
+    .trim()
+    .split(' ');
   // afterName[0] is field 3 (state), so field N sits at index N - 3.
   const ticks = (field: number): number => {
     const value = Number(afterName[field - 3]);

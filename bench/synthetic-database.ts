@@ -62,11 +62,10 @@ async function createNumbersTable(connection: Connection, count: number): Promis
   await connection.query(`CREATE TABLE \`${SCRATCH_DATABASE}\`.numbers (n INT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=InnoDB`);
   await connection.query(`INSERT INTO \`${SCRATCH_DATABASE}\`.numbers VALUES (1)`);
   for (let filled = 1; filled < count; filled *= 2) {
-    await connection.query(`INSERT INTO \`${SCRATCH_DATABASE}\`.numbers SELECT n + ? FROM \`${SCRATCH_DATABASE}\`.numbers WHERE n + ? <= ?`, [
-      filled,
-      filled,
-      count,
-    ]);
+    await connection.query(
+      `INSERT INTO \`${SCRATCH_DATABASE}\`.numbers SELECT n + ? FROM \`${SCRATCH_DATABASE}\`.numbers WHERE n + ? <= ?`,
+      [filled, filled, count],
+    );
   }
 }
 

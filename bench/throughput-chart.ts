@@ -71,7 +71,9 @@ export function throughputChartSvg(result: ComparisonResult): string {
       const width = Math.max(1, (bar.throughputMiBps ?? 0) * scale);
       const ratio = baseline && bar.id !== baseline.id ? ` · ${(baseline.medianSeconds / bar.medianSeconds).toFixed(2)}× bare` : '';
       parts.push(text(LEFT, y + 17, bar.label));
-      parts.push(`<rect x="${LEFT + LABEL_WIDTH}" y="${y}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" fill="${colorOf(bar, group.baseline)}"/>`);
+      parts.push(
+        `<rect x="${LEFT + LABEL_WIDTH}" y="${y}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" fill="${colorOf(bar, group.baseline)}"/>`,
+      );
       parts.push(text(LEFT + LABEL_WIDTH + width + 8, y + 17, `${bar.throughputMiBps!.toFixed(1)}${ratio}`));
       y += BAR_HEIGHT + BAR_GAP;
     }
@@ -114,7 +116,8 @@ export function renderThroughputChart(
     execFileSync('rsvg-convert', ['--format=png', `--output=${pngFile}`, svgFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     return { svg: svgFile, png: pngFile, warnings: [] };
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'rsvg-convert is not installed (Debian package librsvg2-bin)' : String(error);
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'rsvg-convert is not installed (Debian package librsvg2-bin)' : String(error);
     return { svg: svgFile, warnings: [`no PNG chart: ${reason}`] };
   }
 }

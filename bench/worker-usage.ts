@@ -1,14 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPidAlive, type ManagedProcess } from '../pipeline/managed-process';
-import {
-  clockTicksPerSecond,
-  readCpuTimes,
-  readMemoryStatus,
-  resetPeakRss,
-  startRssSampler,
-  type RssSamples,
-} from './process-usage';
+import { clockTicksPerSecond, readCpuTimes, readMemoryStatus, resetPeakRss, startRssSampler, type RssSamples } from './process-usage';
 
 /**
  * Memory and CPU of the dbkeep worker process while it runs one session, read from /proc.

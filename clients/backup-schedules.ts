@@ -69,10 +69,7 @@ const RUNS_PER_QUERY = 100;
 function desiredSchedule(resolved: ResolvedBackupConfiguration, schedule: ScheduleSpec, taskQueue: string) {
   const { configuration, target, repository } = resolved;
   const args = [{ configuration, target, repository }] as Parameters<typeof backupSession>;
-  const hash = createHash('sha256')
-    .update(JSON.stringify({ args, schedule, taskQueue }))
-    .digest('hex')
-    .slice(0, 32);
+  const hash = createHash('sha256').update(JSON.stringify({ args, schedule, taskQueue })).digest('hex').slice(0, 32);
   const memo: AppliedSpec = { dbkeepSpecHash: hash, cron: schedule.cron, timezone: schedule.timezone };
   const action: ScheduleOptionsStartWorkflowAction<typeof backupSession> = {
     type: 'startWorkflow',
@@ -147,7 +144,11 @@ async function listDbkeepSchedules(client: Client): Promise<Map<string, Schedule
  * listing (the visibility store) may lag behind a creation or change. A changed schedule is
  * updated in place, so it keeps its identity and history (recent actions, creation time).
  */
-export async function applyBackupSchedules(client: Client, configurations: readonly ResolvedBackupConfiguration[], taskQueue: string): Promise<ApplyOutcome[]> {
+export async function applyBackupSchedules(
+  client: Client,
+  configurations: readonly ResolvedBackupConfiguration[],
+  taskQueue: string,
+): Promise<ApplyOutcome[]> {
   const listed = await listDbkeepSchedules(client);
   return mapWithConcurrency(configurations, APPLY_CONCURRENCY, async (resolved): Promise<ApplyOutcome> => {
     const name = resolved.configuration.name;
@@ -205,7 +206,12 @@ export class ScheduleMissingError extends Error {
 }
 
 /** A listing row from what the listing (or a describe) returned; the last run's result is filled in later. */
-export function scheduleListingOf(scheduleId: string, schedule: ScheduleState, applied: Partial<AppliedSpec>, problem?: string): ScheduleListing {
+export function scheduleListingOf(
+  scheduleId: string,
+  schedule: ScheduleState,
+  applied: Partial<AppliedSpec>,
+  problem?: string,
+): ScheduleListing {
   const last = schedule.info.recentActions.at(-1);
   return {
     configuration: configurationOfScheduleId(scheduleId)!,
@@ -239,7 +245,10 @@ export async function listBackupSchedules(client: Client): Promise<ScheduleListi
     }
   });
   const listings = rows.filter((l): l is ScheduleListing => l !== undefined);
-  const results = await sessionResultsOf(client, listings.flatMap((l) => (l.lastRun ? [l.lastRun.workflowId] : [])));
+  const results = await sessionResultsOf(
+    client,
+    listings.flatMap((l) => (l.lastRun ? [l.lastRun.workflowId] : [])),
+  );
   for (const { lastRun } of listings) if (lastRun) lastRun.result = results.get(lastRun.workflowId) ?? 'unknown';
   return listings;
 }
@@ -248,7 +257,9 @@ export async function listBackupSchedules(client: Client): Promise<ScheduleListi
 async function sessionResultsOf(client: Client, workflowIds: readonly string[]): Promise<Map<string, string>> {
   const results = new Map<string, string>();
   const ids = [...new Set(workflowIds)];
-  const batches = Array.from({ length: Math.ceil(ids.length / RUNS_PER_QUERY) }, (_, i) => ids.slice(i * RUNS_PER_QUERY, (i + 1) * RUNS_PER_QUERY));
+  const batches = Array.from({ length: Math.ceil(ids.length / RUNS_PER_QUERY) }, (_, i) =>
+    ids.slice(i * RUNS_PER_QUERY, (i + 1) * RUNS_PER_QUERY),
+  );
   await mapWithConcurrency(batches, 4, async (batch) => {
     // The ids are schedule-generated (backup/<DNS label>/scheduled-<time>): no quote to escape.
     const query = `WorkflowId IN (${batch.map((id) => `'${id}'`).join(', ')})`;

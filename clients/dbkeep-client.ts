@@ -20,7 +20,14 @@ import {
   restoreWorkflowId,
   volumeRestoreWorkflowId,
 } from '../domain/session-ids';
-import { repositorySpecSchema, restoreOptionsSchema, targetSpecSchema, type Named, type RepositorySpec, type TargetSpec } from '../domain/resources';
+import {
+  repositorySpecSchema,
+  restoreOptionsSchema,
+  targetSpecSchema,
+  type Named,
+  type RepositorySpec,
+  type TargetSpec,
+} from '../domain/resources';
 import {
   checkBackupSessionResources,
   formatZodIssues,
@@ -162,7 +169,11 @@ const bootstrapInputSchema = z.strictObject({
 
 /** The bound of `dbkeep snapshots --limit` and `dbkeep sessions --limit`. */
 const listLimitSchema = z.number().int().min(1).max(1000);
-const snapshotListingInputSchema = z.strictObject({ repository: repositorySchema, configuration: resourceNameSchema, limit: listLimitSchema });
+const snapshotListingInputSchema = z.strictObject({
+  repository: repositorySchema,
+  configuration: resourceNameSchema,
+  limit: listLimitSchema,
+});
 const sessionListingInputSchema = z.strictObject({ configuration: resourceNameSchema, limit: listLimitSchema });
 
 const pruneOptionsSchema = z.strictObject({ dryRun: z.boolean().optional() });
@@ -186,7 +197,10 @@ const sessionWorkflowIdSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(1000, 'must be at most 1000 characters')
-  .regex(/^[A-Za-z0-9._:+-]+(\/[A-Za-z0-9._:+-]+)*$/, 'must be "/"-separated segments of letters, digits, ".", "_", ":", "+" and "-", such as backup/NAME/SNAPSHOT-ID')
+  .regex(
+    /^[A-Za-z0-9._:+-]+(\/[A-Za-z0-9._:+-]+)*$/,
+    'must be "/"-separated segments of letters, digits, ".", "_", ":", "+" and "-", such as backup/NAME/SNAPSHOT-ID',
+  )
   .refine((id) => id.split('/').every((segment) => segment !== '.' && segment !== '..'), 'must not have "." or ".." segments');
 
 /**
@@ -329,7 +343,9 @@ export class DbkeepClient {
   }
 
   /** A physical snapshot into N replica volumes, one child workflow per replica. */
-  async restoreIntoVolumes(options: StartVolumeRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof volumeRestoreSession>> {
+  async restoreIntoVolumes(
+    options: StartVolumeRestoreOptions,
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof volumeRestoreSession>> {
     const { selector, volumeClaimTemplate } = checkInput('restoreIntoVolumes', volumeRestoreInputSchema, options);
     const restoreId = newSessionId();
     return this.temporal.workflow.start<typeof volumeRestoreSession>('volumeRestoreSession', {
@@ -366,7 +382,9 @@ export class DbkeepClient {
     if (!from) throw new ResourceValidationError(`Target "${targetName}": spec.bootstrapFrom is not set`);
     const configuration = set.backupConfigurations.get(from.configuration);
     if (!configuration) {
-      throw new ResourceValidationError(`Target "${targetName}": spec.bootstrapFrom.configuration: no BackupConfiguration named "${from.configuration}" in the given files`);
+      throw new ResourceValidationError(
+        `Target "${targetName}": spec.bootstrapFrom.configuration: no BackupConfiguration named "${from.configuration}" in the given files`,
+      );
     }
     const repository = set.repositories.get(configuration.spec.repository)!;
     const selector: SnapshotSelector = from.snapshotId ? { snapshotId: from.snapshotId } : { targetRecoveryTime: from.targetRecoveryTime };

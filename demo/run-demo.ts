@@ -12,7 +12,12 @@ import { loadResourceFiles } from '../domain/resource-files';
 import { API_VERSION } from '../domain/resources';
 import { diffFingerprints, fingerprintDatabase, fingerprintSize } from '../stack/database-fingerprint';
 import { dbkeepWorkerCommand, defaultDevDir, DEV_REPOSITORY_NAME, devStackUp } from '../stack/dev-stack';
-import { pathWithReleaseTools, startDatabaseInstance, type DatabaseInstance as MariaDbInstance, type DatabaseRelease } from '../stack/database-instance';
+import {
+  pathWithReleaseTools,
+  startDatabaseInstance,
+  type DatabaseInstance as MariaDbInstance,
+  type DatabaseRelease,
+} from '../stack/database-instance';
 import { sakilaDatasetFiles } from '../stack/sakila-dataset';
 import { loadSqlFiles } from '../stack/sql-loader';
 
@@ -34,7 +39,8 @@ const ENGINES: Record<string, { release: DatabaseRelease; gtid: boolean; name: s
 function engineFromArgv(argv: readonly string[]): (typeof ENGINES)[string] {
   const [flag, value, ...rest] = argv;
   if (flag === undefined) return ENGINES.mariadb!;
-  const engine = flag === '--engine' ? ENGINES[value ?? ''] : flag.startsWith('--engine=') ? ENGINES[flag.slice('--engine='.length)] : undefined;
+  const engine =
+    flag === '--engine' ? ENGINES[value ?? ''] : flag.startsWith('--engine=') ? ENGINES[flag.slice('--engine='.length)] : undefined;
   if (engine === undefined || rest.length > 0) {
     process.stderr.write('usage: npm run demo [-- --engine mariadb|mysql]\n');
     process.exit(2);
@@ -89,7 +95,12 @@ async function runDemo(engine: (typeof ENGINES)[string]): Promise<void> {
   const instances: MariaDbInstance[] = [];
   try {
     const start = (name: string) =>
-      startDatabaseInstance({ release: engine.release, gtid: engine.gtid || undefined, dir: path.join(dir, name), rootPassword: randomBytes(12).toString('base64url') });
+      startDatabaseInstance({
+        release: engine.release,
+        gtid: engine.gtid || undefined,
+        dir: path.join(dir, name),
+        rootPassword: randomBytes(12).toString('base64url'),
+      });
     const source = await start('source');
     instances.push(source);
     const restored = await start('restored');
@@ -97,7 +108,9 @@ async function runDemo(engine: (typeof ENGINES)[string]): Promise<void> {
     await loadSqlFiles(source, sakilaDatasetFiles());
     // Sakila ships no event; one (disabled) event makes the check cover events too.
     await withRoot(source, (c) =>
-      c.query(`CREATE EVENT ${DATABASE}.purge_old_payments ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM ${DATABASE}.payment WHERE payment_date < '2000-01-01'`),
+      c.query(
+        `CREATE EVENT ${DATABASE}.purge_old_payments ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM ${DATABASE}.payment WHERE payment_date < '2000-01-01'`,
+      ),
     );
     const expected = await withRoot(source, (c) => fingerprintDatabase(c, DATABASE));
     say(`source ${engine.name} on 127.0.0.1:${source.port} loaded with Sakila (${fingerprintSize(expected)})`);
@@ -113,7 +126,9 @@ async function runDemo(engine: (typeof ENGINES)[string]): Promise<void> {
       say(`backup session ${backup.workflowId} started`);
       const snapshot = await waitShowingProgress(backup.result(), () => client.describeSession(backup.workflowId), progress, 1_000);
       if (snapshot.outcome !== 'succeeded') throw new Error(`backup skipped: ${snapshot.runningSession} was running`);
-      say(`snapshot ${snapshot.snapshotId} committed: ${snapshot.storedBytes} bytes stored, ${snapshot.rawBytes} bytes of SQL, sha256 ${snapshot.sha256}`);
+      say(
+        `snapshot ${snapshot.snapshotId} committed: ${snapshot.storedBytes} bytes stored, ${snapshot.rawBytes} bytes of SQL, sha256 ${snapshot.sha256}`,
+      );
 
       const restore = await client.restore({
         repository: resolveBackupConfiguration(resources, CONFIGURATION).repository,
@@ -131,7 +146,9 @@ async function runDemo(engine: (typeof ENGINES)[string]): Promise<void> {
       say(`sessions in the Temporal UI: ${link(backup.workflowId)}`);
       say(`                             ${link(restore.workflowId)}`);
       say(`the stack keeps running for you to look around; stop it with: node bin/dbkeep.js dev down`);
-      say(`OK: Sakila on ${engine.name} backed up and restored through Temporal; ${fingerprintSize(actual)} identical (CHECKSUM TABLE and definitions). Temporal UI: ${state.temporal.uiUrl}`);
+      say(
+        `OK: Sakila on ${engine.name} backed up and restored through Temporal; ${fingerprintSize(actual)} identical (CHECKSUM TABLE and definitions). Temporal UI: ${state.temporal.uiUrl}`,
+      );
     } finally {
       await client.close();
     }

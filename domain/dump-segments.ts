@@ -105,7 +105,10 @@ function ensureNewline(line: Buffer): Buffer {
 
 /** `` `film_actor` `` → film_actor (names holding a backquote keep only what precedes it: messages only). */
 function quotedName(rest: string): string {
-  return rest.replace(/^`/, '').replace(/`[^]*$/, '').trim();
+  return rest
+    .replace(/^`/, '')
+    .replace(/`[^]*$/, '')
+    .trim();
 }
 
 /** A written segment, as the plan sees it. */

@@ -3,8 +3,7 @@ import type { ServerFlavor } from './server-flavor';
 
 /** The target's GTID state, read before the restore changes anything. */
 export type TargetGtidState =
-  | { flavor: 'mysql'; gtidMode: string; gtidExecuted: string }
-  | { flavor: 'mariadb'; gtidBinlogPos: string; gtidSlavePos: string };
+  { flavor: 'mysql'; gtidMode: string; gtidExecuted: string } | { flavor: 'mariadb'; gtidBinlogPos: string; gtidSlavePos: string };
 
 /**
  * What a restore does with GTIDs, decided once before it starts so every attempt does the same:
@@ -36,10 +35,12 @@ export function planGtidRestore(params: {
   if (target.flavor === 'mysql') {
     if (!position?.gtidExecuted) return { action: 'leave', reason: 'the snapshot records no GTID set (its server ran without GTIDs)' };
     if (target.gtidMode !== 'ON') return { action: 'leave', reason: `the target runs with gtid_mode ${target.gtidMode}` };
-    if (target.gtidExecuted !== '') return { action: 'leave', reason: 'the target has executed transactions of its own (gtid_executed is not empty)' };
+    if (target.gtidExecuted !== '')
+      return { action: 'leave', reason: 'the target has executed transactions of its own (gtid_executed is not empty)' };
     return { action: 'adopt', flavor: 'mysql', gtidSet: position.gtidExecuted };
   }
-  if (!position?.gtidBinlogPos) return { action: 'leave', reason: 'the snapshot records no GTID position (its server ran without a binary log)' };
+  if (!position?.gtidBinlogPos)
+    return { action: 'leave', reason: 'the snapshot records no GTID position (its server ran without a binary log)' };
   if (target.gtidBinlogPos !== '' || target.gtidSlavePos !== '') {
     return { action: 'leave', reason: 'the target has a GTID history of its own (gtid_binlog_pos or gtid_slave_pos is set)' };
   }

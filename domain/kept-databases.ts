@@ -15,7 +15,6 @@ export function keepSchemaName(database: string): string {
   return `${KEEP_SCHEMA_PREFIX}${createHash('sha256').update(database, 'utf8').digest('hex').slice(0, 16)}`;
 }
 
-
 /** A LIKE pattern matching every restore work schema (`_` escaped). */
 export const RESTORE_WORK_SCHEMA_PATTERN = '\\_dbkeep\\_%';
 

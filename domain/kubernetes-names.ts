@@ -13,7 +13,10 @@ const PORT_NAME = /^(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const kubernetesObjectNameSchema = z
   .string()
   .max(253, 'must be at most 253 characters')
-  .regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit');
+  .regex(
+    DNS1123_SUBDOMAIN,
+    'must be a DNS-1123 subdomain: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
+  );
 
 export const kubernetesNamespaceSchema = z
   .string()
@@ -23,7 +26,10 @@ export const kubernetesNamespaceSchema = z
 export const kubernetesServiceNameSchema = z
   .string()
   .max(63, 'must be at most 63 characters')
-  .regex(DNS1035_LABEL, 'must be a DNS-1035 label: lowercase letters, digits and "-", starting with a letter and ending with a letter or digit');
+  .regex(
+    DNS1035_LABEL,
+    'must be a DNS-1035 label: lowercase letters, digits and "-", starting with a letter and ending with a letter or digit',
+  );
 
 export const kubernetesPortNameSchema = z
   .string()

@@ -11,10 +11,7 @@ export const resourceNameSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(63, 'must be at most 63 characters')
-  .regex(
-    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
-    'must be lowercase letters, digits and "-", starting and ending with a letter or digit',
-  );
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lowercase letters, digits and "-", starting and ending with a letter or digit');
 
 export type ResourceName = z.infer<typeof resourceNameSchema>;
 

@@ -21,9 +21,14 @@ export function replicaLayoutProblem(input: {
   if ((volumeTemplate === undefined) === (volumeClaimTemplate === undefined)) {
     return { field: 'volumeTemplate', message: 'exactly one of volumeTemplate (directories) or volumeClaimTemplate (PVCs) must be set' };
   }
-  const [field, template] = volumeClaimTemplate ? ['volumeClaimTemplate.name', volumeClaimTemplate.name] : ['volumeTemplate', volumeTemplate!];
+  const [field, template] = volumeClaimTemplate
+    ? ['volumeClaimTemplate.name', volumeClaimTemplate.name]
+    : ['volumeTemplate', volumeTemplate!];
   if (replicas > 1 && !template.includes(POD_ORDINAL_PLACEHOLDER)) {
-    return { field, message: `with ${replicas} replicas it must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would write the same volume` };
+    return {
+      field,
+      message: `with ${replicas} replicas it must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would write the same volume`,
+    };
   }
   return undefined;
 }

@@ -24,7 +24,8 @@ export type ReplicationPosition = z.infer<typeof replicationPositionSchema>;
 
 // `-- CHANGE MASTER TO MASTER_LOG_FILE='binlog.000002', MASTER_LOG_POS=1234;` (MariaDB, MySQL before 8.0.23)
 // `-- CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='binlog.000002', SOURCE_LOG_POS=1234;` (MySQL 8.0.23+)
-const BINLOG_COORDINATES = /^-- CHANGE (?:MASTER|REPLICATION SOURCE) TO (?:MASTER|SOURCE)_LOG_FILE='([^']+)', (?:MASTER|SOURCE)_LOG_POS=(\d+);/m;
+const BINLOG_COORDINATES =
+  /^-- CHANGE (?:MASTER|REPLICATION SOURCE) TO (?:MASTER|SOURCE)_LOG_FILE='([^']+)', (?:MASTER|SOURCE)_LOG_POS=(\d+);/m;
 // MySQL: `/* SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ 'uuid:1-5,\nuuid:1-3';*/`, the set possibly over several lines.
 const MYSQL_GTID_SET = /SET @@GLOBAL\.GTID_PURGED\s*=\s*(?:\/\*!\d+\s*'\+'\s*\*\/\s*)?'\+?([^']*)'/;
 /** The position in a dump's first bytes; undefined when the dump carries none (binary log off). */

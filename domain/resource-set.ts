@@ -125,9 +125,7 @@ export function parseResourceSet(sources: readonly ResourceSource[]): ResourceSe
       );
     }
     if (!repositories.has(spec.repository)) {
-      errors.push(
-        `${where}: BackupConfiguration "${name}": spec.repository: no Repository named "${spec.repository}" in the given files`,
-      );
+      errors.push(`${where}: BackupConfiguration "${name}": spec.repository: no Repository named "${spec.repository}" in the given files`);
     }
   }
 
@@ -173,7 +171,10 @@ export function checkBackupSessionResources(input: {
   const configurationLabel = `BackupConfiguration ${JSON.stringify(input.configuration.name)}`;
   const repositoryLabel = `Repository ${JSON.stringify(input.repository.name)}`;
   const problems: string[] = [];
-  for (const [label, name] of [[configurationLabel, input.configuration.name], [repositoryLabel, input.repository.name]] as const) {
+  for (const [label, name] of [
+    [configurationLabel, input.configuration.name],
+    [repositoryLabel, input.repository.name],
+  ] as const) {
     // Names become object keys (<configuration>/<snapshot>/...) and metric labels.
     const parsed = resourceNameSchema.safeParse(name);
     if (!parsed.success) problems.push(`${label}: name: ${formatZodIssues(parsed.error.issues)}`);
@@ -188,7 +189,9 @@ export function checkBackupSessionResources(input: {
       problems.push(`${configurationLabel}: spec.target: names Target "${target}", but the session's target is "${input.target.name}"`);
     }
     if (repositoryName !== input.repository.name) {
-      problems.push(`${configurationLabel}: spec.repository: names Repository "${repositoryName}", but the session's repository is "${input.repository.name}"`);
+      problems.push(
+        `${configurationLabel}: spec.repository: names Repository "${repositoryName}", but the session's repository is "${input.repository.name}"`,
+      );
     }
   }
   if (problems.length > 0 || !configuration.success || !repository.success) return { problem: problems.join('; ') };

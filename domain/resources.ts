@@ -1,6 +1,11 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { kubernetesNamespaceSchema, kubernetesObjectNameSchema, kubernetesPortNameSchema, kubernetesServiceNameSchema } from './kubernetes-names';
+import {
+  kubernetesNamespaceSchema,
+  kubernetesObjectNameSchema,
+  kubernetesPortNameSchema,
+  kubernetesServiceNameSchema,
+} from './kubernetes-names';
 import { resourceNameSchema, snapshotIdSchema } from './names';
 import { secretRefSchema } from './secret-ref';
 import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
@@ -121,7 +126,9 @@ const targetServiceSchema = z.strictObject({
   /** The worker's own namespace when absent, as for secretKeyRef. */
   namespace: kubernetesNamespaceSchema.optional(),
   /** The Service's port, by number or name; may be omitted when the Service has one port. */
-  port: z.union([z.number().int().min(1).max(65535), kubernetesPortNameSchema], { error: 'must be a port number or a port name' }).optional(),
+  port: z
+    .union([z.number().int().min(1).max(65535), kubernetesPortNameSchema], { error: 'must be a port number or a port name' })
+    .optional(),
 });
 
 /** Stash's and KubeDB's AppBinding (appcatalog.appscode.com/v1alpha1): address and credentials Secret. */
@@ -212,63 +219,61 @@ export const databaseNameSchema = z
   // eslint-disable-next-line no-control-regex
   .refine((n) => !/[\u0000-\u001f\u007f/\\.]/.test(n), 'must not contain control characters, "/", "\\" or "."');
 
-export const backupConfigurationSpecSchema = z.strictObject({
-  target: resourceNameSchema,
-  repository: resourceNameSchema,
-  /**
-   * logical: mariadb-dump/mysqldump, SQL. physical: mariadb-backup (MariaDB) or xtrabackup
-   * (MySQL, Percona) streaming the data directory as xbstream; needs the target's `datadir`.
-   */
-  method: z.enum(BACKUP_METHODS).default('logical'),
-  compression: compressionSchema.prefault({ algorithm: 'zstd' }),
-  /** Omitted: every user database the server has when the session starts. */
-  databases: z
-    .array(databaseNameSchema)
-    .min(1, 'must list at least one database, or be omitted for all of them')
-    .refine((dbs) => new Set(dbs).size === dbs.length, 'must not list a database twice')
-    .optional(),
-  schedule: z
-    .strictObject({
-      cron: z.string().superRefine((cron, ctx) => {
-        const problem = cronExpressionProblem(cron);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      }),
-      /** IANA name; the schedule fires at the cron's times in this zone (daylight saving included). */
-      timezone: z
-        .string()
-        .default('UTC')
-        .refine(isKnownTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin'),
-      /** Create the schedule paused (Stash's `paused`); `dbkeep resume` starts it. */
-      suspend: z.boolean().default(false),
-      /**
-       * What a slot does while the previous session still runs. Skip (default): nothing, so two
-       * sessions of one configuration never run at once. BufferOne: run right after it.
-       */
-      overlapPolicy: z.enum(OVERLAP_POLICIES).default('Skip'),
-      /** How late a missed slot (server or worker down) may still run; older ones are dropped. */
-      catchupWindow: durationSchema.default('10m'),
-    })
-    .optional(),
-  /**
-   * How long the dump may take, every retry included (Stash's `timeOut`). Past it the session
-   * fails and says so, instead of retrying against a repository that stays unreachable.
-   */
-  timeout: durationSchema.default('6h'),
-  /**
-   * Client-side encryption with age: the stored object is `age --encrypt` to these recipients
-   * (public keys, one per line, in the referenced secret), so a stolen bucket reveals nothing.
-   * `identity` (the private key) is needed to restore; keep it elsewhere than the bucket.
-   */
-  encryption: z
-    .strictObject({
-      age: z.strictObject({ recipients: secretRefSchema, identity: secretRefSchema.optional() }),
-    })
-    .optional(),
-  /** Extra options for mariadb-dump (logical) or mariadb-backup (physical), mariadb-operator's `args`. */
-  args: toolArgumentListSchema.default([]),
-  /** Applied after every successful backup and by `dbkeep prune`; none keeps every snapshot. */
-  retention: retentionPolicySchema.optional(),
-})
+export const backupConfigurationSpecSchema = z
+  .strictObject({
+    target: resourceNameSchema,
+    repository: resourceNameSchema,
+    /**
+     * logical: mariadb-dump/mysqldump, SQL. physical: mariadb-backup (MariaDB) or xtrabackup
+     * (MySQL, Percona) streaming the data directory as xbstream; needs the target's `datadir`.
+     */
+    method: z.enum(BACKUP_METHODS).default('logical'),
+    compression: compressionSchema.prefault({ algorithm: 'zstd' }),
+    /** Omitted: every user database the server has when the session starts. */
+    databases: z
+      .array(databaseNameSchema)
+      .min(1, 'must list at least one database, or be omitted for all of them')
+      .refine((dbs) => new Set(dbs).size === dbs.length, 'must not list a database twice')
+      .optional(),
+    schedule: z
+      .strictObject({
+        cron: z.string().superRefine((cron, ctx) => {
+          const problem = cronExpressionProblem(cron);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+        /** IANA name; the schedule fires at the cron's times in this zone (daylight saving included). */
+        timezone: z.string().default('UTC').refine(isKnownTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin'),
+        /** Create the schedule paused (Stash's `paused`); `dbkeep resume` starts it. */
+        suspend: z.boolean().default(false),
+        /**
+         * What a slot does while the previous session still runs. Skip (default): nothing, so two
+         * sessions of one configuration never run at once. BufferOne: run right after it.
+         */
+        overlapPolicy: z.enum(OVERLAP_POLICIES).default('Skip'),
+        /** How late a missed slot (server or worker down) may still run; older ones are dropped. */
+        catchupWindow: durationSchema.default('10m'),
+      })
+      .optional(),
+    /**
+     * How long the dump may take, every retry included (Stash's `timeOut`). Past it the session
+     * fails and says so, instead of retrying against a repository that stays unreachable.
+     */
+    timeout: durationSchema.default('6h'),
+    /**
+     * Client-side encryption with age: the stored object is `age --encrypt` to these recipients
+     * (public keys, one per line, in the referenced secret), so a stolen bucket reveals nothing.
+     * `identity` (the private key) is needed to restore; keep it elsewhere than the bucket.
+     */
+    encryption: z
+      .strictObject({
+        age: z.strictObject({ recipients: secretRefSchema, identity: secretRefSchema.optional() }),
+      })
+      .optional(),
+    /** Extra options for mariadb-dump (logical) or mariadb-backup (physical), mariadb-operator's `args`. */
+    args: toolArgumentListSchema.default([]),
+    /** Applied after every successful backup and by `dbkeep prune`; none keeps every snapshot. */
+    retention: retentionPolicySchema.optional(),
+  })
   // Which options are refused depends on the tool, so on the method (domain/tool-arguments.ts).
   .superRefine((spec, ctx) => addToolArgumentIssues(ctx, spec.args, spec.method === 'physical' ? 'physical' : 'dump', ['args']));
 

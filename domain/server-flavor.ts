@@ -54,7 +54,10 @@ export function engineMismatch(target: string, engine: Engine, server: ServerIde
  * is attempted: plain tables and data load, and what MariaDB lacks (a utf8mb4_0900_* collation on
  * MariaDB before 11.4, say) fails with the server's own message.
  */
-export function snapshotLoadProblem(snapshotServer: { flavor?: ServerFlavor; version: string }, target: ServerIdentity): string | undefined {
+export function snapshotLoadProblem(
+  snapshotServer: { flavor?: ServerFlavor; version: string },
+  target: ServerIdentity,
+): string | undefined {
   const flavor = snapshotServer.flavor ?? serverIdentity(snapshotServer.version).flavor;
   if (flavor === 'mariadb' && target.flavor === 'mysql') {
     return (

@@ -34,7 +34,6 @@ export function scheduleIdFor(configuration: string): string {
   return `${SCHEDULE_ID_PREFIX}${configuration}`;
 }
 
-
 /** The schedule's action workflow id; Temporal appends each slot's time to it. */
 export function scheduledBackupWorkflowId(configuration: string): string {
   return `backup/${configuration}/scheduled`;

@@ -13,9 +13,7 @@ export const snapshotSelectorSchema = z.union(
   [
     z.strictObject({ snapshotId: snapshotIdSchema }),
     z.strictObject({
-      targetRecoveryTime: z.iso
-        .datetime({ offset: true, error: 'must be an RFC 3339 time such as 2026-11-21T16:00:00Z' })
-        .optional(),
+      targetRecoveryTime: z.iso.datetime({ offset: true, error: 'must be an RFC 3339 time such as 2026-11-21T16:00:00Z' }).optional(),
     }),
   ],
   { error: 'must be { snapshotId } or { targetRecoveryTime }' },
@@ -27,19 +25,12 @@ export type SnapshotSelector = z.infer<typeof snapshotSelectorSchema>;
  * The newest snapshot whose consistent point is at or before `recoveryTime`, as
  * mariadb-operator's `targetRecoveryTime` does. Undefined when every snapshot is newer.
  */
-export function selectSnapshotForRecoveryTime<S extends SelectableSnapshot>(
-  snapshots: readonly S[],
-  recoveryTime: Date,
-): S | undefined {
+export function selectSnapshotForRecoveryTime<S extends SelectableSnapshot>(snapshots: readonly S[], recoveryTime: Date): S | undefined {
   let best: S | undefined;
   for (const snapshot of snapshots) {
     const at = Date.parse(snapshot.startedAt);
     if (at > recoveryTime.getTime()) continue;
-    if (
-      !best ||
-      at > Date.parse(best.startedAt) ||
-      (at === Date.parse(best.startedAt) && snapshot.snapshotId > best.snapshotId)
-    ) {
+    if (!best || at > Date.parse(best.startedAt) || (at === Date.parse(best.startedAt) && snapshot.snapshotId > best.snapshotId)) {
       best = snapshot;
     }
   }

@@ -23,7 +23,9 @@ export type Problem = { problem: string };
  */
 export function selectServicePort(service: V1Service, wanted: number | string | undefined, what: string): V1ServicePort | Problem {
   if (service.spec?.type === 'ExternalName') {
-    return { problem: `${what} is of type ExternalName (${service.spec.externalName}), which has no endpoints: use host: ${service.spec.externalName} instead` };
+    return {
+      problem: `${what} is of type ExternalName (${service.spec.externalName}), which has no endpoints: use host: ${service.spec.externalName} instead`,
+    };
   }
   const ports = service.spec?.ports ?? [];
   const listed = ports.map((p) => `${p.name ? `${p.name} ` : ''}${p.port}/${p.protocol ?? 'TCP'}`).join(', ') || 'none';

@@ -70,8 +70,14 @@ const REFUSALS: Record<ArgumentTool, readonly Refusal[]> = {
     ...refuse(['target-dir', 'extra-lsndir'], "dbkeep sets the backup tool's scratch and target directories"),
     ...refuse(['stream'], 'dbkeep streams xbstream itself'),
     ...refuse(['datadir'], 'the data directory comes from the Target resource'),
-    ...refuse(['backup', 'prepare', 'apply-log', 'copy-back', 'move-back', 'decompress'], 'dbkeep runs the tool in backup mode; restores prepare the copy themselves'),
-    ...refuse(['compress'], "it compresses every file in the stream (QuickLZ .qp files), which a restore does not undo; use spec.compression"),
+    ...refuse(
+      ['backup', 'prepare', 'apply-log', 'copy-back', 'move-back', 'decompress'],
+      'dbkeep runs the tool in backup mode; restores prepare the copy themselves',
+    ),
+    ...refuse(
+      ['compress'],
+      'it compresses every file in the stream (QuickLZ .qp files), which a restore does not undo; use spec.compression',
+    ),
     ...refuse(['incremental*'], 'a snapshot is a full backup: an incremental one cannot be restored on its own'),
     ...refuse(['databases*', 'tables*'], 'a physical snapshot is the whole data directory: a partial copy does not start as a server'),
   ],
@@ -80,7 +86,10 @@ const REFUSALS: Record<ArgumentTool, readonly Refusal[]> = {
     ...refuse(['execute'], 'the client would run that statement instead of reading the dump, and exit 0 with nothing applied'),
     ...refuse(['database', 'one-database'], "use the restore's database option"),
     ...refuse(['force'], 'the client would go on past a failed statement and exit 0: a restore missing data would count as a success'),
-    ...refuse(['delimiter'], "the dump's statements end with \";\": with another delimiter the client would read the whole dump as one statement"),
+    ...refuse(
+      ['delimiter'],
+      'the dump\'s statements end with ";": with another delimiter the client would read the whole dump as one statement',
+    ),
     ...refuse(['html', 'xml'], "output formats for reading query results: a restore has none, and dbkeep discards the client's output"),
     ...refuse(['tee'], 'it copies the output into a file on the worker; the tools write only to the pipes dbkeep reads'),
   ],
@@ -138,7 +147,13 @@ export function toolArgumentProblem(argument: string, tool: ArgumentTool): strin
   // The tools read "_" as "-" and ignore case in option names.
   const name = written.replace(/_/g, '-').toLowerCase();
   if (namesReadFrom(name).includes('')) return `--${written} is not an option`;
-  const matches = [...new Map(namesReadFrom(name).flatMap((n) => refusalsMatching(n, tool)).map((m) => [m.readAs, m])).values()];
+  const matches = [
+    ...new Map(
+      namesReadFrom(name)
+        .flatMap((n) => refusalsMatching(n, tool))
+        .map((m) => [m.readAs, m]),
+    ).values(),
+  ];
   if (matches.length === 0) return undefined;
   if (matches.length > 1) {
     const names = matches.map((m) => `--${m.readAs}`).sort();
@@ -154,7 +169,12 @@ export function toolArgumentProblem(argument: string, tool: ArgumentTool): strin
 export const toolArgumentListSchema = z.array(z.string()).max(64, 'must hold at most 64 options');
 
 /** One issue per refused argument, at `path` and its index. */
-export function addToolArgumentIssues(ctx: z.RefinementCtx, args: readonly string[], tool: ArgumentTool, path: Array<string | number> = []): void {
+export function addToolArgumentIssues(
+  ctx: z.RefinementCtx,
+  args: readonly string[],
+  tool: ArgumentTool,
+  path: Array<string | number> = [],
+): void {
   args.forEach((argument, index) => {
     const problem = toolArgumentProblem(argument, tool);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [...path, index] });

@@ -5,7 +5,9 @@ import { POD_ORDINAL_PLACEHOLDER, volumeForOrdinal } from './session-ids';
 
 export const ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteOncePod', 'ReadWriteMany', 'ReadOnlyMany'] as const;
 
-export const storageQuantitySchema = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, 'must be a Kubernetes quantity such as 20Gi');
+export const storageQuantitySchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, 'must be a Kubernetes quantity such as 20Gi');
 export const accessModesSchema = z.array(z.enum(ACCESS_MODES)).min(1, 'must list at least one access mode');
 
 /**
@@ -19,7 +21,10 @@ export const volumeClaimTemplateSchema = z.strictObject({
     .string()
     .min(1)
     .max(253)
-    .refine((name) => DNS1123_SUBDOMAIN.test(volumeForOrdinal(name, 0)), `must be a PVC name (lowercase letters, digits, "-" and "."), with ${POD_ORDINAL_PLACEHOLDER} for the ordinal`),
+    .refine(
+      (name) => DNS1123_SUBDOMAIN.test(volumeForOrdinal(name, 0)),
+      `must be a PVC name (lowercase letters, digits, "-" and "."), with ${POD_ORDINAL_PLACEHOLDER} for the ordinal`,
+    ),
   /** The cluster's default class when omitted everywhere. */
   storageClassName: kubernetesObjectNameSchema.optional(),
   /** Each claim's request: room for the prepared data directory. */
@@ -52,10 +57,14 @@ export function replicaClaim(
     const parsed = volumeClaimTemplateSchema.safeParse(restoreTemplate);
     if (!parsed.success) return { problem: `volumeClaimTemplate: ${formatZodIssues(parsed.error.issues)}` };
   }
-  const field = <K extends keyof VolumeClaimTemplate>(key: K): VolumeClaimTemplate[K] | undefined => restoreTemplate?.[key] ?? defaults[key];
+  const field = <K extends keyof VolumeClaimTemplate>(key: K): VolumeClaimTemplate[K] | undefined =>
+    restoreTemplate?.[key] ?? defaults[key];
   const template = field('name');
   if (template === undefined) {
-    return { problem: 'no claim template: the restore has no volumeClaimTemplate (--volume-claim) and the worker has no DBKEEP_REPLICA_CLAIM_TEMPLATE' };
+    return {
+      problem:
+        'no claim template: the restore has no volumeClaimTemplate (--volume-claim) and the worker has no DBKEEP_REPLICA_CLAIM_TEMPLATE',
+    };
   }
   const name = volumeForOrdinal(template, ordinal);
   if (!DNS1123_SUBDOMAIN.test(name) || name.length > 253) {
@@ -67,7 +76,9 @@ export function replicaClaim(
   }
   const size = field('size');
   if (size === undefined) {
-    return { problem: `claim ${name}: no size: set it in the restore's volumeClaimTemplate (--storage-size) or the worker's DBKEEP_REPLICA_STORAGE_SIZE` };
+    return {
+      problem: `claim ${name}: no size: set it in the restore's volumeClaimTemplate (--storage-size) or the worker's DBKEEP_REPLICA_STORAGE_SIZE`,
+    };
   }
   return { name, storageClassName: field('storageClassName'), size, accessModes: field('accessModes') ?? ['ReadWriteOnce'] };
 }

@@ -68,7 +68,9 @@ function kubeconfigFiles(env: NodeJS.ProcessEnv): string[] {
   const home = env.HOME || homedir();
   const file = join(home, '.kube', 'config');
   if (!existsSync(file)) {
-    throw new Error(`no Kubernetes API access configured: not in a pod (KUBERNETES_SERVICE_HOST is unset), KUBECONFIG is unset, and ${file} does not exist`);
+    throw new Error(
+      `no Kubernetes API access configured: not in a pod (KUBERNETES_SERVICE_HOST is unset), KUBECONFIG is unset, and ${file} does not exist`,
+    );
   }
   return [file];
 }

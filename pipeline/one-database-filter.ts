@@ -29,14 +29,13 @@ export class OneDatabaseFilter extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    let data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     let start = 0;
     for (let end = data.indexOf(NEWLINE, start); end !== -1; end = data.indexOf(NEWLINE, start)) {
       this.line(data.subarray(start, end + 1));
       start = end + 1;
     }
     this.pending = Buffer.from(data.subarray(start));
-    data = Buffer.alloc(0);
     callback();
   }
 

@@ -84,7 +84,10 @@ export async function applySegmentFile(
     await runStages(params.controller, [client.finished]);
   } catch (err) {
     if (!(err instanceof ToolFailedError)) throw err;
-    const what = segment.kind === 'table' ? `tables ${describeTables(segment.tables)}` : 'statements outside tables (databases, routines, events, views)';
+    const what =
+      segment.kind === 'table'
+        ? `tables ${describeTables(segment.tables)}`
+        : 'statements outside tables (databases, routines, events, views)';
     throw new ToolFailedError(`applying ${what}: ${err.message}`, err.exitedOnItsOwn);
   }
   params.progress.bytesWritten += segment.rawBytes;

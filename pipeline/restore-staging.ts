@@ -99,7 +99,13 @@ class SegmentWriter extends Writable {
   private async open(start: SegmentStart): Promise<void> {
     const file = path.join(this.dir, `${String(this.count++).padStart(6, '0')}-${start.kind}.sql`);
     const preamble = this.segmenter.sessionPreamble();
-    this.current = { kind: start.kind, file, rawBytes: preamble.length, tables: start.table ? [start.table] : [], handle: await open(file, 'wx', 0o600) };
+    this.current = {
+      kind: start.kind,
+      file,
+      rawBytes: preamble.length,
+      tables: start.table ? [start.table] : [],
+      handle: await open(file, 'wx', 0o600),
+    };
     if (preamble.length > 0) this.batch.push(preamble);
   }
 

@@ -93,7 +93,8 @@ export async function streamToolToRepository(params: {
   const { signal } = params.controller;
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
   const [first, ...rest] = params.filters;
-  const direct = first?.command === 'zstd' ? startTool(verboseZstd(first), { signal, stdin: producer.child.stdout!, stdout: 'pipe' }) : undefined;
+  const direct =
+    first?.command === 'zstd' ? startTool(verboseZstd(first), { signal, stdin: producer.child.stdout!, stdout: 'pipe' }) : undefined;
   // zstd holds its own copy of the pipe; ours must close, or the producer's 'close' never comes.
   if (direct) producer.child.stdout!.destroy();
   // Counts the uncompressed bytes when they pass through Node (no direct zstd).

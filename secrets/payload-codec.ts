@@ -18,13 +18,18 @@ const KEY_ID_METADATA = 'encryption-key-id';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-export const keyringSchema = z.strictObject({
-  active: z.string().min(1).max(64),
-  /** key id → 32 bytes, base64 */
-  keys: z
-    .record(z.string().min(1).max(64), z.string().refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes, base64-encoded'))
-    .refine((keys) => Object.keys(keys).length > 0, 'must hold at least one key'),
-}).refine((ring) => ring.keys[ring.active] !== undefined, { message: 'active must name one of keys', path: ['active'] });
+export const keyringSchema = z
+  .strictObject({
+    active: z.string().min(1).max(64),
+    /** key id → 32 bytes, base64 */
+    keys: z
+      .record(
+        z.string().min(1).max(64),
+        z.string().refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes, base64-encoded'),
+      )
+      .refine((keys) => Object.keys(keys).length > 0, 'must hold at least one key'),
+  })
+  .refine((ring) => ring.keys[ring.active] !== undefined, { message: 'active must name one of keys', path: ['active'] });
 
 export type Keyring = z.infer<typeof keyringSchema>;
 
@@ -42,7 +47,9 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       // The whole payload (its metadata too: the encoding says what the plaintext is).
-      const plaintext = Buffer.from(JSON.stringify({ metadata: encodeMap(payload.metadata), data: Buffer.from(payload.data ?? []).toString('base64') }));
+      const plaintext = Buffer.from(
+        JSON.stringify({ metadata: encodeMap(payload.metadata), data: Buffer.from(payload.data ?? []).toString('base64') }),
+      );
       const sealed = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
       return { metadata: { encoding: Buffer.from(ENCODING), [KEY_ID_METADATA]: Buffer.from(keyId) }, data: sealed };
     });
@@ -53,7 +60,10 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       if (Buffer.from(payload.metadata?.encoding ?? []).toString() !== ENCODING) return payload;
       const keyId = Buffer.from(payload.metadata?.[KEY_ID_METADATA] ?? []).toString();
       const key = this.keys.get(keyId);
-      if (!key) throw new Error(`payload encrypted with key "${keyId}", which the keyring does not hold (keys: ${[...this.keys.keys()].join(', ')})`);
+      if (!key)
+        throw new Error(
+          `payload encrypted with key "${keyId}", which the keyring does not hold (keys: ${[...this.keys.keys()].join(', ')})`,
+        );
       const sealed = Buffer.from(payload.data ?? []);
       const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES));
       decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
@@ -87,7 +97,9 @@ export function payloadCodecFromEnvironment(env: NodeJS.ProcessEnv = process.env
   }
   const parsed = keyringSchema.safeParse(json);
   if (!parsed.success) {
-    throw new Error(`DBKEEP_PAYLOAD_KEYRING_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'keyring'}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `DBKEEP_PAYLOAD_KEYRING_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'keyring'}: ${i.message}`).join('; ')}`,
+    );
   }
   return new AesGcmPayloadCodec(parsed.data);
 }

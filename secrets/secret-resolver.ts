@@ -32,8 +32,7 @@ export function createSecretResolver(
         }
         return value;
       }
-      const stored =
-        'file' in ref ? await readSecretFile(ref, purpose) : await kubernetesSecrets.readSecretKey(ref.secretKeyRef, purpose);
+      const stored = 'file' in ref ? await readSecretFile(ref, purpose) : await kubernetesSecrets.readSecretKey(ref.secretKeyRef, purpose);
       // One trailing newline is what `echo secret > file` and `kubectl create secret --from-file`
       // leave behind; a Secret key and the same key mounted as a file resolve to the same value.
       const value = stored.replace(/\r?\n$/, '');

@@ -208,7 +208,9 @@ async function initializeWithOneRetry(setup: ServerSetup, datadir: string, args:
     try {
       await setup.initializeDatadir(datadir, args);
     } catch (second) {
-      throw new Error(`${setup.name}: initializing ${datadir} failed twice.\nFirst: ${(first as Error).message}\nSecond: ${(second as Error).message}`);
+      throw new Error(
+        `${setup.name}: initializing ${datadir} failed twice.\nFirst: ${(first as Error).message}\nSecond: ${(second as Error).message}`,
+      );
     }
   }
 }

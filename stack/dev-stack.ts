@@ -57,10 +57,25 @@ export function readDevStackState(dir: string): DevStackState | undefined {
 
 export function devStackComponents(state: DevStackState): DevStackComponent[] {
   return [
-    { name: 'temporal', pid: state.temporal.pid, running: isPidAlive(state.temporal.pid), detail: `${state.temporal.address}, UI ${state.temporal.uiUrl}` },
+    {
+      name: 'temporal',
+      pid: state.temporal.pid,
+      running: isPidAlive(state.temporal.pid),
+      detail: `${state.temporal.address}, UI ${state.temporal.uiUrl}`,
+    },
     { name: 'minio', pid: state.minio.pid, running: isPidAlive(state.minio.pid), detail: state.minio.endpoint },
-    { name: 'pushgateway', pid: state.pushgateway.pid, running: isPidAlive(state.pushgateway.pid), detail: `${state.pushgateway.url}/metrics` },
-    { name: 'worker', pid: state.worker.pid, running: isPidAlive(state.worker.pid), detail: `task queue ${state.worker.taskQueue}, SDK metrics http://127.0.0.1:${state.worker.metricsPort}/metrics, log ${state.worker.logFile}` },
+    {
+      name: 'pushgateway',
+      pid: state.pushgateway.pid,
+      running: isPidAlive(state.pushgateway.pid),
+      detail: `${state.pushgateway.url}/metrics`,
+    },
+    {
+      name: 'worker',
+      pid: state.worker.pid,
+      running: isPidAlive(state.worker.pid),
+      detail: `task queue ${state.worker.taskQueue}, SDK metrics http://127.0.0.1:${state.worker.metricsPort}/metrics, log ${state.worker.logFile}`,
+    },
   ];
 }
 

@@ -52,7 +52,8 @@ const SYNCED_TIMEOUT_MS = 60_000;
 export async function startGaleraCluster(options: GaleraClusterOptions): Promise<GaleraCluster> {
   const started = Date.now();
   // Written into option files unquoted: keep to characters that need no escaping there.
-  if (!/^[\w.-]+$/.test(options.rootPassword)) throw new Error('a Galera test cluster needs a root password of letters, digits, ".", "_" and "-"');
+  if (!/^[\w.-]+$/.test(options.rootPassword))
+    throw new Error('a Galera test cluster needs a root password of letters, digits, ".", "_" and "-"');
   const size = options.size ?? 3;
   const createdDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'dbkeep-galera-'));
@@ -91,10 +92,15 @@ export async function startGaleraCluster(options: GaleraClusterOptions): Promise
         members.map((node) => wsrepStatus(node).catch((error: Error): Record<string, string> => ({ error: error.message }))),
       );
       const synced = (s: Record<string, string>) =>
-        s.wsrep_local_state === '4' && s.wsrep_ready === 'ON' && s.wsrep_cluster_status === 'Primary' && s.wsrep_cluster_size === String(members.length);
+        s.wsrep_local_state === '4' &&
+        s.wsrep_ready === 'ON' &&
+        s.wsrep_cluster_status === 'Primary' &&
+        s.wsrep_cluster_size === String(members.length);
       if (states.every(synced)) return;
       if (Date.now() > deadline) {
-        const described = states.map((s, i) => `node${i}: ${s.error ?? `${s.wsrep_local_state_comment}, cluster size ${s.wsrep_cluster_size}`}`);
+        const described = states.map(
+          (s, i) => `node${i}: ${s.error ?? `${s.wsrep_local_state_comment}, cluster size ${s.wsrep_cluster_size}`}`,
+        );
         throw new Error(`Galera cluster ${name} not synced after ${timeoutMs} ms: ${described.join('; ')}`);
       }
       await sleep(200);

@@ -174,25 +174,34 @@ async function ensurePki(dir: string): Promise<Pki> {
   if (existsSync(pki.serviceAccountPublicKey)) return pki;
 
   const caKey = join(dir, 'ca.key');
-  await openssl([
-    'req', '-x509', ...newKeyOptions(caKey),
-    '-out', pki.caCertificate,
-    '-subj', '/CN=dbkeep-test-kubernetes-ca',
-  ]);
+  await openssl(['req', '-x509', ...newKeyOptions(caKey), '-out', pki.caCertificate, '-subj', '/CN=dbkeep-test-kubernetes-ca']);
   const signedByCa = ['-CA', pki.caCertificate, '-CAkey', caKey, '-addext', 'basicConstraints=critical,CA:FALSE'];
   await openssl([
-    'req', '-x509', ...newKeyOptions(pki.servingKey), ...signedByCa,
-    '-out', pki.servingCertificate,
-    '-subj', '/CN=kube-apiserver',
-    '-addext', `subjectAltName=IP:127.0.0.1,IP:${KUBERNETES_SERVICE_IP},DNS:localhost,${IN_CLUSTER_NAMES.map((name) => `DNS:${name}`).join(',')}`,
-    '-addext', 'extendedKeyUsage=serverAuth',
+    'req',
+    '-x509',
+    ...newKeyOptions(pki.servingKey),
+    ...signedByCa,
+    '-out',
+    pki.servingCertificate,
+    '-subj',
+    '/CN=kube-apiserver',
+    '-addext',
+    `subjectAltName=IP:127.0.0.1,IP:${KUBERNETES_SERVICE_IP},DNS:localhost,${IN_CLUSTER_NAMES.map((name) => `DNS:${name}`).join(',')}`,
+    '-addext',
+    'extendedKeyUsage=serverAuth',
   ]);
   // Organization system:masters is the group RBAC binds to cluster-admin from the start.
   await openssl([
-    'req', '-x509', ...newKeyOptions(pki.adminKey), ...signedByCa,
-    '-out', pki.adminCertificate,
-    '-subj', '/O=system:masters/CN=dbkeep-test-admin',
-    '-addext', 'extendedKeyUsage=clientAuth',
+    'req',
+    '-x509',
+    ...newKeyOptions(pki.adminKey),
+    ...signedByCa,
+    '-out',
+    pki.adminCertificate,
+    '-subj',
+    '/O=system:masters/CN=dbkeep-test-admin',
+    '-addext',
+    'extendedKeyUsage=clientAuth',
   ]);
   await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', pki.serviceAccountPrivateKey]);
   await openssl(['pkey', '-in', pki.serviceAccountPrivateKey, '-pubout', '-out', pki.serviceAccountPublicKey]);

@@ -35,7 +35,10 @@ export function hostMariaDbSetup(): ServerSetup {
 export function rootMariaDbSetup(): ServerSetup {
   const usr = join(engineRootDir('mariadb-11.8'), 'usr');
   const mariadbd = join(engineToolsDir('mariadb-11.8'), 'mariadbd');
-  const dataFiles = [`--lc-messages-dir=${join(usr, 'share', 'mariadb')}`, `--character-sets-dir=${join(usr, 'share', 'mariadb', 'charsets')}`];
+  const dataFiles = [
+    `--lc-messages-dir=${join(usr, 'share', 'mariadb')}`,
+    `--character-sets-dir=${join(usr, 'share', 'mariadb', 'charsets')}`,
+  ];
   return {
     name: 'MariaDB 11.8',
     engine: 'mariadb',

@@ -52,10 +52,14 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
     command: minioPath(),
     // --anonymous keeps the root user out of the startup banner and so out of the log.
     args: [
-      'server', '--anonymous',
-      '--address', `127.0.0.1:${port}`,
-      '--console-address', `127.0.0.1:${consolePort}`,
-      '--certs-dir', certsDir,
+      'server',
+      '--anonymous',
+      '--address',
+      `127.0.0.1:${port}`,
+      '--console-address',
+      `127.0.0.1:${consolePort}`,
+      '--certs-dir',
+      certsDir,
       dataDir,
     ],
     env: {

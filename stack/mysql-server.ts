@@ -49,7 +49,14 @@ export function mysqlSetup(options: { gtid: boolean }): ServerSetup {
       ...(options.gtid ? ['--gtid-mode=ON', '--enforce-gtid-consistency=ON'] : ['--gtid-mode=OFF', '--enforce-gtid-consistency=OFF']),
     ],
     initializeDatadir: (datadir, userArgs) =>
-      runToCompletion(mysqld, ['--no-defaults', '--initialize-insecure', `--datadir=${datadir}`, ...rootPaths, '--innodb-use-native-aio=0', ...userArgs]),
+      runToCompletion(mysqld, [
+        '--no-defaults',
+        '--initialize-insecure',
+        `--datadir=${datadir}`,
+        ...rootPaths,
+        '--innodb-use-native-aio=0',
+        ...userArgs,
+      ]),
     secureRootStatements,
   };
 }

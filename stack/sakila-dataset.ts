@@ -11,7 +11,9 @@ export function sakilaDatasetFiles(): string[] {
   const files = [path.join(dir, 'schema.sql'), path.join(dir, 'data.sql')];
   const missing = files.filter((file) => !existsSync(file));
   if (missing.length > 0) {
-    throw new Error(`Sakila dataset not found (${missing.join(', ')}): it lives in ../shared/datasets/sakila beside the project, or set DBKEEP_SAKILA_DIR`);
+    throw new Error(
+      `Sakila dataset not found (${missing.join(', ')}): it lives in ../shared/datasets/sakila beside the project, or set DBKEEP_SAKILA_DIR`,
+    );
   }
   return files;
 }

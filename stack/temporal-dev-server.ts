@@ -41,15 +41,24 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   const address = `127.0.0.1:${port}`;
   // The CLI picks random http and metrics ports on all interfaces unless told otherwise.
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--ui-ip', '127.0.0.1',
-    '--ui-port', String(uiPort),
-    '--http-port', String(await findFreePort()),
-    '--metrics-port', String(await findFreePort()),
-    '--namespace', namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-ip',
+    '127.0.0.1',
+    '--ui-port',
+    String(uiPort),
+    '--http-port',
+    String(await findFreePort()),
+    '--metrics-port',
+    String(await findFreePort()),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
     ...(options.dbFile === undefined ? [] : ['--db-filename', options.dbFile]),
     ...searchAttributeRegistrations.flatMap((registration) => ['--search-attribute', registration]),
   ];
@@ -86,19 +95,14 @@ export async function registerSearchAttributes(address: string, namespace: strin
   const connection = await Connection.connect({ address });
   try {
     const existing = await connection.operatorService.listSearchAttributes({ namespace });
-    const known = new Set([
-      ...Object.keys(existing.customAttributes ?? {}),
-      ...Object.keys(existing.systemAttributes ?? {}),
-    ]);
+    const known = new Set([...Object.keys(existing.customAttributes ?? {}), ...Object.keys(existing.systemAttributes ?? {})]);
     const missing = Object.values(searchAttributes).filter((key) => !known.has(key.name));
     if (missing.length === 0) return;
     try {
       await connection.operatorService.addSearchAttributes({
         namespace,
         // The encoder returns undefined only for a null type, which a defined key never has.
-        searchAttributes: Object.fromEntries(
-          missing.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
-        ),
+        searchAttributes: Object.fromEntries(missing.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!])),
       });
     } catch (error) {
       // Another dbkeep registering the same attributes at the same moment is fine.

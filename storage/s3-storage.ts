@@ -43,10 +43,7 @@ export async function openS3Storage(spec: S3RepositorySpec, secrets: SecretResol
   const credentials = spec.credentials
     ? {
         accessKeyId: await secrets.resolve(spec.credentials.accessKeyId, `Repository "${repositoryName}" accessKeyId`),
-        secretAccessKey: await secrets.resolve(
-          spec.credentials.secretAccessKey,
-          `Repository "${repositoryName}" secretAccessKey`,
-        ),
+        secretAccessKey: await secrets.resolve(spec.credentials.secretAccessKey, `Repository "${repositoryName}" secretAccessKey`),
       }
     : undefined; // the SDK's default chain: environment, web identity (IRSA), instance profile
   const ca = spec.tls?.caFile ? await readFile(spec.tls.caFile) : undefined;
@@ -64,7 +61,12 @@ export async function openS3Storage(spec: S3RepositorySpec, secrets: SecretResol
       connectionTimeout: 10_000,
     }),
   });
-  return new S3Storage(client, spec.bucket, spec.prefix, spec.sse ? await customerKey(spec.sse.customerKey, secrets, repositoryName) : undefined);
+  return new S3Storage(
+    client,
+    spec.bucket,
+    spec.prefix,
+    spec.sse ? await customerKey(spec.sse.customerKey, secrets, repositoryName) : undefined,
+  );
 }
 
 /** SSE-C parameters of every object read and write; the SDK adds the key's MD5. */
@@ -79,7 +81,10 @@ async function customerKey(ref: SecretRef, secrets: SecretResolver, repositoryNa
   const encoded = (await secrets.resolve(ref, purpose)).trim();
   const length = Buffer.from(encoded, 'base64').length;
   if (length !== 32) {
-    throw permanentFailure(PermanentFailureType.SecretUnavailable, `${purpose}: must hold 32 bytes, base64-encoded (it decodes to ${length})`);
+    throw permanentFailure(
+      PermanentFailureType.SecretUnavailable,
+      `${purpose}: must hold 32 bytes, base64-encoded (it decodes to ${length})`,
+    );
   }
   return { SSECustomerAlgorithm: 'AES256', SSECustomerKey: encoded };
 }
@@ -191,9 +196,7 @@ class S3Storage implements Storage {
     let token: string | undefined;
     do {
       const page = await this.classify(prefix, () =>
-        this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root + prefix, ContinuationToken: token }),
-        ),
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root + prefix, ContinuationToken: token })),
       );
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue;
@@ -215,7 +218,9 @@ class S3Storage implements Storage {
    */
   private async abortStaleUploads(key: string): Promise<void> {
     const fullKey = this.root + key;
-    const listed = await this.classify(key, () => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: fullKey })));
+    const listed = await this.classify(key, () =>
+      this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: fullKey })),
+    );
     for (const upload of listed.Uploads ?? []) {
       if (upload.Key !== fullKey || !upload.UploadId) continue;
       await this.classify(key, () =>
@@ -233,7 +238,10 @@ class S3Storage implements Storage {
       if (err instanceof S3ServiceException) {
         // NoSuchUpload is a 404 too, but of a multipart upload that was aborted under a running
         // upload (by a newer attempt's abortStaleUploads): the upload failed, no object is missing.
-        if (err.name === 'NoSuchKey' || (err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket' && err.name !== 'NoSuchUpload')) {
+        if (
+          err.name === 'NoSuchKey' ||
+          (err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket' && err.name !== 'NoSuchUpload')
+        ) {
           throw new ObjectNotFoundError(this.location, key);
         }
         if (isCustomerKeyError(err, this.sse !== undefined, reading)) {

@@ -29,7 +29,10 @@ export interface Storage {
 
 export class ObjectNotFoundError extends Error {
   override readonly name = 'ObjectNotFoundError';
-  constructor(readonly location: string, readonly key: string) {
+  constructor(
+    readonly location: string,
+    readonly key: string,
+  ) {
     super(`${location}: object ${key} does not exist`);
   }
 }

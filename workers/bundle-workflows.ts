@@ -8,7 +8,10 @@ import { workflowBundlePath, workflowsPath } from './dbkeep-worker';
  * would run webpack in its own process and keep about 70 MB of it for its whole life.
  */
 async function main(): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} } });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} },
+  });
   writeFileSync(workflowBundlePath, code);
   console.log(`workflow bundle written to ${path.relative(process.cwd(), workflowBundlePath)} (${(code.length / 1024).toFixed(0)} KiB)`);
 }

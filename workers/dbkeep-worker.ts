@@ -38,7 +38,9 @@ export const workflowBundlePath = path.join(__dirname, '..', 'workflow-bundle.js
 
 function defaultWorkflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   // From dist/ the prebuilt bundle is used; from sources (no build) the worker bundles at start.
-  return existsSync(workflowBundlePath) && !__filename.endsWith('.ts') ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath };
+  return existsSync(workflowBundlePath) && !__filename.endsWith('.ts')
+    ? { workflowBundle: { codePath: workflowBundlePath } }
+    : { workflowsPath };
 }
 
 export async function createDbkeepWorker(options: DbkeepWorkerOptions): Promise<Worker> {

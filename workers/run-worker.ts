@@ -103,13 +103,26 @@ const secretMountSchema = z
         .string()
         .regex(/^\/[^:]*$/, 'must be an absolute path')
         .refine((p) => !p.split('/').includes('..'), 'must not contain ..')
-        .refine((p) => p !== REPLICA_VOLUME_MOUNT_PATH && !p.startsWith(`${REPLICA_VOLUME_MOUNT_PATH}/`), `must not be under the volume's ${REPLICA_VOLUME_MOUNT_PATH}`),
+        .refine(
+          (p) => p !== REPLICA_VOLUME_MOUNT_PATH && !p.startsWith(`${REPLICA_VOLUME_MOUNT_PATH}/`),
+          `must not be under the volume's ${REPLICA_VOLUME_MOUNT_PATH}`,
+        ),
     }),
   );
 
-const commaSeparated = (value: string | undefined) => (value ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : undefined);
+const commaSeparated = (value: string | undefined) =>
+  value
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '')
+    : undefined;
 
-const nonRootIdSchema = z.coerce.number().int().min(1, 'must not be 0: the Jobs run as non-root').max(2 ** 31 - 1);
+const nonRootIdSchema = z.coerce
+  .number()
+  .int()
+  .min(1, 'must not be 0: the Jobs run as non-root')
+  .max(2 ** 31 - 1);
 
 const replicaRuntimeSchema = z.discriminatedUnion('runtime', [
   z.strictObject({ runtime: z.literal('local') }),
@@ -118,7 +131,10 @@ const replicaRuntimeSchema = z.discriminatedUnion('runtime', [
     image: z.string().min(1, 'required with DBKEEP_REPLICA_RUNTIME=kubernetes'),
     claimTemplate: z
       .string()
-      .refine((name) => name.includes(POD_ORDINAL_PLACEHOLDER), `must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would share one PVC`)
+      .refine(
+        (name) => name.includes(POD_ORDINAL_PLACEHOLDER),
+        `must contain ${POD_ORDINAL_PLACEHOLDER}, or every replica would share one PVC`,
+      )
       .optional(),
     size: storageQuantitySchema.optional(),
     storageClassName: z.string().min(1).optional(),
@@ -127,7 +143,10 @@ const replicaRuntimeSchema = z.discriminatedUnion('runtime', [
     runAsGroup: nonRootIdSchema.default(DEFAULT_REPLICA_RUN_AS.gid),
     namespace: kubernetesNamespaceSchema.optional(),
     serviceAccountName: z.string().min(1).optional(),
-    temporalAddress: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port').optional(),
+    temporalAddress: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port')
+      .optional(),
     envFromSecrets: z.array(kubernetesNameSchema).optional(),
     secretMounts: z.array(secretMountSchema).optional(),
     payloadKeyringFile: z.string().optional(),
@@ -151,7 +170,10 @@ const REPLICA_ENV_NAMES: Record<string, string> = {
   payloadKeyringFile: 'DBKEEP_PAYLOAD_KEYRING_FILE',
 };
 
-export async function replicaWorkersFromEnvironment(settings: TemporalSettings, env: NodeJS.ProcessEnv = process.env): Promise<ReplicaWorkerLauncher> {
+export async function replicaWorkersFromEnvironment(
+  settings: TemporalSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ReplicaWorkerLauncher> {
   const parsed = replicaRuntimeSchema.safeParse({
     runtime: env.DBKEEP_REPLICA_RUNTIME || 'local',
     ...(env.DBKEEP_REPLICA_RUNTIME === 'kubernetes'
@@ -189,7 +211,12 @@ export async function replicaWorkersFromEnvironment(settings: TemporalSettings, 
     api: { core: config.makeApiClient(client.CoreV1Api), batch: config.makeApiClient(client.BatchV1Api) },
     namespace: replica.namespace ?? defaultNamespace,
     image: replica.image,
-    defaultClaimTemplate: { name: replica.claimTemplate, size: replica.size, storageClassName: replica.storageClassName, accessModes: replica.accessModes },
+    defaultClaimTemplate: {
+      name: replica.claimTemplate,
+      size: replica.size,
+      storageClassName: replica.storageClassName,
+      accessModes: replica.accessModes,
+    },
     runAs: { uid: replica.runAsUser, gid: replica.runAsGroup },
     temporal: { address: replica.temporalAddress ?? settings.address, namespace: settings.namespace },
     serviceAccountName: replica.serviceAccountName,

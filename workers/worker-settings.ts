@@ -20,7 +20,10 @@ export interface WorkerSettings extends TemporalSettings {
 const workerOwnSettingsSchema = z.strictObject({
   maxConcurrentSessions: z.coerce.number().int().min(1).max(64).default(DEFAULT_MAX_CONCURRENT_SESSIONS),
   pushgatewayUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
-  metricsAddress: z.string().regex(/^[A-Za-z0-9.:\[\]-]+:\d{1,5}$/, 'must be host:port').optional(),
+  metricsAddress: z
+    .string()
+    .regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'must be host:port')
+    .optional(),
 });
 
 const FLAG_NAMES: Record<string, string> = {
@@ -34,7 +37,14 @@ export class WorkerSettingsError extends Error {
 }
 
 export function resolveWorkerSettings(
-  flags: { address?: string; namespace?: string; taskQueue?: string; maxConcurrentSessions?: string; pushgatewayUrl?: string; metricsAddress?: string },
+  flags: {
+    address?: string;
+    namespace?: string;
+    taskQueue?: string;
+    maxConcurrentSessions?: string;
+    pushgatewayUrl?: string;
+    metricsAddress?: string;
+  },
   env: NodeJS.ProcessEnv = process.env,
 ): WorkerSettings {
   const parsed = workerOwnSettingsSchema.safeParse({
@@ -43,7 +53,9 @@ export function resolveWorkerSettings(
     metricsAddress: flags.metricsAddress ?? (env.DBKEEP_METRICS_ADDRESS || undefined),
   });
   if (!parsed.success) {
-    const messages = parsed.error.issues.map((issue) => `${FLAG_NAMES[String(issue.path[0])] ?? String(issue.path[0])}: ${formatZodIssues([{ ...issue, path: [] }])}`);
+    const messages = parsed.error.issues.map(
+      (issue) => `${FLAG_NAMES[String(issue.path[0])] ?? String(issue.path[0])}: ${formatZodIssues([{ ...issue, path: [] }])}`,
+    );
     throw new WorkerSettingsError(`worker settings: ${messages.join('; ')}`);
   }
   return { ...resolveTemporalSettings(flags, env), ...parsed.data };

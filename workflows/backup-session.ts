@@ -1,4 +1,4 @@
-import { ApplicationFailure, uuid4, workflowInfo } from '@temporalio/workflow';
+import { uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Manifest } from '../domain/manifest';
 import type { BackupConfigurationSpec, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { backupLockWorkflowId } from '../domain/session-ids';
@@ -51,7 +51,12 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
   const { configuration, target } = input;
   const info = workflowInfo();
   const snapshotId = input.snapshotId ?? formatSnapshotId(info.startTime, uuid4().replace(/-/g, '').slice(0, 6));
-  const status = beginSession({ kind: 'backup', configuration: configuration.name, repository: input.repository.name, target: target.name });
+  const status = beginSession({
+    kind: 'backup',
+    configuration: configuration.name,
+    repository: input.repository.name,
+    target: target.name,
+  });
   status.snapshotId = snapshotId;
   const labels = { kind: 'backup' as const, configuration: configuration.name, repository: input.repository.name, target: target.name };
 
@@ -116,7 +121,9 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
               clusterStateUuid: preflight.galera.clusterStateUuid,
               lastCommitted: preflight.galera.lastCommitted,
               // A position in another cluster history bounds nothing.
-              ...(dump.galera?.clusterStateUuid === preflight.galera.clusterStateUuid ? { lastCommittedAtEnd: dump.galera.lastCommitted } : {}),
+              ...(dump.galera?.clusterStateUuid === preflight.galera.clusterStateUuid
+                ? { lastCommittedAtEnd: dump.galera.lastCommitted }
+                : {}),
             },
           }
         : {}),

@@ -31,7 +31,11 @@ export interface BootstrapSessionResult {
  * a logical one is applied once the instance accepts connections.
  */
 export async function bootstrapSession(input: BootstrapSessionInput): Promise<BootstrapSessionResult> {
-  requireInputFields(input, ['target.name', 'target.spec', 'repository.name', 'repository.spec', 'configuration', 'selector'], '`dbkeep bootstrap` starts a valid session');
+  requireInputFields(
+    input,
+    ['target.name', 'target.spec', 'repository.name', 'repository.spec', 'configuration', 'selector'],
+    '`dbkeep bootstrap` starts a valid session',
+  );
   const { target, repository, configuration } = input;
   const info = workflowInfo();
   const status = beginSession({ kind: 'restore', configuration, repository: repository.name, target: target.name });
@@ -52,7 +56,17 @@ export async function bootstrapSession(input: BootstrapSessionInput): Promise<Bo
       await runStep(status, 'populate-datadir', () =>
         executeChild(replicaVolumePopulation, {
           workflowId: replicaPopulationWorkflowId(info.workflowId, 0),
-          args: [{ repository, manifest, restoreId: info.workflowId.split('/').at(-1)!, ordinal: 0, volume: { directory: datadir }, overwrite: false, identity: input.identity }],
+          args: [
+            {
+              repository,
+              manifest,
+              restoreId: info.workflowId.split('/').at(-1)!,
+              ordinal: 0,
+              volume: { directory: datadir },
+              overwrite: false,
+              identity: input.identity,
+            },
+          ],
         }),
       );
     } else {
@@ -60,7 +74,16 @@ export async function bootstrapSession(input: BootstrapSessionInput): Promise<Bo
       await runStep(status, 'restore', () =>
         executeChild(restoreSession, {
           workflowId: restoreWorkflowId(target.name, `bootstrap-${info.workflowId.split('/').at(-1)!}`),
-          args: [{ repository, configuration, target, selector: { snapshotId: manifest.snapshotId }, overwrite: false, identity: input.identity }],
+          args: [
+            {
+              repository,
+              configuration,
+              target,
+              selector: { snapshotId: manifest.snapshotId },
+              overwrite: false,
+              identity: input.identity,
+            },
+          ],
         }),
       );
     }

@@ -16,7 +16,11 @@ export interface PruneSessionInput {
 
 /** `dbkeep prune`: the configuration's retention policy, on demand, with the same rules as after a backup. */
 export async function pruneSession(input: PruneSessionInput): Promise<ApplyRetentionResult> {
-  requireInputFields(input, ['repository.name', 'repository.spec', 'configuration', 'dryRun'], 'the README\'s `temporal` CLI section shows a valid input');
+  requireInputFields(
+    input,
+    ['repository.name', 'repository.spec', 'configuration', 'dryRun'],
+    "the README's `temporal` CLI section shows a valid input",
+  );
   const { repository, configuration } = input;
   const status = beginSession({ kind: 'prune', configuration, repository: repository.name });
   const labels = { kind: 'prune' as const, configuration, repository: repository.name };

@@ -1,12 +1,4 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  executeChild,
-  log,
-  proxyActivities,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, executeChild, log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { ReplicaActivities } from '../activities';
 import type { PopulateReplicaResult } from '../activities/replica-population';
 import type { ReplicaVolume } from '../activities/replica-workers';
@@ -63,7 +55,11 @@ const MAX_POPULATION_ATTEMPTS = 5;
  * others are not redone.
  */
 export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Promise<VolumeRestoreSessionResult> {
-  requireInputFields(input, ['repository.name', 'repository.spec', 'configuration', 'selector', 'replicas', 'overwrite'], '`dbkeep restore --replicas` starts a valid session');
+  requireInputFields(
+    input,
+    ['repository.name', 'repository.spec', 'configuration', 'selector', 'replicas', 'overwrite'],
+    '`dbkeep restore --replicas` starts a valid session',
+  );
   const { repository, configuration } = input;
   const info = workflowInfo();
   const restoreId = input.restoreId ?? info.workflowId.split('/').at(-1)!;
@@ -80,23 +76,25 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
     status.storedBytes = manifest.data.storedBytes;
     const replicas = await runStep(status, `populate-${input.replicas}-replicas`, () =>
       populateEveryReplica(
-        Array.from({ length: input.replicas }, (_, ordinal) => () =>
-          executeChild(replicaVolumePopulation, {
-            workflowId: replicaPopulationWorkflowId(info.workflowId, ordinal),
-            args: [
-              {
-                repository,
-                manifest,
-                restoreId,
-                ordinal,
-                volume: input.volumeClaimTemplate
-                  ? { claimTemplate: input.volumeClaimTemplate }
-                  : { directory: volumeForOrdinal(input.volumeTemplate!, ordinal) },
-                overwrite: input.overwrite,
-                identity: input.identity,
-              },
-            ],
-          }),
+        Array.from(
+          { length: input.replicas },
+          (_, ordinal) => () =>
+            executeChild(replicaVolumePopulation, {
+              workflowId: replicaPopulationWorkflowId(info.workflowId, ordinal),
+              args: [
+                {
+                  repository,
+                  manifest,
+                  restoreId,
+                  ordinal,
+                  volume: input.volumeClaimTemplate
+                    ? { claimTemplate: input.volumeClaimTemplate }
+                    : { directory: volumeForOrdinal(input.volumeTemplate!, ordinal) },
+                  overwrite: input.overwrite,
+                  identity: input.identity,
+                },
+              ],
+            }),
         ),
       ),
     );
@@ -171,7 +169,11 @@ export async function replicaVolumePopulation(input: ReplicaPopulationInput): Pr
       } catch (err) {
         const cause = err instanceof Error ? err.cause : undefined;
         if ((cause instanceof ApplicationFailure && cause.nonRetryable) || attempt >= MAX_POPULATION_ATTEMPTS) throw err;
-        log.warn('replica population attempt failed; retrying this replica', { ordinal: input.ordinal, attempt, error: failureMessage(err) });
+        log.warn('replica population attempt failed; retrying this replica', {
+          ordinal: input.ordinal,
+          attempt,
+          error: failureMessage(err),
+        });
         await sleep(`${Math.min(2 ** attempt, 30)} seconds`);
       }
     }

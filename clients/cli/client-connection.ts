@@ -14,7 +14,7 @@ export async function connectClient(values: { address?: string; namespace?: stri
     },
     process.env,
     // Looked for only when neither a flag nor the environment names a Temporal.
-    values.address ?? process.env.TEMPORAL_ADDRESS ? undefined : runningDevTemporal(),
+    (values.address ?? process.env.TEMPORAL_ADDRESS) ? undefined : runningDevTemporal(),
   );
   return DbkeepClient.connect({ ...settings, payloadCodec: payloadCodecFromEnvironment() });
 }

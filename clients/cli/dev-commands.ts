@@ -71,7 +71,11 @@ export async function workerCommand(argv: string[]): Promise<void> {
 /** `dbkeep replica-worker --volume DIR --task-queue QUEUE`: the worker bound to one replica's volume. */
 export async function replicaWorkerCommand(argv: string[]): Promise<void> {
   const { values } = parseCommandLine(argv, { ...temporalFlags, volume: { type: 'string' } });
-  const volumeDir = flagValue('volume', z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path'), requireFlag('volume', values.volume));
+  const volumeDir = flagValue(
+    'volume',
+    z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path'),
+    requireFlag('volume', values.volume),
+  );
   const settings = resolveTemporalSettings({
     address: values.address,
     namespace: values.namespace,

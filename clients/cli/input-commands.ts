@@ -29,5 +29,7 @@ export async function inputCommand(argv: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(input)}\n`);
     return;
   }
-  throw new UsageError('usage: dbkeep input backup -f FILE... --config NAME | dbkeep input restore -f FILE... --config NAME --to TARGET [...]');
+  throw new UsageError(
+    'usage: dbkeep input backup -f FILE... --config NAME | dbkeep input restore -f FILE... --config NAME --to TARGET [...]',
+  );
 }

@@ -24,7 +24,8 @@ export async function pruneCommand(argv: string[]): Promise<void> {
     const verb = result.dryRun ? 'would remove' : 'removed';
     for (const kept of result.kept) console.log(`keep    ${kept.snapshotId}  ${kept.reasons.join(', ')}`);
     for (const removed of result.removed) console.log(`${result.dryRun ? 'remove?' : 'removed'} ${removed.snapshotId}  ${removed.reason}`);
-    for (const folder of result.abandoned) console.log(`${result.dryRun ? 'remove?' : 'removed'} ${folder}  abandoned: no manifest, untouched for a day`);
+    for (const folder of result.abandoned)
+      console.log(`${result.dryRun ? 'remove?' : 'removed'} ${folder}  abandoned: no manifest, untouched for a day`);
     console.log(
       `${name}: kept ${result.keptCount}, ${verb} ${result.removedCount}; ${result.snapshotCount} snapshot(s), ` +
         `${formatBytes(result.storedBytes)} stored${result.dryRun ? ' (dry run: nothing deleted)' : ''}`,
@@ -48,9 +49,11 @@ export async function importCommand(argv: string[]): Promise<void> {
   try {
     const result = await client.importDumps(resolved);
     if (values.json) return printJson(result);
-    for (const imported of result.imported) console.log(`imported ${imported.file} as snapshot ${imported.snapshotId} (${imported.databases.join(', ')})`);
+    for (const imported of result.imported)
+      console.log(`imported ${imported.file} as snapshot ${imported.snapshotId} (${imported.databases.join(', ')})`);
     for (const skipped of result.skipped) console.log(`skipped  ${skipped.file}: ${skipped.reason}`);
-    if (result.imported.length + result.skipped.length === 0) console.log(`no backup.<time>.sql[.gz|.bz2|.zst] files under ${name}/ in repository ${resolved.repository.name}`);
+    if (result.imported.length + result.skipped.length === 0)
+      console.log(`no backup.<time>.sql[.gz|.bz2|.zst] files under ${name}/ in repository ${resolved.repository.name}`);
   } finally {
     await client.close();
   }
@@ -74,13 +77,22 @@ export async function repoCommand(argv: string[]): Promise<void> {
   try {
     const status = await client.repositoryStatus(repository);
     if (values.json) return printJson(status);
-    console.log(`repository ${status.repository} (${status.location}): ${status.snapshotCount} snapshot(s), ${formatBytes(status.storedBytes)}`);
+    console.log(
+      `repository ${status.repository} (${status.location}): ${status.snapshotCount} snapshot(s), ${formatBytes(status.storedBytes)}`,
+    );
     if (status.damaged > 0) console.log(`  ${status.damaged} damaged snapshot(s) not counted; see dbkeep snapshots`);
     if (status.entries.length === 0) return;
     console.log(
       formatTable(
         ['CONFIGURATION', 'TARGET', 'SNAPSHOTS', 'SIZE', 'FIRST BACKUP', 'LAST BACKUP'],
-        status.entries.map((e) => [e.configuration, e.target, String(e.snapshotCount), formatBytes(e.storedBytes), e.firstBackupAt, e.lastBackupAt]),
+        status.entries.map((e) => [
+          e.configuration,
+          e.target,
+          String(e.snapshotCount),
+          formatBytes(e.storedBytes),
+          e.firstBackupAt,
+          e.lastBackupAt,
+        ]),
       ),
     );
   } finally {

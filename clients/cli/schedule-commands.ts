@@ -19,7 +19,11 @@ export async function applyCommand(argv: string[]): Promise<void> {
     if (values.json) return printJson(results);
     if (results.length === 0) console.log('no BackupConfiguration in the given files');
     for (const { configuration, outcome } of results) {
-      console.log(outcome === 'absent' ? `backupconfiguration/${configuration}: no schedule` : `backupconfiguration/${configuration}: schedule ${outcome}`);
+      console.log(
+        outcome === 'absent'
+          ? `backupconfiguration/${configuration}: no schedule`
+          : `backupconfiguration/${configuration}: schedule ${outcome}`,
+      );
     }
   } finally {
     await client.close();

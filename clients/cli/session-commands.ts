@@ -32,7 +32,11 @@ async function followSession<R>(
     return undefined;
   }
   if (!values.json) process.stderr.write(`${kind} session ${handle.workflowId} started\n`);
-  return waitShowingProgress(handle.result(), () => client.describeSession(handle.workflowId), values.json ? () => undefined : progressLine);
+  return waitShowingProgress(
+    handle.result(),
+    () => client.describeSession(handle.workflowId),
+    values.json ? () => undefined : progressLine,
+  );
 }
 
 /** `dbkeep backup -f FILE... --config NAME [--wait] [--json]` */
@@ -158,7 +162,10 @@ export async function restoreRequestFrom(values: {
     identity: configuration.spec.encryption?.age.identity,
     database: values.database === undefined ? undefined : flagValue('database', databaseNameSchema, values.database),
     args: values.arg === undefined ? undefined : flagValue('arg', restoreOptionsSchema.shape.args.unwrap(), values.arg),
-    parallel: values.parallel === undefined ? undefined : flagValue('parallel', z.coerce.number().pipe(restoreOptionsSchema.shape.parallel.unwrap()), values.parallel),
+    parallel:
+      values.parallel === undefined
+        ? undefined
+        : flagValue('parallel', z.coerce.number().pipe(restoreOptionsSchema.shape.parallel.unwrap()), values.parallel),
   };
 }
 
@@ -180,7 +187,8 @@ export async function restoreCommand(argv: string[]): Promise<void> {
     wait: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
-  if (values.replicas !== undefined || values['volume-dir'] !== undefined || values['volume-claim'] !== undefined) return restoreIntoVolumes(values);
+  if (values.replicas !== undefined || values['volume-dir'] !== undefined || values['volume-claim'] !== undefined)
+    return restoreIntoVolumes(values);
   const request = await restoreRequestFrom(values);
   const client = await connectClient(values);
   try {
@@ -289,52 +297,79 @@ interface ReplicaVolumeFlags {
 }
 
 /** `--volume-dir DIR` (directories on the worker's host) or `--volume-claim NAME` and its storage flags (a PVC per replica). */
-function replicaVolumesFrom(values: ReplicaVolumeFlags, replicas: number): Pick<StartVolumeRestoreOptions, 'volumeTemplate' | 'volumeClaimTemplate'> {
+function replicaVolumesFrom(
+  values: ReplicaVolumeFlags,
+  replicas: number,
+): Pick<StartVolumeRestoreOptions, 'volumeTemplate' | 'volumeClaimTemplate'> {
   const directory = values['volume-dir'];
   const claim = values['volume-claim'];
   if ((directory === undefined) === (claim === undefined)) {
-    throw new UsageError('give exactly one of --volume-dir DIR (directories on the worker) or --volume-claim NAME (a PVC per replica, on Kubernetes)');
+    throw new UsageError(
+      'give exactly one of --volume-dir DIR (directories on the worker) or --volume-claim NAME (a PVC per replica, on Kubernetes)',
+    );
   }
-  const [flag, template, example] = claim !== undefined ? ['volume-claim', claim, 'data-galera-'] : ['volume-dir', directory!, '/data/replica-'];
+  const [flag, template, example] =
+    claim !== undefined ? ['volume-claim', claim, 'data-galera-'] : ['volume-dir', directory!, '/data/replica-'];
   if (replicas > 1 && !template.includes(POD_ORDINAL_PLACEHOLDER)) {
-    throw new UsageError(`--${flag}: with --replicas ${replicas} it must contain ${POD_ORDINAL_PLACEHOLDER} (e.g. ${example}${POD_ORDINAL_PLACEHOLDER})`);
+    throw new UsageError(
+      `--${flag}: with --replicas ${replicas} it must contain ${POD_ORDINAL_PLACEHOLDER} (e.g. ${example}${POD_ORDINAL_PLACEHOLDER})`,
+    );
   }
   const { 'storage-class': storageClass, 'storage-size': size, 'access-modes': accessModes } = values;
   if (claim === undefined) {
     if (storageClass !== undefined || size !== undefined || accessModes !== undefined) {
       throw new UsageError('--storage-class, --storage-size and --access-modes describe PVCs: use them with --volume-claim');
     }
-    return { volumeTemplate: flagValue('volume-dir', z.string().refine((p) => path.isAbsolute(p), 'must be an absolute directory path'), directory) };
+    return {
+      volumeTemplate: flagValue(
+        'volume-dir',
+        z.string().refine((p) => path.isAbsolute(p), 'must be an absolute directory path'),
+        directory,
+      ),
+    };
   }
   return {
     volumeClaimTemplate: {
       name: flagValue('volume-claim', volumeClaimTemplateSchema.shape.name, claim),
-      storageClassName: storageClass === undefined ? undefined : flagValue('storage-class', volumeClaimTemplateSchema.shape.storageClassName, storageClass),
+      storageClassName:
+        storageClass === undefined ? undefined : flagValue('storage-class', volumeClaimTemplateSchema.shape.storageClassName, storageClass),
       size: size === undefined ? undefined : flagValue('storage-size', storageQuantitySchema, size),
-      accessModes: accessModes === undefined ? undefined : flagValue('access-modes', accessModesSchema, accessModes.split(',').map((mode) => mode.trim())),
+      accessModes:
+        accessModes === undefined
+          ? undefined
+          : flagValue(
+              'access-modes',
+              accessModesSchema,
+              accessModes.split(',').map((mode) => mode.trim()),
+            ),
     },
   };
 }
 
 /** A physical snapshot into N volumes (directories or PVCs), one replica worker each. */
-async function restoreIntoVolumes(values: {
-  file?: string[];
-  config?: string;
-  to?: string;
-  snapshot?: string;
-  at?: string;
-  overwrite?: boolean;
-  replicas?: string;
-  database?: string;
-  arg?: string[];
-  parallel?: string;
-  wait?: boolean;
-  json?: boolean;
-  address?: string;
-  namespace?: string;
-  'task-queue'?: string;
-} & ReplicaVolumeFlags): Promise<void> {
-  if (values.to !== undefined) throw new UsageError('--to restores into a running server; --replicas with --volume-dir or --volume-claim restores into volumes: use one or the other');
+async function restoreIntoVolumes(
+  values: {
+    file?: string[];
+    config?: string;
+    to?: string;
+    snapshot?: string;
+    at?: string;
+    overwrite?: boolean;
+    replicas?: string;
+    database?: string;
+    arg?: string[];
+    parallel?: string;
+    wait?: boolean;
+    json?: boolean;
+    address?: string;
+    namespace?: string;
+    'task-queue'?: string;
+  } & ReplicaVolumeFlags,
+): Promise<void> {
+  if (values.to !== undefined)
+    throw new UsageError(
+      '--to restores into a running server; --replicas with --volume-dir or --volume-claim restores into volumes: use one or the other',
+    );
   if (values.database !== undefined || values.arg !== undefined || values.parallel !== undefined) {
     throw new UsageError('--database, --arg and --parallel apply to logical restores (--to TARGET)');
   }
@@ -358,7 +393,9 @@ async function restoreIntoVolumes(values: {
     if (values.json) return printJson({ workflowId: handle.workflowId, ...result });
     console.log(`snapshot ${result.snapshotId} restored into ${result.replicas.length} volume(s):`);
     for (const replica of result.replicas) {
-      console.log(`  replica ${replica.ordinal}: ${replica.volume}, ${formatBytes(replica.bytesOnVolume)}, ${replica.durationSeconds.toFixed(1)}s`);
+      console.log(
+        `  replica ${replica.ordinal}: ${replica.volume}, ${formatBytes(replica.bytesOnVolume)}, ${replica.durationSeconds.toFixed(1)}s`,
+      );
     }
   } finally {
     await client.close();

@@ -41,7 +41,12 @@ let latestSnapshotId: string;
 let between: string;
 
 function cliEnvironment(): NodeJS.ProcessEnv {
-  return { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue, DBKEEP_PAYLOAD_KEYRING_FILE: keyringFile };
+  return {
+    ...process.env,
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    DBKEEP_TASK_QUEUE: stack.taskQueue,
+    DBKEEP_PAYLOAD_KEYRING_FILE: keyringFile,
+  };
 }
 
 async function dbkeep(...args: string[]): Promise<CommandResult> {
@@ -50,14 +55,20 @@ async function dbkeep(...args: string[]): Promise<CommandResult> {
 
 const fingerprints = (instance: MariaDbInstance, databases: readonly string[] = DATABASES) => fingerprintDatabases(instance, databases);
 
-async function expectSameDatabases(expected: Record<string, DatabaseFingerprint>, instance: MariaDbInstance, databases = DATABASES): Promise<void> {
+async function expectSameDatabases(
+  expected: Record<string, DatabaseFingerprint>,
+  instance: MariaDbInstance,
+  databases = DATABASES,
+): Promise<void> {
   const actual = await fingerprints(instance, databases);
   for (const database of databases) expect(diffFingerprints(expected[database]!, actual[database]!), database).toEqual([]);
 }
 
-
 async function userDatabases(instance: MariaDbInstance): Promise<string[]> {
-  const rows = await rootQuery(instance, "SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'sys', 'performance_schema', 'information_schema') ORDER BY 1");
+  const rows = await rootQuery(
+    instance,
+    "SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'sys', 'performance_schema', 'information_schema') ORDER BY 1",
+  );
   return rows.map((r) => String(r.name));
 }
 
@@ -80,7 +91,10 @@ async function backup(configuration: string): Promise<string> {
 
 /** `dbkeep codec-server ...` in the background, once it printed the line saying where it listens. */
 async function startCodecServer(args: string[]): Promise<{ line: string; stop(): Promise<number | null> }> {
-  const child = spawn(process.execPath, [DBKEEP_CLI, 'codec-server', ...args], { env: cliEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DBKEEP_CLI, 'codec-server', ...args], {
+    env: cliEnvironment(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -154,7 +168,20 @@ afterAll(async () => {
 
 describe('dbkeep restore --database NAME --arg OPTION', () => {
   it('restores one database of the newest snapshot, with the client option applied to its session', async () => {
-    const result = await dbkeep('restore', '-f', resourcesFile, '--config', 'shop', '--to', 'copy', '--database', 'shop_b', '--arg', '--init-command=SET sql_log_bin=0', '--wait');
+    const result = await dbkeep(
+      'restore',
+      '-f',
+      resourcesFile,
+      '--config',
+      'shop',
+      '--to',
+      'copy',
+      '--database',
+      'shop_b',
+      '--arg',
+      '--init-command=SET sql_log_bin=0',
+      '--wait',
+    );
     expect(result.stderr.split('\n')[0]).toMatch(/^restore session restore\/copy\/\S+ started$/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^snapshot ${latestSnapshotId} restored into copy: shop_b \\([^)]+ of SQL applied\\)\\n$`));
@@ -165,7 +192,18 @@ describe('dbkeep restore --database NAME --arg OPTION', () => {
   });
 
   it('refuses a client option that would break the restore, naming it, before contacting anything', async () => {
-    const result = await dbkeep('restore', '-f', resourcesFile, '--config', 'shop', '--to', 'copy', '--arg', '--execute=DROP DATABASE shop_b', '--wait');
+    const result = await dbkeep(
+      'restore',
+      '-f',
+      resourcesFile,
+      '--config',
+      'shop',
+      '--to',
+      'copy',
+      '--arg',
+      '--execute=DROP DATABASE shop_b',
+      '--wait',
+    );
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/^dbkeep restore: --arg: .*--execute is not allowed[^\n]*\n$/);
@@ -174,19 +212,38 @@ describe('dbkeep restore --database NAME --arg OPTION', () => {
 
 describe('dbkeep restore --at TIME --overwrite', () => {
   it('refuses the target holding a database of the snapshot without --overwrite, and changes nothing', async () => {
-    await rootQuery(copy, "CREATE DATABASE keep_me; CREATE TABLE keep_me.notes (id INT PRIMARY KEY); INSERT INTO keep_me.notes VALUES (7); INSERT INTO shop_b.customers VALUES (9999, 'stray', NULL)");
+    await rootQuery(
+      copy,
+      "CREATE DATABASE keep_me; CREATE TABLE keep_me.notes (id INT PRIMARY KEY); INSERT INTO keep_me.notes VALUES (7); INSERT INTO shop_b.customers VALUES (9999, 'stray', NULL)",
+    );
     const before = await fingerprints(copy, ['shop_b', 'keep_me']);
     const result = await dbkeep('restore', '-f', resourcesFile, '--config', 'shop', '--to', 'copy', '--at', between, '--wait');
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^dbkeep restore: RestoreTargetNotEmpty: Target "copy" already holds .*nothing was changed/);
+    expect(result.stderr.trim().split('\n').at(-1)).toMatch(
+      /^dbkeep restore: RestoreTargetNotEmpty: Target "copy" already holds .*nothing was changed/,
+    );
     await expectSameDatabases(before, copy, ['shop_b', 'keep_me']);
   });
 
   it('with --overwrite restores the newest snapshot at or before the time, replacing its databases and leaving the others', async () => {
     const keepMe = await fingerprints(copy, ['keep_me']);
-    const result = await dbkeep('restore', '-f', resourcesFile, '--config', 'shop', '--to', 'copy', '--at', between, '--overwrite', '--wait');
+    const result = await dbkeep(
+      'restore',
+      '-f',
+      resourcesFile,
+      '--config',
+      'shop',
+      '--to',
+      'copy',
+      '--at',
+      between,
+      '--overwrite',
+      '--wait',
+    );
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^snapshot ${firstSnapshotId} restored into copy: shop_a, shop_b \\([^)]+ of SQL applied\\)\\n$`));
+    expect(result.stdout).toMatch(
+      new RegExp(`^snapshot ${firstSnapshotId} restored into copy: shop_a, shop_b \\([^)]+ of SQL applied\\)\\n$`),
+    );
     expect(await userDatabases(copy)).toEqual(['keep_me', 'shop_a', 'shop_b']);
     // The first snapshot's orders, without those that came later; the stray customer is gone.
     await expectSameDatabases(atFirstSnapshot, copy);
@@ -196,9 +253,23 @@ describe('dbkeep restore --at TIME --overwrite', () => {
   });
 
   it('fails with SnapshotNotFound for a time before every snapshot', async () => {
-    const result = await dbkeep('restore', '-f', resourcesFile, '--config', 'shop', '--to', 'copy', '--at', '2000-01-01T00:00:00Z', '--overwrite', '--wait');
+    const result = await dbkeep(
+      'restore',
+      '-f',
+      resourcesFile,
+      '--config',
+      'shop',
+      '--to',
+      'copy',
+      '--at',
+      '2000-01-01T00:00:00Z',
+      '--overwrite',
+      '--wait',
+    );
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^dbkeep restore: SnapshotNotFound: configuration "shop" in .* has no snapshot at or before 2000-01-01T00:00:00Z \(2 valid snapshot\(s\)\)$/);
+    expect(result.stderr.trim().split('\n').at(-1)).toMatch(
+      /^dbkeep restore: SnapshotNotFound: configuration "shop" in .* has no snapshot at or before 2000-01-01T00:00:00Z \(2 valid snapshot\(s\)\)$/,
+    );
   });
 });
 
@@ -206,10 +277,14 @@ describe('dbkeep import', () => {
   const file = 'backup.2026-11-01T02:00:00Z.sql.gz';
   let importedId: string;
 
-  it('turns an external mariadb-dump under the configuration\'s prefix into a snapshot, the same one when run again', async () => {
+  it("turns an external mariadb-dump under the configuration's prefix into a snapshot, the same one when run again", async () => {
     const optionFile = path.join(stack.dir, 'external-dump.cnf');
     writeFileSync(optionFile, `[client]\nuser=root\npassword="${source.rootPassword}"\nsocket=${source.socket}\n`, { mode: 0o600 });
-    const dump = execFileSync(mariadbToolPath('mariadb-dump'), [`--defaults-file=${optionFile}`, '--single-transaction', '--databases', 'shop_a'], { maxBuffer: 64 * 1024 * 1024 });
+    const dump = execFileSync(
+      mariadbToolPath('mariadb-dump'),
+      [`--defaults-file=${optionFile}`, '--single-transaction', '--databases', 'shop_a'],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
     await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `dbkeep/imported/${file}`, Body: gzipSync(dump) }));
 
     const first = await dbkeep('import', '-f', resourcesFile, '--config', 'imported');
@@ -222,11 +297,25 @@ describe('dbkeep import', () => {
     const again = await dbkeep('import', '-f', resourcesFile, '--config', 'imported', '--json');
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual({ imported: [{ file, snapshotId: importedId, databases: ['shop_a'] }], skipped: [] });
-    expect(await stack.listKeys('imported/')).toEqual([`imported/${file}`, `imported/${importedId}/dump.sql.gz`, `imported/${importedId}/manifest.json`].sort());
+    expect(await stack.listKeys('imported/')).toEqual(
+      [`imported/${file}`, `imported/${importedId}/dump.sql.gz`, `imported/${importedId}/manifest.json`].sort(),
+    );
   });
 
   it('restores the imported snapshot like any other', async () => {
-    const result = await dbkeep('restore', '-f', resourcesFile, '--config', 'imported', '--to', 'copy', '--snapshot', importedId, '--overwrite', '--wait');
+    const result = await dbkeep(
+      'restore',
+      '-f',
+      resourcesFile,
+      '--config',
+      'imported',
+      '--to',
+      'copy',
+      '--snapshot',
+      importedId,
+      '--overwrite',
+      '--wait',
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^snapshot ${importedId} restored into copy: shop_a \\(`));
     await expectSameDatabases(await fingerprints(source, ['shop_a']), copy, ['shop_a']);
@@ -254,21 +343,47 @@ describe('dbkeep restore --replicas N --volume-dir DIR', () => {
   it('restores a physical snapshot into 2 directories, each a data directory a server starts on with the source data', async () => {
     snapshotId = await backup('physical');
     root = path.join(stack.dir, 'volumes');
-    const result = await dbkeep('restore', '-f', resourcesFile, '--config', 'physical', '--replicas', '2', '--volume-dir', path.join(root, 'replica-${POD_ORDINAL}'), '--wait');
+    const result = await dbkeep(
+      'restore',
+      '-f',
+      resourcesFile,
+      '--config',
+      'physical',
+      '--replicas',
+      '2',
+      '--volume-dir',
+      path.join(root, 'replica-${POD_ORDINAL}'),
+      '--wait',
+    );
     expect(result.stderr.split('\n')[0]).toMatch(/^restore session restore-volumes\/physical\/\S+ started$/);
     expect(result.code).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`snapshot ${snapshotId} restored into 2 volume(s):`);
-    expect(lines.slice(1).map((l) => l.replace(/, [^,]+, [\d.]+s$/, ''))).toEqual([0, 1].map((ordinal) => `  replica ${ordinal}: ${path.join(root, `replica-${ordinal}`)}`));
+    expect(lines.slice(1).map((l) => l.replace(/, [^,]+, [\d.]+s$/, ''))).toEqual(
+      [0, 1].map((ordinal) => `  replica ${ordinal}: ${path.join(root, `replica-${ordinal}`)}`),
+    );
 
     await expectReplicasMatchSource();
   });
 
   it('refuses the prepared data directories of that restore without --overwrite, and replaces them with it', async () => {
-    const args = ['restore', '-f', resourcesFile, '--config', 'physical', '--replicas', '2', '--volume-dir', path.join(root, 'replica-${POD_ORDINAL}'), '--wait'];
+    const args = [
+      'restore',
+      '-f',
+      resourcesFile,
+      '--config',
+      'physical',
+      '--replicas',
+      '2',
+      '--volume-dir',
+      path.join(root, 'replica-${POD_ORDINAL}'),
+      '--wait',
+    ];
     const refused = await dbkeep(...args);
     expect(refused.code).toBe(1);
-    expect(refused.stderr.trim().split('\n').at(-1)).toMatch(/^dbkeep restore: VolumeNotEmpty: replica \d: volume .*replica-\d.*nothing was changed/);
+    expect(refused.stderr.trim().split('\n').at(-1)).toMatch(
+      /^dbkeep restore: VolumeNotEmpty: replica \d: volume .*replica-\d.*nothing was changed/,
+    );
 
     const replaced = await dbkeep(...args, '--overwrite');
     expect(replaced.code).toBe(0);
@@ -293,7 +408,12 @@ describe('dbkeep bootstrap', () => {
 
     const bootstrapped = dbkeep('bootstrap', '-f', resourcesFile, '-f', freshFile, '--target', 'fresh', '--wait-seconds', '120', '--wait');
     await sleep(3_000);
-    const instance = await startMariaDbInstance({ dir: path.join(stack.dir, 'fresh'), existingDatadir: initialized.datadir, port, rootPassword: password });
+    const instance = await startMariaDbInstance({
+      dir: path.join(stack.dir, 'fresh'),
+      existingDatadir: initialized.datadir,
+      port,
+      rootPassword: password,
+    });
     try {
       const result = await bootstrapped;
       const started = result.stderr.split('\n')[0]!.match(/^bootstrap session (bootstrap\/fresh\/\S+) started$/);
@@ -310,7 +430,7 @@ describe('dbkeep bootstrap', () => {
 });
 
 describe('dbkeep codec-server', () => {
-  it('decodes the encrypted input of a session started by the CLI, for the UI\'s origin, and stops on SIGTERM', async () => {
+  it("decodes the encrypted input of a session started by the CLI, for the UI's origin, and stops on SIGTERM", async () => {
     const port = await findFreePort();
     const server = await startCodecServer(['--port', String(port), '--ui-origin', UI_ORIGIN]);
     try {
@@ -337,7 +457,9 @@ describe('dbkeep codec-server', () => {
       expect(response.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
       const body = (await response.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> };
       expect(Buffer.from(body.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('json/plain');
-      const decoded = JSON.parse(Buffer.from(body.payloads[0]!.data, 'base64').toString()) as { configuration: { name: string; spec: { databases: string[] } } };
+      const decoded = JSON.parse(Buffer.from(body.payloads[0]!.data, 'base64').toString()) as {
+        configuration: { name: string; spec: { databases: string[] } };
+      };
       expect(decoded.configuration).toMatchObject({ name: 'shop', spec: { databases: DATABASES } });
     } finally {
       expect(await server.stop()).toBe(0);
@@ -345,7 +467,10 @@ describe('dbkeep codec-server', () => {
   });
 
   it('refuses to start without the keyring, saying which setting to give', async () => {
-    const result = await runDbkeep(['codec-server', '--port', '1'], { env: { ...cliEnvironment(), DBKEEP_PAYLOAD_KEYRING_FILE: '' }, cwd: stack.dir });
+    const result = await runDbkeep(['codec-server', '--port', '1'], {
+      env: { ...cliEnvironment(), DBKEEP_PAYLOAD_KEYRING_FILE: '' },
+      cwd: stack.dir,
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).toBe('dbkeep codec-server: set DBKEEP_PAYLOAD_KEYRING_FILE to the keyring the workers use\n');
   });

@@ -18,7 +18,10 @@ let target: MariaDbInstance;
 let resourcesFile: string;
 
 async function dbkeep(...args: string[]): Promise<CommandResult> {
-  return runDbkeep(args, { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue }, cwd: stack.dir });
+  return runDbkeep(args, {
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue },
+    cwd: stack.dir,
+  });
 }
 
 async function fingerprintOf(instance: MariaDbInstance) {
@@ -81,7 +84,18 @@ describe('dbkeep CLI', () => {
   });
 
   it('restores with --snapshot --wait into an empty target, identical to the source', async () => {
-    const result = await dbkeep('restore', '-f', resourcesFile, '--config', 'nightly', '--to', 'restored', '--snapshot', snapshotId, '--wait');
+    const result = await dbkeep(
+      'restore',
+      '-f',
+      resourcesFile,
+      '--config',
+      'nightly',
+      '--to',
+      'restored',
+      '--snapshot',
+      snapshotId,
+      '--wait',
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`snapshot ${snapshotId} restored into restored`);
     expect(diffFingerprints(await fingerprintOf(source), await fingerprintOf(target))).toEqual([]);

@@ -75,8 +75,18 @@ describe('dbkeep dev', () => {
     writeFileSync(
       resources,
       [
-        { apiVersion: API_VERSION, kind: 'Target', metadata: { name: 'shop-db' }, spec: { engine: 'mariadb', host: '127.0.0.1', port: database.port, password: { file: passwordFile } } },
-        { apiVersion: API_VERSION, kind: 'BackupConfiguration', metadata: { name: 'shop' }, spec: { target: 'shop-db', repository: 'dev' } },
+        {
+          apiVersion: API_VERSION,
+          kind: 'Target',
+          metadata: { name: 'shop-db' },
+          spec: { engine: 'mariadb', host: '127.0.0.1', port: database.port, password: { file: passwordFile } },
+        },
+        {
+          apiVersion: API_VERSION,
+          kind: 'BackupConfiguration',
+          metadata: { name: 'shop' },
+          spec: { target: 'shop-db', repository: 'dev' },
+        },
       ]
         .map((d) => stringify(d))
         .join('---\n'),

@@ -41,16 +41,20 @@ const ENGINES: EngineCase[] = [
 
 const DATABASES = ['sakila', AWKWARD_DATABASE, FEATURES_DATABASE];
 
-
 async function readManifest(configuration: string, snapshotId: string): Promise<Manifest> {
-  const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `dbkeep/${configuration}/${snapshotId}/manifest.json` }));
+  const object = await stack.s3.send(
+    new GetObjectCommand({ Bucket: stack.bucket, Key: `dbkeep/${configuration}/${snapshotId}/manifest.json` }),
+  );
   const parsed = parseManifest(await object.Body!.transformToString());
   if (!parsed.ok) throw new Error(parsed.reason);
   return parsed.manifest;
 }
 
 async function backup(configuration: string, source: MariaDbInstance, databases: string[]): Promise<string> {
-  const resources = stack.resources(stack.targetDocument('source', source), configurationDocument(configuration, { target: 'source', databases }));
+  const resources = stack.resources(
+    stack.targetDocument('source', source),
+    configurationDocument(configuration, { target: 'source', databases }),
+  );
   const result = await (await stack.client.backupNow(resolveBackupConfiguration(resources, configuration))).result();
   if (result.outcome !== 'succeeded') throw new Error(`backup of ${configuration} skipped`);
   return result.snapshotId;
@@ -100,7 +104,9 @@ describe.each(ENGINES)('$name', ({ name, release, gtid, sourceArgs, version }) =
     const manifest = await readManifest(configuration, snapshotId);
     expect(manifest.server.version).toMatch(version);
     expect(manifest.server.flavor).toBe(source.engine);
-    expect(manifest.tools.dump).toMatch(source.engine === 'mysql' ? /^mysqldump .*9\.7\./ : new RegExp(`^mariadb-dump .*${release.slice(8)}\\.`));
+    expect(manifest.tools.dump).toMatch(
+      source.engine === 'mysql' ? /^mysqldump .*9\.7\./ : new RegExp(`^mariadb-dump .*${release.slice(8)}\\.`),
+    );
     if (source.engine === 'mysql') {
       const [row] = await rootQuery(source, 'SELECT @@GLOBAL.gtid_executed AS executed');
       // Nothing writes to the source after the backup: its set is the snapshot's.
@@ -121,7 +127,10 @@ describe.each(ENGINES)('$name', ({ name, release, gtid, sourceArgs, version }) =
     const manifest = await readManifest(configuration, snapshotId);
     if (source.engine === 'mysql' && gtid) {
       expect(result.gtid).toMatch(/took the snapshot's GTID set/);
-      const [row] = await rootQuery(target, `SELECT GTID_SUBSET('${manifest.replication!.gtidExecuted}', @@GLOBAL.gtid_executed) AS taken, @@GLOBAL.gtid_executed AS executed`);
+      const [row] = await rootQuery(
+        target,
+        `SELECT GTID_SUBSET('${manifest.replication!.gtidExecuted}', @@GLOBAL.gtid_executed) AS taken, @@GLOBAL.gtid_executed AS executed`,
+      );
       expect(Number(row!.taken)).toBe(1);
       // Applied without the binary log: the target's history is the snapshot's, nothing of its own.
       expect(String(row!.executed).replace(/\s+/g, '')).toBe(manifest.replication!.gtidExecuted);
@@ -138,24 +147,36 @@ describe.each(ENGINES)('$name', ({ name, release, gtid, sourceArgs, version }) =
     const target = await stack.startDatabase({ release, gtid, extraArgs: sourceArgs });
     await rootQuery(target, 'CREATE DATABASE sakila');
     await rootQuery(target, 'CREATE TABLE sakila.mine (id INT PRIMARY KEY)');
-    const gtidBefore = await rootQuery(target, release === 'mysql-9.7' ? 'SELECT @@GLOBAL.gtid_purged AS g' : 'SELECT @@GLOBAL.gtid_slave_pos AS g');
+    const gtidBefore = await rootQuery(
+      target,
+      release === 'mysql-9.7' ? 'SELECT @@GLOBAL.gtid_purged AS g' : 'SELECT @@GLOBAL.gtid_slave_pos AS g',
+    );
     for (const attempt of [1, 2]) {
       const result = await restore(configuration, snapshotId, target, true);
       expect(result.gtid, `restore ${attempt}`).toMatch(/left alone/);
       expect(await fingerprintDatabases(target, DATABASES)).toEqual(await fingerprintDatabases(source, DATABASES));
     }
-    expect(await rootQuery(target, release === 'mysql-9.7' ? 'SELECT @@GLOBAL.gtid_purged AS g' : 'SELECT @@GLOBAL.gtid_slave_pos AS g')).toEqual(gtidBefore);
+    expect(
+      await rootQuery(target, release === 'mysql-9.7' ? 'SELECT @@GLOBAL.gtid_purged AS g' : 'SELECT @@GLOBAL.gtid_slave_pos AS g'),
+    ).toEqual(gtidBefore);
   });
 
   it('refuses a Target whose engine names the other family, at once, naming both', async () => {
     const wrong = release === 'mysql-9.7' ? 'mariadb' : 'mysql';
     const document = stack.targetDocument('source', source) as { spec: Record<string, unknown> };
     document.spec.engine = wrong;
-    const resources = stack.resources(document, configurationDocument(`${configuration}-wrong`, { target: 'source', databases: ['sakila'] }));
-    const failure = await workflowFailureOf((await stack.client.backupNow(resolveBackupConfiguration(resources, `${configuration}-wrong`))).result());
+    const resources = stack.resources(
+      document,
+      configurationDocument(`${configuration}-wrong`, { target: 'source', databases: ['sakila'] }),
+    );
+    const failure = await workflowFailureOf(
+      (await stack.client.backupNow(resolveBackupConfiguration(resources, `${configuration}-wrong`))).result(),
+    );
     expect(failure.type).toBe('EngineMismatch');
     expect(failure.nonRetryable).toBe(true);
-    expect(failure.message).toMatch(new RegExp(`says engine: ${wrong}, but the server is ${source.engine === 'mysql' ? 'MySQL' : 'MariaDB'}`));
+    expect(failure.message).toMatch(
+      new RegExp(`says engine: ${wrong}, but the server is ${source.engine === 'mysql' ? 'MySQL' : 'MariaDB'}`),
+    );
   });
 });
 
@@ -207,7 +228,10 @@ describe('across versions and families', () => {
     process.env.PATH = pathWithReleaseTools('mariadb-10.11', hostPath);
     const old = await stack.startDatabase({ release: 'mariadb-10.11' });
     await createAwkwardDatabase(old);
-    await rootQuery(old, `INSERT INTO \`${AWKWARD_DATABASE.replace(/`/g, '``')}\`.\`${AWKWARD_TABLE.replace(/`/g, '``')}\` (id) VALUES (99)`);
+    await rootQuery(
+      old,
+      `INSERT INTO \`${AWKWARD_DATABASE.replace(/`/g, '``')}\`.\`${AWKWARD_TABLE.replace(/`/g, '``')}\` (id) VALUES (99)`,
+    );
     const before = await fingerprintDatabases(old, [AWKWARD_DATABASE]);
     const failure = await workflowFailureOf(restore('mysql-to-mariadb', snapshotId, old, true));
     expect(failure.type).toBe('RestoreStatementRejected');
@@ -223,7 +247,7 @@ describe('across versions and families', () => {
     );
   });
 
-  it('fails at once, naming the tool and what provides it, when the worker lacks the engine\'s dump tool', async () => {
+  it("fails at once, naming the tool and what provides it, when the worker lacks the engine's dump tool", async () => {
     const source = await stack.startDatabase({ release: 'mysql-9.7' });
     await createAwkwardDatabase(source);
     // A worker image with zstd only.
@@ -231,7 +255,10 @@ describe('across versions and families', () => {
     symlinkSync(execFileSync('which', ['zstd']).toString().trim(), path.join(bin, 'zstd'));
     process.env.PATH = bin;
     try {
-      const resources = stack.resources(stack.targetDocument('source', source), configurationDocument('no-tools', { target: 'source', databases: [AWKWARD_DATABASE] }));
+      const resources = stack.resources(
+        stack.targetDocument('source', source),
+        configurationDocument('no-tools', { target: 'source', databases: [AWKWARD_DATABASE] }),
+      );
       const failure = await workflowFailureOf((await stack.client.backupNow(resolveBackupConfiguration(resources, 'no-tools'))).result());
       expect(failure.type).toBe('ToolNotFound');
       expect(failure.nonRetryable).toBe(true);
@@ -253,7 +280,12 @@ describe('across versions and families', () => {
     const failure = await workflowFailureOf(restore('mariadb-to-mysql', snapshotId, target));
     expect(failure.type).toBe('IncompatibleSnapshot');
     expect(failure.message).toMatch(/MariaDB dump .* does not load into MySQL 9\.7/);
-    expect(await rootQuery(target, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')`)).toEqual([]);
+    expect(
+      await rootQuery(
+        target,
+        `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')`,
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -34,7 +34,9 @@ beforeAll(async () => {
   primary = cluster.nodes[0]!;
   await loadSakila(primary.instance);
   const connection = await rootConnection(primary.instance);
-  await connection.query('CREATE DATABASE churn; CREATE TABLE churn.ticks (id INT AUTO_INCREMENT PRIMARY KEY, at TIMESTAMP(6) DEFAULT NOW(6))');
+  await connection.query(
+    'CREATE DATABASE churn; CREATE TABLE churn.ticks (id INT AUTO_INCREMENT PRIMARY KEY, at TIMESTAMP(6) DEFAULT NOW(6))',
+  );
   await connection.end();
   // Loaded on node 0; the backups below must see it on every node.
   await cluster.waitUntilSynced();
@@ -50,7 +52,9 @@ const address = (node: GaleraNode) => `127.0.0.1:${node.instance.port}`;
 function resources(extra: object[] = []) {
   const target = stack.targetDocument('galera', primary.instance) as { spec: Record<string, unknown> };
   target.spec.datadir = primary.instance.datadir;
-  target.spec.galera = { members: cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.instance.port, datadir: node.instance.datadir })) };
+  target.spec.galera = {
+    members: cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.instance.port, datadir: node.instance.datadir })),
+  };
   return stack.resources(
     target,
     // Uncompressed, so the test reads the SQL as stored; churn is left out, the writer's database.
@@ -184,7 +188,7 @@ describe('a three-node Galera cluster', () => {
     expect(diffFingerprints(expected!, actual!)).toEqual([]);
   });
 
-  it('backs up physically from the same node, the stream\'s exact position inside the manifest\'s bounds', async () => {
+  it("backs up physically from the same node, the stream's exact position inside the manifest's bounds", async () => {
     const before = await lastCommitted(cluster.nodes[1]!);
     const writer = startWriter();
     const { result, manifest } = await backup('physical').finally(() => writer.stop());
@@ -231,7 +235,9 @@ describe('a three-node Galera cluster', () => {
       expect(failure).toMatchObject({ type: 'NoSyncedClusterNode', nonRetryable: false });
       const message = (failure as Error).message;
       expect(message).toMatch(/^Target "galera": no synced Galera node to back up from: /);
-      expect(message).toContain(`${address(primary)} (write primary): wsrep_local_state=2 (Donor/Desynced), wsrep_ready=ON, wsrep_cluster_status=Primary`);
+      expect(message).toContain(
+        `${address(primary)} (write primary): wsrep_local_state=2 (Donor/Desynced), wsrep_ready=ON, wsrep_cluster_status=Primary`,
+      );
       for (const node of cluster.nodes.slice(1)) expect(message).toContain(`; ${address(node)}: wsrep_local_state=2 (Donor/Desynced)`);
     } finally {
       for (const node of cluster.nodes) await setDesync(node, false);

@@ -1,7 +1,15 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AuthorizationV1Api, BatchV1Api, CoreV1Api, KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import {
+  AuthorizationV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type KubernetesObject,
+  type V1ConfigMap,
+  type V1Deployment,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubernetesJobReplicaWorkers } from '../../activities/kubernetes-replica-workers';
 import { parseResourceSet } from '../../domain/resource-set';
@@ -46,7 +54,7 @@ afterAll(async () => {
 });
 
 describe('deploy/base', () => {
-  it('renders the worker, its and the replica Jobs\' ServiceAccounts, Roles and RoleBindings, ConfigMap and the Pushgateway into one namespace', () => {
+  it("renders the worker, its and the replica Jobs' ServiceAccounts, Roles and RoleBindings, ConfigMap and the Pushgateway into one namespace", () => {
     expect(rendered.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual([
       'ConfigMap/dbkeep-worker',
       'Deployment/dbkeep-pushgateway',
@@ -99,7 +107,10 @@ describe('deploy/base', () => {
     );
     expect(launcher).toBeInstanceOf(KubernetesJobReplicaWorkers);
     await expect(
-      replicaWorkersFromEnvironment({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'dbkeep' }, { DBKEEP_REPLICA_RUNTIME: 'kubernetes', DBKEEP_REPLICA_CLAIM_TEMPLATE: 'data', DBKEEP_REPLICA_STORAGE_SIZE: 'lots' }),
+      replicaWorkersFromEnvironment(
+        { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'dbkeep' },
+        { DBKEEP_REPLICA_RUNTIME: 'kubernetes', DBKEEP_REPLICA_CLAIM_TEMPLATE: 'data', DBKEEP_REPLICA_STORAGE_SIZE: 'lots' },
+      ),
     ).rejects.toThrow(
       /DBKEEP_REPLICA_IMAGE: .*required.*DBKEEP_REPLICA_CLAIM_TEMPLATE: must contain \$\{POD_ORDINAL\}.*DBKEEP_REPLICA_STORAGE_SIZE: must be a Kubernetes quantity/,
     );
@@ -129,10 +140,21 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
     const core = admin.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: OTHER_NAMESPACE } } });
     for (const namespace of ['dbkeep', OTHER_NAMESPACE]) {
-      await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'db-credentials' }, stringData: { password: `${namespace}-password` } } });
+      await core.createNamespacedSecret({
+        namespace,
+        body: { metadata: { name: 'db-credentials' }, stringData: { password: `${namespace}-password` } },
+      });
     }
-    worker = await writeServiceAccountKubeconfig(admin, { namespace: 'dbkeep', name: 'dbkeep-worker', file: path.join(scratch, 'worker.kubeconfig') });
-    replica = await writeServiceAccountKubeconfig(admin, { namespace: 'dbkeep', name: 'dbkeep-replica', file: path.join(scratch, 'replica.kubeconfig') });
+    worker = await writeServiceAccountKubeconfig(admin, {
+      namespace: 'dbkeep',
+      name: 'dbkeep-worker',
+      file: path.join(scratch, 'worker.kubeconfig'),
+    });
+    replica = await writeServiceAccountKubeconfig(admin, {
+      namespace: 'dbkeep',
+      name: 'dbkeep-replica',
+      file: path.join(scratch, 'replica.kubeconfig'),
+    });
   });
 
   /** What the API server's RBAC answers for identity itself (a SelfSubjectAccessReview). */
@@ -143,7 +165,7 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
     return review.status?.allowed ?? false;
   }
 
-  describe('the worker\'s (dbkeep-worker)', () => {
+  describe("the worker's (dbkeep-worker)", () => {
     it('may do what a restore into PVCs and Jobs, secretKeyRef references and Service or AppBinding targets need, in its namespace', async () => {
       const grants: Array<[string, string[], string?]> = [
         ['persistentvolumeclaims', ['create', 'get', 'list', 'patch']],
@@ -166,12 +188,18 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
       expect(await allowed(worker, 'dbkeep', 'deployments', 'create', 'apps')).toBe(false);
       expect(await allowed(worker, 'dbkeep', 'services', 'update')).toBe(false);
       expect(await allowed(worker, 'dbkeep', 'endpointslices', 'create', 'discovery.k8s.io')).toBe(false);
-      for (const [resource, group] of [['secrets', ''], ['persistentvolumeclaims', ''], ['jobs', 'batch'], ['services', ''], ['appbindings', 'appcatalog.appscode.com']] as const) {
+      for (const [resource, group] of [
+        ['secrets', ''],
+        ['persistentvolumeclaims', ''],
+        ['jobs', 'batch'],
+        ['services', ''],
+        ['appbindings', 'appcatalog.appscode.com'],
+      ] as const) {
         expect(await allowed(worker, OTHER_NAMESPACE, resource, 'get', group), `get ${resource} in ${OTHER_NAMESPACE}`).toBe(false);
       }
     });
 
-    it('really creates a PVC and a Job, reads a Secret in its namespace, and is refused another namespace\'s Secret', async () => {
+    it("really creates a PVC and a Job, reads a Secret in its namespace, and is refused another namespace's Secret", async () => {
       const core = worker.makeApiClient(CoreV1Api);
       const batch = worker.makeApiClient(BatchV1Api);
       const claim = await core.createNamespacedPersistentVolumeClaim({
@@ -200,7 +228,9 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
 
       const secret = await core.readNamespacedSecret({ name: 'db-credentials', namespace: 'dbkeep' });
       expect(Buffer.from(secret.data!.password!, 'base64').toString()).toBe('dbkeep-password');
-      const refused = await core.readNamespacedSecret({ name: 'db-credentials', namespace: OTHER_NAMESPACE }).catch((error: unknown) => error);
+      const refused = await core
+        .readNamespacedSecret({ name: 'db-credentials', namespace: OTHER_NAMESPACE })
+        .catch((error: unknown) => error);
       expect((refused as { code?: number }).code).toBe(403);
       expect(String((refused as { body?: string }).body)).toContain(
         `User \\"system:serviceaccount:dbkeep:dbkeep-worker\\" cannot get resource \\"secrets\\" in API group \\"\\" in the namespace \\"${OTHER_NAMESPACE}\\"`,
@@ -208,7 +238,7 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
     });
   });
 
-  describe('the replica Jobs\' (dbkeep-replica)', () => {
+  describe("the replica Jobs' (dbkeep-replica)", () => {
     it('may get Secrets in its namespace, which is all a replica worker reads, and nothing else', async () => {
       expect(await allowed(replica, 'dbkeep', 'secrets', 'get')).toBe(true);
       const refused: Array<[string, string, string?]> = [
@@ -230,13 +260,18 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
         ['appbindings', 'get', 'appcatalog.appscode.com'],
         ['roles', 'create', 'rbac.authorization.k8s.io'],
       ];
-      for (const [resource, verb, group] of refused) expect(await allowed(replica, 'dbkeep', resource, verb, group), `${verb} ${resource}`).toBe(false);
-      for (const [resource, verb, group] of [['secrets', 'get', ''], ['jobs', 'create', 'batch'], ['persistentvolumeclaims', 'create', '']] as const) {
+      for (const [resource, verb, group] of refused)
+        expect(await allowed(replica, 'dbkeep', resource, verb, group), `${verb} ${resource}`).toBe(false);
+      for (const [resource, verb, group] of [
+        ['secrets', 'get', ''],
+        ['jobs', 'create', 'batch'],
+        ['persistentvolumeclaims', 'create', ''],
+      ] as const) {
         expect(await allowed(replica, OTHER_NAMESPACE, resource, verb, group), `${verb} ${resource} in ${OTHER_NAMESPACE}`).toBe(false);
       }
     });
 
-    it('really reads a Secret in its namespace, and is refused creating a PVC or a Job, listing Secrets and another namespace\'s Secret', async () => {
+    it("really reads a Secret in its namespace, and is refused creating a PVC or a Job, listing Secrets and another namespace's Secret", async () => {
       const core = replica.makeApiClient(CoreV1Api);
       const batch = replica.makeApiClient(BatchV1Api);
       const secret = await core.readNamespacedSecret({ name: 'db-credentials', namespace: 'dbkeep' });
@@ -244,13 +279,22 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
       const user = 'User \\"system:serviceaccount:dbkeep:dbkeep-replica\\"';
       // Thunks: each request is made when its turn comes, so no refusal waits unhandled.
       const attempts: Array<[() => Promise<unknown>, string]> = [
-        [() => core.listNamespacedSecret({ namespace: 'dbkeep' }), `${user} cannot list resource \\"secrets\\" in API group \\"\\" in the namespace \\"dbkeep\\"`],
-        [() => core.readNamespacedSecret({ name: 'db-credentials', namespace: OTHER_NAMESPACE }), `${user} cannot get resource \\"secrets\\" in API group \\"\\" in the namespace \\"${OTHER_NAMESPACE}\\"`],
+        [
+          () => core.listNamespacedSecret({ namespace: 'dbkeep' }),
+          `${user} cannot list resource \\"secrets\\" in API group \\"\\" in the namespace \\"dbkeep\\"`,
+        ],
+        [
+          () => core.readNamespacedSecret({ name: 'db-credentials', namespace: OTHER_NAMESPACE }),
+          `${user} cannot get resource \\"secrets\\" in API group \\"\\" in the namespace \\"${OTHER_NAMESPACE}\\"`,
+        ],
         [
           () =>
             core.createNamespacedPersistentVolumeClaim({
               namespace: 'dbkeep',
-              body: { metadata: { name: 'replica-rbac-check' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } },
+              body: {
+                metadata: { name: 'replica-rbac-check' },
+                spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+              },
             }),
           `${user} cannot create resource \\"persistentvolumeclaims\\" in API group \\"\\" in the namespace \\"dbkeep\\"`,
         ],
@@ -260,14 +304,25 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
               namespace: 'dbkeep',
               body: {
                 metadata: { name: 'replica-rbac-check' },
-                spec: { template: { spec: { restartPolicy: 'Never', serviceAccountName: 'dbkeep-worker', containers: [{ name: 'c', image: 'ghcr.io/dbkeep/dbkeep:0.1.0' }] } } },
+                spec: {
+                  template: {
+                    spec: {
+                      restartPolicy: 'Never',
+                      serviceAccountName: 'dbkeep-worker',
+                      containers: [{ name: 'c', image: 'ghcr.io/dbkeep/dbkeep:0.1.0' }],
+                    },
+                  },
+                },
               },
             }),
           `${user} cannot create resource \\"jobs\\" in API group \\"batch\\" in the namespace \\"dbkeep\\"`,
         ],
       ];
       for (const [attempt, message] of attempts) {
-        const refused = await attempt().then(() => undefined, (error: unknown) => error);
+        const refused = await attempt().then(
+          () => undefined,
+          (error: unknown) => error,
+        );
         expect((refused as { code?: number } | undefined)?.code, message).toBe(403);
         expect(String((refused as { body?: string }).body)).toContain(message);
       }
@@ -280,12 +335,19 @@ describe('deploy/examples', () => {
     const file = path.join(EXAMPLES, 'resources.yaml');
     const set = parseResourceSet([{ file, text: readFileSync(file, 'utf8') }]);
     const configuration = set.backupConfigurations.get('shop-nightly')!;
-    expect(configuration.spec).toMatchObject({ target: 'shop-db', repository: 'offsite', schedule: { cron: '0 2 * * *' }, retention: { keepDaily: 7 } });
+    expect(configuration.spec).toMatchObject({
+      target: 'shop-db',
+      repository: 'offsite',
+      schedule: { cron: '0 2 * * *' },
+      retention: { keepDaily: 7 },
+    });
     expect(set.targets.get('shop-db')!.spec.service).toEqual({ name: 'shop-db', port: 'mysql' });
     expect(set.targets.get('billing-db')!.spec).toMatchObject({ appBinding: { name: 'billing-db' } });
     const secrets = parseYamlFile(path.join(EXAMPLES, 'secrets.yaml')) as Array<KubernetesObject & { stringData: Record<string, string> }>;
     const available = new Set(secrets.flatMap((s) => Object.keys(s.stringData).map((key) => `${s.metadata!.name}/${key}`)));
-    const referenced = [...readFileSync(file, 'utf8').matchAll(/secretKeyRef: \{ name: ([\w-]+), key: ([\w-]+) \}/g)].map((m) => `${m[1]}/${m[2]}`);
+    const referenced = [...readFileSync(file, 'utf8').matchAll(/secretKeyRef: \{ name: ([\w-]+), key: ([\w-]+) \}/g)].map(
+      (m) => `${m[1]}/${m[2]}`,
+    );
     expect(referenced.length).toBe(3);
     for (const reference of referenced) expect(available.has(reference), reference).toBe(true);
   });

@@ -1,7 +1,16 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BatchV1Api, CoreV1Api, KubeConfig, type V1ConfigMap, type V1Deployment, type V1Job, type V1PersistentVolumeClaim, type V1PodSpec } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1ConfigMap,
+  type V1Deployment,
+  type V1Job,
+  type V1PersistentVolumeClaim,
+  type V1PodSpec,
+} from '@kubernetes/client-node';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -67,7 +76,12 @@ const S3_ACCESS_KEY_ENV = 'DBKEEP_E2E_S3_ACCESS_KEY';
 const DATABASES = ['shop'];
 const REPLICAS = 3;
 /** The restore's own claim template; the launcher's default (the worker's environment) says otherwise in every field. */
-const CLAIM_TEMPLATE: VolumeClaimTemplate = { name: 'data-shop-${POD_ORDINAL}', storageClassName: 'restore-class', size: '2Gi', accessModes: ['ReadWriteOncePod'] };
+const CLAIM_TEMPLATE: VolumeClaimTemplate = {
+  name: 'data-shop-${POD_ORDINAL}',
+  storageClassName: 'restore-class',
+  size: '2Gi',
+  accessModes: ['ReadWriteOncePod'],
+};
 const DEFAULT_CLAIM_TEMPLATE = { name: 'default-claim-${POD_ORDINAL}', storageClassName: 'local-path', size: '1Gi' };
 /** The uid and gid the Jobs run as: the official mariadb image's mysql user. */
 const DATABASE_UID = 999;
@@ -98,9 +112,16 @@ function resources() {
   target.spec.datadir = source.datadir;
   // Not the stack's `{ file }` access key: the Job runs as the database's user, which may not read this process's files.
   const repository = stack.repositoryDocument('repo-env', {
-    credentials: { accessKeyId: { env: S3_ACCESS_KEY_ENV }, secretAccessKey: { secretKeyRef: { name: S3_SECRET_KEY_SECRET, key: 'secret-access-key' } } },
+    credentials: {
+      accessKeyId: { env: S3_ACCESS_KEY_ENV },
+      secretAccessKey: { secretKeyRef: { name: S3_SECRET_KEY_SECRET, key: 'secret-access-key' } },
+    },
   });
-  return stack.resources(repository, target, configurationDocument('shop-physical', { target: 'shop', repository: 'repo-env', method: 'physical' }));
+  return stack.resources(
+    repository,
+    target,
+    configurationDocument('shop-physical', { target: 'shop', repository: 'repo-env', method: 'physical' }),
+  );
 }
 
 async function restoreIntoClaims(options: { overwrite: boolean }) {
@@ -116,7 +137,10 @@ async function restoreIntoClaims(options: { overwrite: boolean }) {
 }
 
 async function claimsOf(restoreId: string): Promise<V1PersistentVolumeClaim[]> {
-  const list = await core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE, labelSelector: `${REPLICA_LABELS.restore}=${restoreId}` });
+  const list = await core.listNamespacedPersistentVolumeClaim({
+    namespace: NAMESPACE,
+    labelSelector: `${REPLICA_LABELS.restore}=${restoreId}`,
+  });
   return list.items.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
 }
 
@@ -128,7 +152,11 @@ async function jobsOf(restoreId: string): Promise<V1Job[]> {
 async function expectClaimsMatchSource(claimNames: string[]): Promise<void> {
   for (const claim of claimNames) {
     const datadir = agent.claimDirectory(claim);
-    const replica = await startMariaDbInstance({ dir: path.join(scratch, `${claim}-run-${Date.now()}`), existingDatadir: datadir, rootPassword: source.rootPassword });
+    const replica = await startMariaDbInstance({
+      dir: path.join(scratch, `${claim}-run-${Date.now()}`),
+      existingDatadir: datadir,
+      rootPassword: source.rootPassword,
+    });
     try {
       const actual = await fingerprints(replica);
       for (const db of DATABASES) expect(diffFingerprints(expected[db]!, actual[db]!), `${claim} ${db}`).toEqual([]);
@@ -142,7 +170,10 @@ beforeAll(async () => {
   if (!existsSync(path.join(projectRoot(), 'dist', 'clients', 'cli', 'main.js'))) {
     throw new Error('the replica Jobs run bin/dbkeep.js: run `npm run build` first');
   }
-  [cluster, stack] = await Promise.all([startKubeApiServer({ dir: path.join(scratch, 'cluster') }), startE2eStack({ payloadCodec: codec })]);
+  [cluster, stack] = await Promise.all([
+    startKubeApiServer({ dir: path.join(scratch, 'cluster') }),
+    startE2eStack({ payloadCodec: codec }),
+  ]);
   const admin = new KubeConfig();
   admin.loadFromFile(cluster.kubeconfigPath);
   core = admin.makeApiClient(CoreV1Api);
@@ -150,20 +181,38 @@ beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
   // deploy/base as an overlay with `namespace: databases` renders it; its RBAC is all the flow gets.
   const base = renderKustomization(BASE, { namespace: NAMESPACE });
-  await applyServerSide(admin, base.filter((object) => RBAC_KINDS.has(object.kind!)), FIELD_MANAGER);
-  const workerServiceAccount = findRenderedObject<V1Deployment>(base, 'Deployment', 'dbkeep-worker').spec!.template.spec!.serviceAccountName!;
+  await applyServerSide(
+    admin,
+    base.filter((object) => RBAC_KINDS.has(object.kind!)),
+    FIELD_MANAGER,
+  );
+  const workerServiceAccount = findRenderedObject<V1Deployment>(base, 'Deployment', 'dbkeep-worker').spec!.template.spec!
+    .serviceAccountName!;
   replicaServiceAccount = findRenderedObject<V1ConfigMap>(base, 'ConfigMap', 'dbkeep-worker').data!.DBKEEP_REPLICA_SERVICE_ACCOUNT!;
   expect(replicaServiceAccount).not.toBe(workerServiceAccount);
   const workerKubeconfigPath = path.join(scratch, 'worker.kubeconfig');
-  const workerConfig = await writeServiceAccountKubeconfig(admin, { namespace: NAMESPACE, name: workerServiceAccount, file: workerKubeconfigPath });
+  const workerConfig = await writeServiceAccountKubeconfig(admin, {
+    namespace: NAMESPACE,
+    name: workerServiceAccount,
+    file: workerKubeconfigPath,
+  });
   workerApi = { core: workerConfig.makeApiClient(CoreV1Api), batch: workerConfig.makeApiClient(BatchV1Api) };
 
   // The access key is `{ env: ... }`: this worker has it in its environment, the Job from a Secret, as a user's would.
   const stackRepository = stack.resources().repositories.get('repo')!.spec.s3!.credentials!.accessKeyId as { file: string };
   process.env[S3_ACCESS_KEY_ENV] = readFileSync(stackRepository.file, 'utf8');
-  await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: S3_SECRET }, stringData: { [S3_ACCESS_KEY_ENV]: process.env[S3_ACCESS_KEY_ENV]! } } });
-  await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: S3_SECRET_KEY_SECRET }, stringData: { 'secret-access-key': stack.s3SecretKey } } });
-  await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: KEYRING_SECRET }, stringData: { 'keyring.json': JSON.stringify(keyring) } } });
+  await core.createNamespacedSecret({
+    namespace: NAMESPACE,
+    body: { metadata: { name: S3_SECRET }, stringData: { [S3_ACCESS_KEY_ENV]: process.env[S3_ACCESS_KEY_ENV]! } },
+  });
+  await core.createNamespacedSecret({
+    namespace: NAMESPACE,
+    body: { metadata: { name: S3_SECRET_KEY_SECRET }, stringData: { 'secret-access-key': stack.s3SecretKey } },
+  });
+  await core.createNamespacedSecret({
+    namespace: NAMESPACE,
+    body: { metadata: { name: KEYRING_SECRET }, stringData: { 'keyring.json': JSON.stringify(keyring) } },
+  });
   agent = await startTestNodeAgent({ kubeconfigPath: cluster.kubeconfigPath, namespace: NAMESPACE, dir: path.join(scratch, 'node') });
   // As the worker's pod reads secretKeyRefs: with its ServiceAccount, in its namespace.
   const workerEnv = { ...process.env, KUBECONFIG: workerKubeconfigPath };
@@ -227,7 +276,7 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
   let firstRestore: string;
   let firstClaims: V1PersistentVolumeClaim[];
 
-  it('backs up, then restores 3 replicas into labelled PVCs from the restore\'s claim template, by labelled non-root Jobs owned by them', async () => {
+  it("backs up, then restores 3 replicas into labelled PVCs from the restore's claim template, by labelled non-root Jobs owned by them", async () => {
     const backup = await (await client.backupNow(resolveBackupConfiguration(resources(), 'shop-physical'))).result();
     expect(backup.outcome).toBe('succeeded');
 
@@ -245,7 +294,11 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
         [REPLICA_LABELS.restore]: restoreId,
         [REPLICA_LABELS.ordinal]: String(ordinal),
       });
-      expect(claim.spec).toMatchObject({ storageClassName: 'restore-class', accessModes: ['ReadWriteOncePod'], resources: { requests: { storage: '2Gi' } } });
+      expect(claim.spec).toMatchObject({
+        storageClassName: 'restore-class',
+        accessModes: ['ReadWriteOncePod'],
+        resources: { requests: { storage: '2Gi' } },
+      });
       expect(claim.status?.phase).toBe('Bound');
 
       // The Job as it was while it ran (stop() has deleted it since).
@@ -269,12 +322,20 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
       expect(pod.containers[0]!.env).toEqual([{ name: 'DBKEEP_PAYLOAD_KEYRING_FILE', value: `${KEYRING_MOUNT}/keyring.json` }]);
       expect(pod.containers[0]!.image).toBe('registry.example/dbkeep:test');
       expect([...pod.containers[0]!.command!, ...pod.containers[0]!.args!]).toEqual([
-        '/usr/bin/tini', '--', 'node', '--max-semi-space-size=2', '/app/bin/dbkeep.js',
+        '/usr/bin/tini',
+        '--',
+        'node',
+        '--max-semi-space-size=2',
+        '/app/bin/dbkeep.js',
         'replica-worker',
-        '--volume', REPLICA_VOLUME_MOUNT_PATH,
-        '--task-queue', replicaTaskQueue(restoreId, ordinal),
-        '--address', stack.temporal.address,
-        '--namespace', stack.temporal.namespace,
+        '--volume',
+        REPLICA_VOLUME_MOUNT_PATH,
+        '--task-queue',
+        replicaTaskQueue(restoreId, ordinal),
+        '--address',
+        stack.temporal.address,
+        '--namespace',
+        stack.temporal.namespace,
       ]);
       expect(pod.containers[0]!.volumeMounts).toEqual([
         { name: 'volume', mountPath: REPLICA_VOLUME_MOUNT_PATH },
@@ -323,13 +384,15 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
     expect(claims.map((c) => c.metadata!.labels![REPLICA_LABELS.restore])).toEqual([restoreId, restoreId, restoreId]);
     expect(await claimsOf(firstRestore)).toEqual([]);
     for (let ordinal = 0; ordinal < REPLICAS; ordinal++) {
-      expect(agent.jobsRun.get(replicaJobName(replicaTaskQueue(restoreId, ordinal)))?.metadata?.ownerReferences?.[0]?.uid).toBe(claims[ordinal]!.metadata!.uid);
+      expect(agent.jobsRun.get(replicaJobName(replicaTaskQueue(restoreId, ordinal)))?.metadata?.ownerReferences?.[0]?.uid).toBe(
+        claims[ordinal]!.metadata!.uid,
+      );
     }
     expect(await jobsOf(restoreId)).toEqual([]);
     await expectClaimsMatchSource([claims[0]!.metadata!.name!]);
   });
 
-  it('fails ensureRunning with the Job\'s reason when its worker exits before polling, and replaces the ended Job next time', async () => {
+  it("fails ensureRunning with the Job's reason when its worker exits before polling, and replaces the ended Job next time", async () => {
     const launcher = new KubernetesJobReplicaWorkers({
       api: workerApi,
       namespace: NAMESPACE,
@@ -343,7 +406,8 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
       readyTimeoutMs: 30_000,
     });
     const spec = { taskQueue: replicaTaskQueue('broken', 0), restoreId: 'broken', ordinal: 0, volume: { directory: 'unused' } };
-    const endedBeforePolling = /ended before its worker polled dbkeep-replica-broken-0: Failed \(BackoffLimitExceeded: the container exited with 1\)/;
+    const endedBeforePolling =
+      /ended before its worker polled dbkeep-replica-broken-0: Failed \(BackoffLimitExceeded: the container exited with 1\)/;
     await expect(launcher.ensureRunning(spec)).rejects.toThrow(endedBeforePolling);
     const [failed] = await jobsOf('broken');
     expect(failed?.status?.failed).toBe(1);
@@ -360,7 +424,12 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
   it('has its Job pods admitted by a namespace that enforces the restricted Pod Security Standard', async () => {
     const restricted = 'restricted-replicas';
     await core.createNamespace({
-      body: { metadata: { name: restricted, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } },
+      body: {
+        metadata: {
+          name: restricted,
+          labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
+        },
+      },
     });
     const job = [...agent.jobsRun.values()].find((j) => j.metadata?.annotations?.['dbkeep.io/task-queue']?.startsWith('dbkeep-replica-'))!;
     // The pod the Job controller would create from the template, checked by admission only (dry run).

@@ -34,7 +34,10 @@ beforeAll(async () => {
   const core = admin.makeApiClient(CoreV1Api);
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
 
-  for (const [namespace, password] of [[TEAM_A, PASSWORD_A], [TEAM_B, PASSWORD_B]] as const) {
+  for (const [namespace, password] of [
+    [TEAM_A, PASSWORD_A],
+    [TEAM_B, PASSWORD_B],
+  ] as const) {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedSecret({
       namespace,
@@ -114,9 +117,7 @@ async function permanentFailureOf(promise: Promise<unknown>): Promise<Applicatio
 
 describe('secretKeyRef resolution against a real API server', () => {
   it('reads an existing key, stripping one trailing newline as for a mounted file', async () => {
-    await expect(asAdmin.resolve(secretKeyRef('db-credentials', 'password', TEAM_A), 'Target "db" password')).resolves.toBe(
-      PASSWORD_A,
-    );
+    await expect(asAdmin.resolve(secretKeyRef('db-credentials', 'password', TEAM_A), 'Target "db" password')).resolves.toBe(PASSWORD_A);
     await expect(asAdmin.resolve(secretKeyRef('db-credentials', 'username', TEAM_B), 'p')).resolves.toBe('backup');
   });
 
@@ -148,9 +149,11 @@ describe('secretKeyRef resolution against a real API server', () => {
     await expect(asWorker.resolve(secretKeyRef('db-credentials', 'password', TEAM_A), 'p')).resolves.toBe(PASSWORD_A);
   });
 
-  it('fails permanently with the API server\'s reason when RBAC forbids the ServiceAccount another namespace', async () => {
+  it("fails permanently with the API server's reason when RBAC forbids the ServiceAccount another namespace", async () => {
     const failure = await permanentFailureOf(asWorker.resolve(secretKeyRef('db-credentials', 'password', TEAM_B), 'Target "db" password'));
-    expect(failure.message).toContain('Target "db" password: cannot read key "password" of Secret team-b/db-credentials: forbidden for kubeconfig');
+    expect(failure.message).toContain(
+      'Target "db" password: cannot read key "password" of Secret team-b/db-credentials: forbidden for kubeconfig',
+    );
     expect(failure.message).toContain(
       'User "system:serviceaccount:team-a:dbkeep-worker" cannot get resource "secrets" in API group "" in the namespace "team-b"',
     );
@@ -168,7 +171,9 @@ describe('secretKeyRef resolution against a real API server', () => {
   it('throws a retryable error when the API server does not answer', async () => {
     const closed = `https://127.0.0.1:${await findFreePort()}`;
     const reader = createKubernetesSecretReader({ env: { KUBECONFIG: writeTokenKubeconfig('closed.kubeconfig', closed, 'x', TEAM_A) } });
-    const error = await failureOf(createSecretResolver({}, reader).resolve(secretKeyRef('db-credentials', 'password'), 'Target "db" password'));
+    const error = await failureOf(
+      createSecretResolver({}, reader).resolve(secretKeyRef('db-credentials', 'password'), 'Target "db" password'),
+    );
     expect(error).not.toBeInstanceOf(ApplicationFailure);
     expect(error.message).toContain(`Target "db" password: reading key "password" of Secret team-a/db-credentials from ${closed} failed: `);
     expect(error.message).toContain('ECONNREFUSED');

@@ -188,11 +188,16 @@ beforeAll(async () => {
   expected = await fingerprintOf(source);
   // The AppBinding's user: not root, and only its Secret knows the password.
   const target = await rootConnection(restored);
-  await target.query(`CREATE USER '${RESTORER}'@'127.0.0.1' IDENTIFIED BY '${RESTORER_PASSWORD}'; GRANT ALL ON *.* TO '${RESTORER}'@'127.0.0.1';`);
+  await target.query(
+    `CREATE USER '${RESTORER}'@'127.0.0.1' IDENTIFIED BY '${RESTORER_PASSWORD}'; GRANT ALL ON *.* TO '${RESTORER}'@'127.0.0.1';`,
+  );
   await target.end();
   stack.passwords.push(RESTORER_PASSWORD);
 
-  await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: 'shop-db-root' }, stringData: { password: source.rootPassword } } });
+  await core.createNamespacedSecret({
+    namespace: NAMESPACE,
+    body: { metadata: { name: 'shop-db-root' }, stringData: { password: source.rootPassword } },
+  });
   sourceEndpoint = await relayTo(source);
   await createServiceFor(NAMESPACE, 'shop-db', sourceEndpoint);
   await createServiceFor('default', 'restore-db', await relayTo(restored));
@@ -229,7 +234,7 @@ afterAll(async () => {
 });
 
 describe('Targets found through Kubernetes', () => {
-  it('backs up through a Service\'s ready EndpointSlice endpoint', async () => {
+  it("backs up through a Service's ready EndpointSlice endpoint", async () => {
     const result = await (await client.backupNow(resolveBackupConfiguration(resources(), 'shop'))).result();
     if (result.outcome !== 'succeeded') throw new Error(`skipped for ${result.runningSession}`);
     snapshotId = result.snapshotId;
@@ -254,7 +259,9 @@ describe('Targets found through Kubernetes', () => {
     admin.loadFromFile(cluster.kubeconfigPath);
     await installAppBindingCrd(admin);
     const missing = await workflowFailureOf(restoreInto('by-app-binding'));
-    expect(missing.message).toBe('Target "by-app-binding": cannot read AppBinding default/restore-db (spec.appBinding): there is no AppBinding restore-db in namespace default');
+    expect(missing.message).toBe(
+      'Target "by-app-binding": cannot read AppBinding default/restore-db (spec.appBinding): there is no AppBinding restore-db in namespace default',
+    );
 
     await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       group: 'appcatalog.appscode.com',
@@ -283,13 +290,21 @@ describe('Targets found through Kubernetes', () => {
     const handle = await client.backupNow(resolveBackupConfiguration(resources(), 'ghost'));
     const failure = await workflowFailureOf(handle.result());
     expect(failure).toMatchObject({ type: 'TargetReferenceUnavailable', nonRetryable: true });
-    expect(failure.message).toBe('Target "ghost": cannot read Service databases/no-such-db (spec.service): there is no Service no-such-db in namespace databases');
+    expect(failure.message).toBe(
+      'Target "ghost": cannot read Service databases/no-such-db (spec.service): there is no Service no-such-db in namespace databases',
+    );
   });
 
   it('says a Service has no ready endpoint with a retryable error, and connects once it has one', async () => {
-    const targets = createTargetEndpointResolver({ secrets: createSecretResolver(kubeEnv), kubernetes: kubernetesApiAccessLoader(kubeEnv) });
+    const targets = createTargetEndpointResolver({
+      secrets: createSecretResolver(kubeEnv),
+      kubernetes: kubernetesApiAccessLoader(kubeEnv),
+    });
     await createServiceFor(NAMESPACE, 'starting-db', sourceEndpoint, false);
-    const starting = { name: 'starting', spec: { engine: 'mariadb' as const, service: { name: 'starting-db', namespace: NAMESPACE }, port: 3306 } };
+    const starting = {
+      name: 'starting',
+      spec: { engine: 'mariadb' as const, service: { name: 'starting-db', namespace: NAMESPACE }, port: 3306 },
+    };
     const error = await targets.resolve(starting).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NoReadyEndpointError);
     expect((error as Error).message).toBe(
@@ -297,7 +312,11 @@ describe('Targets found through Kubernetes', () => {
         '(1 EndpointSlice(s) labelled kubernetes.io/service-name=starting-db); is the database running and ready?',
     );
     await discovery.patchNamespacedEndpointSlice(
-      { name: 'starting-db-manual', namespace: NAMESPACE, body: { endpoints: [{ addresses: [sourceEndpoint.host], conditions: { ready: true } }] } },
+      {
+        name: 'starting-db-manual',
+        namespace: NAMESPACE,
+        body: { endpoints: [{ addresses: [sourceEndpoint.host], conditions: { ready: true } }] },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     await expect(targets.resolve(starting)).resolves.toEqual({

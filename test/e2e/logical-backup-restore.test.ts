@@ -36,7 +36,10 @@ async function fingerprintOf(instance: MariaDbInstance, database: string) {
 }
 
 async function backup(configuration: string, spec: Record<string, unknown>, target = source) {
-  const resources = stack.resources(stack.targetDocument('source', target), configurationDocument(configuration, { target: 'source', ...spec }));
+  const resources = stack.resources(
+    stack.targetDocument('source', target),
+    configurationDocument(configuration, { target: 'source', ...spec }),
+  );
   const handle = await stack.client.backupNow(resolveBackupConfiguration(resources, configuration));
   const result = await handle.result();
   if (result.outcome !== 'succeeded') throw new Error(`backup of ${configuration} was skipped for ${result.runningSession}`);
@@ -48,10 +51,7 @@ async function restore(
   into: MariaDbInstance,
   options: { snapshotId?: string; at?: string; overwrite?: boolean; parallel?: number; database?: string } = {},
 ) {
-  const resources = stack.resources(
-    stack.targetDocument('restored', into),
-    configurationDocument(configuration, { target: 'restored' }),
-  );
+  const resources = stack.resources(stack.targetDocument('restored', into), configurationDocument(configuration, { target: 'restored' }));
   const handle = await stack.client.restore({
     repository: resolveBackupConfiguration(resources, configuration).repository,
     configuration,
@@ -112,7 +112,9 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
     expect(diffFingerprints(await fingerprintOf(source, AWKWARD_DATABASE), await fingerprintOf(oneDatabase, AWKWARD_DATABASE))).toEqual([]);
     const connection = await rootConnection(oneDatabase);
     try {
-      const [rows] = await connection.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'sakila'");
+      const [rows] = await connection.query<RowDataPacket[]>(
+        "SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'sakila'",
+      );
       expect(rows[0]!.n).toBe(0);
     } finally {
       await connection.end();
@@ -124,14 +126,16 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
     const target = await stack.startMariaDb();
     await restore('awkward', target, { snapshotId: result.snapshotId });
 
-    const [before, after] = await Promise.all([source, target].map(async (instance) => {
-      const connection = await rootConnection(instance);
-      try {
-        return await awkwardRows(connection);
-      } finally {
-        await connection.end();
-      }
-    }));
+    const [before, after] = await Promise.all(
+      [source, target].map(async (instance) => {
+        const connection = await rootConnection(instance);
+        try {
+          return await awkwardRows(connection);
+        } finally {
+          await connection.end();
+        }
+      }),
+    );
     expect(after).toHaveLength(5);
     expect(after).toEqual(before);
     expect(diffFingerprints(await fingerprintOf(source, AWKWARD_DATABASE), await fingerprintOf(target, AWKWARD_DATABASE))).toEqual([]);
@@ -197,7 +201,7 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
     expect(await stack.listKeys('wrong-password/')).toEqual([]);
   });
 
-  it('keeps every session\'s history small: a handful of activities, each payload well under 64 KB', async () => {
+  it("keeps every session's history small: a handful of activities, each payload well under 64 KB", async () => {
     let sessions = 0;
     for await (const execution of stack.client.temporal.workflow.list({ query: "WorkflowType IN ('backupSession', 'restoreSession')" })) {
       const { events } = await stack.client.temporal.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
@@ -207,7 +211,8 @@ describe('logical backup and restore through Temporal, MinIO and MariaDB', () =>
       expect(events!.length, execution.workflowId).toBeLessThan(80);
       const payloadBytes: number[] = [];
       JSON.stringify(events, (key, value: unknown) => {
-        if (key === 'payloads' && Array.isArray(value)) payloadBytes.push(...value.map((p: { data?: Uint8Array | null }) => p.data?.length ?? 0));
+        if (key === 'payloads' && Array.isArray(value))
+          payloadBytes.push(...value.map((p: { data?: Uint8Array | null }) => p.data?.length ?? 0));
         return value;
       });
       expect(Math.max(...payloadBytes), execution.workflowId).toBeLessThan(16 * 1024);

@@ -28,7 +28,9 @@ async function sql(instance: MariaDbInstance, statements: string[]): Promise<voi
 async function schemas(instance: MariaDbInstance): Promise<string[]> {
   const connection = await rootConnection(instance);
   try {
-    const [rows] = await connection.query<RowDataPacket[]>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME');
+    const [rows] = await connection.query<RowDataPacket[]>(
+      'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME',
+    );
     return rows.map((r) => String(r.name));
   } finally {
     await connection.end();
@@ -62,17 +64,20 @@ async function createTargetShop(instance: MariaDbInstance, withOther: boolean): 
     'CREATE TABLE shop.only_here (id INT PRIMARY KEY, parent INT, FOREIGN KEY (parent) REFERENCES shop.a (id)) ENGINE=InnoDB',
     'INSERT INTO shop.only_here VALUES (1, 1)',
     'CREATE TABLE shop.audit (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(20)) ENGINE=MyISAM',
-    "CREATE TRIGGER shop.a_audit AFTER INSERT ON shop.a FOR EACH ROW INSERT INTO shop.audit (note) VALUES (NEW.note)",
+    'CREATE TRIGGER shop.a_audit AFTER INSERT ON shop.a FOR EACH ROW INSERT INTO shop.audit (note) VALUES (NEW.note)',
     'CREATE VIEW shop.v_a AS SELECT id, note FROM shop.a',
     'CREATE VIEW shop.v_v_a AS SELECT COUNT(*) AS n FROM shop.v_a',
-    "CREATE FUNCTION shop.twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+    'CREATE FUNCTION shop.twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2',
     'CREATE PROCEDURE shop.touch() SELECT 1',
     'CREATE EVENT shop.nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM shop.audit',
   ]);
 }
 
 async function backupShop(): Promise<string> {
-  const resources = stack.resources(stack.targetDocument('source', source), configurationDocument('shop', { target: 'source', databases: ['shop'] }));
+  const resources = stack.resources(
+    stack.targetDocument('source', source),
+    configurationDocument('shop', { target: 'source', databases: ['shop'] }),
+  );
   const result = await (await stack.client.backupNow(resolveBackupConfiguration(resources, 'shop'))).result();
   if (result.outcome !== 'succeeded') throw new Error('backup skipped');
   return result.snapshotId;
@@ -93,7 +98,11 @@ function restoreShop(into: MariaDbInstance, options: { args?: string[]; parallel
 }
 
 /** Restores with overwrite, expects it to fail for good with `type`, and the target to be exactly as before. */
-async function expectFailedRestoreChangesNothing(target: MariaDbInstance, type: string, options: { args?: string[]; parallel?: number } = {}) {
+async function expectFailedRestoreChangesNothing(
+  target: MariaDbInstance,
+  type: string,
+  options: { args?: string[]; parallel?: number } = {},
+) {
   const before = { schemas: await schemas(target), fingerprints: await fingerprintDatabases(target, ['shop', 'other']) };
   const failure = await workflowFailureOf(restoreShop(target, options));
   expect(failure.type).toBe(type);
@@ -121,7 +130,9 @@ describe('an overwrite that fails leaves the target as it was', () => {
   it('fails at the start of the apply (a statement the target refuses at once)', async () => {
     const target = await stack.startMariaDb();
     await createTargetShop(target, true);
-    const failure = await expectFailedRestoreChangesNothing(target, 'RestoreStatementRejected', { args: ['--init-command=DO no_such_function()'] });
+    const failure = await expectFailedRestoreChangesNothing(target, 'RestoreStatementRejected', {
+      args: ['--init-command=DO no_such_function()'],
+    });
     expect(failure.message).toMatch(/ERROR 1305/);
   });
 

@@ -28,11 +28,16 @@ beforeAll(async () => {
   source = await stack.startMariaDb();
   target = await stack.startMariaDb();
   const connection = await rootConnection(source);
-  await connection.query(`CREATE DATABASE ${DATABASE}; CREATE TABLE ${DATABASE}.entries (id INT PRIMARY KEY, amount INT); INSERT INTO ${DATABASE}.entries VALUES (1, 42)`);
+  await connection.query(
+    `CREATE DATABASE ${DATABASE}; CREATE TABLE ${DATABASE}.entries (id INT PRIMARY KEY, amount INT); INSERT INTO ${DATABASE}.entries VALUES (1, 42)`,
+  );
   await connection.end();
   codecServer = await startCodecServer({ codec: new AesGcmPayloadCodec(keyring), port: 0, uiOrigin: 'http://127.0.0.1:8233' });
   // What the server stores, read without the codec.
-  rawClient = new Client({ connection: await Connection.connect({ address: stack.temporal.address }), namespace: stack.temporal.namespace });
+  rawClient = new Client({
+    connection: await Connection.connect({ address: stack.temporal.address }),
+    namespace: stack.temporal.namespace,
+  });
 });
 
 afterAll(async () => {
@@ -51,7 +56,12 @@ describe('payload encryption', () => {
     const backup = await stack.client.backupNow(resolveBackupConfiguration(set, 'books'));
     const result = await backup.result();
     expect(result.outcome).toBe('succeeded');
-    const restore = await stack.client.restore({ repository: set.repositories.get('repo')!, configuration: 'books', target: set.targets.get('dst')!, selector: {} });
+    const restore = await stack.client.restore({
+      repository: set.repositories.get('repo')!,
+      configuration: 'books',
+      target: set.targets.get('dst')!,
+      selector: {},
+    });
     expect((await restore.result()).databases).toEqual([DATABASE]);
     // The codec-enabled client reads queries and progress as usual.
     expect((await stack.client.status(backup.workflowId)).phase).toBe('Succeeded');
@@ -102,6 +112,8 @@ describe('payload encryption', () => {
     const [opened] = await new AesGcmPayloadCodec(keyring).decode([sealed!]);
     expect(Buffer.from(opened!.data!).toString()).toBe('"hello"');
     const stranger = new AesGcmPayloadCodec({ active: 'x', keys: { x: key() } });
-    await expect(stranger.decode([sealed!])).rejects.toThrow('payload encrypted with key "2026-10", which the keyring does not hold (keys: x)');
+    await expect(stranger.decode([sealed!])).rejects.toThrow(
+      'payload encrypted with key "2026-10", which the keyring does not hold (keys: x)',
+    );
   });
 });

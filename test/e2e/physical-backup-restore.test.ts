@@ -29,7 +29,11 @@ const fingerprints = (instance: MariaDbInstance) => fingerprintDatabases(instanc
 function resources() {
   const target = stack.targetDocument('source', source) as { spec: Record<string, unknown> };
   target.spec.datadir = source.datadir;
-  return stack.resources(target, configurationDocument('physical', { target: 'source', method: 'physical' }), configurationDocument('logical', { target: 'source' }));
+  return stack.resources(
+    target,
+    configurationDocument('physical', { target: 'source', method: 'physical' }),
+    configurationDocument('logical', { target: 'source' }),
+  );
 }
 
 async function backup(configuration: string) {
@@ -55,7 +59,11 @@ async function restoreIntoVolumes(replicas: number, volumeTemplate: string, snap
 /** Starts a server on each restored directory and checks it holds exactly the source's data. */
 async function expectReplicasMatchSource(directories: string[]): Promise<void> {
   for (const datadir of directories) {
-    const replica = await startMariaDbInstance({ dir: path.join(path.dirname(datadir), `${path.basename(datadir)}-run`), existingDatadir: datadir, rootPassword: source.rootPassword });
+    const replica = await startMariaDbInstance({
+      dir: path.join(path.dirname(datadir), `${path.basename(datadir)}-run`),
+      existingDatadir: datadir,
+      rootPassword: source.rootPassword,
+    });
     try {
       const actual = await fingerprints(replica);
       for (const db of DATABASES) expect(diffFingerprints(expected[db]!, actual[db]!), `${datadir} ${db}`).toEqual([]);
@@ -87,7 +95,10 @@ describe('physical backup', () => {
   it('streams mariadb-backup into the repository and records method, tool and version in the manifest', async () => {
     const result = await backup('physical');
     snapshotId = result.snapshotId;
-    expect(await stack.listKeys(`physical/${snapshotId}/`)).toEqual([`physical/${snapshotId}/backup.xbstream.zst`, `physical/${snapshotId}/manifest.json`]);
+    expect(await stack.listKeys(`physical/${snapshotId}/`)).toEqual([
+      `physical/${snapshotId}/backup.xbstream.zst`,
+      `physical/${snapshotId}/manifest.json`,
+    ]);
     const listed = await stack.client.listSnapshots(resources().repositories.get('repo')!, 'physical');
     expect(listed.snapshots[0]?.snapshotId).toBe(snapshotId);
     const { GetObjectCommand } = await import('@aws-sdk/client-s3');
@@ -144,7 +155,10 @@ describe('physical backup', () => {
       const deadline = Date.now() + 60_000;
       for (;;) {
         const pid = findWorkerPid(victimQueue);
-        const child = await stack.client.temporal.workflow.getHandle(`${handle.workflowId}/replica-1`).describe().catch(() => undefined);
+        const child = await stack.client.temporal.workflow
+          .getHandle(`${handle.workflowId}/replica-1`)
+          .describe()
+          .catch(() => undefined);
         const running = child?.raw.pendingActivities?.some((a) => a.activityType?.name === 'populateReplicaVolume' && a.state === 2);
         if (pid !== undefined && running) return pid;
         if (Date.now() > deadline) throw new Error('replica 1 never started populating');
@@ -157,7 +171,8 @@ describe('physical backup', () => {
     expect(restored.replicas).toHaveLength(3);
     const populateAttempts = async (ordinal: number) => {
       const history = await stack.client.temporal.workflow.getHandle(`${handle.workflowId}/replica-${ordinal}`).fetchHistory();
-      return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'populateReplicaVolume').length;
+      return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'populateReplicaVolume')
+        .length;
     };
     expect(await populateAttempts(0)).toBe(1);
     expect(await populateAttempts(1)).toBe(2);
@@ -188,7 +203,7 @@ describe('physical backup', () => {
 });
 
 describe('bootstrap', () => {
-  it('populates a new instance\'s data directory from a physical snapshot before it starts', async () => {
+  it("populates a new instance's data directory from a physical snapshot before it starts", async () => {
     const datadir = path.join(stack.dir, 'fresh-physical', 'data');
     const fresh = stack.targetDocument('fresh', source) as { spec: Record<string, unknown> };
     fresh.spec.datadir = datadir;

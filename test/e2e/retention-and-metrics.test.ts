@@ -15,7 +15,10 @@ let source: MariaDbInstance;
 let resourcesFile: string;
 
 const dbkeep = (...args: string[]): Promise<CommandResult> =>
-  runDbkeep(args, { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue }, cwd: stack.dir });
+  runDbkeep(args, {
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue },
+    cwd: stack.dir,
+  });
 
 function resources(retention: Record<string, unknown> | undefined, password?: string) {
   return stack.resources(
@@ -37,9 +40,7 @@ async function scrape(): Promise<string[]> {
 }
 
 function sample(lines: string[], metric: string, labels: Record<string, string>): number | undefined {
-  const line = lines.find(
-    (l) => l.startsWith(`${metric}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
-  );
+  const line = lines.find((l) => l.startsWith(`${metric}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
@@ -47,7 +48,9 @@ beforeAll(async () => {
   stack = await startE2eStack();
   source = await stack.startMariaDb();
   const connection = await rootConnection(source);
-  await connection.query('CREATE DATABASE inventory; CREATE TABLE inventory.items (id INT PRIMARY KEY, name TEXT); INSERT INTO inventory.items VALUES (1, "bolt"), (2, "nut")');
+  await connection.query(
+    'CREATE DATABASE inventory; CREATE TABLE inventory.items (id INT PRIMARY KEY, name TEXT); INSERT INTO inventory.items VALUES (1, "bolt"), (2, "nut")',
+  );
   await connection.end();
   resourcesFile = path.join(stack.dir, 'inventory.yaml');
 });
@@ -105,7 +108,14 @@ describe('retention', () => {
     const status = JSON.parse(result.stdout) as {
       snapshotCount: number;
       storedBytes: number;
-      entries: Array<{ configuration: string; target: string; snapshotCount: number; storedBytes: number; firstBackupAt: string; lastBackupAt: string }>;
+      entries: Array<{
+        configuration: string;
+        target: string;
+        snapshotCount: number;
+        storedBytes: number;
+        firstBackupAt: string;
+        lastBackupAt: string;
+      }>;
     };
     expect(status.snapshotCount).toBe(1);
     const [only] = (await stack.client.listSnapshots(resources(undefined).repositories.get('repo')!, 'inventory')).snapshots;

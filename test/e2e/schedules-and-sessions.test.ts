@@ -21,7 +21,10 @@ let source: MariaDbInstance;
 let resourcesFile: string;
 
 const dbkeep = (...args: string[]): Promise<CommandResult> =>
-  runDbkeep(args, { env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue }, cwd: stack.dir });
+  runDbkeep(args, {
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue },
+    cwd: stack.dir,
+  });
 
 const temporal = (...args: string[]): Promise<CommandResult> =>
   runCommand(temporalCliPath(), [...args, '--address', stack.temporal.address, '--namespace', stack.temporal.namespace]);
@@ -50,7 +53,9 @@ beforeAll(async () => {
   stack = await startE2eStack();
   source = await stack.startMariaDb();
   const connection = await rootConnection(source);
-  await connection.query('CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, total DECIMAL(10,2)); INSERT INTO shop.orders VALUES (1, 9.99), (2, 120.00)');
+  await connection.query(
+    'CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, total DECIMAL(10,2)); INSERT INTO shop.orders VALUES (1, 9.99), (2, 120.00)',
+  );
   await connection.end();
   resourcesFile = path.join(stack.dir, 'shop.yaml');
 });
@@ -66,7 +71,10 @@ describe('schedules', () => {
     const target = stack.targetDocument('shop-db', source);
     const apply = async (cron: string) => {
       const schedule = { cron, timezone: 'Europe/Berlin', suspend: true };
-      writeFileSync(resourcesFile, stack.resourcesYaml(target, configurationDocument('shop', { target: 'shop-db', databases: ['shop'], schedule })));
+      writeFileSync(
+        resourcesFile,
+        stack.resourcesYaml(target, configurationDocument('shop', { target: 'shop-db', databases: ['shop'], schedule })),
+      );
       return (await dbkeep('apply', '-f', resourcesFile)).stdout.trim();
     };
     const listedCron = async () => (JSON.parse((await dbkeep('schedules', '--json')).stdout) as Array<{ cron: string }>)[0]?.cron;
@@ -84,7 +92,13 @@ describe('schedules', () => {
 
     const listed = await dbkeep('schedules', '--json');
     expect(listed.code).toBe(0);
-    const [schedule] = JSON.parse(listed.stdout) as Array<{ configuration: string; cron: string; timezone: string; paused: boolean; note: string }>;
+    const [schedule] = JSON.parse(listed.stdout) as Array<{
+      configuration: string;
+      cron: string;
+      timezone: string;
+      paused: boolean;
+      note: string;
+    }>;
     expect(schedule).toMatchObject({ configuration: 'shop', cron: '15 4 * * *', timezone: 'Europe/Berlin', paused: true });
 
     const description = await handle.describe();
@@ -117,7 +131,11 @@ describe('schedules', () => {
       resourcesFile,
       stack.resourcesYaml(
         stack.targetDocument('shop-db', source),
-        configurationDocument('buffered', { target: 'shop-db', databases: ['shop'], schedule: { cron: '0 1 * * *', suspend: true, overlapPolicy: 'BufferOne', catchupWindow: '1h' } }),
+        configurationDocument('buffered', {
+          target: 'shop-db',
+          databases: ['shop'],
+          schedule: { cron: '0 1 * * *', suspend: true, overlapPolicy: 'BufferOne', catchupWindow: '1h' },
+        }),
       ),
     );
     expect((await dbkeep('apply', '-f', resourcesFile)).stdout.trim()).toBe('backupconfiguration/buffered: schedule created');
@@ -159,8 +177,16 @@ describe('schedules', () => {
     writeResources({ cron: '30 4 * * *', timezone: 'Europe/Berlin', suspend: true });
     expect((await dbkeep('apply', '-f', resourcesFile)).stdout.trim()).toBe('backupconfiguration/shop: schedule updated');
     expect((await dbkeep('apply', '-f', resourcesFile)).stdout.trim()).toBe('backupconfiguration/shop: schedule unchanged');
-    const relisted = JSON.parse((await dbkeep('schedules', '--json')).stdout) as Array<{ cron: string; paused: boolean; lastRun?: { workflowId: string; result: string } }>;
-    expect(relisted[0]).toMatchObject({ cron: '30 4 * * *', paused: true, lastRun: { workflowId: session.workflowId, result: 'Succeeded' } });
+    const relisted = JSON.parse((await dbkeep('schedules', '--json')).stdout) as Array<{
+      cron: string;
+      paused: boolean;
+      lastRun?: { workflowId: string; result: string };
+    }>;
+    expect(relisted[0]).toMatchObject({
+      cron: '30 4 * * *',
+      paused: true,
+      lastRun: { workflowId: session.workflowId, result: 'Succeeded' },
+    });
     const after = await stack.client.temporal.schedule.getHandle(scheduleIdFor('shop')).describe();
     expect(after.info.createdAt).toEqual(before.info.createdAt);
     expect(after.info.recentActions.map((a) => a.action.workflow.workflowId)).toContain(session.workflowId);
@@ -178,7 +204,10 @@ describe('one session per configuration at a time', () => {
     // A write lock held elsewhere keeps the dump waiting on the table, so the first session stays running.
     lock = await rootConnection(source);
     await lock.query('LOCK TABLES shop.orders WRITE');
-    const resolved = resolveBackupConfiguration(stack.resources(stack.targetDocument('shop-db', source), configurationDocument('shop', { target: 'shop-db', databases: ['shop'] })), 'shop');
+    const resolved = resolveBackupConfiguration(
+      stack.resources(stack.targetDocument('shop-db', source), configurationDocument('shop', { target: 'shop-db', databases: ['shop'] })),
+      'shop',
+    );
     const first = await stack.client.backupNow(resolved);
     await waitFor('the first session to reach its dump', async () => {
       const view = await stack.client.describeSession(first.workflowId);
@@ -226,10 +255,17 @@ describe('one session per configuration at a time', () => {
   });
 
   it('lets exactly one of two sessions started at the same instant run, through the backup lock', async () => {
-    const resolved = resolveBackupConfiguration(stack.resources(stack.targetDocument('shop-db', source), configurationDocument('shop', { target: 'shop-db', databases: ['shop'] })), 'shop');
+    const resolved = resolveBackupConfiguration(
+      stack.resources(stack.targetDocument('shop-db', source), configurationDocument('shop', { target: 'shop-db', databases: ['shop'] })),
+      'shop',
+    );
     // Started past the client's visibility check, as two schedulers or SDKs racing would.
     const ids = ['backup/shop/race-a', 'backup/shop/race-b'];
-    const handles = await Promise.all(ids.map((workflowId) => stack.client.temporal.workflow.start('backupSession', { taskQueue: stack.taskQueue, workflowId, args: [resolved] })));
+    const handles = await Promise.all(
+      ids.map((workflowId) =>
+        stack.client.temporal.workflow.start('backupSession', { taskQueue: stack.taskQueue, workflowId, args: [resolved] }),
+      ),
+    );
     const results = await Promise.all(handles.map((handle) => handle.result()));
     const ran = results.filter((r) => r.outcome === 'succeeded');
     const skipped = results.filter((r) => r.outcome === 'skipped');
@@ -241,7 +277,7 @@ describe('one session per configuration at a time', () => {
     expect((await (await stack.client.backupNow(resolved)).result()).outcome).toBe('succeeded');
   });
 
-  it('triggers under the schedule\'s own overlap policy: a trigger while its session runs starts nothing', async () => {
+  it("triggers under the schedule's own overlap policy: a trigger while its session runs starts nothing", async () => {
     const handle = stack.client.temporal.schedule.getHandle(scheduleIdFor('shop'));
     const skippedBefore = (await handle.describe()).info.numActionsSkippedOverlap;
     lock = await rootConnection(source);
@@ -276,8 +312,16 @@ describe('the temporal CLI', () => {
     const backupInput = await dbkeep('input', 'backup', '-f', resourcesFile, '--config', 'shop');
     expect(backupInput.code).toBe(0);
     const started = await temporal(
-      'workflow', 'start', '--type', 'backupSession', '--task-queue', stack.taskQueue,
-      '--workflow-id', 'backup/shop/manual-1', '--input', backupInput.stdout.trim(),
+      'workflow',
+      'start',
+      '--type',
+      'backupSession',
+      '--task-queue',
+      stack.taskQueue,
+      '--workflow-id',
+      'backup/shop/manual-1',
+      '--input',
+      backupInput.stdout.trim(),
     );
     expect(started.stderr).toBe('');
     expect(started.code).toBe(0);
@@ -296,28 +340,59 @@ describe('the temporal CLI', () => {
         configurationDocument('shop', { target: 'shop-db', databases: ['shop'] }),
       ),
     );
-    const restoreInput = await dbkeep('input', 'restore', '-f', resourcesFile, '--config', 'shop', '--to', 'shop-copy', '--snapshot', backupResult.snapshotId);
+    const restoreInput = await dbkeep(
+      'input',
+      'restore',
+      '-f',
+      resourcesFile,
+      '--config',
+      'shop',
+      '--to',
+      'shop-copy',
+      '--snapshot',
+      backupResult.snapshotId,
+    );
     const restored = await temporal(
-      'workflow', 'start', '--type', 'restoreSession', '--task-queue', stack.taskQueue,
-      '--workflow-id', 'restore/shop-copy/manual-1', '--input', restoreInput.stdout.trim(),
+      'workflow',
+      'start',
+      '--type',
+      'restoreSession',
+      '--task-queue',
+      stack.taskQueue,
+      '--workflow-id',
+      'restore/shop-copy/manual-1',
+      '--input',
+      restoreInput.stdout.trim(),
     );
     expect(restored.code).toBe(0);
     await stack.client.temporal.workflow.getHandle('restore/shop-copy/manual-1').result();
     const copy = await rootConnection(target);
     const [rows] = await copy.query('SELECT id, total FROM shop.orders ORDER BY id');
     await copy.end();
-    expect(rows).toEqual([{ id: 1, total: '9.99' }, { id: 2, total: '120.00' }]);
+    expect(rows).toEqual([
+      { id: 1, total: '9.99' },
+      { id: 2, total: '120.00' },
+    ]);
 
     // The search attributes filter sessions as the README shows, in the temporal CLI as in the UI.
     const listed = async (query: string) => {
       const result = await temporal('workflow', 'list', '--query', query, '--output', 'jsonl');
       expect(result.code, result.stderr).toBe(0);
-      return result.stdout.split('\n').filter((line) => line.trim() !== '').map((line) => (JSON.parse(line) as { execution?: { workflowId?: string } }).execution?.workflowId);
+      return result.stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => (JSON.parse(line) as { execution?: { workflowId?: string } }).execution?.workflowId);
     };
-    expect(await listed("DbkeepTarget = 'shop-copy' AND DbkeepSessionKind = 'restore' AND DbkeepPhase = 'Succeeded'")).toEqual(['restore/shop-copy/manual-1']);
-    expect(await listed(`DbkeepSnapshot = '${backupResult.snapshotId}' AND DbkeepSessionKind = 'backup'`)).toEqual(['backup/shop/manual-1']);
+    expect(await listed("DbkeepTarget = 'shop-copy' AND DbkeepSessionKind = 'restore' AND DbkeepPhase = 'Succeeded'")).toEqual([
+      'restore/shop-copy/manual-1',
+    ]);
+    expect(await listed(`DbkeepSnapshot = '${backupResult.snapshotId}' AND DbkeepSessionKind = 'backup'`)).toEqual([
+      'backup/shop/manual-1',
+    ]);
     expect(await listed("DbkeepConfiguration = 'shop' AND DbkeepPhase = 'Failed'")).toEqual([]);
-    expect(await listed("DbkeepRepository = 'repo' AND DbkeepSizeBytes > 0 AND WorkflowId = 'backup/shop/manual-1'")).toEqual(['backup/shop/manual-1']);
+    expect(await listed("DbkeepRepository = 'repo' AND DbkeepSizeBytes > 0 AND WorkflowId = 'backup/shop/manual-1'")).toEqual([
+      'backup/shop/manual-1',
+    ]);
 
     writeResources({ cron: '15 4 * * *', suspend: false });
     await dbkeep('apply', '-f', resourcesFile);
@@ -326,11 +401,17 @@ describe('the temporal CLI', () => {
     const describe = await temporal('schedule', 'describe', '--schedule-id', scheduleIdFor('shop'), '--output', 'json');
     expect(describe.code).toBe(0);
     const described = JSON.parse(describe.stdout) as {
-      schedule: { spec: { structuredCalendar: Array<{ minute: Array<{ start: number }>; hour: Array<{ start: number }> }>; timezoneName: string }; action: { startWorkflow: { workflowType: { name: string } } } };
+      schedule: {
+        spec: { structuredCalendar: Array<{ minute: Array<{ start: number }>; hour: Array<{ start: number }> }>; timezoneName: string };
+        action: { startWorkflow: { workflowType: { name: string } } };
+      };
     };
     expect(described.schedule.action.startWorkflow.workflowType.name).toBe('backupSession');
     expect(described.schedule.spec.timezoneName).toBe('UTC');
-    expect([described.schedule.spec.structuredCalendar[0]!.minute[0]!.start, described.schedule.spec.structuredCalendar[0]!.hour[0]!.start]).toEqual([15, 4]);
+    expect([
+      described.schedule.spec.structuredCalendar[0]!.minute[0]!.start,
+      described.schedule.spec.structuredCalendar[0]!.hour[0]!.start,
+    ]).toEqual([15, 4]);
     const before = (await stack.client.listSessions('shop', 100)).length;
     expect((await temporal('schedule', 'trigger', '--schedule-id', scheduleIdFor('shop'))).code).toBe(0);
     await waitFor('the session triggered by the temporal CLI', async () => {

@@ -24,16 +24,20 @@ function keyFile(name: string): string {
 }
 
 function resources(sse: Record<string, unknown> | undefined, target = source): ResourceSet {
-  return stack.resources(
-    stack.repositoryDocument('secure', sse ? { sse } : {}),
-    stack.targetDocument('db', target),
-    { ...configurationDocument('sealed', { target: 'db', databases: [AWKWARD_DATABASE] }), spec: { target: 'db', repository: 'secure', databases: [AWKWARD_DATABASE] } },
-  );
+  return stack.resources(stack.repositoryDocument('secure', sse ? { sse } : {}), stack.targetDocument('db', target), {
+    ...configurationDocument('sealed', { target: 'db', databases: [AWKWARD_DATABASE] }),
+    spec: { target: 'db', repository: 'secure', databases: [AWKWARD_DATABASE] },
+  });
 }
 
 async function restore(set: ResourceSet) {
   const resolved = resolveBackupConfiguration(set, 'sealed');
-  const handle = await stack.client.restore({ repository: resolved.repository, configuration: 'sealed', target: resolved.target, selector: {} });
+  const handle = await stack.client.restore({
+    repository: resolved.repository,
+    configuration: 'sealed',
+    target: resolved.target,
+    selector: {},
+  });
   return handle.result();
 }
 

@@ -26,7 +26,11 @@ let identityFile: string;
 let recipient: string;
 
 function resources(spec: Record<string, unknown>, extra: object[] = []): ResourceSet {
-  return stack.resources(stack.targetDocument('source', source), configurationDocument('options', { target: 'source', databases: [AWKWARD_DATABASE], ...spec }), ...extra);
+  return stack.resources(
+    stack.targetDocument('source', source),
+    configurationDocument('options', { target: 'source', databases: [AWKWARD_DATABASE], ...spec }),
+    ...extra,
+  );
 }
 
 async function backup(set: ResourceSet, configuration = 'options') {
@@ -123,7 +127,7 @@ describe('age encryption', () => {
     expect(failure.message).toContain('spec.encryption.age.identity on BackupConfiguration "options"');
   });
 
-  it('is restorable without dbkeep with the README\'s commands', async () => {
+  it("is restorable without dbkeep with the README's commands", async () => {
     const set = resources({ encryption: encryption() });
     const { snapshotId } = await backup(set);
     const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -131,7 +135,9 @@ describe('age encryption', () => {
     const script = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
     const target = await stack.startMariaDb();
     const defaultsFile = path.join(stack.dir, 'restore-without-dbkeep.cnf');
-    writeFileSync(defaultsFile, `[client]\nhost=127.0.0.1\nport=${target.port}\nuser=root\npassword="${target.rootPassword}"\n`, { mode: 0o600 });
+    writeFileSync(defaultsFile, `[client]\nhost=127.0.0.1\nport=${target.port}\nuser=root\npassword="${target.rootPassword}"\n`, {
+      mode: 0o600,
+    });
     const accessKey = readFileSync(path.join(stack.dir, 's3-access-key'), 'utf8');
     const result = await runCommand('bash', ['-euo', 'pipefail', '-c', script], {
       env: {
@@ -154,7 +160,7 @@ describe('age encryption', () => {
 });
 
 describe('tool arguments and credentials', () => {
-  it('passes the configuration\'s extra arguments to the dump tool', async () => {
+  it("passes the configuration's extra arguments to the dump tool", async () => {
     const set = resources({ args: ['--skip-comments', '--skip-dump-date'], compression: 'none' });
     const { snapshotId } = await backup(set);
     const dump = (await storedObject(`options/${snapshotId}/dump.sql`)).toString('utf8');
@@ -162,7 +168,7 @@ describe('tool arguments and credentials', () => {
     expect(dump).not.toContain('-- Dump completed');
   });
 
-  it('never puts the password on the dump tool\'s command line', async () => {
+  it("never puts the password on the dump tool's command line", async () => {
     const lock: Connection = await rootConnection(source);
     await lock.query(`LOCK TABLES \`${AWKWARD_DATABASE.replace(/`/g, '``')}\`.\`table with \`\`tick\`\` and ünïcode\` WRITE`);
     const handle = await stack.client.backupNow(resolveBackupConfiguration(resources({}), 'options'));
@@ -194,20 +200,32 @@ describe('tool arguments and credentials', () => {
 describe('single-database restore', () => {
   it('restores one database out of a full backup and leaves the others on the target alone', async () => {
     const connection = await rootConnection(source);
-    await connection.query('CREATE DATABASE IF NOT EXISTS extra; CREATE TABLE IF NOT EXISTS extra.notes (id INT PRIMARY KEY, body TEXT); REPLACE INTO extra.notes VALUES (1, "from the backup")');
+    await connection.query(
+      'CREATE DATABASE IF NOT EXISTS extra; CREATE TABLE IF NOT EXISTS extra.notes (id INT PRIMARY KEY, body TEXT); REPLACE INTO extra.notes VALUES (1, "from the backup")',
+    );
     await connection.end();
     const set = resources({ databases: [AWKWARD_DATABASE, 'extra'] });
     const { snapshotId } = await backup(set);
     const target = await stack.startMariaDb();
     const before = await rootConnection(target);
-    await before.query('CREATE DATABASE extra; CREATE TABLE extra.notes (id INT PRIMARY KEY, body TEXT); INSERT INTO extra.notes VALUES (1, "stale")');
+    await before.query(
+      'CREATE DATABASE extra; CREATE TABLE extra.notes (id INT PRIMARY KEY, body TEXT); INSERT INTO extra.notes VALUES (1, "stale")',
+    );
     await before.query('CREATE DATABASE keep_me; CREATE TABLE keep_me.t (id INT); INSERT INTO keep_me.t VALUES (7)');
     await before.end();
 
     const resolved = resolveBackupConfiguration(set, 'options');
     const copy = stack.resources(stack.targetDocument('copy', target)).targets.get('copy')!;
     const restored = await (
-      await stack.client.restore({ repository: resolved.repository, configuration: 'options', target: copy, selector: { snapshotId }, overwrite: true, database: 'extra', args: ['--max-allowed-packet=64M'] })
+      await stack.client.restore({
+        repository: resolved.repository,
+        configuration: 'options',
+        target: copy,
+        selector: { snapshotId },
+        overwrite: true,
+        database: 'extra',
+        args: ['--max-allowed-packet=64M'],
+      })
     ).result();
     expect(restored.databases).toEqual(['extra']);
     const after = await rootConnection(target);
@@ -221,40 +239,82 @@ describe('single-database restore', () => {
     expect(awkward).toEqual([{ n: 0 }]);
 
     const missing = await (
-      await stack.client.restore({ repository: resolved.repository, configuration: 'options', target: copy, selector: { snapshotId }, overwrite: true, database: 'nope' })
-    ).result().catch((e: unknown) => e);
+      await stack.client.restore({
+        repository: resolved.repository,
+        configuration: 'options',
+        target: copy,
+        selector: { snapshotId },
+        overwrite: true,
+        database: 'nope',
+      })
+    )
+      .result()
+      .catch((e: unknown) => e);
     expect(describeFailure(missing)).toMatchObject({ type: 'UnknownDatabase' });
     expect(describeFailure(missing).message).toContain('not "nope"');
     await expect(
-      stack.client.restore({ repository: resolved.repository, configuration: 'options', target: copy, selector: { snapshotId }, args: ['--host=elsewhere'] }),
+      stack.client.restore({
+        repository: resolved.repository,
+        configuration: 'options',
+        target: copy,
+        selector: { snapshotId },
+        args: ['--host=elsewhere'],
+      }),
     ).rejects.toThrow('restore: args.0: --host is not allowed');
   });
 });
 
 describe('import of external dumps', () => {
-  it('turns backup.<time>.sql.gz files under the configuration\'s prefix into restorable snapshots, once', async () => {
+  it("turns backup.<time>.sql.gz files under the configuration's prefix into restorable snapshots, once", async () => {
     const { gzipSync } = await import('node:zlib');
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const optionFile = path.join(stack.dir, 'external-dump.cnf');
     writeFileSync(optionFile, `[client]\npassword="${source.rootPassword}"\n`, { mode: 0o600 });
-    const dump = execFileSync('mariadb-dump', [`--defaults-file=${optionFile}`, `--socket=${source.socket}`, '--user=root', '--hex-blob', '--databases', AWKWARD_DATABASE], { maxBuffer: 64 * 1024 * 1024 });
-    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'dbkeep/imports/backup.2026-11-01T02:00:00Z.sql.gz', Body: gzipSync(dump) }));
-    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'dbkeep/imports/backup.2026-11-02T02:00:00Z.sql', Body: Buffer.from('SELECT 1;\n') }));
+    const dump = execFileSync(
+      'mariadb-dump',
+      [`--defaults-file=${optionFile}`, `--socket=${source.socket}`, '--user=root', '--hex-blob', '--databases', AWKWARD_DATABASE],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
+    await stack.s3.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: 'dbkeep/imports/backup.2026-11-01T02:00:00Z.sql.gz', Body: gzipSync(dump) }),
+    );
+    await stack.s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: 'dbkeep/imports/backup.2026-11-02T02:00:00Z.sql',
+        Body: Buffer.from('SELECT 1;\n'),
+      }),
+    );
     const set = stack.resources(stack.targetDocument('source', source), configurationDocument('imports', { target: 'source' }));
     const resolved = resolveBackupConfiguration(set, 'imports');
 
     const first = await stack.client.importDumps(resolved);
-    expect(first.imported).toEqual([{ file: 'backup.2026-11-01T02:00:00Z.sql.gz', snapshotId: expect.stringMatching(/^20261101T020000000Z-[0-9a-f]{6}$/), databases: [AWKWARD_DATABASE] }]);
-    expect(first.skipped).toEqual([{ file: 'backup.2026-11-02T02:00:00Z.sql', reason: 'no USE statements: make the dump with --databases or --all-databases' }]);
+    expect(first.imported).toEqual([
+      {
+        file: 'backup.2026-11-01T02:00:00Z.sql.gz',
+        snapshotId: expect.stringMatching(/^20261101T020000000Z-[0-9a-f]{6}$/),
+        databases: [AWKWARD_DATABASE],
+      },
+    ]);
+    expect(first.skipped).toEqual([
+      { file: 'backup.2026-11-02T02:00:00Z.sql', reason: 'no USE statements: make the dump with --databases or --all-databases' },
+    ]);
     const again = await stack.client.importDumps(resolved);
     expect(again.imported).toEqual(first.imported);
     const listed = await stack.client.listSnapshots(resolved.repository, 'imports');
-    expect(listed.snapshots.map((s) => [s.snapshotId, s.startedAt, s.compression])).toEqual([[first.imported[0]!.snapshotId, '2026-11-01T02:00:00.000Z', 'gzip']]);
+    expect(listed.snapshots.map((s) => [s.snapshotId, s.startedAt, s.compression])).toEqual([
+      [first.imported[0]!.snapshotId, '2026-11-01T02:00:00.000Z', 'gzip'],
+    ]);
 
     const target = await stack.startMariaDb();
     const copy = stack.resources(stack.targetDocument('copy', target)).targets.get('copy')!;
     const restored = await (
-      await stack.client.restore({ repository: resolved.repository, configuration: 'imports', target: copy, selector: { targetRecoveryTime: '2026-11-05T00:00:00Z' } })
+      await stack.client.restore({
+        repository: resolved.repository,
+        configuration: 'imports',
+        target: copy,
+        selector: { targetRecoveryTime: '2026-11-05T00:00:00Z' },
+      })
     ).result();
     expect(restored.snapshotId).toBe(first.imported[0]!.snapshotId);
     expect(await rowsOf(target)).toEqual(await rowsOf(source));
@@ -264,7 +324,9 @@ describe('import of external dumps', () => {
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const marker = path.join(stack.dir, 'ran-from-an-imported-dump');
     const hostile = `CREATE DATABASE \`hostile\`;\nUSE \`hostile\`;\nCREATE TABLE t (id INT);\nsystem touch ${marker}\nINSERT INTO t VALUES (1);\n`;
-    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'dbkeep/hostile/backup.2026-11-03T02:00:00Z.sql', Body: Buffer.from(hostile) }));
+    await stack.s3.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: 'dbkeep/hostile/backup.2026-11-03T02:00:00Z.sql', Body: Buffer.from(hostile) }),
+    );
     const set = stack.resources(stack.targetDocument('source', source), configurationDocument('hostile', { target: 'source' }));
     const resolved = resolveBackupConfiguration(set, 'hostile');
     expect((await stack.client.importDumps(resolved)).imported).toHaveLength(1);
@@ -272,7 +334,12 @@ describe('import of external dumps', () => {
     const target = await stack.startMariaDb();
     const copy = stack.resources(stack.targetDocument('copy', target)).targets.get('copy')!;
     const handle = await stack.client.restore({ repository: resolved.repository, configuration: 'hostile', target: copy, selector: {} });
-    const failure = describeFailure(await handle.result().then(() => undefined, (error: unknown) => error));
+    const failure = describeFailure(
+      await handle.result().then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
+    );
     // The client (batch, binary mode, sandbox) never runs a client command: the line reaches the
     // server as SQL, which refuses it; that fails the restore at once, not after five attempts.
     expect(failure).toMatchObject({ type: 'RestoreStatementRejected', nonRetryable: true });
@@ -282,7 +349,7 @@ describe('import of external dumps', () => {
 });
 
 describe("the AWS SDK's default credential chain", () => {
-  it('serves a Repository without credentials from the worker\'s environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)', async () => {
+  it("serves a Repository without credentials from the worker's environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)", async () => {
     const accessKey = stack.resources().repositories.get('repo')!.spec.s3!.credentials!.accessKeyId as { file: string };
     // The worker runs in this process: its environment is the SDK's first provider (never the
     // instance metadata endpoint, which is off loopback and never asked here).
@@ -297,8 +364,13 @@ describe("the AWS SDK's default credential chain", () => {
       expect(set.repositories.get('default-chain')!.spec.s3!.credentials).toBeUndefined();
       const result = await (await stack.client.backupNow(resolveBackupConfiguration(set, 'chain'))).result();
       if (result.outcome !== 'succeeded') throw new Error('skipped');
-      expect(await stack.listKeys('chain/')).toEqual([`chain/${result.snapshotId}/dump.sql.zst`, `chain/${result.snapshotId}/manifest.json`]);
-      expect((await stack.client.listSnapshots(set.repositories.get('default-chain')!, 'chain')).snapshots.map((s) => s.snapshotId)).toEqual([result.snapshotId]);
+      expect(await stack.listKeys('chain/')).toEqual([
+        `chain/${result.snapshotId}/dump.sql.zst`,
+        `chain/${result.snapshotId}/manifest.json`,
+      ]);
+      expect(
+        (await stack.client.listSnapshots(set.repositories.get('default-chain')!, 'chain')).snapshots.map((s) => s.snapshotId),
+      ).toEqual([result.snapshotId]);
     } finally {
       delete process.env.AWS_ACCESS_KEY_ID;
       delete process.env.AWS_SECRET_ACCESS_KEY;
@@ -310,11 +382,10 @@ describe('filesystem repository', () => {
   it('keeps the same layout, commits atomically and restores', async () => {
     const root = path.join(stack.dir, 'fs-repository');
     const fsRepository = { apiVersion: API_VERSION, kind: 'Repository', metadata: { name: 'local' }, spec: { filesystem: { path: root } } };
-    const set = stack.resources(
-      stack.targetDocument('source', source),
-      fsRepository,
-      { ...configurationDocument('local-nightly', { target: 'source', databases: [AWKWARD_DATABASE] }), spec: { target: 'source', repository: 'local', databases: [AWKWARD_DATABASE] } },
-    );
+    const set = stack.resources(stack.targetDocument('source', source), fsRepository, {
+      ...configurationDocument('local-nightly', { target: 'source', databases: [AWKWARD_DATABASE] }),
+      spec: { target: 'source', repository: 'local', databases: [AWKWARD_DATABASE] },
+    });
     const { snapshotId } = await backup(set, 'local-nightly');
     expect(readdirSync(path.join(root, 'local-nightly', snapshotId)).sort()).toEqual(['dump.sql.zst', 'manifest.json']);
     expect(existsSync(path.join(root, 'local-nightly', snapshotId, 'manifest.json'))).toBe(true);

@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbkeepClient, type StartRestoreOptions, type StartVolumeRestoreOptions } from '../../clients/dbkeep-client';
 import { snapshotIdSchema } from '../../domain/names';
 import { API_VERSION, type Named } from '../../domain/resources';
-import { parseResourceSet, resolveBackupConfiguration, ResourceValidationError, type ResolvedBackupConfiguration, type ResourceSet } from '../../domain/resource-set';
+import {
+  parseResourceSet,
+  resolveBackupConfiguration,
+  ResourceValidationError,
+  type ResolvedBackupConfiguration,
+  type ResourceSet,
+} from '../../domain/resource-set';
 import { formatSnapshotId } from '../../domain/snapshot-id';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
 import type { VolumeClaimTemplate } from '../../domain/volume-claim-template';
@@ -89,7 +95,11 @@ const badName = fc.oneof(invalidName, wrongType('string'));
 const unknownKey = fc.stringMatching(/^[a-z][a-zA-Z]{0,10}$/).map((key) => `x${key}`);
 
 type ResolvedKey = keyof ResolvedBackupConfiguration;
-const RESOLVED_KEY: Record<Mutation['kind'], ResolvedKey> = { Repository: 'repository', Target: 'target', BackupConfiguration: 'configuration' };
+const RESOLVED_KEY: Record<Mutation['kind'], ResolvedKey> = {
+  Repository: 'repository',
+  Target: 'target',
+  BackupConfiguration: 'configuration',
+};
 
 /**
  * A resource file's mutation (resource-arbitraries.ts) applied to the parsed resources instead:
@@ -133,23 +143,47 @@ describe('DbkeepClient inputs, property-based', () => {
     const isTime = (text: string) => z.iso.datetime({ offset: true }).safeParse(text).success;
     // Each bad selector, with what the message must name besides `selector`.
     const selector: fc.Arbitrary<{ value: unknown; names: RegExp }> = fc.oneof(
-      fc.string({ maxLength: 30 }).filter((id) => !snapshotIdSchema.safeParse(id).success).map((snapshotId) => ({ value: { snapshotId }, names: /snapshotId/ })),
+      fc
+        .string({ maxLength: 30 })
+        .filter((id) => !snapshotIdSchema.safeParse(id).success)
+        .map((snapshotId) => ({ value: { snapshotId }, names: /snapshotId/ })),
       fc
         .oneof(fc.string({ maxLength: 25 }), fc.constantFrom('yesterday', '2026-11-21 16:00', '2026-13-01T00:00:00Z'))
         .filter((time) => !isTime(time))
         .map((targetRecoveryTime) => ({ value: { targetRecoveryTime }, names: /targetRecoveryTime/ })),
-      fc.constant({ value: { snapshotId: '20261121T161704123Z-3f9a1c', targetRecoveryTime: '2026-11-21T16:00:00Z' }, names: /targetRecoveryTime|snapshotId/ }),
-      fc.stringMatching(/^[a-z]{1,8}$/).filter((key) => key !== 'snapshotId').chain((key) =>
-        fc.jsonValue({ maxDepth: 1 }).map((v) => ({ value: { [key]: v }, names: new RegExp(`"${key}"|snapshotId|targetRecoveryTime`) })),
-      ),
-      fc.oneof(fc.constant(null), fc.integer(), fc.string(), fc.array(fc.integer(), { maxLength: 2 })).map((value) => ({ value, names: /snapshotId|targetRecoveryTime/ })),
+      fc.constant({
+        value: { snapshotId: '20261121T161704123Z-3f9a1c', targetRecoveryTime: '2026-11-21T16:00:00Z' },
+        names: /targetRecoveryTime|snapshotId/,
+      }),
+      fc
+        .stringMatching(/^[a-z]{1,8}$/)
+        .filter((key) => key !== 'snapshotId')
+        .chain((key) =>
+          fc.jsonValue({ maxDepth: 1 }).map((v) => ({ value: { [key]: v }, names: new RegExp(`"${key}"|snapshotId|targetRecoveryTime`) })),
+        ),
+      fc
+        .oneof(fc.constant(null), fc.integer(), fc.string(), fc.array(fc.integer(), { maxLength: 2 }))
+        .map((value) => ({ value, names: /snapshotId|targetRecoveryTime/ })),
     );
     await fc.assert(
       fc.asyncProperty(selector, fc.constantFrom('restore', 'restoreIntoVolumes'), async ({ value, names }, method) => {
         const call =
           method === 'restore'
-            ? () => client.restore({ repository: resolved.repository, configuration: 'shop-nightly', target: resolved.target, selector: value as SnapshotSelector })
-            : () => client.restoreIntoVolumes({ repository: resolved.repository, configuration: 'shop-nightly', selector: value as SnapshotSelector, replicas: 1, volumeTemplate: '/data' });
+            ? () =>
+                client.restore({
+                  repository: resolved.repository,
+                  configuration: 'shop-nightly',
+                  target: resolved.target,
+                  selector: value as SnapshotSelector,
+                })
+            : () =>
+                client.restoreIntoVolumes({
+                  repository: resolved.repository,
+                  configuration: 'shop-nightly',
+                  selector: value as SnapshotSelector,
+                  replicas: 1,
+                  volumeTemplate: '/data',
+                });
         await expectRefused(call, method, /^[a-zA-Z]+: selector[.:]/, names);
       }),
       { numRuns: 2 * RUNS },
@@ -163,16 +197,32 @@ describe('DbkeepClient inputs, property-based', () => {
         const { value, fields } = mutatedResource(change);
         return { patch: { [RESOLVED_KEY[change.kind]]: value }, fields };
       });
-    const option = (field: string, values: fc.Arbitrary<unknown>) => values.map((value) => ({ patch: { [field]: value }, fields: [naming(field)] }));
+    const option = (field: string, values: fc.Arbitrary<unknown>) =>
+      values.map((value) => ({ patch: { [field]: value }, fields: [naming(field)] }));
     const change = fc.oneof(
       option('database', fc.oneof(invalidDatabaseName, wrongType('string'))),
       option(
         'args',
         fc.oneof(
-          fc.array(fc.constantFrom('--host=10.0.0.9', '--ho', '--execute=DROP DATABASE shop', '-e', 'plain', '--', '--password=x', '--force', '--name.host=x', '--one-database', '--x\u0001=y'), {
-            minLength: 1,
-            maxLength: 3,
-          }),
+          fc.array(
+            fc.constantFrom(
+              '--host=10.0.0.9',
+              '--ho',
+              '--execute=DROP DATABASE shop',
+              '-e',
+              'plain',
+              '--',
+              '--password=x',
+              '--force',
+              '--name.host=x',
+              '--one-database',
+              '--x\u0001=y',
+            ),
+            {
+              minLength: 1,
+              maxLength: 3,
+            },
+          ),
           fc.constant(Array.from({ length: 65 }, () => '--ssl')),
           fc.array(wrongType('string'), { minLength: 1, maxLength: 3 }),
           wrongType('array'),
@@ -180,14 +230,23 @@ describe('DbkeepClient inputs, property-based', () => {
       ),
       option('parallel', badInteger(1, 32)),
       option('overwrite', wrongType('boolean')),
-      option('identity', fc.oneof(fc.constantFrom<unknown>('AGE-SECRET-KEY-1', { env: '1NOT_A_NAME' }, { file: 'relative/key' }, {}), wrongType('object'))),
+      option(
+        'identity',
+        fc.oneof(fc.constantFrom<unknown>('AGE-SECRET-KEY-1', { env: '1NOT_A_NAME' }, { file: 'relative/key' }, {}), wrongType('object')),
+      ),
       option('configuration', badName),
       resourceChange,
       fc.tuple(unknownKey, fc.jsonValue({ maxDepth: 1 })).map(([key, value]) => ({ patch: { [key]: value }, fields: [naming(key)] })),
     );
     await fc.assert(
       fc.asyncProperty(change, async ({ patch, fields }) => {
-        const options = { repository: resolved.repository, configuration: 'shop-nightly', target: resolved.target, selector: {}, ...patch } as StartRestoreOptions;
+        const options = {
+          repository: resolved.repository,
+          configuration: 'shop-nightly',
+          target: resolved.target,
+          selector: {},
+          ...patch,
+        } as StartRestoreOptions;
         await expectRefused(() => client.restore(options), 'restore', ...fields);
       }),
       { numRuns: 2 * RUNS },
@@ -212,9 +271,13 @@ describe('DbkeepClient inputs, property-based', () => {
     // The argument or one of its parts of the wrong type: the message names the part.
     const wholeArgument = fc.oneof(
       wrongType('object').map((value) => ({ value, field: /^[a-zA-Z]+: Invalid input/ })),
-      fc.constantFrom<ResolvedKey>('configuration', 'target', 'repository').chain((key) =>
-        fc.oneof(wrongType('object'), fc.constant({})).map((part) => ({ value: { ...resolved, [key]: part }, field: new RegExp(`(^|[ .])${key}[.:]`) })),
-      ),
+      fc
+        .constantFrom<ResolvedKey>('configuration', 'target', 'repository')
+        .chain((key) =>
+          fc
+            .oneof(wrongType('object'), fc.constant({}))
+            .map((part) => ({ value: { ...resolved, [key]: part }, field: new RegExp(`(^|[ .])${key}[.:]`) })),
+        ),
       fc.tuple(unknownKey, fc.jsonValue({ maxDepth: 1 })).map(([key, v]) => ({ value: { ...resolved, [key]: v }, field: naming(key) })),
     );
     await fc.assert(
@@ -238,13 +301,28 @@ describe('DbkeepClient inputs, property-based', () => {
 
   it('refuses malformed replicas, volume templates and claim templates in restoreIntoVolumes, naming the field', async () => {
     const ordinal = '${POD_ORDINAL}';
-    const base: StartVolumeRestoreOptions = { repository: resolved.repository, configuration: 'shop-nightly', selector: {}, replicas: 3, volumeTemplate: `/data/replica-${ordinal}` };
+    const base: StartVolumeRestoreOptions = {
+      repository: resolved.repository,
+      configuration: 'shop-nightly',
+      selector: {},
+      replicas: 3,
+      volumeTemplate: `/data/replica-${ordinal}`,
+    };
     const withClaim = (claim: unknown) => ({ volumeTemplate: undefined, volumeClaimTemplate: claim });
     const change: fc.Arbitrary<{ patch: Record<string, unknown>; fields: readonly RegExp[] }> = fc.oneof(
       badInteger(1, 64).map((replicas) => ({ patch: { replicas }, fields: [/replicas/] })),
       fc
         .oneof(
-          fc.constantFrom<unknown>('', `relative/${ordinal}`, `../replica-${ordinal}`, `/data/../etc/${ordinal}`, `/data/./replica-${ordinal}`, '/data/replica', `/data/replica\n${ordinal}`, `/data/\u0000${ordinal}`),
+          fc.constantFrom<unknown>(
+            '',
+            `relative/${ordinal}`,
+            `../replica-${ordinal}`,
+            `/data/../etc/${ordinal}`,
+            `/data/./replica-${ordinal}`,
+            '/data/replica',
+            `/data/replica\n${ordinal}`,
+            `/data/\u0000${ordinal}`,
+          ),
           withControlCharacter.map((text) => `/data/${text}${ordinal}`),
           wrongType('string'),
         )
@@ -253,14 +331,38 @@ describe('DbkeepClient inputs, property-based', () => {
       fc.constant({ patch: { volumeClaimTemplate: { name: `data-${ordinal}` } }, fields: [/volumeTemplate/] }),
       fc
         .oneof(
-          fc.constantFrom('', 'data', `Data-${ordinal}`, `data_${ordinal}`, `../data-${ordinal}`, `a/b-${ordinal}`, `o'brien-${ordinal}`, `"data"-${ordinal}`, `-data-${ordinal}`, `${'d'.repeat(254)}${ordinal}`),
+          fc.constantFrom(
+            '',
+            'data',
+            `Data-${ordinal}`,
+            `data_${ordinal}`,
+            `../data-${ordinal}`,
+            `a/b-${ordinal}`,
+            `o'brien-${ordinal}`,
+            `"data"-${ordinal}`,
+            `-data-${ordinal}`,
+            `${'d'.repeat(254)}${ordinal}`,
+          ),
           withControlCharacter.map((text) => `data-${text}-${ordinal}`),
           wrongType('string'),
         )
         .map((name) => ({ patch: withClaim({ name }), fields: [/volumeClaimTemplate\.name/] })),
       fc
-        .constantFrom<[string, unknown]>(['size', 'lots'], ['size', '20GB'], ['size', '-1Gi'], ['size', 20], ['accessModes', []], ['accessModes', ['ReadWrite']], ['accessModes', 'ReadWriteOnce'], ['storageClassName', 'Fast_SSD'], ['storageClassName', '../ssd'])
-        .map(([key, value]) => ({ patch: withClaim({ name: `data-${ordinal}`, [key]: value }), fields: [new RegExp(`volumeClaimTemplate\\.${key}`)] })),
+        .constantFrom<[string, unknown]>(
+          ['size', 'lots'],
+          ['size', '20GB'],
+          ['size', '-1Gi'],
+          ['size', 20],
+          ['accessModes', []],
+          ['accessModes', ['ReadWrite']],
+          ['accessModes', 'ReadWriteOnce'],
+          ['storageClassName', 'Fast_SSD'],
+          ['storageClassName', '../ssd'],
+        )
+        .map(([key, value]) => ({
+          patch: withClaim({ name: `data-${ordinal}`, [key]: value }),
+          fields: [new RegExp(`volumeClaimTemplate\\.${key}`)],
+        })),
       unknownKey.map((key) => ({ patch: withClaim({ name: `data-${ordinal}`, [key]: 1 }), fields: [naming(key)] })),
       wrongType('object').map((claim) => ({ patch: withClaim(claim), fields: [/volumeClaimTemplate/] })),
       badName.map((configuration) => ({ patch: { configuration }, fields: [/configuration/] })),
@@ -275,7 +377,11 @@ describe('DbkeepClient inputs, property-based', () => {
     );
     await fc.assert(
       fc.asyncProperty(change, async ({ patch, fields }) => {
-        await expectRefused(() => client.restoreIntoVolumes({ ...base, ...patch } as StartVolumeRestoreOptions), 'restoreIntoVolumes', ...fields);
+        await expectRefused(
+          () => client.restoreIntoVolumes({ ...base, ...patch } as StartVolumeRestoreOptions),
+          'restoreIntoVolumes',
+          ...fields,
+        );
       }),
       { numRuns: 2 * RUNS },
     );
@@ -284,9 +390,27 @@ describe('DbkeepClient inputs, property-based', () => {
   it('refuses malformed names, limits, notes and workflow ids in the listing, schedule and session methods', async () => {
     // Workflow ids are "/"-separated: a bad character, or an empty, "." or ".." segment, between good ones.
     const badWorkflowId = fc.oneof(
-      fc.constantFrom('', '..', '/', '../../etc/passwd', 'backup/../x', 'backup//x', '/backup/x', 'backup/x/', 'backup/./x', "backup/o'brien/x", 'backup/"x"/y', 'backup/x y/z', `backup/${'x'.repeat(1000)}`),
+      fc.constantFrom(
+        '',
+        '..',
+        '/',
+        '../../etc/passwd',
+        'backup/../x',
+        'backup//x',
+        '/backup/x',
+        'backup/x/',
+        'backup/./x',
+        "backup/o'brien/x",
+        'backup/"x"/y',
+        'backup/x y/z',
+        `backup/${'x'.repeat(1000)}`,
+      ),
       fc
-        .tuple(validName, fc.constantFrom('"', "'", '`', '\\', ' ', '\n', '\t', '\u0000', '\u001b[31m', '//', '/../', '/./', '%', '*', '?', '#'), validName)
+        .tuple(
+          validName,
+          fc.constantFrom('"', "'", '`', '\\', ' ', '\n', '\t', '\u0000', '\u001b[31m', '//', '/../', '/./', '%', '*', '?', '#'),
+          validName,
+        )
         .map(([before, bad, after]) => `backup/${before}${bad}${after}`),
       withControlCharacter.map((text) => `backup/shop/${text}`),
       wrongType('string'),
@@ -294,14 +418,30 @@ describe('DbkeepClient inputs, property-based', () => {
     const badNote = fc.oneof(fc.constant(''), fc.constant('n'.repeat(1001)), withControlCharacter, wrongType('string'));
     const call = fc.oneof(
       badName.map((name) => ({ method: 'listSessions', run: () => client.listSessions(name as string), fields: [/configuration/] })),
-      badInteger(1, 1000).map((limit) => ({ method: 'listSessions', run: () => client.listSessions('shop-nightly', limit as number), fields: [/limit/] })),
-      badName.map((name) => ({ method: 'listSnapshots', run: () => client.listSnapshots(resolved.repository, name as string), fields: [/configuration/] })),
-      badInteger(1, 1000).map((limit) => ({ method: 'listSnapshots', run: () => client.listSnapshots(resolved.repository, 'shop-nightly', limit as number), fields: [/limit/] })),
+      badInteger(1, 1000).map((limit) => ({
+        method: 'listSessions',
+        run: () => client.listSessions('shop-nightly', limit as number),
+        fields: [/limit/],
+      })),
+      badName.map((name) => ({
+        method: 'listSnapshots',
+        run: () => client.listSnapshots(resolved.repository, name as string),
+        fields: [/configuration/],
+      })),
+      badInteger(1, 1000).map((limit) => ({
+        method: 'listSnapshots',
+        run: () => client.listSnapshots(resolved.repository, 'shop-nightly', limit as number),
+        fields: [/limit/],
+      })),
       invalidMutation
         .filter((c) => c.kind === 'Repository')
         .map((c) => {
           const { value, fields } = mutatedResource(c);
-          return { method: 'repositoryStatus', run: () => client.repositoryStatus(value as ResolvedBackupConfiguration['repository']), fields };
+          return {
+            method: 'repositoryStatus',
+            run: () => client.repositoryStatus(value as ResolvedBackupConfiguration['repository']),
+            fields,
+          };
         }),
       fc
         .tuple(fc.constantFrom('pause', 'resume', 'trigger', 'deleteSchedule'), badName)
@@ -313,10 +453,21 @@ describe('DbkeepClient inputs, property-based', () => {
         .tuple(fc.constantFrom('status', 'describeSession'), badWorkflowId)
         .map(([method, id]) => ({ method, run: () => client[method as 'status'](id as string), fields: [/workflowId/] })),
       badName.map((name) => ({ method: 'bootstrap', run: () => client.bootstrap(set, name as string), fields: [/targetName/] })),
-      badInteger(0, 86_400).map((waitSeconds) => ({ method: 'bootstrap', run: () => client.bootstrap(set, 'fresh', { waitSeconds: waitSeconds as number }), fields: [/options\.waitSeconds/] })),
+      badInteger(0, 86_400).map((waitSeconds) => ({
+        method: 'bootstrap',
+        run: () => client.bootstrap(set, 'fresh', { waitSeconds: waitSeconds as number }),
+        fields: [/options\.waitSeconds/],
+      })),
       fc
-        .oneof(fc.constantFrom<unknown>(null, 600, 'soon'), unknownKey.map((key) => ({ waitSeconds: 60, [key]: 1 })))
-        .map((options) => ({ method: 'bootstrap', run: () => client.bootstrap(set, 'fresh', options as { waitSeconds?: number }), fields: [/options/] })),
+        .oneof(
+          fc.constantFrom<unknown>(null, 600, 'soon'),
+          unknownKey.map((key) => ({ waitSeconds: 60, [key]: 1 })),
+        )
+        .map((options) => ({
+          method: 'bootstrap',
+          run: () => client.bootstrap(set, 'fresh', options as { waitSeconds?: number }),
+          fields: [/options/],
+        })),
     );
     await fc.assert(
       fc.asyncProperty(call, async ({ method, run, fields }) => {
@@ -329,16 +480,35 @@ describe('DbkeepClient inputs, property-based', () => {
   it('sends every well-formed input: the request reaches the (closed) Temporal port', async () => {
     const ordinal = '${POD_ORDINAL}';
     // Options the client accepts for mariadb (domain/tool-arguments.ts leaves them allowed).
-    const clientArgs = fc.subarray(['--max-allowed-packet=64M', '--init-command=SET sql_log_bin=0', '--ssl', '--net-buffer-length=16384', '--binary-mode', '--comments']);
+    const clientArgs = fc.subarray([
+      '--max-allowed-packet=64M',
+      '--init-command=SET sql_log_bin=0',
+      '--ssl',
+      '--net-buffer-length=16384',
+      '--binary-mode',
+      '--comments',
+    ]);
     const volumes = fc.oneof(
-      fc.tuple(fc.integer({ min: 1, max: 64 }), validName).map(([replicas, dir]) => ({ replicas, volumeTemplate: `/${dir}/replica-${ordinal}` })),
+      fc
+        .tuple(fc.integer({ min: 1, max: 64 }), validName)
+        .map(([replicas, dir]) => ({ replicas, volumeTemplate: `/${dir}/replica-${ordinal}` })),
       validName.map((dir) => ({ replicas: 1, volumeTemplate: `/${dir}` })),
       fc
-        .tuple(fc.integer({ min: 1, max: 64 }), validName, fc.option(fc.constantFrom('20Gi', '512Mi', '1T'), { nil: undefined }), fc.option(fc.constantFrom<VolumeClaimTemplate['accessModes']>(['ReadWriteOnce'], ['ReadWriteOncePod', 'ReadWriteMany']), { nil: undefined }))
-        .map(([replicas, name, size, accessModes]) => ({ replicas, volumeClaimTemplate: { name: `${name}-${ordinal}`, size, accessModes } })),
+        .tuple(
+          fc.integer({ min: 1, max: 64 }),
+          validName,
+          fc.option(fc.constantFrom('20Gi', '512Mi', '1T'), { nil: undefined }),
+          fc.option(fc.constantFrom<VolumeClaimTemplate['accessModes']>(['ReadWriteOnce'], ['ReadWriteOncePod', 'ReadWriteMany']), {
+            nil: undefined,
+          }),
+        )
+        .map(([replicas, name, size, accessModes]) => ({
+          replicas,
+          volumeClaimTemplate: { name: `${name}-${ordinal}`, size, accessModes },
+        })),
     );
     const note = fc.option(
-      fc.string({ minLength: 1, maxLength: 60 }).filter((text) => !/[\u0000-\u001f\u007f]/.test(text)),
+      fc.string({ minLength: 1, maxLength: 60 }).filter((text) => !/\p{Cc}/u.test(text)),
       { nil: undefined },
     );
     const workflowId = fc.oneof(
@@ -361,17 +531,44 @@ describe('DbkeepClient inputs, property-based', () => {
           },
           { requiredKeys: ['selector'] },
         )
-        .map((options) => () => client.restore({ repository: resolved.repository, configuration: 'shop-nightly', target: resolved.target, ...options })),
-      fc
-        .tuple(validSelector, volumes, fc.boolean())
-        .map(([selector, volume, overwrite]) => () => client.restoreIntoVolumes({ repository: resolved.repository, configuration: 'shop-nightly', selector, overwrite, ...volume })),
-      fc.tuple(validName, fc.integer({ min: 1, max: 1000 })).map(([name, limit]) => () => client.listSessions(name, limit)),
-      fc.tuple(validName, fc.integer({ min: 1, max: 1000 })).map(([name, limit]) => () => client.listSnapshots(resolved.repository, name, limit)),
+        .map(
+          (options) => () =>
+            client.restore({ repository: resolved.repository, configuration: 'shop-nightly', target: resolved.target, ...options }),
+        ),
+      fc.tuple(validSelector, volumes, fc.boolean()).map(
+        ([selector, volume, overwrite]) =>
+          () =>
+            client.restoreIntoVolumes({ repository: resolved.repository, configuration: 'shop-nightly', selector, overwrite, ...volume }),
+      ),
+      fc.tuple(validName, fc.integer({ min: 1, max: 1000 })).map(
+        ([name, limit]) =>
+          () =>
+            client.listSessions(name, limit),
+      ),
+      fc.tuple(validName, fc.integer({ min: 1, max: 1000 })).map(
+        ([name, limit]) =>
+          () =>
+            client.listSnapshots(resolved.repository, name, limit),
+      ),
       fc.constant(() => client.repositoryStatus(resolved.repository)),
-      fc.tuple(fc.constantFrom('pause', 'resume'), validName, note).map(([method, name, text]) => () => client[method as 'pause'](name, text)),
-      fc.tuple(fc.constantFrom('trigger', 'deleteSchedule'), validName).map(([method, name]) => () => client[method as 'trigger'](name)),
-      fc.tuple(fc.constantFrom('status', 'describeSession'), workflowId).map(([method, id]) => () => client[method as 'status'](id)),
-      fc.option(fc.integer({ min: 0, max: 86_400 }), { nil: undefined }).map((waitSeconds) => () => client.bootstrap(set, 'fresh', { waitSeconds })),
+      fc.tuple(fc.constantFrom('pause', 'resume'), validName, note).map(
+        ([method, name, text]) =>
+          () =>
+            client[method as 'pause'](name, text),
+      ),
+      fc.tuple(fc.constantFrom('trigger', 'deleteSchedule'), validName).map(
+        ([method, name]) =>
+          () =>
+            client[method as 'trigger'](name),
+      ),
+      fc.tuple(fc.constantFrom('status', 'describeSession'), workflowId).map(
+        ([method, id]) =>
+          () =>
+            client[method as 'status'](id),
+      ),
+      fc
+        .option(fc.integer({ min: 0, max: 86_400 }), { nil: undefined })
+        .map((waitSeconds) => () => client.bootstrap(set, 'fresh', { waitSeconds })),
     );
     await fc.assert(
       fc.asyncProperty(call, async (run) => {

@@ -48,11 +48,7 @@ describe('FilesystemStorage with arbitrary keys, property-based', () => {
     await fc.assert(
       fc.asyncProperty(key, async (k) => {
         const outcomes: string[] = [];
-        for (const operation of [
-          () => storage.putBytes(k, Buffer.from('x')),
-          () => storage.getBytes(k),
-          () => storage.delete(k),
-        ]) {
+        for (const operation of [() => storage.putBytes(k, Buffer.from('x')), () => storage.getBytes(k), () => storage.delete(k)]) {
           await operation().then(
             () => outcomes.push('ok'),
             (error: unknown) => outcomes.push(error instanceof Error ? error.message : String(error)),

@@ -76,22 +76,58 @@ export const withControlCharacter = fc
 
 /** Names a DNS-label rule must refuse: path tricks, quotes, control characters, case, length, emptiness. */
 export const invalidName: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('', '..', '../etc', 'a/b', '/abs', 'a\\b', "o'brien", 'say "hi"', 'a b', 'Shop', '-shop', 'shop-', 'shop.db', 'a'.repeat(64)),
+  fc.constantFrom(
+    '',
+    '..',
+    '../etc',
+    'a/b',
+    '/abs',
+    'a\\b',
+    "o'brien",
+    'say "hi"',
+    'a b',
+    'Shop',
+    '-shop',
+    'shop-',
+    'shop.db',
+    'a'.repeat(64),
+  ),
   withControlCharacter,
   fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(s)),
-  fc.tuple(fc.stringMatching(/^[a-z0-9]{1,8}$/), fc.constantFrom('/', '../', '..', '"', "'", '`', '\\', ' ', '\n', '\t', '\u0000', '\u001b[31m')).map(
-    ([name, bad]) => `${name}${bad}`,
-  ),
+  fc
+    .tuple(
+      fc.stringMatching(/^[a-z0-9]{1,8}$/),
+      fc.constantFrom('/', '../', '..', '"', "'", '`', '\\', ' ', '\n', '\t', '\u0000', '\u001b[31m'),
+    )
+    .map(([name, bad]) => `${name}${bad}`),
 );
 
 /** Database names the tools would read as a path or another name. */
-export const invalidDatabaseName: fc.Arbitrary<string> = fc.oneof(fc.constantFrom('', 'a/b', '../etc', 'db.name', 'back\\slash', 'x'.repeat(65)), withControlCharacter);
+export const invalidDatabaseName: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('', 'a/b', '../etc', 'db.name', 'back\\slash', 'x'.repeat(65)),
+  withControlCharacter,
+);
 
 export const validName: fc.Arbitrary<string> = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/);
 
 /** Cron expressions that are wrong however one reads them: field counts, ranges, macros, words. */
 const invalidCron: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom('', '* * * *', '* * * * * *', '@sometimes', 'every day', '0 2 * * * *', '60 * * * *', '* 24 * * *', '* * 0 * *', '* * 32 * *', '* * * 13 *', '* * * * 8', '*/0 * * * *', '5-1 * * * *'),
+  fc.constantFrom(
+    '',
+    '* * * *',
+    '* * * * * *',
+    '@sometimes',
+    'every day',
+    '0 2 * * * *',
+    '60 * * * *',
+    '* 24 * * *',
+    '* * 0 * *',
+    '* * 32 * *',
+    '* * * 13 *',
+    '* * * * 8',
+    '*/0 * * * *',
+    '5-1 * * * *',
+  ),
   fc.integer({ min: 60, max: 1_000_000 }).map((minute) => `${minute} * * * *`),
   fc.integer({ min: 24, max: 1_000_000 }).map((hour) => `0 ${hour} * * *`),
   fc.integer({ min: -1_000, max: -1 }).map((minute) => `${minute} * * * *`),
@@ -133,7 +169,12 @@ export interface Mutation {
   description: string;
 }
 
-function mutation(kind: DocumentKind, path: readonly string[], values: fc.Arbitrary<unknown>, field = path.join('.')): fc.Arbitrary<Mutation> {
+function mutation(
+  kind: DocumentKind,
+  path: readonly string[],
+  values: fc.Arbitrary<unknown>,
+  field = path.join('.'),
+): fc.Arbitrary<Mutation> {
   return values.map((value) => ({ kind, path, value, field, description: `${kind} ${path.join('.')} = ${JSON.stringify(value)}` }));
 }
 
@@ -162,44 +203,104 @@ const unknownField: fc.Arbitrary<Mutation> = fc
 
 export const invalidMutation: fc.Arbitrary<Mutation> = fc.oneof(
   mutation('Target', ['spec', 'port'], invalidInteger(1, 65535)),
-  mutation('Target', ['spec', 'host'], fc.oneof(fc.constant(''), fc.constant('a'.repeat(254)), fc.string({ minLength: 1, maxLength: 12 }).filter((h) => /[^A-Za-z0-9.:_-]/.test(h)), wrongType('string'))),
+  mutation(
+    'Target',
+    ['spec', 'host'],
+    fc.oneof(
+      fc.constant(''),
+      fc.constant('a'.repeat(254)),
+      fc.string({ minLength: 1, maxLength: 12 }).filter((h) => /[^A-Za-z0-9.:_-]/.test(h)),
+      wrongType('string'),
+    ),
+  ),
   mutation('Target', ['spec', 'user'], fc.oneof(fc.constant(''), fc.constant('u'.repeat(81)), withControlCharacter, wrongType('string'))),
-  mutation('Target', ['spec', 'engine'], fc.oneof(fc.string({ maxLength: 10 }).filter((e) => !(ENGINES as readonly string[]).includes(e)), wrongType('string'))),
-  mutation('Target', ['spec', 'password'], fc.oneof(
-    fc.constantFrom<unknown>('hunter2', { env: '1NOT_A_NAME' }, { env: 'A-B' }, { file: 'relative/secret' }, { file: '' }, {}, { env: 'A', file: '/x' }),
-    wrongType('object'),
-  )),
-  mutation('Repository', ['spec', 's3', 'bucket'], fc.oneof(fc.constantFrom('', 'ab', 'UPPER', '../x', 'a/b', 'a'.repeat(64)), wrongType('string'))),
-  mutation('Repository', ['spec', 's3', 'prefix'], fc.oneof(
-    fc.constantFrom('', '/abs', 'trailing/', 'a//b', '..', '../up', 'a/../../b', 'a/./b', 'back\\slash', 'x'.repeat(513)),
-    withControlCharacter,
-    wrongType('string'),
-  )),
-  mutation('Repository', ['spec', 's3', 'endpoint'], fc.oneof(fc.constantFrom('ftp://x', 'not a url', 'javascript:alert(1)', '127.0.0.1:9000', ''), wrongType('string'))),
+  mutation(
+    'Target',
+    ['spec', 'engine'],
+    fc.oneof(
+      fc.string({ maxLength: 10 }).filter((e) => !(ENGINES as readonly string[]).includes(e)),
+      wrongType('string'),
+    ),
+  ),
+  mutation(
+    'Target',
+    ['spec', 'password'],
+    fc.oneof(
+      fc.constantFrom<unknown>(
+        'hunter2',
+        { env: '1NOT_A_NAME' },
+        { env: 'A-B' },
+        { file: 'relative/secret' },
+        { file: '' },
+        {},
+        { env: 'A', file: '/x' },
+      ),
+      wrongType('object'),
+    ),
+  ),
+  mutation(
+    'Repository',
+    ['spec', 's3', 'bucket'],
+    fc.oneof(fc.constantFrom('', 'ab', 'UPPER', '../x', 'a/b', 'a'.repeat(64)), wrongType('string')),
+  ),
+  mutation(
+    'Repository',
+    ['spec', 's3', 'prefix'],
+    fc.oneof(
+      fc.constantFrom('', '/abs', 'trailing/', 'a//b', '..', '../up', 'a/../../b', 'a/./b', 'back\\slash', 'x'.repeat(513)),
+      withControlCharacter,
+      wrongType('string'),
+    ),
+  ),
+  mutation(
+    'Repository',
+    ['spec', 's3', 'endpoint'],
+    fc.oneof(fc.constantFrom('ftp://x', 'not a url', 'javascript:alert(1)', '127.0.0.1:9000', ''), wrongType('string')),
+  ),
   mutation('Repository', ['spec', 's3', 'forcePathStyle'], wrongType('boolean')),
-  mutation('BackupConfiguration', ['spec', 'databases'], fc.oneof(
-    fc.constant([]),
-    fc.constant(['shop', 'shop']),
-    invalidDatabaseName.map((name) => ['shop', name]),
-    wrongType('array'),
-  )),
+  mutation(
+    'BackupConfiguration',
+    ['spec', 'databases'],
+    fc.oneof(
+      fc.constant([]),
+      fc.constant(['shop', 'shop']),
+      invalidDatabaseName.map((name) => ['shop', name]),
+      wrongType('array'),
+    ),
+  ),
   mutation('BackupConfiguration', ['spec', 'schedule', 'cron'], invalidCron),
   mutation('BackupConfiguration', ['spec', 'schedule', 'timezone'], invalidTimeZone),
   mutation('BackupConfiguration', ['spec', 'schedule', 'catchupWindow'], invalidDuration),
   mutation('BackupConfiguration', ['spec', 'timeout'], invalidDuration),
   mutation('BackupConfiguration', ['spec', 'retention', 'keepLast'], invalidInteger(0, 100_000)),
-  mutation('BackupConfiguration', ['spec', 'compression'], fc.oneof(
-    fc.constantFrom<unknown>('lz4', 'ZSTD', { algorithm: 'zstd', level: 0 }, { algorithm: 'zstd', level: 20 }, { algorithm: 'gzip', level: 12 }, { algorithm: 'brotli' }),
-    wrongType('string', 'object'),
-  )),
+  mutation(
+    'BackupConfiguration',
+    ['spec', 'compression'],
+    fc.oneof(
+      fc.constantFrom<unknown>(
+        'lz4',
+        'ZSTD',
+        { algorithm: 'zstd', level: 0 },
+        { algorithm: 'zstd', level: 20 },
+        { algorithm: 'gzip', level: 12 },
+        { algorithm: 'brotli' },
+      ),
+      wrongType('string', 'object'),
+    ),
+  ),
   mutation('BackupConfiguration', ['spec', 'target'], invalidName),
   mutation('BackupConfiguration', ['spec', 'method'], fc.oneof(fc.constantFrom('incremental', 'Logical', ''), wrongType('string'))),
-  fc.constantFrom<DocumentKind>('Repository', 'Target', 'BackupConfiguration').chain((kind) => mutation(kind, ['metadata', 'name'], fc.oneof(invalidName, wrongType('string')))),
+  fc
+    .constantFrom<DocumentKind>('Repository', 'Target', 'BackupConfiguration')
+    .chain((kind) => mutation(kind, ['metadata', 'name'], fc.oneof(invalidName, wrongType('string')))),
   unknownField,
 );
 
 /** A deep copy of the documents with the mutation applied. */
-export function applyMutation(documents: Record<DocumentKind, Record<string, any>>, change: Mutation): Record<DocumentKind, Record<string, any>> {
+export function applyMutation(
+  documents: Record<DocumentKind, Record<string, any>>,
+  change: Mutation,
+): Record<DocumentKind, Record<string, any>> {
   const copy = structuredClone(documents);
   let node: Record<string, any> = copy[change.kind];
   for (const key of change.path.slice(0, -1)) node = node[key] as Record<string, any>;

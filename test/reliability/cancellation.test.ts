@@ -100,7 +100,8 @@ async function waitForLockWait(instance: MariaDbInstance, statement: string, tim
         [statement],
       );
       if (Number(row?.n) > 0) return;
-      if (Date.now() > deadline) throw new Error(`no session of ${instance.host}:${instance.port} waited on a lock running ${statement} within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`no session of ${instance.host}:${instance.port} waited on a lock running ${statement} within ${timeoutMs} ms`);
       await sleep(100);
     }
   } finally {
@@ -111,14 +112,20 @@ async function waitForLockWait(instance: MariaDbInstance, statement: string, tim
 const waitForDumpAtGate = (table: string) => waitForLockWait(source, `%FROM \`${table}\`%`);
 
 /** The progress the session's running activity last heartbeated, once it satisfies `wanted`. */
-async function waitForProgress(workflowId: string, wanted: (p: Progress) => boolean, timeoutMs = 30_000): Promise<{ activity: string; attempt: number; progress: Progress }> {
+async function waitForProgress(
+  workflowId: string,
+  wanted: (p: Progress) => boolean,
+  timeoutMs = 30_000,
+): Promise<{ activity: string; attempt: number; progress: Progress }> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     const { activity } = await client.describeSession(workflowId);
     last = activity;
-    if (activity?.progress && wanted(activity.progress)) return { activity: activity.name, attempt: activity.attempt, progress: activity.progress };
-    if (Date.now() > deadline) throw new Error(`${workflowId}: no heartbeat as wanted within ${timeoutMs} ms; last seen ${JSON.stringify(last)}`);
+    if (activity?.progress && wanted(activity.progress))
+      return { activity: activity.name, attempt: activity.attempt, progress: activity.progress };
+    if (Date.now() > deadline)
+      throw new Error(`${workflowId}: no heartbeat as wanted within ${timeoutMs} ms; last seen ${JSON.stringify(last)}`);
     await sleep(250);
   }
 }
@@ -127,7 +134,11 @@ async function waitForProgress(workflowId: string, wanted: (p: Progress) => bool
  * After a cancellation at `sinceMs`: seconds until each condition first held (polled every
  * 100 ms), or undefined for those that never did within `timeoutMs`.
  */
-async function secondsUntil<K extends string>(sinceMs: number, conditions: Record<K, () => Promise<boolean> | boolean>, timeoutMs = 20_000): Promise<Record<K, number | undefined>> {
+async function secondsUntil<K extends string>(
+  sinceMs: number,
+  conditions: Record<K, () => Promise<boolean> | boolean>,
+  timeoutMs = 20_000,
+): Promise<Record<K, number | undefined>> {
   const seen = {} as Record<K, number | undefined>;
   const names = Object.keys(conditions) as K[];
   const deadline = Date.now() + timeoutMs;
@@ -143,7 +154,6 @@ async function sessionClosed(workflowId: string): Promise<boolean> {
 }
 
 const noIncompleteUpload = async () => (await listIncompleteUploads(stack.s3, stack.bucket)).length === 0;
-
 
 /** How the session's result() ended: it must be the cancellation, not a failure of the work. */
 async function cancellationOf(result: Promise<unknown>): Promise<WorkflowFailedError> {
@@ -167,7 +177,9 @@ beforeAll(async () => {
   const connection = await rootConnection(source);
   try {
     for (const gate of [FIRST_GATE, SECOND_GATE]) {
-      await connection.query(`CREATE TABLE ledger.\`${gate}\` (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO ledger.\`${gate}\` VALUES (1)`);
+      await connection.query(
+        `CREATE TABLE ledger.\`${gate}\` (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO ledger.\`${gate}\` VALUES (1)`,
+      );
     }
   } finally {
     await connection.end();
@@ -260,9 +272,13 @@ describe('backup session cancelled while its dump uploads', () => {
     const atFirst = await waitForProgress(handle.workflowId, (p) => p.bytesWritten > 0);
     await first.release();
     await waitForDumpAtGate(SECOND_GATE);
-    const atSecond = await waitForProgress(handle.workflowId, (p) => p.bytesRead > atFirst.progress.bytesRead && p.bytesWritten > atFirst.progress.bytesWritten);
+    const atSecond = await waitForProgress(
+      handle.workflowId,
+      (p) => p.bytesRead > atFirst.progress.bytesRead && p.bytesWritten > atFirst.progress.bytesWritten,
+    );
     console.log(`cancellation: heartbeats at the first gate ${JSON.stringify(atFirst)}, at the second ${JSON.stringify(atSecond)}`);
-    for (const seen of [atFirst, atSecond]) expect(seen).toMatchObject({ activity: 'dumpToRepository', attempt: 1, progress: { phase: 'dumping' } });
+    for (const seen of [atFirst, atSecond])
+      expect(seen).toMatchObject({ activity: 'dumpToRepository', attempt: 1, progress: { phase: 'dumping' } });
     await second.release();
 
     const result = await resultUnlessWorkerExits(handle, workers[0]!);
@@ -308,7 +324,9 @@ describe('restore session cancelled while it applies', () => {
     expect(await sessionClosed(handle.workflowId)).toBe(false);
     await readLock.release();
     const closed = await secondsUntil(cancelledAt, { sessionClosed: () => sessionClosed(handle.workflowId) });
-    console.log(`cancellation: restore cancelled while applying (${JSON.stringify(applying.progress)}); seconds after cancel(): ${JSON.stringify({ ...stopped, ...closed })}`);
+    console.log(
+      `cancellation: restore cancelled while applying (${JSON.stringify(applying.progress)}); seconds after cancel(): ${JSON.stringify({ ...stopped, ...closed })}`,
+    );
     expect(closed.sessionClosed).toBeLessThan(20);
     await cancellationOf(handle.result());
     expect(toolsUnder(worker)).toEqual([]);
@@ -330,55 +348,61 @@ describe('restore session cancelled while it applies', () => {
 });
 
 describe('worker process sent SIGTERM mid-dump', () => {
-  it('exits within its shutdown grace, fails the attempt, aborts the upload, and the retry on a new worker commits one snapshot', async () => {
-    const worker = workers[0]!;
-    const gate = await closeGate(FIRST_GATE);
-    const handle = await client.backupNow(ledger());
-    const snapshotId = handle.workflowId.split('/')[2]!;
-    const dataKey = `dbkeep/ledger/${snapshotId}/dump.sql.zst`;
-    await waitForUploadedParts(stack.s3, stack.bucket, dataKey, 1);
-    await waitForDumpAtGate(FIRST_GATE);
-    const tools = toolsUnder(worker);
-    expect(tools.map((t) => t.command).sort()).toEqual(['mariadb-dump', 'zstd']);
+  it(
+    'exits within its shutdown grace, fails the attempt, aborts the upload, and the retry on a new worker commits one snapshot',
+    async () => {
+      const worker = workers[0]!;
+      const gate = await closeGate(FIRST_GATE);
+      const handle = await client.backupNow(ledger());
+      const snapshotId = handle.workflowId.split('/')[2]!;
+      const dataKey = `dbkeep/ledger/${snapshotId}/dump.sql.zst`;
+      await waitForUploadedParts(stack.s3, stack.bucket, dataKey, 1);
+      await waitForDumpAtGate(FIRST_GATE);
+      const tools = toolsUnder(worker);
+      expect(tools.map((t) => t.command).sort()).toEqual(['mariadb-dump', 'zstd']);
 
-    // The dump is held at the gate, so it cannot finish within the grace: it must be cancelled.
-    const sigtermAt = Date.now();
-    await worker.stop();
-    const exitedAfter = secondsSince(sigtermAt);
-    expect(exitedAfter).toBeLessThan(25);
-    expect(stillRunning(tools)).toEqual([]);
-    const after = await secondsUntil(sigtermAt, {
-      uploadAborted: noIncompleteUpload,
-      attemptFailed: async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.lastFailure),
-    });
-    console.log(`cancellation: SIGTERM mid-dump; worker exited after ${exitedAfter} s; seconds after SIGTERM: ${JSON.stringify(after)}`);
-    expect(after.uploadAborted).toBeLessThan(25);
-    // The attempt was reported by the worker, long before the 30 s heartbeat timeout would have.
-    expect(after.attemptFailed).toBeLessThan(25);
-    const [pending] = (await handle.describe()).raw.pendingActivities ?? [];
-    expect(pending?.activityType?.name).toBe('dumpToRepository');
-    console.log(`cancellation: the SIGTERMed attempt's failure: ${pending?.lastFailure?.message}`);
-    expect(pending?.lastFailure?.message).toMatch(/shutting down/i);
-    expect(pending?.lastFailure?.message).not.toMatch(/heartbeat/i);
-    await gate.release();
+      // The dump is held at the gate, so it cannot finish within the grace: it must be cancelled.
+      const sigtermAt = Date.now();
+      await worker.stop();
+      const exitedAfter = secondsSince(sigtermAt);
+      expect(exitedAfter).toBeLessThan(25);
+      expect(stillRunning(tools)).toEqual([]);
+      const after = await secondsUntil(sigtermAt, {
+        uploadAborted: noIncompleteUpload,
+        attemptFailed: async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.lastFailure),
+      });
+      console.log(`cancellation: SIGTERM mid-dump; worker exited after ${exitedAfter} s; seconds after SIGTERM: ${JSON.stringify(after)}`);
+      expect(after.uploadAborted).toBeLessThan(25);
+      // The attempt was reported by the worker, long before the 30 s heartbeat timeout would have.
+      expect(after.attemptFailed).toBeLessThan(25);
+      const [pending] = (await handle.describe()).raw.pendingActivities ?? [];
+      expect(pending?.activityType?.name).toBe('dumpToRepository');
+      console.log(`cancellation: the SIGTERMed attempt's failure: ${pending?.lastFailure?.message}`);
+      expect(pending?.lastFailure?.message).toMatch(/shutting down/i);
+      expect(pending?.lastFailure?.message).not.toMatch(/heartbeat/i);
+      await gate.release();
 
-    const next = await startWorker('after-sigterm');
-    const result = await resultUnlessWorkerExits(handle, next);
-    console.log(`cancellation: the session completed ${secondsSince(sigtermAt)} s after SIGTERM`);
-    expect(result).toMatchObject({ outcome: 'succeeded', snapshotId });
-    if (result.outcome !== 'succeeded') return;
-    const dump = onlyActivity(await activityRecords(stack.client.temporal, handle.workflowId), 'dumpToRepository');
-    expect(dump).toMatchObject({ outcome: 'completed', attempt: 2 });
-    expect(dump.lastFailure?.chain.join(' ')).not.toMatch(/heartbeat/i);
+      const next = await startWorker('after-sigterm');
+      const result = await resultUnlessWorkerExits(handle, next);
+      console.log(`cancellation: the session completed ${secondsSince(sigtermAt)} s after SIGTERM`);
+      expect(result).toMatchObject({ outcome: 'succeeded', snapshotId });
+      if (result.outcome !== 'succeeded') return;
+      const dump = onlyActivity(await activityRecords(stack.client.temporal, handle.workflowId), 'dumpToRepository');
+      expect(dump).toMatchObject({ outcome: 'completed', attempt: 2 });
+      expect(dump.lastFailure?.chain.join(' ')).not.toMatch(/heartbeat/i);
 
-    // Exactly one snapshot of this session (beside the previous test's), its object the manifest's.
-    const keys = (await stack.listKeys('ledger/')).filter((k) => k.startsWith(`ledger/${snapshotId}/`));
-    expect(keys).toEqual([`ledger/${snapshotId}/dump.sql.zst`, `ledger/${snapshotId}/manifest.json`]);
-    const manifest = parseManifest((await objectBytes(stack.s3, stack.bucket, `dbkeep/ledger/${snapshotId}/manifest.json`)).toString('utf8'));
-    if (!manifest.ok) throw new Error(manifest.reason);
-    const stored = await objectBytes(stack.s3, stack.bucket, dataKey);
-    expect(stored.length).toBe(manifest.manifest.data.storedBytes);
-    expect(createHash('sha256').update(stored).digest('hex')).toBe(manifest.manifest.data.sha256);
-    expect(await listIncompleteUploads(stack.s3, stack.bucket)).toEqual([]);
-  }, SIGTERM_TEST_TIMEOUT_MS);
+      // Exactly one snapshot of this session (beside the previous test's), its object the manifest's.
+      const keys = (await stack.listKeys('ledger/')).filter((k) => k.startsWith(`ledger/${snapshotId}/`));
+      expect(keys).toEqual([`ledger/${snapshotId}/dump.sql.zst`, `ledger/${snapshotId}/manifest.json`]);
+      const manifest = parseManifest(
+        (await objectBytes(stack.s3, stack.bucket, `dbkeep/ledger/${snapshotId}/manifest.json`)).toString('utf8'),
+      );
+      if (!manifest.ok) throw new Error(manifest.reason);
+      const stored = await objectBytes(stack.s3, stack.bucket, dataKey);
+      expect(stored.length).toBe(manifest.manifest.data.storedBytes);
+      expect(createHash('sha256').update(stored).digest('hex')).toBe(manifest.manifest.data.sha256);
+      expect(await listIncompleteUploads(stack.s3, stack.bucket)).toEqual([]);
+    },
+    SIGTERM_TEST_TIMEOUT_MS,
+  );
 });

@@ -134,7 +134,9 @@ describe('a flipped byte in a stored data object', () => {
   it('with --overwrite into a target holding the database: refused before dropping anything', async () => {
     const snapshotId = await filesystemSnapshotWithFlippedBit();
     const connection = await rootConnection(target);
-    await connection.query('CREATE DATABASE shop; CREATE TABLE shop.keep_me (id INT PRIMARY KEY, note TEXT); INSERT INTO shop.keep_me VALUES (1, "still here")');
+    await connection.query(
+      'CREATE DATABASE shop; CREATE TABLE shop.keep_me (id INT PRIMARY KEY, note TEXT); INSERT INTO shop.keep_me VALUES (1, "still here")',
+    );
     await connection.end();
     const before = await fingerprintOf(target, 'shop');
 
@@ -149,7 +151,9 @@ describe('a flipped byte in a stored data object', () => {
   it('with a parallel restore: refused with ChecksumMismatch before dropping anything, staged segments removed', async () => {
     const snapshotId = await filesystemSnapshotWithFlippedBit();
     const connection = await rootConnection(target);
-    await connection.query('CREATE DATABASE shop; CREATE TABLE shop.keep_me (id INT PRIMARY KEY, note TEXT); INSERT INTO shop.keep_me VALUES (1, "still here")');
+    await connection.query(
+      'CREATE DATABASE shop; CREATE TABLE shop.keep_me (id INT PRIMARY KEY, note TEXT); INSERT INTO shop.keep_me VALUES (1, "still here")',
+    );
     await connection.end();
     const before = await fingerprintOf(target, 'shop');
 
@@ -169,7 +173,9 @@ describe('a flipped byte in a stored data object', () => {
     const snapshotId = await backup('shop-s3');
     const key = `dbkeep/shop-s3/${snapshotId}/dump.sql.zst`;
     const { GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
-    const stored = Buffer.from(await (await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }))).Body!.transformToByteArray());
+    const stored = Buffer.from(
+      await (await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }))).Body!.transformToByteArray(),
+    );
     stored[Math.floor(stored.length / 2)]! ^= 0x01;
     // A valid object to S3 (its own checksums match): only the manifest's SHA-256 can tell.
     await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: stored }));
@@ -245,7 +251,10 @@ describe('damaged manifests', () => {
       if (withData) copyFileSync(path.join(folder(valid), 'dump.sql.zst'), path.join(folder(snapshot), 'dump.sql.zst'));
     };
     write(damaged.garbage, '{ "formatVersion": 1, "snapshotId": ');
-    write(damaged.wrongTypes, JSON.stringify({ ...manifest, snapshotId: damaged.wrongTypes, data: { ...manifest.data, storedBytes: '12' } }));
+    write(
+      damaged.wrongTypes,
+      JSON.stringify({ ...manifest, snapshotId: damaged.wrongTypes, data: { ...manifest.data, storedBytes: '12' } }),
+    );
     write(damaged.otherFolder, JSON.stringify(manifest));
     write(damaged.wrongSize, JSON.stringify({ ...manifest, snapshotId: damaged.wrongSize }));
     truncateSync(path.join(folder(damaged.wrongSize), 'dump.sql.zst'), manifest.data.storedBytes - 1);

@@ -56,7 +56,10 @@ const cases: PermanentCase[] = [
     activityType: 'preflightTarget',
     mentions: () => /Target "locked-out"/,
     start: () =>
-      startBackup(stack.resources(stack.targetDocument('locked-out', source, 'wrong-password'), shopConfiguration('auth', { target: 'locked-out' })), 'auth'),
+      startBackup(
+        stack.resources(stack.targetDocument('locked-out', source, 'wrong-password'), shopConfiguration('auth', { target: 'locked-out' })),
+        'auth',
+      ),
   },
   {
     name: 'a database host nothing listens on',
@@ -65,7 +68,13 @@ const cases: PermanentCase[] = [
     mentions: () => new RegExp(`127\\.0\\.0\\.1:${freePort}`),
     start: () => {
       const document = stack.targetDocument('nowhere', source) as { spec: Record<string, unknown> };
-      return startBackup(stack.resources({ ...document, spec: { ...document.spec, port: freePort } }, shopConfiguration('unreachable', { target: 'nowhere' })), 'unreachable');
+      return startBackup(
+        stack.resources(
+          { ...document, spec: { ...document.spec, port: freePort } },
+          shopConfiguration('unreachable', { target: 'nowhere' }),
+        ),
+        'unreachable',
+      );
     },
   },
   {
@@ -85,7 +94,13 @@ const cases: PermanentCase[] = [
     activityType: 'preflightTarget',
     mentions: () => /"no_such_db"/,
     start: () =>
-      startBackup(stack.resources(stack.targetDocument('shop-db', source), shopConfiguration('unknown-db', { target: 'shop-db', databases: ['shop', 'no_such_db'] })), 'unknown-db'),
+      startBackup(
+        stack.resources(
+          stack.targetDocument('shop-db', source),
+          shopConfiguration('unknown-db', { target: 'shop-db', databases: ['shop', 'no_such_db'] }),
+        ),
+        'unknown-db',
+      ),
   },
   {
     name: 'a wrong S3 secret key',
@@ -102,7 +117,11 @@ const cases: PermanentCase[] = [
         spec: { s3: { ...s3, credentials: { accessKeyId: s3.credentials!.accessKeyId, secretAccessKey: { file: wrongSecretFile } } } },
       };
       return startBackup(
-        stack.resources(wrongKeys, stack.targetDocument('shop-db', source), shopConfiguration('denied', { target: 'shop-db', repository: 'wrong-keys' })),
+        stack.resources(
+          wrongKeys,
+          stack.targetDocument('shop-db', source),
+          shopConfiguration('denied', { target: 'shop-db', repository: 'wrong-keys' }),
+        ),
         'denied',
       );
     },
@@ -162,7 +181,10 @@ const cases: PermanentCase[] = [
         stack.resources(stack.targetDocument('shop-db', source), shopConfiguration('raw-args', { target: 'shop-db' })),
         'raw-args',
       );
-      const input = { ...resolved, configuration: { ...resolved.configuration, spec: { ...resolved.configuration.spec, args: ['--ho=127.0.0.9'] } } };
+      const input = {
+        ...resolved,
+        configuration: { ...resolved.configuration, spec: { ...resolved.configuration.spec, args: ['--ho=127.0.0.9'] } },
+      };
       return startRaw('backupSession', `backup/raw-args/raw-${randomBytes(3).toString('hex')}`, input);
     },
   },
@@ -204,7 +226,9 @@ beforeAll(async () => {
   stack = await startE2eStack();
   source = await stack.startMariaDb();
   const connection = await rootConnection(source);
-  await connection.query('CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name TEXT); INSERT INTO shop.items VALUES (1, "bolt")');
+  await connection.query(
+    'CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name TEXT); INSERT INTO shop.items VALUES (1, "bolt")',
+  );
   await connection.end();
   wrongSecretFile = path.join(stack.dir, 'wrong-s3-secret');
   writeFileSync(wrongSecretFile, 'not-the-secret-key', { mode: 0o600 });
@@ -218,7 +242,11 @@ afterAll(async () => {
 describe('permanent failures are non-retryable, with a stable type, on the first attempt', () => {
   it.each(cases)('$type: $name', async ({ type, activityType, mentions, start }) => {
     const workflowId = await start();
-    const terminate = () => stack.client.temporal.workflow.getHandle(workflowId).terminate('test: not closed at once').catch(() => undefined);
+    const terminate = () =>
+      stack.client.temporal.workflow
+        .getHandle(workflowId)
+        .terminate('test: not closed at once')
+        .catch(() => undefined);
     const verdict = await sessionVerdict(stack.client.temporal, workflowId).catch(async (error: unknown) => {
       await terminate();
       throw error;
@@ -226,10 +254,13 @@ describe('permanent failures are non-retryable, with a stable type, on the first
     if (verdict.kind !== 'closed') await terminate();
     expect(verdict).toEqual({ kind: 'closed', runStatus: 'FAILED' });
 
-    const error = await stack.client.temporal.workflow.getHandle(workflowId).result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await stack.client.temporal.workflow
+      .getHandle(workflowId)
+      .result()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     const failure = describeFailure(error);
     expect(failure).toMatchObject({ type, nonRetryable: true });
     expect(failure.message).toMatch(mentions());

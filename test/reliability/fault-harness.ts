@@ -2,12 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  GetObjectCommand,
-  ListMultipartUploadsCommand,
-  ListPartsCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { generateSyntheticDatabase, planSyntheticDatabase } from '../../bench/synthetic-database';
@@ -30,10 +25,7 @@ import { startWorkerProcess, type WorkerProcess } from '../support/worker-proces
 export async function stopStack(stack: E2eStack | undefined, timeoutMs = 90_000): Promise<void> {
   if (!stack) return;
   const timer = new AbortController();
-  const stopped = await Promise.race([
-    stack.stop().then(() => true),
-    sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false),
-  ]);
+  const stopped = await Promise.race([stack.stop().then(() => true), sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false)]);
   timer.abort();
   if (stopped) return;
   for (const pid of [stack.minio.pid, stack.pushgateway.pid, stack.temporal.pid]) await stopPid(pid, 'SIGKILL').catch(() => undefined);
@@ -172,14 +164,31 @@ export async function activityRecords(client: Client, workflowId: string): Promi
     const started = event.activityTaskStartedEventAttributes;
     if (started) {
       const record = byScheduledId.get(String(started.scheduledEventId));
-      if (record) Object.assign(record, { attempt: started.attempt ?? undefined, lastFailure: failureInfo(started.lastFailure), startedAtMs: at });
+      if (record)
+        Object.assign(record, { attempt: started.attempt ?? undefined, lastFailure: failureInfo(started.lastFailure), startedAtMs: at });
       continue;
     }
     const closing =
-      (event.activityTaskCompletedEventAttributes && { outcome: 'completed' as const, attrs: event.activityTaskCompletedEventAttributes, failure: undefined }) ||
-      (event.activityTaskFailedEventAttributes && { outcome: 'failed' as const, attrs: event.activityTaskFailedEventAttributes, failure: event.activityTaskFailedEventAttributes.failure }) ||
-      (event.activityTaskTimedOutEventAttributes && { outcome: 'timedOut' as const, attrs: event.activityTaskTimedOutEventAttributes, failure: event.activityTaskTimedOutEventAttributes.failure }) ||
-      (event.activityTaskCanceledEventAttributes && { outcome: 'canceled' as const, attrs: event.activityTaskCanceledEventAttributes, failure: undefined });
+      (event.activityTaskCompletedEventAttributes && {
+        outcome: 'completed' as const,
+        attrs: event.activityTaskCompletedEventAttributes,
+        failure: undefined,
+      }) ||
+      (event.activityTaskFailedEventAttributes && {
+        outcome: 'failed' as const,
+        attrs: event.activityTaskFailedEventAttributes,
+        failure: event.activityTaskFailedEventAttributes.failure,
+      }) ||
+      (event.activityTaskTimedOutEventAttributes && {
+        outcome: 'timedOut' as const,
+        attrs: event.activityTaskTimedOutEventAttributes,
+        failure: event.activityTaskTimedOutEventAttributes.failure,
+      }) ||
+      (event.activityTaskCanceledEventAttributes && {
+        outcome: 'canceled' as const,
+        attrs: event.activityTaskCanceledEventAttributes,
+        failure: undefined,
+      });
     if (closing) {
       const record = byScheduledId.get(String(closing.attrs.scheduledEventId));
       if (record) Object.assign(record, { outcome: closing.outcome, failure: failureInfo(closing.failure), closedAtMs: at });
@@ -192,7 +201,9 @@ export async function activityRecords(client: Client, workflowId: string): Promi
 export function onlyActivity(records: readonly ActivityRecord[], activityType: string): ActivityRecord {
   const matching = records.filter((r) => r.activityType === activityType);
   if (matching.length !== 1) {
-    throw new Error(`expected one ${activityType} activity, found ${matching.length}: ${JSON.stringify(records.map((r) => r.activityType))}`);
+    throw new Error(
+      `expected one ${activityType} activity, found ${matching.length}: ${JSON.stringify(records.map((r) => r.activityType))}`,
+    );
   }
   return matching[0]!;
 }
@@ -289,7 +300,9 @@ async function stillRunningError(handle: Parameters<typeof resultUnlessWorkerExi
       ),
     (error: unknown) => [`(describe failed: ${String(error)})`],
   );
-  return new Error(`session ${handle.workflowId} still running after ${timeoutMs / 1000} s; pending: ${pending.join('; ') || 'no activity'}`);
+  return new Error(
+    `session ${handle.workflowId} still running after ${timeoutMs / 1000} s; pending: ${pending.join('; ') || 'no activity'}`,
+  );
 }
 
 /** Fails at once, with the end of its log, when the worker process is gone. */
@@ -329,7 +342,9 @@ export async function activityEvents(client: Client, workflowId: string, activit
       if (scheduled.activityType?.name === activityType) byScheduledId.set(String(event.eventId), [{ type: 'Scheduled', atMs }]);
       continue;
     }
-    const related: Array<[ActivityEvent['type'], { scheduledEventId?: unknown } | null | undefined, temporal.api.failure.v1.IFailure | null | undefined]> = [
+    const related: Array<
+      [ActivityEvent['type'], { scheduledEventId?: unknown } | null | undefined, temporal.api.failure.v1.IFailure | null | undefined]
+    > = [
       ['Started', event.activityTaskStartedEventAttributes, event.activityTaskStartedEventAttributes?.lastFailure],
       ['CancelRequested', event.activityTaskCancelRequestedEventAttributes, undefined],
       ['Completed', event.activityTaskCompletedEventAttributes, undefined],

@@ -106,7 +106,10 @@ describe('20 backup sessions of 20 targets at once on one worker', () => {
     expect(results.map((r) => r.result.outcome)).toEqual(targetNames.map(() => 'succeeded'));
     for (const [i, { result }] of results.entries()) {
       if (result.outcome !== 'succeeded') continue;
-      expect(await stack.listKeys(`load-${i}/`)).toEqual([`load-${i}/${result.snapshotId}/dump.sql.zst`, `load-${i}/${result.snapshotId}/manifest.json`]);
+      expect(await stack.listKeys(`load-${i}/`)).toEqual([
+        `load-${i}/${result.snapshotId}/dump.sql.zst`,
+        `load-${i}/${result.snapshotId}/manifest.json`,
+      ]);
     }
 
     // The same bound from the histories: dump activities whose [started, closed] overlap.

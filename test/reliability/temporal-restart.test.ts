@@ -11,7 +11,15 @@ import { startTemporalDevServer, type TemporalDevServer } from '../../stack/temp
 import type { BackupSessionResult } from '../../workflows/backup-session';
 import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { activityRecords, generateDatabase, objectBytes, onlyActivity, secondsSince, stopStack, waitForUploadedParts } from './fault-harness';
+import {
+  activityRecords,
+  generateDatabase,
+  objectBytes,
+  onlyActivity,
+  secondsSince,
+  stopStack,
+  waitForUploadedParts,
+} from './fault-harness';
 
 /**
  * The Temporal server is stopped in the middle of a backup session and started again on the

@@ -72,7 +72,6 @@ async function fingerprintOf(instance: MariaDbInstance, database: string) {
   }
 }
 
-
 beforeAll(async () => {
   stack = await startE2eStack();
   // Its own task queue: only the worker processes this file starts and kills serve it.
@@ -93,51 +92,57 @@ describe('worker killed during a dump upload', () => {
   let snapshotId: string;
   let dataKey: string;
 
-  it('completes the session on another worker after the heartbeat timeout, with one complete snapshot', async () => {
-    const first = await startWorker('first');
-    const resources = stack.resources(
-      stack.targetDocument('ledger-db', source),
-      configurationDocument('ledger', { target: 'ledger-db', databases: ['ledger'] }),
-    );
-    const handle = await client.backupNow(resolveBackupConfiguration(resources, 'ledger'));
-    snapshotId = handle.workflowId.split('/')[2]!;
-    dataKey = `dbkeep/ledger/${snapshotId}/dump.sql.zst`;
+  it(
+    'completes the session on another worker after the heartbeat timeout, with one complete snapshot',
+    async () => {
+      const first = await startWorker('first');
+      const resources = stack.resources(
+        stack.targetDocument('ledger-db', source),
+        configurationDocument('ledger', { target: 'ledger-db', databases: ['ledger'] }),
+      );
+      const handle = await client.backupNow(resolveBackupConfiguration(resources, 'ledger'));
+      snapshotId = handle.workflowId.split('/')[2]!;
+      dataKey = `dbkeep/ledger/${snapshotId}/dump.sql.zst`;
 
-    await waitForUploadedParts(stack.s3, stack.bucket, dataKey, 2);
-    const children = killWorker(first);
-    const killedAt = Date.now();
-    expect(children.map((c) => c.command)).toEqual(expect.arrayContaining(['mariadb-dump', 'zstd']));
-    // The dump tool and compressor see their pipes close and exit: no orphan keeps a transaction open.
-    expect(await waitUntilGone(children, 15_000)).toEqual([]);
+      await waitForUploadedParts(stack.s3, stack.bucket, dataKey, 2);
+      const children = killWorker(first);
+      const killedAt = Date.now();
+      expect(children.map((c) => c.command)).toEqual(expect.arrayContaining(['mariadb-dump', 'zstd']));
+      // The dump tool and compressor see their pipes close and exit: no orphan keeps a transaction open.
+      expect(await waitUntilGone(children, 15_000)).toEqual([]);
 
-    const second = await startWorker('second');
-    const result = await resultUnlessWorkerExits(handle, second);
-    console.log(`worker-crash: dump session completed ${secondsSince(killedAt)} s after the worker was killed`);
-    expect(result).toMatchObject({ outcome: 'succeeded', snapshotId, databases: ['ledger'] });
-    if (result.outcome !== 'succeeded') return;
+      const second = await startWorker('second');
+      const result = await resultUnlessWorkerExits(handle, second);
+      console.log(`worker-crash: dump session completed ${secondsSince(killedAt)} s after the worker was killed`);
+      expect(result).toMatchObject({ outcome: 'succeeded', snapshotId, databases: ['ledger'] });
+      if (result.outcome !== 'succeeded') return;
 
-    // The dump was retried once, because the killed attempt stopped heartbeating.
-    const dump = onlyActivity(await activityRecords(stack.client.temporal, handle.workflowId), 'dumpToRepository');
-    expect(dump).toMatchObject({ outcome: 'completed', attempt: 2 });
-    expect(dump.lastFailure?.chain.join(' ')).toMatch(/heartbeat/i);
+      // The dump was retried once, because the killed attempt stopped heartbeating.
+      const dump = onlyActivity(await activityRecords(stack.client.temporal, handle.workflowId), 'dumpToRepository');
+      expect(dump).toMatchObject({ outcome: 'completed', attempt: 2 });
+      expect(dump.lastFailure?.chain.join(' ')).toMatch(/heartbeat/i);
 
-    // Exactly one snapshot: its data object and one manifest, nothing left by the killed attempt.
-    expect(await stack.listKeys('ledger/')).toEqual([`ledger/${snapshotId}/dump.sql.zst`, `ledger/${snapshotId}/manifest.json`]);
-    const listed = await stack.client.listSnapshots(resources.repositories.get('repo')!, 'ledger');
-    expect(listed.snapshots.map((s) => s.snapshotId)).toEqual([snapshotId]);
-    expect(listed.problems).toEqual([]);
+      // Exactly one snapshot: its data object and one manifest, nothing left by the killed attempt.
+      expect(await stack.listKeys('ledger/')).toEqual([`ledger/${snapshotId}/dump.sql.zst`, `ledger/${snapshotId}/manifest.json`]);
+      const listed = await stack.client.listSnapshots(resources.repositories.get('repo')!, 'ledger');
+      expect(listed.snapshots.map((s) => s.snapshotId)).toEqual([snapshotId]);
+      expect(listed.problems).toEqual([]);
 
-    // The stored object is the manifest's, byte for byte, and decompresses to a whole dump.
-    const manifest = parseManifest((await objectBytes(stack.s3, stack.bucket, `dbkeep/ledger/${snapshotId}/manifest.json`)).toString('utf8'));
-    if (!manifest.ok) throw new Error(manifest.reason);
-    const stored = await objectBytes(stack.s3, stack.bucket, dataKey);
-    expect(stored.length).toBe(manifest.manifest.data.storedBytes);
-    expect(createHash('sha256').update(stored).digest('hex')).toBe(manifest.manifest.data.sha256);
-    expect(manifest.manifest.data.sha256).toBe(result.sha256);
-    const sql = execFileSync('zstd', ['-dc'], { input: stored, maxBuffer: 512 * 1024 * 1024 });
-    expect(sql.length).toBe(result.rawBytes);
-    expect(sql.subarray(-200).toString('utf8')).toMatch(/-- Dump completed on/);
-  }, HEARTBEAT_RETRY_TEST_TIMEOUT_MS);
+      // The stored object is the manifest's, byte for byte, and decompresses to a whole dump.
+      const manifest = parseManifest(
+        (await objectBytes(stack.s3, stack.bucket, `dbkeep/ledger/${snapshotId}/manifest.json`)).toString('utf8'),
+      );
+      if (!manifest.ok) throw new Error(manifest.reason);
+      const stored = await objectBytes(stack.s3, stack.bucket, dataKey);
+      expect(stored.length).toBe(manifest.manifest.data.storedBytes);
+      expect(createHash('sha256').update(stored).digest('hex')).toBe(manifest.manifest.data.sha256);
+      expect(manifest.manifest.data.sha256).toBe(result.sha256);
+      const sql = execFileSync('zstd', ['-dc'], { input: stored, maxBuffer: 512 * 1024 * 1024 });
+      expect(sql.length).toBe(result.rawBytes);
+      expect(sql.subarray(-200).toString('utf8')).toMatch(/-- Dump completed on/);
+    },
+    HEARTBEAT_RETRY_TEST_TIMEOUT_MS,
+  );
 
   it('leaves no incomplete multipart upload of the killed attempt on the S3 server', async () => {
     // The killed attempt could not abort its upload; the retry of the same key has to.
@@ -158,118 +163,131 @@ describe('worker killed during a dump upload', () => {
 });
 
 describe('worker killed during a restore', () => {
-  it('retries the restore from a clean state and leaves the target identical to the source', async () => {
-    // The worker that finished the dump session, or a new one when this test runs alone (-t).
-    const worker = workers.find((w) => isPidAlive(w.pid)) ?? (await startWorker('restore'));
-    const resources = stack.resources(
-      stack.targetDocument('orders-db', source),
-      stack.targetDocument('orders-copy', restoreTarget),
-      configurationDocument('orders', { target: 'orders-db', databases: ['orders'] }),
-    );
-    const backup = await (await client.backupNow(resolveBackupConfiguration(resources, 'orders'))).result();
-    if (backup.outcome !== 'succeeded') throw new Error('backup skipped');
+  it(
+    'retries the restore from a clean state and leaves the target identical to the source',
+    async () => {
+      // The worker that finished the dump session, or a new one when this test runs alone (-t).
+      const worker = workers.find((w) => isPidAlive(w.pid)) ?? (await startWorker('restore'));
+      const resources = stack.resources(
+        stack.targetDocument('orders-db', source),
+        stack.targetDocument('orders-copy', restoreTarget),
+        configurationDocument('orders', { target: 'orders-db', databases: ['orders'] }),
+      );
+      const backup = await (await client.backupNow(resolveBackupConfiguration(resources, 'orders'))).result();
+      if (backup.outcome !== 'succeeded') throw new Error('backup skipped');
 
-    const handle = await client.restore({
-      repository: resources.repositories.get('repo')!,
-      configuration: 'orders',
-      target: resolveTarget(resources, 'orders-copy'),
-      selector: { snapshotId: backup.snapshotId },
-    });
-    // The second of four tables exists once the first is fully loaded: the restore is half applied.
-    const deadline = Date.now() + 60_000;
-    while ((await tablesIn(restoreTarget, 'orders')) < 2) {
-      if (Date.now() > deadline) throw new Error('the restore never got to the second table');
-      await sleep(100);
-    }
-    const children = killWorker(worker);
-    const killedAt = Date.now();
-    expect(children.map((c) => c.command)).toContain('mariadb');
-    expect(await waitUntilGone(children, 15_000)).toEqual([]);
-    const partial = await fingerprintOf(restoreTarget, 'orders');
-    const expected = await fingerprintOf(source, 'orders');
-    expect(diffFingerprints(expected, partial)).not.toEqual([]);
+      const handle = await client.restore({
+        repository: resources.repositories.get('repo')!,
+        configuration: 'orders',
+        target: resolveTarget(resources, 'orders-copy'),
+        selector: { snapshotId: backup.snapshotId },
+      });
+      // The second of four tables exists once the first is fully loaded: the restore is half applied.
+      const deadline = Date.now() + 60_000;
+      while ((await tablesIn(restoreTarget, 'orders')) < 2) {
+        if (Date.now() > deadline) throw new Error('the restore never got to the second table');
+        await sleep(100);
+      }
+      const children = killWorker(worker);
+      const killedAt = Date.now();
+      expect(children.map((c) => c.command)).toContain('mariadb');
+      expect(await waitUntilGone(children, 15_000)).toEqual([]);
+      const partial = await fingerprintOf(restoreTarget, 'orders');
+      const expected = await fingerprintOf(source, 'orders');
+      expect(diffFingerprints(expected, partial)).not.toEqual([]);
 
-    const third = await startWorker('third');
-    const result = await resultUnlessWorkerExits(handle, third);
-    console.log(`worker-crash: restore session completed ${secondsSince(killedAt)} s after the worker was killed`);
-    expect(result).toMatchObject({ snapshotId: backup.snapshotId, databases: ['orders'] });
-    const restore = onlyActivity(await activityRecords(stack.client.temporal, handle.workflowId), 'restoreFromSnapshot');
-    expect(restore).toMatchObject({ outcome: 'completed', attempt: 2 });
-    expect(restore.lastFailure?.chain.join(' ')).toMatch(/heartbeat/i);
+      const third = await startWorker('third');
+      const result = await resultUnlessWorkerExits(handle, third);
+      console.log(`worker-crash: restore session completed ${secondsSince(killedAt)} s after the worker was killed`);
+      expect(result).toMatchObject({ snapshotId: backup.snapshotId, databases: ['orders'] });
+      const restore = onlyActivity(await activityRecords(stack.client.temporal, handle.workflowId), 'restoreFromSnapshot');
+      expect(restore).toMatchObject({ outcome: 'completed', attempt: 2 });
+      expect(restore.lastFailure?.chain.join(' ')).toMatch(/heartbeat/i);
 
-    expect(diffFingerprints(expected, await fingerprintOf(restoreTarget, 'orders'))).toEqual([]);
-  }, HEARTBEAT_RETRY_TEST_TIMEOUT_MS);
+      expect(diffFingerprints(expected, await fingerprintOf(restoreTarget, 'orders'))).toEqual([]);
+    },
+    HEARTBEAT_RETRY_TEST_TIMEOUT_MS,
+  );
 });
 
 describe('worker killed during an overwrite, then the session cancelled', () => {
-  it('puts the databases the restore was replacing back exactly as they were', async () => {
-    const worker = workers.find((w) => isPidAlive(w.pid)) ?? (await startWorker('overwrite'));
-    const target = await stack.startMariaDb();
-    // The target's own `orders`: small, and nothing like the snapshot's.
-    await generateDatabase(target, 'orders', 1);
-    const connection = await rootConnection(target);
-    try {
-      await connection.query('CREATE VIEW orders.v_small AS SELECT 1 AS one');
-    } finally {
-      await connection.end();
-    }
-    const before = await fingerprintOf(target, 'orders');
-    const resources = stack.resources(
-      stack.targetDocument('orders-db', source),
-      stack.targetDocument('orders-kept', target),
-      configurationDocument('orders', { target: 'orders-db', databases: ['orders'] }),
-    );
-    // The snapshot the test above took, or a new one when this test runs alone (-t).
-    const latest = await client.listSnapshots(resources.repositories.get('repo')!, 'orders');
-    let snapshotId = latest.snapshots[0]?.snapshotId;
-    if (snapshotId === undefined) {
-      const backup = await (await client.backupNow(resolveBackupConfiguration(resources, 'orders'))).result();
-      if (backup.outcome !== 'succeeded') throw new Error('backup skipped');
-      snapshotId = backup.snapshotId;
-    }
-
-    const handle = await client.restore({
-      repository: resources.repositories.get('repo')!,
-      configuration: 'orders',
-      target: resolveTarget(resources, 'orders-kept'),
-      selector: { snapshotId },
-      overwrite: true,
-    });
-    // The target's own `orders` is in its keep schema, and two tables of the snapshot's are applied.
-    const keptTables = async () => {
+  it(
+    'puts the databases the restore was replacing back exactly as they were',
+    async () => {
+      const worker = workers.find((w) => isPidAlive(w.pid)) ?? (await startWorker('overwrite'));
+      const target = await stack.startMariaDb();
+      // The target's own `orders`: small, and nothing like the snapshot's.
+      await generateDatabase(target, 'orders', 1);
       const connection = await rootConnection(target);
       try {
-        const [rows] = await connection.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE '\\_dbkeep\\_keep\\_%'");
-        return Number(rows[0]!.n);
+        await connection.query('CREATE VIEW orders.v_small AS SELECT 1 AS one');
       } finally {
         await connection.end();
       }
-    };
-    await vi.waitFor(
-      async () => {
-        if ((await keptTables()) < 1 || (await tablesIn(target, 'orders')) < 2) throw new Error('the restore never got to the second table');
-      },
-      { timeout: 60_000, interval: 100 },
-    );
-    const children = killWorker(worker);
-    expect(await waitUntilGone(children, 15_000)).toEqual([]);
-    expect(diffFingerprints(before, await fingerprintOf(target, 'orders'))).not.toEqual([]);
+      const before = await fingerprintOf(target, 'orders');
+      const resources = stack.resources(
+        stack.targetDocument('orders-db', source),
+        stack.targetDocument('orders-kept', target),
+        configurationDocument('orders', { target: 'orders-db', databases: ['orders'] }),
+      );
+      // The snapshot the test above took, or a new one when this test runs alone (-t).
+      const latest = await client.listSnapshots(resources.repositories.get('repo')!, 'orders');
+      let snapshotId = latest.snapshots[0]?.snapshotId;
+      if (snapshotId === undefined) {
+        const backup = await (await client.backupNow(resolveBackupConfiguration(resources, 'orders'))).result();
+        if (backup.outcome !== 'succeeded') throw new Error('backup skipped');
+        snapshotId = backup.snapshotId;
+      }
 
-    await stack.client.temporal.workflow.getHandle(handle.workflowId).cancel();
-    const next = await startWorker('after-overwrite');
-    const failure = await resultUnlessWorkerExits(handle, next).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    // Cancelled while its restore had no worker: the restore ends by its heartbeat timeout, not retried.
-    expect(String((failure as { cause?: unknown })?.cause ?? failure)).toMatch(/cancel|heartbeat|timed out/i);
-    expect(diffFingerprints(before, await fingerprintOf(target, 'orders'))).toEqual([]);
-    const check = await rootConnection(target);
-    try {
-      const [rows] = await check.query<RowDataPacket[]>("SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '\\_dbkeep\\_%'");
-      expect(rows).toEqual([]);
-    } finally {
-      await check.end();
-    }
-  }, HEARTBEAT_RETRY_TEST_TIMEOUT_MS);
+      const handle = await client.restore({
+        repository: resources.repositories.get('repo')!,
+        configuration: 'orders',
+        target: resolveTarget(resources, 'orders-kept'),
+        selector: { snapshotId },
+        overwrite: true,
+      });
+      // The target's own `orders` is in its keep schema, and two tables of the snapshot's are applied.
+      const keptTables = async () => {
+        const connection = await rootConnection(target);
+        try {
+          const [rows] = await connection.query<RowDataPacket[]>(
+            "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE '\\_dbkeep\\_keep\\_%'",
+          );
+          return Number(rows[0]!.n);
+        } finally {
+          await connection.end();
+        }
+      };
+      await vi.waitFor(
+        async () => {
+          if ((await keptTables()) < 1 || (await tablesIn(target, 'orders')) < 2)
+            throw new Error('the restore never got to the second table');
+        },
+        { timeout: 60_000, interval: 100 },
+      );
+      const children = killWorker(worker);
+      expect(await waitUntilGone(children, 15_000)).toEqual([]);
+      expect(diffFingerprints(before, await fingerprintOf(target, 'orders'))).not.toEqual([]);
+
+      await stack.client.temporal.workflow.getHandle(handle.workflowId).cancel();
+      const next = await startWorker('after-overwrite');
+      const failure = await resultUnlessWorkerExits(handle, next).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      // Cancelled while its restore had no worker: the restore ends by its heartbeat timeout, not retried.
+      expect(String((failure as { cause?: unknown })?.cause ?? failure)).toMatch(/cancel|heartbeat|timed out/i);
+      expect(diffFingerprints(before, await fingerprintOf(target, 'orders'))).toEqual([]);
+      const check = await rootConnection(target);
+      try {
+        const [rows] = await check.query<RowDataPacket[]>(
+          "SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '\\_dbkeep\\_%'",
+        );
+        expect(rows).toEqual([]);
+      } finally {
+        await check.end();
+      }
+    },
+    HEARTBEAT_RETRY_TEST_TIMEOUT_MS,
+  );
 });

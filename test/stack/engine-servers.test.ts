@@ -26,8 +26,18 @@ interface FlavorCase {
 const RELEASES: FlavorCase[] = [
   // MariaDB's dump tools turn on the client's sandbox first (since 10.5.25/10.6.18/10.11.8/11.x),
   // a line MySQL's client stops on.
-  { release: 'mariadb-10.11', engine: 'mariadb', version: /^10\.11\.\d+-MariaDB/, dumpFirstLine: /^\/\*M!999999\\- enable the sandbox mode \*\/ $/ },
-  { release: 'mariadb-11.8', engine: 'mariadb', version: /^11\.8\.\d+-MariaDB/, dumpFirstLine: /^\/\*M!999999\\- enable the sandbox mode \*\/ $/ },
+  {
+    release: 'mariadb-10.11',
+    engine: 'mariadb',
+    version: /^10\.11\.\d+-MariaDB/,
+    dumpFirstLine: /^\/\*M!999999\\- enable the sandbox mode \*\/ $/,
+  },
+  {
+    release: 'mariadb-11.8',
+    engine: 'mariadb',
+    version: /^11\.8\.\d+-MariaDB/,
+    dumpFirstLine: /^\/\*M!999999\\- enable the sandbox mode \*\/ $/,
+  },
   { release: 'mysql-9.7', engine: 'mysql', version: /^9\.7\.\d+/, gtid: true, dumpFirstLine: /^-- MySQL dump \d+\.\d+/ },
 ];
 
@@ -48,14 +58,16 @@ async function createSampleDatabase(instance: DatabaseInstance): Promise<void> {
       'CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT NOT NULL, total DECIMAL(10,2) NOT NULL, FOREIGN KEY (customer_id) REFERENCES customers (id)) ENGINE=InnoDB',
     );
     const customers: Array<[string, string | null, Buffer | null, string]> = [
-      ['Zoë 😀 漢字', "quotes ' \" ` backslash \\ newline\n tab\t", EVERY_BYTE, '2026-01-02 03:04:05.678901'],
+      ['Zoë 😀 漢字', 'quotes \' " ` backslash \\ newline\n tab\t', EVERY_BYTE, '2026-01-02 03:04:05.678901'],
       ['Nobody', null, null, '1999-12-31 23:59:59.000000'],
       ['Empty', '', Buffer.alloc(0), '2000-01-01 00:00:00.000001'],
     ];
     for (const row of customers) await connection.query('INSERT INTO customers (name, note, photo, joined) VALUES (?, ?, ?, ?)', row);
     await connection.query('INSERT INTO orders VALUES (1, 1, 250.00), (2, 1, 12.50), (3, 2, 999.99)');
     await connection.query('CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 100');
-    await connection.query('CREATE TRIGGER orders_not_negative BEFORE INSERT ON orders FOR EACH ROW SET NEW.total = GREATEST(NEW.total, 0)');
+    await connection.query(
+      'CREATE TRIGGER orders_not_negative BEFORE INSERT ON orders FOR EACH ROW SET NEW.total = GREATEST(NEW.total, 0)',
+    );
     await connection.query('CREATE FUNCTION with_tax(amount DECIMAL(10,2)) RETURNS DECIMAL(10,2) DETERMINISTIC RETURN amount * 1.2');
     await connection.query('CREATE PROCEDURE count_orders(OUT n INT) READS SQL DATA SELECT COUNT(*) INTO n FROM orders');
     await connection.query('CREATE EVENT purge_empty_orders ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM orders WHERE total = 0');
@@ -80,7 +92,11 @@ describe.each(RELEASES)('$release', ({ release, engine, version, gtid, dumpFirst
   let optionFile: string;
   // The tools are found on PATH, as a worker finds them: the release's own first.
   const run = (tool: ToolCommand, input?: Buffer) =>
-    execFileSync(tool.command, tool.args, { input, env: { ...process.env, PATH: pathWithReleaseTools(release) }, maxBuffer: 64 * 1024 * 1024 });
+    execFileSync(tool.command, tool.args, {
+      input,
+      env: { ...process.env, PATH: pathWithReleaseTools(release) },
+      maxBuffer: 64 * 1024 * 1024,
+    });
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-engines-'));

@@ -14,7 +14,12 @@ const group = 'configuration="nightly",instance="",job="dbkeep",kind="backup",re
 const successFinishedAt = new Date('2025-01-02T03:04:05Z');
 
 // The shared samples, with whole seconds and no snapshotsRemoved: what this file's scrapes expect.
-const successfulBackup: SessionMetrics = { ...samples.successfulBackup, durationSeconds: 42, finishedAt: successFinishedAt, snapshotsRemoved: undefined };
+const successfulBackup: SessionMetrics = {
+  ...samples.successfulBackup,
+  durationSeconds: 42,
+  finishedAt: successFinishedAt,
+  snapshotsRemoved: undefined,
+};
 const { failedBackup } = samples;
 
 /** The sample lines of the gateway's /metrics whose name starts with dbkeep_. */

@@ -64,7 +64,12 @@ describe('runStages with an S3 upload to MinIO (S3Storage.putStream)', () => {
 
   beforeAll(async () => {
     minio = await startMinio({ dir: join(scratch, 'minio'), accessKey, secretKey });
-    s3 = new S3Client({ endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
+    s3 = new S3Client({
+      endpoint: minio.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+    });
   });
   afterAll(async () => {
     s3?.destroy();
@@ -186,12 +191,17 @@ describe('runStages with an S3 upload whose part the server refuses (S3ThatFails
     const controller = new AbortController();
     const body = new PassThrough();
     const err = await errorOf(
-      runStages(controller, [pipeline(endlessDump(), body, { signal: controller.signal }), server.storage.putStream('dump', body, controller.signal)]),
+      runStages(controller, [
+        pipeline(endlessDump(), body, { signal: controller.signal }),
+        server.storage.putStream('dump', body, controller.signal),
+      ]),
     );
     expect(String(err)).toMatch(/^Error: uploading s3:\/\/bucket\/dbkeep\/dump: SlowDownWrite: Resource requested is unwritable/);
     expect((err as Error).name).not.toBe('AbortError');
     expect(server.requests).toContain('UploadPart 2');
     expect(server.requests).toContain('AbortMultipartUpload upload-1');
-    expect(server.requests.filter((r) => !/^(ListMultipartUploads|CreateMultipartUpload|UploadPart \d+|AbortMultipartUpload upload-1)$/.test(r))).toEqual([]);
+    expect(
+      server.requests.filter((r) => !/^(ListMultipartUploads|CreateMultipartUpload|UploadPart \d+|AbortMultipartUpload upload-1)$/.test(r)),
+    ).toEqual([]);
   });
 });

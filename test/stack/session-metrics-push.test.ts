@@ -36,7 +36,11 @@ async function scrape(server: PushgatewayServer): Promise<string> {
 }
 
 /** name → value of the gateway's samples of the metric names in `names`, in `configuration`'s group on `server`. */
-async function groupSamples(server: PushgatewayServer, configuration: string, names = SESSION_METRICS_DOCUMENTATION.map((row) => row.metric)): Promise<Record<string, string>> {
+async function groupSamples(
+  server: PushgatewayServer,
+  configuration: string,
+  names = SESSION_METRICS_DOCUMENTATION.map((row) => row.metric),
+): Promise<Record<string, string>> {
   const labels = `{configuration="${configuration}",instance="",job="dbkeep",kind="backup",repository="repo",target="db"}`;
   const found: Record<string, string> = {};
   for (const line of (await scrape(server)).split('\n')) {
@@ -76,10 +80,19 @@ describe('pushSessionMetrics to a real Pushgateway', () => {
       snapshotsRemoved: 2,
     });
     await pushSessionMetrics(gateway.url, firstSuccess);
-    expect(await groupSamples(gateway, 'put-then-post')).toMatchObject({ dbkeep_session_data_size_bytes: '5000', dbkeep_session_snapshots_removed: '2' });
+    expect(await groupSamples(gateway, 'put-then-post')).toMatchObject({
+      dbkeep_session_data_size_bytes: '5000',
+      dbkeep_session_snapshots_removed: '2',
+    });
 
     // A later success measured no removals: the earlier session's count must not outlive it.
-    await pushSessionMetrics(gateway.url, { ...firstSuccess, durationSeconds: 30, finishedAt: new Date('2025-01-02T00:00:00Z'), dataSizeBytes: 6_000, snapshotsRemoved: undefined });
+    await pushSessionMetrics(gateway.url, {
+      ...firstSuccess,
+      durationSeconds: 30,
+      finishedAt: new Date('2025-01-02T00:00:00Z'),
+      dataSizeBytes: 6_000,
+      snapshotsRemoved: undefined,
+    });
     expect(await groupSamples(gateway, 'put-then-post')).toEqual({
       dbkeep_session_success: '1',
       dbkeep_session_duration_seconds: '30',

@@ -108,9 +108,9 @@ describe('MariaDB instance', () => {
     };
     try {
       expect(await selectVersion()).toContain('MariaDB');
-      await expect(
-        createConnection({ host: instance.host, port: instance.port, user: 'root', password: 'wrong' }),
-      ).rejects.toThrow(/Access denied/);
+      await expect(createConnection({ host: instance.host, port: instance.port, user: 'root', password: 'wrong' })).rejects.toThrow(
+        /Access denied/,
+      );
 
       instance.kill();
       await instance.restart();

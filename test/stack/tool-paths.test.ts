@@ -14,8 +14,12 @@ describe('tool paths', () => {
       'Temporal CLI 1.5.1 not found at /nonexistent/dbkeep-cache/temporal-cli-1.5.1/bin/temporal: run scripts/bootstrap.sh',
     );
     expect(() => minioPath()).toThrow(/minio-v0\.0\.0-20260212201848-7aac2a2c5b7c\/bin\/minio: run scripts\/bootstrap\.sh/);
-    expect(() => engineToolsDir('mysql-9.7')).toThrow('mysql-9.7 tools not found at /nonexistent/dbkeep-cache/mysql-9.7/bin: run scripts/bootstrap.sh');
-    expect(() => engineRootDir('mariadb-11.8')).toThrow('mariadb-11.8 root not found at /nonexistent/dbkeep-cache/mariadb-11.8/root: run scripts/bootstrap.sh');
+    expect(() => engineToolsDir('mysql-9.7')).toThrow(
+      'mysql-9.7 tools not found at /nonexistent/dbkeep-cache/mysql-9.7/bin: run scripts/bootstrap.sh',
+    );
+    expect(() => engineRootDir('mariadb-11.8')).toThrow(
+      'mariadb-11.8 root not found at /nonexistent/dbkeep-cache/mariadb-11.8/root: run scripts/bootstrap.sh',
+    );
   });
 
   it('finds mariadbd in sbin and the clients in bin', () => {

@@ -13,7 +13,11 @@ export interface CommandResult {
 }
 
 /** Runs a program with an argv array (no shell) and returns its exit code and output, whatever the code. */
-export async function runCommand(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CommandResult> {
+export async function runCommand(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CommandResult> {
   try {
     const { stdout, stderr } = await run(command, args, { env: options.env, cwd: options.cwd, maxBuffer: 16 * 1024 * 1024 });
     return { code: 0, stdout, stderr };

@@ -81,7 +81,10 @@ export async function rootQuery(instance: MariaDbInstance, sql: string): Promise
 }
 
 /** Each database's fingerprint on the instance (tables' checksums and definitions), over one root connection. */
-export async function fingerprintDatabases(instance: MariaDbInstance, databases: readonly string[]): Promise<Record<string, DatabaseFingerprint>> {
+export async function fingerprintDatabases(
+  instance: MariaDbInstance,
+  databases: readonly string[],
+): Promise<Record<string, DatabaseFingerprint>> {
   const connection = await rootConnection(instance);
   try {
     const result: Record<string, DatabaseFingerprint> = {};
@@ -105,7 +108,9 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
   let histories: Client | undefined;
   const stop = async () => {
     // Read before the servers stop: every session the file ran completed without a failed workflow task.
-    const failed = histories ? await failedWorkflowTasks(histories).catch((error: unknown) => [`(histories not read: ${String(error)})`]) : [];
+    const failed = histories
+      ? await failedWorkflowTasks(histories).catch((error: unknown) => [`(histories not read: ${String(error)})`])
+      : [];
     for (const step of stopping.reverse()) await step().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
     if (failed.length > 0) throw new Error(`workflow tasks failed in ${failed.length} histories:\n${failed.join('\n')}`);
@@ -158,7 +163,11 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
       await running;
     });
 
-    histories = new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace, dataConverter: options.payloadCodec ? { payloadCodecs: [options.payloadCodec] } : undefined });
+    histories = new Client({
+      connection: await Connection.connect({ address: temporal.address }),
+      namespace: temporal.namespace,
+      dataConverter: options.payloadCodec ? { payloadCodecs: [options.payloadCodec] } : undefined,
+    });
     const historyConnection = histories.connection;
     stopping.push(() => historyConnection.close());
     const client = new DbkeepClient(
@@ -252,7 +261,14 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
 }
 
 /** The sessions users start (and the replica populations of a volume restore), whose histories must stay clean. */
-const SESSION_WORKFLOW_TYPES = ['backupSession', 'restoreSession', 'volumeRestoreSession', 'replicaVolumePopulation', 'bootstrapSession', 'pruneSession'];
+const SESSION_WORKFLOW_TYPES = [
+  'backupSession',
+  'restoreSession',
+  'volumeRestoreSession',
+  'replicaVolumePopulation',
+  'bootstrapSession',
+  'pruneSession',
+];
 
 /**
  * `workflowId: cause` for every workflow task that failed in a session's history. A session's

@@ -69,9 +69,13 @@ export async function applyServerSide(config: KubeConfig, objects: KubernetesObj
   const applied: KubernetesObject[] = [];
   for (const object of ordered) {
     applied.push(
-      await api.patch(structuredClone(object), undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply).catch((error: unknown) => {
-        throw new Error(`server-side apply of ${object.kind}/${object.metadata?.name} was refused: ${(error as { body?: string }).body ?? error}`);
-      }),
+      await api
+        .patch(structuredClone(object), undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)
+        .catch((error: unknown) => {
+          throw new Error(
+            `server-side apply of ${object.kind}/${object.metadata?.name} was refused: ${(error as { body?: string }).body ?? error}`,
+          );
+        }),
     );
   }
   return applied;

@@ -18,7 +18,7 @@ export async function loadSakila(instance: MariaDbInstance): Promise<void> {
 }
 
 /** A database name and a table name that need quoting everywhere they appear. */
-export const AWKWARD_DATABASE = "odd `db` 'q' \"x\" ü-ß";
+export const AWKWARD_DATABASE = 'odd `db` \'q\' "x" ü-ß';
 export const AWKWARD_TABLE = 'table with `tick` and ünïcode';
 const q = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
@@ -36,7 +36,7 @@ export async function createAwkwardDatabase(instance: MariaDbInstance): Promise<
     );
     const rows: Array<[number, string | null, Buffer | null, string | null]> = [
       [1, 'emoji 😀🎉 and CJK 漢字 and RTL שלום', EVERY_BYTE, 'plain'],
-      [2, "quotes ' \" ` and backslash \\ and \\n literal and newline\nand tab\t", Buffer.from("'\"\\\0\n\r\x1a"), ''],
+      [2, 'quotes \' " ` and backslash \\ and \\n literal and newline\nand tab\t', Buffer.from('\'"\\\0\n\r\x1a'), ''],
       [3, null, null, null],
       [4, '', Buffer.alloc(0), 'empty'],
       [5, 'x'.repeat(70_000), Buffer.concat(Array.from({ length: 4096 }, () => EVERY_BYTE)), 'large'],

@@ -99,10 +99,13 @@ function containerUser(job: V1Job, container: V1Container): { uid?: number; gid:
   const uid = container.securityContext?.runAsUser ?? pod?.runAsUser;
   const gid = container.securityContext?.runAsGroup ?? pod?.runAsGroup ?? 0;
   if ((container.securityContext?.runAsNonRoot ?? pod?.runAsNonRoot) && (uid ?? 0) === 0) {
-    throw new Error(uid === undefined ? 'container has runAsNonRoot and image will run as root' : "container's runAsUser breaks non-root policy");
+    throw new Error(
+      uid === undefined ? 'container has runAsNonRoot and image will run as root' : "container's runAsUser breaks non-root policy",
+    );
   }
   const fsGroup = pod?.fsGroup;
-  if (fsGroup !== undefined && fsGroup !== gid) throw new Error(`fsGroup ${fsGroup} differs from runAsGroup ${gid}, which this agent cannot run`);
+  if (fsGroup !== undefined && fsGroup !== gid)
+    throw new Error(`fsGroup ${fsGroup} differs from runAsGroup ${gid}, which this agent cannot run`);
   return { uid, gid, fsGroup };
 }
 
@@ -122,7 +125,12 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
   const core = config.makeApiClient(CoreV1Api);
   const batch = config.makeApiClient(BatchV1Api);
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  for (const dir of [options.dir, path.join(options.dir, 'pvc'), path.join(options.dir, 'logs'), path.join(options.dir, 'serviceaccounts')]) {
+  for (const dir of [
+    options.dir,
+    path.join(options.dir, 'pvc'),
+    path.join(options.dir, 'logs'),
+    path.join(options.dir, 'serviceaccounts'),
+  ]) {
     mkdirSync(dir, { recursive: true });
     chmodSync(dir, 0o755);
   }
@@ -171,7 +179,12 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
   }
 
   /** A Secret volume as the kubelet writes it: a file per key, owned by fsGroup when there is one. */
-  async function materializeSecret(jobName: string, volumeName: string, source: V1SecretVolumeSource, fsGroup: number | undefined): Promise<string> {
+  async function materializeSecret(
+    jobName: string,
+    volumeName: string,
+    source: V1SecretVolumeSource,
+    fsGroup: number | undefined,
+  ): Promise<string> {
     const secret = await core.readNamespacedSecret({ name: source.secretName!, namespace });
     const directory = path.join(options.dir, 'secrets', jobName, volumeName);
     mkdirSync(directory, { recursive: true });
@@ -198,7 +211,11 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     return file;
   }
 
-  async function resolveEnv(container: V1Container, mountedPath: (value: string) => string, kubeconfig: string | undefined): Promise<NodeJS.ProcessEnv> {
+  async function resolveEnv(
+    container: V1Container,
+    mountedPath: (value: string) => string,
+    kubeconfig: string | undefined,
+  ): Promise<NodeJS.ProcessEnv> {
     // What the image's environment would give: its PATH (with the database tools) and a HOME.
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: options.dir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
     if (kubeconfig !== undefined) env.KUBECONFIG = kubeconfig;
@@ -257,7 +274,8 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     // The API server keeps whole seconds, and startTime may not change once set.
     const startTime = new Date(Math.floor(Date.now() / 1000) * 1000);
     try {
-      if (containers.length !== 1) throw new Error(`the test node agent runs Jobs of exactly one container, ${name} has ${containers.length}`);
+      if (containers.length !== 1)
+        throw new Error(`the test node agent runs Jobs of exactly one container, ${name} has ${containers.length}`);
       const container = containers[0]!;
       const user = containerUser(job, container);
       const directories = await bindClaims(job, user.fsGroup);
@@ -266,7 +284,11 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       const env = await resolveEnv(container, mountedPath, await podServiceAccountKubeconfig(job, user));
       if (stopped || deleted.has(uid)) return;
       const logFd = openSync(path.join(options.dir, 'logs', `${name}.log`), 'a');
-      const child = spawn(command!, args, { env, stdio: ['ignore', logFd, logFd], ...(runsAsRoot && user.uid !== undefined ? { uid: user.uid, gid: user.gid } : {}) });
+      const child = spawn(command!, args, {
+        env,
+        stdio: ['ignore', logFd, logFd],
+        ...(runsAsRoot && user.uid !== undefined ? { uid: user.uid, gid: user.gid } : {}),
+      });
       closeSync(logFd);
       const exited = new Promise<number | null>((resolve) => {
         child.once('error', () => resolve(127));
@@ -324,7 +346,12 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     clearTimeout(timer);
   }
 
-  const informer = makeInformer<V1Job>(config, `/apis/batch/v1/namespaces/${namespace}/jobs`, () => batch.listNamespacedJob({ namespace, labelSelector: LABEL_SELECTOR }), LABEL_SELECTOR);
+  const informer = makeInformer<V1Job>(
+    config,
+    `/apis/batch/v1/namespaces/${namespace}/jobs`,
+    () => batch.listNamespacedJob({ namespace, labelSelector: LABEL_SELECTOR }),
+    LABEL_SELECTOR,
+  );
   const consider = (job: V1Job) => {
     const uid = job.metadata?.uid;
     const name = job.metadata?.name;

@@ -56,10 +56,14 @@ const STOP_TIMEOUT_MS = 30_000;
 export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
   const args = [
     ...WORKER_NODE_FLAGS,
-    DBKEEP_CLI, 'worker',
-    '--address', options.address,
-    '--namespace', options.namespace,
-    '--task-queue', options.taskQueue,
+    DBKEEP_CLI,
+    'worker',
+    '--address',
+    options.address,
+    '--namespace',
+    options.namespace,
+    '--task-queue',
+    options.taskQueue,
     ...(options.pushgatewayUrl ? ['--pushgateway', options.pushgatewayUrl] : []),
     ...(options.maxConcurrentSessions ? ['--max-concurrent-sessions', String(options.maxConcurrentSessions)] : []),
   ];

@@ -8,7 +8,9 @@ import { appliedSpecOf, scheduleListingOf } from '../../clients/backup-schedules
  */
 
 describe('appliedSpecOf', () => {
-  const withAttributes = (values: Record<string, string>) => ({ typedSearchAttributes: { get: (key: { name: string }) => values[key.name] } as never });
+  const withAttributes = (values: Record<string, string>) => ({
+    typedSearchAttributes: { get: (key: { name: string }) => values[key.name] } as never,
+  });
 
   it("reads dbkeep's search attributes and refuses a schedule without all three", () => {
     const all = { DbkeepSpecHash: 'abc', DbkeepCron: '0 3 * * *', DbkeepTimezone: 'UTC' };
@@ -25,7 +27,13 @@ describe('scheduleListingOf', () => {
     state: { paused: false },
     info: {
       nextActionTimes: [new Date('2026-11-23T02:00:00Z')],
-      recentActions: [{ scheduledAt: takenAt, takenAt, action: { type: 'startWorkflow' as const, workflow: { workflowId: 'backup/shop/scheduled-a', firstExecutionRunId: 'run-1' } } }],
+      recentActions: [
+        {
+          scheduledAt: takenAt,
+          takenAt,
+          action: { type: 'startWorkflow' as const, workflow: { workflowId: 'backup/shop/scheduled-a', firstExecutionRunId: 'run-1' } },
+        },
+      ],
     },
   };
 
@@ -41,6 +49,11 @@ describe('scheduleListingOf', () => {
       lastRun: { workflowId: 'backup/shop/scheduled-a', startedAt: '2026-11-22T02:00:00.000Z', result: 'unknown' },
     });
     const failed = scheduleListingOf('dbkeep-shop', state, {}, 'describing schedule dbkeep-shop failed: DEADLINE_EXCEEDED');
-    expect(failed).toMatchObject({ cron: undefined, timezone: undefined, nextRunAt: '2026-11-23T02:00:00.000Z', problem: expect.stringContaining('DEADLINE_EXCEEDED') });
+    expect(failed).toMatchObject({
+      cron: undefined,
+      timezone: undefined,
+      nextRunAt: '2026-11-23T02:00:00.000Z',
+      problem: expect.stringContaining('DEADLINE_EXCEEDED'),
+    });
   });
 });

@@ -3,7 +3,17 @@ import { cronExpressionProblem, isKnownTimeZone } from '../../domain/cron-expres
 
 describe('cronExpressionProblem', () => {
   it('accepts five-field expressions with lists, ranges, steps and names, and the @ macros', () => {
-    for (const cron of ['0 2 * * *', '*/15 * * * *', '0 0-23/6 * * 1-5', '30 3 1,15 * *', '0 4 * jan,jul sun', '0 0 * * 7', '@daily', '@hourly', '@weekly']) {
+    for (const cron of [
+      '0 2 * * *',
+      '*/15 * * * *',
+      '0 0-23/6 * * 1-5',
+      '30 3 1,15 * *',
+      '0 4 * jan,jul sun',
+      '0 0 * * 7',
+      '@daily',
+      '@hourly',
+      '@weekly',
+    ]) {
       expect(cronExpressionProblem(cron), cron).toBeUndefined();
     }
   });

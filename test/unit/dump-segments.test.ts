@@ -120,7 +120,8 @@ describe('DumpSegmenter', () => {
   });
 
   it("gives every segment the header's session settings and the database in use", () => {
-    const settings = '/*M!999999\\- enable the sandbox mode */ \n/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;\n';
+    const settings =
+      '/*M!999999\\- enable the sandbox mode */ \n/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;\n';
     expect(cuts[1]!.preamble).toBe(settings);
     expect(cuts[2]!.preamble).toBe(`${settings}USE \`shop\`;\n`);
     expect(cuts[7]!.preamble).toBe(`${settings}USE \`other\`;\n`);
@@ -129,7 +130,9 @@ describe('DumpSegmenter', () => {
   });
 
   it('leaves a dump without section comments in one serial segment', () => {
-    const compact = DUMP.split('\n').filter((line) => !line.startsWith('--')).join('\n');
+    const compact = DUMP.split('\n')
+      .filter((line) => !line.startsWith('--'))
+      .join('\n');
     expect(cut(compact)).toHaveLength(1);
   });
 
@@ -144,12 +147,14 @@ describe('DumpSegmenter', () => {
     expect(kept('LOCK TABLES `rental` WRITE;\n')).toBe(false);
     expect(kept('INSERT INTO `rental` VALUES (1);\n')).toBe(true);
     expect(kept('UNLOCK TABLES;\n')).toBe(false);
-    expect(kept('-- Dumping routines for database \'sakila\'\n')).toBe(true);
+    expect(kept("-- Dumping routines for database 'sakila'\n")).toBe(true);
     expect(kept('UNLOCK TABLES;\n')).toBe(true);
   });
 
   it('ends a table segment at a USE or CREATE DATABASE that has no section comment', () => {
-    const starts = cut('-- Table structure for table `a`\nCREATE TABLE a (id int);\nUSE `b`;\nCREATE TABLE b (id int);\n').map((c) => c.start);
+    const starts = cut('-- Table structure for table `a`\nCREATE TABLE a (id int);\nUSE `b`;\nCREATE TABLE b (id int);\n').map(
+      (c) => c.start,
+    );
     expect(starts).toEqual([{ kind: 'table', table: 'a' }, { kind: 'serial' }]);
   });
 });

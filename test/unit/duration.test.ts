@@ -14,7 +14,8 @@ describe('parseDurationMs', () => {
   });
 
   it('rejects zero, negative, unitless and garbage', () => {
-    for (const text of ['0s', '0h0m', '-1h', '10', 'h', '1y', '1 h', '', 'forever', '1h-30m']) expect(parseDurationMs(text), text).toBeUndefined();
+    for (const text of ['0s', '0h0m', '-1h', '10', 'h', '1y', '1 h', '', 'forever', '1h-30m'])
+      expect(parseDurationMs(text), text).toBeUndefined();
   });
 
   it('is what the schema checks, with a message a user can act on', () => {

@@ -1,6 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { permanentFailure, PermanentFailureType, permanentFailureTypes, transientFailure, TransientFailureType } from '../../domain/failures';
+import {
+  permanentFailure,
+  PermanentFailureType,
+  permanentFailureTypes,
+  transientFailure,
+  TransientFailureType,
+} from '../../domain/failures';
 
 describe('permanentFailure', () => {
   it('is a non-retryable ApplicationFailure carrying the type and message', () => {

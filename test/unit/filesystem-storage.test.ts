@@ -134,7 +134,11 @@ describe('FilesystemStorage', () => {
   it('leaves no object and no temporary file when the stream fails midway', async () => {
     const failure = new Error('dump tool died');
     await expect(
-      storage.putStream('c/s/dump.sql', failingStream([Buffer.alloc(64 * 1024, 1), Buffer.alloc(64 * 1024, 2)], failure), new AbortController().signal),
+      storage.putStream(
+        'c/s/dump.sql',
+        failingStream([Buffer.alloc(64 * 1024, 1), Buffer.alloc(64 * 1024, 2)], failure),
+        new AbortController().signal,
+      ),
     ).rejects.toBe(failure);
     expect(filesOnDisk()).toEqual([]);
     expect(await listAll()).toEqual([]);

@@ -45,7 +45,12 @@ describe('chooseGaleraDonor', () => {
         'no synced Galera node to back up from: db-0:3306 (write primary): wsrep_local_state=2 (Donor/Desynced), wsrep_ready=ON, wsrep_cluster_status=Primary; ' +
         'db-1:3306: not a Galera node (no wsrep status); db-2:3306: unreachable (ETIMEDOUT)',
     });
-    expect(chooseGaleraDonor([{ ...synced('db-0:3306'), localState: 5 }, { ...synced('db-1:3306'), localState: 3, ready: false, clusterStatus: undefined }])).toEqual({
+    expect(
+      chooseGaleraDonor([
+        { ...synced('db-0:3306'), localState: 5 },
+        { ...synced('db-1:3306'), localState: 3, ready: false, clusterStatus: undefined },
+      ]),
+    ).toEqual({
       problem:
         'no synced Galera node to back up from: db-0:3306: wsrep_local_state=5, wsrep_ready=ON, wsrep_cluster_status=Primary; ' +
         'db-1:3306: wsrep_local_state=3 (Joined), wsrep_ready=OFF, wsrep_cluster_status=?',

@@ -11,7 +11,13 @@ describe('preflightTarget of a Galera target', () => {
     // Nothing listens on ports 1 and 2 of loopback.
     const target = {
       name: 'galera',
-      spec: { engine: 'mariadb' as const, host: '127.0.0.1', port: 1, user: 'root', galera: { members: [{ host: '127.0.0.1', port: 2 }], ignoreGlobalPriv: true } },
+      spec: {
+        engine: 'mariadb' as const,
+        host: '127.0.0.1',
+        port: 1,
+        user: 'root',
+        galera: { members: [{ host: '127.0.0.1', port: 2 }], ignoreGlobalPriv: true },
+      },
     };
     const configuration = { name: 'nightly', spec: { target: 'galera', repository: 'repo' } };
     const repository = { name: 'repo', spec: { filesystem: { path: '/backups' } } };

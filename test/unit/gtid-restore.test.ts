@@ -17,22 +17,46 @@ describe('planGtidRestore', () => {
 
   it('leaves a MySQL target with a history of its own, GTIDs off, or a snapshot without a set alone', () => {
     const base = { snapshotFlavor: 'mysql' as const, position: { gtidExecuted: MYSQL_SET }, galera: false };
-    expect(planGtidRestore({ ...base, target: { flavor: 'mysql', gtidMode: 'ON', gtidExecuted: 'aaaa:1-3' } })).toMatchObject({ action: 'leave', reason: expect.stringMatching(/not empty/) });
-    expect(planGtidRestore({ ...base, target: { flavor: 'mysql', gtidMode: 'OFF', gtidExecuted: '' } })).toMatchObject({ action: 'leave', reason: expect.stringMatching(/gtid_mode OFF/) });
-    expect(planGtidRestore({ ...base, position: undefined, target: { flavor: 'mysql', gtidMode: 'ON', gtidExecuted: '' } })).toMatchObject({ action: 'leave' });
-    expect(planGtidRestore({ ...base, galera: true, target: { flavor: 'mysql', gtidMode: 'ON', gtidExecuted: '' } })).toMatchObject({ action: 'leave', reason: expect.stringMatching(/Galera/) });
+    expect(planGtidRestore({ ...base, target: { flavor: 'mysql', gtidMode: 'ON', gtidExecuted: 'aaaa:1-3' } })).toMatchObject({
+      action: 'leave',
+      reason: expect.stringMatching(/not empty/),
+    });
+    expect(planGtidRestore({ ...base, target: { flavor: 'mysql', gtidMode: 'OFF', gtidExecuted: '' } })).toMatchObject({
+      action: 'leave',
+      reason: expect.stringMatching(/gtid_mode OFF/),
+    });
+    expect(planGtidRestore({ ...base, position: undefined, target: { flavor: 'mysql', gtidMode: 'ON', gtidExecuted: '' } })).toMatchObject({
+      action: 'leave',
+    });
+    expect(planGtidRestore({ ...base, galera: true, target: { flavor: 'mysql', gtidMode: 'ON', gtidExecuted: '' } })).toMatchObject({
+      action: 'leave',
+      reason: expect.stringMatching(/Galera/),
+    });
   });
 
   it('makes a MariaDB target without GTID history take the position as gtid_slave_pos, and leaves one with history alone', () => {
     const base = { snapshotFlavor: 'mariadb' as const, position: { gtidBinlogPos: '0-1-42' }, galera: false };
-    expect(planGtidRestore({ ...base, target: { flavor: 'mariadb', gtidBinlogPos: '', gtidSlavePos: '' } })).toEqual({ action: 'adopt', flavor: 'mariadb', gtidPos: '0-1-42' });
-    expect(planGtidRestore({ ...base, target: { flavor: 'mariadb', gtidBinlogPos: '0-2-5', gtidSlavePos: '' } })).toMatchObject({ action: 'leave' });
-    expect(planGtidRestore({ ...base, target: { flavor: 'mariadb', gtidBinlogPos: '', gtidSlavePos: '0-1-3' } })).toMatchObject({ action: 'leave' });
+    expect(planGtidRestore({ ...base, target: { flavor: 'mariadb', gtidBinlogPos: '', gtidSlavePos: '' } })).toEqual({
+      action: 'adopt',
+      flavor: 'mariadb',
+      gtidPos: '0-1-42',
+    });
+    expect(planGtidRestore({ ...base, target: { flavor: 'mariadb', gtidBinlogPos: '0-2-5', gtidSlavePos: '' } })).toMatchObject({
+      action: 'leave',
+    });
+    expect(planGtidRestore({ ...base, target: { flavor: 'mariadb', gtidBinlogPos: '', gtidSlavePos: '0-1-3' } })).toMatchObject({
+      action: 'leave',
+    });
   });
 
   it('never carries GTIDs across flavours', () => {
     expect(
-      planGtidRestore({ snapshotFlavor: 'mysql', position: { gtidExecuted: MYSQL_SET }, target: { flavor: 'mariadb', gtidBinlogPos: '', gtidSlavePos: '' }, galera: false }),
+      planGtidRestore({
+        snapshotFlavor: 'mysql',
+        position: { gtidExecuted: MYSQL_SET },
+        target: { flavor: 'mariadb', gtidBinlogPos: '', gtidSlavePos: '' },
+        galera: false,
+      }),
     ).toMatchObject({ action: 'leave', reason: expect.stringMatching(/another server flavour/) });
   });
 });

@@ -41,7 +41,10 @@ const OUTSIDE_PRODUCTION = ['stack', 'demo', 'bench', 'test'];
 /** Packages a folder must not import, with why. */
 const FORBIDDEN_PACKAGES: Partial<Record<ProductionFolder, { prefix: string; rule: string }>> = {
   domain: { prefix: '@temporalio/', rule: 'domain/ imports no Temporal SDK: it is the vocabulary every layer shares, workflows included' },
-  pipeline: { prefix: '@temporalio/', rule: 'pipeline/ knows nothing of Temporal: activities hand it a ProgressReporter (startHeartbeats) and an AbortController' },
+  pipeline: {
+    prefix: '@temporalio/',
+    rule: 'pipeline/ knows nothing of Temporal: activities hand it a ProgressReporter (startHeartbeats) and an AbortController',
+  },
 };
 
 /**
@@ -89,14 +92,18 @@ function importedModules(source: string, fileName = 'module.ts'): ImportedModule
       add(node.moduleSpecifier, clause !== undefined && (clause.isTypeOnly || allNamedAreTypes));
     } else if (ts.isExportDeclaration(node)) {
       const named = node.exportClause && ts.isNamedExports(node.exportClause) ? node.exportClause.elements : undefined;
-      add(node.moduleSpecifier, node.isTypeOnly || (named !== undefined && named.length > 0 && named.every((element) => element.isTypeOnly)));
+      add(
+        node.moduleSpecifier,
+        node.isTypeOnly || (named !== undefined && named.length > 0 && named.every((element) => element.isTypeOnly)),
+      );
     } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
       add(node.moduleReference.expression, node.isTypeOnly);
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) {
       add(node.argument.literal, true);
     } else if (ts.isCallExpression(node)) {
       const callee = node.expression;
-      if (callee.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(callee) && callee.text === 'require')) add(node.arguments[0], false);
+      if (callee.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(callee) && callee.text === 'require'))
+        add(node.arguments[0], false);
     }
     ts.forEachChild(node, visit);
   };
@@ -137,10 +144,14 @@ function layerViolations(file: string, source: string): Violation[] {
     } else if (!(PRODUCTION_FOLDERS as string[]).includes(targetFolder)) {
       report(target, `production code imports only from ${PRODUCTION_FOLDERS.map((f) => `${f}/`).join(', ')}`);
     } else if (TYPE_ONLY[folder]?.includes(targetFolder as ProductionFolder)) {
-      if (!typeOnly) report(target, `${folder}/ imports ${targetFolder}/ as types only (\`import type\`): its code must not reach the workflow bundle`);
+      if (!typeOnly)
+        report(target, `${folder}/ imports ${targetFolder}/ as types only (\`import type\`): its code must not reach the workflow bundle`);
     } else if (!(MAY_IMPORT[folder] as readonly string[]).includes(targetFolder)) {
       const allowed = [...MAY_IMPORT[folder], ...(TYPE_ONLY[folder] ?? []).map((f) => `${f} (types only)`)];
-      report(target, `${folder}/ may import ${allowed.length > 0 ? allowed.map((f) => `${f}/`).join(', ') : 'nothing of ours'}, not ${targetFolder}/`);
+      report(
+        target,
+        `${folder}/ may import ${allowed.length > 0 ? allowed.map((f) => `${f}/`).join(', ') : 'nothing of ours'}, not ${targetFolder}/`,
+      );
     }
   }
   return violations;
@@ -154,7 +165,11 @@ describe('layers', () => {
   const violations = files.flatMap((file) => layerViolations(file, readFileSync(path.join(ROOT, file), 'utf8')));
 
   it('reads the production folders', () => {
-    for (const folder of PRODUCTION_FOLDERS) expect(files.some((file) => file.startsWith(`${folder}/`)), folder).toBe(true);
+    for (const folder of PRODUCTION_FOLDERS)
+      expect(
+        files.some((file) => file.startsWith(`${folder}/`)),
+        folder,
+      ).toBe(true);
   });
 
   it('every import goes down the layers, except the known exceptions', () => {
@@ -162,8 +177,12 @@ describe('layers', () => {
   });
 
   it('every known exception is still needed', () => {
-    const unused = KNOWN_EXCEPTIONS.filter((exception) => !violations.some((v) => v.file === exception.file && v.imports === exception.imports));
-    expect(unused.map((exception) => `${exception.file} → ${exception.imports} no longer happens: remove it from KNOWN_EXCEPTIONS`)).toEqual([]);
+    const unused = KNOWN_EXCEPTIONS.filter(
+      (exception) => !violations.some((v) => v.file === exception.file && v.imports === exception.imports),
+    );
+    expect(
+      unused.map((exception) => `${exception.file} → ${exception.imports} no longer happens: remove it from KNOWN_EXCEPTIONS`),
+    ).toEqual([]);
   });
 });
 

@@ -47,7 +47,7 @@ describe('parseManifest', () => {
     expect(parsed.ok).toBe(true);
   });
 
-  it.each(['', 'not json', '{"formatVersion": 1,', '{\'a\': 1}'])('reports %j as not JSON without throwing', (text) => {
+  it.each(['', 'not json', '{"formatVersion": 1,', "{'a': 1}"])('reports %j as not JSON without throwing', (text) => {
     expect(reasonOf(text)).toMatch(/^manifest is not JSON: /);
   });
 
@@ -96,9 +96,7 @@ describe('parseManifest', () => {
   });
 
   it('names the snapshot id field when it has the wrong shape', () => {
-    expect(reasonOf(variant((m) => (m.snapshotId = '../../etc')))).toContain(
-      'snapshotId: must look like 20261121T161704123Z-3f9a1c',
-    );
+    expect(reasonOf(variant((m) => (m.snapshotId = '../../etc')))).toContain('snapshotId: must look like 20261121T161704123Z-3f9a1c');
   });
 
   it('reports every invalid field at once', () => {

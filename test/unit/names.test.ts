@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { resourceNameSchema, snapshotIdSchema, configurationOfScheduleId } from '../../domain/names';
-import { backupWorkflowId, restoreWorkflowId, pruneWorkflowId, repositoryQueryWorkflowId, scheduledBackupWorkflowId, scheduleIdFor } from '../../domain/session-ids';
+import {
+  backupWorkflowId,
+  restoreWorkflowId,
+  pruneWorkflowId,
+  repositoryQueryWorkflowId,
+  scheduledBackupWorkflowId,
+  scheduleIdFor,
+} from '../../domain/session-ids';
 
 function nameErrors(value: unknown): string[] {
   const result = resourceNameSchema.safeParse(value);
@@ -8,12 +15,9 @@ function nameErrors(value: unknown): string[] {
 }
 
 describe('resourceNameSchema', () => {
-  it.each(['a', '0', 'prod', 'prod-db', 'db-01', 'a-b-c', '9lives', 'a'.repeat(63), `a${'-'.repeat(61)}z`])(
-    'accepts %j',
-    (name) => {
-      expect(resourceNameSchema.parse(name)).toBe(name);
-    },
-  );
+  it.each(['a', '0', 'prod', 'prod-db', 'db-01', 'a-b-c', '9lives', 'a'.repeat(63), `a${'-'.repeat(61)}z`])('accepts %j', (name) => {
+    expect(resourceNameSchema.parse(name)).toBe(name);
+  });
 
   it('rejects an empty name', () => {
     expect(nameErrors('')).toContain('must not be empty');
@@ -64,16 +68,18 @@ describe('snapshotIdSchema', () => {
     expect(snapshotIdSchema.parse('20261121T161704123Z-3f9a1c')).toBe('20261121T161704123Z-3f9a1c');
   });
 
-  it.each(['', 'latest', '20261121T161704123Z-3F9A1C', '20261121T161704123Z', '../20261121T161704123Z-3f9a1c', '20261121T161704123Z-3f9a1c\n'])(
-    'rejects %j with an example of the expected shape',
-    (id) => {
-      const result = snapshotIdSchema.safeParse(id);
-      expect(result.success).toBe(false);
-      expect(result.error!.issues[0]!.message).toBe(
-        'must look like 20261121T161704123Z-3f9a1c (UTC time and a 6-hex-digit suffix)',
-      );
-    },
-  );
+  it.each([
+    '',
+    'latest',
+    '20261121T161704123Z-3F9A1C',
+    '20261121T161704123Z',
+    '../20261121T161704123Z-3f9a1c',
+    '20261121T161704123Z-3f9a1c\n',
+  ])('rejects %j with an example of the expected shape', (id) => {
+    const result = snapshotIdSchema.safeParse(id);
+    expect(result.success).toBe(false);
+    expect(result.error!.issues[0]!.message).toBe('must look like 20261121T161704123Z-3f9a1c (UTC time and a 6-hex-digit suffix)');
+  });
 });
 
 describe('workflow ids', () => {
@@ -112,7 +118,7 @@ describe('schedule ids', () => {
     expect(configurationOfScheduleId(scheduleIdFor('nightly'))).toBe('nightly');
   });
 
-  it('do not claim schedules that are not dbkeep\'s', () => {
+  it("do not claim schedules that are not dbkeep's", () => {
     for (const id of ['nightly', 'other-nightly', 'dbkeep-', 'dbkeep-Bad_Name', 'dbkeep-a/b']) {
       expect(configurationOfScheduleId(id), id).toBeUndefined();
     }

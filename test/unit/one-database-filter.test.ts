@@ -18,7 +18,7 @@ const DUMP = [
   'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `billing`;',
   'USE `billing`;',
   'CREATE TABLE `invoices` (`id` int);',
-  "INSERT INTO `invoices` VALUES (7);",
+  'INSERT INTO `invoices` VALUES (7);',
   '--',
   '-- Current Database: `odd``name`',
   '--',

@@ -13,11 +13,24 @@ const mariadb: TargetSpec = { engine: 'mariadb', host: 'db-0', port: 3306, user:
 
 describe('physical backup commands', () => {
   it('streams xbstream from mariadb-backup with the option file first, its own scratch dir and no password', () => {
-    const command = physicalBackupCommand({ target: mariadb, optionFile: '/run/cred/client.cnf', datadir: '/var/lib/mysql', scratchDir: '/tmp/x' });
+    const command = physicalBackupCommand({
+      target: mariadb,
+      optionFile: '/run/cred/client.cnf',
+      datadir: '/var/lib/mysql',
+      scratchDir: '/tmp/x',
+    });
     expect(command.command).toBe('mariadb-backup');
     expect(command.args[0]).toBe('--defaults-file=/run/cred/client.cnf');
     expect(command.args).toEqual(
-      expect.arrayContaining(['--backup', '--stream=xbstream', '--datadir=/var/lib/mysql', '--target-dir=/tmp/x', '--host=db-0', '--port=3306', '--user=backup']),
+      expect.arrayContaining([
+        '--backup',
+        '--stream=xbstream',
+        '--datadir=/var/lib/mysql',
+        '--target-dir=/tmp/x',
+        '--host=db-0',
+        '--port=3306',
+        '--user=backup',
+      ]),
     );
     expect(command.args.some((a) => a.startsWith('--password'))).toBe(false);
     expect(command.args).not.toContain('--galera-info');
@@ -43,10 +56,16 @@ describe('Galera logical dumps', () => {
     expect(args).toEqual(expect.arrayContaining(['--skip-add-locks', '--ignore-table=mysql.global_priv']));
     // Options go before `--`, after which only database names follow.
     expect(args.indexOf('--skip-add-locks')).toBeLessThan(args.indexOf('--'));
-    const optedOut = logicalDumpCommand({ target: { ...galera, galera: { members: [], ignoreGlobalPriv: false } }, optionFile: '/c', databases: ['shop'] }).args;
+    const optedOut = logicalDumpCommand({
+      target: { ...galera, galera: { members: [], ignoreGlobalPriv: false } },
+      optionFile: '/c',
+      databases: ['shop'],
+    }).args;
     expect(optedOut).toContain('--skip-add-locks');
     expect(optedOut).not.toContain('--ignore-table=mysql.global_priv');
-    expect(logicalDumpCommand({ target: { ...mariadb, engine: 'percona-xtradb' }, optionFile: '/c', databases: ['x'] }).args).toContain('--ignore-table=mysql.global_priv');
+    expect(logicalDumpCommand({ target: { ...mariadb, engine: 'percona-xtradb' }, optionFile: '/c', databases: ['x'] }).args).toContain(
+      '--ignore-table=mysql.global_priv',
+    );
     expect(logicalDumpCommand({ target: mariadb, optionFile: '/c', databases: ['x'] }).args).not.toContain('--skip-add-locks');
   });
 });
@@ -72,6 +91,8 @@ spec: { target: db, repository: repo, method: physical }
     expect(() => parseResourceSet([{ file: 'p.yaml', text: doc() }])).toThrow(
       'p.yaml (document 3): BackupConfiguration "nightly": spec.method: physical backups read the data directory: set spec.datadir on Target "db"',
     );
-    expect(parseResourceSet([{ file: 'p.yaml', text: doc('/var/lib/mysql') }]).backupConfigurations.get('nightly')?.spec.method).toBe('physical');
+    expect(parseResourceSet([{ file: 'p.yaml', text: doc('/var/lib/mysql') }]).backupConfigurations.get('nightly')?.spec.method).toBe(
+      'physical',
+    );
   });
 });

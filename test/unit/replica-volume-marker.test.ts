@@ -3,7 +3,11 @@ import { parseReplicaVolumeMarker, replicaVolumeClaimProblem } from '../../domai
 
 describe('parseReplicaVolumeMarker', () => {
   it('reads a marker, takes one of an older dbkeep (no complete) as complete, and ignores foreign text', () => {
-    expect(parseReplicaVolumeMarker('{"restoreId":"r1","snapshotId":"s1","complete":false}')).toEqual({ restoreId: 'r1', snapshotId: 's1', complete: false });
+    expect(parseReplicaVolumeMarker('{"restoreId":"r1","snapshotId":"s1","complete":false}')).toEqual({
+      restoreId: 'r1',
+      snapshotId: 's1',
+      complete: false,
+    });
     expect(parseReplicaVolumeMarker('{"restoreId":"r1","snapshotId":"s1"}')).toEqual({ restoreId: 'r1', snapshotId: 's1', complete: true });
     expect(parseReplicaVolumeMarker(undefined)).toBeUndefined();
     expect(parseReplicaVolumeMarker('not json')).toBeUndefined();

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  configurationPrefix,
-  dataFileName,
-  MANIFEST_FILE,
-  parseSnapshotKey,
-  snapshotKey,
-} from '../../domain/repository-layout';
+import { configurationPrefix, dataFileName, MANIFEST_FILE, parseSnapshotKey, snapshotKey } from '../../domain/repository-layout';
 
 const id = '20261121T161704123Z-3f9a1c';
 

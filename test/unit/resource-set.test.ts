@@ -117,7 +117,10 @@ const minimalRepository = resource('Repository', 'repo', 'filesystem:\n  path: /
 
 /** Errors of a single document in file `f.yaml`, with a valid target and repository beside it. */
 function errorsOfDocument(doc: string): string {
-  return errorOf([{ file: 'f.yaml', text: doc }, { file: 'base.yaml', text: `${minimalTarget}---\n${minimalRepository}` }]);
+  return errorOf([
+    { file: 'f.yaml', text: doc },
+    { file: 'base.yaml', text: `${minimalTarget}---\n${minimalRepository}` },
+  ]);
 }
 
 describe('parseResourceSet: a valid set', () => {
@@ -177,12 +180,22 @@ describe('parseResourceSet: a valid set', () => {
 
   it('defaults compression to zstd and leaves databases and schedule unset', () => {
     const spec = set.backupConfigurations.get('defaults')!.spec;
-    expect(spec).toEqual({ target: 'prod-db', repository: 'local', method: 'logical', timeout: '6h', args: [], compression: { algorithm: 'zstd' } });
+    expect(spec).toEqual({
+      target: 'prod-db',
+      repository: 'local',
+      method: 'logical',
+      timeout: '6h',
+      args: [],
+      compression: { algorithm: 'zstd' },
+    });
   });
 
   it('accepts an object-form compression without an algorithm as zstd', () => {
     const parsed = parseResourceSet([
-      { file: 'a.yaml', text: `${minimalTarget}---\n${minimalRepository}---\n${resource('BackupConfiguration', 'c', 'target: db\nrepository: repo\ncompression: { level: 5 }')}` },
+      {
+        file: 'a.yaml',
+        text: `${minimalTarget}---\n${minimalRepository}---\n${resource('BackupConfiguration', 'c', 'target: db\nrepository: repo\ncompression: { level: 5 }')}`,
+      },
     ]);
     expect(parsed.backupConfigurations.get('c')!.spec.compression).toEqual({ algorithm: 'zstd', level: 5 });
   });
@@ -513,9 +526,7 @@ describe('resolveBackupConfiguration and resolveTarget', () => {
   });
 
   it('names the missing target and the defined ones', () => {
-    expect(() => resolveTarget(set, 'staging-db')).toThrow(
-      'no Target named "staging-db" in the given files (defined: prod-db, socket-db)',
-    );
+    expect(() => resolveTarget(set, 'staging-db')).toThrow('no Target named "staging-db" in the given files (defined: prod-db, socket-db)');
   });
 
   it('omits the defined list when there are none of that kind', () => {
@@ -535,7 +546,13 @@ describe('checkBackupSessionResources', () => {
   const set: ResourceSet = parseResourceSet(validSources);
   const session = resolveBackupConfiguration(set, 'nightly');
   /** The session input as the temporal CLI may send it: JSON, no schema in between. */
-  const handWritten = (change: (input: { configuration: { name: string; spec: any }; target: { name: string }; repository: { name: string; spec: any } }) => void) => {
+  const handWritten = (
+    change: (input: {
+      configuration: { name: string; spec: any };
+      target: { name: string };
+      repository: { name: string; spec: any };
+    }) => void,
+  ) => {
     const input = JSON.parse(JSON.stringify(session));
     change(input);
     return checkBackupSessionResources(input);
@@ -561,12 +578,18 @@ describe('checkBackupSessionResources', () => {
     expect(problemOf((input) => (input.configuration.spec.args = ['--skip-comments', '--ho=127.0.0.9']))).toBe(
       'BackupConfiguration "nightly": spec.args.1: --ho is not allowed: the tool reads it as --host (it accepts any unambiguous prefix of an option, and --skip-, --enable-, --disable-, --loose- or --maximum- before it), and the connection target comes from the Target resource',
     );
-    expect(problemOf((input) => (input.configuration.spec.compression = 'lz4'))).toMatch(/^BackupConfiguration "nightly": spec.compression: must be one of zstd, gzip/);
-    expect(problemOf((input) => (input.configuration.spec.encryption = { age: {} }))).toMatch(/^BackupConfiguration "nightly": spec.encryption.age.recipients: /);
+    expect(problemOf((input) => (input.configuration.spec.compression = 'lz4'))).toMatch(
+      /^BackupConfiguration "nightly": spec.compression: must be one of zstd, gzip/,
+    );
+    expect(problemOf((input) => (input.configuration.spec.encryption = { age: {} }))).toMatch(
+      /^BackupConfiguration "nightly": spec.encryption.age.recipients: /,
+    );
     expect(problemOf((input) => (input.repository.spec = { s3: input.repository.spec.s3, filesystem: { path: '/b' } }))).toBe(
       'Repository "offsite": spec: exactly one of s3 or filesystem must be set',
     );
-    expect(problemOf((input) => (input.configuration.name = '../etc'))).toMatch(/^BackupConfiguration "..\/etc": name: must be lowercase letters/);
+    expect(problemOf((input) => (input.configuration.name = '../etc'))).toMatch(
+      /^BackupConfiguration "..\/etc": name: must be lowercase letters/,
+    );
     expect(
       problemOf((input) => {
         input.configuration.spec.method = 'physical';
@@ -583,6 +606,8 @@ describe('checkBackupSessionResources', () => {
     expect(problemOf((input) => (input.repository.name = 'local'))).toBe(
       'BackupConfiguration "nightly": spec.repository: names Repository "offsite", but the session\'s repository is "local"',
     );
-    expect(problemOf((input) => (input.target.name = 'socket-db'))).toMatch(/spec.target: names Target "prod-db", but the session's target is "socket-db"/);
+    expect(problemOf((input) => (input.target.name = 'socket-db'))).toMatch(
+      /spec.target: names Target "prod-db", but the session's target is "socket-db"/,
+    );
   });
 });

@@ -16,8 +16,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const HEADER = '/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n';
 const rows = (table: string, count: number) =>
-  Array.from({ length: count }, (_, i) => `INSERT INTO \`${table}\` VALUES (${i},'${createHash('sha256').update(`${table}${i}`).digest('hex')}');\n`).join('');
-const table = (name: string, count: number) => `--\n-- Table structure for table \`${name}\`\n--\n\nCREATE TABLE \`${name}\` (id int, h char(64));\n${rows(name, count)}\n`;
+  Array.from(
+    { length: count },
+    (_, i) => `INSERT INTO \`${table}\` VALUES (${i},'${createHash('sha256').update(`${table}${i}`).digest('hex')}');\n`,
+  ).join('');
+const table = (name: string, count: number) =>
+  `--\n-- Table structure for table \`${name}\`\n--\n\nCREATE TABLE \`${name}\` (id int, h char(64));\n${rows(name, count)}\n`;
 const DUMP =
   `${HEADER}\n--\n-- Current Database: \`shop\`\n--\n\nCREATE DATABASE \`shop\`;\n\nUSE \`shop\`;\n\n` +
   table('big', 6000) +
@@ -42,7 +46,8 @@ describe('stageDumpSegments', () => {
       dir: staging,
       groupBytes: 256 * 1024,
       // Each segment is handed over complete: its file already holds all of it.
-      onSegment: (segment) => segments.push({ ...segment, rawBytes: segment.rawBytes, complete: readFileSync(segment.file).length } as StagedSegmentFile),
+      onSegment: (segment) =>
+        segments.push({ ...segment, rawBytes: segment.rawBytes, complete: readFileSync(segment.file).length } as StagedSegmentFile),
       controller: new AbortController(),
       progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
     });
@@ -63,7 +68,13 @@ describe('stageDumpSegments', () => {
     const texts = segments.map((s) => readFileSync(s.file, 'utf8'));
     const preamble = `${HEADER}USE \`shop\`;\n`;
     for (const text of texts.slice(1)) expect(text.startsWith(preamble)).toBe(true);
-    expect(texts[0] + texts.slice(1).map((text) => text.slice(preamble.length)).join('')).toBe(DUMP);
+    expect(
+      texts[0] +
+        texts
+          .slice(1)
+          .map((text) => text.slice(preamble.length))
+          .join(''),
+    ).toBe(DUMP);
   });
 
   it('groups a small dump finely and a large one in at most 16 MiB', () => {

@@ -70,7 +70,10 @@ async function unfinishedFolder(snapshotId: string, ageMs: number): Promise<void
 }
 
 function applyRetention(policy: { keepLast: number }, dryRun = false) {
-  const { applyRetention: activity } = createRetentionActivities({ secrets: createSecretResolver({}), openStorage: async () => recordingStorage() });
+  const { applyRetention: activity } = createRetentionActivities({
+    secrets: createSecretResolver({}),
+    openStorage: async () => recordingStorage(),
+  });
   return new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run(() =>
     activity({ repository, configuration: 'nightly', policy: { ...policy, dryRun }, protect: [], dryRun }),
   );
@@ -85,7 +88,9 @@ describe('applyRetention', () => {
       [ids[0]!, ids[1]!].flatMap((id) => [snapshotKey('nightly', id, 'dump.sql'), snapshotKey('nightly', id, 'manifest.json')]).sort(),
     );
     for (const id of [ids[0]!, ids[1]!]) {
-      expect(deletes.indexOf(snapshotKey('nightly', id, 'manifest.json'))).toBeLessThan(deletes.indexOf(snapshotKey('nightly', id, 'dump.sql')));
+      expect(deletes.indexOf(snapshotKey('nightly', id, 'manifest.json'))).toBeLessThan(
+        deletes.indexOf(snapshotKey('nightly', id, 'dump.sql')),
+      );
     }
   });
 

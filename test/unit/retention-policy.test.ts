@@ -95,7 +95,12 @@ describe('applyRetentionPolicy: calendar buckets', () => {
   });
 
   it('skips days without snapshots instead of counting them', () => {
-    const gappy = [snap('2026-11-21T01:00:00.000Z'), snap('2026-11-15T01:00:00.000Z'), snap('2026-11-01T01:00:00.000Z'), snap('2026-10-01T01:00:00.000Z')];
+    const gappy = [
+      snap('2026-11-21T01:00:00.000Z'),
+      snap('2026-11-15T01:00:00.000Z'),
+      snap('2026-11-01T01:00:00.000Z'),
+      snap('2026-10-01T01:00:00.000Z'),
+    ];
     expect(keptTimes(apply(gappy, { keepDaily: 3 }))).toEqual([
       '2026-11-21T01:00:00.000Z',
       '2026-11-15T01:00:00.000Z',
@@ -310,7 +315,10 @@ describe('applyRetentionPolicy: order and ties', () => {
     const policy = { keepLast: 1, keepDaily: 3, keepWeekly: 2, maxRetention: '20h' };
     const expected = apply(twiceDaily, policy);
     const reversed = apply([...twiceDaily].reverse(), policy);
-    const shuffled = apply([twiceDaily[7]!, ...twiceDaily.slice(10), twiceDaily[0]!, ...twiceDaily.slice(1, 7), ...twiceDaily.slice(8, 10)], policy);
+    const shuffled = apply(
+      [twiceDaily[7]!, ...twiceDaily.slice(10), twiceDaily[0]!, ...twiceDaily.slice(1, 7), ...twiceDaily.slice(8, 10)],
+      policy,
+    );
     expect(reversed).toEqual(expected);
     expect(shuffled).toEqual(expected);
   });
@@ -419,9 +427,7 @@ describe('retentionPolicySchema', () => {
 
   it('rejects zero, negative and garbage durations with a message naming the field', () => {
     for (const maxRetention of ['0h', '0s', '-1h', '10', '', 'forever', '1y', '1 h', 'h']) {
-      expect(problem({ maxRetention }), maxRetention).toBe(
-        'maxRetention: must be a positive duration such as 30m, 12h, 1h30m, 7d or 2w',
-      );
+      expect(problem({ maxRetention }), maxRetention).toBe('maxRetention: must be a positive duration such as 30m, 12h, 1h30m, 7d or 2w');
     }
     expect(problem({ maxRetention: 720 })).toMatch(/^maxRetention: /);
   });
@@ -486,7 +492,9 @@ describe('applyRetentionPolicy: invariants over random timelines', () => {
       const snapshots: Snap[] = [];
       for (let i = 0; i < count; i += 1) {
         const time =
-          i > 0 && random() < 0.1 ? snapshots[int(i)]!.startedAt : new Date(now.getTime() + HOUR - Math.floor(random() * span)).toISOString();
+          i > 0 && random() < 0.1
+            ? snapshots[int(i)]!.startedAt
+            : new Date(now.getTime() + HOUR - Math.floor(random() * span)).toISOString();
         snapshots.push(snap(time, `s${i}`, `${time}-${String(i).padStart(3, '0')}`));
       }
       const policy: Partial<RetentionPolicy> = {};
@@ -501,20 +509,32 @@ describe('applyRetentionPolicy: invariants over random timelines', () => {
 
       expect(kept.length + removed.length, context).toBe(count);
       expect(new Set([...kept, ...removed]).size, context).toBe(count);
-      expect(snapshots.every((s) => kept.includes(s) || removed.includes(s)), context).toBe(true);
+      expect(
+        snapshots.every((s) => kept.includes(s) || removed.includes(s)),
+        context,
+      ).toBe(true);
 
-      const newestFirst = [...snapshots].sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt) || (a.snapshotId < b.snapshotId ? 1 : -1));
+      const newestFirst = [...snapshots].sort(
+        (a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt) || (a.snapshotId < b.snapshotId ? 1 : -1),
+      );
       const isNewestFirst = (list: Snap[]) => list.every((s, i) => i === 0 || newestFirst.indexOf(list[i - 1]!) < newestFirst.indexOf(s));
       expect(isNewestFirst(kept) && isNewestFirst(removed), context).toBe(true);
 
       if (count > 0) expect(kept[0], context).toBe(newestFirst[0]);
-      for (const id of protect) expect(kept.some((s) => s.snapshotId === id), context).toBe(true);
+      for (const id of protect)
+        expect(
+          kept.some((s) => s.snapshotId === id),
+          context,
+        ).toBe(true);
       expect(decision.keep.every((k) => k.reasons.length > 0) && decision.remove.every((r) => r.reason.length > 0), context).toBe(true);
 
       const keepLast = policy.keepLast ?? 0;
       if (keepLast > 0) {
         expect(kept.length, context).toBeGreaterThanOrEqual(Math.min(keepLast, count));
-        expect(newestFirst.slice(0, keepLast).every((s) => kept.includes(s)), context).toBe(true);
+        expect(
+          newestFirst.slice(0, keepLast).every((s) => kept.includes(s)),
+          context,
+        ).toBe(true);
       }
       const hasRule = policy.maxRetention !== undefined || RULES.some((rule) => (policy[rule] ?? 0) > 0);
       if (!hasRule) expect(removed, context).toEqual([]);

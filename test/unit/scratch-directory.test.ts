@@ -33,10 +33,19 @@ describe('scratch directories', () => {
 
   it("of workers that no longer run are removed at start, a running worker's and other files are kept", async () => {
     const dead = deadPid();
-    for (const name of [`dbkeep-restore-${dead}-a`, `dbkeep-cred-${dead}-b`, `dbkeep-restore-${process.pid}-c`, `dbkeep-cred-${process.pid}-d`, 'dbkeep-other-1-e', 'unrelated']) {
+    for (const name of [
+      `dbkeep-restore-${dead}-a`,
+      `dbkeep-cred-${dead}-b`,
+      `dbkeep-restore-${process.pid}-c`,
+      `dbkeep-cred-${process.pid}-d`,
+      'dbkeep-other-1-e',
+      'unrelated',
+    ]) {
       mkdirSync(path.join(dir, name));
     }
     await removeOrphanedScratchDirectories();
-    expect(readdirSync(dir).sort()).toEqual([`dbkeep-cred-${process.pid}-d`, `dbkeep-restore-${process.pid}-c`, 'dbkeep-other-1-e', 'unrelated'].sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      [`dbkeep-cred-${process.pid}-d`, `dbkeep-restore-${process.pid}-c`, 'dbkeep-other-1-e', 'unrelated'].sort(),
+    );
   });
 });

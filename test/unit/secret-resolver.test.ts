@@ -44,9 +44,7 @@ describe('createSecretResolver: environment references', () => {
     const failure = await failureOf(resolver.resolve({ env: 'MISSING_PW' }, 'Target "prod-db" password'));
     expect(failure.type).toBe('SecretUnavailable');
     expect(failure.nonRetryable).toBe(true);
-    expect(failure.message).toBe(
-      'Target "prod-db" password: environment variable MISSING_PW is not set in the worker\'s environment',
-    );
+    expect(failure.message).toBe('Target "prod-db" password: environment variable MISSING_PW is not set in the worker\'s environment');
   });
 
   it('treats an empty variable as unset', async () => {
@@ -67,7 +65,10 @@ describe('createSecretResolver: file references', () => {
   });
 
   it('fails permanently with SecretUnavailable when the file is empty or holds only a newline', async () => {
-    for (const [name, content] of [['empty', ''], ['newline', '\n']] as const) {
+    for (const [name, content] of [
+      ['empty', ''],
+      ['newline', '\n'],
+    ] as const) {
       const failure = await failureOf(resolver.resolve({ file: secretFile(name, content) }, 'Target "db" password'));
       expect(failure.type).toBe('SecretUnavailable');
       expect(failure.nonRetryable).toBe(true);

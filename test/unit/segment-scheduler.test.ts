@@ -26,7 +26,15 @@ describe('SegmentScheduler', () => {
   it('runs tables up to the session limit at once, and serial segments alone after everything before them', async () => {
     const r = recorder({ header: 5, a: 40, b: 10, c: 10, d: 10, routines: 5, views: 5 });
     const scheduler = new SegmentScheduler<Named>(2, r.apply);
-    for (const s of [segment('serial', 'header'), segment('table', 'a'), segment('table', 'b'), segment('table', 'c'), segment('serial', 'routines'), segment('table', 'd'), segment('serial', 'views')]) {
+    for (const s of [
+      segment('serial', 'header'),
+      segment('table', 'a'),
+      segment('table', 'b'),
+      segment('table', 'c'),
+      segment('serial', 'routines'),
+      segment('table', 'd'),
+      segment('serial', 'views'),
+    ]) {
       scheduler.add(s);
     }
     scheduler.close();

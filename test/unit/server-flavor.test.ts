@@ -15,7 +15,9 @@ describe('engineMismatch', () => {
     expect(engineMismatch('db', 'mysql', serverIdentity('11.8.3-MariaDB'))).toBe(
       'Target "db" says engine: mysql, but the server is MariaDB 11.8.3-MariaDB; set spec.engine to mariadb, or point the Target at the MySQL (or Percona) server it means',
     );
-    expect(engineMismatch('db', 'mariadb', serverIdentity('9.7.4'))).toMatch(/engine: mariadb, but the server is MySQL \(or Percona\) 9\.7\.4; set spec\.engine to mysql/);
+    expect(engineMismatch('db', 'mariadb', serverIdentity('9.7.4'))).toMatch(
+      /engine: mariadb, but the server is MySQL \(or Percona\) 9\.7\.4; set spec\.engine to mysql/,
+    );
     expect(engineMismatch('db', 'percona-xtradb', serverIdentity('10.11.19-MariaDB'))).toMatch(/engine: percona-xtradb/);
   });
 
@@ -28,7 +30,9 @@ describe('engineMismatch', () => {
 
 describe('snapshotLoadProblem', () => {
   it('refuses a MariaDB dump into MySQL, and lets the other directions try', () => {
-    expect(snapshotLoadProblem({ version: '11.8.3-MariaDB' }, serverIdentity('9.7.4'))).toMatch(/MariaDB dump .* does not load into MySQL 9\.7\.4/);
+    expect(snapshotLoadProblem({ version: '11.8.3-MariaDB' }, serverIdentity('9.7.4'))).toMatch(
+      /MariaDB dump .* does not load into MySQL 9\.7\.4/,
+    );
     expect(snapshotLoadProblem({ flavor: 'mysql', version: '9.7.4' }, serverIdentity('11.8.3-MariaDB'))).toBeUndefined();
     expect(snapshotLoadProblem({ version: '11.8.3-MariaDB' }, serverIdentity('10.11.19-MariaDB'))).toBeUndefined();
   });

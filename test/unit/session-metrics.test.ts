@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  formatSessionMetrics,
-  pushgatewayGroupPath,
-  SESSION_METRICS_DOCUMENTATION,
-} from '../../activities/session-metrics';
+import { formatSessionMetrics, pushgatewayGroupPath, SESSION_METRICS_DOCUMENTATION } from '../../activities/session-metrics';
 import { failedBackup, successfulBackup } from '../support/session-metrics-samples';
 
 /** name → value of each sample line. */
@@ -60,9 +56,7 @@ describe('SESSION_METRICS_DOCUMENTATION', () => {
 
 describe('pushgatewayGroupPath', () => {
   it('puts kind, configuration, repository and target into the grouping key', () => {
-    expect(pushgatewayGroupPath(successfulBackup)).toBe(
-      '/metrics/job/dbkeep/kind/backup/configuration/nightly/repository/repo/target/db',
-    );
+    expect(pushgatewayGroupPath(successfulBackup)).toBe('/metrics/job/dbkeep/kind/backup/configuration/nightly/repository/repo/target/db');
   });
 
   it('leaves the target out when the session has none', () => {

@@ -56,7 +56,9 @@ describe('readSnapshotCatalog', () => {
     await storage.putBytes(snapshotKey('nightly', ids.newest, 'dump.sql.zst'), Buffer.from('unfinished session'));
     const catalog = await readSnapshotCatalog(storage, 'nightly');
     expect(catalog).toMatchObject({ snapshots: [done], problems: [] });
-    expect(catalog.unfinished).toEqual([{ snapshotId: ids.newest, keys: [snapshotKey('nightly', ids.newest, 'dump.sql.zst')], lastModified: expect.any(Date) }]);
+    expect(catalog.unfinished).toEqual([
+      { snapshotId: ids.newest, keys: [snapshotKey('nightly', ids.newest, 'dump.sql.zst')], lastModified: expect.any(Date) },
+    ]);
     expect(Date.now() - catalog.unfinished[0]!.lastModified.getTime()).toBeLessThan(60_000);
   });
 
@@ -117,9 +119,7 @@ describe('readSnapshotCatalog', () => {
     await storage.putBytes(snapshotKey('nightly', ids.middle, 'dump.sql'), Buffer.from('short'));
     expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({
       snapshots: [],
-      problems: [
-        { snapshotId: ids.middle, reason: `data object dump.sql has 5 bytes, manifest says ${manifest.data.storedBytes}` },
-      ],
+      problems: [{ snapshotId: ids.middle, reason: `data object dump.sql has 5 bytes, manifest says ${manifest.data.storedBytes}` }],
       unfinished: [],
     });
   });

@@ -19,24 +19,16 @@ describe('formatSnapshotId', () => {
     expect(SNAPSHOT_ID_PATTERN.test(formatSnapshotId(new Date(0), 'a1b2c3'))).toBe(true);
   });
 
-  it.each(['', '3f9a1', '3f9a1c0', '3F9A1C', 'ghijkl', '3f9a1/', ' 3f9a1', '3f9a1c\n'])(
-    'rejects the suffix %j',
-    (suffix) => {
-      expect(() => formatSnapshotId(new Date('2026-11-21T16:17:04.123Z'), suffix)).toThrow(
-        `snapshot id suffix must be 6 hex digits, got ${JSON.stringify(suffix)}`,
-      );
-    },
-  );
+  it.each(['', '3f9a1', '3f9a1c0', '3F9A1C', 'ghijkl', '3f9a1/', ' 3f9a1', '3f9a1c\n'])('rejects the suffix %j', (suffix) => {
+    expect(() => formatSnapshotId(new Date('2026-11-21T16:17:04.123Z'), suffix)).toThrow(
+      `snapshot id suffix must be 6 hex digits, got ${JSON.stringify(suffix)}`,
+    );
+  });
 });
 
 describe('snapshotIdTime', () => {
   it('reads back the time an id was formatted from', () => {
-    const times = [
-      '2026-11-21T16:17:04.123Z',
-      '1970-01-01T00:00:00.000Z',
-      '2000-02-29T23:59:59.999Z',
-      '2099-12-31T00:00:00.001Z',
-    ];
+    const times = ['2026-11-21T16:17:04.123Z', '1970-01-01T00:00:00.000Z', '2000-02-29T23:59:59.999Z', '2099-12-31T00:00:00.001Z'];
     for (const iso of times) {
       const time = new Date(iso);
       expect(snapshotIdTime(formatSnapshotId(time, '0a1b2c')).getTime()).toBe(time.getTime());

@@ -4,8 +4,7 @@ import { runStages } from '../../pipeline/stages';
 import { ToolFailedError } from '../../pipeline/tool-process';
 
 const after = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), ms));
-const failAfter = (ms: number, err: unknown): Promise<never> =>
-  new Promise((_, reject) => setTimeout(() => reject(err), ms));
+const failAfter = (ms: number, err: unknown): Promise<never> => new Promise((_, reject) => setTimeout(() => reject(err), ms));
 
 async function errorOf(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -72,7 +71,9 @@ describe('runStages', () => {
   it('reports a non-retryable failure over everything else', async () => {
     const exited = new ToolFailedError('mariadb-dump exited with code 2', true);
     const missing = ApplicationFailure.nonRetryable('zstd is not installed on the worker', 'ToolNotFound');
-    const err = await errorOf(runStages(new AbortController(), [failAfter(1, exited), failAfter(3, new Error('EPIPE')), failAfter(10, missing)]));
+    const err = await errorOf(
+      runStages(new AbortController(), [failAfter(1, exited), failAfter(3, new Error('EPIPE')), failAfter(10, missing)]),
+    );
     expect(err).toBe(missing);
   });
 
@@ -83,14 +84,16 @@ describe('runStages', () => {
     const bodyTornDown = Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
     const upload = new Error('uploading s3://bucket/dbkeep/ledger/x/dump.sql.zst: connect ECONNREFUSED 127.0.0.1:9000');
     const killedTool = new Promise<never>((_, reject) =>
-      controller.signal.addEventListener('abort', () => setTimeout(() => reject(new ToolFailedError('zstd was killed by SIGKILL', false)), 2)),
+      controller.signal.addEventListener('abort', () =>
+        setTimeout(() => reject(new ToolFailedError('zstd was killed by SIGKILL', false)), 2),
+      ),
     );
     const err = await errorOf(runStages(controller, [killedTool, failAfter(1, bodyTornDown), failAfter(20, upload)]));
     expect(err).toBe(upload);
     expect(controller.signal.reason).toBe(bodyTornDown);
   });
 
-  it('reports the upload\'s error over a tool that exited on the pipe its killed sibling broke', async () => {
+  it("reports the upload's error over a tool that exited on the pipe its killed sibling broke", async () => {
     const controller = new AbortController();
     const bodyTornDown = Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
     const zstd = new ToolFailedError('zstd was killed by SIGPIPE', false);
@@ -106,9 +109,15 @@ describe('runStages', () => {
     const exited = new ToolFailedError('mariadb-dump exited with code 3: Lost connection', true);
     const missing = ApplicationFailure.nonRetryable('zstd is not installed on the worker', 'ToolNotFound');
     const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
-    expect(await errorOf(runStages(new AbortController(), [failAfter(1, epipe), failAfter(3, aborted()), failAfter(5, s3), failAfter(10, exited)]))).toBe(exited);
+    expect(
+      await errorOf(
+        runStages(new AbortController(), [failAfter(1, epipe), failAfter(3, aborted()), failAfter(5, s3), failAfter(10, exited)]),
+      ),
+    ).toBe(exited);
     expect(await errorOf(runStages(new AbortController(), [failAfter(1, epipe), failAfter(3, aborted()), failAfter(5, s3)]))).toBe(epipe);
-    expect(await errorOf(runStages(new AbortController(), [failAfter(1, aborted()), failAfter(5, missing), failAfter(10, s3)]))).toBe(missing);
+    expect(await errorOf(runStages(new AbortController(), [failAfter(1, aborted()), failAfter(5, missing), failAfter(10, s3)]))).toBe(
+      missing,
+    );
     const firstEcho = aborted();
     expect(await errorOf(runStages(new AbortController(), [failAfter(1, firstEcho), failAfter(5, aborted())]))).toBe(firstEcho);
   });
@@ -119,7 +128,9 @@ describe('runStages', () => {
       controller.signal.addEventListener('abort', () => reject(new ToolFailedError('mariadb-dump was killed by SIGKILL', false))),
     );
     const pipelineAborted = new Promise<never>((_, reject) =>
-      controller.signal.addEventListener('abort', () => setTimeout(() => reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' })), 1)),
+      controller.signal.addEventListener('abort', () =>
+        setTimeout(() => reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' })), 1),
+      ),
     );
     setTimeout(() => controller.abort(new Error('activity cancelled')), 1);
     const err = await errorOf(runStages(controller, [pipelineAborted, killed]));

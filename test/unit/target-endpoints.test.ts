@@ -30,13 +30,17 @@ describe('selectServicePort', () => {
   it('takes the only port when none is named, and asks for one when there are several', () => {
     expect(selectServicePort({ spec: { ports: [{ port: 3306 }] } }, undefined, 'Service db/one')).toEqual({ port: 3306 });
     expect(selectServicePort(twoPorts, undefined, 'Service db/galera')).toEqual({
-      problem: 'Service db/galera has 2 ports (mysql 3306/TCP, metrics 9104/TCP): set service.port to the database\'s port number or name',
+      problem: "Service db/galera has 2 ports (mysql 3306/TCP, metrics 9104/TCP): set service.port to the database's port number or name",
     });
   });
 
   it('names the ports there are when the wanted one is missing', () => {
-    expect(selectServicePort(twoPorts, 3307, 'Service db/galera')).toEqual({ problem: 'Service db/galera has no port 3307 (its ports: mysql 3306/TCP, metrics 9104/TCP)' });
-    expect(selectServicePort(twoPorts, 'sql', 'Service db/galera')).toEqual({ problem: 'Service db/galera has no port named "sql" (its ports: mysql 3306/TCP, metrics 9104/TCP)' });
+    expect(selectServicePort(twoPorts, 3307, 'Service db/galera')).toEqual({
+      problem: 'Service db/galera has no port 3307 (its ports: mysql 3306/TCP, metrics 9104/TCP)',
+    });
+    expect(selectServicePort(twoPorts, 'sql', 'Service db/galera')).toEqual({
+      problem: 'Service db/galera has no port named "sql" (its ports: mysql 3306/TCP, metrics 9104/TCP)',
+    });
   });
 
   it('refuses an ExternalName Service, pointing at its host', () => {
@@ -53,7 +57,18 @@ describe('readyEndpoints', () => {
   it('takes ready endpoints with the port of the same name, in slice-name order, each once', () => {
     const slices = [
       slice('galera-b', [{ name: 'mysql', port: 13306, protocol: 'TCP' }], [[['10.0.0.3'], true]]),
-      slice('galera-a', [{ name: 'metrics', port: 9104 }, { name: 'mysql', port: 3306 }], [[['10.0.0.1', '10.0.0.9'], true], [['10.0.0.2'], undefined], [['10.0.0.1'], true]]),
+      slice(
+        'galera-a',
+        [
+          { name: 'metrics', port: 9104 },
+          { name: 'mysql', port: 3306 },
+        ],
+        [
+          [['10.0.0.1', '10.0.0.9'], true],
+          [['10.0.0.2'], undefined],
+          [['10.0.0.1'], true],
+        ],
+      ),
     ];
     expect(readyEndpoints(slices, mysql)).toEqual([
       { host: '10.0.0.1', port: 3306 },
@@ -72,7 +87,9 @@ describe('readyEndpoints', () => {
   });
 
   it('matches an unnamed Service port to an unnamed slice port', () => {
-    expect(readyEndpoints([slice('x', [{ port: 3307 }], [[['127.0.0.1'], true]])], { port: 3306 })).toEqual([{ host: '127.0.0.1', port: 3307 }]);
+    expect(readyEndpoints([slice('x', [{ port: 3307 }], [[['127.0.0.1'], true]])], { port: 3306 })).toEqual([
+      { host: '127.0.0.1', port: 3307 },
+    ]);
   });
 });
 
@@ -85,7 +102,12 @@ describe('parseAppBinding', () => {
   });
 
   it('prefers the Service over the URL, as KubeDB writes both', () => {
-    expect(parseAppBinding(binding({ service: { name: 'shop', port: 3306, scheme: 'mysql' }, url: 'tcp(shop.db.svc:3306)/' }, { name: 'shop-auth' }), 'AppBinding db/shop')).toEqual({
+    expect(
+      parseAppBinding(
+        binding({ service: { name: 'shop', port: 3306, scheme: 'mysql' }, url: 'tcp(shop.db.svc:3306)/' }, { name: 'shop-auth' }),
+        'AppBinding db/shop',
+      ),
+    ).toEqual({
       address: { service: { name: 'shop', port: 3306 } },
       secretName: 'shop-auth',
     });
@@ -103,10 +125,15 @@ describe('parseAppBinding', () => {
 
   it('names what is wrong', () => {
     expect(parseAppBinding(binding({ url: 'https://db.example.com' }), 'AppBinding db/shop')).toEqual({
-      problem: 'AppBinding db/shop: spec.clientConfig.url "https://db.example.com" is not mysql://host:port, tcp://host:port or tcp(host:port)/',
+      problem:
+        'AppBinding db/shop: spec.clientConfig.url "https://db.example.com" is not mysql://host:port, tcp://host:port or tcp(host:port)/',
     });
-    expect(parseAppBinding(binding({}), 'AppBinding db/shop')).toEqual({ problem: 'AppBinding db/shop: spec.clientConfig has neither service nor url' });
-    expect(parseAppBinding({ spec: {} }, 'AppBinding db/shop')).toMatchObject({ problem: expect.stringMatching(/^AppBinding db\/shop: spec\.clientConfig: /) });
+    expect(parseAppBinding(binding({}), 'AppBinding db/shop')).toEqual({
+      problem: 'AppBinding db/shop: spec.clientConfig has neither service nor url',
+    });
+    expect(parseAppBinding({ spec: {} }, 'AppBinding db/shop')).toMatchObject({
+      problem: expect.stringMatching(/^AppBinding db\/shop: spec\.clientConfig: /),
+    });
   });
 });
 
@@ -115,7 +142,12 @@ describe('targetAtEndpoints', () => {
 
   it('connects a plain target to the first endpoint, with its own user and password', () => {
     const spec = parse({ engine: 'mariadb', service: { name: 'shop' }, user: 'backup', password: { env: 'PW' } });
-    expect(targetAtEndpoints(spec, [{ host: '10.0.0.1', port: 3306 }, { host: '10.0.0.2', port: 3306 }])).toEqual({
+    expect(
+      targetAtEndpoints(spec, [
+        { host: '10.0.0.1', port: 3306 },
+        { host: '10.0.0.2', port: 3306 },
+      ]),
+    ).toEqual({
       engine: 'mariadb',
       host: '10.0.0.1',
       port: 3306,
@@ -135,7 +167,11 @@ describe('targetAtEndpoints', () => {
   });
 
   it('makes every endpoint of a Galera target a donor candidate, after the members it lists', () => {
-    const spec = parse({ engine: 'mariadb', service: { name: 'galera' }, galera: { members: [{ host: '10.0.0.2', datadir: '/var/lib/mysql' }] } });
+    const spec = parse({
+      engine: 'mariadb',
+      service: { name: 'galera' },
+      galera: { members: [{ host: '10.0.0.2', datadir: '/var/lib/mysql' }] },
+    });
     const concrete = targetAtEndpoints(spec, [
       { host: '10.0.0.1', port: 3306 },
       { host: '10.0.0.2', port: 3306 },
@@ -151,6 +187,11 @@ describe('targetAtEndpoints', () => {
       ],
     });
     // Percona XtraDB Cluster is Galera without saying so.
-    expect(targetAtEndpoints(parse({ engine: 'percona-xtradb', service: { name: 'pxc' } }), [{ host: 'a', port: 1 }, { host: 'b', port: 1 }]).galera?.members).toHaveLength(2);
+    expect(
+      targetAtEndpoints(parse({ engine: 'percona-xtradb', service: { name: 'pxc' } }), [
+        { host: 'a', port: 1 },
+        { host: 'b', port: 1 },
+      ]).galera?.members,
+    ).toHaveLength(2);
   });
 });

@@ -74,7 +74,12 @@ describe('logicalDumpCommand', () => {
   });
 
   it("puts the user's args after --databases, so an option written without its value can take only -- as one", () => {
-    const args = logicalDumpCommand({ target: tcpTarget, optionFile, databases: ['shop', 'billing'], extraArgs: ['--skip-comments', '--where'] }).args;
+    const args = logicalDumpCommand({
+      target: tcpTarget,
+      optionFile,
+      databases: ['shop', 'billing'],
+      extraArgs: ['--skip-comments', '--where'],
+    }).args;
     expect(args.slice(-6)).toEqual(['--databases', '--skip-comments', '--where', '--', 'shop', 'billing']);
   });
 
@@ -90,15 +95,24 @@ describe('replicationPositionArgs', () => {
   const readable = { enabled: true, positionReadable: true };
 
   it('has MySQL record the GTID set and binlog coordinates as comments only, never an executable GTID_PURGED', () => {
-    expect(replicationPositionArgs(mysqlTarget, { ...readable, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=COMMENTED', '--source-data=2']);
+    expect(replicationPositionArgs(mysqlTarget, { ...readable, gtidMode: 'ON' })).toEqual([
+      '--set-gtid-purged=COMMENTED',
+      '--source-data=2',
+    ]);
     expect(replicationPositionArgs(mysqlTarget, { ...readable, gtidMode: 'OFF' })).toEqual(['--set-gtid-purged=OFF', '--source-data=2']);
-    expect(replicationPositionArgs(mysqlTarget, { enabled: false, positionReadable: true, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=COMMENTED']);
+    expect(replicationPositionArgs(mysqlTarget, { enabled: false, positionReadable: true, gtidMode: 'ON' })).toEqual([
+      '--set-gtid-purged=COMMENTED',
+    ]);
   });
 
   it('takes no lock and records nothing without the privileges, and never asks a Galera node', () => {
-    expect(replicationPositionArgs(mysqlTarget, { enabled: true, positionReadable: false, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=OFF']);
+    expect(replicationPositionArgs(mysqlTarget, { enabled: true, positionReadable: false, gtidMode: 'ON' })).toEqual([
+      '--set-gtid-purged=OFF',
+    ]);
     expect(replicationPositionArgs(tcpTarget, { enabled: true, positionReadable: false })).toEqual([]);
-    expect(replicationPositionArgs({ ...mysqlTarget, engine: 'percona-xtradb' }, { ...readable, gtidMode: 'ON' })).toEqual(['--set-gtid-purged=OFF']);
+    expect(replicationPositionArgs({ ...mysqlTarget, engine: 'percona-xtradb' }, { ...readable, gtidMode: 'ON' })).toEqual([
+      '--set-gtid-purged=OFF',
+    ]);
     expect(replicationPositionArgs({ ...tcpTarget, galera: { members: [], ignoreGlobalPriv: true } }, readable)).toEqual([]);
   });
 
@@ -109,8 +123,21 @@ describe('replicationPositionArgs', () => {
   });
 
   it('places them before --databases, so the user args still come last', () => {
-    const dump = logicalDumpCommand({ target: mysqlTarget, optionFile, databases: ['a'], binaryLog: { ...readable, gtidMode: 'ON' }, extraArgs: ['--quick'] });
-    expect(dump.args.slice(dump.args.indexOf('--databases') - 2)).toEqual(['--set-gtid-purged=COMMENTED', '--source-data=2', '--databases', '--quick', '--', 'a']);
+    const dump = logicalDumpCommand({
+      target: mysqlTarget,
+      optionFile,
+      databases: ['a'],
+      binaryLog: { ...readable, gtidMode: 'ON' },
+      extraArgs: ['--quick'],
+    });
+    expect(dump.args.slice(dump.args.indexOf('--databases') - 2)).toEqual([
+      '--set-gtid-purged=COMMENTED',
+      '--source-data=2',
+      '--databases',
+      '--quick',
+      '--',
+      'a',
+    ]);
   });
 });
 
@@ -181,7 +208,12 @@ describe('compressCommand and decompressCommand', () => {
   });
 
   const sql = Buffer.from(`INSERT INTO t VALUES ${Array.from({ length: 2000 }, (_, i) => `(${i},'row ${i}')`).join(',')};\n`);
-  for (const spec of [{ algorithm: 'zstd' }, { algorithm: 'zstd', level: 19 }, { algorithm: 'gzip', level: 1 }, { algorithm: 'bzip2' }] as const) {
+  for (const spec of [
+    { algorithm: 'zstd' },
+    { algorithm: 'zstd', level: 19 },
+    { algorithm: 'gzip', level: 1 },
+    { algorithm: 'bzip2' },
+  ] as const) {
     const compress = compressCommand(spec)!;
     const decompress = decompressCommand(spec.algorithm)!;
     if (!isExecutable(`/usr/bin/${compress.command}`)) continue;
@@ -253,7 +285,7 @@ describe('optionFileContents', () => {
 
     // An unescaped `"` inside the value would close the quoted string for MariaDB's comment
     // stripping, so a later `#` would start a comment and cut the password short.
-    for (const pw of ['a"b\\c\nd \'e\' #f;g', 'p"#', 'x" #y']) {
+    for (const pw of ["a\"b\\c\nd 'e' #f;g", 'p"#', 'x" #y']) {
       it(`is read back unchanged by my_print_defaults even with a double quote before "#": ${JSON.stringify(pw)}`, () => {
         expect(readBack(pw)).toBe(pw);
       });

@@ -14,6 +14,8 @@ describe('zstdOutputBytes', () => {
   });
 
   it('says what zstd printed when there is no summary', () => {
-    expect(() => zstdOutputBytes('zstd: error 70 : Write error : cannot write block : Broken pipe')).toThrow(/did not report its byte count.*Broken pipe/);
+    expect(() => zstdOutputBytes('zstd: error 70 : Write error : cannot write block : Broken pipe')).toThrow(
+      /did not report its byte count.*Broken pipe/,
+    );
   });
 });
