@@ -7,7 +7,7 @@ import { permanentFailure, PermanentFailureType, transientFailure, TransientFail
 import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor';
 import { serializeManifest, type Manifest } from '../domain/manifest';
 import { dataFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
-import { checkBackupSessionResources } from '../domain/resource-set';
+import { parseBackupSessionInput } from '../domain/session-inputs';
 import { USERS_AND_GRANTS_SCHEMA } from '../domain/system-schemas';
 import type {
   BackupConfigurationSpec,
@@ -33,6 +33,7 @@ import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
 import { connectToTarget, describeTargetAddress, listUserDatabases } from './database-connection';
+import { parseArrivedSessionInput } from './session-input';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { withSecretFiles } from '../pipeline/option-file';
 import { decodeCapturedHead, streamToolToRepository, type CapturedHead } from '../pipeline/stream-pipelines';
@@ -272,9 +273,8 @@ export function createBackupActivities(deps: BackupActivityDeps) {
      * chooses the node to back up from. Fails fast on authentication and reachability.
      */
     async preflightTarget(input: PreflightInput): Promise<PreflightResult> {
-      // Before the database is reached: a session started with the temporal CLI skipped the resource files' checks.
-      const checked = checkBackupSessionResources(input);
-      if ('problem' in checked) throw permanentFailure(PermanentFailureType.InvalidInput, checked.problem);
+      // Before the database is reached: the backup session's first activity.
+      const checked = parseArrivedSessionInput(parseBackupSessionInput, input);
       const { method, databases } = checked.configuration.spec;
       const { source, galera } = await chooseSource(input.target);
       if (method === 'physical' && !source.datadir) {

@@ -12,7 +12,8 @@ import { databasesReplacedByRestore, isSystemSchema } from '../domain/system-sch
 import type { BackupMethod, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatZodIssues } from '../domain/resource-set';
 import { restoreOptionsSchema } from '../domain/resources';
-import { selectSnapshot, snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
+import { selectSnapshot, type SnapshotSelector } from '../domain/snapshot-selection';
+import { parseSnapshotSourceInput } from '../domain/session-inputs';
 import type { SecretRef } from '../domain/secret-ref';
 import { isGaleraTarget, logicalRestoreCommand, optionFileContents, restoreFilters } from '../domain/tool-commands';
 import { describeGtidPlan, planGtidRestore, type GtidRestorePlan } from '../domain/gtid-restore';
@@ -25,6 +26,7 @@ import { openStorage } from '../storage/open-storage';
 import { ObjectNotFoundError, type Storage } from '../storage/storage';
 import { ByteMeter } from '../pipeline/byte-meter';
 import { connectToTarget } from './database-connection';
+import { parseArrivedSessionInput } from './session-input';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { withSecretFiles } from '../pipeline/option-file';
 import { OneDatabaseFilter } from '../pipeline/one-database-filter';
@@ -376,12 +378,8 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     },
 
     async resolveSnapshot(input: ResolveSnapshotInput): Promise<Manifest> {
-      // Checked here too: a workflow started from the temporal CLI skips the client's checks.
-      const parsed = snapshotSelectorSchema.safeParse(input.selector);
-      if (!parsed.success) {
-        throw permanentFailure(PermanentFailureType.InvalidInput, `selector: ${formatZodIssues(parsed.error.issues)}`);
-      }
-      const selector = parsed.data;
+      // The first activity of a restore, volume restore or bootstrap session.
+      const { selector } = parseArrivedSessionInput(parseSnapshotSourceInput, input);
       const storage = await open(input.repository, deps.secrets);
       const { snapshots, problems } = await readSnapshotCatalog(storage, input.configuration);
       const chosen = selectSnapshot(snapshots, selector, new Date());

@@ -3,9 +3,11 @@ import { configurationPrefix, MANIFEST_FILE, snapshotKey } from '../domain/repos
 import type { Named, RepositorySpec } from '../domain/resources';
 import { selectAbandonedFolders } from '../domain/abandoned-folders';
 import { applyRetentionPolicy, type RetentionPolicy } from '../domain/retention-policy';
+import { parsePruneSessionInput } from '../domain/session-inputs';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
 import { readSnapshotCatalog } from './snapshot-catalog';
+import { parseArrivedSessionInput } from './session-input';
 
 export interface ApplyRetentionInput {
   repository: Named<RepositorySpec>;
@@ -45,10 +47,13 @@ export function createRetentionActivities(deps: {
      * data of sessions that never committed, are deleted once abandoned (a day untouched).
      */
     async applyRetention(input: ApplyRetentionInput): Promise<ApplyRetentionResult> {
+      // The first activity of a prune session; after a backup it meets the specs the preflight parsed.
+      const { repository, configuration, dryRun } = input;
+      const { policy } = parseArrivedSessionInput(parsePruneSessionInput, { repository, configuration, policy: input.policy, dryRun });
       const storage = await deps.openStorage(input.repository, deps.secrets);
       const catalog = await readSnapshotCatalog(storage, input.configuration);
       const now = new Date();
-      const decision = applyRetentionPolicy(catalog.snapshots, input.policy ?? {}, { now, protect: input.protect });
+      const decision = applyRetentionPolicy(catalog.snapshots, policy ?? {}, { now, protect: input.protect });
       const abandoned = selectAbandonedFolders(catalog.unfinished, now);
       const context = Context.current();
       if (!input.dryRun) {

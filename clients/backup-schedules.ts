@@ -13,6 +13,7 @@ import { parseDurationMs } from '../domain/duration';
 import { configurationOfScheduleId } from '../domain/names';
 import { scheduledBackupWorkflowId, scheduleIdFor } from '../domain/session-ids';
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
+import { parseBackupSessionInput } from '../domain/session-inputs';
 import type { ScheduleSpec } from '../domain/resources';
 import { searchAttributes } from '../workflows/search-attributes';
 import type { backupSession } from '../workflows';
@@ -67,8 +68,11 @@ const DESCRIBE_CONCURRENCY = 16;
 const RUNS_PER_QUERY = 100;
 
 function desiredSchedule(resolved: ResolvedBackupConfiguration, schedule: ScheduleSpec, taskQueue: string) {
+  // Checked, but sent and hashed as given: a re-parsed Target orders its keys differently (its
+  // default user moves), which would change the hash of every schedule applied before.
+  parseBackupSessionInput(resolved);
   const { configuration, target, repository } = resolved;
-  const args = [{ configuration, target, repository }] as Parameters<typeof backupSession>;
+  const args: Parameters<typeof backupSession> = [{ configuration, target, repository }];
   const hash = createHash('sha256').update(JSON.stringify({ args, schedule, taskQueue })).digest('hex').slice(0, 32);
   const memo: AppliedSpec = { dbkeepSpecHash: hash, cron: schedule.cron, timezone: schedule.timezone };
   const action: ScheduleOptionsStartWorkflowAction<typeof backupSession> = {

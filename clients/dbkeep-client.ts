@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
@@ -10,7 +9,6 @@ import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
 import { resourceNameSchema } from '../domain/names';
 import type { Progress } from '../domain/progress';
-import { replicaLayoutProblem } from '../domain/replica-layout';
 import {
   backupWorkflowId,
   bootstrapWorkflowId,
@@ -20,25 +18,19 @@ import {
   restoreWorkflowId,
   volumeRestoreWorkflowId,
 } from '../domain/session-ids';
+import { repositorySpecSchema, type Named, type RepositorySpec, type TargetSpec } from '../domain/resources';
+import { formatZodIssues, ResourceValidationError, type ResolvedBackupConfiguration, type ResourceSet } from '../domain/resource-set';
 import {
-  repositorySpecSchema,
-  restoreOptionsSchema,
-  targetSpecSchema,
-  type Named,
-  type RepositorySpec,
-  type TargetSpec,
-} from '../domain/resources';
-import {
-  checkBackupSessionResources,
-  formatZodIssues,
-  ResourceValidationError,
-  type ResolvedBackupConfiguration,
-  type ResourceSet,
-} from '../domain/resource-set';
+  parseBackupSessionInput,
+  parseBootstrapSessionInput,
+  parsePruneSessionInput,
+  parseRestoreSessionInput,
+  parseVolumeRestoreSessionInput,
+} from '../domain/session-inputs';
 import { formatSnapshotId } from '../domain/snapshot-id';
-import { secretRefSchema, type SecretRef } from '../domain/secret-ref';
-import { snapshotSelectorSchema, type SnapshotSelector } from '../domain/snapshot-selection';
-import { volumeClaimTemplateSchema, type VolumeClaimTemplate } from '../domain/volume-claim-template';
+import type { SecretRef } from '../domain/secret-ref';
+import type { SnapshotSelector } from '../domain/snapshot-selection';
+import type { VolumeClaimTemplate } from '../domain/volume-claim-template';
 import { runningBackupSessionsQuery, searchAttributes } from '../workflows/search-attributes';
 import type {
   backupSession,
@@ -157,9 +149,17 @@ function checkInput<S extends z.ZodType>(method: string, schema: S, input: unkno
   return parsed.data;
 }
 
-const namedSchema = <S extends z.ZodType>(spec: S) => z.strictObject({ name: resourceNameSchema, spec });
-const repositorySchema = namedSchema(repositorySpecSchema);
-const targetSchema = namedSchema(targetSpecSchema);
+/** A session's input, parsed by its kind's parse function (domain/session-inputs.ts); the error names the method and the field. */
+function parseSessionInput<T>(method: string, parse: (input: unknown) => T, input: unknown): T {
+  try {
+    return parse(input);
+  } catch (error) {
+    if (error instanceof ResourceValidationError) throw new ResourceValidationError(`${method}: ${error.message}`);
+    throw error;
+  }
+}
+
+const repositorySchema = z.strictObject({ name: resourceNameSchema, spec: repositorySpecSchema });
 
 const bootstrapInputSchema = z.strictObject({
   targetName: resourceNameSchema,
@@ -202,53 +202,6 @@ const sessionWorkflowIdSchema = z
     'must be "/"-separated segments of letters, digits, ".", "_", ":", "+" and "-", such as backup/NAME/SNAPSHOT-ID',
   )
   .refine((id) => id.split('/').every((segment) => segment !== '.' && segment !== '..'), 'must not have "." or ".." segments');
-
-/**
- * The resolved parts' shapes and the Target, which the worker checks only when it resolves it;
- * checkBackupSessionResources, the backup session's own check, covers the rest.
- */
-const resolvedConfigurationSchema = z.strictObject({
-  configuration: z.strictObject({ name: z.string(), spec: z.unknown() }),
-  target: targetSchema,
-  repository: z.strictObject({ name: z.string(), spec: z.unknown() }),
-});
-
-function checkResolvedConfiguration(method: string, resolved: ResolvedBackupConfiguration): void {
-  checkInput(method, resolvedConfigurationSchema, resolved);
-  const checked = checkBackupSessionResources(resolved);
-  if ('problem' in checked) throw new ResourceValidationError(`${method}: ${checked.problem}`);
-}
-
-const restoreInputSchema = restoreOptionsSchema.extend({
-  repository: repositorySchema,
-  configuration: resourceNameSchema,
-  target: targetSchema,
-  selector: snapshotSelectorSchema,
-  overwrite: z.boolean().optional(),
-  identity: secretRefSchema.optional(),
-});
-
-const volumeRestoreInputSchema = z
-  .strictObject({
-    repository: repositorySchema,
-    configuration: resourceNameSchema,
-    selector: snapshotSelectorSchema,
-    replicas: z.number(),
-    volumeTemplate: z
-      .string()
-      .refine((p) => path.isAbsolute(p), 'must be an absolute directory path')
-      .refine((p) => p.split('/').every((segment) => segment !== '.' && segment !== '..'), 'must not have "." or ".." segments')
-      // eslint-disable-next-line no-control-regex
-      .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters')
-      .optional(),
-    volumeClaimTemplate: volumeClaimTemplateSchema.optional(),
-    overwrite: z.boolean().optional(),
-    identity: secretRefSchema.optional(),
-  })
-  .superRefine((input, ctx) => {
-    const problem = replicaLayoutProblem(input);
-    if (problem) ctx.addIssue({ code: 'custom', path: problem.field.split('.'), message: problem.message });
-  });
 
 const newSessionId = (now = new Date()) => formatSnapshotId(now, randomBytes(3).toString('hex'));
 
@@ -293,8 +246,7 @@ export class DbkeepClient {
    * configuration runs (the session itself also checks, for sessions started elsewhere).
    */
   async backupNow(resolved: ResolvedBackupConfiguration): Promise<WorkflowHandleWithFirstExecutionRunId<typeof backupSession>> {
-    checkResolvedConfiguration('backupNow', resolved);
-    const { configuration, target, repository } = resolved;
+    const { configuration, target, repository } = parseSessionInput('backupNow', parseBackupSessionInput, resolved);
     const running = await this.runningBackupSession(configuration.name);
     if (running) throw new SessionConflictError(configuration.name, running);
     const snapshotId = newSessionId();
@@ -313,25 +265,16 @@ export class DbkeepClient {
   }
 
   async restore(options: StartRestoreOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreSession>> {
-    const { selector } = checkInput('restore', restoreInputSchema, options);
-    const { repository, configuration, target } = options;
+    const input = parseSessionInput('restore', parseRestoreSessionInput, {
+      ...options,
+      overwrite: options.overwrite === undefined ? false : options.overwrite,
+    });
+    const { repository, configuration, target, selector } = input;
     const what = 'snapshotId' in selector ? selector.snapshotId : `latest at ${selector.targetRecoveryTime ?? 'now'}`;
     return this.temporal.workflow.start<typeof restoreSession>('restoreSession', {
       taskQueue: this.taskQueue,
       workflowId: restoreWorkflowId(target.name, newSessionId()),
-      args: [
-        {
-          repository,
-          configuration,
-          target,
-          selector,
-          overwrite: options.overwrite ?? false,
-          identity: options.identity,
-          database: options.database,
-          args: options.args,
-          parallel: options.parallel,
-        },
-      ],
+      args: [input],
       staticSummary: `Restore of ${configuration} (${what}) into ${target.name}`,
       typedSearchAttributes: [
         { key: searchAttributes.configuration, value: configuration },
@@ -346,24 +289,15 @@ export class DbkeepClient {
   async restoreIntoVolumes(
     options: StartVolumeRestoreOptions,
   ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof volumeRestoreSession>> {
-    const { selector, volumeClaimTemplate } = checkInput('restoreIntoVolumes', volumeRestoreInputSchema, options);
-    const restoreId = newSessionId();
+    const input = parseSessionInput('restoreIntoVolumes', parseVolumeRestoreSessionInput, {
+      ...options,
+      overwrite: options.overwrite === undefined ? false : options.overwrite,
+      restoreId: newSessionId(),
+    });
     return this.temporal.workflow.start<typeof volumeRestoreSession>('volumeRestoreSession', {
       taskQueue: this.taskQueue,
-      workflowId: volumeRestoreWorkflowId(options.configuration, restoreId),
-      args: [
-        {
-          repository: options.repository,
-          configuration: options.configuration,
-          selector,
-          replicas: options.replicas,
-          volumeTemplate: options.volumeTemplate,
-          volumeClaimTemplate,
-          overwrite: options.overwrite ?? false,
-          identity: options.identity,
-          restoreId,
-        },
-      ],
+      workflowId: volumeRestoreWorkflowId(input.configuration, input.restoreId!),
+      args: [input],
       staticSummary: `Physical restore of ${options.configuration} into ${options.replicas} replica volume(s) ${options.volumeClaimTemplate ? `PVC ${options.volumeClaimTemplate.name}` : options.volumeTemplate}`,
       typedSearchAttributes: [
         { key: searchAttributes.configuration, value: options.configuration },
@@ -392,14 +326,14 @@ export class DbkeepClient {
       taskQueue: this.taskQueue,
       workflowId: bootstrapWorkflowId(targetName, newSessionId()),
       args: [
-        {
+        parseSessionInput('bootstrap', parseBootstrapSessionInput, {
           target,
           repository,
           configuration: configuration.name,
           selector,
           waitSeconds: options.waitSeconds ?? 600,
           identity: configuration.spec.encryption?.age.identity,
-        },
+        }),
       ],
       staticSummary: `Bootstrap of ${targetName} from ${configuration.name}`,
       typedSearchAttributes: [
@@ -413,14 +347,19 @@ export class DbkeepClient {
 
   /** Applies the configuration's retention policy now; with dryRun, reports what it would remove. */
   async prune(resolved: ResolvedBackupConfiguration, options: { dryRun?: boolean } = {}): Promise<ApplyRetentionResult> {
-    checkResolvedConfiguration('prune', resolved);
+    const { configuration, repository } = parseSessionInput('prune', parseBackupSessionInput, resolved);
     checkInput('prune', pruneOptionsSchema, options, 'options');
-    const { configuration, repository } = resolved;
     const dryRun = options.dryRun ?? configuration.spec.retention?.dryRun ?? false;
+    const input = parseSessionInput('prune', parsePruneSessionInput, {
+      repository,
+      configuration: configuration.name,
+      policy: configuration.spec.retention,
+      dryRun,
+    });
     return this.temporal.workflow.execute<typeof pruneSession>('pruneSession', {
       taskQueue: this.taskQueue,
       workflowId: pruneWorkflowId(configuration.name, newSessionId()),
-      args: [{ repository, configuration: configuration.name, policy: configuration.spec.retention, dryRun }],
+      args: [input],
       staticSummary: `${dryRun ? 'Dry-run prune' : 'Prune'} of ${configuration.name} in repository ${repository.name}`,
       typedSearchAttributes: [
         { key: searchAttributes.configuration, value: configuration.name },
@@ -442,8 +381,7 @@ export class DbkeepClient {
 
   /** Makes snapshots of the external dumps (backup.<time>.sql[.gz|.bz2|.zst]) under the configuration's prefix. */
   async importDumps(resolved: ResolvedBackupConfiguration): Promise<ImportDumpsResult> {
-    checkResolvedConfiguration('importDumps', resolved);
-    const { configuration, repository, target } = resolved;
+    const { configuration, repository, target } = parseSessionInput('importDumps', parseBackupSessionInput, resolved);
     return this.temporal.workflow.execute<typeof importDumpsWorkflow>('importDumpsWorkflow', {
       taskQueue: this.taskQueue,
       workflowId: repositoryQueryWorkflowId('import', configuration.name, newSessionId()),

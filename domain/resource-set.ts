@@ -1,9 +1,6 @@
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
-import { resourceNameSchema } from './names';
 import {
-  backupConfigurationSpecSchema,
-  repositorySpecSchema,
   RESOURCE_KINDS,
   resourceSchemasByKind,
   type BackupConfigurationSpec,
@@ -155,48 +152,4 @@ export function resolveBackupConfiguration(set: ResourceSet, name: string): Reso
 
 export function resolveTarget(set: ResourceSet, name: string): Named<TargetSpec> {
   return lookup(set.targets, 'Target', name);
-}
-
-/**
- * A backup session's BackupConfiguration and Repository checked with the resource files'
- * schemas, defaults applied, or every problem, each naming the resource and the field: a session
- * started with the `temporal` CLI skipped those checks. (Its Target is checked where it is
- * resolved, activities/target-endpoint.ts.)
- */
-export function checkBackupSessionResources(input: {
-  configuration: Named<unknown>;
-  target: { name: string };
-  repository: Named<unknown>;
-}): { configuration: Named<BackupConfigurationSpec>; repository: Named<RepositorySpec> } | { problem: string } {
-  const configurationLabel = `BackupConfiguration ${JSON.stringify(input.configuration.name)}`;
-  const repositoryLabel = `Repository ${JSON.stringify(input.repository.name)}`;
-  const problems: string[] = [];
-  for (const [label, name] of [
-    [configurationLabel, input.configuration.name],
-    [repositoryLabel, input.repository.name],
-  ] as const) {
-    // Names become object keys (<configuration>/<snapshot>/...) and metric labels.
-    const parsed = resourceNameSchema.safeParse(name);
-    if (!parsed.success) problems.push(`${label}: name: ${formatZodIssues(parsed.error.issues)}`);
-  }
-  const configuration = backupConfigurationSpecSchema.safeParse(input.configuration.spec);
-  if (!configuration.success) problems.push(`${configurationLabel}: ${formatZodIssues(configuration.error.issues, 'spec')}`);
-  const repository = repositorySpecSchema.safeParse(input.repository.spec);
-  if (!repository.success) problems.push(`${repositoryLabel}: ${formatZodIssues(repository.error.issues, 'spec')}`);
-  if (configuration.success) {
-    const { target, repository: repositoryName } = configuration.data;
-    if (target !== input.target.name) {
-      problems.push(`${configurationLabel}: spec.target: names Target "${target}", but the session's target is "${input.target.name}"`);
-    }
-    if (repositoryName !== input.repository.name) {
-      problems.push(
-        `${configurationLabel}: spec.repository: names Repository "${repositoryName}", but the session's repository is "${input.repository.name}"`,
-      );
-    }
-  }
-  if (problems.length > 0 || !configuration.success || !repository.success) return { problem: problems.join('; ') };
-  return {
-    configuration: { name: input.configuration.name, spec: configuration.data },
-    repository: { name: input.repository.name, spec: repository.data },
-  };
 }

@@ -43,6 +43,16 @@ export interface DatabaseInstanceOptions {
    * MariaDB gives every binary-logged transaction a GTID without being asked.
    */
   gtid?: boolean;
+  /** Serve TLS with this certificate (stack/test-certificates.ts makes them). */
+  tls?: ServerTls;
+}
+
+export interface ServerTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** require_secure_transport=ON: TCP connections without TLS are refused (the socket stays allowed). */
+  requireSecureTransport: boolean;
 }
 
 export interface DatabaseInstance {
@@ -152,10 +162,18 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
     '--innodb-use-native-aio=0',
     '--skip-name-resolve',
     ...setup.serverArgs({ port, logFile }),
+    ...(options.tls ? tlsServerArgs(options.tls) : []),
     ...(options.extraArgs ?? []),
   ];
   const startServer = () => startManagedProcess({ command: setup.serverCommand, args: serverArgs, logFile });
-  const tcpAsRoot: ConnectionOptions = { host: '127.0.0.1', port, user: 'root', password: options.rootPassword };
+  const tcpAsRoot: ConnectionOptions = {
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    password: options.rootPassword,
+    // The stack only waits for the server here; the tests check verification themselves.
+    ...(options.tls ? { ssl: { rejectUnauthorized: false } } : {}),
+  };
 
   let server = startServer();
   try {
@@ -193,6 +211,15 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
       await waitForConnection(server, tcpAsRoot, `${setup.name} on 127.0.0.1:${port} after restart`);
     },
   };
+}
+
+function tlsServerArgs(tls: ServerTls): string[] {
+  return [
+    `--ssl-ca=${tls.caFile}`,
+    `--ssl-cert=${tls.certFile}`,
+    `--ssl-key=${tls.keyFile}`,
+    `--require-secure-transport=${tls.requireSecureTransport ? 'ON' : 'OFF'}`,
+  ];
 }
 
 /**

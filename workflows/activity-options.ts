@@ -4,10 +4,30 @@ import type { DbkeepActivities } from '../activities';
 /**
  * Activity proxies grouped by risk. Permanent failures are thrown as non-retryable
  * ApplicationFailures by the activities themselves; everything else retries with backoff.
+ * Each proxy is typed with its group's activities only, so the compiler refuses a streaming
+ * activity called through the quick proxy, whose timeout and missing heartbeat would kill it.
  */
 
+type QuickActivities = Pick<
+  DbkeepActivities,
+  | 'findBackupLockHolder'
+  | 'preflightTarget'
+  | 'commitSnapshot'
+  | 'resolveSnapshot'
+  | 'inspectRestoreTarget'
+  | 'putBackReplacedDatabases'
+  | 'waitForTarget'
+  | 'ensureReplicaWorker'
+  | 'stopReplicaWorker'
+  | 'listSnapshots'
+  | 'repositoryStatus'
+>;
+type StreamingActivities = Pick<DbkeepActivities, 'dumpToRepository' | 'restoreFromSnapshot' | 'importExternalDumps'>;
+type PruneActivities = Pick<DbkeepActivities, 'applyRetention'>;
+type MetricsActivities = Pick<DbkeepActivities, 'pushSessionMetrics'>;
+
 /** Short calls: connect, list, read or write a manifest. */
-export const quickActivities = proxyActivities<DbkeepActivities>({
+export const quickActivities = proxyActivities<QuickActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
@@ -30,25 +50,25 @@ const STREAMING_OPTIONS = {
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
 } as const;
 
-export const streamingActivities = proxyActivities<DbkeepActivities>(STREAMING_OPTIONS);
+export const streamingActivities = proxyActivities<StreamingActivities>(STREAMING_OPTIONS);
 
 /** The same, bounded as a whole (all attempts) by the configuration's `timeout`. */
 export function streamingActivitiesWithin(timeoutMs: number) {
-  return proxyActivities<DbkeepActivities>({ ...STREAMING_OPTIONS, scheduleToCloseTimeout: timeoutMs });
+  return proxyActivities<StreamingActivities>({ ...STREAMING_OPTIONS, scheduleToCloseTimeout: timeoutMs });
 }
 
 /**
  * Deleting snapshots: irreversible, so its own group. It heartbeats per snapshot and a retry
  * starts over from the catalog, where already deleted snapshots are simply gone.
  */
-export const pruneActivities = proxyActivities<DbkeepActivities>({
+export const pruneActivities = proxyActivities<PruneActivities>({
   startToCloseTimeout: '1 hour',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
 /** Metrics pushes: worth a few quick tries, never worth failing or delaying a session for. */
-export const metricsActivities = proxyActivities<DbkeepActivities>({
+export const metricsActivities = proxyActivities<MetricsActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });

@@ -1,22 +1,14 @@
 import { uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Manifest } from '../domain/manifest';
-import type { BackupConfigurationSpec, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { backupLockWorkflowId } from '../domain/session-ids';
 import { formatSnapshotId } from '../domain/snapshot-id';
 import { parseDurationMs } from '../domain/duration';
 import { pruneActivities, quickActivities, streamingActivitiesWithin } from './activity-options';
-import { reportSessionMetrics } from './session-metrics';
-import { beginSession, failureMessage, runStep, setPhase } from './session-status';
+import type { BackupSessionInput } from '../domain/session-inputs';
+import { runSession } from './session-skeleton';
+import { beginSession, failureMessage, runStep, setPhase, type SessionIdentity } from './session-status';
 import { requireInputFields } from './input-guard';
 import { acquireBackupLock, releaseBackupLock } from './backup-lock';
-
-export interface BackupSessionInput {
-  configuration: Named<BackupConfigurationSpec>;
-  target: Named<TargetSpec>;
-  repository: Named<RepositorySpec>;
-  /** Given by `dbkeep backup` (it is part of the workflow id); derived from the start time otherwise. */
-  snapshotId?: string;
-}
 
 export type BackupSessionResult =
   | {
@@ -51,14 +43,14 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
   const { configuration, target } = input;
   const info = workflowInfo();
   const snapshotId = input.snapshotId ?? formatSnapshotId(info.startTime, uuid4().replace(/-/g, '').slice(0, 6));
-  const status = beginSession({
+  const identity: SessionIdentity = {
     kind: 'backup',
     configuration: configuration.name,
     repository: input.repository.name,
     target: target.name,
-  });
+  };
+  const status = beginSession(identity);
   status.snapshotId = snapshotId;
-  const labels = { kind: 'backup' as const, configuration: configuration.name, repository: input.repository.name, target: target.name };
 
   const lock = await runStep(status, 'admission', () => acquireBackupLock(configuration.name, info.workflowId));
   if (!lock) {
@@ -68,107 +60,102 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
     setPhase(status, 'Skipped');
     return { outcome: 'skipped', configuration: configuration.name, runningSession: holder ?? backupLockWorkflowId(configuration.name) };
   }
-  setPhase(status, 'Running');
 
   try {
-    const preflight = await runStep(status, 'preflight', () =>
-      quickActivities.preflightTarget({ target, configuration, repository: input.repository }),
-    );
-    // From here on, the specs as the preflight checked them (a hand-written input may lack defaults).
-    const spec = preflight.configuration;
-    const { method } = spec;
-    const repository = { name: input.repository.name, spec: preflight.repository };
-    // The schema checked it with this parser.
-    const timeoutMs = parseDurationMs(spec.timeout)!;
-    const dump = await runStep(status, 'dump', () =>
-      streamingActivitiesWithin(timeoutMs).dumpToRepository({
-        configuration: configuration.name,
+    return await runSession(status, identity, async () => {
+      const preflight = await runStep(status, 'preflight', () =>
+        quickActivities.preflightTarget({ target, configuration, repository: input.repository }),
+      );
+      // From here on, the specs as the preflight checked them (a hand-written input may lack defaults).
+      const spec = preflight.configuration;
+      const { method } = spec;
+      const repository = { name: input.repository.name, spec: preflight.repository };
+      // The schema checked it with this parser.
+      const timeoutMs = parseDurationMs(spec.timeout)!;
+      const dump = await runStep(status, 'dump', () =>
+        streamingActivitiesWithin(timeoutMs).dumpToRepository({
+          configuration: configuration.name,
+          snapshotId,
+          target,
+          source: preflight.source,
+          repository,
+          compression: spec.compression,
+          databases: preflight.databases,
+          method,
+          encryptTo: spec.encryption?.age.recipients,
+          args: spec.args,
+          binaryLog: preflight.binaryLog,
+        }),
+      );
+      status.storedBytes = dump.storedBytes;
+      status.rawBytes = dump.rawBytes;
+      const manifest: Manifest = {
+        formatVersion: 1,
         snapshotId,
-        target,
-        source: preflight.source,
-        repository,
-        compression: spec.compression,
-        databases: preflight.databases,
-        method,
-        encryptTo: spec.encryption?.age.recipients,
-        args: spec.args,
-        binaryLog: preflight.binaryLog,
-      }),
-    );
-    status.storedBytes = dump.storedBytes;
-    status.rawBytes = dump.rawBytes;
-    const manifest: Manifest = {
-      formatVersion: 1,
-      snapshotId,
-      configuration: configuration.name,
-      repository: repository.name,
-      target: { name: target.name, engine: target.spec.engine, address: preflight.source.address },
-      server: { flavor: preflight.flavor, version: preflight.version, serverId: preflight.serverId },
-      ...(dump.replication ? { replication: dump.replication } : {}),
-      method,
-      startedAt: dump.startedAt,
-      completedAt: dump.completedAt,
-      databases: preflight.databases,
-      compression: spec.compression,
-      data: { file: dump.file, storedBytes: dump.storedBytes, rawBytes: dump.rawBytes, sha256: dump.sha256 },
-      tools: dump.tools,
-      dbkeepVersion: dump.dbkeepVersion,
-      ...(dump.encryption ? { encryption: dump.encryption } : {}),
-      ...(preflight.galera
-        ? {
-            galera: {
-              node: preflight.galera.node,
-              clusterStateUuid: preflight.galera.clusterStateUuid,
-              lastCommitted: preflight.galera.lastCommitted,
-              // A position in another cluster history bounds nothing.
-              ...(dump.galera?.clusterStateUuid === preflight.galera.clusterStateUuid
-                ? { lastCommittedAtEnd: dump.galera.lastCommitted }
-                : {}),
-            },
-          }
-        : {}),
-    };
-    await runStep(status, 'commit', () => quickActivities.commitSnapshot({ repository, manifest }));
-    // The snapshot is committed: from here on the session has succeeded whatever retention
-    // does; a retention failure is reported on the status and retried by the next session.
-    const retention = await runStep(status, 'retention', () =>
-      pruneActivities.applyRetention({
-        repository,
         configuration: configuration.name,
-        policy: spec.retention,
-        protect: [snapshotId],
-        dryRun: spec.retention?.dryRun ?? false,
-      }),
-    ).catch((err: unknown) => {
-      status.warning = `retention failed, nothing more was deleted: ${failureMessage(err)}`;
-      return undefined;
+        repository: repository.name,
+        target: { name: target.name, engine: target.spec.engine, address: preflight.source.address },
+        server: { flavor: preflight.flavor, version: preflight.version, serverId: preflight.serverId },
+        ...(dump.replication ? { replication: dump.replication } : {}),
+        method,
+        startedAt: dump.startedAt,
+        completedAt: dump.completedAt,
+        databases: preflight.databases,
+        compression: spec.compression,
+        data: { file: dump.file, storedBytes: dump.storedBytes, rawBytes: dump.rawBytes, sha256: dump.sha256 },
+        tools: dump.tools,
+        dbkeepVersion: dump.dbkeepVersion,
+        ...(dump.encryption ? { encryption: dump.encryption } : {}),
+        ...(preflight.galera
+          ? {
+              galera: {
+                node: preflight.galera.node,
+                clusterStateUuid: preflight.galera.clusterStateUuid,
+                lastCommitted: preflight.galera.lastCommitted,
+                // A position in another cluster history bounds nothing.
+                ...(dump.galera?.clusterStateUuid === preflight.galera.clusterStateUuid
+                  ? { lastCommittedAtEnd: dump.galera.lastCommitted }
+                  : {}),
+              },
+            }
+          : {}),
+      };
+      await runStep(status, 'commit', () => quickActivities.commitSnapshot({ repository, manifest }));
+      // The snapshot is committed: from here on the session has succeeded whatever retention
+      // does; a retention failure is reported on the status and retried by the next session.
+      const retention = await runStep(status, 'retention', () =>
+        pruneActivities.applyRetention({
+          repository,
+          configuration: configuration.name,
+          policy: spec.retention,
+          protect: [snapshotId],
+          dryRun: spec.retention?.dryRun ?? false,
+        }),
+      ).catch((err: unknown) => {
+        status.warning = `retention failed, nothing more was deleted: ${failureMessage(err)}`;
+        return undefined;
+      });
+      return {
+        result: {
+          outcome: 'succeeded',
+          snapshotId,
+          configuration: configuration.name,
+          repository: repository.name,
+          databases: preflight.databases,
+          storedBytes: dump.storedBytes,
+          rawBytes: dump.rawBytes,
+          sha256: dump.sha256,
+          removedSnapshots: retention && !retention.dryRun ? retention.removed.map((r) => r.snapshotId) : [],
+        },
+        metrics: {
+          dataSizeBytes: dump.rawBytes,
+          uploadedBytes: dump.storedBytes,
+          repositorySizeBytes: retention?.storedBytes,
+          snapshotCount: retention?.snapshotCount,
+          snapshotsRemoved: retention && !retention.dryRun ? retention.removedCount : 0,
+        },
+      };
     });
-    setPhase(status, 'Succeeded');
-    await reportSessionMetrics({
-      ...labels,
-      success: true,
-      dataSizeBytes: dump.rawBytes,
-      uploadedBytes: dump.storedBytes,
-      repositorySizeBytes: retention?.storedBytes,
-      snapshotCount: retention?.snapshotCount,
-      snapshotsRemoved: retention && !retention.dryRun ? retention.removedCount : 0,
-    });
-    return {
-      outcome: 'succeeded',
-      snapshotId,
-      configuration: configuration.name,
-      repository: repository.name,
-      databases: preflight.databases,
-      storedBytes: dump.storedBytes,
-      rawBytes: dump.rawBytes,
-      sha256: dump.sha256,
-      removedSnapshots: retention && !retention.dryRun ? retention.removed.map((r) => r.snapshotId) : [],
-    };
-  } catch (err) {
-    status.error = failureMessage(err);
-    setPhase(status, 'Failed');
-    await reportSessionMetrics({ ...labels, success: false });
-    throw err;
   } finally {
     await releaseBackupLock(lock);
   }

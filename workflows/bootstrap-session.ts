@@ -1,23 +1,12 @@
 import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
 import { replicaPopulationWorkflowId, restoreWorkflowId } from '../domain/session-ids';
-import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
-import type { SecretRef } from '../domain/secret-ref';
-import type { SnapshotSelector } from '../domain/snapshot-selection';
+import type { BootstrapSessionInput } from '../domain/session-inputs';
 import { quickActivities } from './activity-options';
 import { restoreSession } from './restore-session';
-import { beginSession, failureMessage, runStep, setPhase } from './session-status';
+import { runSession } from './session-skeleton';
+import { beginSession, runStep } from './session-status';
 import { replicaVolumePopulation } from './volume-restore-session';
 import { requireInputFields } from './input-guard';
-
-export interface BootstrapSessionInput {
-  target: Named<TargetSpec>;
-  repository: Named<RepositorySpec>;
-  configuration: string;
-  selector: SnapshotSelector;
-  identity?: SecretRef;
-  /** How long a logical bootstrap waits for the new instance to accept connections. */
-  waitSeconds: number;
-}
 
 export interface BootstrapSessionResult {
   snapshotId: string;
@@ -39,8 +28,8 @@ export async function bootstrapSession(input: BootstrapSessionInput): Promise<Bo
   const { target, repository, configuration } = input;
   const info = workflowInfo();
   const status = beginSession({ kind: 'restore', configuration, repository: repository.name, target: target.name });
-  setPhase(status, 'Running');
-  try {
+  // Pushes no session metrics: a logical bootstrap's restore is a session that pushes its own.
+  return runSession(status, undefined, async () => {
     const manifest = await runStep(status, 'resolve-snapshot', () =>
       quickActivities.resolveSnapshot({ repository, configuration, selector: input.selector }),
     );
@@ -87,11 +76,6 @@ export async function bootstrapSession(input: BootstrapSessionInput): Promise<Bo
         }),
       );
     }
-    setPhase(status, 'Succeeded');
-    return { snapshotId: manifest.snapshotId, method: manifest.method, target: target.name };
-  } catch (err) {
-    status.error = failureMessage(err);
-    setPhase(status, 'Failed');
-    throw err;
-  }
+    return { result: { snapshotId: manifest.snapshotId, method: manifest.method, target: target.name } };
+  });
 }

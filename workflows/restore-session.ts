@@ -1,29 +1,9 @@
 import { CancellationScope } from '@temporalio/workflow';
-import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
-import type { SecretRef } from '../domain/secret-ref';
-import type { SnapshotSelector } from '../domain/snapshot-selection';
+import type { RestoreSessionInput } from '../domain/session-inputs';
 import { quickActivities, streamingActivities } from './activity-options';
-import { reportSessionMetrics } from './session-metrics';
-import { beginSession, failureMessage, runStep, setPhase } from './session-status';
+import { runSession } from './session-skeleton';
+import { beginSession, failureMessage, runStep, type SessionIdentity } from './session-status';
 import { requireInputFields } from './input-guard';
-
-export interface RestoreSessionInput {
-  repository: Named<RepositorySpec>;
-  /** The configuration whose snapshots to restore from. */
-  configuration: string;
-  target: Named<TargetSpec>;
-  selector: SnapshotSelector;
-  /** Replace databases the target already holds; refused without it. */
-  overwrite: boolean;
-  /** The configuration's age identity (a reference), for encrypted snapshots. */
-  identity?: SecretRef;
-  /** Restore only this database of the snapshot; the others are left alone. */
-  database?: string;
-  /** Extra options for the mariadb client. */
-  args?: string[];
-  /** Client sessions applying tables at once; 1 or omitted: serial. */
-  parallel?: number;
-}
 
 export interface RestoreSessionResult {
   snapshotId: string;
@@ -42,11 +22,14 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
     '`dbkeep input restore` prints a valid input',
   );
   const { repository, target } = input;
-  const status = beginSession({ kind: 'restore', configuration: input.configuration, repository: repository.name, target: target.name });
-  const labels = { kind: 'restore' as const, configuration: input.configuration, repository: repository.name, target: target.name };
-  setPhase(status, 'Running');
-
-  try {
+  const identity: SessionIdentity = {
+    kind: 'restore',
+    configuration: input.configuration,
+    repository: repository.name,
+    target: target.name,
+  };
+  const status = beginSession(identity);
+  return runSession(status, identity, async () => {
     const manifest = await runStep(status, 'resolve-snapshot', () =>
       quickActivities.resolveSnapshot({ repository, configuration: input.configuration, selector: input.selector, method: 'logical' }),
     );
@@ -87,13 +70,9 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
       }
     });
     status.rawBytes = restored.rawBytes;
-    setPhase(status, 'Succeeded');
-    await reportSessionMetrics({ ...labels, success: true, dataSizeBytes: restored.rawBytes });
-    return { snapshotId: manifest.snapshotId, target: target.name, databases, rawBytes: restored.rawBytes, gtid: restored.gtid };
-  } catch (err) {
-    status.error = failureMessage(err);
-    setPhase(status, 'Failed');
-    await reportSessionMetrics({ ...labels, success: false });
-    throw err;
-  }
+    return {
+      result: { snapshotId: manifest.snapshotId, target: target.name, databases, rawBytes: restored.rawBytes, gtid: restored.gtid },
+      metrics: { dataSizeBytes: restored.rawBytes },
+    };
+  });
 }

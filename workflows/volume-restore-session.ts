@@ -7,30 +7,11 @@ import { replicaLayoutProblem } from '../domain/replica-layout';
 import { replicaPopulationWorkflowId, replicaTaskQueue, volumeForOrdinal } from '../domain/session-ids';
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
-import type { SnapshotSelector } from '../domain/snapshot-selection';
-import type { VolumeClaimTemplate } from '../domain/volume-claim-template';
+import type { VolumeRestoreSessionInput } from '../domain/session-inputs';
 import { quickActivities } from './activity-options';
-import { reportSessionMetrics } from './session-metrics';
-import { beginSession, failureMessage, runStep, setPhase } from './session-status';
+import { runSession } from './session-skeleton';
+import { beginSession, failureMessage, runStep, type SessionIdentity } from './session-status';
 import { requireInputFields } from './input-guard';
-
-export interface VolumeRestoreSessionInput {
-  repository: Named<RepositorySpec>;
-  configuration: string;
-  selector: SnapshotSelector;
-  replicas: number;
-  /**
-   * Where each replica goes; `${POD_ORDINAL}` in it becomes 0, 1, 2… Exactly one of them: a
-   * directory on the worker's host (embedded mode), or a PVC (Kubernetes mode).
-   */
-  volumeTemplate?: string;
-  volumeClaimTemplate?: VolumeClaimTemplate;
-  overwrite: boolean;
-  /** The configuration's age identity (a reference), for encrypted snapshots. */
-  identity?: SecretRef;
-  /** Part of each replica's task queue; the session id from the workflow id when omitted. */
-  restoreId?: string;
-}
 
 export interface VolumeRestoreSessionResult {
   snapshotId: string;
@@ -63,10 +44,9 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
   const { repository, configuration } = input;
   const info = workflowInfo();
   const restoreId = input.restoreId ?? info.workflowId.split('/').at(-1)!;
-  const status = beginSession({ kind: 'restore', configuration, repository: repository.name });
-  const labels = { kind: 'restore' as const, configuration, repository: repository.name };
-  setPhase(status, 'Running');
-  try {
+  const identity: SessionIdentity = { kind: 'restore', configuration, repository: repository.name };
+  const status = beginSession(identity);
+  return runSession(status, identity, async () => {
     const layout = replicaLayoutProblem(input);
     if (layout) throw ApplicationFailure.nonRetryable(`${layout.field}: ${layout.message}`, 'InvalidInput');
     const manifest = await runStep(status, 'resolve-snapshot', () =>
@@ -99,15 +79,8 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
       ),
     );
     status.rawBytes = replicas.reduce((total, r) => total + r.bytesOnVolume, 0);
-    setPhase(status, 'Succeeded');
-    await reportSessionMetrics({ ...labels, success: true, dataSizeBytes: status.rawBytes });
-    return { snapshotId: manifest.snapshotId, replicas };
-  } catch (err) {
-    status.error = failureMessage(err);
-    setPhase(status, 'Failed');
-    await reportSessionMetrics({ ...labels, success: false });
-    throw err;
-  }
+    return { result: { snapshotId: manifest.snapshotId, replicas }, metrics: { dataSizeBytes: status.rawBytes } };
+  });
 }
 
 /**

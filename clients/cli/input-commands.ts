@@ -1,8 +1,7 @@
 import { resourceNameSchema } from '../../domain/names';
 import { loadResourceFiles } from '../../domain/resource-files';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import type { BackupSessionInput } from '../../workflows/backup-session';
-import type { RestoreSessionInput } from '../../workflows/restore-session';
+import { parseBackupSessionInput, parseRestoreSessionInput } from '../../domain/session-inputs';
 import { flagValue, parseCommandLine, requireFlag } from './cli-arguments';
 import { UsageError } from './cli-errors';
 import { resourceFiles } from './client-connection';
@@ -18,14 +17,14 @@ export async function inputCommand(argv: string[]): Promise<void> {
   if (kind === 'backup') {
     const { values } = parseCommandLine(rest, { file: { type: 'string', short: 'f', multiple: true }, config: { type: 'string' } });
     const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
-    const input: BackupSessionInput = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
+    const input = parseBackupSessionInput(resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name));
     process.stdout.write(`${JSON.stringify(input)}\n`);
     return;
   }
   if (kind === 'restore') {
     const { values } = parseCommandLine(rest, restoreFlags);
     const request = await restoreRequestFrom(values);
-    const input: RestoreSessionInput = { ...request, overwrite: request.overwrite ?? false };
+    const input = parseRestoreSessionInput({ ...request, overwrite: request.overwrite ?? false });
     process.stdout.write(`${JSON.stringify(input)}\n`);
     return;
   }

@@ -124,10 +124,14 @@ function mutated(change: Mutation): { resolved: ResolvedBackupConfiguration; key
   return { resolved: copy, key, field: naming(change.field) };
 }
 
-/** A Repository or Target of a mutated set, as a method's argument: the message names the argument, then the field. */
+/**
+ * A Repository or Target of a mutated set, as a method's argument: the message names the resource
+ * (`Repository "offsite": …`, or the argument when its name is not text), then the field.
+ */
 function mutatedResource(change: Mutation): { value: Named<unknown>; fields: RegExp[] } {
   const { resolved: bad, key, field } = mutated(change);
-  return { value: bad[key], fields: field === NAME_FIELD ? [new RegExp(`(^| )${key}\\.name: `)] : [new RegExp(`(^| )${key}[.:]`), field] };
+  const part = `(^| )(${key}[.:]|${change.kind} ")`;
+  return { value: bad[key], fields: field === NAME_FIELD ? [new RegExp(part), NAME_FIELD] : [new RegExp(part), field] };
 }
 
 const isoTime = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  checkBackupSessionResources,
   parseResourceSet,
   resolveBackupConfiguration,
   resolveTarget,
@@ -539,75 +538,5 @@ describe('resolveBackupConfiguration and resolveTarget', () => {
     }
     expect(thrown).toBeInstanceOf(ResourceValidationError);
     expect((thrown as Error).message).toBe('no Target named "db" in the given files');
-  });
-});
-
-describe('checkBackupSessionResources', () => {
-  const set: ResourceSet = parseResourceSet(validSources);
-  const session = resolveBackupConfiguration(set, 'nightly');
-  /** The session input as the temporal CLI may send it: JSON, no schema in between. */
-  const handWritten = (
-    change: (input: {
-      configuration: { name: string; spec: any };
-      target: { name: string };
-      repository: { name: string; spec: any };
-    }) => void,
-  ) => {
-    const input = JSON.parse(JSON.stringify(session));
-    change(input);
-    return checkBackupSessionResources(input);
-  };
-  const problemOf = (change: Parameters<typeof handWritten>[0]) => {
-    const checked = handWritten(change);
-    return 'problem' in checked ? checked.problem : undefined;
-  };
-
-  it("returns the specs as the resource files would give them, defaults applied to a hand-written input's", () => {
-    expect(checkBackupSessionResources(session)).toEqual({ configuration: session.configuration, repository: session.repository });
-    const checked = handWritten((input) => {
-      input.configuration.spec = { target: 'prod-db', repository: 'offsite' };
-      delete input.repository.spec.s3.region;
-    });
-    expect(checked).toMatchObject({
-      configuration: { name: 'nightly', spec: { method: 'logical', compression: { algorithm: 'zstd' }, args: [], timeout: '6h' } },
-      repository: { name: 'offsite', spec: { s3: { region: 'us-east-1' } } },
-    });
-  });
-
-  it('names the resource and the field of every problem, args included', () => {
-    expect(problemOf((input) => (input.configuration.spec.args = ['--skip-comments', '--ho=127.0.0.9']))).toBe(
-      'BackupConfiguration "nightly": spec.args.1: --ho is not allowed: the tool reads it as --host (it accepts any unambiguous prefix of an option, and --skip-, --enable-, --disable-, --loose- or --maximum- before it), and the connection target comes from the Target resource',
-    );
-    expect(problemOf((input) => (input.configuration.spec.compression = 'lz4'))).toMatch(
-      /^BackupConfiguration "nightly": spec.compression: must be one of zstd, gzip/,
-    );
-    expect(problemOf((input) => (input.configuration.spec.encryption = { age: {} }))).toMatch(
-      /^BackupConfiguration "nightly": spec.encryption.age.recipients: /,
-    );
-    expect(problemOf((input) => (input.repository.spec = { s3: input.repository.spec.s3, filesystem: { path: '/b' } }))).toBe(
-      'Repository "offsite": spec: exactly one of s3 or filesystem must be set',
-    );
-    expect(problemOf((input) => (input.configuration.name = '../etc'))).toMatch(
-      /^BackupConfiguration "..\/etc": name: must be lowercase letters/,
-    );
-    expect(
-      problemOf((input) => {
-        input.configuration.spec.method = 'physical';
-        input.configuration.spec.args = ['--compress'];
-        input.repository.spec.s3.bucket = 'A';
-      }),
-    ).toBe(
-      'BackupConfiguration "nightly": spec.args.0: --compress is not allowed: it compresses every file in the stream (QuickLZ .qp files), which a restore does not undo; use spec.compression; ' +
-        'Repository "offsite": spec.s3.bucket: must be a valid S3 bucket name (3-63 lowercase letters, digits, "." and "-")',
-    );
-  });
-
-  it('refuses a configuration naming another target or repository than the session was given', () => {
-    expect(problemOf((input) => (input.repository.name = 'local'))).toBe(
-      'BackupConfiguration "nightly": spec.repository: names Repository "offsite", but the session\'s repository is "local"',
-    );
-    expect(problemOf((input) => (input.target.name = 'socket-db'))).toMatch(
-      /spec.target: names Target "prod-db", but the session's target is "socket-db"/,
-    );
   });
 });

@@ -1,0 +1,43 @@
+import type { SessionMetricsInput } from '../activities/metrics-activities';
+import { reportSessionMetrics } from './session-metrics';
+import { failureMessage, setPhase, type SessionIdentity, type SessionStatus } from './session-status';
+
+/** What a successful session adds to its labels in the session metrics. */
+export type SessionSuccessMetrics = Pick<
+  SessionMetricsInput,
+  'dataSizeBytes' | 'uploadedBytes' | 'repositorySizeBytes' | 'snapshotCount' | 'snapshotsRemoved'
+>;
+
+export interface SessionSuccess<R> {
+  result: R;
+  metrics?: SessionSuccessMetrics;
+}
+
+/**
+ * The shape every session shares once admitted: Running while `run` runs, then Succeeded or
+ * Failed (with the failure's message in status.error), and one push of the session metrics
+ * either way (success=1 with what `run` measured, or success=0), labelled with `metrics`. A
+ * session without `metrics` pushes none: a bootstrap's restore is a session of its own that does.
+ */
+export async function runSession<R>(
+  status: SessionStatus,
+  metrics: SessionIdentity | undefined,
+  run: () => Promise<SessionSuccess<R>>,
+): Promise<R> {
+  setPhase(status, 'Running');
+  try {
+    const success = await run();
+    setPhase(status, 'Succeeded');
+    if (metrics) await reportSessionMetrics({ ...metricLabels(metrics), success: true, ...success.metrics });
+    return success.result;
+  } catch (err) {
+    status.error = failureMessage(err);
+    setPhase(status, 'Failed');
+    if (metrics) await reportSessionMetrics({ ...metricLabels(metrics), success: false });
+    throw err;
+  }
+}
+
+function metricLabels({ kind, configuration, repository, target }: SessionIdentity) {
+  return { kind, configuration, repository, ...(target === undefined ? {} : { target }) };
+}
