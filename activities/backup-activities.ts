@@ -23,7 +23,6 @@ import {
   compressorVersionCommand,
   isGaleraTarget,
   logicalDumpCommand,
-  optionFileContents,
   type BinaryLogState,
   physicalBackupCommand,
   storageFilters,
@@ -35,7 +34,8 @@ import type { Storage } from '../storage/storage';
 import { connectToTarget, describeTargetAddress, listUserDatabases } from './database-connection';
 import { parseArrivedSessionInput } from './session-input';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
-import { withSecretFiles } from '../pipeline/option-file';
+import { targetCredentialFiles, withSecretFiles, type SecretFileContents } from '../pipeline/option-file';
+import { resolveTargetCredentials } from '../secrets/target-credentials';
 import { decodeCapturedHead, streamToolToRepository, type CapturedHead } from '../pipeline/stream-pipelines';
 import { parseReplicationPosition, type ReplicationPosition } from '../domain/replication-position';
 import { engineMismatch, flavorOfEngine, serverIdentity, type ServerFlavor } from '../domain/server-flavor';
@@ -334,9 +334,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
      */
     async dumpToRepository(input: DumpInput): Promise<DumpResult> {
       const storage = await open(input.repository, deps.secrets);
-      const password = input.target.spec.password
-        ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
-        : undefined;
+      const credentials = await resolveTargetCredentials(input.target, deps.secrets);
       const physical = input.method === 'physical';
       const recipients = input.encryptTo
         ? await deps.secrets.resolve(input.encryptTo, `BackupConfiguration "${input.configuration}" spec.encryption.age.recipients`)
@@ -350,7 +348,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       const target = targetAt(input.target.spec, input.source);
       // mariadb-backup keeps its own scratch files in --target-dir; a private one, removed after.
       const scratchDir = physical ? await mkdtemp(path.join(os.tmpdir(), 'dbkeep-backup-')) : undefined;
-      const secretFiles: Record<string, string> = { 'client.cnf': optionFileContents(password) };
+      const secretFiles: Record<string, SecretFileContents<string>> = targetCredentialFiles(input.target.spec.engine, credentials);
       if (recipients) secretFiles['recipients.txt'] = `${recipients}\n`;
       try {
         return await withSecretFiles(secretFiles, async (files) => {

@@ -15,7 +15,7 @@ import { restoreOptionsSchema } from '../domain/resources';
 import { selectSnapshot, type SnapshotSelector } from '../domain/snapshot-selection';
 import { parseSnapshotSourceInput } from '../domain/session-inputs';
 import type { SecretRef } from '../domain/secret-ref';
-import { isGaleraTarget, logicalRestoreCommand, optionFileContents, restoreFilters } from '../domain/tool-commands';
+import { isGaleraTarget, logicalRestoreCommand, restoreFilters } from '../domain/tool-commands';
 import { describeGtidPlan, planGtidRestore, type GtidRestorePlan } from '../domain/gtid-restore';
 import type { ReplicationPosition } from '../domain/replication-position';
 import { engineMismatch, serverIdentity, snapshotLoadProblem } from '../domain/server-flavor';
@@ -28,7 +28,8 @@ import { ByteMeter } from '../pipeline/byte-meter';
 import { connectToTarget } from './database-connection';
 import { parseArrivedSessionInput } from './session-input';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
-import { withSecretFiles } from '../pipeline/option-file';
+import { targetCredentialFiles, withSecretFiles, type SecretFileContents } from '../pipeline/option-file';
+import { resolveTargetCredentials } from '../secrets/target-credentials';
 import { OneDatabaseFilter } from '../pipeline/one-database-filter';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
@@ -281,11 +282,9 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
 
   /** The target's password option file and the snapshot's age identity, as files for the tools. */
   async function withRestoreSecretFiles<T>(input: RestoreInput, use: (files: RestoreSecretFiles) => Promise<T>): Promise<T> {
-    const password = input.target.spec.password
-      ? await deps.secrets.resolve(input.target.spec.password, `Target "${input.target.name}" password`)
-      : undefined;
+    const credentials = await resolveTargetCredentials(input.target, deps.secrets);
     const identity = await resolveSnapshotIdentity(input.manifest, input.identity, deps.secrets);
-    const secretFiles: Record<string, string> = { 'client.cnf': optionFileContents(password) };
+    const secretFiles: Record<string, SecretFileContents<string>> = targetCredentialFiles(input.target.spec.engine, credentials);
     if (identity) secretFiles.identity = identity;
     return withSecretFiles(secretFiles, (files) => use({ clientOptions: files['client.cnf']!, identity: files.identity }));
   }

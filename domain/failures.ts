@@ -27,6 +27,16 @@ export const PermanentFailureType = {
   EngineMismatch: 'EngineMismatch',
   /** The snapshot cannot load into the target's server (flavour or version), and converting it is not safe. */
   IncompatibleSnapshot: 'IncompatibleSnapshot',
+  /** The server requires TLS and the Target's spec.tls.mode does not use it. */
+  TlsRequired: 'TlsRequired',
+  /** The Target's spec.tls.mode requires TLS and the server offers none. */
+  TlsUnavailable: 'TlsUnavailable',
+  /** The server's certificate does not verify against spec.tls.ca, has expired, or does not name the host. */
+  TlsVerificationFailed: 'TlsVerificationFailed',
+  /** The server refused the client certificate of spec.tls.clientCertificate (or wanted one). */
+  TlsClientCertificateRejected: 'TlsClientCertificateRejected',
+  /** The CA, certificate or key of spec.tls cannot be used as given (not PEM, key and certificate apart). */
+  TlsConfigurationInvalid: 'TlsConfigurationInvalid',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

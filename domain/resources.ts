@@ -8,6 +8,7 @@ import {
 } from './kubernetes-names';
 import { resourceNameSchema, snapshotIdSchema } from './names';
 import { secretRefSchema } from './secret-ref';
+import { requiresTls, targetTlsSchema } from './target-tls';
 import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
 import { durationSchema } from './duration-schema';
 import { retentionPolicySchema } from './retention-policy';
@@ -160,6 +161,8 @@ export const targetSpecSchema = z
       .optional(),
     /** With appBinding, default the `password` of its Secret: an explicit password wins over it. */
     password: secretRefSchema.optional(),
+    /** TLS to the server, for dbkeep's connections and its tools': domain/target-tls.ts, docs/security.md. */
+    tls: targetTlsSchema.optional(),
     /**
      * The server's data directory as the worker sees it. Physical backups read it directly
      * (mariadb-backup copies files), so they need a worker beside the database with this
@@ -179,6 +182,11 @@ export const targetSpecSchema = z
   })
   .refine((spec) => TARGET_ADDRESS_FIELDS.filter((field) => spec[field] !== undefined).length === 1, {
     message: 'exactly one of host, socket, service or appBinding must be set',
+  })
+  // The servers never speak TLS over their socket, which they count as secure already.
+  .refine((spec) => spec.socket === undefined || spec.tls === undefined || !requiresTls(spec.tls.mode), {
+    path: ['tls', 'mode'],
+    message: 'TLS does not apply to a socket: connect by host, or leave tls out',
   })
   // The default user is applied here, except with an AppBinding, whose Secret's username is the default.
   .transform((spec) => (spec.user === undefined && spec.appBinding === undefined ? { ...spec, user: DEFAULT_TARGET_USER } : spec));

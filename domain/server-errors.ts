@@ -57,10 +57,8 @@ const PERMANENT_SERVER_ERRORS: ReadonlyMap<number, string> = new Map([
   [1366, 'incorrect value for the column'],
   [1406, 'data too long for the column'],
   [1419, 'SUPER privilege needed to create a routine or trigger with binary logging on'],
-  [
-    2026,
-    'TLS refused: the client requires TLS (MariaDB 11.4+ clients do by default) and the server offers none, or its certificate does not verify',
-  ],
+  [2026, "TLS failed: the server offers none, or its certificate does not verify against spec.tls.ca; check the Target's spec.tls"],
+  [3159, "the server requires TLS (require_secure_transport); set the Target's spec.tls.mode"],
   [3546, "GTID_PURGED overlaps the target's gtid_executed"],
   [3554, 'access to a system table denied'],
   [4161, 'unknown collation or character set'],

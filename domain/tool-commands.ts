@@ -16,6 +16,11 @@ const CLIENT_TOOLS: Record<Engine, { dump: string; client: string; physical: str
   'percona-xtradb': { dump: 'mysqldump', client: 'mysql', physical: 'xtrabackup', extract: 'xbstream' },
 };
 
+/** Whose client tools a Target's engine is dumped and restored with: their options differ. */
+export function clientFamily(engine: Engine): 'mysql' | 'mariadb' {
+  return CLIENT_TOOLS[engine].dump === 'mysqldump' ? 'mysql' : 'mariadb';
+}
+
 /** Galera targets: Percona XtraDB Cluster always, MariaDB when the Target says so. */
 export function isGaleraTarget(target: TargetSpec): boolean {
   return target.engine === 'percona-xtradb' || target.galera !== undefined;
@@ -26,8 +31,9 @@ export function isGaleraTarget(target: TargetSpec): boolean {
  * the first argument); never into argv, where `ps` shows it. --defaults-file also keeps the
  * worker host's my.cnf out of the way, so a dump behaves the same on every worker.
  */
-export function optionFileContents(password: string | undefined): string {
-  if (password === undefined) return '[client]\n';
+export function optionFileContents(password: string | undefined, otherLines: readonly string[] = []): string {
+  const others = otherLines.map((line) => `${line}\n`).join('');
+  if (password === undefined) return `[client]\n${others}`;
   // The option file parser strips one pair of surrounding quotes and unescapes these.
   const escaped = password
     .replace(/\\/g, '\\\\')
@@ -39,7 +45,7 @@ export function optionFileContents(password: string | undefined): string {
     // The option file's own escape for a backspace, which a password may hold.
     // eslint-disable-next-line no-control-regex -- matching the control character is the point
     .replace(/\x08/g, '\\b');
-  return `[client]\npassword="${escaped}"\n`;
+  return `[client]\npassword="${escaped}"\n${others}`;
 }
 
 function connectionArgs(target: TargetSpec): string[] {
@@ -74,7 +80,7 @@ export interface BinaryLogState {
  * Galera nodes record their cluster position instead (manifest `galera`), so no lock is taken there.
  */
 export function replicationPositionArgs(target: TargetSpec, binaryLog: BinaryLogState | undefined): string[] {
-  const mysqlTools = CLIENT_TOOLS[target.engine].dump === 'mysqldump';
+  const mysqlTools = clientFamily(target.engine) === 'mysql';
   const gtidsOn = binaryLog?.gtidMode === 'ON';
   if (isGaleraTarget(target) || binaryLog === undefined) return mysqlTools ? ['--set-gtid-purged=OFF'] : [];
   const position = binaryLog.enabled && binaryLog.positionReadable;

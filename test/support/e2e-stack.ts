@@ -46,7 +46,7 @@ export interface E2eStack {
   /** A new MariaDB 10.11 instance; extraArgs go to mariadbd (e.g. ['--log-bin=binlog']). */
   startMariaDb(options?: Pick<MariaDbInstanceOptions, 'extraArgs'>): Promise<MariaDbInstance>;
   /** A new instance of any release (MySQL 9.7, MariaDB 11.8, …); the worker runs whatever tools PATH gives it. */
-  startDatabase(options?: Pick<MariaDbInstanceOptions, 'extraArgs' | 'release' | 'gtid'>): Promise<MariaDbInstance>;
+  startDatabase(options?: Pick<MariaDbInstanceOptions, 'extraArgs' | 'release' | 'gtid' | 'tls'>): Promise<MariaDbInstance>;
   /** Repository "repo" on the bucket, plus the given extra YAML documents, parsed as one set. */
   resources(...documents: object[]): ResourceSet;
   /** The same documents as multi-document YAML text, as a user would write them. */
@@ -181,7 +181,7 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
     stopping.push(() => client.close());
 
     const passwords: string[] = [];
-    const startDatabase = async (options: Pick<MariaDbInstanceOptions, 'extraArgs' | 'release' | 'gtid'> = {}) => {
+    const startDatabase = async (options: Pick<MariaDbInstanceOptions, 'extraArgs' | 'release' | 'gtid' | 'tls'> = {}) => {
       const rootPassword = `pw-${randomBytes(9).toString('base64url')}`;
       passwords.push(rootPassword);
       const instance = await startMariaDbInstance({ dir: mkdtempSync(path.join(dir, 'mdb-')), rootPassword, ...options });
@@ -281,13 +281,19 @@ async function failedWorkflowTasks(client: Client): Promise<string[]> {
   for await (const execution of client.workflow.list()) {
     if (!SESSION_WORKFLOW_TYPES.includes(execution.type)) continue;
     const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
-    for (const event of history.events ?? []) {
+    const events = history.events ?? [];
+    events.forEach((event, index) => {
       const attributes = event.workflowTaskFailedEventAttributes;
       if (attributes) {
         const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[attributes.cause ?? 0] ?? String(attributes.cause);
-        failed.push(`${execution.workflowId}: ${cause} ${attributes.failure?.message ?? ''}`.trim());
+        // The events around it say which one arrived while the task completed.
+        const around = events
+          .slice(Math.max(0, index - 8), index + 5)
+          .map((e) => `${e.eventId}:${temporal.api.enums.v1.EventType[e.eventType ?? 0]}`)
+          .join(' ');
+        failed.push(`${execution.workflowId}: ${cause} ${attributes.failure?.message ?? ''} [${around}]`.trim());
       }
-    }
+    });
   }
   return failed;
 }

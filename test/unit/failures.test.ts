@@ -43,6 +43,11 @@ describe('permanentFailure', () => {
       'BackupToolRefused',
       'EngineMismatch',
       'IncompatibleSnapshot',
+      'TlsRequired',
+      'TlsUnavailable',
+      'TlsVerificationFailed',
+      'TlsClientCertificateRejected',
+      'TlsConfigurationInvalid',
     ]);
   });
 });

@@ -1,0 +1,184 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
+import { pathWithReleaseTools, type DatabaseRelease, type ServerTls } from '../../stack/database-instance';
+import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { createTestCertificates, type TestCertificates } from '../../stack/test-certificates';
+import { configurationDocument, fingerprintDatabases, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { AWKWARD_DATABASE, createAwkwardDatabase } from '../support/sample-data';
+import { workflowFailureOf } from '../support/workflow-failure';
+import { activityRecords, onlyActivity } from '../reliability/fault-harness';
+
+/**
+ * TLS to real servers of every engine that require it (require_secure_transport=ON, so any
+ * connection of a session that got through was encrypted): backups and restores in verify-ca
+ * and verify-identity, a user created REQUIRE X509 with its client certificate, and each
+ * misconfiguration failing on its first attempt with its own type and the Target's name.
+ */
+let stack: E2eStack;
+let certs: TestCertificates;
+const hostPath = process.env.PATH ?? '';
+const CERTIFIED_USER = 'certified';
+const CERTIFIED_PASSWORD = 'certified-pw';
+
+function serverTls(certFile = certs.serverCertFile): ServerTls {
+  return { caFile: certs.caFile, certFile, keyFile: certs.serverKeyFile, requireSecureTransport: true };
+}
+
+function tlsTarget(name: string, instance: MariaDbInstance, tls: Record<string, unknown>, user?: { name: string; password: string }) {
+  const document = stack.targetDocument(name, instance, user?.password) as { spec: Record<string, unknown> };
+  return { ...document, spec: { ...document.spec, ...(user ? { user: user.name } : {}), tls } };
+}
+
+async function backup(
+  configuration: string,
+  target: object,
+): Promise<{ snapshotId?: string; workflowId: string; result: Promise<unknown> }> {
+  const resources = stack.resources(
+    target,
+    configurationDocument(configuration, {
+      target: (target as { metadata: { name: string } }).metadata.name,
+      databases: [AWKWARD_DATABASE],
+    }),
+  );
+  const handle = await stack.client.backupNow(resolveBackupConfiguration(resources, configuration));
+  return { workflowId: handle.workflowId, result: handle.result() };
+}
+
+async function expectFailsAtPreflight(started: { workflowId: string; result: Promise<unknown> }, type: string, mentions: RegExp) {
+  const failure = await workflowFailureOf(started.result);
+  expect(failure).toMatchObject({ type, nonRetryable: true });
+  expect(failure.message).toMatch(mentions);
+  const preflight = onlyActivity(await activityRecords(stack.client.temporal, started.workflowId), 'preflightTarget');
+  expect(preflight).toMatchObject({ outcome: 'failed', attempt: 1, failure: { type, nonRetryable: true } });
+}
+
+beforeAll(async () => {
+  stack = await startE2eStack();
+  certs = await createTestCertificates(path.join(stack.dir, 'pki'));
+});
+
+afterAll(async () => {
+  process.env.PATH = hostPath;
+  await stack?.stop();
+});
+
+const RELEASES: DatabaseRelease[] = ['mariadb-10.11', 'mariadb-11.8', 'mysql-9.7'];
+
+describe.each(RELEASES)('%s requiring TLS', (release) => {
+  const configuration = `tls-${release.replace('.', '-')}`;
+  let source: MariaDbInstance;
+
+  beforeAll(async () => {
+    // The in-process worker runs the tools it finds on PATH: this engine's, as on its image.
+    process.env.PATH = pathWithReleaseTools(release, hostPath);
+    source = await stack.startDatabase({ release, tls: serverTls() });
+    await createAwkwardDatabase(source);
+    await rootQuery(source, `CREATE USER '${CERTIFIED_USER}'@'127.0.0.1' IDENTIFIED BY '${CERTIFIED_PASSWORD}' REQUIRE X509`);
+    await rootQuery(source, `GRANT ALL PRIVILEGES ON *.* TO '${CERTIFIED_USER}'@'127.0.0.1'`);
+  });
+
+  afterAll(() => {
+    process.env.PATH = hostPath;
+  });
+
+  it('backs up in verify-identity and restores in verify-ca into another TLS-only server with identical data', async () => {
+    const started = await backup(configuration, tlsTarget('source', source, { mode: 'verify-identity', caFile: certs.caFile }));
+    const { snapshotId } = (await started.result) as { snapshotId: string };
+
+    const into = await stack.startDatabase({ release, tls: serverTls() });
+    const resources = stack.resources(
+      tlsTarget('restored', into, { mode: 'verify-ca', ca: { file: certs.caFile } }),
+      configurationDocument(configuration, { target: 'restored' }),
+    );
+    await (
+      await stack.client.restore({
+        repository: resolveBackupConfiguration(resources, configuration).repository,
+        configuration,
+        target: resolveTarget(resources, 'restored'),
+        selector: { snapshotId },
+        overwrite: false,
+      })
+    ).result();
+    expect(await fingerprintDatabases(into, [AWKWARD_DATABASE])).toEqual(await fingerprintDatabases(source, [AWKWARD_DATABASE]));
+  });
+
+  it('backs up as a user created REQUIRE X509 with its client certificate', async () => {
+    const started = await backup(
+      `${configuration}-x509`,
+      tlsTarget(
+        'certified',
+        source,
+        {
+          mode: 'verify-identity',
+          caFile: certs.caFile,
+          clientCertificate: { certificate: { file: certs.clientCertFile }, key: { file: certs.clientKeyFile } },
+        },
+        { name: CERTIFIED_USER, password: CERTIFIED_PASSWORD },
+      ),
+    );
+    await expect(started.result).resolves.toMatchObject({ outcome: 'succeeded' });
+  });
+
+  it('refuses that user without a client certificate, saying where to give one', async () => {
+    const started = await backup(
+      `${configuration}-no-cert`,
+      tlsTarget(
+        'uncertified',
+        source,
+        { mode: 'verify-identity', caFile: certs.caFile },
+        { name: CERTIFIED_USER, password: CERTIFIED_PASSWORD },
+      ),
+    );
+    await expectFailsAtPreflight(started, 'AuthenticationFailed', /Target "uncertified".*spec\.tls\.clientCertificate/);
+  });
+
+  it('fails with TlsVerificationFailed on the first attempt when the CA did not sign the server certificate', async () => {
+    const started = await backup(
+      `${configuration}-wrong-ca`,
+      tlsTarget('wrong-ca', source, { mode: 'verify-ca', caFile: certs.otherCaFile }),
+    );
+    await expectFailsAtPreflight(started, 'TlsVerificationFailed', /Target "wrong-ca".*spec\.tls\.ca/);
+  });
+
+  it('fails with TlsRequired on the first attempt when the Target disables TLS', async () => {
+    const started = await backup(`${configuration}-plain`, tlsTarget('plain', source, { mode: 'disabled' }));
+    await expectFailsAtPreflight(started, 'TlsRequired', /Target "plain".*requires TLS.*spec\.tls\.mode/);
+  });
+});
+
+describe('certificates that do not match', () => {
+  // MySQL's: MariaDB's tools check the name in verify-ca too (domain/target-tls.ts).
+  it('fails verify-identity with TlsVerificationFailed when the certificate names another host, and verify-ca accepts it', async () => {
+    process.env.PATH = pathWithReleaseTools('mysql-9.7', hostPath);
+    try {
+      const server = await stack.startDatabase({ release: 'mysql-9.7', tls: serverTls(certs.wrongNameCertFile) });
+      await createAwkwardDatabase(server);
+      const strict = await backup('tls-wrong-name', tlsTarget('elsewhere', server, { mode: 'verify-identity', caFile: certs.caFile }));
+      await expectFailsAtPreflight(strict, 'TlsVerificationFailed', /Target "elsewhere".*127\.0\.0\.1/);
+      const lenient = await backup('tls-wrong-name-ca', tlsTarget('elsewhere-ca', server, { mode: 'verify-ca', caFile: certs.caFile }));
+      await expect(lenient.result).resolves.toMatchObject({ outcome: 'succeeded' });
+    } finally {
+      process.env.PATH = hostPath;
+    }
+  });
+
+  it('fails with TlsClientCertificateRejected when the server does not trust the client certificate', async () => {
+    const started = await backup(
+      'tls-stranger',
+      tlsTarget('stranger', await stack.startDatabase({ tls: serverTls() }), {
+        mode: 'verify-identity',
+        caFile: certs.caFile,
+        clientCertificate: { certificate: { file: certs.strangerCertFile }, key: { file: certs.strangerKeyFile } },
+      }),
+    );
+    await expectFailsAtPreflight(started, 'TlsClientCertificateRejected', /Target "stranger".*spec\.tls\.clientCertificate/);
+  });
+
+  it('fails with TlsUnavailable when the Target requires TLS and the server has none', async () => {
+    const server = await stack.startDatabase({ extraArgs: ['--skip-ssl'] });
+    await createAwkwardDatabase(server);
+    const started = await backup('tls-unavailable', tlsTarget('no-tls', server, { mode: 'required' }));
+    await expectFailsAtPreflight(started, 'TlsUnavailable', /Target "no-tls".*offers no TLS/);
+  });
+});
