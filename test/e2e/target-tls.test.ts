@@ -182,3 +182,17 @@ describe('certificates that do not match', () => {
     await expectFailsAtPreflight(started, 'TlsUnavailable', /Target "no-tls".*offers no TLS/);
   });
 });
+
+describe('the default, preferred', () => {
+  it("lets MariaDB 11.8's tools, which demand TLS by themselves, back up a MariaDB 10.11 server without TLS", async () => {
+    const server = await stack.startDatabase({ extraArgs: ['--skip-ssl'] });
+    await createAwkwardDatabase(server);
+    process.env.PATH = pathWithReleaseTools('mariadb-11.8', hostPath);
+    try {
+      const started = await backup('tls-preferred', stack.targetDocument('plain-server', server));
+      await expect(started.result).resolves.toMatchObject({ outcome: 'succeeded' });
+    } finally {
+      process.env.PATH = hostPath;
+    }
+  });
+});
