@@ -19,7 +19,9 @@ import type {
   TargetSpec,
 } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
+import { grantStatements, missingBackupPrivileges } from '../domain/backup-privileges';
 import {
+  clientFamily,
   compressorVersionCommand,
   isGaleraTarget,
   logicalDumpCommand,
@@ -33,6 +35,7 @@ import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
 import { connectToTarget, describeTargetAddress, listUserDatabases } from './database-connection';
 import { parseArrivedSessionInput } from './session-input';
+import { readSessionUserPrivileges, type SessionUserPrivileges } from './granted-privileges';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { targetCredentialFiles, withSecretFiles, type SecretFileContents } from '../pipeline/option-file';
 import { resolveTargetCredentials } from '../secrets/target-credentials';
@@ -291,7 +294,8 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         const server = serverIdentity(String(row?.version ?? ''));
         const mismatch = engineMismatch(input.target.name, input.target.spec.engine, server);
         if (mismatch) throw permanentFailure(PermanentFailureType.EngineMismatch, mismatch);
-        const binaryLog = await readBinaryLogState(connection, server.flavor, Number(row?.logBin) === 1);
+        const privileges = await readSessionUserPrivileges(connection);
+        const binaryLog = await readBinaryLogState(connection, server.flavor, Number(row?.logBin) === 1, privileges);
         if (binaryLog.enabled && !binaryLog.positionReadable) {
           log.warn('the snapshot records no replication position: the backup user lacks the privileges to read it', {
             target: input.target.name,
@@ -311,6 +315,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         if (wanted.length === 0 && method === 'logical') {
           throw permanentFailure(PermanentFailureType.UnknownDatabase, `Target "${input.target.name}" has no user databases to back up`);
         }
+        if (method === 'logical') requireBackupPrivileges(privileges, input.target, wanted);
         return {
           configuration: checked.configuration.spec,
           repository: checked.repository.spec,
@@ -422,8 +427,43 @@ export function createBackupActivities(deps: BackupActivityDeps) {
   };
 }
 
+/**
+ * Fails before any dump starts when the session user lacks a privilege the dump needs, naming
+ * each one and the GRANT that fixes it: the tools would otherwise fail late, or, worse, leave
+ * objects out and still succeed (domain/backup-privileges.ts).
+ */
+function requireBackupPrivileges(
+  { account, granted }: SessionUserPrivileges,
+  target: Named<TargetSpec>,
+  databases: readonly string[],
+): void {
+  if (!granted) {
+    log.info('backup privileges not checked: the session has a role active, whose privileges information_schema does not list', {
+      target: target.name,
+    });
+    return;
+  }
+  const missing = missingBackupPrivileges(clientFamily(target.spec.engine), granted, databases);
+  if (missing.length === 0) return;
+  const lacking = missing
+    .map(
+      ({ privileges, on }) =>
+        `${privileges.join(', ')} on ${on.level === 'global' ? '*.*' : on.level === 'database' ? `${on.database}.*` : `${on.database}.${on.table}`}`,
+    )
+    .join('; ');
+  throw permanentFailure(
+    PermanentFailureType.InsufficientPrivileges,
+    `Target "${target.name}": ${account} lacks what a logical backup needs (${lacking}); grant it with: ${grantStatements(missing, account).join('; ')}`,
+  );
+}
+
 /** The source's binary log as the dump options need it (domain/tool-commands.ts: replicationPositionArgs). */
-async function readBinaryLogState(connection: mysql.Connection, flavor: ServerFlavor, enabled: boolean): Promise<BinaryLogState> {
+async function readBinaryLogState(
+  connection: mysql.Connection,
+  flavor: ServerFlavor,
+  enabled: boolean,
+  { granted }: SessionUserPrivileges,
+): Promise<BinaryLogState> {
   if (flavor === 'mariadb') {
     const positionReadable =
       enabled &&
@@ -434,10 +474,9 @@ async function readBinaryLogState(connection: mysql.Connection, flavor: ServerFl
     return { enabled, positionReadable };
   }
   const [[gtid]] = await connection.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_mode AS gtidMode');
-  const [granted] = await connection.query<mysql.RowDataPacket[]>(
-    "SELECT PRIVILEGE_TYPE AS privilege FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('RELOAD', 'FLUSH_TABLES', 'REPLICATION CLIENT', 'SUPER')",
-  );
-  const has = (privilege: string) => granted.some((r) => r.privilege === privilege);
+  // The session user's own: a user with global SELECT sees every account's rows. With a role
+  // active they are not known, and the dump records no position rather than fail on the lock.
+  const has = (privilege: string) => granted?.global.has(privilege) ?? false;
   return {
     enabled,
     gtidMode: String(gtid?.gtidMode),

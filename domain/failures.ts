@@ -37,6 +37,8 @@ export const PermanentFailureType = {
   TlsClientCertificateRejected: 'TlsClientCertificateRejected',
   /** The CA, certificate or key of spec.tls cannot be used as given (not PEM, key and certificate apart). */
   TlsConfigurationInvalid: 'TlsConfigurationInvalid',
+  /** The Target's user lacks a privilege the session needs; the message names each and the GRANT. */
+  InsufficientPrivileges: 'InsufficientPrivileges',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

@@ -48,6 +48,7 @@ describe('permanentFailure', () => {
       'TlsVerificationFailed',
       'TlsClientCertificateRejected',
       'TlsConfigurationInvalid',
+      'InsufficientPrivileges',
     ]);
   });
 });

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
+import { pathWithReleaseTools, type DatabaseRelease } from '../../stack/database-instance';
+import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { configurationDocument, fingerprintDatabases, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { createFeatureDatabase, FEATURES_DATABASE } from '../support/feature-database';
+import { workflowFailureOf } from '../support/workflow-failure';
+import { activityRecords, onlyActivity } from '../reliability/fault-harness';
+
+/**
+ * A backup user with exactly the grants docs/security.md lists backs up a database with a view,
+ * a trigger, a routine and an event, and the restore has every one of them; a user lacking one
+ * grant fails at the preflight, before any dump, naming it and the GRANT that fixes it.
+ */
+let stack: E2eStack;
+const hostPath = process.env.PATH ?? '';
+
+interface GrantCase {
+  release: DatabaseRelease;
+  /** The documented minimal grants, as run. */
+  grants: string[];
+  /** The one left out for the second user, and what the failure must say. */
+  withoutLast: RegExp;
+}
+
+const CASES: GrantCase[] = [
+  {
+    release: 'mariadb-10.11',
+    grants: [`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON \`${FEATURES_DATABASE}\`.* TO ?`, 'GRANT SELECT ON mysql.proc TO ?'],
+    withoutLast:
+      /lacks what a logical backup needs \(SELECT on mysql\.proc\); grant it with: GRANT SELECT ON `mysql`\.`proc` TO 'backup-1'@'127\.0\.0\.1'/,
+  },
+  {
+    release: 'mariadb-11.8',
+    grants: [`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON \`${FEATURES_DATABASE}\`.* TO ?`, 'GRANT SELECT ON mysql.proc TO ?'],
+    withoutLast: /SELECT on mysql\.proc.*GRANT SELECT ON `mysql`\.`proc` TO 'backup-1'@'127\.0\.0\.1'/,
+  },
+  {
+    release: 'mysql-9.7',
+    grants: ['GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO ?', 'GRANT PROCESS ON *.* TO ?'],
+    withoutLast: /\(PROCESS on \*\.\*\); grant it with: GRANT PROCESS ON \*\.\* TO 'backup-1'@'127\.0\.0\.1'/,
+  },
+];
+
+beforeAll(async () => {
+  stack = await startE2eStack();
+});
+
+afterAll(async () => {
+  process.env.PATH = hostPath;
+  await stack?.stop();
+});
+
+describe.each(CASES)('$release', ({ release, grants, withoutLast }) => {
+  let source: MariaDbInstance;
+  const configuration = `least-${release.replace('.', '-')}`;
+
+  beforeAll(async () => {
+    process.env.PATH = pathWithReleaseTools(release, hostPath);
+    source = await stack.startDatabase({ release });
+    await createFeatureDatabase(source);
+    for (const [index, grantsOfUser] of [grants, grants.slice(0, -1)].entries()) {
+      const account = `'backup-${index}'@'127.0.0.1'`;
+      await rootQuery(source, `CREATE USER ${account} IDENTIFIED BY 'backup-pw'`);
+      for (const grant of grantsOfUser) await rootQuery(source, grant.replace('?', account));
+    }
+  });
+
+  afterAll(() => {
+    process.env.PATH = hostPath;
+  });
+
+  const backupAs = async (user: string) => {
+    const target = stack.targetDocument(`as-${user}`, source, 'backup-pw') as { spec: Record<string, unknown> };
+    const resources = stack.resources(
+      { ...target, spec: { ...target.spec, user } },
+      configurationDocument(configuration, { target: `as-${user}`, databases: [FEATURES_DATABASE] }),
+    );
+    return stack.client.backupNow(resolveBackupConfiguration(resources, configuration));
+  };
+
+  it('backs up as a user with exactly the documented grants, and the restore has every view, trigger, routine and event', async () => {
+    const { snapshotId } = (await (await backupAs('backup-0')).result()) as { snapshotId: string };
+    const into = await stack.startDatabase({ release });
+    const resources = stack.resources(stack.targetDocument('restored', into), configurationDocument(configuration, { target: 'restored' }));
+    await (
+      await stack.client.restore({
+        repository: resolveBackupConfiguration(resources, configuration).repository,
+        configuration,
+        target: resolveTarget(resources, 'restored'),
+        selector: { snapshotId },
+        overwrite: false,
+      })
+    ).result();
+    const restored = await fingerprintDatabases(into, [FEATURES_DATABASE]);
+    expect(restored).toEqual(await fingerprintDatabases(source, [FEATURES_DATABASE]));
+    expect(Object.keys(restored[FEATURES_DATABASE]!.routines).length).toBeGreaterThan(0);
+  });
+
+  it('fails at the preflight, before any dump, when the user lacks one of them, naming it and the GRANT', async () => {
+    const handle = await backupAs('backup-1');
+    const failure = await workflowFailureOf(handle.result());
+    expect(failure).toMatchObject({ type: 'InsufficientPrivileges', nonRetryable: true });
+    expect(failure.message).toMatch(withoutLast);
+    const activities = await activityRecords(stack.client.temporal, handle.workflowId);
+    expect(onlyActivity(activities, 'preflightTarget')).toMatchObject({ outcome: 'failed', attempt: 1 });
+    expect(activities.map((a) => a.activityType)).not.toContain('dumpToRepository');
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { accountOf, grantStatements, missingBackupPrivileges, type GrantedPrivileges } from '../../domain/backup-privileges';
+
+const none: GrantedPrivileges = { global: new Set(), schemas: [], tables: [] };
+const set = (...privileges: string[]) => new Set(privileges);
+
+describe('missingBackupPrivileges', () => {
+  it('asks MySQL users for SELECT, SHOW VIEW, TRIGGER, EVENT and PROCESS on *.*', () => {
+    expect(missingBackupPrivileges('mysql', { ...none, global: set('SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT') }, ['shop'])).toEqual([
+      { privileges: ['PROCESS'], on: { level: 'global' } },
+    ]);
+    expect(
+      missingBackupPrivileges('mysql', { ...none, global: set('SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT', 'PROCESS') }, ['shop']),
+    ).toEqual([]);
+  });
+
+  it('asks MariaDB users for the four on each database and SELECT on mysql.proc', () => {
+    const granted: GrantedPrivileges = {
+      global: set(),
+      schemas: [{ schema: 'shop', privileges: set('SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT') }],
+      tables: [],
+    };
+    expect(missingBackupPrivileges('mariadb', granted, ['shop', 'billing'])).toEqual([
+      { privileges: ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'], on: { level: 'database', database: 'billing' } },
+      { privileges: ['SELECT'], on: { level: 'table', database: 'mysql', table: 'proc' } },
+    ]);
+    const withProc = { ...granted, tables: [{ schema: 'mysql', table: 'proc', privileges: set('SELECT') }] };
+    expect(missingBackupPrivileges('mariadb', withProc, ['shop'])).toEqual([]);
+  });
+
+  it('takes global grants, and database grants by their LIKE pattern with escapes', () => {
+    expect(missingBackupPrivileges('mariadb', { ...none, global: set('SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT') }, ['a', 'b'])).toEqual([]);
+    const patterned: GrantedPrivileges = {
+      global: set(),
+      schemas: [
+        { schema: 'shop\\_%', privileges: set('SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT') },
+        { schema: 'mysql', privileges: set('SELECT') },
+      ],
+      tables: [],
+    };
+    expect(missingBackupPrivileges('mariadb', patterned, ['shop_eu', 'shop_us'])).toEqual([]);
+    // `\_` is a literal underscore: "shopXeu" is not covered.
+    expect(missingBackupPrivileges('mariadb', patterned, ['shopXeu'])).toHaveLength(1);
+  });
+});
+
+describe('grantStatements', () => {
+  it('writes one GRANT per object for the account', () => {
+    expect(
+      grantStatements(
+        [
+          { privileges: ['PROCESS'], on: { level: 'global' } },
+          { privileges: ['SELECT', 'EVENT'], on: { level: 'database', database: 'odd`name' } },
+          { privileges: ['SELECT'], on: { level: 'table', database: 'mysql', table: 'proc' } },
+        ],
+        "'backup'@'%'",
+      ),
+    ).toEqual([
+      "GRANT PROCESS ON *.* TO 'backup'@'%'",
+      "GRANT SELECT, EVENT ON `odd``name`.* TO 'backup'@'%'",
+      "GRANT SELECT ON `mysql`.`proc` TO 'backup'@'%'",
+    ]);
+  });
+
+  it("names the account as information_schema's GRANTEE does", () => {
+    expect(accountOf('backup@127.0.0.1')).toBe("'backup'@'127.0.0.1'");
+    expect(accountOf('we@ird@%')).toBe("'we@ird'@'%'");
+  });
+});
