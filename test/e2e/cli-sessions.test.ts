@@ -5,14 +5,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { findFreePort } from '../../stack/free-port';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { mariadbToolPath } from '../../stack/tool-paths';
 import { AesGcmPayloadCodec, ENCODING, type Keyring } from '../../secrets/payload-codec';
-import { DBKEEP_CLI, runDbkeep, type CommandResult } from '../support/cli-runner';
+import { DBKEEP_CLI, runDbkeep, startDbkeep, type CommandResult } from '../support/cli-runner';
 import { configurationDocument, fingerprintDatabases, rootConnection, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
 
 /**
@@ -406,8 +406,27 @@ describe('dbkeep bootstrap', () => {
     const initialized = await startMariaDbInstance({ dir: path.join(stack.dir, 'fresh-init'), rootPassword: password });
     await initialized.stop();
 
-    const bootstrapped = dbkeep('bootstrap', '-f', resourcesFile, '-f', freshFile, '--target', 'fresh', '--wait-seconds', '120', '--wait');
-    await sleep(3_000);
+    const bootstrapped = startDbkeep(
+      ['bootstrap', '-f', resourcesFile, '-f', freshFile, '--target', 'fresh', '--wait-seconds', '120', '--wait'],
+      {
+        env: cliEnvironment(),
+        cwd: stack.dir,
+      },
+    );
+    // The instance starts once the session is polling for it, however long the CLI took to start.
+    const workflowId = await vi.waitFor(
+      () => {
+        const started = bootstrapped.stderr.match(/^bootstrap session (bootstrap\/fresh\/\S+) started$/m);
+        expect(started).not.toBeNull();
+        return started![1]!;
+      },
+      { timeout: 60_000, interval: 100 },
+    );
+    await vi.waitFor(
+      async () => expect((await stack.client.status(workflowId)).steps.map((step) => step.name)).toContain('wait-for-target'),
+      { timeout: 60_000, interval: 200 },
+    );
+    const instanceStartedAt = Date.now();
     const instance = await startMariaDbInstance({
       dir: path.join(stack.dir, 'fresh'),
       existingDatadir: initialized.datadir,
@@ -415,14 +434,15 @@ describe('dbkeep bootstrap', () => {
       rootPassword: password,
     });
     try {
-      const result = await bootstrapped;
-      const started = result.stderr.split('\n')[0]!.match(/^bootstrap session (bootstrap\/fresh\/\S+) started$/);
-      expect(started).not.toBeNull();
+      const result = await bootstrapped.result;
+      expect(result.stderr.split('\n')[0]).toBe(`bootstrap session ${workflowId} started`);
       expect(result.code).toBe(0);
       expect(result.stdout).toBe(`fresh bootstrapped from logical snapshot ${firstSnapshotId}\n`);
       await expectSameDatabases(atFirstSnapshot, instance);
-      const waited = (await stack.client.status(started![1]!)).steps.find((step) => step.name === 'wait-for-target')!;
-      expect(Date.parse(waited.endedAt!) - Date.parse(waited.startedAt)).toBeGreaterThan(1_000);
+      // It waited through the instance's start: it saw it unreachable first, then ready.
+      const waited = (await stack.client.status(workflowId)).steps.find((step) => step.name === 'wait-for-target')!;
+      expect(Date.parse(waited.startedAt)).toBeLessThan(instanceStartedAt);
+      expect(Date.parse(waited.endedAt!)).toBeGreaterThan(instanceStartedAt);
     } finally {
       await instance.stop();
     }

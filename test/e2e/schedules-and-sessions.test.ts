@@ -2,13 +2,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SessionConflictError } from '../../clients/dbkeep-client';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { scheduleIdFor } from '../../domain/session-ids';
 import { temporalCliPath } from '../../stack/tool-paths';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
-import { runCommand, runDbkeep, type CommandResult } from '../support/cli-runner';
+import { runCommand, runDbkeep, startDbkeep, type CommandResult } from '../support/cli-runner';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 
 /**
@@ -20,11 +20,12 @@ let stack: E2eStack;
 let source: MariaDbInstance;
 let resourcesFile: string;
 
-const dbkeep = (...args: string[]): Promise<CommandResult> =>
-  runDbkeep(args, {
-    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue },
-    cwd: stack.dir,
-  });
+const cliOptions = () => ({
+  env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue },
+  cwd: stack.dir,
+});
+
+const dbkeep = (...args: string[]): Promise<CommandResult> => runDbkeep(args, cliOptions());
 
 const temporal = (...args: string[]): Promise<CommandResult> =>
   runCommand(temporalCliPath(), [...args, '--address', stack.temporal.address, '--namespace', stack.temporal.namespace]);
@@ -242,15 +243,15 @@ describe('one session per configuration at a time', () => {
     expect((await stack.client.status(scheduled.workflowId)).skippedFor).toBe(first.workflowId);
 
     // `dbkeep status --watch` follows the running session live and ends with its final status.
-    const watching = dbkeep('status', first.workflowId, '--watch');
-    await sleep(2_500);
+    const watching = startDbkeep(['status', first.workflowId, '--watch'], cliOptions());
+    // The dump waits on the lock until the watcher has shown it live.
+    await vi.waitFor(() => expect(watching.stderr).toMatch(/^\s+dump: dumping, \d/m), { timeout: 60_000, interval: 200 });
     await lock.query('UNLOCK TABLES');
     await lock.end();
     const result = await first.result();
     expect(result.outcome).toBe('succeeded');
-    const watched = await watching;
+    const watched = await watching.result;
     expect(watched.code).toBe(0);
-    expect(watched.stderr).toMatch(/^\s+dump: dumping, \d/m);
     expect(watched.stdout).toContain(`${first.workflowId}: Succeeded (completed)`);
   });
 

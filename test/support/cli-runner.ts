@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -30,4 +30,32 @@ export async function runCommand(
 /** The built `dbkeep` CLI (the README's test command builds first). */
 export function runDbkeep(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CommandResult> {
   return runCommand(process.execPath, [DBKEEP_CLI, ...args], options);
+}
+
+/** A command still running: its output so far, for a test to wait on, and its result. */
+export interface RunningCommand {
+  readonly stdout: string;
+  readonly stderr: string;
+  result: Promise<CommandResult>;
+}
+
+/** The built `dbkeep` CLI, started: a test can wait for what it prints before it ends. */
+export function startDbkeep(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunningCommand {
+  const child = spawn(process.execPath, [DBKEEP_CLI, ...args], { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+  const result = new Promise<CommandResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, ...output }));
+  });
+  return {
+    get stdout() {
+      return output.stdout;
+    },
+    get stderr() {
+      return output.stderr;
+    },
+    result,
+  };
 }
