@@ -32,14 +32,19 @@ export type BackupLock = ChildWorkflowHandle<typeof backupLock>;
 /** The configuration's lock, or undefined while another session holds it. */
 export async function acquireBackupLock(configuration: string, holder: string): Promise<BackupLock | undefined> {
   try {
-    return await startChild(backupLock, {
-      workflowId: backupLockWorkflowId(configuration),
-      parentClosePolicy: ParentClosePolicy.TERMINATE,
-      // Not cancelled with its session: a cancelled session still holds the lock until its dump
-      // has confirmed the cancellation (tools killed), then releases it in its finally.
-      cancellationType: ChildWorkflowCancellationType.ABANDON,
-      staticSummary: `backup lock of ${configuration}, held by ${holder}`,
-    });
+    // Started outside the session's cancellation: a cancelled session still holds the lock until
+    // its dump has confirmed the cancellation (tools killed), then releases it in its finally and
+    // waits for it to end. A child started in the cancelled scope would have its result rejected
+    // at once instead, and the session would complete while the lock's completion was still on
+    // its way (a workflow task failed with UnhandledCommand, one cancelled session in three).
+    return await CancellationScope.nonCancellable(() =>
+      startChild(backupLock, {
+        workflowId: backupLockWorkflowId(configuration),
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+        cancellationType: ChildWorkflowCancellationType.ABANDON,
+        staticSummary: `backup lock of ${configuration}, held by ${holder}`,
+      }),
+    );
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
     throw err;

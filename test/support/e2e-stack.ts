@@ -268,13 +268,15 @@ const SESSION_WORKFLOW_TYPES = [
   'replicaVolumePopulation',
   'bootstrapSession',
   'pruneSession',
+  'backupLock',
 ];
 
 /**
  * `workflowId: cause` for every workflow task that failed in a session's history. A session's
  * workflow tasks never fail: a failed one is a nondeterminism, an unhandled command or a bug in
- * workflow code, even when a retry of the task got the session through. (The backup lock, a child
- * the session ends itself, is not a session: see docs/contributing.md.)
+ * workflow code, even when a retry of the task got the session through. The backup lock, the
+ * child a backup session holds, is checked with them. A failed task is reported with the event
+ * types around it: what arrived while it completed.
  */
 async function failedWorkflowTasks(client: Client): Promise<string[]> {
   const failed: string[] = [];
@@ -284,7 +286,7 @@ async function failedWorkflowTasks(client: Client): Promise<string[]> {
     const events = history.events ?? [];
     events.forEach((event, index) => {
       const attributes = event.workflowTaskFailedEventAttributes;
-      if (attributes && !isExternalRequestAtCompletion(attributes, events.slice(index + 1))) {
+      if (attributes) {
         const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[attributes.cause ?? 0] ?? String(attributes.cause);
         // The events around it say which one arrived while the task completed.
         const around = events
@@ -296,25 +298,6 @@ async function failedWorkflowTasks(client: Client): Promise<string[]> {
     });
   }
   return failed;
-}
-
-const { EventType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
-
-/**
- * UnhandledCommand because a user's request (a cancel, a signal) reached the session in the
- * moment it completed: Temporal then has the session look at the request before it may close,
- * which no workflow code can prevent. The same cause with the session's own activities or
- * children arriving is a session that did not wait for them: a bug, reported.
- */
-function isExternalRequestAtCompletion(
-  failure: temporal.api.history.v1.IWorkflowTaskFailedEventAttributes,
-  following: readonly temporal.api.history.v1.IHistoryEvent[],
-): boolean {
-  if (failure.cause !== WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND) return false;
-  const next = following.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
-  const arrived = next === -1 ? following : following.slice(0, next);
-  const external = new Set([EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]);
-  return arrived.length > 0 && arrived.every((e) => external.has(e.eventType ?? 0));
 }
 
 /**
