@@ -8,7 +8,7 @@ import { RESTORE_WORK_SCHEMA_PATTERN } from '../domain/kept-databases';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { resolveTargetCredentials } from '../secrets/target-credentials';
 import { classifyTlsFailure } from '../domain/tls-failures';
-import { DEFAULT_TLS, hostCheckAfterHandshake, mysql2SslOptions, requiresTls } from '../domain/target-tls';
+import { DEFAULT_TLS, hostCheckAfterHandshake, mysql2SslOptions } from '../domain/target-tls';
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOENT', 'EAI_AGAIN']);
 const AUTH_CODES = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR']);
@@ -25,8 +25,8 @@ export function describeTargetAddress(spec: TargetSpec): string {
 export async function connectToTarget(target: Named<TargetSpec>, secrets: SecretResolver): Promise<mysql.Connection> {
   const { spec } = target;
   const { password, tls, pems } = await resolveTargetCredentials(target, secrets);
-  // The servers never speak TLS over their socket.
   const address = { isIpAddress: isIP(spec.host ?? '') !== 0 };
+  // The servers never speak TLS over their socket.
   const ssl = spec.socket ? undefined : mysql2SslOptions(tls.mode, pems, address);
   const connect = (withTls: boolean) =>
     mysql.createConnection({
@@ -107,11 +107,11 @@ export function classifyConnectionError(err: unknown, target: Named<TargetSpec>)
     return permanentFailure(
       PermanentFailureType.AuthenticationFailed,
       `${where}: access denied for user "${target.spec.user}"; check spec.user and the password secret` +
-        // MariaDB (10.11) refuses a connection without TLS to a server that requires it, and one
-        // without the client certificate a user requires, as a wrong password.
-        (requiresTls(target.spec.tls?.mode ?? DEFAULT_TLS.mode)
-          ? ', and that the user does not require a client certificate (spec.tls.clientCertificate)'
-          : ', and whether the server requires TLS (spec.tls.mode)'),
+        // The servers refuse a connection without the client certificate a user requires as a
+        // wrong password (and a `disabled` one to a TLS-only MariaDB 10.11: connectToTarget tells).
+        ((target.spec.tls?.mode ?? DEFAULT_TLS.mode) === 'disabled'
+          ? ''
+          : ', and whether the user requires a client certificate (spec.tls.clientCertificate)'),
     );
   }
   if (UNREACHABLE_CODES.has(code)) {
