@@ -40,7 +40,9 @@ async function createDatabaseWithUser(server: MariaDbInstance, database: string,
   const connection = await rootConnection(server);
   try {
     await connection.query("CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?", [user, password]);
-    await connection.query(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${database}\`.* TO ?@'127.0.0.1'`, [user]);
+    // The documented minimal grants of a backup user (docs/security.md).
+    await connection.query(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON \`${database}\`.* TO ?@'127.0.0.1'`, [user]);
+    await connection.query("GRANT SELECT ON mysql.proc TO ?@'127.0.0.1'", [user]);
   } finally {
     await connection.end();
   }
