@@ -1,4 +1,13 @@
-import { ApplicationFailure, CancellationScope, executeChild, log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  executeChild,
+  log,
+  proxyActivities,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ReplicaActivities } from '../activities';
 import type { PopulateReplicaResult } from '../activities/replica-population';
 import type { ReplicaVolume } from '../activities/replica-workers';
@@ -126,6 +135,10 @@ export async function replicaVolumePopulation(input: ReplicaPopulationInput): Pr
     scheduleToStartTimeout: '2 minutes',
     // Retries are this loop's: each one first makes sure a worker runs.
     retry: { maximumAttempts: 1 },
+    // A cancelled population waits for its worker to confirm (its tools stopped), and the
+    // population never completes while the activity's own end is still on its way (a workflow
+    // task failed with UnhandledCommand when a cancelled attempt had already been handed out).
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   try {
     for (let attempt = 1; ; attempt++) {
