@@ -27,77 +27,44 @@ export interface TestCertificates {
 export async function createTestCertificates(dir: string): Promise<TestCertificates> {
   mkdirSync(dir, { recursive: true });
   const file = (name: string) => path.join(dir, name);
+  const key = ['-newkey', 'rsa:2048', '-nodes', '-days', '2'];
   const selfSignedCa = (name: string, subject: string) =>
-    run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      file(`${name}-key.pem`),
-      '-out',
-      file(`${name}.pem`),
-      '-days',
-      '2',
-      '-subj',
-      subject,
-    ]);
-  const signed = async (name: string, subject: string, ca: string, extensions: string) => {
-    await run('openssl', [
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      file(`${name}-key.pem`),
-      '-out',
-      file(`${name}.csr`),
-      '-subj',
-      subject,
-    ]);
-    writeFileSync(file(`${name}.ext`), extensions);
-    await run('openssl', [
+    run('openssl', ['req', '-x509', ...key, '-keyout', file(`${name}-key.pem`), '-out', file(`${name}.pem`), '-subj', subject]);
+  const request = (name: string, subject: string) =>
+    run('openssl', ['req', ...key.slice(0, 3), '-keyout', file(`${name}-key.pem`), '-out', file(`${name}.csr`), '-subj', subject]);
+  // Certifies the key of the request `csr` as `certificate`, signed by `ca`.
+  const certify = (csr: string, certificate: string, ca: string, extensions: string) => {
+    writeFileSync(file(`${certificate}.ext`), extensions);
+    return run('openssl', [
       'x509',
       '-req',
       '-in',
-      file(`${name}.csr`),
+      file(`${csr}.csr`),
       '-CA',
       file(`${ca}.pem`),
       '-CAkey',
       file(`${ca}-key.pem`),
       '-CAcreateserial',
       '-out',
-      file(`${name}.pem`),
+      file(`${certificate}.pem`),
       '-days',
       '2',
       '-extfile',
-      file(`${name}.ext`),
+      file(`${certificate}.ext`),
     ]);
   };
+  const serverExtensions = (names: string) => `subjectAltName=${names}\nbasicConstraints=CA:FALSE\n`;
+  const clientExtensions = 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n';
   await selfSignedCa('ca', '/CN=dbkeep test CA');
   await selfSignedCa('other-ca', '/CN=some other CA');
-  await signed('server', '/CN=dbkeep test server', 'ca', 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
-  // Signed for the server's own key, so a server restarted with it keeps its key.
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    file('server.csr'),
-    '-CA',
-    file('ca.pem'),
-    '-CAkey',
-    file('ca-key.pem'),
-    '-CAcreateserial',
-    '-out',
-    file('server-wrong-name.pem'),
-    '-days',
-    '2',
-    '-extfile',
-    writeExtensions(file('wrong-name.ext'), 'subjectAltName=DNS:db.example.com\nbasicConstraints=CA:FALSE\n'),
-  ]);
-  await signed('client', '/CN=dbkeep-backup', 'ca', 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
-  await signed('stranger', '/CN=dbkeep-backup', 'other-ca', 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
+  await request('server', '/CN=dbkeep test server');
+  await certify('server', 'server', 'ca', serverExtensions('IP:127.0.0.1'));
+  // The server's own key again, certified for another name: a server restarted with it keeps its key.
+  await certify('server', 'server-wrong-name', 'ca', serverExtensions('DNS:db.example.com'));
+  await request('client', '/CN=dbkeep-backup');
+  await certify('client', 'client', 'ca', clientExtensions);
+  await request('stranger', '/CN=dbkeep-backup');
+  await certify('stranger', 'stranger', 'other-ca', clientExtensions);
   return {
     caFile: file('ca.pem'),
     otherCaFile: file('other-ca.pem'),
@@ -109,9 +76,4 @@ export async function createTestCertificates(dir: string): Promise<TestCertifica
     strangerCertFile: file('stranger.pem'),
     strangerKeyFile: file('stranger-key.pem'),
   };
-}
-
-function writeExtensions(file: string, text: string): string {
-  writeFileSync(file, text);
-  return file;
 }

@@ -1,8 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
+import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { pathWithReleaseTools, type DatabaseRelease } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
-import { configurationDocument, fingerprintDatabases, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import {
+  configurationDocument,
+  fingerprintDatabases,
+  restoreSnapshotInto,
+  rootQuery,
+  startE2eStack,
+  type E2eStack,
+} from '../support/e2e-stack';
 import { createFeatureDatabase, FEATURES_DATABASE } from '../support/feature-database';
 import { workflowFailureOf } from '../support/workflow-failure';
 import { activityRecords, onlyActivity } from '../reliability/fault-harness';
@@ -82,16 +89,7 @@ describe.each(CASES)('$release', ({ release, grants, withoutLast }) => {
   it('backs up as a user with exactly the documented grants, and the restore has every view, trigger, routine and event', async () => {
     const { snapshotId } = (await (await backupAs('backup-0')).result()) as { snapshotId: string };
     const into = await stack.startDatabase({ release });
-    const resources = stack.resources(stack.targetDocument('restored', into), configurationDocument(configuration, { target: 'restored' }));
-    await (
-      await stack.client.restore({
-        repository: resolveBackupConfiguration(resources, configuration).repository,
-        configuration,
-        target: resolveTarget(resources, 'restored'),
-        selector: { snapshotId },
-        overwrite: false,
-      })
-    ).result();
+    await restoreSnapshotInto(stack, configuration, snapshotId, stack.targetDocument('restored', into));
     const restored = await fingerprintDatabases(into, [FEATURES_DATABASE]);
     expect(restored).toEqual(await fingerprintDatabases(source, [FEATURES_DATABASE]));
     expect(Object.keys(restored[FEATURES_DATABASE]!.routines).length).toBeGreaterThan(0);

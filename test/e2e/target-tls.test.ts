@@ -1,10 +1,17 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
+import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { pathWithReleaseTools, type DatabaseRelease, type ServerTls } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { createTestCertificates, type TestCertificates } from '../../stack/test-certificates';
-import { configurationDocument, fingerprintDatabases, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import {
+  configurationDocument,
+  fingerprintDatabases,
+  restoreSnapshotInto,
+  rootQuery,
+  startE2eStack,
+  type E2eStack,
+} from '../support/e2e-stack';
 import { AWKWARD_DATABASE, createAwkwardDatabase } from '../support/sample-data';
 import { workflowFailureOf } from '../support/workflow-failure';
 import { activityRecords, onlyActivity } from '../reliability/fault-harness';
@@ -87,19 +94,12 @@ describe.each(RELEASES)('%s requiring TLS', (release) => {
     const { snapshotId } = (await started.result) as { snapshotId: string };
 
     const into = await stack.startDatabase({ release, tls: serverTls() });
-    const resources = stack.resources(
+    await restoreSnapshotInto(
+      stack,
+      configuration,
+      snapshotId,
       tlsTarget('restored', into, { mode: 'verify-ca', ca: { file: certs.caFile } }),
-      configurationDocument(configuration, { target: 'restored' }),
     );
-    await (
-      await stack.client.restore({
-        repository: resolveBackupConfiguration(resources, configuration).repository,
-        configuration,
-        target: resolveTarget(resources, 'restored'),
-        selector: { snapshotId },
-        overwrite: false,
-      })
-    ).result();
     expect(await fingerprintDatabases(into, [AWKWARD_DATABASE])).toEqual(await fingerprintDatabases(source, [AWKWARD_DATABASE]));
   });
 

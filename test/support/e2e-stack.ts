@@ -12,7 +12,7 @@ import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Work
 import { createConnection, type Connection as MysqlConnection, type RowDataPacket } from 'mysql2/promise';
 import { stringify } from 'yaml';
 import { DbkeepClient } from '../../clients/dbkeep-client';
-import { parseResourceSet, type ResourceSet } from '../../domain/resource-set';
+import { parseResourceSet, resolveBackupConfiguration, resolveTarget, type ResourceSet } from '../../domain/resource-set';
 import { API_VERSION } from '../../domain/resources';
 import { fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { startMariaDbInstance, type MariaDbInstance, type MariaDbInstanceOptions } from '../../stack/mariadb-instance';
@@ -60,6 +60,23 @@ export interface E2eStack {
 }
 
 const S3_SECRET_ENV = 'DBKEEP_E2E_S3_SECRET_KEY';
+
+/**
+ * Restores a snapshot of `configuration` into the Target `target` describes (a document from
+ * targetDocument, changed as a test needs), not overwriting, and returns the session's result.
+ */
+export async function restoreSnapshotInto(stack: E2eStack, configuration: string, snapshotId: string, target: object): Promise<unknown> {
+  const name = (target as { metadata: { name: string } }).metadata.name;
+  const resources = stack.resources(target, configurationDocument(configuration, { target: name }));
+  const handle = await stack.client.restore({
+    repository: resolveBackupConfiguration(resources, configuration).repository,
+    configuration,
+    target: resolveTarget(resources, name),
+    selector: { snapshotId },
+    overwrite: false,
+  });
+  return handle.result();
+}
 
 export function configurationDocument(name: string, spec: Record<string, unknown>): object {
   return { apiVersion: API_VERSION, kind: 'BackupConfiguration', metadata: { name }, spec: { repository: 'repo', ...spec } };
