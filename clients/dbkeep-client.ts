@@ -190,7 +190,7 @@ const scheduleNoteInputSchema = z.strictObject({ configuration: resourceNameSche
 
 /**
  * A session's workflow id as domain/session-ids.ts spells them (backup/NAME/SNAPSHOT-ID, a
- * schedule's backup/NAME/scheduled-TIME, restore-volumes/NAME/ID/replica-N); Temporal's own
+ * schedule's backup/NAME/scheduled-TIME, restore-volumes/NAME/ID); Temporal's own
  * limit on ids is 1000 bytes.
  */
 const sessionWorkflowIdSchema = z
@@ -285,7 +285,7 @@ export class DbkeepClient {
     });
   }
 
-  /** A physical snapshot into N replica volumes, one child workflow per replica. */
+  /** A physical snapshot into N replica volumes, every replica in parallel within one session. */
   async restoreIntoVolumes(
     options: StartVolumeRestoreOptions,
   ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof volumeRestoreSession>> {

@@ -47,8 +47,12 @@ export function volumeRestoreWorkflowId(configuration: string, restoreId: string
   return `restore-volumes/${configuration}/${restoreId}`;
 }
 
-export function replicaPopulationWorkflowId(parentWorkflowId: string, ordinal: number): string {
-  return `${parentWorkflowId}/replica-${ordinal}`;
+/**
+ * The id of one replica's activity in a volume restore's history: `replica-1/populate/2` is
+ * replica 1's second population attempt, `replica-1/stop-worker` the end of its worker.
+ */
+export function replicaActivityId(ordinal: number, step: 'ensure-worker' | 'populate' | 'stop-worker', attempt?: number): string {
+  return `replica-${ordinal}/${step}${attempt === undefined ? '' : `/${attempt}`}`;
 }
 
 /** The task queue only the worker bound to one replica's volume polls. */

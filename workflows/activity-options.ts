@@ -26,11 +26,18 @@ type StreamingActivities = Pick<DbkeepActivities, 'dumpToRepository' | 'restoreF
 type PruneActivities = Pick<DbkeepActivities, 'applyRetention'>;
 type MetricsActivities = Pick<DbkeepActivities, 'pushSessionMetrics'>;
 
-/** Short calls: connect, list, read or write a manifest. */
-export const quickActivities = proxyActivities<QuickActivities>({
+const QUICK_OPTIONS = {
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
-});
+} as const;
+
+/** Short calls: connect, list, read or write a manifest. */
+export const quickActivities = proxyActivities<QuickActivities>(QUICK_OPTIONS);
+
+/** The same, under an activity id that says whose call it is in a history several parties share. */
+export function quickActivitiesWithId(activityId: string) {
+  return proxyActivities<QuickActivities>({ ...QUICK_OPTIONS, activityId });
+}
 
 /**
  * Streaming dumps and restores. They run for as long as the data takes, so what bounds them

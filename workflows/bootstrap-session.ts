@@ -1,11 +1,11 @@
 import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
-import { replicaPopulationWorkflowId, restoreWorkflowId } from '../domain/session-ids';
+import { restoreWorkflowId } from '../domain/session-ids';
 import type { BootstrapSessionInput } from '../domain/session-inputs';
 import { quickActivities } from './activity-options';
 import { restoreSession } from './restore-session';
 import { runSession } from './session-skeleton';
 import { beginSession, runStep } from './session-status';
-import { replicaVolumePopulation } from './volume-restore-session';
+import { populateReplica } from './volume-restore-session';
 import { requireInputFields } from './input-guard';
 
 export interface BootstrapSessionResult {
@@ -43,19 +43,14 @@ export async function bootstrapSession(input: BootstrapSessionInput): Promise<Bo
         );
       }
       await runStep(status, 'populate-datadir', () =>
-        executeChild(replicaVolumePopulation, {
-          workflowId: replicaPopulationWorkflowId(info.workflowId, 0),
-          args: [
-            {
-              repository,
-              manifest,
-              restoreId: info.workflowId.split('/').at(-1)!,
-              ordinal: 0,
-              volume: { directory: datadir },
-              overwrite: false,
-              identity: input.identity,
-            },
-          ],
+        populateReplica({
+          repository,
+          manifest,
+          restoreId: info.workflowId.split('/').at(-1)!,
+          ordinal: 0,
+          volume: { directory: datadir },
+          overwrite: false,
+          identity: input.identity,
         }),
       );
     } else {

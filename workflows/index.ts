@@ -1,7 +1,7 @@
 export { backupSession } from './backup-session';
 export { backupLock } from './backup-lock';
 export { restoreSession } from './restore-session';
-export { volumeRestoreSession, replicaVolumePopulation } from './volume-restore-session';
+export { volumeRestoreSession } from './volume-restore-session';
 export { bootstrapSession } from './bootstrap-session';
 export { pruneSession } from './prune-session';
 export { importDumpsWorkflow, listSnapshotsWorkflow, repositoryStatusWorkflow } from './repository-queries';

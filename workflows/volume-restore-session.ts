@@ -2,7 +2,6 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
-  executeChild,
   log,
   proxyActivities,
   sleep,
@@ -13,11 +12,11 @@ import type { PopulateReplicaResult } from '../activities/replica-population';
 import type { ReplicaVolume } from '../activities/replica-workers';
 import type { Manifest } from '../domain/manifest';
 import { replicaLayoutProblem } from '../domain/replica-layout';
-import { replicaPopulationWorkflowId, replicaTaskQueue, volumeForOrdinal } from '../domain/session-ids';
+import { replicaActivityId, replicaTaskQueue, volumeForOrdinal } from '../domain/session-ids';
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import type { VolumeRestoreSessionInput } from '../domain/session-inputs';
-import { quickActivities } from './activity-options';
+import { quickActivities, quickActivitiesWithId } from './activity-options';
 import { runSession } from './session-skeleton';
 import { beginSession, failureMessage, runStep, type SessionIdentity } from './session-status';
 import { requireInputFields } from './input-guard';
@@ -40,9 +39,11 @@ export interface ReplicaPopulationInput {
 const MAX_POPULATION_ATTEMPTS = 5;
 
 /**
- * A physical restore into N replica volumes (Stash's `.spec.target.replicas`): one child
- * workflow per replica, in parallel. A replica that fails is retried on its own; the
- * others are not redone.
+ * A physical restore into N replica volumes (Stash's `.spec.target.replicas`): every replica in
+ * parallel, inside this one workflow. A replica that fails is retried on its own; the others are
+ * not redone. Replicas are not child workflows: cancelling a child that is completing at that
+ * moment fails the child's workflow task (UnhandledCommand), and a session cancels its other
+ * replicas exactly when one of them fails for good, often while they fail too.
  */
 export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Promise<VolumeRestoreSessionResult> {
   requireInputFields(
@@ -68,21 +69,16 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
         Array.from(
           { length: input.replicas },
           (_, ordinal) => () =>
-            executeChild(replicaVolumePopulation, {
-              workflowId: replicaPopulationWorkflowId(info.workflowId, ordinal),
-              args: [
-                {
-                  repository,
-                  manifest,
-                  restoreId,
-                  ordinal,
-                  volume: input.volumeClaimTemplate
-                    ? { claimTemplate: input.volumeClaimTemplate }
-                    : { directory: volumeForOrdinal(input.volumeTemplate!, ordinal) },
-                  overwrite: input.overwrite,
-                  identity: input.identity,
-                },
-              ],
+            populateReplica({
+              repository,
+              manifest,
+              restoreId,
+              ordinal,
+              volume: input.volumeClaimTemplate
+                ? { claimTemplate: input.volumeClaimTemplate }
+                : { directory: volumeForOrdinal(input.volumeTemplate!, ordinal) },
+              overwrite: input.overwrite,
+              identity: input.identity,
             }),
         ),
       ),
@@ -94,9 +90,8 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
 
 /**
  * Every replica at once. A replica that fails for good cancels the others, and the session waits
- * until every one has ended before it fails: each child stops its replica worker in its own
- * `finally`, while a child still running when the session closed would be terminated (the
- * default parent close policy) and its worker process or Job would outlive the restore.
+ * until every one has ended before it fails: each replica stops its worker in its own `finally`,
+ * and a session that ended first would leave those worker processes or Jobs behind.
  */
 async function populateEveryReplica(replicas: Array<() => Promise<PopulateReplicaResult>>): Promise<PopulateReplicaResult[]> {
   const scope = new CancellationScope();
@@ -122,29 +117,35 @@ async function populateEveryReplica(replicas: Array<() => Promise<PopulateReplic
  * One replica: make sure a worker bound to its volume runs (a local process, or a Kubernetes
  * Job mounting its PVC), then have that worker populate the volume. If the worker dies, its
  * heartbeat stops, the attempt fails within the heartbeat timeout, and the loop starts a new
- * worker and populates again from a clean volume.
+ * worker and populates again from a clean volume. Its activities' ids say whose they are
+ * (`replica-1/populate/2`), so one replica's attempts can be told apart in the session's history.
  */
-export async function replicaVolumePopulation(input: ReplicaPopulationInput): Promise<PopulateReplicaResult> {
+export async function populateReplica(input: ReplicaPopulationInput): Promise<PopulateReplicaResult> {
   const taskQueue = replicaTaskQueue(input.restoreId, input.ordinal);
   const spec = { taskQueue, volume: input.volume, restoreId: input.restoreId, ordinal: input.ordinal };
-  const replica = proxyActivities<ReplicaActivities>({
-    taskQueue,
-    startToCloseTimeout: '24 hours',
-    heartbeatTimeout: '20 seconds',
-    // A worker that never polls (crashed at start, Job unschedulable) fails the attempt too.
-    scheduleToStartTimeout: '2 minutes',
-    // Retries are this loop's: each one first makes sure a worker runs.
-    retry: { maximumAttempts: 1 },
-    // A cancelled population waits for its worker to confirm (its tools stopped), and the
-    // population never completes while the activity's own end is still on its way (a workflow
-    // task failed with UnhandledCommand when a cancelled attempt had already been handed out).
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
+  const replicaActivity = (attempt: number) =>
+    proxyActivities<ReplicaActivities>({
+      activityId: replicaActivityId(input.ordinal, 'populate', attempt),
+      taskQueue,
+      startToCloseTimeout: '24 hours',
+      heartbeatTimeout: '20 seconds',
+      // A worker that never polls (crashed at start, Job unschedulable) fails the attempt too.
+      scheduleToStartTimeout: '2 minutes',
+      // Retries are this loop's: each one first makes sure a worker runs.
+      retry: { maximumAttempts: 1 },
+      // A cancelled population waits for its worker to confirm (its tools stopped), and the
+      // session never completes while the activity's own end is still on its way (a workflow
+      // task failed with UnhandledCommand when a cancelled attempt had already been handed out).
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    });
   try {
     for (let attempt = 1; ; attempt++) {
-      await quickActivities.ensureReplicaWorker(spec);
+      // Not cancellable: the session never ends while a worker it asked for may still be starting.
+      await CancellationScope.nonCancellable(() =>
+        quickActivitiesWithId(replicaActivityId(input.ordinal, 'ensure-worker', attempt)).ensureReplicaWorker(spec),
+      );
       try {
-        return await replica.populateReplicaVolume({
+        return await replicaActivity(attempt).populateReplicaVolume({
           repository: input.repository,
           manifest: input.manifest,
           restoreId: input.restoreId,
@@ -164,6 +165,8 @@ export async function replicaVolumePopulation(input: ReplicaPopulationInput): Pr
       }
     }
   } finally {
-    await CancellationScope.nonCancellable(() => quickActivities.stopReplicaWorker(spec));
+    await CancellationScope.nonCancellable(() =>
+      quickActivitiesWithId(replicaActivityId(input.ordinal, 'stop-worker')).stopReplicaWorker(spec),
+    );
   }
 }

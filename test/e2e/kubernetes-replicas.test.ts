@@ -24,7 +24,7 @@ import {
 } from '../../activities/kubernetes-replica-workers';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { replicaPopulationWorkflowId, replicaTaskQueue } from '../../domain/session-ids';
+import { replicaActivityId, replicaTaskQueue } from '../../domain/session-ids';
 import type { VolumeClaimTemplate } from '../../domain/volume-claim-template';
 import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
@@ -357,8 +357,14 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
       expect(statSync(directory).mode & 0o2070).toBe(0o2070);
     }
     // ensureReplicaWorker says what it started: the Job and its claim, not a process id.
-    const history = await client.temporal.workflow.getHandle(replicaPopulationWorkflowId(workflowId, 0)).fetchHistory();
-    const encrypted = history.events!.flatMap((event) => event.activityTaskCompletedEventAttributes?.result?.payloads ?? []);
+    const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
+    const ensureScheduled = history.events!.find(
+      (event) => event.activityTaskScheduledEventAttributes?.activityId === replicaActivityId(0, 'ensure-worker', 1),
+    );
+    expect(ensureScheduled).toBeDefined();
+    const encrypted = history
+      .events!.filter((event) => String(event.activityTaskCompletedEventAttributes?.scheduledEventId) === String(ensureScheduled!.eventId))
+      .flatMap((event) => event.activityTaskCompletedEventAttributes?.result?.payloads ?? []);
     const ensured = (await codec.decode(encrypted))
       // A void result is an empty binary/null payload.
       .filter((payload) => payload.data !== undefined && payload.data !== null && payload.data.length > 0)

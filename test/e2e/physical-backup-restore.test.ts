@@ -5,7 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeFailure } from '../../clients/failure-description';
 import { parseManifest } from '../../domain/manifest';
-import { replicaPopulationWorkflowId, replicaTaskQueue } from '../../domain/session-ids';
+import { replicaActivityId, replicaTaskQueue } from '../../domain/session-ids';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { findFreePort } from '../../stack/free-port';
@@ -140,8 +140,26 @@ describe('physical backup', () => {
     // The refused volume is untouched; the other replica was cancelled, not left to run.
     expect(readdirSync(path.join(root, 'replica-0'))).toEqual(['somebody-elses-file']);
     const restoreId = handle.workflowId.split('/').at(-1)!;
-    const sibling = await stack.client.temporal.workflow.getHandle(replicaPopulationWorkflowId(handle.workflowId, 1)).describe();
-    expect(['CANCELLED', 'COMPLETED']).toContain(sibling.status.name);
+    // The session ended after every population it had scheduled: cancelled, failed or done.
+    const history = await handle.fetchHistory();
+    const ended = new Set(
+      (history.events ?? []).flatMap((e) => {
+        const scheduledId = (
+          e.activityTaskCompletedEventAttributes ??
+          e.activityTaskFailedEventAttributes ??
+          e.activityTaskCanceledEventAttributes
+        )?.scheduledEventId;
+        return scheduledId === undefined || scheduledId === null ? [] : [String(scheduledId)];
+      }),
+    );
+    const populations = (history.events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'populateReplicaVolume',
+    );
+    // Replica 1's population may not have been scheduled yet when replica 0 was refused.
+    const populated = populations.map((e) => e.activityTaskScheduledEventAttributes!.activityId);
+    expect(populated).toContain(replicaActivityId(0, 'populate', 1));
+    expect(populated.filter((id) => id !== replicaActivityId(0, 'populate', 1) && id !== replicaActivityId(1, 'populate', 1))).toEqual([]);
+    expect(populations.filter((e) => !ended.has(String(e.eventId)))).toEqual([]);
     expect([0, 1].map((ordinal) => findWorkerPid(replicaTaskQueue(restoreId, ordinal)))).toEqual([undefined, undefined]);
   });
 
@@ -155,11 +173,8 @@ describe('physical backup', () => {
       const deadline = Date.now() + 60_000;
       for (;;) {
         const pid = findWorkerPid(victimQueue);
-        const child = await stack.client.temporal.workflow
-          .getHandle(`${handle.workflowId}/replica-1`)
-          .describe()
-          .catch(() => undefined);
-        const running = child?.raw.pendingActivities?.some((a) => a.activityType?.name === 'populateReplicaVolume' && a.state === 2);
+        const session = await handle.describe().catch(() => undefined);
+        const running = session?.raw.pendingActivities?.some((a) => a.activityId === replicaActivityId(1, 'populate', 1) && a.state === 2);
         if (pid !== undefined && running) return pid;
         if (Date.now() > deadline) throw new Error('replica 1 never started populating');
         await sleep(50);
@@ -169,14 +184,18 @@ describe('physical backup', () => {
 
     const restored = await result;
     expect(restored.replicas).toHaveLength(3);
-    const populateAttempts = async (ordinal: number) => {
-      const history = await stack.client.temporal.workflow.getHandle(`${handle.workflowId}/replica-${ordinal}`).fetchHistory();
-      return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'populateReplicaVolume')
-        .length;
-    };
-    expect(await populateAttempts(0)).toBe(1);
-    expect(await populateAttempts(1)).toBe(2);
-    expect(await populateAttempts(2)).toBe(1);
+    const history = await handle.fetchHistory();
+    const populations = (history.events ?? []).flatMap((e) =>
+      e.activityTaskScheduledEventAttributes?.activityType?.name === 'populateReplicaVolume'
+        ? [e.activityTaskScheduledEventAttributes.activityId]
+        : [],
+    );
+    expect(populations.sort()).toEqual([
+      replicaActivityId(0, 'populate', 1),
+      replicaActivityId(1, 'populate', 1),
+      replicaActivityId(1, 'populate', 2),
+      replicaActivityId(2, 'populate', 1),
+    ]);
     await expectReplicasMatchSource(restored.replicas.map((r) => r.volume));
   });
 

@@ -518,7 +518,7 @@ describe('DbkeepClient inputs, property-based', () => {
     const workflowId = fc.oneof(
       fc.tuple(validName, snapshotId).map(([name, id]) => `backup/${name}/${id}`),
       fc.tuple(validName, isoTime).map(([name, time]) => `backup/${name}/scheduled-${time.toISOString().replace(/\.\d{3}Z$/, 'Z')}`),
-      fc.tuple(validName, snapshotId, fc.integer({ min: 0, max: 63 })).map(([name, id, n]) => `restore-volumes/${name}/${id}/replica-${n}`),
+      fc.tuple(validName, snapshotId).map(([name, id]) => `restore-volumes/${name}/${id}`),
     );
     const call = fc.oneof(
       fc.constant(() => client.backupNow(resolved)),

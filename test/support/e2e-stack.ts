@@ -277,12 +277,11 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
   }
 }
 
-/** The sessions users start (and the replica populations of a volume restore), whose histories must stay clean. */
+/** The sessions users start, whose histories must stay clean. */
 const SESSION_WORKFLOW_TYPES = [
   'backupSession',
   'restoreSession',
   'volumeRestoreSession',
-  'replicaVolumePopulation',
   'bootstrapSession',
   'pruneSession',
   'backupLock',
