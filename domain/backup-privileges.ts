@@ -14,6 +14,15 @@ import type { ClientFamily } from './target-tls';
  * The replication position needs more (RELOAD or FLUSH_TABLES and REPLICATION CLIENT on MySQL,
  * BINLOG MONITOR on MariaDB); without them the snapshot records none, with a warning.
  */
+/**
+ * A physical backup's, measured on MariaDB 10.11 and 11.8. mariadb-backup needs RELOAD (BACKUP
+ * STAGE) and PROCESS (SHOW ENGINE INNODB STATUS), globally; LOCK TABLES is not needed. With a
+ * binary log it also runs SHOW MASTER STATUS, which needs BINLOG MONITOR (or SUPER before
+ * MariaDB 11.0), and fails at the very end of the copy without it. SHOW DATABASES is dbkeep's:
+ * the manifest lists the databases the copy holds, and without it the user sees none of them.
+ */
+export const MARIADB_PHYSICAL_BACKUP_PRIVILEGES = ['RELOAD', 'PROCESS', 'SHOW DATABASES'] as const;
+
 export const BACKUP_DATABASE_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'] as const;
 export const MYSQL_BACKUP_GLOBAL_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT', 'PROCESS'] as const;
 
@@ -48,6 +57,16 @@ export function missingBackupPrivileges(family: ClientFamily, granted: GrantedPr
     granted.tables.some((t) => t.schema === 'mysql' && t.table === 'proc' && t.privileges.has('SELECT'));
   if (!routinesVisible) missing.push({ privileges: ['SELECT'], on: { level: 'table', database: 'mysql', table: 'proc' } });
   return missing;
+}
+
+/**
+ * What mariadb-backup needs and the user lacks. `binaryLogUnreadable` is whether SHOW MASTER STATUS
+ * was refused on a server that writes a binary log: tried, since SUPER also allows it before 11.0.
+ */
+export function missingPhysicalBackupPrivileges(granted: GrantedPrivileges, binaryLogUnreadable: boolean): MissingGrant[] {
+  const lacking: string[] = MARIADB_PHYSICAL_BACKUP_PRIVILEGES.filter((p) => !granted.global.has(p));
+  if (binaryLogUnreadable) lacking.push('BINLOG MONITOR');
+  return lacking.length > 0 ? [{ privileges: lacking, on: { level: 'global' } }] : [];
 }
 
 function hasOnDatabase(granted: GrantedPrivileges, privilege: string, database: string): boolean {

@@ -1,6 +1,7 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { pathWithReleaseTools, type DatabaseRelease } from '../../stack/database-instance';
+import { pathWithReleaseTools, startDatabaseInstance, type DatabaseRelease } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import {
   configurationDocument,
@@ -17,7 +18,8 @@ import { activityRecords, onlyActivity } from '../reliability/fault-harness';
 /**
  * A backup user with exactly the grants docs/security.md lists backs up a database with a view,
  * a trigger, a routine and an event, and the restore has every one of them; a user lacking one
- * grant fails at the preflight, before any dump, naming it and the GRANT that fixes it.
+ * grant fails at the preflight, before any dump, naming it and the GRANT that fixes it. The same
+ * for a physical backup (mariadb-backup) of a server that writes a binary log.
  */
 let stack: E2eStack;
 const hostPath = process.env.PATH ?? '';
@@ -58,7 +60,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-describe.each(CASES)('$release', ({ release, grants, withoutLast }) => {
+describe.each(CASES)('$release, logical', ({ release, grants, withoutLast }) => {
   let source: MariaDbInstance;
   const configuration = `least-${release.replace('.', '-')}`;
 
@@ -100,6 +102,75 @@ describe.each(CASES)('$release', ({ release, grants, withoutLast }) => {
     const failure = await workflowFailureOf(handle.result());
     expect(failure).toMatchObject({ type: 'InsufficientPrivileges', nonRetryable: true });
     expect(failure.message).toMatch(withoutLast);
+    const activities = await activityRecords(stack.client.temporal, handle.workflowId);
+    expect(onlyActivity(activities, 'preflightTarget')).toMatchObject({ outcome: 'failed', attempt: 1 });
+    expect(activities.map((a) => a.activityType)).not.toContain('dumpToRepository');
+  });
+});
+
+describe.each(['mariadb-10.11', 'mariadb-11.8'] as const)('%s, physical', (release) => {
+  let source: MariaDbInstance;
+  const configuration = `physical-least-${release.replace('.', '-')}`;
+
+  beforeAll(async () => {
+    // The replica worker that prepares the restore is a process of its own and inherits this PATH.
+    process.env.PATH = pathWithReleaseTools(release, hostPath);
+    source = await stack.startDatabase({ release, extraArgs: ['--log-bin=binlog'] });
+    await createFeatureDatabase(source);
+    for (const [index, privileges] of ['RELOAD, PROCESS, SHOW DATABASES, BINLOG MONITOR', 'RELOAD, PROCESS, SHOW DATABASES'].entries()) {
+      const account = `'physical-${index}'@'127.0.0.1'`;
+      await rootQuery(source, `CREATE USER ${account} IDENTIFIED BY 'backup-pw'`);
+      await rootQuery(source, `GRANT ${privileges} ON *.* TO ${account}`);
+    }
+  });
+
+  afterAll(() => {
+    process.env.PATH = hostPath;
+  });
+
+  const resourcesAs = (user: string) => {
+    const target = stack.targetDocument(`as-${user}`, source, 'backup-pw') as { spec: Record<string, unknown> };
+    return stack.resources(
+      { ...target, spec: { ...target.spec, user, datadir: source.datadir } },
+      configurationDocument(configuration, { target: `as-${user}`, method: 'physical' }),
+    );
+  };
+  const backupAs = (user: string) => stack.client.backupNow(resolveBackupConfiguration(resourcesAs(user), configuration));
+
+  it('backs up as a user with exactly RELOAD, PROCESS, SHOW DATABASES and BINLOG MONITOR, into a data directory the server starts on', async () => {
+    const backup = await (await backupAs('physical-0')).result();
+    if (backup.outcome !== 'succeeded') throw new Error('backup skipped');
+    const volume = path.join(stack.dir, `${configuration}-volume`);
+    const restored = await (
+      await stack.client.restoreIntoVolumes({
+        repository: resourcesAs('physical-0').repositories.get('repo')!,
+        configuration,
+        selector: { snapshotId: backup.snapshotId },
+        replicas: 1,
+        volumeTemplate: volume,
+      })
+    ).result();
+    expect(restored.replicas.map((r) => r.volume)).toEqual([volume]);
+    const server = await startDatabaseInstance({
+      release,
+      dir: `${volume}-run`,
+      existingDatadir: volume,
+      rootPassword: source.rootPassword,
+    });
+    try {
+      expect(await fingerprintDatabases(server, [FEATURES_DATABASE])).toEqual(await fingerprintDatabases(source, [FEATURES_DATABASE]));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('fails at the preflight without BINLOG MONITOR, naming it and the GRANT', async () => {
+    const handle = await backupAs('physical-1');
+    const failure = await workflowFailureOf(handle.result());
+    expect(failure).toMatchObject({ type: 'InsufficientPrivileges', nonRetryable: true });
+    expect(failure.message).toMatch(
+      /lacks what a physical backup needs \(BINLOG MONITOR on \*\.\*\); grant it with: GRANT BINLOG MONITOR ON \*\.\* TO 'physical-1'@'127\.0\.0\.1'/,
+    );
     const activities = await activityRecords(stack.client.temporal, handle.workflowId);
     expect(onlyActivity(activities, 'preflightTarget')).toMatchObject({ outcome: 'failed', attempt: 1 });
     expect(activities.map((a) => a.activityType)).not.toContain('dumpToRepository');

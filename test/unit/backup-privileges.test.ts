@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { accountOf, grantStatements, missingBackupPrivileges, type GrantedPrivileges } from '../../domain/backup-privileges';
+import {
+  accountOf,
+  grantStatements,
+  missingBackupPrivileges,
+  missingPhysicalBackupPrivileges,
+  type GrantedPrivileges,
+} from '../../domain/backup-privileges';
 
 const none: GrantedPrivileges = { global: new Set(), schemas: [], tables: [] };
 const set = (...privileges: string[]) => new Set(privileges);
@@ -41,6 +47,18 @@ describe('missingBackupPrivileges', () => {
     expect(missingBackupPrivileges('mariadb', patterned, ['shop_eu', 'shop_us'])).toEqual([]);
     // `\_` is a literal underscore: "shopXeu" is not covered.
     expect(missingBackupPrivileges('mariadb', patterned, ['shopXeu'])).toHaveLength(1);
+  });
+});
+
+describe('missingPhysicalBackupPrivileges', () => {
+  it('asks for RELOAD, PROCESS and SHOW DATABASES globally, and BINLOG MONITOR only when the binary log position was refused', () => {
+    const granted = { ...none, global: set('RELOAD', 'PROCESS', 'SHOW DATABASES') };
+    expect(missingPhysicalBackupPrivileges(granted, false)).toEqual([]);
+    expect(missingPhysicalBackupPrivileges(granted, true)).toEqual([{ privileges: ['BINLOG MONITOR'], on: { level: 'global' } }]);
+    // A database-level grant is no grant here: both are global privileges.
+    expect(missingPhysicalBackupPrivileges({ ...none, schemas: [{ schema: '%', privileges: set('RELOAD') }] }, false)).toEqual([
+      { privileges: ['RELOAD', 'PROCESS', 'SHOW DATABASES'], on: { level: 'global' } },
+    ]);
   });
 });
 
