@@ -1,4 +1,5 @@
 import type mysql from 'mysql2/promise';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import {
   KEPT_OBJECT_KINDS,
   keepSchemaName,
@@ -174,8 +175,11 @@ async function showCreate(connection: mysql.Connection, database: string, kind: 
   const [row] = await rows(connection, `SHOW CREATE ${kind} ${q(database)}.${q(name)}`);
   const statement = row?.[SHOW_CREATE_COLUMN[kind]];
   if (typeof statement !== 'string' || statement === '') {
-    throw new Error(
-      `cannot read the definition of ${kind.toLowerCase()} ${database}.${name} (SHOW VIEW or the routine's privileges missing?)`,
+    // The server answers without the body when the user may not see it: a retry sees no more.
+    throw permanentFailure(
+      PermanentFailureType.InsufficientPrivileges,
+      `cannot read the definition of ${kind.toLowerCase()} ${database}.${name} to keep it while the restore replaces it: ` +
+        'the restore user needs SHOW VIEW for views, and for routines SHOW_ROUTINE on MySQL or SELECT on mysql.proc on MariaDB 10 (docs/security.md)',
     );
   }
   return {

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
-import { classifyToolFailure, isLostConnection } from '../domain/server-errors';
+import { classifyToolFailure, isLostConnection, isPrivilegeError } from '../domain/server-errors';
 import type { Manifest } from '../domain/manifest';
 import type { Progress } from '../domain/progress';
 import { snapshotKey } from '../domain/repository-layout';
@@ -245,6 +245,14 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     try {
       if (gtid?.action === 'adopt') await connection.query('SET SESSION sql_log_bin = 0');
       return await use(connection);
+    } catch (err) {
+      const { errno, sqlMessage } = err as { errno?: number; sqlMessage?: string };
+      if (!isPrivilegeError(errno)) throw err;
+      throw permanentFailure(
+        PermanentFailureType.InsufficientPrivileges,
+        `Target "${target.name}": its user may not do what the restore needs (${sqlMessage ?? `server error ${errno}`}); ` +
+          'docs/security.md lists the grants of a restore user',
+      );
     } finally {
       await connection.end().catch(() => undefined);
     }

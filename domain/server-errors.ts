@@ -64,6 +64,13 @@ const PERMANENT_SERVER_ERRORS: ReadonlyMap<number, string> = new Map([
   [4161, 'unknown collation or character set'],
 ]);
 
+/** The server refused a statement for want of a privilege: the same user is refused the same way on every retry. */
+const PRIVILEGE_ERRORS: ReadonlySet<number> = new Set([1044, 1142, 1143, 1227, 1370, 1419, 3554]);
+
+export function isPrivilegeError(code: number | undefined): boolean {
+  return code !== undefined && PRIVILEGE_ERRORS.has(code);
+}
+
 // `ERROR 1064 (42000) at line 4: ...` (the clients), `Got error: 1045: ...` and `... (1227)` (the dump tools).
 const CLIENT_ERROR = /ERROR (\d{4}) \([0-9A-Z]{5}\)(?: at line (\d+))?: ?(.*)/;
 const DUMP_GOT_ERROR = /Got error: (\d{4}): (.*)/;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveBackupConfiguration } from '../../domain/resource-set';
+import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { pathWithReleaseTools, startDatabaseInstance, type DatabaseRelease } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import {
@@ -19,7 +19,9 @@ import { activityRecords, onlyActivity } from '../reliability/fault-harness';
  * A backup user with exactly the grants docs/security.md lists backs up a database with a view,
  * a trigger, a routine and an event, and the restore has every one of them; a user lacking one
  * grant fails at the preflight, before any dump, naming it and the GRANT that fixes it. The same
- * for a physical backup (mariadb-backup) of a server that writes a binary log.
+ * for a physical backup (mariadb-backup) of a server that writes a binary log. A restore user with
+ * the documented grants restores into a new database and over an existing one; without the grant
+ * on dbkeep's work schemas it fails at once, leaving the existing database as it was.
  */
 let stack: E2eStack;
 const hostPath = process.env.PATH ?? '';
@@ -174,5 +176,105 @@ describe.each(['mariadb-10.11', 'mariadb-11.8'] as const)('%s, physical', (relea
     const activities = await activityRecords(stack.client.temporal, handle.workflowId);
     expect(onlyActivity(activities, 'preflightTarget')).toMatchObject({ outcome: 'failed', attempt: 1 });
     expect(activities.map((a) => a.activityType)).not.toContain('dumpToRepository');
+  });
+});
+
+interface RestoreCase {
+  release: DatabaseRelease;
+  server: Pick<Parameters<E2eStack['startDatabase']>[0] & object, 'extraArgs' | 'gtid'>;
+  /** The documented grants of a restore user on this engine; the first is the one on dbkeep's work schemas. */
+  grants: string[];
+}
+
+const WORK_SCHEMAS_GRANT = 'GRANT ALL ON `\\_dbkeep\\_%`.* TO ?';
+const ON_DATABASE = `GRANT ALL ON \`${FEATURES_DATABASE}\`.* TO ?`;
+
+const RESTORE_CASES: RestoreCase[] = [
+  {
+    release: 'mariadb-10.11',
+    server: { extraArgs: ['--log-bin=binlog'] },
+    grants: [WORK_SCHEMAS_GRANT, ON_DATABASE, 'GRANT SELECT ON mysql.proc TO ?', 'GRANT SUPER ON *.* TO ?'],
+  },
+  {
+    release: 'mariadb-11.8',
+    server: { extraArgs: ['--log-bin=binlog'] },
+    grants: [WORK_SCHEMAS_GRANT, ON_DATABASE, 'GRANT SET USER, SUPER ON *.* TO ?'],
+  },
+  {
+    release: 'mysql-9.7',
+    server: { gtid: true },
+    grants: [
+      WORK_SCHEMAS_GRANT,
+      ON_DATABASE,
+      'GRANT SUPER, SET_ANY_DEFINER, SYSTEM_USER, SESSION_VARIABLES_ADMIN, SHOW_ROUTINE ON *.* TO ?',
+    ],
+  },
+];
+
+describe.each(RESTORE_CASES)('$release, restore', ({ release, server, grants }) => {
+  let source: MariaDbInstance;
+  let into: MariaDbInstance;
+  let snapshotId: string;
+  const configuration = `restore-least-${release.replace('.', '-')}`;
+
+  beforeAll(async () => {
+    process.env.PATH = pathWithReleaseTools(release, hostPath);
+    source = await stack.startDatabase({ release, ...server });
+    await createFeatureDatabase(source);
+    const resources = stack.resources(
+      stack.targetDocument('source', source),
+      configurationDocument(configuration, { target: 'source', databases: [FEATURES_DATABASE] }),
+    );
+    const backup = await (await stack.client.backupNow(resolveBackupConfiguration(resources, configuration))).result();
+    if (backup.outcome !== 'succeeded') throw new Error('backup skipped');
+    snapshotId = backup.snapshotId;
+    into = await stack.startDatabase({ release, ...server });
+    for (const [index, grantsOfUser] of [grants, grants.slice(1)].entries()) {
+      const account = `'restore-${index}'@'127.0.0.1'`;
+      await rootQuery(into, `CREATE USER ${account} IDENTIFIED BY 'restore-pw'`);
+      for (const grant of grantsOfUser) await rootQuery(into, grant.replace('?', account));
+    }
+  });
+
+  afterAll(() => {
+    process.env.PATH = hostPath;
+  });
+
+  const restoreAs = async (user: string, overwrite: boolean) => {
+    const target = stack.targetDocument('into', into, 'restore-pw') as { spec: Record<string, unknown> };
+    const resources = stack.resources(
+      { ...target, spec: { ...target.spec, user } },
+      configurationDocument(configuration, { target: 'into' }),
+    );
+    return stack.client.restore({
+      repository: resolveBackupConfiguration(resources, configuration).repository,
+      configuration,
+      target: resolveTarget(resources, 'into'),
+      selector: { snapshotId },
+      overwrite,
+    });
+  };
+
+  it('restores as a user with exactly the documented grants, into a new database and over an existing one', async () => {
+    const expected = await fingerprintDatabases(source, [FEATURES_DATABASE]);
+    await (await restoreAs('restore-0', false)).result();
+    expect(await fingerprintDatabases(into, [FEATURES_DATABASE])).toEqual(expected);
+    await rootQuery(into, `DROP VIEW \`${FEATURES_DATABASE}\`.doc_titles`);
+    await (await restoreAs('restore-0', true)).result();
+    expect(await fingerprintDatabases(into, [FEATURES_DATABASE])).toEqual(expected);
+  });
+
+  it("fails at once without the grant on dbkeep's work schemas, leaving the existing database as it was", async () => {
+    await rootQuery(into, `DROP VIEW \`${FEATURES_DATABASE}\`.doc_titles`);
+    const before = await fingerprintDatabases(into, [FEATURES_DATABASE]);
+    const handle = await restoreAs('restore-1', true);
+    const failure = await workflowFailureOf(handle.result());
+    expect(failure).toMatchObject({ type: 'InsufficientPrivileges', nonRetryable: true });
+    expect(failure.message).toMatch(
+      /^Target "into": its user may not do what the restore needs \(.*_dbkeep_restore.*\); docs\/security\.md/,
+    );
+    const activities = await activityRecords(stack.client.temporal, handle.workflowId);
+    expect(onlyActivity(activities, 'restoreFromSnapshot')).toMatchObject({ outcome: 'failed', attempt: 1 });
+    expect(await fingerprintDatabases(into, [FEATURES_DATABASE])).toEqual(before);
   });
 });

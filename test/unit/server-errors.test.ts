@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyToolFailure, isLostConnection } from '../../domain/server-errors';
+import { classifyToolFailure, isLostConnection, isPrivilegeError } from '../../domain/server-errors';
 
 /** Messages as the tools print them (the MariaDB 10.11/11.8 and MySQL 9.7 clients and dump tools). */
 describe('classifyToolFailure', () => {
@@ -81,5 +81,10 @@ describe('classifyToolFailure', () => {
 
   it('knows the lost-connection codes the server-alive probe tells apart', () => {
     expect([2006, 2013, 2003, 1153, undefined].map(isLostConnection)).toEqual([true, true, false, false, false]);
+  });
+
+  it("knows the refusals for want of a privilege (database, table, column, routine, SUPER-like), not the login's", () => {
+    expect([1044, 1142, 1143, 1227, 1370, 1419, 3554].every(isPrivilegeError)).toBe(true);
+    expect([1045, 2003, 1213, undefined].map(isPrivilegeError)).toEqual([false, false, false, false]);
   });
 });
