@@ -19,13 +19,7 @@ import type {
   TargetSpec,
 } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
-import {
-  grantStatements,
-  missingBackupPrivileges,
-  missingPhysicalBackupPrivileges,
-  type GrantedPrivileges,
-  type MissingGrant,
-} from '../domain/backup-privileges';
+import { missingBackupPrivileges, missingPhysicalBackupPrivileges } from '../domain/database-privileges';
 import {
   clientFamily,
   compressorVersionCommand,
@@ -41,7 +35,7 @@ import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
 import { connectToTarget, describeTargetAddress, listUserDatabases } from './database-connection';
 import { parseArrivedSessionInput } from './session-input';
-import { readSessionUserPrivileges, type SessionUserPrivileges } from './granted-privileges';
+import { readSessionUserPrivileges, requirePrivileges, type SessionUserPrivileges } from './granted-privileges';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { targetCredentialFiles, withSecretFiles, type SecretFileContents } from '../pipeline/option-file';
 import { resolveTargetCredentials } from '../secrets/target-credentials';
@@ -308,8 +302,10 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           });
         }
         // A physical user sees the databases' names only with a privilege it is checked for here.
-        if (method === 'physical') {
-          requireBackupPrivileges(privileges, input.target, method, (granted) =>
+        if (method === 'physical' && clientFamily(input.target.spec.engine) === 'mysql') {
+          log.info("backup privileges not checked: xtrabackup's are not measured here (docs/security.md)", { target: input.target.name });
+        } else if (method === 'physical') {
+          requirePrivileges(privileges, input.target, 'a physical backup', (granted) =>
             missingPhysicalBackupPrivileges(granted, binaryLog.enabled && !binaryLog.positionReadable),
           );
         }
@@ -331,7 +327,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           );
         }
         if (method === 'logical') {
-          requireBackupPrivileges(privileges, input.target, method, (granted) =>
+          requirePrivileges(privileges, input.target, 'a logical backup', (granted) =>
             missingBackupPrivileges(clientFamily(input.target.spec.engine), granted, wanted),
           );
         }
@@ -448,41 +444,6 @@ export function createBackupActivities(deps: BackupActivityDeps) {
       log.info('snapshot committed', { snapshotId: manifest.snapshotId, location: storage.location });
     },
   };
-}
-
-/**
- * Fails before any dump starts when the session user lacks a privilege the dump needs, naming
- * each one and the GRANT that fixes it: the tools would otherwise fail late, or, worse, leave
- * objects out and still succeed (domain/backup-privileges.ts).
- */
-function requireBackupPrivileges(
-  { account, granted }: SessionUserPrivileges,
-  target: Named<TargetSpec>,
-  method: BackupMethod,
-  missingOf: (granted: GrantedPrivileges) => MissingGrant[],
-): void {
-  if (!granted) {
-    log.info('backup privileges not checked: the session has a role active, whose privileges information_schema does not list', {
-      target: target.name,
-    });
-    return;
-  }
-  if (method === 'physical' && clientFamily(target.spec.engine) === 'mysql') {
-    log.info("backup privileges not checked: xtrabackup's are not measured here (docs/security.md)", { target: target.name });
-    return;
-  }
-  const missing = missingOf(granted);
-  if (missing.length === 0) return;
-  const lacking = missing
-    .map(
-      ({ privileges, on }) =>
-        `${privileges.join(', ')} on ${on.level === 'global' ? '*.*' : on.level === 'database' ? `${on.database}.*` : `${on.database}.${on.table}`}`,
-    )
-    .join('; ');
-  throw permanentFailure(
-    PermanentFailureType.InsufficientPrivileges,
-    `Target "${target.name}": ${account} lacks what a ${method} backup needs (${lacking}); grant it with: ${grantStatements(missing, account).join('; ')}`,
-  );
 }
 
 /** The source's binary log as the dump options need it (domain/tool-commands.ts: replicationPositionArgs). */

@@ -1,5 +1,8 @@
+import { log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
-import { accountOf, type GrantedPrivileges } from '../domain/backup-privileges';
+import { accountOf, grantStatements, type GrantedPrivileges, type MissingGrant } from '../domain/database-privileges';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import type { Named, TargetSpec } from '../domain/resources';
 
 export interface SessionUserPrivileges {
   /** `'user'@'host'` as GRANT names the account the server matched. */
@@ -45,4 +48,36 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Array<[strin
   const groups = new Map<string, T[]>();
   for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
   return [...groups];
+}
+
+/**
+ * Fails before anything runs when the session user lacks a privilege `what` needs (`a logical
+ * backup`), naming each one and the GRANT that fixes it: the tools would otherwise fail late,
+ * or, worse, leave objects out and still succeed (domain/database-privileges.ts).
+ */
+export function requirePrivileges(
+  { account, granted }: SessionUserPrivileges,
+  target: Named<TargetSpec>,
+  what: string,
+  missingOf: (granted: GrantedPrivileges) => MissingGrant[],
+): void {
+  if (!granted) {
+    log.info('privileges not checked: the session has a role active, whose privileges information_schema does not list', {
+      target: target.name,
+      for: what,
+    });
+    return;
+  }
+  const missing = missingOf(granted);
+  if (missing.length === 0) return;
+  const lacking = missing
+    .map(
+      ({ privileges, on }) =>
+        `${privileges.join(', ')} on ${on.level === 'global' ? '*.*' : on.level === 'database' ? `${on.database}.*` : `${on.database}.${on.table}`}`,
+    )
+    .join('; ');
+  throw permanentFailure(
+    PermanentFailureType.InsufficientPrivileges,
+    `Target "${target.name}": ${account} lacks what ${what} needs (${lacking}); grant it with: ${grantStatements(missing, account).join('; ')}`,
+  );
 }

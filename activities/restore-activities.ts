@@ -26,6 +26,9 @@ import { openStorage } from '../storage/open-storage';
 import { ObjectNotFoundError, type Storage } from '../storage/storage';
 import { ByteMeter } from '../pipeline/byte-meter';
 import { connectToTarget } from './database-connection';
+import { readSessionUserPrivileges, requirePrivileges } from './granted-privileges';
+import { missingRestorePrivileges } from '../domain/database-privileges';
+import { keepSchemaName, RESTORE_CONTROL_SCHEMA, RESTORE_WORK_SCHEMA_PATTERN } from '../domain/kept-databases';
 import { parseArrivedSessionInput } from './session-input';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { targetCredentialFiles, withSecretFiles, type SecretFileContents } from '../pipeline/option-file';
@@ -448,6 +451,10 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
             `Target "${input.target.name}" already holds ${held}; nothing was changed. Restore into an empty target, or pass overwrite to replace these databases`,
           );
         }
+        const work = { pattern: RESTORE_WORK_SCHEMA_PATTERN, schemas: [RESTORE_CONTROL_SCHEMA, ...databases.map(keepSchemaName)] };
+        requirePrivileges(await readSessionUserPrivileges(connection), input.target, 'a restore', (granted) =>
+          missingRestorePrivileges(granted, work, databases),
+        );
         return { gtid };
       } finally {
         await connection.end().catch(() => undefined);

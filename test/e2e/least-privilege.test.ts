@@ -264,17 +264,19 @@ describe.each(RESTORE_CASES)('$release, restore', ({ release, server, grants }) 
     expect(await fingerprintDatabases(into, [FEATURES_DATABASE])).toEqual(expected);
   });
 
-  it("fails at once without the grant on dbkeep's work schemas, leaving the existing database as it was", async () => {
+  it("fails before the restore starts without the grant on dbkeep's work schemas, naming it, the target unchanged", async () => {
     await rootQuery(into, `DROP VIEW \`${FEATURES_DATABASE}\`.doc_titles`);
     const before = await fingerprintDatabases(into, [FEATURES_DATABASE]);
     const handle = await restoreAs('restore-1', true);
     const failure = await workflowFailureOf(handle.result());
     expect(failure).toMatchObject({ type: 'InsufficientPrivileges', nonRetryable: true });
-    expect(failure.message).toMatch(
-      /^Target "into": its user may not do what the restore needs \(.*_dbkeep_restore.*\); docs\/security\.md/,
+    expect(failure.message).toBe(
+      `Target "into": 'restore-1'@'127.0.0.1' lacks what a restore needs (SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER on \\_dbkeep\\_%.*); ` +
+        "grant it with: GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER ON `\\_dbkeep\\_%`.* TO 'restore-1'@'127.0.0.1'",
     );
     const activities = await activityRecords(stack.client.temporal, handle.workflowId);
-    expect(onlyActivity(activities, 'restoreFromSnapshot')).toMatchObject({ outcome: 'failed', attempt: 1 });
+    expect(onlyActivity(activities, 'inspectRestoreTarget')).toMatchObject({ outcome: 'failed', attempt: 1 });
+    expect(activities.map((a) => a.activityType)).not.toContain('restoreFromSnapshot');
     expect(await fingerprintDatabases(into, [FEATURES_DATABASE])).toEqual(before);
   });
 });

@@ -11,7 +11,7 @@ import { resolveBackupConfiguration, resolveTarget, type ResourceSet } from '../
 import { backupLockWorkflowId } from '../../domain/session-ids';
 import { diffFingerprints } from '../../stack/database-fingerprint';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
-import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { configurationDocument, fingerprintDatabases, rootConnection, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { killLeftovers, stillRunning, type ProcessInfo, type WorkerProcess } from '../support/worker-process';
 import {
   activityEvents,
@@ -356,19 +356,25 @@ describe('worker process sent SIGTERM mid-dump', () => {
       const handle = await client.backupNow(ledger());
       const snapshotId = handle.workflowId.split('/')[2]!;
       const dataKey = `dbkeep/ledger/${snapshotId}/dump.sql.zst`;
-      // Failed once in about ten runs under load, with nothing to say why: the session's own
-      // status and pending activities then tell where it was.
+      // Fails about once in ten runs under load, cause unknown: the session's status, its pending
+      // activity (scheduled or started, its last progress), the worker's tools and the source's
+      // sessions then tell where the dump was.
       await waitForUploadedParts(stack.s3, stack.bucket, dataKey, 1).catch(async (error: unknown) => {
         const described = await handle.describe().catch(() => undefined);
-        const status = await client.status(handle.workflowId).catch(() => undefined);
+        const session = await client.describeSession(handle.workflowId).catch(() => undefined);
+        const sourceSessions = await rootQuery(
+          source,
+          "SELECT USER AS user, COMMAND AS command, STATE AS state, LEFT(INFO, 80) AS info FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Sleep'",
+        ).catch(() => []);
         throw new Error(
-          `${(error as Error).message}; session: ${JSON.stringify(status)}; pending: ${JSON.stringify(
+          `${(error as Error).message}; session: ${JSON.stringify(session)}; pending: ${JSON.stringify(
             described?.raw.pendingActivities?.map((a) => ({
               type: a.activityType?.name,
+              state: a.state,
               attempt: a.attempt,
               lastFailure: a.lastFailure?.message,
             })),
-          )}`,
+          )}; worker tools: ${JSON.stringify(toolsUnder(worker).map((t) => t.command))}; source sessions: ${JSON.stringify(sourceSessions)}`,
         );
       });
       await waitForDumpAtGate(FIRST_GATE);

@@ -1,8 +1,8 @@
 import type { ClientFamily } from './target-tls';
 
 /**
- * The privileges a logical backup needs, per client family, and what a user lacks of them.
- * Measured with each engine's dump tool (docs/security.md has the table):
+ * The privileges a backup or restore needs, and what a user lacks of them (docs/security.md has
+ * the tables). A logical backup's, measured with each engine's dump tool:
  *
  * - MariaDB: SELECT, SHOW VIEW, TRIGGER and EVENT on each database dumped, and SELECT on
  *   mysql.proc. Without the last, mariadb-dump leaves every routine out of the dump and still
@@ -14,6 +14,9 @@ import type { ClientFamily } from './target-tls';
  * The replication position needs more (RELOAD or FLUSH_TABLES and REPLICATION CLIENT on MySQL,
  * BINLOG MONITOR on MariaDB); without them the snapshot records none, with a warning.
  */
+export const BACKUP_DATABASE_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'] as const;
+export const MYSQL_BACKUP_GLOBAL_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT', 'PROCESS'] as const;
+
 /**
  * A physical backup's, measured on MariaDB 10.11 and 11.8. mariadb-backup needs RELOAD (BACKUP
  * STAGE) and PROCESS (SHOW ENGINE INNODB STATUS), globally; LOCK TABLES is not needed. With a
@@ -22,9 +25,6 @@ import type { ClientFamily } from './target-tls';
  * the manifest lists the databases the copy holds, and without it the user sees none of them.
  */
 export const MARIADB_PHYSICAL_BACKUP_PRIVILEGES = ['RELOAD', 'PROCESS', 'SHOW DATABASES'] as const;
-
-export const BACKUP_DATABASE_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'] as const;
-export const MYSQL_BACKUP_GLOBAL_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT', 'PROCESS'] as const;
 
 /** The session user's privileges as information_schema lists them (USER_, SCHEMA_ and TABLE_PRIVILEGES). */
 export interface GrantedPrivileges {
@@ -67,6 +67,32 @@ export function missingPhysicalBackupPrivileges(granted: GrantedPrivileges, bina
   const lacking: string[] = MARIADB_PHYSICAL_BACKUP_PRIVILEGES.filter((p) => !granted.global.has(p));
   if (binaryLogUnreadable) lacking.push('BINLOG MONITOR');
   return lacking.length > 0 ? [{ privileges: lacking, on: { level: 'global' } }] : [];
+}
+
+/**
+ * What a logical restore needs for certain, whatever the dump holds: on dbkeep's work schemas
+ * (the control schema, and each replaced database's keep schema) what keeping and putting back
+ * does with them, and on each database restored what every dump does (create it, drop it on
+ * overwrite, insert its rows). What depends on the dump's objects and the server's settings
+ * (SUPER with a binary log, SET USER or SET_ANY_DEFINER for definers, SHOW_ROUTINE) is not
+ * known beforehand: a refusal of it fails the restore at its statement, permanently.
+ */
+export const RESTORE_WORK_SCHEMA_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER'] as const;
+export const RESTORE_DATABASE_PRIVILEGES = ['CREATE', 'DROP', 'INSERT'] as const;
+
+export function missingRestorePrivileges(
+  granted: GrantedPrivileges,
+  work: { pattern: string; schemas: readonly string[] },
+  databases: readonly string[],
+): MissingGrant[] {
+  const missing: MissingGrant[] = [];
+  const lackingOnWork = RESTORE_WORK_SCHEMA_PRIVILEGES.filter((p) => work.schemas.some((schema) => !hasOnDatabase(granted, p, schema)));
+  if (lackingOnWork.length > 0) missing.push({ privileges: [...lackingOnWork], on: { level: 'database', database: work.pattern } });
+  for (const database of databases) {
+    const lacking = RESTORE_DATABASE_PRIVILEGES.filter((p) => !hasOnDatabase(granted, p, database));
+    if (lacking.length > 0) missing.push({ privileges: [...lacking], on: { level: 'database', database } });
+  }
+  return missing;
 }
 
 function hasOnDatabase(granted: GrantedPrivileges, privilege: string, database: string): boolean {

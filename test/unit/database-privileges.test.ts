@@ -4,8 +4,9 @@ import {
   grantStatements,
   missingBackupPrivileges,
   missingPhysicalBackupPrivileges,
+  missingRestorePrivileges,
   type GrantedPrivileges,
-} from '../../domain/backup-privileges';
+} from '../../domain/database-privileges';
 
 const none: GrantedPrivileges = { global: new Set(), schemas: [], tables: [] };
 const set = (...privileges: string[]) => new Set(privileges);
@@ -58,6 +59,41 @@ describe('missingPhysicalBackupPrivileges', () => {
     // A database-level grant is no grant here: both are global privileges.
     expect(missingPhysicalBackupPrivileges({ ...none, schemas: [{ schema: '%', privileges: set('RELOAD') }] }, false)).toEqual([
       { privileges: ['RELOAD', 'PROCESS', 'SHOW DATABASES'], on: { level: 'global' } },
+    ]);
+  });
+});
+
+describe('missingRestorePrivileges', () => {
+  const work = { pattern: '\\_dbkeep\\_%', schemas: ['_dbkeep_restore', '_dbkeep_keep_0123456789abcdef'] };
+  const all = set('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'INDEX', 'TRIGGER');
+
+  it("asks for the work schemas' privileges by their pattern, and CREATE, DROP, INSERT on each database restored", () => {
+    expect(
+      missingRestorePrivileges(
+        {
+          ...none,
+          schemas: [
+            { schema: '\\_dbkeep\\_%', privileges: all },
+            { schema: 'shop', privileges: all },
+          ],
+        },
+        work,
+        ['shop'],
+      ),
+    ).toEqual([]);
+    expect(missingRestorePrivileges({ ...none, schemas: [{ schema: 'shop', privileges: set('INSERT') }] }, work, ['shop'])).toEqual([
+      {
+        privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER'],
+        on: { level: 'database', database: '\\_dbkeep\\_%' },
+      },
+      { privileges: ['CREATE', 'DROP'], on: { level: 'database', database: 'shop' } },
+    ]);
+  });
+
+  it('does not take a grant on the control schema alone for one on the keep schemas', () => {
+    const onlyControl = { ...none, global: set('CREATE', 'DROP', 'INSERT'), schemas: [{ schema: '\\_dbkeep\\_restore', privileges: all }] };
+    expect(missingRestorePrivileges(onlyControl, work, ['shop'])).toEqual([
+      { privileges: ['SELECT', 'UPDATE', 'DELETE', 'ALTER'], on: { level: 'database', database: '\\_dbkeep\\_%' } },
     ]);
   });
 });
