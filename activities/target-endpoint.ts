@@ -1,6 +1,7 @@
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { formatZodIssues } from '../domain/resource-set';
 import { targetSpecSchema, type Named, type TargetSpec } from '../domain/resources';
+import { DEFAULT_TLS, missingCaProblem } from '../domain/target-tls';
 import {
   parseAppBinding,
   readyEndpoints,
@@ -139,7 +140,18 @@ export function createTargetEndpointResolver(deps: {
         );
       }
     }
-    return targetAtEndpoints(target.spec, endpoints, credentials);
+    const spec = targetAtEndpoints(target.spec, endpoints, credentials);
+    const tls = spec.tls ?? DEFAULT_TLS;
+    const withCa =
+      tls.ca === undefined && tls.caBundle === undefined && binding.caBundle !== undefined ? { ...tls, caBundle: binding.caBundle } : tls;
+    const problem = missingCaProblem(withCa);
+    if (problem) {
+      throw permanentFailure(
+        PermanentFailureType.TlsConfigurationInvalid,
+        `Target "${target.name}": spec.tls.ca ${problem}, and ${what} has no spec.clientConfig.caBundle`,
+      );
+    }
+    return withCa === tls ? spec : { ...spec, tls: withCa };
   }
 
   return {

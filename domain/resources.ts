@@ -8,7 +8,7 @@ import {
 } from './kubernetes-names';
 import { resourceNameSchema, snapshotIdSchema } from './names';
 import { secretRefSchema } from './secret-ref';
-import { requiresTls, targetTlsSchema } from './target-tls';
+import { missingCaProblem, requiresTls, targetTlsSchema } from './target-tls';
 import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
 import { durationSchema } from './duration-schema';
 import { retentionPolicySchema } from './retention-policy';
@@ -182,6 +182,11 @@ export const targetSpecSchema = z
   })
   .refine((spec) => TARGET_ADDRESS_FIELDS.filter((field) => spec[field] !== undefined).length === 1, {
     message: 'exactly one of host, socket, service or appBinding must be set',
+  })
+  // Without a CA of its own, a Target naming an AppBinding takes the AppBinding's caBundle (activities/target-endpoint.ts).
+  .superRefine((spec, ctx) => {
+    const problem = spec.tls && spec.appBinding === undefined ? missingCaProblem(spec.tls) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: ['tls', 'ca'], message: problem });
   })
   // The servers never speak TLS over their socket, which they count as secure already.
   .refine((spec) => spec.socket === undefined || spec.tls === undefined || !requiresTls(spec.tls.mode), {

@@ -2,6 +2,7 @@ import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/clie
 import { z } from 'zod';
 import { DEFAULT_TARGET_USER, type TargetSpec } from './resources';
 import type { SecretRef } from './secret-ref';
+import { caBundlePem } from './target-tls';
 import { isGaleraTarget } from './tool-commands';
 
 /**
@@ -66,6 +67,8 @@ export interface AppBindingConnection {
   address: { service: { name: string; port?: number } } | TargetEndpoint;
   /** The Secret, in the AppBinding's namespace, with the keys `username` and `password`. */
   secretName?: string;
+  /** `spec.clientConfig.caBundle`: base64 of the PEM of the CA that signed the server's certificate. */
+  caBundle?: string;
 }
 
 const appBindingSchema = z.object({
@@ -73,6 +76,7 @@ const appBindingSchema = z.object({
     clientConfig: z.object({
       service: z.object({ name: z.string().min(1), port: z.number().int().min(1).max(65535).optional() }).optional(),
       url: z.string().min(1).optional(),
+      caBundle: z.string().optional(),
     }),
     secret: z.object({ name: z.string().min(1) }).optional(),
   }),
@@ -90,7 +94,11 @@ export function parseAppBinding(object: unknown, what: string): AppBindingConnec
   }
   const { clientConfig, secret } = parsed.data.spec;
   const secretName = secret?.name;
-  if (clientConfig.service) return { address: { service: clientConfig.service }, secretName };
+  if (clientConfig.caBundle !== undefined && caBundlePem(clientConfig.caBundle) === undefined) {
+    return { problem: `${what}: spec.clientConfig.caBundle is not base64 of PEM certificates` };
+  }
+  const caBundle = clientConfig.caBundle === undefined ? {} : { caBundle: clientConfig.caBundle };
+  if (clientConfig.service) return { address: { service: clientConfig.service }, secretName, ...caBundle };
   if (clientConfig.url === undefined) {
     return { problem: `${what}: spec.clientConfig has neither service nor url` };
   }
@@ -98,7 +106,7 @@ export function parseAppBinding(object: unknown, what: string): AppBindingConnec
   if (endpoint === undefined) {
     return { problem: `${what}: spec.clientConfig.url "${clientConfig.url}" is not mysql://host:port, tcp://host:port or tcp(host:port)/` };
   }
-  return { address: endpoint, secretName };
+  return { address: endpoint, secretName, ...caBundle };
 }
 
 function endpointOfUrl(url: string): TargetEndpoint | undefined {

@@ -24,25 +24,26 @@ export const targetTlsSchema = z
       .string()
       .refine((p) => p.startsWith('/'), 'must be an absolute path')
       .optional(),
-    /** …or a reference to it: `{ secretKeyRef }` (a Secret's `ca.crt`, say), `{ env }` or `{ file }`. */
+    /** …or a reference to it: `{ secretKeyRef }` (a Secret's `ca.crt`, say), `{ env }` or `{ file }`… */
     ca: secretRefSchema.optional(),
+    /**
+     * …or the PEM itself, base64-encoded, as Kubernetes' caBundle fields hold it. A Target naming an
+     * AppBinding takes its `spec.clientConfig.caBundle` when it sets none of the three.
+     */
+    caBundle: z
+      .string()
+      .refine((bundle) => caBundlePem(bundle) !== undefined, 'must be base64 of PEM certificates, as an AppBinding caBundle')
+      .optional(),
     /** For users created `REQUIRE X509` (or SUBJECT/ISSUER): the certificate and its key, PEM. */
     clientCertificate: z.strictObject({ certificate: secretRefSchema, key: secretRefSchema }).optional(),
   })
   .superRefine((tls, ctx) => {
-    const hasCa = tls.ca !== undefined || tls.caFile !== undefined;
-    if (tls.ca !== undefined && tls.caFile !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'set caFile or ca, not both' });
+    const given = (['caFile', 'ca', 'caBundle'] as const).filter((field) => tls[field] !== undefined);
+    if (given.length > 1) {
+      ctx.addIssue({ code: 'custom', path: [given[0]!], message: 'set one of caFile, ca and caBundle, not several' });
     }
-    if (isVerifying(tls.mode) && !hasCa) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ca'],
-        message: `(or caFile) is required with mode ${tls.mode}: the CA that signed the server's certificate`,
-      });
-    }
-    if (tls.mode === 'disabled' && hasCa) {
-      ctx.addIssue({ code: 'custom', path: [tls.ca ? 'ca' : 'caFile'], message: 'is never used with mode disabled' });
+    if (tls.mode === 'disabled' && given.length > 0) {
+      ctx.addIssue({ code: 'custom', path: [given[0]!], message: 'is never used with mode disabled' });
     }
     if (!requiresTls(tls.mode) && tls.clientCertificate !== undefined) {
       ctx.addIssue({
@@ -56,6 +57,19 @@ export const targetTlsSchema = z
   .transform(({ caFile, ca, ...tls }) => ({ ...tls, ...(ca ? { ca } : caFile ? { ca: { file: caFile } } : {}) }));
 
 export type TargetTls = z.output<typeof targetTlsSchema>;
+
+/** The problem of a verifying mode without a CA; the Target checks it, as an AppBinding may bring one. */
+export function missingCaProblem(tls: TargetTls): string | undefined {
+  if (!isVerifying(tls.mode) || tls.ca !== undefined || tls.caBundle !== undefined) return undefined;
+  return `(or caFile, or caBundle) is required with mode ${tls.mode}: the CA that signed the server's certificate`;
+}
+
+/** The PEM text of a caBundle; undefined when it is not base64 of PEM certificates. */
+export function caBundlePem(bundle: string): string | undefined {
+  if (!/^[A-Za-z0-9+/\s]+=*\s*$/.test(bundle)) return undefined;
+  const pem = Buffer.from(bundle, 'base64').toString('utf8');
+  return /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(pem) ? pem : undefined;
+}
 
 export const DEFAULT_TLS: TargetTls = { mode: 'preferred' };
 

@@ -1,5 +1,5 @@
 import type { Named, TargetSpec } from '../domain/resources';
-import { DEFAULT_TLS, type TargetTls, type TlsPems } from '../domain/target-tls';
+import { caBundlePem, DEFAULT_TLS, type TargetTls, type TlsPems } from '../domain/target-tls';
 import type { SecretResolver } from './secret-resolver';
 
 /** What a Target's secret references hold, read at the moment a connection needs them. */
@@ -20,5 +20,5 @@ export async function resolveTargetCredentials(target: Named<TargetSpec>, secret
     read(tls.clientCertificate?.certificate, 'spec.tls.clientCertificate.certificate'),
     read(tls.clientCertificate?.key, 'spec.tls.clientCertificate.key'),
   ]);
-  return { password, tls, pems: { ca, certificate, key } };
+  return { password, tls, pems: { ca: tls.caBundle === undefined ? ca : caBundlePem(tls.caBundle), certificate, key } };
 }

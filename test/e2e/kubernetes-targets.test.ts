@@ -29,6 +29,7 @@ import { createSecretResolver } from '../../secrets/secret-resolver';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { createTestCertificates } from '../../stack/test-certificates';
 import { projectRoot } from '../../pipeline/project-root';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
 import { allHistoriesJson, configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
@@ -284,6 +285,61 @@ describe('Targets found through Kubernetes', () => {
     const result = await restoreInto('by-app-binding');
     expect(result.databases).toEqual([DATABASE]);
     expect(diffFingerprints(expected, await fingerprintOf(restored))).toEqual([]);
+  });
+
+  it("verifies a TLS-only server with the CA of an AppBinding's caBundle, and refuses a verifying Target whose AppBinding has none", async () => {
+    const certs = await createTestCertificates(path.join(scratch, 'pki'));
+    const tlsSource = await stack.startDatabase({
+      tls: { caFile: certs.caFile, certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, requireSecureTransport: true },
+    });
+    const sql = await rootConnection(tlsSource);
+    await sql.query(`CREATE DATABASE ${DATABASE}; CREATE TABLE ${DATABASE}.orders (id INT PRIMARY KEY) ENGINE=InnoDB;
+      USE ${DATABASE}; INSERT INTO orders SELECT seq FROM seq_1_to_100;`);
+    await sql.end();
+    await core.createNamespacedSecret({
+      namespace: 'default',
+      body: { metadata: { name: 'tls-db-auth' }, stringData: { username: 'root', password: tlsSource.rootPassword } },
+    });
+    const admin = new KubeConfig();
+    admin.loadFromFile(cluster.kubeconfigPath);
+    const caBundle = readFileSync(certs.caFile).toString('base64');
+    for (const [name, extra] of [
+      ['tls-db', { caBundle }],
+      ['tls-db-no-ca', {}],
+    ] as const) {
+      await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+        group: 'appcatalog.appscode.com',
+        version: 'v1alpha1',
+        namespace: 'default',
+        plural: 'appbindings',
+        body: {
+          apiVersion: 'appcatalog.appscode.com/v1alpha1',
+          kind: 'AppBinding',
+          metadata: { name },
+          // A URL on loopback: the server's certificate names 127.0.0.1.
+          spec: {
+            type: 'kubedb.com/mariadb',
+            clientConfig: { url: `tcp://127.0.0.1:${tlsSource.port}`, ...extra },
+            secret: { name: 'tls-db-auth' },
+          },
+        },
+      });
+    }
+    const set = resources(
+      target('tls-by-app-binding', { appBinding: { name: 'tls-db' }, tls: { mode: 'verify-identity' } }),
+      target('tls-without-ca', { appBinding: { name: 'tls-db-no-ca' }, tls: { mode: 'verify-ca' } }),
+      configurationDocument('tls-shop', { target: 'tls-by-app-binding', databases: [DATABASE] }),
+      configurationDocument('tls-without-ca', { target: 'tls-without-ca', databases: [DATABASE] }),
+    );
+    const backup = await (await client.backupNow(resolveBackupConfiguration(set, 'tls-shop'))).result();
+    expect(backup.outcome).toBe('succeeded');
+
+    const failure = await workflowFailureOf((await client.backupNow(resolveBackupConfiguration(set, 'tls-without-ca'))).result());
+    expect(failure).toMatchObject({ type: 'TlsConfigurationInvalid', nonRetryable: true });
+    expect(failure.message).toBe(
+      'Target "tls-without-ca": spec.tls.ca (or caFile, or caBundle) is required with mode verify-ca: the CA that signed the ' +
+        "server's certificate, and AppBinding default/tls-db-no-ca has no spec.clientConfig.caBundle",
+    );
   });
 
   it('fails a session non-retryably, naming the Service, when the Service does not exist', async () => {

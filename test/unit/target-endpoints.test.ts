@@ -123,6 +123,18 @@ describe('parseAppBinding', () => {
     expect(parseAppBinding(binding({ url }), 'AppBinding db/shop')).toEqual({ address, secretName: undefined });
   });
 
+  it('keeps the CA bundle of clientConfig, and refuses one that is not base64 of PEM certificates', () => {
+    const caBundle = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
+    expect(parseAppBinding(binding({ url: 'tcp://10.0.0.5:3306', caBundle }), 'AppBinding db/shop')).toEqual({
+      address: { host: '10.0.0.5', port: 3306 },
+      secretName: undefined,
+      caBundle,
+    });
+    expect(parseAppBinding(binding({ url: 'tcp://10.0.0.5:3306', caBundle: 'bm90IGEgY2VydA==' }), 'AppBinding db/shop')).toEqual({
+      problem: 'AppBinding db/shop: spec.clientConfig.caBundle is not base64 of PEM certificates',
+    });
+  });
+
   it('names what is wrong', () => {
     expect(parseAppBinding(binding({ url: 'https://db.example.com' }), 'AppBinding db/shop')).toEqual({
       problem:

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseResourceSet } from '../../domain/resource-set';
+import { targetSpecSchema } from '../../domain/resources';
 import { hostCheckAfterHandshake, mysql2SslOptions, targetTlsSchema, tlsOptionLines, type TlsMode } from '../../domain/target-tls';
 import { classifyTlsFailure } from '../../domain/tls-failures';
 import { classifyToolFailure } from '../../domain/server-errors';
@@ -74,9 +75,26 @@ describe('spec.tls', () => {
     expect(targetTlsSchema.parse(parsed)).toEqual(parsed);
   });
 
+  it('takes a caBundle (base64 of PEM certificates), and refuses anything else in it', () => {
+    const caBundle = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
+    expect(targetTlsSchema.parse({ mode: 'verify-ca', caBundle })).toEqual({ mode: 'verify-ca', caBundle });
+    const refused = targetTlsSchema.safeParse({ mode: 'verify-ca', caBundle: Buffer.from('not a certificate').toString('base64') });
+    expect(refused.error?.issues[0]).toMatchObject({ path: ['caBundle'], message: expect.stringContaining('must be base64 of PEM') });
+  });
+
   it.each([
-    [{ mode: 'verify-ca' }, 'ca', 'is required with mode verify-ca'],
-    [{ mode: 'verify-identity' }, 'ca', 'is required with mode verify-identity'],
+    ['verify-ca', { host: 'db.example.com' }],
+    ['verify-identity', { host: 'db.example.com' }],
+  ])('refuses mode %s without a CA in a Target, and defers to an AppBinding, which may bring its caBundle', (mode, address) => {
+    const refused = targetSpecSchema.safeParse({ engine: 'mariadb', ...address, tls: { mode } });
+    expect(refused.error?.issues[0]).toMatchObject({
+      path: ['tls', 'ca'],
+      message: expect.stringContaining(`is required with mode ${mode}`),
+    });
+    expect(targetSpecSchema.safeParse({ engine: 'mariadb', appBinding: { name: 'shop' }, tls: { mode } }).success).toBe(true);
+  });
+
+  it.each([
     [{ mode: 'disabled', ca: { file: '/ca.pem' } }, 'ca', 'is never used with mode disabled'],
     [
       { mode: 'preferred', clientCertificate: { certificate: { file: '/c' }, key: { file: '/k' } } },
@@ -86,7 +104,7 @@ describe('spec.tls', () => {
     [{ mode: 'strict' }, 'mode', 'Invalid option'],
     [{ mode: 'required', cafile: '/ca.pem' }, '', 'Unrecognized key'],
     [{ mode: 'verify-ca', caFile: 'ca.pem' }, 'caFile', 'must be an absolute path'],
-    [{ mode: 'verify-ca', caFile: '/ca.pem', ca: { env: 'CA' } }, 'caFile', 'set caFile or ca, not both'],
+    [{ mode: 'verify-ca', caFile: '/ca.pem', ca: { env: 'CA' } }, 'caFile', 'set one of caFile, ca and caBundle, not several'],
   ])('refuses %j, naming %s', (tls, field, message) => {
     const result = targetTlsSchema.safeParse(tls);
     expect(result.success).toBe(false);
