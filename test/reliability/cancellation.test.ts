@@ -51,8 +51,8 @@ const workers: WorkerProcess[] = [];
 const orphans: ProcessInfo[] = [];
 const heldLocks: Connection[] = [];
 
-// Four tables of ~40 MiB of SQL, each about 8.4 MB stored: one alone sits right at the 8 MiB part
-// size, and the compressor may still hold its last bytes; two make a whole part for certain.
+// Four tables of ~40 MiB of SQL. While the dump waits after one of them, about 8.4 MB has reached
+// the uploader (the compressor holds the rest), right at the 8 MiB part size; after two, about 20 MB.
 const LEDGER_DUMP_MIB = 160;
 const ORDERS_DUMP_MIB = 24;
 /** Sort right after ledger_2 and ledger_3: a dump held at the first has two tables uploaded, at the second three. */
