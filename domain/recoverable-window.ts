@@ -116,3 +116,27 @@ export function recoverableWindows(
   }
   return { windows, gaps };
 }
+
+/**
+ * The snapshot a restore to `time` starts from: the newest of the window holding `time` that is
+ * not after it. A time outside every window is refused before anything is touched, naming them.
+ */
+export function snapshotForRecoveryTime(
+  windows: readonly RecoverableWindow[],
+  snapshots: readonly SnapshotPoint[],
+  time: string,
+): { snapshotId: string } | { problem: string } {
+  const wanted = Date.parse(time);
+  const window = windows.find((w) => Date.parse(w.from) <= wanted && wanted <= Date.parse(w.to));
+  const start = window
+    ? snapshots
+        .filter((s) => window.snapshotIds.includes(s.snapshotId) && Date.parse(s.consistentAt) <= wanted)
+        .reduce<SnapshotPoint | undefined>(
+          (newest, s) => (!newest || Date.parse(s.consistentAt) > Date.parse(newest.consistentAt) ? s : newest),
+          undefined,
+        )
+    : undefined;
+  if (start) return { snapshotId: start.snapshotId };
+  const known = windows.map((w) => `${w.from} to ${w.to}`).join(', ');
+  return { problem: `${time} is outside every recoverable window (${known || 'there is none yet'})` };
+}

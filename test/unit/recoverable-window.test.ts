@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recoverableWindows, type ArchivedPiece } from '../../domain/recoverable-window';
+import { recoverableWindows, snapshotForRecoveryTime, type ArchivedPiece } from '../../domain/recoverable-window';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 11, 1, 0, minute)).toISOString();
 const piece = (gtidsBefore: string, gtidsAfter: string, first: number, last: number): ArchivedPiece => ({
@@ -57,5 +57,31 @@ describe('recoverableWindows, MySQL GTID sets', () => {
     );
     expect(windows).toEqual([{ from: at(4), to: at(15), snapshotIds: ['night'] }]);
     expect(gaps).toEqual([{ after: at(15), before: at(20), missing: `${A}:91-95` }]);
+  });
+});
+
+describe('snapshotForRecoveryTime', () => {
+  const snapshots = [
+    { snapshotId: 'night', gtids: '0-1-50', consistentAt: at(5) },
+    { snapshotId: 'noon', gtids: '0-1-150', consistentAt: at(20) },
+  ];
+  const windows = [
+    { from: at(5), to: at(40), snapshotIds: ['night', 'noon'] },
+    { from: at(52), to: at(60), snapshotIds: ['after-gap'] },
+  ];
+
+  it('starts from the newest snapshot of the window that is not after the time', () => {
+    expect(snapshotForRecoveryTime(windows, snapshots, at(19))).toEqual({ snapshotId: 'night' });
+    expect(snapshotForRecoveryTime(windows, snapshots, at(20))).toEqual({ snapshotId: 'noon' });
+    expect(snapshotForRecoveryTime(windows, snapshots, at(40))).toEqual({ snapshotId: 'noon' });
+  });
+
+  it('refuses a time in a gap or outside the windows, naming them', () => {
+    expect(snapshotForRecoveryTime(windows, snapshots, at(45))).toEqual({
+      problem: `${at(45)} is outside every recoverable window (${at(5)} to ${at(40)}, ${at(52)} to ${at(60)})`,
+    });
+    expect(snapshotForRecoveryTime([], snapshots, at(45))).toEqual({
+      problem: `${at(45)} is outside every recoverable window (there is none yet)`,
+    });
   });
 });
