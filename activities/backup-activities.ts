@@ -423,24 +423,22 @@ export function createBackupActivities(deps: BackupActivityDeps) {
     async commitSnapshot(input: CommitInput): Promise<void> {
       const storage = await open(input.repository, deps.secrets);
       const { manifest } = input;
+      // The catalog refuses what its schema refuses: such a manifest would list a snapshot nobody can restore.
+      const serialized = serializeManifest(manifest);
+      const checked = parseManifest(serialized);
+      if (!checked.ok)
+        throw permanentFailure(PermanentFailureType.InvalidInput, `snapshot ${manifest.snapshotId} not committed: ${checked.reason}`);
       const dataKey = snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file);
       let found: number | undefined;
       for await (const object of storage.list(dataKey)) {
         if (object.key === dataKey) found = object.size;
       }
-      // The catalog refuses what its schema refuses: such a manifest would list a snapshot nobody can restore.
-      const checked = parseManifest(serializeManifest(manifest));
-      if (!checked.ok)
-        throw permanentFailure(PermanentFailureType.InvalidInput, `snapshot ${manifest.snapshotId} not committed: ${checked.reason}`);
       if (found !== manifest.data.storedBytes) {
         throw new Error(
           `data object ${storage.location}${dataKey} has ${found ?? 'no'} bytes, expected ${manifest.data.storedBytes}; not committing`,
         );
       }
-      await storage.putBytes(
-        snapshotKey(manifest.configuration, manifest.snapshotId, MANIFEST_FILE),
-        Buffer.from(serializeManifest(manifest)),
-      );
+      await storage.putBytes(snapshotKey(manifest.configuration, manifest.snapshotId, MANIFEST_FILE), Buffer.from(serialized));
       log.info('snapshot committed', { snapshotId: manifest.snapshotId, location: storage.location });
     },
   };

@@ -1,6 +1,12 @@
 import { log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
-import { accountOf, grantStatements, type GrantedPrivileges, type MissingGrant } from '../domain/database-privileges';
+import {
+  accountOf,
+  describeMissingGrants,
+  grantStatements,
+  type GrantedPrivileges,
+  type MissingGrant,
+} from '../domain/database-privileges';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Named, TargetSpec } from '../domain/resources';
 
@@ -70,14 +76,9 @@ export function requirePrivileges(
   }
   const missing = missingOf(granted);
   if (missing.length === 0) return;
-  const lacking = missing
-    .map(
-      ({ privileges, on }) =>
-        `${privileges.join(', ')} on ${on.level === 'global' ? '*.*' : on.level === 'database' ? `${on.database}.*` : `${on.database}.${on.table}`}`,
-    )
-    .join('; ');
   throw permanentFailure(
     PermanentFailureType.InsufficientPrivileges,
-    `Target "${target.name}": ${account} lacks what ${what} needs (${lacking}); grant it with: ${grantStatements(missing, account).join('; ')}`,
+    `Target "${target.name}": ${account} lacks what ${what} needs (${describeMissingGrants(missing)}); ` +
+      `grant it with: ${grantStatements(missing, account).join('; ')}`,
   );
 }

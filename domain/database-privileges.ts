@@ -118,15 +118,17 @@ function escapeRegExp(text: string): string {
 
 /** The GRANT statements that give `account` ('user'@'host') what is missing, one per object. */
 export function grantStatements(missing: readonly MissingGrant[], account: string): string[] {
-  return missing.map(({ privileges, on }) => {
-    const object =
-      on.level === 'global'
-        ? '*.*'
-        : on.level === 'database'
-          ? `${quoteName(on.database)}.*`
-          : `${quoteName(on.database)}.${quoteName(on.table)}`;
-    return `GRANT ${privileges.join(', ')} ON ${object} TO ${account}`;
-  });
+  return missing.map(({ privileges, on }) => `GRANT ${privileges.join(', ')} ON ${grantObject(on, quoteName)} TO ${account}`);
+}
+
+/** What is missing in words: `SELECT on mysql.proc; PROCESS on *.*`. */
+export function describeMissingGrants(missing: readonly MissingGrant[]): string {
+  return missing.map(({ privileges, on }) => `${privileges.join(', ')} on ${grantObject(on, (name) => name)}`).join('; ');
+}
+
+function grantObject(on: MissingGrant['on'], name: (name: string) => string): string {
+  if (on.level === 'global') return '*.*';
+  return on.level === 'database' ? `${name(on.database)}.*` : `${name(on.database)}.${name(on.table)}`;
 }
 
 function quoteName(name: string): string {

@@ -170,6 +170,22 @@ async function installAppBindingCrd(config: KubeConfig): Promise<void> {
   }
 }
 
+/** An AppBinding of a KubeDB MariaDB in namespace default. */
+async function createAppBinding(admin: KubeConfig, name: string, spec: { clientConfig: object; secret: { name: string } }): Promise<void> {
+  await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: 'appcatalog.appscode.com',
+    version: 'v1alpha1',
+    namespace: 'default',
+    plural: 'appbindings',
+    body: {
+      apiVersion: 'appcatalog.appscode.com/v1alpha1',
+      kind: 'AppBinding',
+      metadata: { name },
+      spec: { type: 'kubedb.com/mariadb', ...spec },
+    },
+  });
+}
+
 beforeAll(async () => {
   [cluster, stack] = await Promise.all([startKubeApiServer({ dir: path.join(scratch, 'cluster') }), startE2eStack()]);
   kubeEnv = { ...process.env, KUBECONFIG: cluster.kubeconfigPath };
@@ -264,22 +280,10 @@ describe('Targets found through Kubernetes', () => {
       'Target "by-app-binding": cannot read AppBinding default/restore-db (spec.appBinding): there is no AppBinding restore-db in namespace default',
     );
 
-    await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: 'appcatalog.appscode.com',
-      version: 'v1alpha1',
-      namespace: 'default',
-      plural: 'appbindings',
-      body: {
-        apiVersion: 'appcatalog.appscode.com/v1alpha1',
-        kind: 'AppBinding',
-        metadata: { name: 'restore-db' },
-        // As KubeDB writes it: a Service and a Go DSN; the Service wins.
-        spec: {
-          type: 'kubedb.com/mariadb',
-          clientConfig: { service: { name: 'restore-db', port: 3306, scheme: 'mysql' }, url: 'tcp(restore-db.default.svc:3306)/' },
-          secret: { name: 'restore-db-auth' },
-        },
-      },
+    // As KubeDB writes it: a Service and a Go DSN; the Service wins.
+    await createAppBinding(admin, 'restore-db', {
+      clientConfig: { service: { name: 'restore-db', port: 3306, scheme: 'mysql' }, url: 'tcp(restore-db.default.svc:3306)/' },
+      secret: { name: 'restore-db-auth' },
     });
     // The Target names neither user nor password: root without a password would be refused.
     const result = await restoreInto('by-app-binding');
@@ -307,22 +311,10 @@ describe('Targets found through Kubernetes', () => {
       ['tls-db', { caBundle }],
       ['tls-db-no-ca', {}],
     ] as const) {
-      await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-        group: 'appcatalog.appscode.com',
-        version: 'v1alpha1',
-        namespace: 'default',
-        plural: 'appbindings',
-        body: {
-          apiVersion: 'appcatalog.appscode.com/v1alpha1',
-          kind: 'AppBinding',
-          metadata: { name },
-          // A URL on loopback: the server's certificate names 127.0.0.1.
-          spec: {
-            type: 'kubedb.com/mariadb',
-            clientConfig: { url: `tcp://127.0.0.1:${tlsSource.port}`, ...extra },
-            secret: { name: 'tls-db-auth' },
-          },
-        },
+      // A URL on loopback: the server's certificate names 127.0.0.1.
+      await createAppBinding(admin, name, {
+        clientConfig: { url: `tcp://127.0.0.1:${tlsSource.port}`, ...extra },
+        secret: { name: 'tls-db-auth' },
       });
     }
     const set = resources(
