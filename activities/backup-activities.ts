@@ -472,7 +472,7 @@ async function readBinaryLogState(
 }
 
 /** The public keys of an age recipients file (comments and blank lines skipped), for the manifest. */
-function ageRecipients(text: string): string[] {
+export function ageRecipients(text: string): string[] {
   return text
     .split('\n')
     .map((line) => line.trim())

@@ -4,8 +4,10 @@ import { createSecretResolver, type SecretResolver } from '../secrets/secret-res
 import { openStorage } from '../storage/open-storage';
 import type { Storage } from '../storage/storage';
 import { createBackupActivities } from './backup-activities';
+import { createBinlogArchiveActivities } from './binlog-archive-activities';
 import { createImportActivities } from './import-activities';
 import { createMetricsActivities } from './metrics-activities';
+import { createPointInTimeActivities } from './point-in-time-activities';
 import { createReplicaActivities } from './replica-population';
 import { createRepositoryStatusActivities } from './repository-status';
 import { createRestoreActivities } from './restore-activities';
@@ -45,7 +47,10 @@ export function createActivities(deps: ActivityDeps = {}) {
     restoreFromSnapshot: withConcreteTarget(targets, restore.restoreFromSnapshot),
     putBackReplacedDatabases: withConcreteTarget(targets, restore.putBackReplacedDatabases),
     ...createRetentionActivities(resolved),
+    // The archiver resolves its Target per run: a Service's endpoints change across a failover.
+    archiveBinlog: withConcreteTarget(targets, createBinlogArchiveActivities(resolved).archiveBinlog),
     ...createRepositoryStatusActivities(resolved),
+    ...createPointInTimeActivities(resolved),
     ...createImportActivities(resolved),
     ...createMetricsActivities({ pushgatewayUrl: deps.pushgatewayUrl }),
     ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
@@ -7,10 +7,13 @@ import type { ImportDumpsResult } from '../activities/import-activities';
 import type { RepositoryStatus } from '../activities/repository-status';
 import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
+import type { ArchiveProgress } from '../activities/binlog-archive-activities';
+import type { ArchiveGap } from '../domain/recoverable-window';
 import { resourceNameSchema } from '../domain/names';
 import type { Progress } from '../domain/progress';
 import {
   backupWorkflowId,
+  binlogArchiveWorkflowId,
   bootstrapWorkflowId,
   DEFAULT_TASK_QUEUE,
   pruneWorkflowId,
@@ -38,6 +41,7 @@ import type {
   importDumpsWorkflow,
   listSnapshotsWorkflow,
   pruneSession,
+  recoverableWindowWorkflow,
   repositoryStatusWorkflow,
   restoreSession,
   volumeRestoreSession,
@@ -52,6 +56,7 @@ import {
   type ApplyOutcome,
   type ScheduleListing,
 } from './backup-schedules';
+import { applyBinlogArchive, listRunningBinlogArchives, stopBinlogArchive, type ArchiveOutcome } from './binlog-archives';
 
 export interface ConnectOptions {
   /** host:port; defaults to TEMPORAL_ADDRESS, then 127.0.0.1:7233, as the temporal CLI does. */
@@ -90,6 +95,20 @@ export interface StartVolumeRestoreOptions {
   volumeClaimTemplate?: VolumeClaimTemplate;
   overwrite?: boolean;
   identity?: SecretRef;
+}
+
+/** `dbkeep pitr status --json`: `windows`, `lagSeconds` and `gaps` are the documented shape; the rest adds detail. */
+export interface PointInTimeStatus {
+  /** Times a restore can reach, oldest first: a snapshot's consistent point to the last archived event, split at gaps. */
+  windows: Array<{ from: string; to: string }>;
+  /** How far the archive trails the source: since it last had everything stored. Null when nothing is archived yet. */
+  lagSeconds: number | null;
+  gaps: ArchiveGap[];
+  archive: { enabled: boolean; running: boolean; progress?: ArchiveProgress; lastFailure?: string };
+  lastArchivedEventAt?: string;
+  pieces: number;
+  archivedBytes: number;
+  problems: Array<{ key: string; reason: string }>;
 }
 
 /** The Temporal frontend did not answer at all; distinct from a session that failed. */
@@ -230,15 +249,32 @@ export class DbkeepClient {
     await this.temporal.connection.close();
   }
 
-  /** Creates, updates or deletes the schedule of every BackupConfiguration in the set. */
-  async applyResources(set: ResourceSet): Promise<Array<{ configuration: string; outcome: ApplyOutcome }>> {
+  /**
+   * Creates, updates or deletes the schedule of every BackupConfiguration in the set, and starts,
+   * restarts or stops its binary log archive (spec.pointInTimeRecovery).
+   */
+  async applyResources(set: ResourceSet): Promise<Array<{ configuration: string; outcome: ApplyOutcome; archive: ArchiveOutcome }>> {
     const configurations = [...set.backupConfigurations.values()].map((configuration) => ({
       configuration,
       target: set.targets.get(configuration.spec.target)!,
       repository: set.repositories.get(configuration.spec.repository)!,
     }));
     const outcomes = await applyBackupSchedules(this.temporal, configurations, this.taskQueue);
-    return configurations.map(({ configuration }, i) => ({ configuration: configuration.name, outcome: outcomes[i]! }));
+    const archives = await listRunningBinlogArchives(this.temporal);
+    const archiveOutcomes: ArchiveOutcome[] = [];
+    for (const resolved of configurations)
+      archiveOutcomes.push(await applyBinlogArchive(this.temporal, resolved, this.taskQueue, archives));
+    return configurations.map(({ configuration }, i) => ({
+      configuration: configuration.name,
+      outcome: outcomes[i]!,
+      archive: archiveOutcomes[i]!,
+    }));
+  }
+
+  /** Stops a configuration's binary log archive (its pieces stay); false when none was running. */
+  async stopArchive(configuration: string): Promise<boolean> {
+    checkInput('stopArchive', resourceNameSchema, configuration, 'configuration');
+    return stopBinlogArchive(this.temporal, configuration);
   }
 
   /**
@@ -377,6 +413,57 @@ export class DbkeepClient {
       args: [{ repository, configuration, limit }],
       staticSummary: `List snapshots of ${configuration} in repository ${repository.name}`,
     });
+  }
+
+  /**
+   * `dbkeep pitr status`: the configuration's recoverable windows and gaps, read from the
+   * repository (what a restore will use), and the running archive's position and lag, read from
+   * its last heartbeat.
+   */
+  async pointInTimeStatus(resolved: ResolvedBackupConfiguration): Promise<PointInTimeStatus> {
+    const { configuration, repository } = parseSessionInput('pointInTimeStatus', parseBackupSessionInput, resolved);
+    const recoverable = await this.temporal.workflow.execute<typeof recoverableWindowWorkflow>('recoverableWindowWorkflow', {
+      taskQueue: this.taskQueue,
+      workflowId: repositoryQueryWorkflowId('pitr-status', configuration.name, newSessionId()),
+      args: [{ repository, configuration: configuration.name }],
+      staticSummary: `Recoverable window of ${configuration.name} in repository ${repository.name}`,
+    });
+    const archive = await this.archiveProgress(configuration.name);
+    const now = Date.now();
+    const caughtUpAt = archive?.progress?.caughtUpAt ?? recoverable.lastArchivedEventAt;
+    return {
+      windows: recoverable.windows.map(({ from, to }) => ({ from, to })),
+      lagSeconds: caughtUpAt === undefined ? null : Math.max(0, Math.round((now - Date.parse(caughtUpAt)) / 1000)),
+      gaps: recoverable.gaps,
+      archive: {
+        enabled: configuration.spec.pointInTimeRecovery?.enabled ?? false,
+        running: archive !== undefined,
+        ...(archive?.progress ? { progress: archive.progress } : {}),
+        ...(archive?.lastFailure ? { lastFailure: archive.lastFailure } : {}),
+      },
+      ...(recoverable.lastArchivedEventAt ? { lastArchivedEventAt: recoverable.lastArchivedEventAt } : {}),
+      pieces: recoverable.pieces,
+      archivedBytes: recoverable.archivedBytes,
+      problems: recoverable.problems,
+    };
+  }
+
+  /** The running archive's last heartbeat, undefined when it does not run. */
+  private async archiveProgress(configuration: string): Promise<{ progress?: ArchiveProgress; lastFailure?: string } | undefined> {
+    const description = await this.temporal.workflow
+      .getHandle(binlogArchiveWorkflowId(configuration))
+      .describe()
+      .catch((error: unknown) => {
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
+      });
+    if (description?.status.name !== 'RUNNING') return undefined;
+    const pending = description.raw.pendingActivities?.[0];
+    const heartbeats = pending?.heartbeatDetails?.payloads;
+    const progress = heartbeats?.length
+      ? await decodeFromPayloadsAtIndex<ArchiveProgress>(this.temporal.options.loadedDataConverter, 0, heartbeats).catch(() => undefined)
+      : undefined;
+    return { ...(progress ? { progress } : {}), ...(pending?.lastFailure?.message ? { lastFailure: pending.lastFailure.message } : {}) };
   }
 
   /** Makes snapshots of the external dumps (backup.<time>.sql[.gz|.bz2|.zst]) under the configuration's prefix. */

@@ -70,6 +70,20 @@ export function missingPhysicalBackupPrivileges(granted: GrantedPrivileges, bina
 }
 
 /**
+ * The binary log archiver's (point-in-time recovery): it connects as a replica (REPLICATION
+ * SLAVE, which MySQL also calls REPLICATION REPLICA) and lists the source's binary logs (SHOW
+ * BINARY LOGS: REPLICATION CLIENT on MySQL, BINLOG MONITOR on MariaDB, where REPLICATION CLIENT is
+ * its older name).
+ */
+export function missingBinlogArchivePrivileges(family: ClientFamily, granted: GrantedPrivileges): MissingGrant[] {
+  const monitor = family === 'mysql' ? 'REPLICATION CLIENT' : 'BINLOG MONITOR';
+  const lacking = ['REPLICATION SLAVE', monitor].filter(
+    (p) => !granted.global.has(p) && !(p === 'BINLOG MONITOR' && granted.global.has('SUPER')),
+  );
+  return lacking.length > 0 ? [{ privileges: lacking, on: { level: 'global' } }] : [];
+}
+
+/**
  * What a logical restore needs for certain, whatever the dump holds: on dbkeep's work schemas
  * (the control schema, and each replaced database's keep schema) what keeping and putting back
  * does with them, and on each database restored what every dump does (create it, drop it on

@@ -72,6 +72,11 @@ const ALGEBRA: Record<ServerFlavor, GtidAlgebra> = {
   },
 };
 
+/** Whether every transaction up to `state` is also up to `reached`, in the flavor's GTID text. */
+export function gtidStateReached(flavor: ServerFlavor): (state: string, reached: string) => boolean {
+  return ALGEBRA[flavor].reached;
+}
+
 interface ContiguousRun {
   gtidsBefore: string;
   gtidsAfter: string;

@@ -17,7 +17,12 @@ const EXTENSIONS: Record<CompressionAlgorithm, string> = { zstd: '.zst', gzip: '
  * name says which standard tools read it back.
  */
 export function dataFileName(method: BackupMethod, algorithm: CompressionAlgorithm, encrypted: boolean): string {
-  return `${method === 'logical' ? 'dump.sql' : 'backup.xbstream'}${EXTENSIONS[algorithm]}${encrypted ? '.age' : ''}`;
+  return `${method === 'logical' ? 'dump.sql' : 'backup.xbstream'}${storedSuffix(algorithm, encrypted)}`;
+}
+
+/** `.zst`, `.gz.age`…: what a stored object's name adds for the filters it went through. */
+export function storedSuffix(algorithm: CompressionAlgorithm, encrypted: boolean): string {
+  return `${EXTENSIONS[algorithm]}${encrypted ? '.age' : ''}`;
 }
 
 export function configurationPrefix(configuration: string): string {

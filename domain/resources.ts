@@ -11,6 +11,7 @@ import { secretRefSchema } from './secret-ref';
 import { missingCaProblem, requiresTls, targetTlsSchema } from './target-tls';
 import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
 import { durationSchema } from './duration-schema';
+import { parseDurationMs } from './duration';
 import { retentionPolicySchema } from './retention-policy';
 import { addToolArgumentIssues, toolArgumentListSchema, toolArgumentsSchema } from './tool-arguments';
 
@@ -232,6 +233,32 @@ export const databaseNameSchema = z
   // eslint-disable-next-line no-control-regex
   .refine((n) => !/[\u0000-\u001f\u007f/\\.]/.test(n), 'must not contain control characters, "/", "\\" or "."');
 
+const pointInTimeRecoverySchema = z.strictObject({
+  enabled: z.boolean(),
+  /**
+   * Who the archiver connects as, when not the Target's user: it needs REPLICATION SLAVE (MySQL:
+   * REPLICATION REPLICA) and REPLICATION CLIENT (MariaDB: BINLOG MONITOR).
+   */
+  replicationUser: z
+    .strictObject({
+      user: z
+        .string()
+        .min(1)
+        .max(80)
+        // eslint-disable-next-line no-control-regex
+        .refine((u) => !/[\u0000-\u001f\u007f]/.test(u), 'must not contain control characters'),
+      password: secretRefSchema,
+    })
+    .optional(),
+  /**
+   * How often the file the source is still writing is uploaded, when it has new transactions:
+   * the recovery point trails the source by about this much. Finished files are uploaded at once.
+   */
+  uploadInterval: durationSchema
+    .default('5s')
+    .refine((text) => (parseDurationMs(text) ?? 0) >= 1000 && (parseDurationMs(text) ?? 0) <= 3_600_000, 'must be between 1s and 1h'),
+});
+
 export const backupConfigurationSpecSchema = z
   .strictObject({
     target: resourceNameSchema,
@@ -286,6 +313,12 @@ export const backupConfigurationSpecSchema = z
     args: toolArgumentListSchema.default([]),
     /** Applied after every successful backup and by `dbkeep prune`; none keeps every snapshot. */
     retention: retentionPolicySchema.optional(),
+    /**
+     * Continuous archiving of the Target's binary log (docs/point-in-time-recovery.md): restores
+     * to any second after the oldest snapshot the archive continues. Pieces are compressed and
+     * encrypted as the snapshots are.
+     */
+    pointInTimeRecovery: pointInTimeRecoverySchema.optional(),
   })
   // Which options are refused depends on the tool, so on the method (domain/tool-arguments.ts).
   .superRefine((spec, ctx) => addToolArgumentIssues(ctx, spec.args, spec.method === 'physical' ? 'physical' : 'dump', ['args']));

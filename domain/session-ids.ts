@@ -25,7 +25,11 @@ export function pruneWorkflowId(configuration: string, requestId: string): strin
 }
 
 /** Reads of a repository (listing, status) run as short workflows on the worker. */
-export function repositoryQueryWorkflowId(what: 'snapshots' | 'repository-status' | 'import', name: string, requestId: string): string {
+export function repositoryQueryWorkflowId(
+  what: 'snapshots' | 'repository-status' | 'import' | 'pitr-status',
+  name: string,
+  requestId: string,
+): string {
   return `${what}/${name}/${requestId}`;
 }
 
@@ -69,4 +73,9 @@ export const POD_ORDINAL_PLACEHOLDER = '${POD_ORDINAL}';
 
 export function volumeForOrdinal(template: string, ordinal: number): string {
   return template.split(POD_ORDINAL_PLACEHOLDER).join(String(ordinal));
+}
+
+/** The continuous binary log archive of a configuration with point-in-time recovery: one per configuration. */
+export function binlogArchiveWorkflowId(configuration: string): string {
+  return `binlog-archive/${configuration}`;
 }

@@ -219,6 +219,48 @@ export function logicalRestoreCommand(params: {
   };
 }
 
+/**
+ * The archiver's replication client: the source's binary log as the server writes it (`--raw`),
+ * one file per binary log in `resultDirectory`, following the source until it is stopped
+ * (`--stop-never`). It connects as a replica with a server id of its own, which must differ from
+ * the source's and its replicas' (binlogReaderServerId).
+ */
+export function binlogStreamCommand(params: {
+  target: TargetSpec;
+  optionFile: string;
+  serverId: number;
+  resultDirectory: string;
+  startFile: string;
+}): ToolCommand {
+  const mysql = clientFamily(params.target.engine) === 'mysql';
+  return {
+    command: mysql ? 'mysqlbinlog' : 'mariadb-binlog',
+    args: [
+      `--defaults-file=${params.optionFile}`,
+      ...connectionArgs(params.target),
+      '--read-from-remote-server',
+      '--raw',
+      '--stop-never',
+      // MariaDB's mariadb-binlog knows only the older name; MySQL deprecates it.
+      mysql ? `--connection-server-id=${params.serverId}` : `--stop-never-slave-server-id=${params.serverId}`,
+      // A directory prefix (trailing slash): the files keep the source's names.
+      `--result-file=${params.resultDirectory.endsWith('/') ? params.resultDirectory : `${params.resultDirectory}/`}`,
+      params.startFile,
+    ],
+  };
+}
+
+/**
+ * The server id the archiver of a configuration connects with: stable across restarts (a source
+ * drops the old connection of the same id), distinct between configurations, and far above the
+ * ids people give servers (they count from 1), inside server_id's 32 bits.
+ */
+export function binlogReaderServerId(configuration: string): number {
+  let hash = 2166136261;
+  for (const char of configuration) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
+  return 3_000_000_000 + (hash % 1_000_000_000);
+}
+
 export function toolVersionCommand(engine: Engine, tool: 'dump' | 'client' | 'physical'): ToolCommand {
   return { command: CLIENT_TOOLS[engine][tool], args: ['--version'] };
 }

@@ -128,6 +128,33 @@ export async function streamToolToRepository(params: {
 }
 
 /**
+ * bytes already in hand (a range of a local file) → filters (compressor, then encryptor) →
+ * repository object. As streamToolToRepository, the object commits only if every stage ended
+ * cleanly, and `controller` aborting kills the filters and aborts the upload.
+ */
+export async function streamReadableToRepository(params: {
+  source: Readable;
+  filters: readonly ToolCommand[];
+  storage: Storage;
+  key: string;
+  controller: AbortController;
+}): Promise<StreamedObject> {
+  const { signal } = params.controller;
+  const raw = new ByteMeter({ sha256: false });
+  let filtersDone: Promise<unknown> = Promise.resolve();
+  const stored = new ByteMeter({ sha256: true, beforeEnd: () => filtersDone.then(() => undefined) });
+  const chain = chainFilters({ source: params.source, head: raw, filters: params.filters, tail: stored, signal });
+  filtersDone = Promise.all(chain.tools.map((t) => t.finished));
+  filtersDone.catch(() => undefined);
+  await runStages(params.controller, [
+    ...chain.tools.map((t) => t.finished),
+    ...chain.streams,
+    params.storage.putStream(params.key, stored, signal),
+  ]);
+  return { rawBytes: raw.bytes, storedBytes: stored.bytes, sha256: stored.sha256() };
+}
+
+/**
  * The captured head as text. A zstd-compressed head is a cut-off frame: `zstd -d` writes every
  * block it could decode, then exits non-zero on the missing rest, which is expected here.
  */

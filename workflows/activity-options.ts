@@ -21,6 +21,7 @@ type QuickActivities = Pick<
   | 'stopReplicaWorker'
   | 'listSnapshots'
   | 'repositoryStatus'
+  | 'readRecoverableWindow'
 >;
 type StreamingActivities = Pick<DbkeepActivities, 'dumpToRepository' | 'restoreFromSnapshot' | 'importExternalDumps'>;
 type PruneActivities = Pick<DbkeepActivities, 'applyRetention'>;

@@ -4,4 +4,5 @@ export { restoreSession } from './restore-session';
 export { volumeRestoreSession } from './volume-restore-session';
 export { bootstrapSession } from './bootstrap-session';
 export { pruneSession } from './prune-session';
-export { importDumpsWorkflow, listSnapshotsWorkflow, repositoryStatusWorkflow } from './repository-queries';
+export { importDumpsWorkflow, listSnapshotsWorkflow, recoverableWindowWorkflow, repositoryStatusWorkflow } from './repository-queries';
+export { binlogArchive } from './binlog-archive';

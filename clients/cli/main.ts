@@ -8,6 +8,7 @@ import { ExitCode, UsageError } from './cli-errors';
 import { codecServerCommand, devCommand, replicaWorkerCommand, workerCommand } from './dev-commands';
 import { inputCommand } from './input-commands';
 import { importCommand, pruneCommand, repoCommand } from './repository-commands';
+import { pitrCommand } from './pitr-commands';
 import { applyCommand, deleteCommand, pauseOrResumeCommand, schedulesCommand, triggerCommand } from './schedule-commands';
 import { backupCommand, bootstrapCommand, restoreCommand, sessionsCommand, snapshotsCommand, statusCommand } from './session-commands';
 
@@ -26,8 +27,9 @@ Usage:
   dbkeep replica-worker --volume DIR --task-queue QUEUE      the worker bound to one replica volume (started by dbkeep)
   dbkeep status    SESSION [--watch] [--json]
   dbkeep sessions  NAME [--limit N] [--json]            recent sessions of a configuration
-  dbkeep apply     -f FILE... [--json]                  create or update schedules (idempotent)
-  dbkeep delete    NAME...                              delete schedules (snapshots stay)
+  dbkeep apply     -f FILE... [--json]                  create or update schedules and binary log archives (idempotent)
+  dbkeep delete    NAME...                              delete schedules, stop archives (snapshots stay)
+  dbkeep pitr status -f FILE... --config NAME [--json]  the recoverable window(s), the archive's lag and its gaps
   dbkeep pause     NAME [--note TEXT]  |  dbkeep resume NAME [--note TEXT]
   dbkeep trigger   NAME                                 run a scheduled session now
   dbkeep schedules [--json]                             name, cron, next run, last result, paused
@@ -60,6 +62,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   schedules: schedulesCommand,
   prune: pruneCommand,
   repo: repoCommand,
+  pitr: pitrCommand,
   input: inputCommand,
   import: importCommand,
 };

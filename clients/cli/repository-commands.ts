@@ -1,22 +1,19 @@
 import { resourceNameSchema } from '../../domain/names';
 import { loadResourceFiles } from '../../domain/resource-files';
-import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
 import { UsageError } from './cli-errors';
-import { connectClient, resourceFiles } from './client-connection';
+import { configurationFlags, connectClient, resolveConfigurationFlag, resourceFiles } from './client-connection';
 import { formatBytes, formatTable, printJson } from './output';
 
 /** `dbkeep prune -f FILE... NAME [--dry-run] [--json]`: the configuration's retention policy, now. */
 export async function pruneCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseCommandLine(argv, {
-    ...temporalFlags,
-    file: { type: 'string', short: 'f', multiple: true },
-    config: { type: 'string' },
+    ...configurationFlags,
     'dry-run': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
-  const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config ?? positionals[0]));
-  const resolved = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
+  const resolved = await resolveConfigurationFlag(values, values.config ?? positionals[0]);
+  const name = resolved.configuration.name;
   const client = await connectClient(values);
   try {
     const result = await client.prune(resolved, { dryRun: values['dry-run'] || undefined });
@@ -37,14 +34,8 @@ export async function pruneCommand(argv: string[]): Promise<void> {
 
 /** `dbkeep import -f FILE... --config NAME [--json]`: external dumps under the configuration's prefix become snapshots. */
 export async function importCommand(argv: string[]): Promise<void> {
-  const { values } = parseCommandLine(argv, {
-    ...temporalFlags,
-    file: { type: 'string', short: 'f', multiple: true },
-    config: { type: 'string' },
-    json: { type: 'boolean', default: false },
-  });
-  const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
-  const resolved = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
+  const { values } = parseCommandLine(argv, { ...configurationFlags, json: { type: 'boolean', default: false } });
+  const resolved = await resolveConfigurationFlag(values);
   const client = await connectClient(values);
   try {
     const result = await client.importDumps(resolved);
@@ -53,7 +44,9 @@ export async function importCommand(argv: string[]): Promise<void> {
       console.log(`imported ${imported.file} as snapshot ${imported.snapshotId} (${imported.databases.join(', ')})`);
     for (const skipped of result.skipped) console.log(`skipped  ${skipped.file}: ${skipped.reason}`);
     if (result.imported.length + result.skipped.length === 0)
-      console.log(`no backup.<time>.sql[.gz|.bz2|.zst] files under ${name}/ in repository ${resolved.repository.name}`);
+      console.log(
+        `no backup.<time>.sql[.gz|.bz2|.zst] files under ${resolved.configuration.name}/ in repository ${resolved.repository.name}`,
+      );
   } finally {
     await client.close();
   }

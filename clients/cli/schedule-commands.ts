@@ -18,12 +18,13 @@ export async function applyCommand(argv: string[]): Promise<void> {
     const results = await client.applyResources(set);
     if (values.json) return printJson(results);
     if (results.length === 0) console.log('no BackupConfiguration in the given files');
-    for (const { configuration, outcome } of results) {
+    for (const { configuration, outcome, archive } of results) {
       console.log(
         outcome === 'absent'
           ? `backupconfiguration/${configuration}: no schedule`
           : `backupconfiguration/${configuration}: schedule ${outcome}`,
       );
+      if (archive !== 'off') console.log(`backupconfiguration/${configuration}: binary log archive ${archive}`);
     }
   } finally {
     await client.close();
@@ -36,7 +37,7 @@ function configurationNames(positionals: string[], usage: string, max = Infinity
   return positionals.map((name) => flagValue('NAME', resourceNameSchema, name));
 }
 
-/** `dbkeep delete NAME...`: removes the schedules (snapshots stay). */
+/** `dbkeep delete NAME...`: removes the schedules and stops the binary log archives (snapshots and archived pieces stay). */
 export async function deleteCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseCommandLine(argv, { ...temporalFlags });
   const names = configurationNames(positionals, 'dbkeep delete NAME...');
@@ -44,6 +45,7 @@ export async function deleteCommand(argv: string[]): Promise<void> {
   try {
     for (const name of names) {
       console.log((await client.deleteSchedule(name)) ? `schedule of ${name} deleted` : `${name} has no schedule`);
+      if (await client.stopArchive(name)) console.log(`binary log archive of ${name} stopped (its pieces stay in the repository)`);
     }
   } finally {
     await client.close();

@@ -8,7 +8,7 @@ import { databaseNameSchema, restoreOptionsSchema } from '../../domain/resources
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
 import { accessModesSchema, storageQuantitySchema, volumeClaimTemplateSchema } from '../../domain/volume-claim-template';
 import type { DbkeepClient, SessionView, StartRestoreOptions, StartVolumeRestoreOptions } from '../dbkeep-client';
-import { connectClient, resourceFiles } from './client-connection';
+import { configurationFlags, connectClient, resolveConfigurationFlag, resourceFiles } from './client-connection';
 import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
 import { ExitCode, UsageError } from './cli-errors';
 import { formatBytes, formatTable, printJson } from './output';
@@ -42,14 +42,11 @@ async function followSession<R>(
 /** `dbkeep backup -f FILE... --config NAME [--wait] [--json]` */
 export async function backupCommand(argv: string[]): Promise<void> {
   const { values } = parseCommandLine(argv, {
-    ...temporalFlags,
-    file: { type: 'string', short: 'f', multiple: true },
-    config: { type: 'string' },
+    ...configurationFlags,
     wait: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
-  const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
-  const resolved = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
+  const resolved = await resolveConfigurationFlag(values);
   const client = await connectClient(values);
   try {
     const handle = await client.backupNow(resolved);
@@ -74,15 +71,12 @@ export async function backupCommand(argv: string[]): Promise<void> {
 /** `dbkeep snapshots -f FILE... --config NAME [--limit N] [--json]` */
 export async function snapshotsCommand(argv: string[]): Promise<void> {
   const { values } = parseCommandLine(argv, {
-    ...temporalFlags,
-    file: { type: 'string', short: 'f', multiple: true },
-    config: { type: 'string' },
+    ...configurationFlags,
     limit: { type: 'string', default: '100' },
     json: { type: 'boolean', default: false },
   });
-  const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const limit = flagValue('limit', z.coerce.number().int().min(1).max(1000), values.limit);
-  const { configuration, repository } = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
+  const { configuration, repository } = await resolveConfigurationFlag(values);
   const client = await connectClient(values);
   try {
     const listed = await client.listSnapshots(repository, configuration.name, limit);

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { ResolvedBackupConfiguration } from '../domain/resource-set';
+import { binlogArchiveWorkflowId } from '../domain/session-ids';
+import type { binlogArchive, BinlogArchiveInput } from '../workflows/binlog-archive';
+import { searchAttributes } from '../workflows/search-attributes';
+
+/** What `dbkeep apply` did to a configuration's binary log archive. */
+export type ArchiveOutcome = 'started' | 'restarted' | 'running' | 'stopped' | 'off';
+
+const SPEC_HASH_MEMO = 'dbkeepSpecHash';
+
+/** The archives running now, by workflow id, with the hash of the spec each was started with: one visibility listing. */
+export async function listRunningBinlogArchives(client: Client): Promise<Map<string, { hash?: string }>> {
+  const running = new Map<string, { hash?: string }>();
+  for await (const execution of client.workflow.list({ query: "WorkflowType = 'binlogArchive' AND ExecutionStatus = 'Running'" })) {
+    const hash = execution.memo?.[SPEC_HASH_MEMO];
+    running.set(execution.workflowId, { hash: typeof hash === 'string' ? hash : undefined });
+  }
+  return running;
+}
+
+/**
+ * Makes the configuration's archive workflow match its spec: started when point-in-time recovery
+ * is enabled, left running when nothing it uses changed, restarted (stopped, then started with the
+ * new input) when something did, stopped when PITR is off. Stopping cancels the workflow, which
+ * stops its replication client and completes; the archived pieces stay in the repository.
+ * `listed` is listRunningBinlogArchives' answer; visibility may lag behind a start, so a start
+ * refused as already running is looked at directly.
+ */
+export async function applyBinlogArchive(
+  client: Client,
+  resolved: ResolvedBackupConfiguration,
+  taskQueue: string,
+  listed: ReadonlyMap<string, { hash?: string }>,
+): Promise<ArchiveOutcome> {
+  const workflowId = binlogArchiveWorkflowId(resolved.configuration.name);
+  const running = listed.get(workflowId);
+  if (!resolved.configuration.spec.pointInTimeRecovery?.enabled) {
+    if (!running) return 'off';
+    await stopBinlogArchive(client, resolved.configuration.name);
+    return 'stopped';
+  }
+  const input: BinlogArchiveInput = { configuration: resolved.configuration, target: resolved.target, repository: resolved.repository };
+  const hash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
+  if (running && running.hash === hash) return 'running';
+  if (running) await stopBinlogArchive(client, resolved.configuration.name);
+  const start = () =>
+    client.workflow.start<typeof binlogArchive>('binlogArchive', {
+      taskQueue,
+      workflowId,
+      args: [input],
+      memo: { [SPEC_HASH_MEMO]: hash },
+      staticSummary: `Binary log archive of ${resolved.target.name} (${resolved.configuration.name}) to repository ${resolved.repository.name}`,
+      typedSearchAttributes: [
+        { key: searchAttributes.configuration, value: resolved.configuration.name },
+        { key: searchAttributes.target, value: resolved.target.name },
+        { key: searchAttributes.repository, value: resolved.repository.name },
+        { key: searchAttributes.sessionKind, value: 'binlog-archive' },
+      ],
+    });
+  try {
+    await start();
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const current = await runningArchive(client, workflowId);
+    if (current?.hash === hash) return 'running';
+    await stopBinlogArchive(client, resolved.configuration.name);
+    await start();
+    return 'restarted';
+  }
+  return running ? 'restarted' : 'started';
+}
+
+/** Stops a configuration's archive and waits until it has; false when none was running. */
+export async function stopBinlogArchive(client: Client, configuration: string): Promise<boolean> {
+  const workflowId = binlogArchiveWorkflowId(configuration);
+  if (!(await runningArchive(client, workflowId))) return false;
+  const handle = client.workflow.getHandle<typeof binlogArchive>(workflowId);
+  await handle.cancel();
+  // Completes (not fails) once its run has stopped the replication client; a newer run after continue-as-new is followed.
+  await handle.result().catch(() => undefined);
+  return true;
+}
+
+async function runningArchive(client: Client, workflowId: string): Promise<{ hash?: string } | undefined> {
+  try {
+    const description = await client.workflow.getHandle(workflowId).describe();
+    if (description.status.name !== 'RUNNING') return undefined;
+    const hash = description.memo?.[SPEC_HASH_MEMO];
+    return { hash: typeof hash === 'string' ? hash : undefined };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,238 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { temporal } from '@temporalio/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseBinlogPiece, type BinlogPiece } from '../../domain/binlog-archive';
+import { BinlogScanner } from '../../domain/binlog-scanner';
+import { resolveBackupConfiguration } from '../../domain/resource-set';
+import { binlogArchiveWorkflowId } from '../../domain/session-ids';
+import type { PointInTimeStatus } from '../../clients/dbkeep-client';
+import { pathWithReleaseTools, type DatabaseRelease } from '../../stack/database-instance';
+import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { allHistoriesJson, configurationDocument, rootConnection, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { workflowFailureOf } from '../support/workflow-failure';
+
+/**
+ * Continuous binary log archiving (point-in-time recovery's first half) against real servers:
+ * `dbkeep apply` starts `binlog-archive/<configuration>`, which follows the source as a replica
+ * and stores pieces of whole transactions with their index entries; the recoverable window runs
+ * from the snapshot to the last commit, through a log rotation and a source restart, with no gap.
+ */
+let stack: E2eStack;
+const hostPath = process.env.PATH ?? '';
+
+interface EngineCase {
+  name: string;
+  release: DatabaseRelease;
+  gtid?: boolean;
+  sourceArgs?: string[];
+}
+
+const ENGINES: EngineCase[] = [
+  { name: 'MariaDB 10.11', release: 'mariadb-10.11', sourceArgs: ['--log-bin=binlog', '--server-id=1'] },
+  { name: 'MySQL 9.7 with GTIDs', release: 'mysql-9.7', gtid: true, sourceArgs: ['--server-id=1'] },
+];
+
+beforeAll(async () => {
+  stack = await startE2eStack();
+});
+
+afterAll(async () => {
+  process.env.PATH = hostPath;
+  await stack?.stop();
+});
+
+/** Polls the status until `done` holds; the last status is in the failure message. */
+async function waitForStatus(
+  resources: ReturnType<E2eStack['resources']>,
+  configuration: string,
+  done: (status: PointInTimeStatus) => boolean,
+  timeoutMs = 120_000,
+): Promise<PointInTimeStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let status = await stack.client.pointInTimeStatus(resolveBackupConfiguration(resources, configuration));
+  while (!done(status)) {
+    if (Date.now() > deadline) throw new Error(`the archive did not get there; last status: ${JSON.stringify(status)}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    status = await stack.client.pointInTimeStatus(resolveBackupConfiguration(resources, configuration));
+  }
+  return status;
+}
+
+async function gtidState(source: MariaDbInstance): Promise<string> {
+  const sql = source.engine === 'mysql' ? 'SELECT @@GLOBAL.gtid_executed AS state' : 'SELECT @@GLOBAL.gtid_binlog_pos AS state';
+  const [row] = await rootQuery(source, sql);
+  return String(row!.state).replace(/\s+/g, '');
+}
+
+/** Every archived piece's index entry, read from the bucket as a tool without dbkeep would. */
+async function archivedPieces(configuration: string): Promise<Array<{ key: string; piece: BinlogPiece }>> {
+  const keys = (await stack.listKeys(`${configuration}/binlogs/`)).filter((key) => key.endsWith('.json')).map((key) => `dbkeep/${key}`);
+  return Promise.all(
+    keys.map(async (key) => {
+      const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+      const parsed = parseBinlogPiece(await object.Body!.transformToString());
+      if (!parsed.ok) throw new Error(`${key}: ${parsed.reason}`);
+      return { key, piece: parsed.piece };
+    }),
+  );
+}
+
+describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
+  const configuration = `archive-${release.replace('.', '-')}`;
+  let source: MariaDbInstance;
+  let resources: ReturnType<E2eStack['resources']>;
+  let snapshotStartedAt: string;
+
+  const writeRows = async (notes: string[]) => {
+    const connection = await rootConnection(source);
+    try {
+      for (const note of notes) await connection.query('INSERT INTO shop.ledger (note) VALUES (?)', [note]);
+    } finally {
+      await connection.end();
+    }
+  };
+
+  beforeAll(async () => {
+    process.env.PATH = pathWithReleaseTools(release, hostPath);
+    source = await stack.startDatabase({ release, gtid, extraArgs: sourceArgs });
+    await rootQuery(source, 'CREATE DATABASE shop');
+    await rootQuery(
+      source,
+      'CREATE TABLE shop.ledger (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(64), at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)',
+    );
+    await writeRows(['before the snapshot']);
+    resources = stack.resources(
+      stack.targetDocument('source', source),
+      configurationDocument(configuration, {
+        target: 'source',
+        databases: ['shop'],
+        pointInTimeRecovery: { enabled: true, uploadInterval: '1s' },
+      }),
+    );
+    const result = await (await stack.client.backupNow(resolveBackupConfiguration(resources, configuration))).result();
+    if (result.outcome !== 'succeeded') throw new Error('the snapshot was skipped');
+    const snapshots = await stack.client.listSnapshots(resolveBackupConfiguration(resources, configuration).repository, configuration);
+    snapshotStartedAt = snapshots.snapshots[0]!.startedAt;
+  });
+
+  afterAll(async () => {
+    await stack.client.stopArchive(configuration);
+    process.env.PATH = hostPath;
+  });
+
+  it('dbkeep apply starts the archive, and the window runs from the snapshot to the last commit', async () => {
+    const applied = await stack.client.applyResources(resources);
+    expect(applied).toEqual([{ configuration, outcome: 'absent', archive: 'started' }]);
+    await writeRows(['after the snapshot 1', 'after the snapshot 2']);
+    const state = await gtidState(source);
+    const status = await waitForStatus(
+      resources,
+      configuration,
+      (s) => s.windows.length > 0 && s.pieces > 0 && s.archive.progress?.gtids === state,
+    );
+    expect(status.windows).toEqual([{ from: snapshotStartedAt, to: expect.any(String) }]);
+    expect(Date.parse(status.windows[0]!.to)).toBeGreaterThanOrEqual(Date.parse(snapshotStartedAt));
+    expect(status.gaps).toEqual([]);
+    expect(status.archive).toMatchObject({ enabled: true, running: true });
+    expect(status.lagSeconds).toBeLessThan(30);
+  });
+
+  it('follows a log rotation and a source restart without a gap or a piece stored twice', async () => {
+    await writeRows(['before the flush']);
+    await rootQuery(source, 'FLUSH BINARY LOGS');
+    await writeRows(['after the flush']);
+    await source.restart();
+    await writeRows(['after the restart 1', 'after the restart 2']);
+    const state = await gtidState(source);
+    const status = await waitForStatus(resources, configuration, (s) => s.archive.progress?.gtids === state);
+    expect(status.gaps).toEqual([]);
+    expect(status.windows).toHaveLength(1);
+
+    const pieces = await archivedPieces(configuration);
+    // Within a file the pieces are contiguous byte ranges from its start; across files each starts where the last ended.
+    const byFolder = new Map<string, BinlogPiece[]>();
+    for (const { key, piece } of pieces) {
+      const folder = key.slice(0, key.lastIndexOf('/'));
+      byFolder.set(folder, [...(byFolder.get(folder) ?? []), piece]);
+    }
+    expect(byFolder.size).toBeGreaterThanOrEqual(3);
+    for (const folder of byFolder.values()) {
+      folder.sort((a, b) => a.from - b.from);
+      expect(folder[0]!.from).toBe(0);
+      for (let i = 1; i < folder.length; i++) {
+        expect(folder[i]!.from).toBe(folder[i - 1]!.to);
+        expect(folder[i]!.gtidsBefore).toBe(folder[i - 1]!.gtidsAfter);
+      }
+    }
+    // Every transaction once: from the first piece, each next one starts where the last ended, up to the source's state.
+    const next = new Map(pieces.map(({ piece }) => [piece.gtidsBefore, piece]));
+    const ends = new Set(pieces.map(({ piece }) => piece.gtidsAfter));
+    const firsts = pieces.filter(({ piece }) => !ends.has(piece.gtidsBefore));
+    expect(firsts).toHaveLength(1);
+    expect(next.size).toBe(pieces.length);
+    let walked = 0;
+    for (let piece = firsts[0]?.piece; piece; piece = next.get(piece.gtidsAfter)) {
+      walked += 1;
+      if (piece.gtidsAfter === state) break;
+    }
+    expect(walked).toBe(pieces.length);
+
+    // A file's pieces, decompressed and concatenated, are a binary log the scanner reads to the same end.
+    const [folderKey, folderPieces] = [...byFolder].find(([, list]) => list.some((p) => p.gtidsAfter === state))!;
+    const scanner = new BinlogScanner(source.engine);
+    const file: Buffer[] = [];
+    for (const piece of folderPieces) {
+      const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `${folderKey}/${piece.data.file}` }));
+      file.push(execFileSync('zstd', ['-d', '-c'], { input: Buffer.from(await object.Body!.transformToByteArray()) }));
+      scanner.push(file.at(-1)!);
+    }
+    expect(scanner.committed.gtids).toBe(state);
+    // …and the engine's own tool decodes it, down to the last row written.
+    const binlogPath = path.join(stack.dir, `${configuration}.binlog`);
+    writeFileSync(binlogPath, Buffer.concat(file));
+    const decoded = execFileSync(source.engine === 'mysql' ? 'mysqlbinlog' : 'mariadb-binlog', ['--verbose', binlogPath], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(decoded).toContain('after the restart 2');
+  });
+
+  it('apply leaves an unchanged archive running, and stops it when PITR is turned off: cleanly, with no secret in any history', async () => {
+    expect(await stack.client.applyResources(resources)).toEqual([{ configuration, outcome: 'absent', archive: 'running' }]);
+    const off = stack.resources(
+      stack.targetDocument('source', source),
+      configurationDocument(configuration, { target: 'source', databases: ['shop'], pointInTimeRecovery: { enabled: false } }),
+    );
+    expect(await stack.client.applyResources(off)).toEqual([{ configuration, outcome: 'absent', archive: 'stopped' }]);
+    const handle = stack.client.temporal.workflow.getHandle(binlogArchiveWorkflowId(configuration));
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+    const history = await handle.fetchHistory();
+    const failedTasks = (history.events ?? []).filter(
+      (e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    );
+    expect(failedTasks).toEqual([]);
+    const { json } = await allHistoriesJson(stack);
+    for (const password of stack.passwords) expect(json).not.toContain(password);
+  });
+});
+
+describe('an archiving user without the replication privileges', () => {
+  it('fails the archive at once, naming the grants', async () => {
+    process.env.PATH = hostPath;
+    const source = await stack.startDatabase({ extraArgs: ['--log-bin=binlog', '--server-id=1'] });
+    await rootQuery(source, "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-pw-1'");
+    await rootQuery(source, "GRANT SELECT ON *.* TO 'reader'@'%'");
+    const target = stack.targetDocument('weak', source, 'reader-pw-1') as { spec: Record<string, unknown> };
+    target.spec.user = 'reader';
+    const configuration = 'archive-weak';
+    const set = stack.resources(target, configurationDocument(configuration, { target: 'weak', pointInTimeRecovery: { enabled: true } }));
+    expect(await stack.client.applyResources(set)).toEqual([{ configuration, outcome: 'absent', archive: 'started' }]);
+    const failure = await workflowFailureOf(stack.client.temporal.workflow.getHandle(binlogArchiveWorkflowId(configuration)).result());
+    expect(failure.type).toBe('InsufficientPrivileges');
+    expect(failure.message).toContain('REPLICATION SLAVE, BINLOG MONITOR on *.*');
+    expect(failure.message).toContain("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'reader'@'%'");
+  });
+});
