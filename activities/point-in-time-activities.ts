@@ -1,4 +1,19 @@
+import { log } from '@temporalio/activity';
+import { binlogFileFolder } from '../domain/binlog-archive';
+import { replayFiles, replayStopOf, ReplaySelection, snapshotForPointInTime, type PointInTimeTarget } from '../domain/binlog-replay';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import type { GtidRestorePlan } from '../domain/gtid-restore';
 import type { Manifest } from '../domain/manifest';
+import type { Progress } from '../domain/progress';
+import type { TargetSpec } from '../domain/resources';
+import {
+  binlogDecodeCommand,
+  clientFamily,
+  isMariadbGtidSessionLine,
+  logicalRestoreCommand,
+  restoreFilters,
+} from '../domain/tool-commands';
+import { replayBinlogFiles } from '../pipeline/binlog-replay';
 import { recoverableWindows, type ArchiveGap, type RecoverableWindow, type SnapshotPoint } from '../domain/recoverable-window';
 import type { Named, RepositorySpec } from '../domain/resources';
 import { serverIdentity, type ServerFlavor } from '../domain/server-flavor';
@@ -29,23 +44,50 @@ function snapshotPoint(manifest: Manifest): SnapshotPoint | undefined {
   return gtids === undefined ? undefined : { snapshotId: manifest.snapshotId, gtids, consistentAt: manifest.startedAt };
 }
 
+export interface ResolvePointInTimeInput {
+  repository: Named<RepositorySpec>;
+  configuration: string;
+  pointInTime: PointInTimeTarget;
+}
+
 export function createPointInTimeActivities(deps: {
   secrets: SecretResolver;
   openStorage: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
 }) {
+  async function readWindows(repository: Named<RepositorySpec>, configuration: string) {
+    const storage = await deps.openStorage(repository, deps.secrets);
+    const [snapshots, binlogs] = await Promise.all([
+      readSnapshotCatalog(storage, configuration),
+      readBinlogCatalog(storage, configuration),
+    ]);
+    const flavor: ServerFlavor | undefined = binlogs.pieces[0]?.source.flavor ?? snapshots.snapshots.map(flavorOf)[0];
+    const points = snapshots.snapshots.map(snapshotPoint).filter((p): p is SnapshotPoint => p !== undefined);
+    const { windows, gaps } = flavor ? recoverableWindows(flavor, points, binlogs.pieces) : { windows: [], gaps: [] };
+    return { flavor, points, windows, gaps, binlogs };
+  }
+
   return {
+    /**
+     * The snapshot a point-in-time restore starts from; a point outside every recoverable window
+     * is refused here, before the restore touches anything, with the windows in the message.
+     */
+    async resolvePointInTime(input: ResolvePointInTimeInput): Promise<{ snapshotId: string }> {
+      const { flavor, points, windows, binlogs } = await readWindows(input.repository, input.configuration);
+      const chosen = flavor
+        ? snapshotForPointInTime({ flavor, windows, snapshots: points, pieces: binlogs.pieces, target: input.pointInTime })
+        : { problem: `configuration ${input.configuration} has no snapshot and no archived binary log yet` };
+      if ('problem' in chosen) {
+        throw permanentFailure(
+          PermanentFailureType.OutsideRecoverableWindow,
+          `${input.configuration}: ${chosen.problem}; nothing was touched`,
+        );
+      }
+      return chosen;
+    },
+
     /** The configuration's recoverable windows and gaps, from its snapshots and its archived binary log. */
     async readRecoverableWindow(input: RecoverableWindowInput): Promise<RecoverableWindowResult> {
-      const storage = await deps.openStorage(input.repository, deps.secrets);
-      const [snapshots, binlogs] = await Promise.all([
-        readSnapshotCatalog(storage, input.configuration),
-        readBinlogCatalog(storage, input.configuration),
-      ]);
-      const flavor: ServerFlavor | undefined =
-        binlogs.pieces[0]?.source.flavor ??
-        snapshots.snapshots.map((m) => m.server.flavor ?? serverIdentity(m.server.version).flavor).find((f) => f !== undefined);
-      const points = snapshots.snapshots.map(snapshotPoint).filter((p): p is SnapshotPoint => p !== undefined);
-      const { windows, gaps } = flavor ? recoverableWindows(flavor, points, binlogs.pieces) : { windows: [], gaps: [] };
+      const { windows, gaps, binlogs } = await readWindows(input.repository, input.configuration);
       const last = binlogs.pieces
         .map((p) => p.lastEventAt)
         .sort()
@@ -60,4 +102,90 @@ export function createPointInTimeActivities(deps: {
       };
     },
   };
+}
+
+/** What a point-in-time restore replayed after its snapshot. */
+export interface ReplayOutcome {
+  transactions: number;
+  /** The last replayed transaction's statement time and GTID; absent when nothing after the snapshot was replayed. */
+  lastAppliedAt?: string;
+  lastAppliedGtid?: string;
+  /** Whether the replayed transactions kept the source's GTIDs (the target took the snapshot's) or became the target's own. */
+  sourceGtids: boolean;
+}
+
+function flavorOf(manifest: Manifest): ServerFlavor {
+  return manifest.server.flavor ?? serverIdentity(manifest.server.version).flavor;
+}
+
+/**
+ * Replays the configuration's archived binary log onto the snapshot just restored, in one client
+ * session, up to the point asked for: domain/binlog-replay.ts selects the transactions, the
+ * engine's decoder turns them into SQL, the restore's client applies them. With the `adopt` GTID
+ * plan the target took the snapshot's GTIDs, and the replay continues the source's history with
+ * the source's GTIDs; otherwise every replayed transaction becomes the target's own, so none is
+ * ever skipped because the target already knows its GTID.
+ */
+export async function replayArchivedBinlog(params: {
+  input: { target: Named<TargetSpec>; manifest: Manifest; args?: string[] };
+  pointInTime: PointInTimeTarget;
+  gtid: GtidRestorePlan;
+  files: { clientOptions: string; identity?: string };
+  storage: Storage;
+  controller: AbortController;
+  progress: Progress;
+}): Promise<ReplayOutcome> {
+  const { manifest, target } = params.input;
+  const flavor = flavorOf(manifest);
+  const snapshotGtids = manifest.replication?.gtidExecuted ?? manifest.replication?.gtidBinlogPos;
+  if (!snapshotGtids) {
+    throw permanentFailure(
+      PermanentFailureType.InvalidInput,
+      `snapshot ${manifest.snapshotId} records no GTID position, so no binary log replay can start from it`,
+    );
+  }
+  const catalog = await readBinlogCatalog(params.storage, manifest.configuration);
+  const folderOf = (piece: (typeof catalog.pieces)[number]) =>
+    binlogFileFolder(manifest.configuration, piece.source.name, piece.file, piece.fileStartGtids);
+  const files = replayFiles(
+    flavor,
+    snapshotGtids,
+    catalog.pieces.map((piece) => ({ folder: folderOf(piece), piece })),
+  );
+  const stop = replayStopOf(params.pointInTime);
+  const selection = new ReplaySelection(flavor, snapshotGtids, stop);
+  const keepSourceGtids = params.gtid.action === 'adopt';
+  await replayBinlogFiles({
+    storage: params.storage,
+    files: files.map((file) =>
+      file.pieces.map((piece) => ({
+        key: `${file.folder}${piece.data.file}`,
+        filters: restoreFilters({
+          algorithm: piece.compression.algorithm,
+          identityFile: piece.encryption ? params.files.identity : undefined,
+        }),
+        sha256: piece.data.sha256,
+      })),
+    ),
+    selection,
+    decoder: binlogDecodeCommand(target.spec.engine, keepSourceGtids),
+    client: logicalRestoreCommand({ target: target.spec, optionFile: params.files.clientOptions, extraArgs: params.input.args }),
+    ...(clientFamily(target.spec.engine) === 'mariadb' && !keepSourceGtids ? { dropLine: isMariadbGtidSessionLine } : {}),
+    controller: params.controller,
+    progress: params.progress,
+  });
+  if ('beforeGtid' in stop && !selection.done) {
+    throw permanentFailure(
+      PermanentFailureType.OutsideRecoverableWindow,
+      `transaction ${stop.beforeGtid} was not found in the archive after snapshot ${manifest.snapshotId}; nothing of the replay is kept`,
+    );
+  }
+  const outcome: ReplayOutcome = {
+    transactions: selection.applied,
+    ...(selection.lastAppliedAt === undefined ? {} : { lastAppliedAt: new Date(selection.lastAppliedAt * 1000).toISOString() }),
+    ...(selection.lastAppliedGtid === undefined ? {} : { lastAppliedGtid: selection.lastAppliedGtid }),
+    sourceGtids: keepSourceGtids,
+  };
+  log.info('binary log replayed', { snapshotId: manifest.snapshotId, target: target.name, ...outcome });
+  return outcome;
 }

@@ -42,6 +42,8 @@ import { makeScratchDirectory } from '../pipeline/scratch-directory';
 import { runStages } from '../pipeline/stages';
 import { ToolFailedError } from '../pipeline/tool-process';
 import { streamRepositoryToTool, type StreamedObject } from '../pipeline/stream-pipelines';
+import type { PointInTimeTarget } from '../domain/binlog-replay';
+import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
 
 export interface RestoreActivityDeps {
   secrets: SecretResolver;
@@ -120,6 +122,8 @@ export interface RestoreInput {
   parallel?: number;
   /** From inspectRestoreTarget; absent in inputs of earlier versions (GTID state left alone). */
   gtid?: GtidRestorePlan;
+  /** Replay the configuration's archived binary log onto the snapshot, up to here (docs/point-in-time-recovery.md). */
+  pointInTime?: PointInTimeTarget;
 }
 
 export interface RestoreResult {
@@ -127,6 +131,8 @@ export interface RestoreResult {
   rawBytes: number;
   /** What happened to the target's GTID state, in a sentence. */
   gtid: string;
+  /** What a point-in-time restore replayed after the snapshot. */
+  replayed?: ReplayOutcome;
 }
 
 function summarize(manifest: Manifest): SnapshotSummary {
@@ -292,6 +298,27 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   }
 
   /** The target's password option file and the snapshot's age identity, as files for the tools. */
+  /**
+   * The client exited with an error: a statement the target refuses (or one larger than its
+   * max_allowed_packet) fails the same way every time, so the restore fails for good; anything
+   * else is retried.
+   */
+  async function rethrowApplyFailure(err: unknown, input: RestoreInput, maxAllowedPacket: number, applyStartedMs: number): Promise<never> {
+    if (!(err instanceof ToolFailedError) || !err.exitedOnItsOwn) throw err;
+    const failure = classifyToolFailure(err.message);
+    const reason = failure.permanent
+      ? failure.reason
+      : isLostConnection(failure.code) && (await targetRanThroughout(input.target, applyStartedMs))
+        ? `the target closed the connection while it kept running: a statement larger than its max_allowed_packet (${maxAllowedPacket} bytes) does that every time; raise max_allowed_packet on the target`
+        : undefined;
+    if (reason === undefined) throw err;
+    throw permanentFailure(
+      PermanentFailureType.RestoreStatementRejected,
+      `snapshot ${input.manifest.snapshotId}: Target "${input.target.name}" refused a statement of the ${input.pointInTime ? 'dump or binary log replay' : 'dump'} (${reason}), which no retry changes: ` +
+        `${err.message}; the databases it replaces are put back as they were`,
+    );
+  }
+
   async function withRestoreSecretFiles<T>(input: RestoreInput, use: (files: RestoreSecretFiles) => Promise<T>): Promise<T> {
     const credentials = await resolveTargetCredentials(input.target, deps.secrets);
     const identity = await resolveSnapshotIdentity(input.manifest, input.identity, deps.secrets);
@@ -490,21 +517,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
           parallel > 1
             ? applyInParallel({ ...input, parallel }, files, storage, controller, progress)
             : applySerially(input, files, storage, controller, progress),
-        ).catch(async (err: unknown) => {
-          if (!(err instanceof ToolFailedError) || !err.exitedOnItsOwn) throw err;
-          const failure = classifyToolFailure(err.message);
-          const reason = failure.permanent
-            ? failure.reason
-            : isLostConnection(failure.code) && (await targetRanThroughout(input.target, applyStartedMs))
-              ? `the target closed the connection while it kept running: a statement larger than its max_allowed_packet (${maxAllowedPacket} bytes) does that every time; raise max_allowed_packet on the target`
-              : undefined;
-          if (reason === undefined) throw err;
-          throw permanentFailure(
-            PermanentFailureType.RestoreStatementRejected,
-            `snapshot ${manifest.snapshotId}: Target "${input.target.name}" refused a statement of the dump (${reason}), which no retry changes: ` +
-              `${err.message}; the databases it replaces are put back as they were`,
-          );
-        });
+        ).catch(async (err: unknown) => rethrowApplyFailure(err, input, maxAllowedPacket, applyStartedMs));
         // Read twice, so the object could have changed in between.
         if (streamed.sha256 !== manifest.data.sha256) {
           throw permanentFailure(
@@ -514,11 +527,20 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         }
         const gtid = input.gtid ?? { action: 'leave', reason: 'the session did not inspect GTIDs' };
         await adoptGtidPosition(input.target, gtid);
+        // Still inside the restore: a replay that fails puts the replaced databases back like a failed apply.
+        const replayStartedMs = Date.now();
+        const replayed = input.pointInTime
+          ? await withRestoreSecretFiles(input, (files) => {
+              progress.phase = 'replaying binary log';
+              progress.bytesRead = 0;
+              return replayArchivedBinlog({ input, pointInTime: input.pointInTime!, gtid, files, storage, controller, progress });
+            }).catch(async (err: unknown) => rethrowApplyFailure(err, input, maxAllowedPacket, replayStartedMs))
+          : undefined;
         // The restore has succeeded: only now is what it replaced let go.
         await withTargetConnection(input.target, gtid, (connection) => discardKeptDatabases(connection, replaced));
         const { rawBytes } = streamed;
         log.info('snapshot restored', { snapshotId: manifest.snapshotId, target: input.target.name, rawBytes });
-        return { storedBytes: manifest.data.storedBytes, rawBytes, gtid: describeGtidPlan(gtid) };
+        return { storedBytes: manifest.data.storedBytes, rawBytes, gtid: describeGtidPlan(gtid), ...(replayed ? { replayed } : {}) };
       } finally {
         stopHeartbeats();
       }

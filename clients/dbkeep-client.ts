@@ -9,6 +9,7 @@ import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
 import type { ArchiveProgress } from '../activities/binlog-archive-activities';
 import type { ArchiveGap } from '../domain/recoverable-window';
+import type { PointInTimeTarget } from '../domain/binlog-replay';
 import { resourceNameSchema } from '../domain/names';
 import type { Progress } from '../domain/progress';
 import {
@@ -82,6 +83,8 @@ export interface StartRestoreOptions {
   args?: string[];
   /** Client sessions applying tables at once (restoreOptionsSchema); 1 or omitted: serial. */
   parallel?: number;
+  /** Restore to this point with the archived binary log; `selector` is then left empty (`{}`). */
+  pointInTime?: PointInTimeTarget;
 }
 
 export interface StartVolumeRestoreOptions {
@@ -305,8 +308,12 @@ export class DbkeepClient {
       ...options,
       overwrite: options.overwrite === undefined ? false : options.overwrite,
     });
-    const { repository, configuration, target, selector } = input;
-    const what = 'snapshotId' in selector ? selector.snapshotId : `latest at ${selector.targetRecoveryTime ?? 'now'}`;
+    const { repository, configuration, target, selector, pointInTime } = input;
+    const what = pointInTime
+      ? `point in time ${'at' in pointInTime ? pointInTime.at : 'beforeGtid' in pointInTime ? `before ${pointInTime.beforeGtid}` : 'latest'}`
+      : 'snapshotId' in selector
+        ? selector.snapshotId
+        : `latest at ${selector.targetRecoveryTime ?? 'now'}`;
     return this.temporal.workflow.start<typeof restoreSession>('restoreSession', {
       taskQueue: this.taskQueue,
       workflowId: restoreWorkflowId(target.name, newSessionId()),

@@ -19,6 +19,7 @@ const QUERY_POST_HEADER_BYTES = 13;
 
 const EVENT = {
   query: 2,
+  formatDescription: 15,
   stop: 3,
   rotate: 4,
   xid: 16,
@@ -53,11 +54,28 @@ export interface TransactionsSinceMark {
   lastAt?: number;
 }
 
+/** One transaction's GTID: MySQL's source uuid and number, MariaDB's domain and sequence (and the server that wrote it). */
+export interface TransactionGtid {
+  /** MySQL: the server uuid; MariaDB: the replication domain, as text. */
+  source: string;
+  number: number;
+  /** As the flavor writes it: `uuid:17`, `0-1-17`. */
+  text: string;
+}
+
+/** A whole transaction of the file: its bytes [start, end), its GTID and its statement time (unix seconds). */
+export interface ScannedTransaction {
+  start: number;
+  end: number;
+  gtid: TransactionGtid;
+  at: number;
+}
+
 interface GtidState {
   /** The state as text, computed when a transaction ends. */
   text(): string;
-  /** Adds the transaction of a GTID event. */
-  add(event: Buffer, serverId: number): void;
+  /** Adds the transaction of a GTID event, and returns its GTID. */
+  add(event: Buffer, serverId: number): TransactionGtid;
   /** Replaces the state with the one a file starts from (PREVIOUS_GTIDS / GTID_LIST). */
   start(event: Buffer): void;
 }
@@ -74,11 +92,19 @@ export class BinlogScanner {
   private committedPoint: CommittedPoint;
   private sinceMark: TransactionsSinceMark = { count: 0 };
   private complete = false;
+  /** Bytes of checksum at the end of every event after the format description (CRC32: 4). */
+  private checksumBytes = 0;
   /** The file's start state is read: before it, no offset can be given a GTID state. */
   private started = false;
   private startGtids: string | undefined;
 
-  constructor(flavor: ServerFlavor) {
+  private transactionStart = 0;
+  private transactionGtid: TransactionGtid | undefined;
+  private readonly recorded: ScannedTransaction[] | undefined;
+
+  /** `recordTransactions`: keep each whole transaction's range and GTID for takeTransactions (a replay's selection). */
+  constructor(flavor: ServerFlavor, options: { recordTransactions?: boolean } = {}) {
+    this.recorded = options.recordTransactions ? [] : undefined;
     this.state = flavor === 'mysql' ? mysqlState() : mariadbState();
     this.committedPoint = { offset: 0, gtids: '' };
   }
@@ -119,6 +145,16 @@ export class BinlogScanner {
     return this.startGtids;
   }
 
+  /** The whole transactions scanned since the last call (only with `recordTransactions`). */
+  takeTransactions(): ScannedTransaction[] {
+    return this.recorded ? this.recorded.splice(0) : [];
+  }
+
+  /** Where the transaction still being read starts, if one is. */
+  get openTransactionStart(): number | undefined {
+    return this.inTransaction ? this.transactionStart : undefined;
+  }
+
   /** Starts counting the next piece's transactions. */
   mark(): void {
     this.sinceMark = { count: 0 };
@@ -135,6 +171,10 @@ export class BinlogScanner {
     const serverId = event.readUInt32LE(5);
     const body = event.subarray(HEADER_BYTES);
     switch (type) {
+      case EVENT.formatDescription:
+        this.checksumBytes = formatDescriptionChecksumBytes(event);
+        this.settle(endOffset);
+        return;
       case EVENT.mysqlPreviousGtids:
       case EVENT.mariadbGtidList:
         this.state.start(body);
@@ -149,14 +189,15 @@ export class BinlogScanner {
       case EVENT.mysqlGtid:
       case EVENT.mariadbGtid:
         // A GTID event always opens a transaction; one still open means its end was not recognised.
-        this.state.add(body, serverId);
+        this.transactionGtid = this.state.add(body, serverId);
+        this.transactionStart = endOffset - event.length;
         this.inTransaction = true;
         this.transactionAt = timestamp;
         this.standalone = type === EVENT.mariadbGtid ? (body[12]! & MARIADB_FL_STANDALONE) !== 0 : undefined;
         return;
       case EVENT.query: {
         if (!this.inTransaction) return this.settle(endOffset);
-        const statement = queryStatementStart(body);
+        const statement = queryStatement(body.subarray(0, body.length - this.checksumBytes));
         if (this.standalone === undefined) {
           this.standalone = statement !== 'BEGIN';
           if (this.standalone) this.endTransaction(endOffset);
@@ -181,6 +222,7 @@ export class BinlogScanner {
 
   private endTransaction(endOffset: number): void {
     this.inTransaction = false;
+    this.recorded?.push({ start: this.transactionStart, end: endOffset, gtid: this.transactionGtid!, at: this.transactionAt });
     this.standalone = undefined;
     this.sinceMark = {
       count: this.sinceMark.count + 1,
@@ -197,13 +239,29 @@ export class BinlogScanner {
   }
 }
 
-/** The first word of a QUERY event's statement, upper-cased: BEGIN, COMMIT, ROLLBACK or another. */
-function queryStatementStart(body: Buffer): string {
+/**
+ * The format description event ends with the checksum algorithm of the file's events (1 byte) and
+ * its own checksum (4 bytes): with CRC32 every event carries 4 bytes of it after its body. Read
+ * exactly, so a checksum byte is never taken for a statement's last letter.
+ */
+function formatDescriptionChecksumBytes(event: Buffer): number {
+  return event.length >= HEADER_BYTES + 5 && event[event.length - 5] === 1 ? 4 : 0;
+}
+
+/**
+ * A QUERY event's statement (body without checksum), upper-cased when it is one of the few words
+ * that open or end a transaction, else its first characters: only BEGIN, COMMIT and ROLLBACK matter.
+ */
+function queryStatement(body: Buffer): string {
   if (body.length < QUERY_POST_HEADER_BYTES) return '';
   const dbLength = body[8]!;
   const statusLength = body.readUInt16LE(11);
   const start = QUERY_POST_HEADER_BYTES + statusLength + dbLength + 1;
-  return /^[A-Za-z]*/.exec(body.subarray(start, start + 16).toString('latin1'))![0].toUpperCase();
+  const text = body
+    .subarray(start, Math.min(body.length, start + 16))
+    .toString('latin1')
+    .trim();
+  return /^(BEGIN|COMMIT|ROLLBACK)$/i.test(text) ? text.toUpperCase() : text;
 }
 
 function uuidOf(bytes: Buffer): string {
@@ -219,11 +277,12 @@ function mysqlState(): GtidState {
     add(body) {
       const source = uuidOf(body.subarray(1, 17));
       const gno = Number(body.readBigUInt64LE(17));
+      const gtid = { source, number: gno, text: `${source}:${gno}` };
       const intervals = set.get(source);
       if (!intervals) {
         const entries: Array<[string, Array<[number, number]>]> = [...set, [source, [[gno, gno]]]];
         set = new Map(entries.sort(([a], [b]) => a.localeCompare(b)));
-        return;
+        return gtid;
       }
       const last = intervals.at(-1)!;
       if (gno === last[1] + 1) last[1] = gno;
@@ -239,6 +298,7 @@ function mysqlState(): GtidState {
         }
         set.set(source, merged);
       }
+      return gtid;
     },
     start(body) {
       const sources = body.readBigUInt64LE(0);
@@ -278,6 +338,7 @@ function mariadbState(): GtidState {
       const known = position.has(domain);
       position.set(domain, { serverId, sequence });
       if (!known) position = sorted();
+      return { source: String(domain), number: sequence, text: `${domain}-${serverId}-${sequence}` };
     },
     start(body) {
       // The binlog state: the last GTID of every (domain, server); a domain's position is its highest sequence.

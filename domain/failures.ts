@@ -39,6 +39,8 @@ export const PermanentFailureType = {
   TlsConfigurationInvalid: 'TlsConfigurationInvalid',
   /** The Target's user lacks a privilege the session needs; the message names each and the GRANT. */
   InsufficientPrivileges: 'InsufficientPrivileges',
+  /** A point-in-time restore asked for a time or GTID no recoverable window holds; the message lists the windows. */
+  OutsideRecoverableWindow: 'OutsideRecoverableWindow',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

@@ -13,6 +13,7 @@ import {
 import { retentionPolicySchema } from './retention-policy';
 import { secretRefSchema } from './secret-ref';
 import { snapshotSelectorSchema } from './snapshot-selection';
+import { pointInTimeTargetSchema } from './binlog-replay';
 import { volumeClaimTemplateSchema } from './volume-claim-template';
 
 /**
@@ -59,17 +60,27 @@ export const backupSessionInputSchema = z
   });
 export type BackupSessionInput = z.output<typeof backupSessionInputSchema>;
 
-export const restoreSessionInputSchema = restoreOptionsSchema.extend({
-  repository: namedRepositorySchema,
-  /** The configuration whose snapshots to restore from. */
-  configuration: resourceNameSchema,
-  target: namedTargetSchema,
-  selector: snapshotSelectorSchema,
-  /** Replace databases the target already holds; refused without it. */
-  overwrite: z.boolean(),
-  /** The configuration's age identity (a reference), for encrypted snapshots. */
-  identity: secretRefSchema.optional(),
-});
+export const restoreSessionInputSchema = restoreOptionsSchema
+  .extend({
+    repository: namedRepositorySchema,
+    /** The configuration whose snapshots to restore from. */
+    configuration: resourceNameSchema,
+    target: namedTargetSchema,
+    selector: snapshotSelectorSchema,
+    /** Replace databases the target already holds; refused without it. */
+    overwrite: z.boolean(),
+    /** The configuration's age identity (a reference), for encrypted snapshots. */
+    identity: secretRefSchema.optional(),
+    /**
+     * Restore to this point with the archived binary log (docs/point-in-time-recovery.md): the
+     * snapshot comes from the recoverable window, so `selector` must be left at its default.
+     */
+    pointInTime: pointInTimeTargetSchema.optional(),
+  })
+  .refine((input) => input.pointInTime === undefined || !('snapshotId' in input.selector || input.selector.targetRecoveryTime), {
+    path: ['selector'],
+    message: 'a point-in-time restore chooses its snapshot from the recoverable window: leave selector empty',
+  });
 type ParsedRestoreSessionInput = z.output<typeof restoreSessionInputSchema>;
 /** `parallel` may be absent, as a bootstrap's restore and hand-written inputs leave it: 1, serial. */
 export type RestoreSessionInput = Omit<ParsedRestoreSessionInput, 'parallel'> & Partial<Pick<ParsedRestoreSessionInput, 'parallel'>>;

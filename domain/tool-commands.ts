@@ -261,6 +261,29 @@ export function binlogReaderServerId(configuration: string): number {
   return 3_000_000_000 + (hash % 1_000_000_000);
 }
 
+/**
+ * The engine's decoder of a binary log read from stdin, writing SQL for the client. A replay
+ * that continues the snapshot's own history (the target took its GTIDs) keeps the source's GTIDs;
+ * into a target with a history of its own, MySQL's decoder drops them (`--skip-gtids`) and
+ * MariaDB's settings are dropped from its output (isMariadbGtidSessionLine), so every replayed
+ * transaction is a new one of the target and none is skipped as already known.
+ */
+export function binlogDecodeCommand(engine: Engine, keepSourceGtids: boolean): ToolCommand {
+  const mysql = clientFamily(engine) === 'mysql';
+  return {
+    command: mysql ? 'mysqlbinlog' : 'mariadb-binlog',
+    args: ['--verify-binlog-checksum', ...(mysql && !keepSourceGtids ? ['--skip-gtids'] : []), '-'],
+  };
+}
+
+// `/*M!100001 SET @@session.gtid_seq_no=14*//*!*/;` and its gtid_domain_id and server_id siblings.
+const MARIADB_GTID_SESSION_LINE = /^\/\*M!100001 SET @@session\.(?:gtid_domain_id|server_id|gtid_seq_no)=\d+\*\/\/\*!\*\/;$/;
+
+/** A line of mariadb-binlog's output that gives the next transaction the source's GTID. */
+export function isMariadbGtidSessionLine(line: string): boolean {
+  return MARIADB_GTID_SESSION_LINE.test(line);
+}
+
 export function toolVersionCommand(engine: Engine, tool: 'dump' | 'client' | 'physical'): ToolCommand {
   return { command: CLIENT_TOOLS[engine][tool], args: ['--version'] };
 }

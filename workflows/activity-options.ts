@@ -22,6 +22,7 @@ type QuickActivities = Pick<
   | 'listSnapshots'
   | 'repositoryStatus'
   | 'readRecoverableWindow'
+  | 'resolvePointInTime'
 >;
 type StreamingActivities = Pick<DbkeepActivities, 'dumpToRepository' | 'restoreFromSnapshot' | 'importExternalDumps'>;
 type PruneActivities = Pick<DbkeepActivities, 'applyRetention'>;

@@ -1,4 +1,5 @@
 import { CancellationScope } from '@temporalio/workflow';
+import type { ReplayOutcome } from '../activities/point-in-time-activities';
 import type { RestoreSessionInput } from '../domain/session-inputs';
 import { quickActivities, streamingActivities } from './activity-options';
 import { runSession } from './session-skeleton';
@@ -12,6 +13,8 @@ export interface RestoreSessionResult {
   rawBytes: number;
   /** What happened to the target's GTID state (domain/gtid-restore.ts), in a sentence. */
   gtid: string;
+  /** A point-in-time restore: what was replayed of the archived binary log after the snapshot. */
+  replayed?: ReplayOutcome;
 }
 
 /** A logical restore session: choose the snapshot → check the target → verify and apply → metrics. */
@@ -30,8 +33,15 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
   };
   const status = beginSession(identity);
   return runSession(status, identity, async () => {
+    const { pointInTime } = input;
+    // A point in time chooses its snapshot from the recoverable window, and is refused here when outside every one.
+    const selector = pointInTime
+      ? await runStep(status, 'resolve-point-in-time', () =>
+          quickActivities.resolvePointInTime({ repository, configuration: input.configuration, pointInTime }),
+        )
+      : input.selector;
     const manifest = await runStep(status, 'resolve-snapshot', () =>
-      quickActivities.resolveSnapshot({ repository, configuration: input.configuration, selector: input.selector, method: 'logical' }),
+      quickActivities.resolveSnapshot({ repository, configuration: input.configuration, selector, method: 'logical' }),
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
@@ -55,6 +65,7 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
           args: input.args,
           parallel: input.parallel,
           gtid,
+          ...(pointInTime ? { pointInTime } : {}),
         });
       } catch (err) {
         // Failed for good, cancelled, or its worker lost: what the restore replaced comes back,
@@ -71,7 +82,14 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
     });
     status.rawBytes = restored.rawBytes;
     return {
-      result: { snapshotId: manifest.snapshotId, target: target.name, databases, rawBytes: restored.rawBytes, gtid: restored.gtid },
+      result: {
+        snapshotId: manifest.snapshotId,
+        target: target.name,
+        databases,
+        rawBytes: restored.rawBytes,
+        gtid: restored.gtid,
+        ...(restored.replayed ? { replayed: restored.replayed } : {}),
+      },
       metrics: { dataSizeBytes: restored.rawBytes },
     };
   });

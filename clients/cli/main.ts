@@ -19,7 +19,7 @@ Usage:
   dbkeep worker                          run a worker in the foreground
   dbkeep backup    -f FILE... --config NAME [--wait] [--json]
   dbkeep snapshots -f FILE... --config NAME [--limit N] [--json]
-  dbkeep restore   -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME] [--overwrite] [--parallel N] [--wait] [--json]
+  dbkeep restore   -f FILE... --config NAME --to TARGET [--snapshot ID | --at TIME | --to-gtid GTID | --latest] [--overwrite] [--parallel N] [--wait] [--json]
   dbkeep restore   -f FILE... --config NAME --replicas N --volume-dir DIR [...]   a physical snapshot into data directories
   dbkeep restore   -f FILE... --config NAME --replicas N --volume-claim NAME [--storage-class C] [--storage-size S]
                    [--access-modes M,...] [...]          the same into a PVC per replica (Kubernetes)

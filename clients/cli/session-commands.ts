@@ -6,6 +6,7 @@ import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource
 import { loadResourceFiles } from '../../domain/resource-files';
 import { databaseNameSchema, restoreOptionsSchema } from '../../domain/resources';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
+import { pointInTimeTargetSchema, type PointInTimeTarget } from '../../domain/binlog-replay';
 import { accessModesSchema, storageQuantitySchema, volumeClaimTemplateSchema } from '../../domain/volume-claim-template';
 import type { DbkeepClient, SessionView, StartRestoreOptions, StartVolumeRestoreOptions } from '../dbkeep-client';
 import { configurationFlags, connectClient, resolveConfigurationFlag, resourceFiles } from './client-connection';
@@ -114,6 +115,8 @@ export const restoreFlags = {
   to: { type: 'string' },
   snapshot: { type: 'string' },
   at: { type: 'string' },
+  'to-gtid': { type: 'string' },
+  latest: { type: 'boolean', default: false },
   overwrite: { type: 'boolean', default: false },
   database: { type: 'string' },
   arg: { type: 'string', multiple: true },
@@ -131,12 +134,32 @@ function selectorFrom(values: { snapshot?: string; at?: string }): SnapshotSelec
   };
 }
 
+/**
+ * With point-in-time recovery on, `--at` is a point in time the archived binary log is replayed
+ * to; `--to-gtid` (just before that transaction) and `--latest` need it. Without it `--at`
+ * chooses the newest snapshot at or before the time, as it always has.
+ */
+function pointInTimeFrom(
+  values: { snapshot?: string; at?: string; 'to-gtid'?: string; latest?: boolean },
+  pitrEnabled: boolean,
+): PointInTimeTarget | undefined {
+  const asked = [values.at !== undefined && pitrEnabled, values['to-gtid'] !== undefined, values.latest === true].filter(Boolean).length;
+  if (asked === 0) return undefined;
+  if (!pitrEnabled) throw new UsageError('--to-gtid and --latest need spec.pointInTimeRecovery enabled on the configuration');
+  if (asked > 1 || values.snapshot !== undefined) throw new UsageError('--snapshot, --at, --to-gtid and --latest are mutually exclusive');
+  if (values.latest) return { latest: true };
+  if (values['to-gtid'] !== undefined) return flagValue('to-gtid', pointInTimeTargetSchema, { beforeGtid: values['to-gtid'] });
+  return flagValue('at', pointInTimeTargetSchema, { at: values.at });
+}
+
 export async function restoreRequestFrom(values: {
   file?: string[];
   config?: string;
   to?: string;
   snapshot?: string;
   at?: string;
+  'to-gtid'?: string;
+  latest?: boolean;
   overwrite?: boolean;
   database?: string;
   arg?: string[];
@@ -144,14 +167,16 @@ export async function restoreRequestFrom(values: {
 }): Promise<StartRestoreOptions> {
   const name = flagValue('config', resourceNameSchema, requireFlag('config', values.config));
   const targetName = flagValue('to', resourceNameSchema, requireFlag('to', values.to));
-  const selector = selectorFrom(values);
   const resources = await loadResourceFiles(resourceFiles(values));
   const { configuration, repository } = resolveBackupConfiguration(resources, name);
+  const pointInTime = pointInTimeFrom(values, configuration.spec.pointInTimeRecovery?.enabled ?? false);
+  const selector = pointInTime ? {} : selectorFrom(values);
   return {
     repository,
     configuration: configuration.name,
     target: resolveTarget(resources, targetName),
     selector,
+    ...(pointInTime ? { pointInTime } : {}),
     overwrite: values.overwrite ?? false,
     identity: configuration.spec.encryption?.age.identity,
     database: values.database === undefined ? undefined : flagValue('database', databaseNameSchema, values.database),
@@ -194,6 +219,12 @@ export async function restoreCommand(argv: string[]): Promise<void> {
       console.log(
         `snapshot ${result.snapshotId} restored into ${result.target}: ${result.databases.join(', ')} (${formatBytes(result.rawBytes)} of SQL applied)`,
       );
+      if (result.replayed) {
+        console.log(
+          `then ${result.replayed.transactions} transaction(s) of the archived binary log replayed` +
+            (result.replayed.lastAppliedAt ? `, up to ${result.replayed.lastAppliedAt} (${result.replayed.lastAppliedGtid})` : ''),
+        );
+      }
     }
   } finally {
     await client.close();

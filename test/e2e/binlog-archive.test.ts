@@ -6,7 +6,8 @@ import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBinlogPiece, type BinlogPiece } from '../../domain/binlog-archive';
 import { BinlogScanner } from '../../domain/binlog-scanner';
-import { resolveBackupConfiguration } from '../../domain/resource-set';
+import type { PointInTimeTarget } from '../../domain/binlog-replay';
+import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { binlogArchiveWorkflowId } from '../../domain/session-ids';
 import type { PointInTimeStatus } from '../../clients/dbkeep-client';
 import { pathWithReleaseTools, type DatabaseRelease } from '../../stack/database-instance';
@@ -59,6 +60,23 @@ async function waitForStatus(
     status = await stack.client.pointInTimeStatus(resolveBackupConfiguration(resources, configuration));
   }
   return status;
+}
+
+/** Waits until the clock enters the next second, so the next commit has a second of its own. */
+async function untilNextSecond(): Promise<void> {
+  const second = Math.floor(Date.now() / 1000);
+  while (Math.floor(Date.now() / 1000) === second) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** The GTID of the last transaction the source committed. */
+async function lastGtid(source: MariaDbInstance): Promise<string> {
+  if (source.engine === 'mariadb') {
+    const [row] = await rootQuery(source, 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
+    return String(row!.pos);
+  }
+  const executed = await gtidState(source);
+  const [uuid, interval] = executed.split(':');
+  return `${uuid}:${interval!.split('-').at(-1)}`;
 }
 
 async function gtidState(source: MariaDbInstance): Promise<string> {
@@ -198,6 +216,96 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
       maxBuffer: 64 * 1024 * 1024,
     });
     expect(decoded).toContain('after the restart 2');
+  });
+
+  it('restores to any second: at a commit, between two commits, in the file still being written, latest, and just before a DROP TABLE', async () => {
+    // Rows in distinct seconds: each row's `at` is its statement time, the time the binary log records.
+    const marks: Array<{ note: string; at: number }> = [];
+    for (const note of ['pitr 1', 'pitr 2', 'pitr 3']) {
+      await untilNextSecond();
+      await writeRows([note]);
+      const [row] = await rootQuery(source, `SELECT UNIX_TIMESTAMP(at) AS at FROM shop.ledger WHERE note = '${note}'`);
+      marks.push({ note, at: Number(row!.at) });
+    }
+    await rootQuery(source, 'CREATE TABLE shop.precious (id INT PRIMARY KEY)');
+    await rootQuery(source, 'INSERT INTO shop.precious VALUES (1), (2), (3)');
+    const [beforeDrop] = await rootQuery(source, 'SELECT COUNT(*) AS n FROM shop.ledger');
+    await rootQuery(source, 'DROP TABLE shop.precious');
+    const dropGtid = await lastGtid(source);
+    await writeRows(['after the drop']);
+    const state = await gtidState(source);
+    await waitForStatus(resources, configuration, (s) => s.archive.progress?.gtids === state);
+
+    // MariaDB without a binary log has executed nothing, so the first restore takes the snapshot's GTIDs.
+    const into = await stack.startDatabase({ release, gtid });
+    const restoreTo = async (pointInTime: PointInTimeTarget) => {
+      const set = stack.resources(
+        stack.targetDocument('source', source),
+        stack.targetDocument('restored', into),
+        configurationDocument(configuration, {
+          target: 'source',
+          databases: ['shop'],
+          pointInTimeRecovery: { enabled: true, uploadInterval: '1s' },
+        }),
+      );
+      const handle = await stack.client.restore({
+        repository: resolveBackupConfiguration(set, configuration).repository,
+        configuration,
+        target: resolveTarget(set, 'restored'),
+        selector: {},
+        overwrite: true,
+        pointInTime,
+      });
+      return handle.result();
+    };
+    const ledgerOf = async (instance: MariaDbInstance, upTo?: number) =>
+      (
+        await rootQuery(
+          instance,
+          `SELECT id, note, UNIX_TIMESTAMP(at) AS at FROM shop.ledger${upTo === undefined ? '' : ` WHERE at <= FROM_UNIXTIME(${upTo})`} ORDER BY id`,
+        )
+      ).map((r) => `${r.id}|${r.note}|${r.at}`);
+    const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+    // Exactly at the second of a commit: it is in, the next is not. The first restore goes into an empty server.
+    const first = await restoreTo({ at: iso(marks[1]!.at) });
+    // The replay keeps the source's GTIDs exactly when the target took the snapshot's.
+    expect(first.replayed?.sourceGtids).toBe(first.gtid.startsWith('target took'));
+    expect(first.replayed?.transactions).toBeGreaterThan(0);
+    expect(await ledgerOf(into)).toEqual(await ledgerOf(source, marks[1]!.at));
+    // Between two commits (half a second after the first mark, before the second): the same as the earlier one.
+    await restoreTo({ at: new Date(marks[0]!.at * 1000 + 500).toISOString() });
+    expect(await ledgerOf(into)).toEqual(await ledgerOf(source, marks[0]!.at));
+    // Just before the DROP TABLE: the table is back with its rows, and nothing after it was replayed.
+    const undone = await restoreTo({ beforeGtid: dropGtid });
+    expect(undone.replayed?.sourceGtids).toBe(false);
+    expect(await rootQuery(into, 'SELECT id FROM shop.precious ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    expect((await ledgerOf(into)).length).toBe(Number(beforeDrop!.n));
+    // Latest: everything the source committed, read from pieces of the file it is still writing.
+    await restoreTo({ latest: true });
+    expect(await ledgerOf(into)).toEqual(await ledgerOf(source));
+    expect(await rootQuery(into, "SHOW TABLES FROM shop LIKE 'precious'")).toEqual([]);
+  });
+
+  it('refuses a point outside every window before touching the target', async () => {
+    const set = stack.resources(
+      stack.targetDocument('restored', source),
+      configurationDocument(configuration, { target: 'restored', databases: ['shop'], pointInTimeRecovery: { enabled: true } }),
+    );
+    const failure = await workflowFailureOf(
+      stack.client
+        .restore({
+          repository: resolveBackupConfiguration(set, configuration).repository,
+          configuration,
+          target: resolveTarget(set, 'restored'),
+          selector: {},
+          overwrite: true,
+          pointInTime: { at: new Date(Date.parse(snapshotStartedAt) - 3_600_000).toISOString() },
+        })
+        .then((handle) => handle.result()),
+    );
+    expect(failure.type).toBe('OutsideRecoverableWindow');
+    expect(failure.message).toContain(`outside every recoverable window (${snapshotStartedAt} to `);
   });
 
   it('apply leaves an unchanged archive running, and stops it when PITR is turned off: cleanly, with no secret in any history', async () => {

@@ -49,6 +49,7 @@ describe('permanentFailure', () => {
       'TlsClientCertificateRejected',
       'TlsConfigurationInvalid',
       'InsufficientPrivileges',
+      'OutsideRecoverableWindow',
     ]);
   });
 });

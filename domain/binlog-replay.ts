@@ -1,0 +1,247 @@
+import { z } from 'zod';
+import type { BinlogPiece } from './binlog-archive';
+import { BinlogScanner, type ScannedTransaction, type TransactionGtid } from './binlog-scanner';
+import { parseMariadbGtidPosition, parseMysqlGtidSet } from './gtid-sets';
+import { gtidStateReached, snapshotForRecoveryTime, type RecoverableWindow, type SnapshotPoint } from './recoverable-window';
+import type { ServerFlavor } from './server-flavor';
+
+/**
+ * Replaying the archived binary log onto a restored snapshot: which pieces, and which of their
+ * transactions. The selection is dbkeep's own, by GTID and statement time, made on the binary log
+ * itself before the engine's decoder sees it, so both engines stop at the same rules: a
+ * transaction the snapshot already holds is never applied twice, and the replay stops before the
+ * first transaction after the target time, or at the GTID asked for.
+ */
+
+/** Where a replay stops: after the last transaction at or before `at` (unix seconds), or just before `beforeGtid`. */
+export type ReplayStop = { at: number } | { beforeGtid: string } | { latest: true };
+
+/** The archived files to replay, oldest first, each as its pieces from offset 0 in order. */
+export interface ReplayFile {
+  folder: string;
+  file: string;
+  pieces: BinlogPiece[];
+}
+
+/**
+ * The files that carry the archive on from `snapshotGtids`: the chain of pieces the recoverable
+ * window joins by GTIDs, from the one holding the first transaction after the snapshot to the
+ * last one before a gap. A file whose transactions after the snapshot start mid-file is replayed
+ * from its start (its header is needed), and the selection skips what the snapshot holds.
+ */
+export function replayFiles(
+  flavor: ServerFlavor,
+  snapshotGtids: string,
+  pieces: ReadonlyArray<{ folder: string; piece: BinlogPiece }>,
+): ReplayFile[] {
+  const reached = gtidStateReached(flavor);
+  // Pieces that hold something the snapshot does not, ordered by how far each one's end reaches.
+  const after = pieces
+    .filter(({ piece }) => !reached(piece.gtidsAfter, snapshotGtids))
+    .sort((a, b) => (reached(a.piece.gtidsAfter, b.piece.gtidsAfter) ? (reached(b.piece.gtidsAfter, a.piece.gtidsAfter) ? 0 : -1) : 1));
+  const chain: Array<{ folder: string; piece: BinlogPiece }> = [];
+  let state = snapshotGtids;
+  for (const entry of after) {
+    if (!reached(entry.piece.gtidsBefore, state)) break;
+    if (reached(entry.piece.gtidsAfter, state)) continue;
+    chain.push(entry);
+    state = entry.piece.gtidsAfter;
+  }
+  const files: ReplayFile[] = [];
+  for (const { folder } of chain) {
+    if (files.at(-1)?.folder === folder) continue;
+    const inFolder = pieces
+      .filter((p) => p.folder === folder)
+      .map((p) => p.piece)
+      .sort((a, b) => a.from - b.from);
+    // From offset 0 up to the chain's last piece in this folder, without holes.
+    const last = Math.max(...chain.filter((c) => c.folder === folder).map((c) => c.piece.to));
+    const contiguous: BinlogPiece[] = [];
+    for (const piece of inFolder) {
+      if (piece.from !== (contiguous.at(-1)?.to ?? 0) || piece.from >= last) break;
+      contiguous.push(piece);
+    }
+    files.push({ folder, file: inFolder[0]!.file, pieces: contiguous });
+  }
+  return files;
+}
+
+/** Whether the snapshot (or anything replayed before) already holds a transaction. */
+function heldBy(flavor: ServerFlavor, state: string): (gtid: TransactionGtid) => boolean {
+  if (flavor === 'mysql') {
+    const set = parseMysqlGtidSet(state);
+    return (gtid) => (set.get(gtid.source) ?? []).some(([a, b]) => a <= gtid.number && gtid.number <= b);
+  }
+  const position = parseMariadbGtidPosition(state);
+  return (gtid) => gtid.number <= (position.get(Number(gtid.source))?.sequence ?? 0);
+}
+
+/**
+ * Selects, from one binary log file's bytes, its header and the transactions to replay, as a
+ * binary log the engine's decoder reads: what the snapshot holds is dropped, and everything from
+ * the stop on. One instance per replay: once stopped, later files give nothing.
+ */
+export class ReplaySelection {
+  private stopped = false;
+  private readonly held: (gtid: TransactionGtid) => boolean;
+  private file: FileSelection | undefined;
+  applied = 0;
+  lastAppliedAt: number | undefined;
+  lastAppliedGtid: string | undefined;
+
+  constructor(
+    private readonly flavor: ServerFlavor,
+    snapshotGtids: string,
+    private readonly stop: ReplayStop,
+  ) {
+    this.held = heldBy(flavor, snapshotGtids);
+  }
+
+  get done(): boolean {
+    return this.stopped;
+  }
+
+  /** Starts the next file. */
+  startFile(): void {
+    this.file = new FileSelection(this.flavor);
+  }
+
+  /** The next bytes of the current file; returns what the decoder is to read. */
+  push(chunk: Buffer): Buffer[] {
+    const file = this.file!;
+    const out: Buffer[] = [];
+    for (const transaction of file.push(chunk)) {
+      if (this.stopped) continue;
+      if (this.stopsAt(transaction)) {
+        this.stopped = true;
+        continue;
+      }
+      if (this.held(transaction.gtid)) continue;
+      out.push(...file.emit(transaction));
+      this.applied += 1;
+      this.lastAppliedAt = transaction.at;
+      this.lastAppliedGtid = transaction.gtid.text;
+    }
+    file.release();
+    return out;
+  }
+
+  private stopsAt(transaction: ScannedTransaction): boolean {
+    if ('at' in this.stop) return transaction.at > this.stop.at;
+    if ('beforeGtid' in this.stop) return transaction.gtid.text === this.stop.beforeGtid;
+    return false;
+  }
+}
+
+/** One file's bytes, kept from the oldest transaction not yet decided on, and its header once known. */
+class FileSelection {
+  private readonly scanner: BinlogScanner;
+  private buffer: Buffer = Buffer.alloc(0);
+  /** File offset of buffer[0]. */
+  private bufferOffset = 0;
+  private header: Buffer | undefined;
+  private headerEmitted = false;
+
+  constructor(flavor: ServerFlavor) {
+    this.scanner = new BinlogScanner(flavor, { recordTransactions: true });
+  }
+
+  push(chunk: Buffer): ScannedTransaction[] {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    this.scanner.push(chunk);
+    const transactions = this.scanner.takeTransactions();
+    // The header is everything before the file's first transaction: format description and starting GTID state.
+    const firstStart = transactions[0]?.start ?? this.scanner.openTransactionStart;
+    if (this.header === undefined && firstStart !== undefined) this.header = Buffer.from(this.slice(0, firstStart));
+    return transactions;
+  }
+
+  /** The transaction's bytes, after the header for the file's first emitted one. */
+  emit(transaction: ScannedTransaction): Buffer[] {
+    const out: Buffer[] = [];
+    if (!this.headerEmitted) {
+      out.push(this.header!);
+      this.headerEmitted = true;
+    }
+    out.push(Buffer.from(this.slice(transaction.start, transaction.end)));
+    return out;
+  }
+
+  /** Drops the bytes of every decided transaction, once the header is kept: only an open one's are needed again. */
+  release(): void {
+    if (this.header === undefined) return;
+    const keepFrom = this.scanner.openTransactionStart ?? this.scanner.committed.offset;
+    if (keepFrom <= this.bufferOffset) return;
+    this.buffer = this.buffer.subarray(keepFrom - this.bufferOffset);
+    this.bufferOffset = keepFrom;
+  }
+
+  private slice(from: number, to: number): Buffer {
+    return this.buffer.subarray(from - this.bufferOffset, to - this.bufferOffset);
+  }
+}
+
+/** Where a point-in-time restore goes, as a restore's input carries it. */
+export const pointInTimeTargetSchema = z.union(
+  [
+    z.strictObject({ at: z.iso.datetime({ offset: true, error: 'must be an RFC 3339 time such as 2026-11-21T16:00:00Z' }) }),
+    z.strictObject({
+      beforeGtid: z
+        .string()
+        .regex(
+          /^(\d+-\d+-\d+|[0-9a-fA-F-]{36}(:[a-z_][a-z0-9_]*)?:\d+)$/,
+          'must be one GTID: domain-server-sequence (MariaDB) or uuid:number (MySQL)',
+        ),
+    }),
+    z.strictObject({ latest: z.literal(true) }),
+  ],
+  { error: 'must be { at }, { beforeGtid } or { latest: true }' },
+);
+export type PointInTimeTarget = z.infer<typeof pointInTimeTargetSchema>;
+
+/** The replay's stop for a target: a time is taken to the second, as the binary log records it. */
+export function replayStopOf(target: PointInTimeTarget): ReplayStop {
+  if ('at' in target) return { at: Math.floor(Date.parse(target.at) / 1000) };
+  if ('beforeGtid' in target) return { beforeGtid: target.beforeGtid.toLowerCase() };
+  return { latest: true };
+}
+
+/**
+ * The snapshot a point-in-time restore starts from, or why it cannot be done, before anything is
+ * touched: a time must lie in a recoverable window; a GTID must be archived after a snapshot of a
+ * window (the restore stops just before it); latest is the end of the newest window.
+ */
+export function snapshotForPointInTime(params: {
+  flavor: ServerFlavor;
+  windows: readonly RecoverableWindow[];
+  snapshots: readonly SnapshotPoint[];
+  pieces: readonly BinlogPiece[];
+  target: PointInTimeTarget;
+}): { snapshotId: string } | { problem: string } {
+  const { flavor, windows, snapshots, target } = params;
+  const known = windows.map((w) => `${w.from} to ${w.to}`).join(', ') || 'there is none yet';
+  if ('at' in target) return snapshotForRecoveryTime(windows, snapshots, target.at);
+  const inWindow = (w: RecoverableWindow) => snapshots.filter((s) => w.snapshotIds.includes(s.snapshotId));
+  if ('latest' in target) {
+    const newest = windows.at(-1);
+    const start = newest ? inWindow(newest).at(-1) : undefined;
+    return start ? { snapshotId: start.snapshotId } : { problem: `there is no recoverable window yet` };
+  }
+  // The newest snapshot that does not hold the GTID, in a window whose pieces hold it.
+  const holds = (state: string) => heldBy(flavor, state)(gtidOf(flavor, target.beforeGtid));
+  const archived = params.pieces.some((p) => holds(p.gtidsAfter) && !holds(p.gtidsBefore));
+  const candidates = windows.flatMap(inWindow).filter((s) => !holds(s.gtids));
+  const start = archived ? candidates.sort((a, b) => Date.parse(a.consistentAt) - Date.parse(b.consistentAt)).at(-1) : undefined;
+  return start
+    ? { snapshotId: start.snapshotId }
+    : { problem: `transaction ${target.beforeGtid} is not in the archive after any snapshot of a recoverable window (${known})` };
+}
+
+function gtidOf(flavor: ServerFlavor, text: string): TransactionGtid {
+  if (flavor === 'mysql') {
+    const at = text.lastIndexOf(':');
+    return { source: text.slice(0, at).toLowerCase(), number: Number(text.slice(at + 1)), text: text.toLowerCase() };
+  }
+  const [domain = '0', , sequence = '0'] = text.split('-');
+  return { source: domain, number: Number(sequence), text };
+}
