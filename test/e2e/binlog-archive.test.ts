@@ -325,6 +325,50 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
     const { json } = await allHistoriesJson(stack);
     for (const password of stack.passwords) expect(json).not.toContain(password);
   });
+
+  it('records binary logs purged while the archive was stopped as a gap, and refuses a restore into it', async () => {
+    await writeRows(['while stopped 1']);
+    await rootQuery(source, 'FLUSH BINARY LOGS');
+    await writeRows(['while stopped 2']);
+    await rootQuery(source, 'FLUSH BINARY LOGS');
+    const [current] = await rootQuery(source, 'SHOW BINARY LOGS').then((logs) => logs.slice(-1));
+    await rootQuery(source, `PURGE BINARY LOGS TO '${String(current!.Log_name)}'`);
+    await untilNextSecond();
+    await writeRows(['after the purge']);
+    const [afterPurge] = await rootQuery(source, "SELECT UNIX_TIMESTAMP(at) AS at FROM shop.ledger WHERE note = 'after the purge'");
+    const state = await gtidState(source);
+
+    expect(await stack.client.applyResources(resources)).toEqual([{ configuration, outcome: 'absent', archive: 'started' }]);
+    const status = await waitForStatus(resources, configuration, (s) => s.archive.progress?.gtids === state);
+    expect(status.gaps).toHaveLength(1);
+    expect(status.gaps[0]!.missing).not.toBe('');
+    // Still one window, from the snapshot to the last transaction before the gap.
+    expect(status.windows).toHaveLength(1);
+    expect(Date.parse(status.windows[0]!.to)).toBeLessThan(Number(afterPurge!.at) * 1000);
+
+    const failure = await workflowFailureOf(
+      stack.client
+        .restore({
+          repository: resolveBackupConfiguration(resources, configuration).repository,
+          configuration,
+          target: resolveTarget(resources, 'source'),
+          selector: {},
+          overwrite: true,
+          pointInTime: { at: new Date(Number(afterPurge!.at) * 1000).toISOString() },
+        })
+        .then((handle) => handle.result()),
+    );
+    expect(failure.type).toBe('OutsideRecoverableWindow');
+
+    // A snapshot after the gap opens a second window.
+    const backup = await (await stack.client.backupNow(resolveBackupConfiguration(resources, configuration))).result();
+    expect(backup.outcome).toBe('succeeded');
+    await writeRows(['after the second snapshot']);
+    const later = await gtidState(source);
+    const reopened = await waitForStatus(resources, configuration, (s) => s.archive.progress?.gtids === later && s.windows.length === 2);
+    expect(reopened.gaps).toHaveLength(1);
+    await stack.client.stopArchive(configuration);
+  });
 });
 
 describe('an archiving user without the replication privileges', () => {
