@@ -7,6 +7,10 @@ import { parsePruneSessionInput } from '../domain/session-inputs';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
 import { readSnapshotCatalog } from './snapshot-catalog';
+import { readBinlogCatalog } from './binlog-catalog';
+import { binlogFileFolder, isBinlogIndexKey } from '../domain/binlog-archive';
+import { prunableBinlogFolders } from '../domain/binlog-replay';
+import type { Manifest } from '../domain/manifest';
 import { parseArrivedSessionInput } from './session-input';
 
 export interface ApplyRetentionInput {
@@ -30,6 +34,8 @@ export interface ApplyRetentionResult {
   removedCount: number;
   /** Folders without a manifest, untouched for a day, deleted (or, in a dry run, to be): domain/abandoned-folders.ts. */
   abandoned: string[];
+  /** Archived binary log files (point-in-time recovery) no kept snapshot needs any more: removed, or in a dry run to be. */
+  binlogFilesRemoved: number;
   /** After pruning (or, in a dry run, as it would be): snapshots and their stored bytes. */
   snapshotCount: number;
   storedBytes: number;
@@ -75,8 +81,15 @@ export function createRetentionActivities(deps: {
           });
         }
       }
+      const binlogFilesRemoved = await pruneArchivedBinlog(
+        storage,
+        input.configuration,
+        decision.keep.map(({ snapshot }) => snapshot),
+        input.dryRun,
+      );
       return {
         dryRun: input.dryRun,
+        binlogFilesRemoved,
         kept: decision.keep.slice(0, MAX_LISTED).map(({ snapshot, reasons }) => ({
           snapshotId: snapshot.snapshotId,
           startedAt: snapshot.startedAt,
@@ -95,4 +108,35 @@ export function createRetentionActivities(deps: {
       };
     },
   };
+}
+
+/**
+ * Removes the archived binary log files no kept snapshot needs (domain/binlog-replay.ts), index
+ * entries first: a file stops being part of any window before its data goes, so the recoverable
+ * window never advertises a time whose binary log is half deleted. Returns how many files.
+ */
+async function pruneArchivedBinlog(storage: Storage, configuration: string, kept: readonly Manifest[], dryRun: boolean): Promise<number> {
+  const { pieces } = await readBinlogCatalog(storage, configuration);
+  const flavor = pieces[0]?.source.flavor;
+  if (!flavor) return 0;
+  const keptGtids = kept
+    .map((m) => m.replication?.gtidExecuted ?? m.replication?.gtidBinlogPos)
+    .filter((gtids): gtids is string => gtids !== undefined);
+  const withFolders = pieces.map((piece) => ({
+    folder: binlogFileFolder(configuration, piece.source.name, piece.file, piece.fileStartGtids),
+    piece,
+  }));
+  const folders = prunableBinlogFolders(flavor, withFolders, keptGtids);
+  if (dryRun) return folders.length;
+  const context = Context.current();
+  for (const [index, folder] of folders.entries()) {
+    context.heartbeat({ phase: 'pruning archived binary log', filesRemoved: index, filesToRemove: folders.length });
+    const objects: string[] = [];
+    for await (const object of storage.list(folder)) objects.push(object.key);
+    // Index entries first, then the data they described.
+    for (const key of objects.filter(isBinlogIndexKey)) await storage.delete(key);
+    for (const key of objects.filter((key) => !isBinlogIndexKey(key))) await storage.delete(key);
+    log.info('archived binary log file removed by retention', { configuration, folder });
+  }
+  return folders.length;
 }

@@ -245,3 +245,25 @@ function gtidOf(flavor: ServerFlavor, text: string): TransactionGtid {
   const [domain = '0', , sequence = '0'] = text.split('-');
   return { source: domain, number: Number(sequence), text };
 }
+
+/**
+ * The archived files no kept snapshot needs: every transaction of the file is in the oldest kept
+ * snapshot that records a position, so no replay from a kept snapshot reads it (a replay reads a
+ * file from its start, so a file is kept whole while any of it is needed). Without such a
+ * snapshot nothing is prunable: what a later snapshot will need is not known.
+ */
+export function prunableBinlogFolders(
+  flavor: ServerFlavor,
+  pieces: ReadonlyArray<{ folder: string; piece: BinlogPiece }>,
+  keptSnapshotGtids: readonly string[],
+): string[] {
+  const reached = gtidStateReached(flavor);
+  const oldest = keptSnapshotGtids.find((state) => keptSnapshotGtids.every((other) => reached(state, other)));
+  if (oldest === undefined) return [];
+  const folders = new Map<string, BinlogPiece[]>();
+  for (const { folder, piece } of pieces) folders.set(folder, [...(folders.get(folder) ?? []), piece]);
+  return [...folders]
+    .filter(([, inFolder]) => inFolder.every((piece) => reached(piece.gtidsAfter, oldest)))
+    .map(([folder]) => folder)
+    .sort();
+}

@@ -23,6 +23,8 @@ export async function pruneCommand(argv: string[]): Promise<void> {
     for (const removed of result.removed) console.log(`${result.dryRun ? 'remove?' : 'removed'} ${removed.snapshotId}  ${removed.reason}`);
     for (const folder of result.abandoned)
       console.log(`${result.dryRun ? 'remove?' : 'removed'} ${folder}  abandoned: no manifest, untouched for a day`);
+    if (result.binlogFilesRemoved > 0)
+      console.log(`${verb} ${result.binlogFilesRemoved} archived binary log file(s) no kept snapshot needs`);
     console.log(
       `${name}: kept ${result.keptCount}, ${verb} ${result.removedCount}; ${result.snapshotCount} snapshot(s), ` +
         `${formatBytes(result.storedBytes)} stored${result.dryRun ? ' (dry run: nothing deleted)' : ''}`,

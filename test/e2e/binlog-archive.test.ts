@@ -326,7 +326,7 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
     for (const password of stack.passwords) expect(json).not.toContain(password);
   });
 
-  it('records binary logs purged while the archive was stopped as a gap, and refuses a restore into it', async () => {
+  it('records binary logs purged while the archive was stopped as a gap, refuses a restore into it, and prunes the archive with the snapshots', async () => {
     await writeRows(['while stopped 1']);
     await rootQuery(source, 'FLUSH BINARY LOGS');
     await writeRows(['while stopped 2']);
@@ -368,6 +368,22 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
     const reopened = await waitForStatus(resources, configuration, (s) => s.archive.progress?.gtids === later && s.windows.length === 2);
     expect(reopened.gaps).toHaveLength(1);
     await stack.client.stopArchive(configuration);
+
+    // Keeping only the newest snapshot prunes the archive before it: one window from that snapshot, no gap, and
+    // the files it still needs are still there.
+    const pruned = await stack.client.prune(
+      resolveBackupConfiguration(
+        stack.resources(
+          stack.targetDocument('source', source),
+          configurationDocument(configuration, { target: 'source', databases: ['shop'], retention: { keepLast: 1 } }),
+        ),
+        configuration,
+      ),
+    );
+    expect(pruned.binlogFilesRemoved).toBeGreaterThan(0);
+    const after = await stack.client.pointInTimeStatus(resolveBackupConfiguration(resources, configuration));
+    expect(after.gaps).toEqual([]);
+    expect(after.windows).toEqual([reopened.windows[1]]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { BinlogPiece } from '../../domain/binlog-archive';
-import { replayFiles, ReplaySelection } from '../../domain/binlog-replay';
+import { prunableBinlogFolders, replayFiles, ReplaySelection } from '../../domain/binlog-replay';
 import { BinlogScanner } from '../../domain/binlog-scanner';
 
 const FIXTURES = [
@@ -71,5 +71,30 @@ describe.each(FIXTURES)('replaying a $release binary log', ({ release, flavor })
     // A snapshot past the first piece still needs it: the file's header is in it.
     expect(replayFiles(flavor, middle.committed.gtids, pieces)[0]!.pieces).toHaveLength(2);
     expect(replayFiles(flavor, end, pieces)).toEqual([]);
+  });
+});
+
+describe('pruning the archive with the snapshots', () => {
+  const A = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
+  const piece = (gtidsBefore: string, gtidsAfter: string) => ({ gtidsBefore, gtidsAfter }) as BinlogPiece;
+  const pieces = [
+    { folder: 'binlog.000001', piece: piece(`${A}:1-2`, `${A}:1-5`) },
+    { folder: 'binlog.000001', piece: piece(`${A}:1-5`, `${A}:1-9`) },
+    { folder: 'binlog.000002', piece: piece(`${A}:1-9`, `${A}:1-12`) },
+    { folder: 'binlog.000002', piece: piece(`${A}:1-12`, `${A}:1-20`) },
+    { folder: 'binlog.000003', piece: piece(`${A}:1-20`, `${A}:1-25`) },
+  ];
+
+  it('removes the files every transaction of which the oldest kept snapshot holds, and keeps a file any of which it needs', () => {
+    expect(prunableBinlogFolders('mysql', pieces, [`${A}:1-22`, `${A}:1-9`])).toEqual(['binlog.000001']);
+    // A snapshot in the middle of a file keeps the whole file: a replay reads it from its start.
+    expect(prunableBinlogFolders('mysql', pieces, [`${A}:1-15`])).toEqual(['binlog.000001']);
+    expect(prunableBinlogFolders('mysql', pieces, [`${A}:1-20`])).toEqual(['binlog.000001', 'binlog.000002']);
+  });
+
+  it('removes nothing while no kept snapshot records a position', () => {
+    expect(prunableBinlogFolders('mysql', pieces, [])).toEqual([]);
+    expect(prunableBinlogFolders('mariadb', [{ folder: 'f', piece: piece('0-1-5', '0-1-9') }], ['0-1-3'])).toEqual([]);
+    expect(prunableBinlogFolders('mariadb', [{ folder: 'f', piece: piece('0-1-5', '0-1-9') }], ['0-1-9'])).toEqual(['f']);
   });
 });
