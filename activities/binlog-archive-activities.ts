@@ -35,6 +35,8 @@ import { ageRecipients } from './backup-activities';
 import { connectToTarget } from './database-connection';
 import { readSessionUserPrivileges, requirePrivileges } from './granted-privileges';
 import { abortOnActivityCancel } from './heartbeat';
+import { readRecoverableState } from './point-in-time-activities';
+import { pushPointInTimeMetrics } from './session-metrics';
 import { parseArrivedSessionInput } from './session-input';
 
 export interface ArchiveBinlogInput {
@@ -88,6 +90,8 @@ const RESTART_BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000];
 export function createBinlogArchiveActivities(deps: {
   secrets: SecretResolver;
   openStorage: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
+  /** Where the archive's metrics go (dbkeep_pitr_*); none: not pushed. */
+  pushgatewayUrl?: string;
 }) {
   return {
     /**
@@ -124,6 +128,15 @@ export function createBinlogArchiveActivities(deps: {
       const context = Context.current();
       const heartbeat = setInterval(() => context.heartbeat(describeProgress(progress, follow)), HEARTBEAT_MS);
       context.heartbeat(describeProgress(progress, follow));
+      const metrics = archiveMetrics({
+        ...deps,
+        storage,
+        configuration: configuration.name,
+        repository: repository.name,
+        target: input.target.name,
+        follow,
+      });
+      await metrics.refresh();
       let readerRestarts = -1;
       let lastSource: BinlogSource | undefined;
       const secretFiles: Record<string, SecretFileContents<string>> = {
@@ -175,7 +188,7 @@ export function createBinlogArchiveActivities(deps: {
                 signal: controller.signal,
                 progress: follow,
                 storePiece: (piece) =>
-                  storePiece({
+                  storePieceWithIndex({
                     storage,
                     configuration: configuration.name,
                     compression: configuration.spec.compression,
@@ -184,7 +197,7 @@ export function createBinlogArchiveActivities(deps: {
                     source,
                     piece,
                     controller,
-                  }),
+                  }).then((storedBytes) => metrics.stored(piece, storedBytes)),
               }),
             );
             if (outcome.readerExit) {
@@ -201,6 +214,7 @@ export function createBinlogArchiveActivities(deps: {
         }
       } finally {
         clearInterval(heartbeat);
+        await metrics.stop();
       }
       const position = follow.position;
       return {
@@ -315,7 +329,7 @@ function pieceOrder(key: string): string {
   return `${folder.replace(/-[0-9a-f]{12}$/, '')}/${piece}`;
 }
 
-async function storePiece(params: {
+async function storePieceWithIndex(params: {
   storage: Storage;
   configuration: string;
   compression: BackupConfigurationSpec['compression'];
@@ -324,7 +338,7 @@ async function storePiece(params: {
   source: BinlogSource;
   piece: BinlogPieceOnDisk;
   controller: AbortController;
-}): Promise<void> {
+}): Promise<number> {
   const { piece, source } = params;
   const folder = binlogFileFolder(params.configuration, source.name, piece.file, piece.fileStartGtids);
   const keys = binlogPieceKeys(folder, piece.from, piece.to, storedSuffix(params.compression.algorithm, params.recipients !== undefined));
@@ -362,4 +376,79 @@ async function storePiece(params: {
   });
   // The index entry last: a piece without one is not part of the archive.
   await params.storage.putBytes(keys.index, Buffer.from(serializeBinlogPiece(entry)));
+  return entry.data.storedBytes;
+}
+
+const METRICS_PUSH_MS = 15_000;
+const METRICS_AFTER_PIECE_MS = 3000;
+
+/**
+ * The archive's gauges, pushed every METRICS_PUSH_MS, soon after a piece is stored, and when the
+ * run ends. Gaps and archived bytes are read from the repository when the run starts and ends;
+ * a push that fails is logged, never allowed to stop the archive.
+ */
+function archiveMetrics(params: {
+  pushgatewayUrl?: string;
+  storage: Storage;
+  configuration: string;
+  repository: string;
+  target: string;
+  follow: FollowProgress;
+}) {
+  const { pushgatewayUrl } = params;
+  let counted: { gaps: number; archivedBytes: number; lastRecoverableAt?: Date } = { gaps: 0, archivedBytes: 0 };
+  let storedSinceCount = 0;
+  let lastPush = 0;
+  let trailing: NodeJS.Timeout | undefined;
+  const push = async () => {
+    if (!pushgatewayUrl) return;
+    lastPush = Date.now();
+    await pushPointInTimeMetrics(pushgatewayUrl, {
+      configuration: params.configuration,
+      repository: params.repository,
+      target: params.target,
+      now: new Date(),
+      ...(counted.lastRecoverableAt ? { lastRecoverableAt: counted.lastRecoverableAt } : {}),
+      ...(params.follow.caughtUpAt ? { caughtUpAt: params.follow.caughtUpAt } : {}),
+      gaps: counted.gaps,
+      archivedBytes: counted.archivedBytes + storedSinceCount,
+    }).catch((error: unknown) => log.warn('point-in-time metrics not pushed', { error: (error as Error).message }));
+  };
+  const timer = pushgatewayUrl ? setInterval(() => void push(), METRICS_PUSH_MS) : undefined;
+  const refresh = async () => {
+    if (!pushgatewayUrl) return;
+    const state = await readRecoverableState(params.storage, params.configuration);
+    const last = state.binlogs.pieces
+      .map((p) => p.lastEventAt)
+      .sort()
+      .at(-1);
+    counted = {
+      gaps: state.gaps.length,
+      archivedBytes: state.binlogs.pieces.reduce((sum, p) => sum + p.data.storedBytes, 0),
+      ...(last ? { lastRecoverableAt: new Date(last) } : {}),
+    };
+    storedSinceCount = 0;
+    await push();
+  };
+  return {
+    refresh,
+    async stored(piece: BinlogPieceOnDisk, storedBytes: number) {
+      storedSinceCount += storedBytes;
+      const at = new Date(piece.lastAt * 1000);
+      if (!counted.lastRecoverableAt || at > counted.lastRecoverableAt) counted.lastRecoverableAt = at;
+      // At most one push per METRICS_AFTER_PIECE_MS, and the last piece's always goes out.
+      const wait = lastPush + METRICS_AFTER_PIECE_MS - Date.now();
+      if (wait <= 0) await push();
+      else
+        trailing ??= setTimeout(() => {
+          trailing = undefined;
+          void push();
+        }, wait);
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      if (trailing) clearTimeout(trailing);
+      await refresh().catch((error: unknown) => log.warn('point-in-time metrics not pushed', { error: (error as Error).message }));
+    },
+  };
 }

@@ -48,7 +48,10 @@ export function createActivities(deps: ActivityDeps = {}) {
     putBackReplacedDatabases: withConcreteTarget(targets, restore.putBackReplacedDatabases),
     ...createRetentionActivities(resolved),
     // The archiver resolves its Target per run: a Service's endpoints change across a failover.
-    archiveBinlog: withConcreteTarget(targets, createBinlogArchiveActivities(resolved).archiveBinlog),
+    archiveBinlog: withConcreteTarget(
+      targets,
+      createBinlogArchiveActivities({ ...resolved, pushgatewayUrl: deps.pushgatewayUrl }).archiveBinlog,
+    ),
     ...createRepositoryStatusActivities(resolved),
     ...createPointInTimeActivities(resolved),
     ...createImportActivities(resolved),

@@ -44,6 +44,15 @@ function snapshotPoint(manifest: Manifest): SnapshotPoint | undefined {
   return gtids === undefined ? undefined : { snapshotId: manifest.snapshotId, gtids, consistentAt: manifest.startedAt };
 }
 
+/** A configuration's snapshots and archived binary log, and the windows and gaps they make. */
+export async function readRecoverableState(storage: Storage, configuration: string) {
+  const [snapshots, binlogs] = await Promise.all([readSnapshotCatalog(storage, configuration), readBinlogCatalog(storage, configuration)]);
+  const flavor: ServerFlavor | undefined = binlogs.pieces[0]?.source.flavor ?? snapshots.snapshots.map(flavorOf)[0];
+  const points = snapshots.snapshots.map(snapshotPoint).filter((p): p is SnapshotPoint => p !== undefined);
+  const { windows, gaps } = flavor ? recoverableWindows(flavor, points, binlogs.pieces) : { windows: [], gaps: [] };
+  return { flavor, points, windows, gaps, binlogs };
+}
+
 export interface ResolvePointInTimeInput {
   repository: Named<RepositorySpec>;
   configuration: string;
@@ -54,17 +63,8 @@ export function createPointInTimeActivities(deps: {
   secrets: SecretResolver;
   openStorage: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
 }) {
-  async function readWindows(repository: Named<RepositorySpec>, configuration: string) {
-    const storage = await deps.openStorage(repository, deps.secrets);
-    const [snapshots, binlogs] = await Promise.all([
-      readSnapshotCatalog(storage, configuration),
-      readBinlogCatalog(storage, configuration),
-    ]);
-    const flavor: ServerFlavor | undefined = binlogs.pieces[0]?.source.flavor ?? snapshots.snapshots.map(flavorOf)[0];
-    const points = snapshots.snapshots.map(snapshotPoint).filter((p): p is SnapshotPoint => p !== undefined);
-    const { windows, gaps } = flavor ? recoverableWindows(flavor, points, binlogs.pieces) : { windows: [], gaps: [] };
-    return { flavor, points, windows, gaps, binlogs };
-  }
+  const readWindows = async (repository: Named<RepositorySpec>, configuration: string) =>
+    readRecoverableState(await deps.openStorage(repository, deps.secrets), configuration);
 
   return {
     /**

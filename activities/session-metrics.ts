@@ -97,8 +97,13 @@ export const SESSION_METRICS_DOCUMENTATION: Array<{ metric: string; help: string
  * are the Pushgateway grouping key (pushgatewayGroupPath), which it adds to every sample.
  */
 export function formatSessionMetrics(m: SessionMetrics): string {
+  return formatGauges(GAUGES, m);
+}
+
+/** Gauges in the text format, each with its HELP and TYPE lines; one a measurement leaves undefined is left out. */
+function formatGauges<M>(gauges: ReadonlyArray<{ metric: string; help: string; value(m: M): number | undefined }>, m: M): string {
   const lines: string[] = [];
-  for (const gauge of GAUGES) {
+  for (const gauge of gauges) {
     const value = gauge.value(m);
     if (value === undefined) continue;
     lines.push(`# HELP ${gauge.metric} ${gauge.help}`, `# TYPE ${gauge.metric} gauge`, `${gauge.metric} ${value}`);
@@ -131,28 +136,94 @@ const PUSH_TIMEOUT_MS = 10_000;
  * measure (sizes, counts) keep the last successful session's values for the same reason.
  */
 export async function pushSessionMetrics(gatewayUrl: string, m: SessionMetrics): Promise<void> {
-  const url = `${gatewayUrl.replace(/\/+$/, '')}${pushgatewayGroupPath(m)}`;
-  const method = m.success ? 'PUT' : 'POST';
+  await sendToPushgateway(
+    gatewayUrl,
+    pushgatewayGroupPath(m),
+    m.success ? 'PUT' : 'POST',
+    formatSessionMetrics(m),
+    `${m.kind} metrics of ${m.configuration}`,
+  );
+}
+
+/** What the binary log archive of a configuration reports (point-in-time recovery), as of `now`. */
+export interface PointInTimeMetrics {
+  configuration: string;
+  repository: string;
+  target: string;
+  now: Date;
+  /** The newest archived transaction's time: the latest point a restore can reach. */
+  lastRecoverableAt?: Date;
+  /** When everything the source had sent was last stored. */
+  caughtUpAt?: Date;
+  gaps?: number;
+  archivedBytes?: number;
+}
+
+const PITR_GAUGES: ReadonlyArray<{ metric: string; help: string; value(m: PointInTimeMetrics): number | undefined }> = [
+  {
+    metric: 'dbkeep_pitr_last_recoverable_timestamp_seconds',
+    help: 'Unix time of the newest archived transaction: the latest point a point-in-time restore can reach.',
+    value: (m) => (m.lastRecoverableAt ? m.lastRecoverableAt.getTime() / 1000 : undefined),
+  },
+  {
+    metric: 'dbkeep_pitr_lag_seconds',
+    help: 'Seconds the archive trailed the source when pushed: since everything the source had sent was last stored.',
+    value: (m) => (m.caughtUpAt ? Math.max(0, (m.now.getTime() - m.caughtUpAt.getTime()) / 1000) : undefined),
+  },
+  {
+    metric: 'dbkeep_pitr_caught_up_timestamp_seconds',
+    help: 'Unix time at which the archive last had everything the source had sent (alert on time() minus this: it keeps growing when pushes stop).',
+    value: (m) => (m.caughtUpAt ? m.caughtUpAt.getTime() / 1000 : undefined),
+  },
+  {
+    metric: 'dbkeep_pitr_gaps_total',
+    help: 'Gaps in the archived binary log: transactions no archived piece holds, which no restore can cross.',
+    value: (m) => m.gaps,
+  },
+  {
+    metric: 'dbkeep_pitr_archived_bytes',
+    help: 'Bytes of archived binary log in the repository for this configuration.',
+    value: (m) => m.archivedBytes,
+  },
+];
+
+export function formatPointInTimeMetrics(m: PointInTimeMetrics): string {
+  return formatGauges(PITR_GAUGES, m);
+}
+
+/** POSTs into the group job=dbkeep, kind=pitr, configuration, repository, target: a gauge not measured this time keeps its value. */
+export async function pushPointInTimeMetrics(gatewayUrl: string, m: PointInTimeMetrics): Promise<void> {
+  const path = `/metrics/${[
+    ['job', 'dbkeep'],
+    ['kind', 'pitr'],
+    ['configuration', m.configuration],
+    ['repository', m.repository],
+    ['target', m.target],
+  ]
+    .map(([name, value]) => groupingKeySegment(name!, value!))
+    .join('/')}`;
+  await sendToPushgateway(gatewayUrl, path, 'POST', formatPointInTimeMetrics(m), `point-in-time metrics of ${m.configuration}`);
+}
+
+async function sendToPushgateway(gatewayUrl: string, path: string, method: 'PUT' | 'POST', body: string, what: string): Promise<void> {
+  const url = `${gatewayUrl.replace(/\/+$/, '')}${path}`;
   let response: Response;
   try {
     response = await fetch(url, {
       method,
       headers: { 'Content-Type': 'text/plain; version=0.0.4' },
-      body: formatSessionMetrics(m),
+      body,
       signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
     });
   } catch (error) {
     // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout...) is its cause.
     const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
     const reason = [error instanceof Error ? error.message : String(error), cause?.code ?? cause?.message].filter(Boolean).join(': ');
-    throw new Error(`pushing ${m.kind} metrics of ${m.configuration} to the Pushgateway (${method} ${url}) failed: ${reason}`);
+    throw new Error(`pushing ${what} to the Pushgateway (${method} ${url}) failed: ${reason}`);
   }
   if (!response.ok) {
-    const body = (await response.text().catch(() => '')).trim();
-    throw new Error(
-      `the Pushgateway refused ${m.kind} metrics of ${m.configuration} (${method} ${url}): HTTP ${response.status}` +
-        (body ? `: ${body}` : ''),
-    );
+    const text = (await response.text().catch(() => '')).trim();
+    throw new Error(`the Pushgateway refused ${what} (${method} ${url}): HTTP ${response.status}` + (text ? `: ${text}` : ''));
   }
 }
 

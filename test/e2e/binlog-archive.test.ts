@@ -62,6 +62,26 @@ async function waitForStatus(
   return status;
 }
 
+/** The pitr gauges of a configuration's Pushgateway group, once `metric` satisfies `done`. */
+async function waitForMetric(configuration: string, metric: string, done: (value: number) => boolean): Promise<Map<string, number>> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const text = await (await fetch(`${stack.pushgateway.url}/metrics`)).text();
+    const values = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      const sample = /^(dbkeep_pitr_\w+)\{([^}]*)\} (\S+)$/.exec(line);
+      if (sample && sample[2]!.includes(`configuration="${configuration}"`) && sample[2]!.includes('kind="pitr"')) {
+        values.set(sample[1]!, Number(sample[3]));
+      }
+    }
+    const value = values.get(metric);
+    if (value !== undefined && done(value)) return values;
+    if (Date.now() > deadline)
+      throw new Error(`${metric} of ${configuration} never satisfied the test; pushed: ${JSON.stringify([...values])}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 /** Waits until the clock enters the next second, so the next commit has a second of its own. */
 async function untilNextSecond(): Promise<void> {
   const second = Math.floor(Date.now() / 1000);
@@ -156,6 +176,16 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
     expect(status.gaps).toEqual([]);
     expect(status.archive).toMatchObject({ enabled: true, running: true });
     expect(status.lagSeconds).toBeLessThan(30);
+
+    // The archive's gauges reach the Pushgateway, in the configuration's group (times to the second, as the binary log has them).
+    const pushed = await waitForMetric(
+      configuration,
+      'dbkeep_pitr_last_recoverable_timestamp_seconds',
+      (value) => value >= Math.floor(Date.parse(snapshotStartedAt) / 1000),
+    );
+    expect(pushed.get('dbkeep_pitr_gaps_total')).toBe(0);
+    expect(pushed.get('dbkeep_pitr_lag_seconds')).toBeLessThan(30);
+    expect(pushed.get('dbkeep_pitr_archived_bytes')).toBeGreaterThan(0);
   });
 
   it('follows a log rotation and a source restart without a gap or a piece stored twice', async () => {
