@@ -165,6 +165,11 @@ export function createBinlogArchiveActivities(deps: {
           progress.source = source.name;
           const start = await archiveStart(storage, configuration.name, source, target, deps.secrets);
           progress.phase = 'archiving';
+          // Where the archive ends is the position until the reader stores more: the UI shows it at once.
+          if (start.gtids !== undefined && start.fileStartGtids !== undefined && follow.position === undefined) {
+            follow.position = { file: start.file, offset: start.storedUpTo, gtids: start.gtids, fileStartGtids: start.fileStartGtids };
+            context.heartbeat(describeProgress(progress, follow));
+          }
           readerRestarts += 1;
           const piecesBefore = follow.piecesStored;
           const directory = await makeScratchDirectory('binlog');
@@ -292,9 +297,11 @@ async function archiveStart(
   source: BinlogSource,
   target: Named<TargetSpec>,
   secrets: SecretResolver,
-): Promise<{ file: string; storedUpTo: number; fileStartGtids?: string }> {
+): Promise<{ file: string; storedUpTo: number; fileStartGtids?: string; gtids?: string }> {
   const last = await lastArchivedPieceOf(storage, configuration, source.name);
-  if (last && source.files.includes(last.file)) return { file: last.file, storedUpTo: last.to, fileStartGtids: last.fileStartGtids };
+  if (last && source.files.includes(last.file)) {
+    return { file: last.file, storedUpTo: last.to, fileStartGtids: last.fileStartGtids, gtids: last.gtidsAfter };
+  }
   const archivedEnd = last?.gtidsAfter;
   const oldest = source.files[0]!;
   if (archivedEnd === undefined) return { file: oldest, storedUpTo: 0 };
