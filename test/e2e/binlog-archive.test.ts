@@ -4,7 +4,7 @@ import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseBinlogPiece, type BinlogPiece } from '../../domain/binlog-archive';
+import type { BinlogPiece } from '../../domain/binlog-archive';
 import { BinlogScanner } from '../../domain/binlog-scanner';
 import type { PointInTimeTarget } from '../../domain/binlog-replay';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
@@ -14,6 +14,7 @@ import type { PointInTimeStatus } from '../../clients/dbkeep-client';
 import { pathWithReleaseTools, type DatabaseRelease } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { allHistoriesJson, configurationDocument, rootConnection, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { archivedPieces, gtidState, waitForArchivedState, walkArchiveChain } from '../support/binlog-archive';
 import { workflowFailureOf } from '../support/workflow-failure';
 
 /**
@@ -100,25 +101,6 @@ async function lastGtid(source: MariaDbInstance): Promise<string> {
   return `${uuid}:${interval!.split('-').at(-1)}`;
 }
 
-async function gtidState(source: MariaDbInstance): Promise<string> {
-  const sql = source.engine === 'mysql' ? 'SELECT @@GLOBAL.gtid_executed AS state' : 'SELECT @@GLOBAL.gtid_binlog_pos AS state';
-  const [row] = await rootQuery(source, sql);
-  return String(row!.state).replace(/\s+/g, '');
-}
-
-/** Every archived piece's index entry, read from the bucket as a tool without dbkeep would. */
-async function archivedPieces(configuration: string): Promise<Array<{ key: string; piece: BinlogPiece }>> {
-  const keys = (await stack.listKeys(`${configuration}/binlogs/`)).filter((key) => key.endsWith('.json')).map((key) => `dbkeep/${key}`);
-  return Promise.all(
-    keys.map(async (key) => {
-      const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
-      const parsed = parseBinlogPiece(await object.Body!.transformToString());
-      if (!parsed.ok) throw new Error(`${key}: ${parsed.reason}`);
-      return { key, piece: parsed.piece };
-    }),
-  );
-}
-
 describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
   const configuration = `archive-${release.replace('.', '-')}`;
   let source: MariaDbInstance;
@@ -200,7 +182,7 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
     expect(status.gaps).toEqual([]);
     expect(status.windows).toHaveLength(1);
 
-    const pieces = await archivedPieces(configuration);
+    const pieces = await archivedPieces(stack, configuration);
     // Within a file the pieces are contiguous byte ranges from its start; across files each starts where the last ended.
     const byFolder = new Map<string, BinlogPiece[]>();
     for (const { key, piece } of pieces) {
@@ -217,17 +199,7 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
       }
     }
     // Every transaction once: from the first piece, each next one starts where the last ended, up to the source's state.
-    const next = new Map(pieces.map(({ piece }) => [piece.gtidsBefore, piece]));
-    const ends = new Set(pieces.map(({ piece }) => piece.gtidsAfter));
-    const firsts = pieces.filter(({ piece }) => !ends.has(piece.gtidsBefore));
-    expect(firsts).toHaveLength(1);
-    expect(next.size).toBe(pieces.length);
-    let walked = 0;
-    for (let piece = firsts[0]?.piece; piece; piece = next.get(piece.gtidsAfter)) {
-      walked += 1;
-      if (piece.gtidsAfter === state) break;
-    }
-    expect(walked).toBe(pieces.length);
+    expect(walkArchiveChain(pieces)).toEqual({ starts: 1, walked: pieces.length, distinctStarts: pieces.length, end: state });
 
     // A file's pieces, decompressed and concatenated, are a binary log the scanner reads to the same end.
     const [folderKey, folderPieces] = [...byFolder].find(([, list]) => list.some((p) => p.gtidsAfter === state))!;
@@ -453,11 +425,7 @@ describe('hours of archiving, compressed: many short runs and continue-as-new', 
     await connection.end();
     const state = await gtidState(source);
     // Runs this short rarely heartbeat: wait on the repository instead, for the piece that ends at the source's state.
-    const deadline = Date.now() + 60_000;
-    while (!(await archivedPieces(configuration)).some(({ piece }) => piece.gtidsAfter === state)) {
-      if (Date.now() > deadline) throw new Error(`no archived piece reaches ${state}`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    await waitForArchivedState(stack, configuration, state, 60_000);
     expect((await stack.client.pointInTimeStatus(resolved)).gaps).toEqual([]);
 
     const current = handle.client.getHandle(binlogArchiveWorkflowId(configuration));
@@ -469,20 +437,8 @@ describe('hours of archiving, compressed: many short runs and continue-as-new', 
     expect((await current.fetchHistory()).events!.length).toBeLessThan(60);
 
     // Every run restarted the reader where the archive ended: one chain of pieces, nothing twice, nothing missing.
-    const pieces = await archivedPieces(configuration);
-    const next = new Map(pieces.map(({ piece }) => [piece.gtidsBefore, piece]));
-    expect(next.size).toBe(pieces.length);
-    const ends = new Set(pieces.map(({ piece }) => piece.gtidsAfter));
-    const firsts = pieces.filter(({ piece }) => !ends.has(piece.gtidsBefore));
-    expect(firsts).toHaveLength(1);
-    let walked = 0;
-    let last = firsts[0]!.piece;
-    for (let piece: BinlogPiece | undefined = last; piece; piece = next.get(piece.gtidsAfter)) {
-      walked += 1;
-      last = piece;
-    }
-    expect(walked).toBe(pieces.length);
-    expect(last.gtidsAfter).toBe(state);
+    const pieces = await archivedPieces(stack, configuration);
+    expect(walkArchiveChain(pieces)).toEqual({ starts: 1, walked: pieces.length, distinctStarts: pieces.length, end: state });
     await stack.client.stopArchive(configuration);
   });
 });
