@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { formatZodIssues } from './resource-set';
-import { formatMariadbGtidPosition, formatMysqlGtidSet, parseMysqlGtidSet } from './gtid-sets';
+import { formatMariadbGtidPosition, formatMysqlGtidSet, mariadbPositionOfBinlogState, parseMysqlGtidSet } from './gtid-sets';
 import { COMPRESSION_ALGORITHMS } from './resources';
 import type { ServerFlavor } from './server-flavor';
 
@@ -123,12 +123,11 @@ export function serializeBinlogPiece(piece: BinlogPiece): string {
  */
 export function fileStartGtidsFromEventInfo(flavor: ServerFlavor, info: string): string {
   if (flavor === 'mysql') return formatMysqlGtidSet(parseMysqlGtidSet(info));
-  const position = new Map<number, { serverId: number; sequence: number }>();
-  for (const member of info.replace(/[[\]\s]/g, '').split(',')) {
-    const gtid = /^(\d+)-(\d+)-(\d+)$/.exec(member);
-    if (!gtid) continue;
-    const [domain, serverId, sequence] = [Number(gtid[1]), Number(gtid[2]), Number(gtid[3])];
-    if (sequence >= (position.get(domain)?.sequence ?? 0)) position.set(domain, { serverId, sequence });
-  }
-  return formatMariadbGtidPosition(new Map([...position].sort(([a], [b]) => a - b)));
+  const entries = info
+    .replace(/[[\]\s]/g, '')
+    .split(',')
+    .map((member) => /^(\d+)-(\d+)-(\d+)$/.exec(member))
+    .filter((gtid) => gtid !== null)
+    .map((gtid) => ({ domain: Number(gtid[1]), serverId: Number(gtid[2]), sequence: Number(gtid[3]) }));
+  return formatMariadbGtidPosition(mariadbPositionOfBinlogState(entries));
 }

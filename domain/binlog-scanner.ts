@@ -1,4 +1,11 @@
-import { formatMariadbGtidPosition, formatMysqlGtidSet, type MariadbGtidPosition, type MysqlGtidSet } from './gtid-sets';
+import {
+  formatMariadbGtidPosition,
+  formatMysqlGtidSet,
+  mariadbPositionOfBinlogState,
+  unionOfMysqlGtidSets,
+  type MariadbGtidPosition,
+  type MysqlGtidSet,
+} from './gtid-sets';
 import type { ServerFlavor } from './server-flavor';
 
 /**
@@ -287,16 +294,13 @@ function mysqlState(): GtidState {
       const last = intervals.at(-1)!;
       if (gno === last[1] + 1) last[1] = gno;
       else if (gno > last[1]) intervals.push([gno, gno]);
-      else if (!intervals.some(([a, b]) => a <= gno && gno <= b)) {
-        intervals.push([gno, gno]);
-        intervals.sort((x, y) => x[0] - y[0]);
-        const merged: Array<[number, number]> = [];
-        for (const [a, b] of intervals) {
-          const previous = merged.at(-1);
-          if (previous && a <= previous[1] + 1) previous[1] = Math.max(previous[1], b);
-          else merged.push([a, b]);
-        }
-        set.set(source, merged);
+      else {
+        // Out of order (rare): the GTID set's own union sorts and merges.
+        const merged = unionOfMysqlGtidSets(set, new Map([[source, [[gno, gno] as const]]])).get(source)!;
+        set.set(
+          source,
+          merged.map(([a, b]): [number, number] => [a, b]),
+        );
       }
       return gtid;
     },
@@ -343,14 +347,12 @@ function mariadbState(): GtidState {
     start(body) {
       // The binlog state: the last GTID of every (domain, server); a domain's position is its highest sequence.
       const count = body.readUInt32LE(0) & 0x0fffffff;
-      position = new Map();
-      for (let i = 0, at = 4; i < count; i++, at += 16) {
-        const domain = body.readUInt32LE(at);
-        const serverId = body.readUInt32LE(at + 4);
-        const sequence = Number(body.readBigUInt64LE(at + 8));
-        if (sequence >= (position.get(domain)?.sequence ?? 0)) position.set(domain, { serverId, sequence });
-      }
-      position = sorted();
+      const entries = Array.from({ length: count }, (_, i) => ({
+        domain: body.readUInt32LE(4 + 16 * i),
+        serverId: body.readUInt32LE(8 + 16 * i),
+        sequence: Number(body.readBigUInt64LE(12 + 16 * i)),
+      }));
+      position = new Map(mariadbPositionOfBinlogState(entries));
     },
   };
 }

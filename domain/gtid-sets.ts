@@ -118,3 +118,18 @@ export function formatMariadbGtidPosition(position: MariadbGtidPosition): string
 export function isMariadbPositionReached(position: MariadbGtidPosition, reached: MariadbGtidPosition): boolean {
   return [...position].every(([domain, { sequence }]) => (reached.get(domain)?.sequence ?? 0) >= sequence);
 }
+
+/**
+ * The position a binlog state stands for (a GTID_LIST event, `SHOW BINLOG EVENTS`' Gtid_list):
+ * the state lists the last GTID of every (domain, server), and a domain's position is its
+ * highest sequence.
+ */
+export function mariadbPositionOfBinlogState(
+  entries: Iterable<{ domain: number; serverId: number; sequence: number }>,
+): MariadbGtidPosition {
+  const position = new Map<number, { serverId: number; sequence: number }>();
+  for (const { domain, serverId, sequence } of entries) {
+    if (sequence >= (position.get(domain)?.sequence ?? 0)) position.set(domain, { serverId, sequence });
+  }
+  return new Map([...position].sort(([a], [b]) => a - b));
+}

@@ -7,14 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BinlogPiece } from '../../domain/binlog-archive';
 import { BinlogScanner } from '../../domain/binlog-scanner';
 import type { PointInTimeTarget } from '../../domain/binlog-replay';
-import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
+import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { binlogArchiveWorkflowId } from '../../domain/session-ids';
 import { binlogArchiveStatusQuery, type binlogArchive } from '../../workflows/binlog-archive';
 import type { PointInTimeStatus } from '../../clients/dbkeep-client';
 import { pathWithReleaseTools, type DatabaseRelease } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { allHistoriesJson, configurationDocument, rootConnection, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
-import { archivedPieces, gtidState, waitForArchivedState, walkArchiveChain } from '../support/binlog-archive';
+import { archivedPieces, gtidState, restoreToPoint, waitForArchivedState, walkArchiveChain } from '../support/binlog-archive';
+import { pollUntil, untilNextSecond } from '../support/poll';
 import { workflowFailureOf } from '../support/workflow-failure';
 
 /**
@@ -47,27 +48,22 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** Polls the status until `done` holds; the last status is in the failure message. */
+/** The configuration's PITR status, once `done` holds of it. */
 async function waitForStatus(
   resources: ReturnType<E2eStack['resources']>,
   configuration: string,
   done: (status: PointInTimeStatus) => boolean,
   timeoutMs = 120_000,
 ): Promise<PointInTimeStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let status = await stack.client.pointInTimeStatus(resolveBackupConfiguration(resources, configuration));
-  while (!done(status)) {
-    if (Date.now() > deadline) throw new Error(`the archive did not get there; last status: ${JSON.stringify(status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    status = await stack.client.pointInTimeStatus(resolveBackupConfiguration(resources, configuration));
-  }
-  return status;
+  return pollUntil(() => stack.client.pointInTimeStatus(resolveBackupConfiguration(resources, configuration)), done, {
+    what: `the archive of ${configuration} getting there`,
+    timeoutMs,
+  });
 }
 
 /** The pitr gauges of a configuration's Pushgateway group, once `metric` satisfies `done`. */
 async function waitForMetric(configuration: string, metric: string, done: (value: number) => boolean): Promise<Map<string, number>> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
+  const readGroup = async () => {
     const text = await (await fetch(`${stack.pushgateway.url}/metrics`)).text();
     const values = new Map<string, number>();
     for (const line of text.split('\n')) {
@@ -76,18 +72,14 @@ async function waitForMetric(configuration: string, metric: string, done: (value
         values.set(sample[1]!, Number(sample[3]));
       }
     }
-    const value = values.get(metric);
-    if (value !== undefined && done(value)) return values;
-    if (Date.now() > deadline)
-      throw new Error(`${metric} of ${configuration} never satisfied the test; pushed: ${JSON.stringify([...values])}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
-/** Waits until the clock enters the next second, so the next commit has a second of its own. */
-async function untilNextSecond(): Promise<void> {
-  const second = Math.floor(Date.now() / 1000);
-  while (Math.floor(Date.now() / 1000) === second) await new Promise((resolve) => setTimeout(resolve, 20));
+    return values;
+  };
+  const pushed = await pollUntil(
+    async () => [...(await readGroup())],
+    (entries) => entries.some(([name, value]) => name === metric && done(value)),
+    { what: `${metric} of ${configuration}`, timeoutMs: 60_000 },
+  );
+  return new Map(pushed);
 }
 
 /** The GTID of the last transaction the source committed. */
@@ -251,15 +243,7 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
           pointInTimeRecovery: { enabled: true, uploadInterval: '1s' },
         }),
       );
-      const handle = await stack.client.restore({
-        repository: resolveBackupConfiguration(set, configuration).repository,
-        configuration,
-        target: resolveTarget(set, 'restored'),
-        selector: {},
-        overwrite: true,
-        pointInTime,
-      });
-      return handle.result();
+      return restoreToPoint(stack.client, set, { configuration, target: 'restored', pointInTime, overwrite: true });
     };
     const ledgerOf = async (instance: MariaDbInstance, upTo?: number) =>
       (
@@ -296,16 +280,12 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
       configurationDocument(configuration, { target: 'restored', databases: ['shop'], pointInTimeRecovery: { enabled: true } }),
     );
     const failure = await workflowFailureOf(
-      stack.client
-        .restore({
-          repository: resolveBackupConfiguration(set, configuration).repository,
-          configuration,
-          target: resolveTarget(set, 'restored'),
-          selector: {},
-          overwrite: true,
-          pointInTime: { at: new Date(Date.parse(snapshotStartedAt) - 3_600_000).toISOString() },
-        })
-        .then((handle) => handle.result()),
+      restoreToPoint(stack.client, set, {
+        configuration,
+        target: 'restored',
+        pointInTime: { at: new Date(Date.parse(snapshotStartedAt) - 3_600_000).toISOString() },
+        overwrite: true,
+      }),
     );
     expect(failure.type).toBe('OutsideRecoverableWindow');
     expect(failure.message).toContain(`outside every recoverable window (${snapshotStartedAt} to `);
@@ -350,16 +330,12 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
     expect(Date.parse(status.windows[0]!.to)).toBeLessThan(Number(afterPurge!.at) * 1000);
 
     const failure = await workflowFailureOf(
-      stack.client
-        .restore({
-          repository: resolveBackupConfiguration(resources, configuration).repository,
-          configuration,
-          target: resolveTarget(resources, 'source'),
-          selector: {},
-          overwrite: true,
-          pointInTime: { at: new Date(Number(afterPurge!.at) * 1000).toISOString() },
-        })
-        .then((handle) => handle.result()),
+      restoreToPoint(stack.client, resources, {
+        configuration,
+        target: 'source',
+        pointInTime: { at: new Date(Number(afterPurge!.at) * 1000).toISOString() },
+        overwrite: true,
+      }),
     );
     expect(failure.type).toBe('OutsideRecoverableWindow');
 
@@ -416,11 +392,15 @@ describe('hours of archiving, compressed: many short runs and continue-as-new', 
       workflowId: binlogArchiveWorkflowId(configuration),
       args: [{ configuration: resolved.configuration, target: resolved.target, repository: resolved.repository, runForMs: 1500 }],
     });
+    // The writer commits until the archive has run twelve times (two continue-as-new), whatever the machine's speed.
     const connection = await rootConnection(source);
-    const writingUntil = Date.now() + 25_000;
-    for (let i = 0; Date.now() < writingUntil; i++) {
+    const current = handle.client.getHandle(binlogArchiveWorkflowId(configuration));
+    const deadline = Date.now() + 120_000;
+    for (let i = 0; ; i++) {
       await connection.query('INSERT INTO shop.ledger (note) VALUES (?)', [`row ${i}`]);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // A run that has just continued as new answers once its first task ran: until then, keep writing.
+      if (i % 20 === 19 && ((await current.query(binlogArchiveStatusQuery).catch(() => undefined))?.runs ?? 0) >= 12) break;
+      if (Date.now() > deadline) throw new Error('the archive did not run twelve times within 120 s');
     }
     await connection.end();
     const state = await gtidState(source);
@@ -428,7 +408,6 @@ describe('hours of archiving, compressed: many short runs and continue-as-new', 
     await waitForArchivedState(stack, configuration, state, 60_000);
     expect((await stack.client.pointInTimeStatus(resolved)).gaps).toEqual([]);
 
-    const current = handle.client.getHandle(binlogArchiveWorkflowId(configuration));
     const description = await current.describe();
     expect(description.runId).not.toBe(handle.firstExecutionRunId);
     const archived = await current.query(binlogArchiveStatusQuery);

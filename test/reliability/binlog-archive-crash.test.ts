@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbkeepClient } from '../../clients/dbkeep-client';
-import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
+import { resolveBackupConfiguration } from '../../domain/resource-set';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
-import { archivedPieces, gtidState, waitForArchivedState, walkArchiveChain } from '../support/binlog-archive';
+import { archivedPieces, gtidState, restoreToPoint, waitForArchivedState, walkArchiveChain } from '../support/binlog-archive';
+import { pollUntil } from '../support/poll';
 import { configurationDocument, rootConnection, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { killLeftovers, stillRunning, type ProcessInfo, type WorkerProcess } from '../support/worker-process';
 import { startStackWorker, stopStack } from './fault-harness';
@@ -86,25 +86,28 @@ describe('the archive when its worker is SIGKILLed, the log rotates and the sour
       const pieces = await archivedPieces(stack, CONFIGURATION);
       expect(walkArchiveChain(pieces)).toEqual({ starts: 1, walked: pieces.length, distinctStarts: pieces.length, end: state });
       // The orphaned replication client is dropped by the source once the new one connects with the same server id.
-      const deadline = Date.now() + 30_000;
-      while (stillRunning(children).length > 0 && Date.now() < deadline) await sleep(200);
-      expect(stillRunning(children)).toEqual([]);
+      expect(
+        await pollUntil(
+          async () => stillRunning(children),
+          (running) => running.length === 0,
+          {
+            what: "the killed worker's replication client going away",
+            timeoutMs: 30_000,
+          },
+        ),
+      ).toEqual([]);
 
       const into = await stack.startMariaDb();
       const set = stack.resources(
         stack.targetDocument('restored', into),
         configurationDocument(CONFIGURATION, { target: 'restored', databases: ['shop'], pointInTimeRecovery: { enabled: true } }),
       );
-      const restored = await (
-        await client.restore({
-          repository: resolved.repository,
-          configuration: CONFIGURATION,
-          target: resolveTarget(set, 'restored'),
-          selector: {},
-          overwrite: false,
-          pointInTime: { latest: true },
-        })
-      ).result();
+      const restored = await restoreToPoint(client, set, {
+        configuration: CONFIGURATION,
+        target: 'restored',
+        pointInTime: { latest: true },
+        overwrite: false,
+      });
       expect(restored.replayed?.transactions).toBe(50);
       const rows = async (instance: MariaDbInstance) =>
         (await rootQuery(instance, 'SELECT id, note FROM shop.ledger ORDER BY id')).map((r) => `${r.id}|${r.note}`);

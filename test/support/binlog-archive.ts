@@ -1,7 +1,11 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import type { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseBinlogPiece, type BinlogPiece } from '../../domain/binlog-archive';
+import type { PointInTimeTarget } from '../../domain/binlog-replay';
+import { resolveBackupConfiguration, resolveTarget, type ResourceSet } from '../../domain/resource-set';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { rootQuery, type E2eStack } from './e2e-stack';
+import { pollUntil } from './poll';
 
 /** The source's GTID state as its own variables say: MySQL's gtid_executed, MariaDB's gtid_binlog_pos. */
 export async function gtidState(source: MariaDbInstance): Promise<string> {
@@ -25,11 +29,11 @@ export async function archivedPieces(stack: E2eStack, configuration: string): Pr
 
 /** Waits until an archived piece ends at `state`: the archive holds everything up to it. */
 export async function waitForArchivedState(stack: E2eStack, configuration: string, state: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await archivedPieces(stack, configuration)).some(({ piece }) => piece.gtidsAfter === state)) {
-    if (Date.now() > deadline) throw new Error(`no archived piece of ${configuration} reaches ${state}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  await pollUntil(
+    async () => (await archivedPieces(stack, configuration)).map(({ piece }) => piece.gtidsAfter),
+    (ends) => ends.includes(state),
+    { what: `an archived piece of ${configuration} reaching ${state}`, timeoutMs },
+  );
 }
 
 /**
@@ -55,4 +59,24 @@ export function walkArchiveChain(pieces: ReadonlyArray<{ piece: BinlogPiece }>):
     end = piece.gtidsAfter;
   }
   return { starts: firsts.length, walked, distinctStarts: next.size, ...(end === undefined ? {} : { end }) };
+}
+
+/**
+ * A point-in-time restore of `configuration` into the Target named `target`, both from
+ * `resources`, and its session's result (a failed session rejects with its failure).
+ */
+export async function restoreToPoint(
+  client: DbkeepClient,
+  resources: ResourceSet,
+  params: { configuration: string; target: string; pointInTime: PointInTimeTarget; overwrite: boolean },
+) {
+  const handle = await client.restore({
+    repository: resolveBackupConfiguration(resources, params.configuration).repository,
+    configuration: params.configuration,
+    target: resolveTarget(resources, params.target),
+    selector: {},
+    overwrite: params.overwrite,
+    pointInTime: params.pointInTime,
+  });
+  return handle.result();
 }
