@@ -1,6 +1,7 @@
 import { log } from '@temporalio/activity';
 import { binlogFileFolder } from '../domain/binlog-archive';
-import { replayFiles, replayStopOf, ReplaySelection, snapshotForPointInTime, type PointInTimeTarget } from '../domain/binlog-replay';
+import { replayFiles, replayStopOf, ReplaySelection, snapshotForPointInTime } from '../domain/binlog-replay';
+import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { GtidRestorePlan } from '../domain/gtid-restore';
 import type { Manifest } from '../domain/manifest';

@@ -42,7 +42,7 @@ import { makeScratchDirectory } from '../pipeline/scratch-directory';
 import { runStages } from '../pipeline/stages';
 import { ToolFailedError } from '../pipeline/tool-process';
 import { streamRepositoryToTool, type StreamedObject } from '../pipeline/stream-pipelines';
-import type { PointInTimeTarget } from '../domain/binlog-replay';
+import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
 
 export interface RestoreActivityDeps {

@@ -22,7 +22,7 @@ import { WORKER_NODE_FLAGS } from '../domain/worker-node-flags';
  * filesystem repository, and the dbkeep worker as a separate process, so its /proc entry
  * holds the worker's memory and nothing else.
  */
-const BUCKET = 'dbkeep-bench';
+export const BENCH_BUCKET = 'dbkeep-bench';
 /** The Repository resources every benchmark's resource set holds. */
 export const BENCH_REPOSITORIES = { minio: 'bench-minio', filesystem: 'bench-filesystem' } as const;
 export const BENCH_TARGET = 'bench-mariadb';
@@ -47,7 +47,7 @@ function writeSecretFile(file: string, value: string): string {
   return value;
 }
 
-export async function startBenchServices(dir: string, cleanup: CleanupStack): Promise<BenchServices> {
+export async function startBenchServices(dir: string, cleanup: CleanupStack, mariadbArgs: string[] = []): Promise<BenchServices> {
   const temporal = await startTemporalDevServer({ dir: path.join(dir, 'temporal') });
   cleanup.defer('stop Temporal dev server', () => temporal.stop());
 
@@ -60,9 +60,9 @@ export async function startBenchServices(dir: string, cleanup: CleanupStack): Pr
   const secretKey = writeSecretFile(secretFiles.secretKey, randomBytes(24).toString('base64url'));
   const minio = await startMinio({ dir: path.join(dir, 'minio'), accessKey, secretKey });
   cleanup.defer('stop MinIO', () => minio.stop());
-  await createBucket(minio.endpoint, accessKey, secretKey, BUCKET);
+  await createBucket(minio.endpoint, accessKey, secretKey, BENCH_BUCKET);
 
-  const mariadb = await startBenchMariaDb(dir, secretFiles.mariadbPassword, cleanup);
+  const mariadb = await startBenchMariaDb(path.join(dir, 'mariadb'), secretFiles.mariadbPassword, cleanup, mariadbArgs);
 
   const filesystemRepository = path.join(dir, 'repository');
   mkdirSync(filesystemRepository);
@@ -70,10 +70,18 @@ export async function startBenchServices(dir: string, cleanup: CleanupStack): Pr
   return { temporal, minio, mariadb, filesystemRepository, secretFiles };
 }
 
-/** The benchmark's MariaDB (default settings) under dir, root's random password in a 0600 file as a Target references it. */
-export async function startBenchMariaDb(dir: string, passwordFile: string, cleanup: CleanupStack): Promise<MariaDbInstance> {
+/**
+ * A MariaDB of the benchmark in dir (default settings, plus `extraArgs`), root's random password
+ * in a 0600 file as a Target references it.
+ */
+export async function startBenchMariaDb(
+  dir: string,
+  passwordFile: string,
+  cleanup: CleanupStack,
+  extraArgs: string[] = [],
+): Promise<MariaDbInstance> {
   const rootPassword = writeSecretFile(passwordFile, randomBytes(12).toString('base64url'));
-  const mariadb = await startMariaDbInstance({ dir: path.join(dir, 'mariadb'), rootPassword });
+  const mariadb = await startMariaDbInstance({ dir, rootPassword, extraArgs });
   cleanup.defer('stop MariaDB', () => mariadb.stop());
   return mariadb;
 }
@@ -113,12 +121,9 @@ export function benchTargetSpec(mariadb: MariaDbInstance, passwordFile: string) 
   } as const;
 }
 
-/**
- * The resources a user would write for these backups (both repositories, the target, one
- * BackupConfiguration each), parsed by the same code as the CLI's -f files.
- */
-export function benchResources(services: BenchServices, configurations: readonly BenchConfiguration[]): ResourceSet {
-  const documents = [
+/** The two Repository documents (MinIO and filesystem) every benchmark's resource set holds. */
+export function benchRepositoryDocuments(services: Pick<BenchServices, 'minio' | 'filesystemRepository' | 'secretFiles'>): object[] {
+  return [
     {
       apiVersion: API_VERSION,
       kind: 'Repository',
@@ -126,7 +131,7 @@ export function benchResources(services: BenchServices, configurations: readonly
       spec: {
         s3: {
           endpoint: services.minio.endpoint,
-          bucket: BUCKET,
+          bucket: BENCH_BUCKET,
           forcePathStyle: true,
           credentials: {
             accessKeyId: { file: services.secretFiles.accessKey },
@@ -141,6 +146,22 @@ export function benchResources(services: BenchServices, configurations: readonly
       metadata: { name: BENCH_REPOSITORIES.filesystem },
       spec: { filesystem: { path: services.filesystemRepository } },
     },
+  ];
+}
+
+/** Documents as a user's -f files hold them, parsed by the same code as the CLI's. */
+export function parseBenchDocuments(documents: readonly object[]): ResourceSet {
+  const text = documents.map((document) => stringify(document)).join('---\n');
+  return parseResourceSet([{ file: '<bench resources>', text }]);
+}
+
+/**
+ * The resources a user would write for these backups (both repositories, the target, one
+ * BackupConfiguration each), parsed by the same code as the CLI's -f files.
+ */
+export function benchResources(services: BenchServices, configurations: readonly BenchConfiguration[]): ResourceSet {
+  return parseBenchDocuments([
+    ...benchRepositoryDocuments(services),
     {
       apiVersion: API_VERSION,
       kind: 'Target',
@@ -157,9 +178,7 @@ export function benchResources(services: BenchServices, configurations: readonly
         ...(configuration.method === 'physical' ? { method: 'physical' } : { databases: [configuration.database] }),
       },
     })),
-  ];
-  const text = documents.map((document) => stringify(document)).join('---\n');
-  return parseResourceSet([{ file: '<bench resources>', text }]);
+  ]);
 }
 
 /**

@@ -169,7 +169,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compr
   const dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-bench-'));
   cleanup.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const passwordFile = path.join(dir, 'mariadb-password');
-  const mariadb = await startBenchMariaDb(dir, passwordFile, cleanup);
+  const mariadb = await startBenchMariaDb(path.join(dir, 'mariadb'), passwordFile, cleanup);
   say(`MariaDB 127.0.0.1:${mariadb.port} (in ${dir})`);
 
   const plan = planSyntheticDatabase(settings.sizeMiB);

@@ -9,7 +9,7 @@ import type { ListSnapshotsResult } from '../activities/restore-activities';
 import type { ApplyRetentionResult } from '../activities/retention-activities';
 import type { ArchiveProgress } from '../activities/binlog-archive-activities';
 import type { ArchiveGap } from '../domain/recoverable-window';
-import type { PointInTimeTarget } from '../domain/binlog-replay';
+import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { resourceNameSchema } from '../domain/names';
 import type { Progress } from '../domain/progress';
 import {
@@ -364,7 +364,11 @@ export class DbkeepClient {
       );
     }
     const repository = set.repositories.get(configuration.spec.repository)!;
-    const selector: SnapshotSelector = from.snapshotId ? { snapshotId: from.snapshotId } : { targetRecoveryTime: from.targetRecoveryTime };
+    const selector: SnapshotSelector = from.snapshotId
+      ? { snapshotId: from.snapshotId }
+      : from.targetRecoveryTime
+        ? { targetRecoveryTime: from.targetRecoveryTime }
+        : {};
     return this.temporal.workflow.start<typeof bootstrapSession>('bootstrapSession', {
       taskQueue: this.taskQueue,
       workflowId: bootstrapWorkflowId(targetName, newSessionId()),
@@ -374,6 +378,7 @@ export class DbkeepClient {
           repository,
           configuration: configuration.name,
           selector,
+          ...(from.pointInTime ? { pointInTime: from.pointInTime } : {}),
           waitSeconds: options.waitSeconds ?? 600,
           identity: configuration.spec.encryption?.age.identity,
         }),

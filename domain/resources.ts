@@ -11,6 +11,7 @@ import { secretRefSchema } from './secret-ref';
 import { missingCaProblem, requiresTls, targetTlsSchema } from './target-tls';
 import { cronExpressionProblem, isKnownTimeZone } from './cron-expression';
 import { durationSchema } from './duration-schema';
+import { pointInTimeTargetSchema } from './point-in-time-target';
 import { parseDurationMs } from './duration';
 import { retentionPolicySchema } from './retention-policy';
 import { addToolArgumentIssues, toolArgumentListSchema, toolArgumentsSchema } from './tool-arguments';
@@ -177,8 +178,16 @@ export const targetSpecSchema = z
         configuration: resourceNameSchema,
         snapshotId: snapshotIdSchema.optional(),
         targetRecoveryTime: z.iso.datetime({ offset: true, error: 'must be an RFC 3339 time such as 2026-11-21T16:00:00Z' }).optional(),
+        /**
+         * Recover to a point from the configuration's binary log archive: the newest snapshot
+         * before it, then the archived transactions up to it (docs/point-in-time-recovery.md).
+         */
+        pointInTime: pointInTimeTargetSchema.optional(),
       })
-      .refine((b) => b.snapshotId === undefined || b.targetRecoveryTime === undefined, 'set snapshotId or targetRecoveryTime, not both')
+      .refine(
+        (b) => [b.snapshotId, b.targetRecoveryTime, b.pointInTime].filter((choice) => choice !== undefined).length <= 1,
+        'set at most one of snapshotId, targetRecoveryTime and pointInTime',
+      )
       .optional(),
   })
   .refine((spec) => TARGET_ADDRESS_FIELDS.filter((field) => spec[field] !== undefined).length === 1, {
@@ -233,6 +242,13 @@ export const databaseNameSchema = z
   // eslint-disable-next-line no-control-regex
   .refine((n) => !/[\u0000-\u001f\u007f/\\.]/.test(n), 'must not contain control characters, "/", "\\" or "."');
 
+/**
+ * How often the file the source is still writing is uploaded by default. 2 s keeps the archive
+ * lag's p99 at 1,000 transactions/s under 5 s (`npm run bench:pitr`: 5 s gave a p99 of 5.2 s)
+ * for one piece per 2 s of writes.
+ */
+export const DEFAULT_PITR_UPLOAD_INTERVAL = '2s';
+
 const pointInTimeRecoverySchema = z.strictObject({
   enabled: z.boolean(),
   /**
@@ -255,7 +271,7 @@ const pointInTimeRecoverySchema = z.strictObject({
    * the recovery point trails the source by about this much. Finished files are uploaded at once.
    */
   uploadInterval: durationSchema
-    .default('5s')
+    .default(DEFAULT_PITR_UPLOAD_INTERVAL)
     .refine((text) => (parseDurationMs(text) ?? 0) >= 1000 && (parseDurationMs(text) ?? 0) <= 3_600_000, 'must be between 1s and 1h'),
 });
 

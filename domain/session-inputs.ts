@@ -13,7 +13,7 @@ import {
 import { retentionPolicySchema } from './retention-policy';
 import { secretRefSchema } from './secret-ref';
 import { snapshotSelectorSchema } from './snapshot-selection';
-import { pointInTimeTargetSchema } from './binlog-replay';
+import { pointInTimeTargetSchema } from './point-in-time-target';
 import { volumeClaimTemplateSchema } from './volume-claim-template';
 
 /**
@@ -116,15 +116,22 @@ export const volumeRestoreSessionInputSchema = z
   });
 export type VolumeRestoreSessionInput = z.output<typeof volumeRestoreSessionInputSchema>;
 
-export const bootstrapSessionInputSchema = z.strictObject({
-  target: namedTargetSchema,
-  repository: namedRepositorySchema,
-  configuration: resourceNameSchema,
-  selector: snapshotSelectorSchema,
-  identity: secretRefSchema.optional(),
-  /** How long a logical bootstrap waits for the new instance to accept connections (`dbkeep bootstrap --wait-seconds`). */
-  waitSeconds: z.number().int().min(0).max(86_400),
-});
+export const bootstrapSessionInputSchema = z
+  .strictObject({
+    target: namedTargetSchema,
+    repository: namedRepositorySchema,
+    configuration: resourceNameSchema,
+    selector: snapshotSelectorSchema,
+    identity: secretRefSchema.optional(),
+    /** How long a logical bootstrap waits for the new instance to accept connections (`dbkeep bootstrap --wait-seconds`). */
+    waitSeconds: z.number().int().min(0).max(86_400),
+    /** Recover to this point: a point-in-time restore of the configuration into the new instance (selector left empty). */
+    pointInTime: pointInTimeTargetSchema.optional(),
+  })
+  .refine((input) => input.pointInTime === undefined || !('snapshotId' in input.selector || input.selector.targetRecoveryTime), {
+    path: ['selector'],
+    message: 'a point-in-time bootstrap chooses its snapshot from the recoverable window: leave selector empty',
+  });
 export type BootstrapSessionInput = z.output<typeof bootstrapSessionInputSchema>;
 
 export const pruneSessionInputSchema = z.strictObject({

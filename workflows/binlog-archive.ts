@@ -1,3 +1,4 @@
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import {
   ActivityCancellationType,
   CancellationScope,
@@ -5,6 +6,7 @@ import {
   defineQuery,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -78,6 +80,7 @@ export async function binlogArchive(input: BinlogArchiveInput): Promise<BinlogAr
     { key: searchAttributes.sessionKind, value: 'binlog-archive' },
     { key: searchAttributes.phase, value: 'Running' },
   ]);
+  showPosition(status);
   try {
     for (let run = 0; run < RUNS_PER_HISTORY && !workflowInfo().continueAsNewSuggested; run++) {
       const result = await archiveBinlog({
@@ -92,6 +95,7 @@ export async function binlogArchive(input: BinlogArchiveInput): Promise<BinlogAr
       status.readerRestarts += result.readerRestarts;
       if (result.position) status.position = result.position;
       if (result.caughtUpAt) status.caughtUpAt = result.caughtUpAt;
+      showPosition(status);
     }
   } catch (error) {
     if (!isCancellation(error)) throw error;
@@ -99,4 +103,24 @@ export async function binlogArchive(input: BinlogArchiveInput): Promise<BinlogAr
     return status;
   }
   return continueAsNew<typeof binlogArchive>({ ...input, status });
+}
+
+/**
+ * Where the archive stands, for the Temporal UI: the search attributes (filterable) and the
+ * workflow's current details (shown on its page), both as of the last finished run.
+ */
+function showPosition(status: BinlogArchiveStatus): void {
+  const { position, caughtUpAt } = status;
+  const pairs: SearchAttributeUpdatePair[] = [];
+  if (position) pairs.push({ key: searchAttributes.pitrPosition, value: `${position.file}:${position.offset}` });
+  if (caughtUpAt) pairs.push({ key: searchAttributes.pitrCaughtUpAt, value: new Date(caughtUpAt) });
+  if (pairs.length > 0) upsertSearchAttributes(pairs);
+  setCurrentDetails(
+    [
+      `**Archived through** ${position ? `${position.file} at byte ${position.offset} (GTIDs ${position.gtids || 'none'})` : 'nothing yet'}`,
+      `**Caught up with the source at** ${caughtUpAt ?? 'not yet'}`,
+      `**Pieces stored** ${status.piecesStored} (${status.bytesStored} bytes) in ${status.runs} runs, ${status.readerRestarts} reader restarts`,
+      'The running archiveBinlog activity heartbeats the live position; `dbkeep pitr status` shows the recoverable window.',
+    ].join('\n\n'),
+  );
 }

@@ -26,9 +26,21 @@ export const searchAttributes = {
   specHash: defineSearchAttributeKey('DbkeepSpecHash', SearchAttributeType.KEYWORD),
   cron: defineSearchAttributeKey('DbkeepCron', SearchAttributeType.KEYWORD),
   timezone: defineSearchAttributeKey('DbkeepTimezone', SearchAttributeType.KEYWORD),
+  /**
+   * Binary log archives only, upserted after each run (every ten minutes): the file and offset
+   * archived through, and when the archive last held everything the source had written, so
+   * `DbkeepPitrCaughtUpAt < "…"` lists the archives that fell behind. The live position is in
+   * the running activity's heartbeat details and in the dbkeep_pitr_* metrics.
+   */
+  pitrPosition: defineSearchAttributeKey('DbkeepPitrPosition', SearchAttributeType.KEYWORD),
+  pitrCaughtUpAt: defineSearchAttributeKey('DbkeepPitrCaughtUpAt', SearchAttributeType.DATETIME),
 } as const;
 
-const TYPE_NAMES: Record<string, string> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.INT]: 'Int' };
+const TYPE_NAMES: Record<string, string> = {
+  [SearchAttributeType.KEYWORD]: 'Keyword',
+  [SearchAttributeType.INT]: 'Int',
+  [SearchAttributeType.DATETIME]: 'Datetime',
+};
 
 /** `NAME=TYPE` pairs in the form `temporal server start-dev --search-attribute` takes. */
 export const searchAttributeRegistrations: readonly string[] = Object.values(searchAttributes).map(

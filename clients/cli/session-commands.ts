@@ -6,8 +6,9 @@ import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource
 import { loadResourceFiles } from '../../domain/resource-files';
 import { databaseNameSchema, restoreOptionsSchema } from '../../domain/resources';
 import type { SnapshotSelector } from '../../domain/snapshot-selection';
-import { pointInTimeTargetSchema, type PointInTimeTarget } from '../../domain/binlog-replay';
+import { pointInTimeTargetSchema, type PointInTimeTarget } from '../../domain/point-in-time-target';
 import { accessModesSchema, storageQuantitySchema, volumeClaimTemplateSchema } from '../../domain/volume-claim-template';
+import type { ReplayOutcome } from '../../activities/point-in-time-activities';
 import type { DbkeepClient, SessionView, StartRestoreOptions, StartVolumeRestoreOptions } from '../dbkeep-client';
 import { configurationFlags, connectClient, resolveConfigurationFlag, resourceFiles } from './client-connection';
 import { flagValue, parseCommandLine, requireFlag, temporalFlags } from './cli-arguments';
@@ -219,12 +220,7 @@ export async function restoreCommand(argv: string[]): Promise<void> {
       console.log(
         `snapshot ${result.snapshotId} restored into ${result.target}: ${result.databases.join(', ')} (${formatBytes(result.rawBytes)} of SQL applied)`,
       );
-      if (result.replayed) {
-        console.log(
-          `then ${result.replayed.transactions} transaction(s) of the archived binary log replayed` +
-            (result.replayed.lastAppliedAt ? `, up to ${result.replayed.lastAppliedAt} (${result.replayed.lastAppliedGtid})` : ''),
-        );
-      }
+      if (result.replayed) console.log(describeReplay(result.replayed));
     }
   } finally {
     await client.close();
@@ -427,6 +423,14 @@ async function restoreIntoVolumes(
   }
 }
 
+/** The line after a point-in-time restore's: how much of the archived binary log was replayed, up to where. */
+function describeReplay(replayed: ReplayOutcome): string {
+  return (
+    `then ${replayed.transactions} transaction(s) of the archived binary log replayed` +
+    (replayed.lastAppliedAt ? `, up to ${replayed.lastAppliedAt} (${replayed.lastAppliedGtid})` : '')
+  );
+}
+
 /** `dbkeep bootstrap -f FILE... --target NAME [--wait-seconds N] [--wait] [--json]`: the target's bootstrapFrom. */
 export async function bootstrapCommand(argv: string[]): Promise<void> {
   const { values } = parseCommandLine(argv, {
@@ -447,6 +451,7 @@ export async function bootstrapCommand(argv: string[]): Promise<void> {
     if (!result) return;
     if (values.json) return printJson({ workflowId: handle.workflowId, ...result });
     console.log(`${result.target} bootstrapped from ${result.method} snapshot ${result.snapshotId}`);
+    if (result.replayed) console.log(describeReplay(result.replayed));
   } finally {
     await client.close();
   }

@@ -6,10 +6,11 @@ import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BinlogPiece } from '../../domain/binlog-archive';
 import { BinlogScanner } from '../../domain/binlog-scanner';
-import type { PointInTimeTarget } from '../../domain/binlog-replay';
+import type { PointInTimeTarget } from '../../domain/point-in-time-target';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { binlogArchiveWorkflowId } from '../../domain/session-ids';
 import { binlogArchiveStatusQuery, type binlogArchive } from '../../workflows/binlog-archive';
+import { searchAttributes } from '../../workflows/search-attributes';
 import type { PointInTimeStatus } from '../../clients/dbkeep-client';
 import { pathWithReleaseTools, type DatabaseRelease } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
@@ -274,6 +275,24 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
     expect(await rootQuery(into, "SHOW TABLES FROM shop LIKE 'precious'")).toEqual([]);
   });
 
+  it('bootstraps a new instance to a point in time (bootstrapFrom.pointInTime)', async () => {
+    await writeRows(['before the bootstrap']);
+    const state = await gtidState(source);
+    await waitForStatus(resources, configuration, (s) => s.archive.progress?.gtids === state);
+    const fresh = await stack.startDatabase({ release, gtid });
+    const target = stack.targetDocument('fresh', fresh) as { spec: Record<string, unknown> };
+    target.spec.bootstrapFrom = { configuration, pointInTime: { latest: true } };
+    const set = stack.resources(
+      target,
+      configurationDocument(configuration, { target: 'fresh', databases: ['shop'], pointInTimeRecovery: { enabled: true } }),
+    );
+    const result = await (await stack.client.bootstrap(set, 'fresh', { waitSeconds: 60 })).result();
+    expect(result).toMatchObject({ method: 'logical', target: 'fresh', replayed: { transactions: expect.any(Number) } });
+    expect(result.replayed!.transactions).toBeGreaterThan(0);
+    const ledger = 'SELECT id, note FROM shop.ledger ORDER BY id';
+    expect(await rootQuery(fresh, ledger)).toEqual(await rootQuery(source, ledger));
+  });
+
   it('refuses a point outside every window before touching the target', async () => {
     const set = stack.resources(
       stack.targetDocument('restored', source),
@@ -410,6 +429,9 @@ describe('hours of archiving, compressed: many short runs and continue-as-new', 
 
     const description = await current.describe();
     expect(description.runId).not.toBe(handle.firstExecutionRunId);
+    // The UI's list can filter archives by where they stand, as of their last finished run.
+    expect(description.typedSearchAttributes.get(searchAttributes.pitrPosition)).toMatch(/^binlog\.\d{6}:\d+$/);
+    expect(description.typedSearchAttributes.get(searchAttributes.pitrCaughtUpAt)).toBeInstanceOf(Date);
     const archived = await current.query(binlogArchiveStatusQuery);
     expect(archived.runs).toBeGreaterThanOrEqual(12);
     // The history of a run stays a few dozen events, however long the archive has run.

@@ -1,7 +1,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseBinlogPiece, type BinlogPiece } from '../../domain/binlog-archive';
-import type { PointInTimeTarget } from '../../domain/binlog-replay';
+import type { PointInTimeTarget } from '../../domain/point-in-time-target';
 import { resolveBackupConfiguration, resolveTarget, type ResourceSet } from '../../domain/resource-set';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { rootQuery, type E2eStack } from './e2e-stack';

@@ -278,6 +278,17 @@ describe('parseResourceSet: errors', () => {
     );
   });
 
+  it('takes one way of choosing a bootstrap snapshot: an id, a recovery time or a point in time', () => {
+    const bootstrapping = (from: string) => resource('Target', 't', `engine: mariadb\nhost: h\nbootstrapFrom: ${from}`);
+    const parsed = parseResourceSet([{ file: 'f.yaml', text: bootstrapping('{ configuration: c, pointInTime: { latest: true } }') }]);
+    expect(parsed.targets.get('t')?.spec.bootstrapFrom).toEqual({ configuration: 'c', pointInTime: { latest: true } });
+    expect(
+      errorsOfDocument(
+        bootstrapping("{ configuration: c, snapshotId: 20261204T010000123Z-abcdef, pointInTime: { at: '2026-12-04T03:00:00Z' } }"),
+      ),
+    ).toBe('f.yaml (document 1): Target "t": spec.bootstrapFrom: set at most one of snapshotId, targetRecoveryTime and pointInTime');
+  });
+
   it('rejects a target with neither host nor socket', () => {
     expect(errorsOfDocument(resource('Target', 't', 'engine: mariadb'))).toBe(
       'f.yaml (document 1): Target "t": spec: exactly one of host, socket, service or appBinding must be set',

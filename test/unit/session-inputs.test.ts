@@ -215,6 +215,15 @@ describe('parseBootstrapSessionInput', () => {
       'Repository "offsite": spec: exactly one of s3 or filesystem must be set',
     );
   });
+
+  it('takes a point in time with an empty selector only', () => {
+    const pointInTime = { ...bootstrap, pointInTime: { at: '2026-12-04T03:00:00Z' } };
+    expect(parseBootstrapSessionInput(pointInTime)).toEqual(pointInTime);
+    expect(refusal(parseBootstrapSessionInput, { ...pointInTime, selector: { snapshotId: '20261204T010000123Z-abcdef' } })).toBe(
+      'selector: a point-in-time bootstrap chooses its snapshot from the recoverable window: leave selector empty',
+    );
+    expect(refusal(parseBootstrapSessionInput, { ...bootstrap, pointInTime: { at: 'noon' } })).toMatch(/^pointInTime/);
+  });
 });
 
 describe('parsePruneSessionInput', () => {
