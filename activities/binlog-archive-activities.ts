@@ -298,16 +298,23 @@ async function archiveStart(
   target: Named<TargetSpec>,
   secrets: SecretResolver,
 ): Promise<{ file: string; storedUpTo: number; fileStartGtids?: string; gtids?: string }> {
-  const last = await lastArchivedPieceOf(storage, configuration, source.name);
+  const lastPieces = await lastArchivedPieces(storage, configuration);
+  const last = lastPieces.get(source.name);
   if (last && source.files.includes(last.file)) {
     return { file: last.file, storedUpTo: last.to, fileStartGtids: last.fileStartGtids, gtids: last.gtidsAfter };
   }
-  const archivedEnd = last?.gtidsAfter;
+  // A source the archive has not read from (a replica that took over) starts where the archive
+  // as a whole ends: its files before that hold only what other sources' pieces already hold.
+  const reached = gtidStateReached(source.flavor);
+  const archivedEnd =
+    last?.gtidsAfter ??
+    [...lastPieces.values()]
+      .map((piece) => piece.gtidsAfter)
+      .reduce<string | undefined>((furthest, end) => (furthest === undefined || reached(end, furthest) ? end : furthest), undefined);
   const oldest = source.files[0]!;
   if (archivedEnd === undefined) return { file: oldest, storedUpTo: 0 };
   const connection = await connectToTarget(target, secrets);
   try {
-    const reached = gtidStateReached(source.flavor);
     for (const file of [...source.files].reverse()) {
       const [events] = await connection.query<mysql.RowDataPacket[]>(`SHOW BINLOG EVENTS IN ${connection.escape(file)} LIMIT 2`);
       const start = fileStartGtidsFromEventInfo(source.flavor, String(events[1]?.Info ?? ''));
@@ -319,18 +326,24 @@ async function archiveStart(
   return { file: oldest, storedUpTo: 0 };
 }
 
-/** The newest piece stored from one source: found by its keys (file names sort), one index entry read. */
-async function lastArchivedPieceOf(storage: Storage, configuration: string, source: string): Promise<BinlogPiece | undefined> {
-  let newest: string | undefined;
-  for await (const object of storage.list(`${binlogArchivePrefix(configuration)}${source}/`)) {
-    if (isBinlogIndexKey(object.key) && (newest === undefined || pieceOrder(object.key) > pieceOrder(newest))) newest = object.key;
+/** The newest piece stored from each source, by source name: found by their keys (file names sort), one index entry read per source. */
+async function lastArchivedPieces(storage: Storage, configuration: string): Promise<Map<string, BinlogPiece>> {
+  const prefix = binlogArchivePrefix(configuration);
+  const newest = new Map<string, string>();
+  for await (const object of storage.list(prefix)) {
+    if (!isBinlogIndexKey(object.key)) continue;
+    const source = object.key.slice(prefix.length).split('/')[0]!;
+    const known = newest.get(source);
+    if (known === undefined || pieceOrder(object.key) > pieceOrder(known)) newest.set(source, object.key);
   }
-  if (!newest) return undefined;
-  const parsed = parseBinlogPiece((await storage.getBytes(newest)).toString('utf8'));
-  return parsed.ok ? parsed.piece : undefined;
+  const pieces = new Map<string, BinlogPiece>();
+  for (const [source, key] of newest) {
+    const parsed = parseBinlogPiece((await storage.getBytes(key)).toString('utf8'));
+    if (parsed.ok) pieces.set(source, parsed.piece);
+  }
+  return pieces;
 }
 
-/** `<file>-<start>/<from>-<to>.json` → `<file>/<from>`: the order pieces of one source were written in. */
 function pieceOrder(key: string): string {
   const [folder = '', piece = ''] = key.split('/').slice(-2);
   return `${folder.replace(/-[0-9a-f]{12}$/, '')}/${piece}`;

@@ -199,7 +199,10 @@ async function measureArchivePhases(params: {
     if (isDefault) resetPeakRss(worker.pid);
     const cpuBefore = readCpuTimes(worker.pid, ticksPerSecond).selfSeconds;
     const commits = await writePaced({ socketPath: socket, user: 'root', password: rootPassword }, { ...settings.writer, seconds });
-    await watch.waitFor(Math.max(...commits.sequence), ARCHIVED_TIMEOUT_MS);
+    await watch.waitFor(
+      commits.sequence.reduce((highest, sequence) => Math.max(highest, sequence), 0),
+      ARCHIVED_TIMEOUT_MS,
+    );
     if (sampler) soak = { samples: sampler.stop(), cpuSeconds: readCpuTimes(worker.pid, ticksPerSecond).selfSeconds - cpuBefore };
     const phasePieces = watch.pieces.slice(piecesBefore);
     const lags = commitLagsSeconds(commits, watch.pieces);

@@ -9,7 +9,7 @@ import type { ServerFlavor } from './server-flavor';
  * Replaying the archived binary log onto a restored snapshot: which pieces, and which of their
  * transactions. The selection is dbkeep's own, by GTID and statement time, made on the binary log
  * itself before the engine's decoder sees it, so both engines stop at the same rules: a
- * transaction the snapshot already holds is never applied twice, and the replay stops before the
+ * transaction the snapshot holds, or one already replayed, is never applied twice, and the replay stops before the
  * first transaction after the target time, or at the GTID asked for.
  */
 
@@ -66,14 +66,48 @@ export function replayFiles(
   return files;
 }
 
-/** Whether the snapshot (or anything replayed before) already holds a transaction. */
-function heldBy(flavor: ServerFlavor, state: string): (gtid: TransactionGtid) => boolean {
-  if (flavor === 'mysql') {
-    const set = parseMysqlGtidSet(state);
-    return (gtid) => (set.get(gtid.source) ?? []).some(([a, b]) => a <= gtid.number && gtid.number <= b);
+/**
+ * The transactions the target holds during a replay: the snapshot's, and every one replayed since.
+ * The second part matters when the archive switched sources (a failover): the new source's first
+ * file repeats transactions the old one's files already gave, and those are not applied twice.
+ */
+class HeldTransactions {
+  /** MySQL: intervals per server uuid; MariaDB: the highest sequence number per domain (as text). */
+  private readonly intervals = new Map<string, Array<[number, number]>>();
+  private readonly highest = new Map<string, number>();
+
+  constructor(
+    private readonly flavor: ServerFlavor,
+    snapshotGtids: string,
+  ) {
+    if (flavor === 'mysql') {
+      for (const [uuid, ranges] of parseMysqlGtidSet(snapshotGtids))
+        this.intervals.set(
+          uuid,
+          ranges.map(([a, b]) => [a, b]),
+        );
+    } else {
+      for (const [domain, { sequence }] of parseMariadbGtidPosition(snapshotGtids)) this.highest.set(String(domain), sequence);
+    }
   }
-  const position = parseMariadbGtidPosition(state);
-  return (gtid) => gtid.number <= (position.get(Number(gtid.source))?.sequence ?? 0);
+
+  holds(gtid: TransactionGtid): boolean {
+    if (this.flavor !== 'mysql') return gtid.number <= (this.highest.get(gtid.source) ?? 0);
+    return (this.intervals.get(gtid.source) ?? []).some(([a, b]) => a <= gtid.number && gtid.number <= b);
+  }
+
+  add(gtid: TransactionGtid): void {
+    if (this.flavor !== 'mysql') {
+      this.highest.set(gtid.source, Math.max(gtid.number, this.highest.get(gtid.source) ?? 0));
+      return;
+    }
+    const ranges = this.intervals.get(gtid.source) ?? [];
+    this.intervals.set(gtid.source, ranges);
+    // Replayed in order, a transaction almost always extends the last interval.
+    const last = ranges.at(-1);
+    if (last && last[1] + 1 === gtid.number) last[1] = gtid.number;
+    else ranges.push([gtid.number, gtid.number]);
+  }
 }
 
 /**
@@ -83,7 +117,7 @@ function heldBy(flavor: ServerFlavor, state: string): (gtid: TransactionGtid) =>
  */
 export class ReplaySelection {
   private stopped = false;
-  private readonly held: (gtid: TransactionGtid) => boolean;
+  private readonly held: HeldTransactions;
   private file: FileSelection | undefined;
   applied = 0;
   lastAppliedAt: number | undefined;
@@ -94,7 +128,7 @@ export class ReplaySelection {
     snapshotGtids: string,
     private readonly stop: ReplayStop,
   ) {
-    this.held = heldBy(flavor, snapshotGtids);
+    this.held = new HeldTransactions(flavor, snapshotGtids);
   }
 
   get done(): boolean {
@@ -116,7 +150,8 @@ export class ReplaySelection {
         this.stopped = true;
         continue;
       }
-      if (this.held(transaction.gtid)) continue;
+      if (this.held.holds(transaction.gtid)) continue;
+      this.held.add(transaction.gtid);
       out.push(...file.emit(transaction));
       this.applied += 1;
       this.lastAppliedAt = transaction.at;
@@ -210,7 +245,7 @@ export function snapshotForPointInTime(params: {
     return start ? { snapshotId: start.snapshotId } : { problem: `there is no recoverable window yet` };
   }
   // The newest snapshot that does not hold the GTID, in a window whose pieces hold it.
-  const holds = (state: string) => heldBy(flavor, state)(gtidOf(flavor, target.beforeGtid));
+  const holds = (state: string) => new HeldTransactions(flavor, state).holds(gtidOf(flavor, target.beforeGtid));
   const archived = params.pieces.some((p) => holds(p.gtidsAfter) && !holds(p.gtidsBefore));
   const candidates = windows.flatMap(inWindow).filter((s) => !holds(s.gtids));
   const start = archived ? candidates.sort((a, b) => Date.parse(a.consistentAt) - Date.parse(b.consistentAt)).at(-1) : undefined;

@@ -37,6 +37,7 @@ interface EngineCase {
 
 const ENGINES: EngineCase[] = [
   { name: 'MariaDB 10.11', release: 'mariadb-10.11', sourceArgs: ['--log-bin=binlog', '--server-id=1'] },
+  { name: 'MariaDB 11.8', release: 'mariadb-11.8', sourceArgs: ['--log-bin=binlog', '--server-id=1'] },
   { name: 'MySQL 9.7 with GTIDs', release: 'mysql-9.7', gtid: true, sourceArgs: ['--server-id=1'] },
 ];
 
@@ -382,6 +383,89 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
     const after = await stack.client.pointInTimeStatus(resolveBackupConfiguration(resources, configuration));
     expect(after.gaps).toEqual([]);
     expect(after.windows).toEqual([reopened.windows[1]]);
+  });
+});
+
+describe('a replica taking over from the source (MariaDB 10.11)', () => {
+  it('carries the window on through the replica: no gap, and a restore has every row once', async () => {
+    process.env.PATH = hostPath;
+    const primary = await stack.startDatabase({ extraArgs: ['--log-bin=binlog', '--server-id=1', '--log-slave-updates'] });
+    const replica = await stack.startDatabase({ extraArgs: ['--log-bin=binlog', '--server-id=2', '--log-slave-updates'] });
+    await rootQuery(primary, "CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw-1'");
+    await rootQuery(primary, "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'");
+    // The replica's binary log holds only what it replicates from here on, as a replica built from a backup would.
+    const [primaryState] = await rootQuery(primary, 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
+    await rootQuery(replica, 'RESET MASTER');
+    await rootQuery(replica, `SET GLOBAL gtid_slave_pos = '${String(primaryState!.pos)}'`);
+    await rootQuery(
+      replica,
+      `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='repl', MASTER_PASSWORD='repl-pw-1', MASTER_USE_GTID=slave_pos`,
+    );
+    await rootQuery(replica, 'START SLAVE');
+    await rootQuery(primary, 'CREATE DATABASE shop');
+    await rootQuery(primary, 'CREATE TABLE shop.ledger (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(64))');
+    await rootQuery(primary, "INSERT INTO shop.ledger (note) VALUES ('primary 1')");
+
+    const configuration = 'archive-failover';
+    const resourcesOn = (source: MariaDbInstance) =>
+      stack.resources(
+        stack.targetDocument('source', source),
+        configurationDocument(configuration, {
+          target: 'source',
+          databases: ['shop'],
+          pointInTimeRecovery: { enabled: true, uploadInterval: '1s' },
+        }),
+      );
+    const onPrimary = resourcesOn(primary);
+    expect((await (await stack.client.backupNow(resolveBackupConfiguration(onPrimary, configuration))).result()).outcome).toBe('succeeded');
+    expect(await stack.client.applyResources(onPrimary)).toEqual([{ configuration, outcome: 'absent', archive: 'started' }]);
+    await rootQuery(primary, "INSERT INTO shop.ledger (note) VALUES ('primary 2'), ('primary 3')");
+    const primaryEnd = await gtidState(primary);
+    await waitForArchivedState(stack, configuration, primaryEnd);
+
+    // The failover: the replica has everything, the primary goes away, the replica is promoted and written to.
+    await pollUntil(
+      async () => String((await rootQuery(replica, 'SELECT @@GLOBAL.gtid_slave_pos AS pos'))[0]!.pos),
+      (pos) => pos === primaryEnd,
+      { what: `the replica reaching ${primaryEnd}`, timeoutMs: 60_000 },
+    );
+    await primary.stop();
+    await rootQuery(replica, 'STOP SLAVE');
+    await rootQuery(replica, 'RESET SLAVE ALL');
+    await rootQuery(replica, "INSERT INTO shop.ledger (note) VALUES ('replica 1'), ('replica 2')");
+    const onReplica = resourcesOn(replica);
+    expect(await stack.client.applyResources(onReplica)).toEqual([{ configuration, outcome: 'absent', archive: 'restarted' }]);
+    const replicaEnd = await gtidState(replica);
+    await waitForArchivedState(stack, configuration, replicaEnd);
+
+    // One window across both servers' pieces, joined by GTIDs, not by server or file name.
+    const status = await stack.client.pointInTimeStatus(resolveBackupConfiguration(onReplica, configuration));
+    expect(status.gaps).toEqual([]);
+    expect(status.windows).toHaveLength(1);
+    const sources = new Set((await archivedPieces(stack, configuration)).map(({ piece }) => piece.source.name));
+    expect(sources.size).toBe(2);
+
+    // The replica's first file repeats the primary's transactions: each is applied once.
+    const into = await stack.startDatabase();
+    const restored = await restoreToPoint(
+      stack.client,
+      stack.resources(
+        stack.targetDocument('restored', into),
+        configurationDocument(configuration, { target: 'restored', databases: ['shop'], pointInTimeRecovery: { enabled: true } }),
+      ),
+      { configuration, target: 'restored', pointInTime: { latest: true }, overwrite: true },
+    );
+    expect(restored.replayed?.lastAppliedGtid).toBe(replicaEnd);
+    const ledger = 'SELECT id, note FROM shop.ledger ORDER BY id';
+    expect((await rootQuery(into, ledger)).map((row) => row.note)).toEqual([
+      'primary 1',
+      'primary 2',
+      'primary 3',
+      'replica 1',
+      'replica 2',
+    ]);
+    expect(await rootQuery(into, ledger)).toEqual(await rootQuery(replica, ledger));
+    await stack.client.stopArchive(configuration);
   });
 });
 

@@ -49,6 +49,14 @@ describe.each(FIXTURES)('replaying a $release binary log', ({ release, flavor })
     expect(select(flavor, bytes, selection).transactions).toEqual([]);
   });
 
+  it('never applies a transaction twice when a second file repeats it (a failover to a replica)', () => {
+    // The same file twice stands for the old source's file and the new source's, which holds the same transactions.
+    const selection = new ReplaySelection(flavor, snapshot, { latest: true });
+    expect(select(flavor, bytes, selection).transactions).toHaveLength(transactions.length - 3);
+    expect(select(flavor, bytes, selection).transactions).toEqual([]);
+    expect(selection.applied).toBe(transactions.length - 3);
+  });
+
   it('stops after the last transaction at or before a time, to the second', () => {
     const at = transactions[4]!.at;
     const selected = select(flavor, bytes, new ReplaySelection(flavor, start, { at }));
