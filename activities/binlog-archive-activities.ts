@@ -344,6 +344,7 @@ async function lastArchivedPieces(storage: Storage, configuration: string): Prom
   return pieces;
 }
 
+/** `<file>-<start>/<from>-<to>.json` → `<file>/<from>`: the order pieces of one source were written in. */
 function pieceOrder(key: string): string {
   const [folder = '', piece = ''] = key.split('/').slice(-2);
   return `${folder.replace(/-[0-9a-f]{12}$/, '')}/${piece}`;

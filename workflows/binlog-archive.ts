@@ -5,6 +5,7 @@ import {
   continueAsNew,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -105,6 +106,8 @@ export async function binlogArchive(input: BinlogArchiveInput): Promise<BinlogAr
   return continueAsNew<typeof binlogArchive>({ ...input, status });
 }
 
+const POSITION_SEARCH_ATTRIBUTES_PATCH = 'archive-position-search-attributes';
+
 /**
  * Where the archive stands, for the Temporal UI: the search attributes (filterable) and the
  * workflow's current details (shown on its page), both as of the last finished run.
@@ -114,7 +117,8 @@ function showPosition(status: BinlogArchiveStatus): void {
   const pairs: SearchAttributeUpdatePair[] = [];
   if (position) pairs.push({ key: searchAttributes.pitrPosition, value: `${position.file}:${position.offset}` });
   if (caughtUpAt) pairs.push({ key: searchAttributes.pitrCaughtUpAt, value: new Date(caughtUpAt) });
-  if (pairs.length > 0) upsertSearchAttributes(pairs);
+  // An archive that was running before these attributes existed replays its history without them.
+  if (pairs.length > 0 && patched(POSITION_SEARCH_ATTRIBUTES_PATCH)) upsertSearchAttributes(pairs);
   setCurrentDetails(
     [
       `**Archived through** ${position ? `${position.file} at byte ${position.offset} (GTIDs ${position.gtids || 'none'})` : 'nothing yet'}`,

@@ -33,12 +33,38 @@ interface EngineCase {
   release: DatabaseRelease;
   gtid?: boolean;
   sourceArgs?: string[];
+  /** A restore user's grants for a point-in-time restore of `shop`, as docs/security.md lists them. */
+  replayGrants: string[];
 }
 
+const WORK_SCHEMAS_GRANT = 'GRANT ALL ON `\\_dbkeep\\_%`.* TO ?';
+const ON_SHOP = 'GRANT ALL ON shop.* TO ?';
+
 const ENGINES: EngineCase[] = [
-  { name: 'MariaDB 10.11', release: 'mariadb-10.11', sourceArgs: ['--log-bin=binlog', '--server-id=1'] },
-  { name: 'MariaDB 11.8', release: 'mariadb-11.8', sourceArgs: ['--log-bin=binlog', '--server-id=1'] },
-  { name: 'MySQL 9.7 with GTIDs', release: 'mysql-9.7', gtid: true, sourceArgs: ['--server-id=1'] },
+  {
+    name: 'MariaDB 10.11',
+    release: 'mariadb-10.11',
+    sourceArgs: ['--log-bin=binlog', '--server-id=1'],
+    replayGrants: [WORK_SCHEMAS_GRANT, ON_SHOP, 'GRANT SELECT ON mysql.proc TO ?', 'GRANT SUPER ON *.* TO ?'],
+  },
+  {
+    name: 'MariaDB 11.8',
+    release: 'mariadb-11.8',
+    sourceArgs: ['--log-bin=binlog', '--server-id=1'],
+    // MariaDB 11's SUPER no longer holds BINLOG REPLAY, which the decoder's first statement needs.
+    replayGrants: [WORK_SCHEMAS_GRANT, ON_SHOP, 'GRANT SET USER, SUPER, BINLOG REPLAY ON *.* TO ?'],
+  },
+  {
+    name: 'MySQL 9.7 with GTIDs',
+    release: 'mysql-9.7',
+    gtid: true,
+    sourceArgs: ['--server-id=1'],
+    replayGrants: [
+      WORK_SCHEMAS_GRANT,
+      ON_SHOP,
+      'GRANT SUPER, SET_ANY_DEFINER, SYSTEM_USER, SESSION_VARIABLES_ADMIN, SHOW_ROUTINE ON *.* TO ?',
+    ],
+  },
 ];
 
 beforeAll(async () => {
@@ -95,7 +121,7 @@ async function lastGtid(source: MariaDbInstance): Promise<string> {
   return `${uuid}:${interval!.split('-').at(-1)}`;
 }
 
-describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
+describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs, replayGrants }) => {
   const configuration = `archive-${release.replace('.', '-')}`;
   let source: MariaDbInstance;
   let resources: ReturnType<E2eStack['resources']>;
@@ -292,6 +318,35 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs }) => {
     expect(result.replayed!.transactions).toBeGreaterThan(0);
     const ledger = 'SELECT id, note FROM shop.ledger ORDER BY id';
     expect(await rootQuery(fresh, ledger)).toEqual(await rootQuery(source, ledger));
+  });
+
+  it('replays as a restore user with exactly the documented grants, into a server with a history of its own', async () => {
+    await writeRows(['for the least-privileged replay']);
+    const state = await gtidState(source);
+    await waitForStatus(resources, configuration, (s) => s.archive.progress?.gtids === state);
+    const into = await stack.startDatabase({
+      release,
+      gtid,
+      extraArgs: [...(sourceArgs ?? []).filter((a) => !a.startsWith('--server-id')), '--server-id=3'],
+    });
+    const account = "'restore'@'127.0.0.1'";
+    await rootQuery(into, `CREATE USER ${account} IDENTIFIED BY 'restore-pw-1'`);
+    for (const grant of replayGrants) await rootQuery(into, grant.replace('?', account));
+    const target = stack.targetDocument('least', into, 'restore-pw-1') as { spec: Record<string, unknown> };
+    const set = stack.resources(
+      { ...target, spec: { ...target.spec, user: 'restore' } },
+      configurationDocument(configuration, { target: 'least', databases: ['shop'], pointInTimeRecovery: { enabled: true } }),
+    );
+    const result = await restoreToPoint(stack.client, set, {
+      configuration,
+      target: 'least',
+      pointInTime: { latest: true },
+      overwrite: false,
+    });
+    // The target keeps its own GTID history: every replayed transaction is a new one of its own.
+    expect(result.replayed?.sourceGtids).toBe(false);
+    const ledger = 'SELECT id, note FROM shop.ledger ORDER BY id';
+    expect(await rootQuery(into, ledger)).toEqual(await rootQuery(source, ledger));
   });
 
   it('refuses a point outside every window before touching the target', async () => {
