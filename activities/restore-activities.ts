@@ -95,6 +95,8 @@ export interface InspectTargetInput {
   overwrite: boolean;
   /** The snapshot about to be restored: its server and position decide compatibility and GTIDs. */
   snapshot?: { server: Manifest['server']; replication?: ReplicationPosition };
+  /** A point-in-time restore: the archived binary log is replayed after the snapshot. */
+  replaysBinlog?: boolean;
 }
 
 /** What the restore will do, decided once before anything changes so every attempt does the same. */
@@ -480,7 +482,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         }
         const work = { pattern: RESTORE_WORK_SCHEMA_PATTERN, schemas: [RESTORE_CONTROL_SCHEMA, ...databases.map(keepSchemaName)] };
         requirePrivileges(await readSessionUserPrivileges(connection), input.target, 'a restore', (granted) =>
-          missingRestorePrivileges(granted, work, databases),
+          missingRestorePrivileges(granted, work, databases, input.replaysBinlog ? server : undefined),
         );
         return { gtid };
       } finally {

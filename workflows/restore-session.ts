@@ -52,6 +52,7 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
         databases,
         overwrite: input.overwrite,
         snapshot: { server: manifest.server, replication: manifest.replication },
+        ...(pointInTime ? { replaysBinlog: true } : {}),
       }),
     );
     const restored = await runStep(status, 'restore', async () => {

@@ -96,6 +96,23 @@ describe('missingRestorePrivileges', () => {
       { privileges: ['SELECT', 'UPDATE', 'DELETE', 'ALTER'], on: { level: 'database', database: '\\_dbkeep\\_%' } },
     ]);
   });
+
+  it('asks a point-in-time restore into MariaDB 11 for BINLOG REPLAY, which SUPER held before 11.0 and MySQL does not need', () => {
+    const restorer = (...global: string[]): GrantedPrivileges => ({ ...none, global: set(...global, ...all) });
+    const mariadb = (release: [number, number, number]) => ({
+      flavor: 'mariadb' as const,
+      version: `${release.join('.')}-MariaDB`,
+      release,
+    });
+    const binlogReplay = [{ privileges: ['BINLOG REPLAY'], on: { level: 'global' } }];
+    expect(missingRestorePrivileges(restorer('SUPER'), work, ['shop'], mariadb([11, 8, 3]))).toEqual(binlogReplay);
+    expect(missingRestorePrivileges(restorer('SUPER', 'BINLOG REPLAY'), work, ['shop'], mariadb([11, 8, 3]))).toEqual([]);
+    expect(missingRestorePrivileges(restorer('SUPER'), work, ['shop'], mariadb([10, 11, 19]))).toEqual([]);
+    expect(missingRestorePrivileges(restorer(), work, ['shop'], mariadb([10, 11, 19]))).toEqual(binlogReplay);
+    expect(missingRestorePrivileges(restorer(), work, ['shop'], { flavor: 'mysql', version: '9.7.4', release: [9, 7, 4] })).toEqual([]);
+    // A restore without a replay asks for none of it.
+    expect(missingRestorePrivileges(restorer(), work, ['shop'])).toEqual([]);
+  });
 });
 
 describe('grantStatements', () => {
