@@ -40,7 +40,7 @@ export interface WorkerRssResult {
 export interface ReplayResult {
   /** Transactions the point-in-time restore replayed after the snapshot. */
   transactions: number;
-  /** Bytes of the source's binary log files the bare pipeline read. */
+  /** Bytes of the source's binary log files the bare pipeline is given; it stops reading at its stop position. */
   binlogBytes: number;
   dbkeepSeconds: number[];
   bareSeconds: number[];
@@ -124,7 +124,7 @@ export function formatPitrMarkdown(result: PitrBenchResult): string {
     `| dbkeep restore session, \`pointInTime: { beforeGtid }\` | ${s(median(replay.dbkeepSeconds))} | ${replay.dbkeepSeconds.map(s).join(', ')} |`,
     `| dbkeep restore session of the snapshot alone | ${s(median(replay.snapshotRestoreSeconds))} | ${replay.snapshotRestoreSeconds.map(s).join(', ')} |`,
     '',
-    `${replay.transactions} transactions, ${(replay.binlogBytes / 2 ** 20).toFixed(1)} MiB of binary log. ` +
+    `${replay.transactions} transactions replayed, from ${(replay.binlogBytes / 2 ** 20).toFixed(1)} MiB of binary log files (the soak's included). ` +
       `Ratio (bare / dbkeep): **${replay.ratio.toFixed(3)}**; the replay alone (dbkeep minus the snapshot restore): ${replay.replayOnlyRatio.toFixed(3)}.`,
     '',
     '## Worker while archiving (the soak)',
