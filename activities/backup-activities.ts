@@ -40,7 +40,7 @@ import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { targetCredentialFiles, withSecretFiles, type SecretFileContents } from '../pipeline/option-file';
 import { resolveTargetCredentials } from '../secrets/target-credentials';
 import { decodeCapturedHead, streamToolToRepository, type CapturedHead } from '../pipeline/stream-pipelines';
-import { parseReplicationPosition, type ReplicationPosition } from '../domain/replication-position';
+import { parsePhysicalBackupPosition, parseReplicationPosition, type ReplicationPosition } from '../domain/replication-position';
 import { engineMismatch, flavorOfEngine, serverIdentity, type ServerFlavor } from '../domain/server-flavor';
 import { readToolVersion, ToolFailedError } from '../pipeline/tool-process';
 import { classifyToolFailure } from '../domain/server-errors';
@@ -396,7 +396,9 @@ export function createBackupActivities(deps: BackupActivityDeps) {
           });
           log.info('backup uploaded', { key, method: input.method, storedBytes: streamed.storedBytes, rawBytes: streamed.rawBytes });
           const galera = isGaleraTarget(input.target.spec) ? await galeraPositionAtEnd(input.target, input.source) : undefined;
-          const replication = physical ? undefined : await replicationPosition(input.target, input.source, streamed.head);
+          const replication = physical
+            ? parsePhysicalBackupPosition(streamed.producerStderrTail)
+            : await replicationPosition(input.target, input.source, streamed.head);
           return {
             file,
             rawBytes: streamed.rawBytes,

@@ -39,8 +39,12 @@ export interface RecoverableWindowResult {
   problems: Array<{ key: string; reason: string }>;
 }
 
-/** Where a snapshot stands in its source's GTID history, if the manifest recorded it. */
+/**
+ * Where a snapshot stands in its source's GTID history, if the manifest recorded it. Only a logical
+ * snapshot starts a window: a physical one is restored into volumes, which do not replay yet.
+ */
 function snapshotPoint(manifest: Manifest): SnapshotPoint | undefined {
+  if (manifest.method !== 'logical') return undefined;
   const gtids = manifest.replication?.gtidExecuted ?? manifest.replication?.gtidBinlogPos;
   return gtids === undefined ? undefined : { snapshotId: manifest.snapshotId, gtids, consistentAt: manifest.startedAt };
 }

@@ -42,3 +42,20 @@ export function parseReplicationPosition(dumpHead: string, flavor: ServerFlavor)
   }
   return Object.keys(position).length > 0 ? position : undefined;
 }
+
+// mariadb-backup, once the copy is consistent (BACKUP STAGE BLOCK_COMMIT):
+// `MySQL binlog position: filename 'binlog.000001', position '1408', GTID of the last change '0-1-7'`
+const MARIADB_BACKUP_POSITION = /MySQL binlog position: filename '([^']+)', position '(\d+)'(?:, GTID of the last change '([^']*)')?/;
+
+/**
+ * Where a physical snapshot stands, from what mariadb-backup printed at its end; undefined when it
+ * printed none (no binary log). Recorded in the manifest; a physical snapshot starts no recoverable
+ * window yet, since a volume restore does not replay the binary log.
+ */
+export function parsePhysicalBackupPosition(stderr: string): ReplicationPosition | undefined {
+  const match = MARIADB_BACKUP_POSITION.exec(stderr);
+  if (!match) return undefined;
+  const position: ReplicationPosition = { binlogFile: match[1]!, binlogPosition: Number(match[2]) };
+  if (match[3]) position.gtidBinlogPos = match[3];
+  return position;
+}

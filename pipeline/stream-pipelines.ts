@@ -89,7 +89,7 @@ export async function streamToolToRepository(params: {
   controller: AbortController;
   phase: string;
   reportProgress: ProgressReporter;
-}): Promise<StreamedObject & { head: CapturedHead }> {
+}): Promise<StreamedObject & { head: CapturedHead; producerStderrTail: string }> {
   const { signal } = params.controller;
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
   const [first, ...rest] = params.filters;
@@ -124,7 +124,14 @@ export async function streamToolToRepository(params: {
     stopReporting();
   }
   const rawBytes = direct ? zstdInputBytes(direct.stderrTail()) : raw!.bytes;
-  return { rawBytes, storedBytes: stored.bytes, sha256: stored.sha256(), head: { bytes: headBytes(), zstd: direct !== undefined } };
+  return {
+    rawBytes,
+    storedBytes: stored.bytes,
+    sha256: stored.sha256(),
+    head: { bytes: headBytes(), zstd: direct !== undefined },
+    // mariadb-backup says where the copy stands in the binary log near its end (domain/replication-position.ts).
+    producerStderrTail: producer.stderrTail(),
+  };
 }
 
 /**

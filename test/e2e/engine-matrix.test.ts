@@ -201,7 +201,7 @@ describe('across versions and families', () => {
 
   it('restores a MariaDB 11.8 snapshot into MariaDB 10.11, whose uca1400 collations 11.8 dumps use', async () => {
     process.env.PATH = pathWithReleaseTools('mariadb-10.11', hostPath);
-    const source = await stack.startDatabase({ release: 'mariadb-11.8' });
+    const source = await stack.startDatabase({ release: 'mariadb-11.8', extraArgs: ['--log-bin=binlog'] });
     await createAwkwardDatabase(source);
     await createFeatureDatabase(source);
     const databases = [AWKWARD_DATABASE, FEATURES_DATABASE];
@@ -297,7 +297,7 @@ describe('a physical backup of MariaDB 11.8 with its own mariadb-backup', () => 
   it('restores into 3 replica volumes, each a data directory MariaDB 11.8 starts on with the source data', async () => {
     // The replica workers are processes of their own: they inherit this PATH, as Jobs of the same image would.
     process.env.PATH = pathWithReleaseTools('mariadb-11.8', hostPath);
-    const source = await stack.startDatabase({ release: 'mariadb-11.8' });
+    const source = await stack.startDatabase({ release: 'mariadb-11.8', extraArgs: ['--log-bin=binlog'] });
     await createAwkwardDatabase(source);
     await createFeatureDatabase(source);
     const databases = [AWKWARD_DATABASE, FEATURES_DATABASE];
@@ -306,7 +306,11 @@ describe('a physical backup of MariaDB 11.8 with its own mariadb-backup', () => 
     const resources = stack.resources(document, configurationDocument('physical-11-8', { target: 'source', method: 'physical' }));
     const backup = await (await stack.client.backupNow(resolveBackupConfiguration(resources, 'physical-11-8'))).result();
     if (backup.outcome !== 'succeeded') throw new Error('backup skipped');
-    expect((await readManifest('physical-11-8', backup.snapshotId)).tools.dump).toMatch(/^mariadb-backup .*11\.8\./);
+    const manifest = await readManifest('physical-11-8', backup.snapshotId);
+    expect(manifest.tools.dump).toMatch(/^mariadb-backup .*11\.8\./);
+    // Where the copy stands in the binary log, as mariadb-backup reported it: nothing wrote since.
+    const [position] = await rootQuery(source, 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
+    expect(manifest.replication).toMatchObject({ binlogFile: 'binlog.000001', gtidBinlogPos: String(position!.pos) });
 
     const root = path.join(stack.dir, 'volumes-11-8');
     const handle = await stack.client.restoreIntoVolumes({
