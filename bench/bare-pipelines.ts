@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import type { TargetSpec } from '../domain/resources';
 import type { ToolCommand } from '../domain/tool-commands';
 
 /**
@@ -32,6 +33,14 @@ function waitForExit(child: ChildProcess, tool: string): Promise<StageExit> {
     child.once('error', (error) => reject(new Error(`cannot run ${tool}: ${error.message}`)));
     child.once('close', (code, signal) => resolve({ tool, code, signal, stderr }));
   });
+}
+
+/** The plain client as a user runs it: connection options (the password in an option file) and nothing else. */
+export function bareClientCommand(target: TargetSpec, optionFile: string): ToolCommand {
+  return {
+    command: 'mariadb',
+    args: [`--defaults-file=${optionFile}`, '--protocol=TCP', `--host=${target.host}`, `--port=${target.port}`, `--user=${target.user}`],
+  };
 }
 
 /** Runs the stages as one pipeline and resolves once all of them exited 0; otherwise rejects naming the first that did not. */

@@ -121,6 +121,11 @@ export function benchTargetSpec(mariadb: MariaDbInstance, passwordFile: string) 
   } as const;
 }
 
+/** A Target document for a bench server: root over TCP, its password by reference. */
+export function benchTargetDocument(name: string, instance: MariaDbInstance, passwordFile: string): object {
+  return { apiVersion: API_VERSION, kind: 'Target', metadata: { name }, spec: benchTargetSpec(instance, passwordFile) };
+}
+
 /** The two Repository documents (MinIO and filesystem) every benchmark's resource set holds. */
 export function benchRepositoryDocuments(services: Pick<BenchServices, 'minio' | 'filesystemRepository' | 'secretFiles'>): object[] {
   return [
@@ -162,12 +167,7 @@ export function parseBenchDocuments(documents: readonly object[]): ResourceSet {
 export function benchResources(services: BenchServices, configurations: readonly BenchConfiguration[]): ResourceSet {
   return parseBenchDocuments([
     ...benchRepositoryDocuments(services),
-    {
-      apiVersion: API_VERSION,
-      kind: 'Target',
-      metadata: { name: BENCH_TARGET },
-      spec: benchTargetSpec(services.mariadb, services.secretFiles.mariadbPassword),
-    },
+    benchTargetDocument(BENCH_TARGET, services.mariadb, services.secretFiles.mariadbPassword),
     ...configurations.map((configuration) => ({
       apiVersion: API_VERSION,
       kind: 'BackupConfiguration',

@@ -20,7 +20,7 @@ import {
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../stack/database-fingerprint';
 import type { ManagedProcess } from '../pipeline/managed-process';
 import { projectRoot } from '../pipeline/project-root';
-import { runPipeline, timeSeconds } from './bare-pipelines';
+import { bareClientCommand, runPipeline, timeSeconds } from './bare-pipelines';
 import {
   describeEnvironment,
   oneMinuteLoadAverage,
@@ -111,14 +111,6 @@ interface Runs {
 }
 
 const emptyRuns = (): Runs => ({ seconds: [], streamingStepSeconds: [], worker: [] });
-
-/** The plain client as a user runs it: connection options and nothing else. */
-function bareClientCommand(target: TargetSpec, optionFile: string): ToolCommand {
-  return {
-    command: 'mariadb',
-    args: [`--defaults-file=${optionFile}`, '--protocol=TCP', `--host=${target.host}`, `--port=${target.port}`, `--user=${target.user}`],
-  };
-}
 
 /** What a dbkeep session adds to its wall time: the streaming step alone, and the worker's usage. */
 interface SessionExtras {

@@ -1,7 +1,7 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseBinlogPiece } from '../domain/binlog-archive';
-import { domainZeroSequence } from './pitr-writer';
+import { domainZeroSequence, nowMs } from './pitr-writer';
 
 /**
  * Watches the bucket as a restore would see it: a piece counts as archived once its index entry
@@ -24,8 +24,6 @@ export interface ArchiveWatch {
   waitFor(sequence: number, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
-
-const nowMs = (): number => performance.timeOrigin + performance.now();
 
 async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];

@@ -1,4 +1,5 @@
 import type { BenchEnvironment } from './bench-run';
+import { markdownTable, median } from './comparison-report';
 
 /**
  * The result of `npm run bench:pitr`, its goals, and the table printed and written for people.
@@ -71,14 +72,12 @@ export interface PitrBenchResult {
   environment: BenchEnvironment;
 }
 
-export const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
+/** The phase the lag goal is judged on: the soak, at the default upload interval. */
+const judgedPhase = (result: Pick<PitrBenchResult, 'archive'>): ArchivePhaseResult | undefined =>
+  result.archive.find((phase) => phase.isDefault) ?? result.archive[0];
 
 export function judge(result: Omit<PitrBenchResult, 'passed'>): PitrBenchResult['passed'] {
-  const judged = result.archive.find((phase) => phase.isDefault) ?? result.archive[0];
+  const judged = judgedPhase(result);
   return {
     lag: judged !== undefined && judged.lagSeconds.p99 < PITR_GOALS.lagP99Seconds,
     replay: result.replay.ratio >= PITR_GOALS.replayRatio,
@@ -107,22 +106,30 @@ export function formatPitrMarkdown(result: PitrBenchResult): string {
     '',
     '## Archive lag (commit acknowledged → index entry listed)',
     '',
-    '| Upload interval | Commits | Achieved rate | p50 | p90 | p99 | max | Pieces | Transactions per piece |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...result.archive.map(
-      (phase) =>
-        `| ${phase.uploadInterval}${phase.isDefault ? ' (default)' : ''} | ${phase.commits} | ${phase.achievedRate.toFixed(0)}/s | ` +
-        `${s(phase.lagSeconds.p50)} | ${s(phase.lagSeconds.p90)} | ${s(phase.lagSeconds.p99)} | ${s(phase.lagSeconds.max)} | ` +
-        `${phase.pieces} | ${phase.meanPieceTransactions.toFixed(0)} |`,
+    ...markdownTable(
+      ['Upload interval', 'Commits', 'Achieved rate', 'p50', 'p90', 'p99', 'max', 'Pieces', 'Transactions per piece'],
+      result.archive.map((phase) => [
+        `${phase.uploadInterval}${phase.isDefault ? ' (default)' : ''}`,
+        String(phase.commits),
+        `${phase.achievedRate.toFixed(0)}/s`,
+        ...[phase.lagSeconds.p50, phase.lagSeconds.p90, phase.lagSeconds.p99, phase.lagSeconds.max].map(s),
+        String(phase.pieces),
+        phase.meanPieceTransactions.toFixed(0),
+      ]),
     ),
     '',
     '## Replay (point-in-time restore up to the soak, into a second MariaDB)',
     '',
-    '| Contender | Median | Runs |',
-    '| --- | --- | --- |',
-    `| bare \`mariadb-binlog --start-position=GTID --stop-position=GTID files \\| mariadb\` | ${s(median(replay.bareSeconds))} | ${replay.bareSeconds.map(s).join(', ')} |`,
-    `| dbkeep restore session, \`pointInTime: { beforeGtid }\` | ${s(median(replay.dbkeepSeconds))} | ${replay.dbkeepSeconds.map(s).join(', ')} |`,
-    `| dbkeep restore session of the snapshot alone | ${s(median(replay.snapshotRestoreSeconds))} | ${replay.snapshotRestoreSeconds.map(s).join(', ')} |`,
+    ...markdownTable(
+      ['Contender', 'Median', 'Runs'],
+      (
+        [
+          ['bare `mariadb-binlog --start-position=GTID --stop-position=GTID files | mariadb`', replay.bareSeconds],
+          ['dbkeep restore session, `pointInTime: { beforeGtid }`', replay.dbkeepSeconds],
+          ['dbkeep restore session of the snapshot alone', replay.snapshotRestoreSeconds],
+        ] satisfies Array<[string, number[]]>
+      ).map(([contender, runs]) => [contender, s(median(runs)), runs.map(s).join(', ')]),
+    ),
     '',
     `${replay.transactions} transactions replayed, from ${(replay.binlogBytes / 2 ** 20).toFixed(1)} MiB of binary log files (the soak's included). ` +
       `Ratio (bare / dbkeep): **${replay.ratio.toFixed(3)}**; the replay alone (dbkeep minus the snapshot restore): ${replay.replayOnlyRatio.toFixed(3)}.`,
@@ -135,12 +142,27 @@ export function formatPitrMarkdown(result: PitrBenchResult): string {
     '',
     '## Goals',
     '',
-    '| Goal | Measured | Status |',
-    '| --- | --- | --- |',
-    `| archive lag p99 < ${PITR_GOALS.lagP99Seconds} s at the default upload interval | ${s((result.archive.find((p) => p.isDefault) ?? result.archive[0])?.lagSeconds.p99 ?? Number.NaN)} | ${met(result.passed.lag)} |`,
-    `| replay ≥ ${PITR_GOALS.replayRatio} of bare | ${replay.ratio.toFixed(3)} | ${met(result.passed.replay)} |`,
-    `| worker peak RSS < 300 MB (${PITR_GOALS.workerPeakRssMiB} MiB) | ${worker.peakRssMiB.toFixed(1)} MiB | ${met(result.passed.workerPeak)} |`,
-    `| worker RSS flat over the soak (last fifth ≤ ${PITR_GOALS.workerRssGrowth} × first) | ${(worker.lastFifthMeanMiB / worker.firstFifthMeanMiB).toFixed(3)} × | ${met(result.passed.workerFlat)} |`,
+    ...markdownTable(
+      ['Goal', 'Measured', 'Status'],
+      [
+        [
+          `archive lag p99 < ${PITR_GOALS.lagP99Seconds} s at the default upload interval`,
+          s(judgedPhase(result)?.lagSeconds.p99 ?? Number.NaN),
+          met(result.passed.lag),
+        ],
+        [`replay ≥ ${PITR_GOALS.replayRatio} of bare`, replay.ratio.toFixed(3), met(result.passed.replay)],
+        [
+          `worker peak RSS < 300 MB (${PITR_GOALS.workerPeakRssMiB} MiB)`,
+          `${worker.peakRssMiB.toFixed(1)} MiB`,
+          met(result.passed.workerPeak),
+        ],
+        [
+          `worker RSS flat over the soak (last fifth ≤ ${PITR_GOALS.workerRssGrowth} × first)`,
+          `${(worker.lastFifthMeanMiB / worker.firstFifthMeanMiB).toFixed(3)} ×`,
+          met(result.passed.workerFlat),
+        ],
+      ],
+    ),
     '',
   ];
   return lines.join('\n');

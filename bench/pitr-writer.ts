@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createConnection, type Connection, type ConnectionOptions, type RowDataPacket } from 'mysql2/promise';
+import { parseMariadbGtidPosition } from '../domain/gtid-sets';
 
 /**
  * The source's application for `npm run bench:pitr`: small transactions (one row each) at a
@@ -34,16 +35,11 @@ export async function createWriterTable(connection: Connection): Promise<void> {
   );
 }
 
-/** The sequence number of domain 0 in a MariaDB GTID or GTID list ("0-1-123"), server ignored. */
-export function domainZeroSequence(gtids: string): number | undefined {
-  for (const gtid of gtids.split(',')) {
-    const [domain, , sequence] = gtid.trim().split('-');
-    if (domain === '0' && sequence !== undefined) return Number(sequence);
-  }
-  return undefined;
-}
+/** The sequence number of domain 0 in a MariaDB GTID or GTID position ("0-1-123"), server ignored. */
+export const domainZeroSequence = (gtids: string): number | undefined => parseMariadbGtidPosition(gtids).get(0)?.sequence;
 
-const nowMs = (): number => performance.timeOrigin + performance.now();
+/** Wall-clock milliseconds (Date.now()'s epoch) with sub-millisecond resolution, for writer and watcher alike. */
+export const nowMs = (): number => performance.timeOrigin + performance.now();
 
 /**
  * Commits `rate × seconds` one-row transactions; commit i is due at start + i / rate, and each

@@ -13,7 +13,7 @@ import { withOptionFile } from '../pipeline/option-file';
 import { projectRoot } from '../pipeline/project-root';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../stack/database-fingerprint';
 import type { MariaDbInstance } from '../stack/mariadb-instance';
-import { runPipeline, timeSeconds } from './bare-pipelines';
+import { bareClientCommand, runPipeline, timeSeconds } from './bare-pipelines';
 import {
   describeEnvironment,
   oneMinuteLoadAverage,
@@ -28,7 +28,7 @@ import {
   BENCH_BUCKET,
   BENCH_REPOSITORIES,
   benchRepositoryDocuments,
-  benchTargetSpec,
+  benchTargetDocument,
   parseBenchDocuments,
   startBenchMariaDb,
   startBenchServices,
@@ -36,16 +36,9 @@ import {
   type BenchServices,
 } from './bench-stack';
 import type { CleanupStack } from './cleanup-stack';
+import { median } from './comparison-report';
 import { commitLagsSeconds, quantile, watchArchive, type ArchiveWatch } from './pitr-archive-watch';
-import {
-  formatPitrMarkdown,
-  judge,
-  median,
-  PITR_GOALS,
-  type ArchivePhaseResult,
-  type PitrBenchResult,
-  type WorkerRssResult,
-} from './pitr-report';
+import { formatPitrMarkdown, judge, PITR_GOALS, type ArchivePhaseResult, type PitrBenchResult, type WorkerRssResult } from './pitr-report';
 import { createWriterTable, domainZeroSequence, writePaced, WRITER_DATABASE, type WriterPlan } from './pitr-writer';
 import { clockTicksPerSecond, readCpuTimes, readMemoryStatus, resetPeakRss, startRssSampler, type RssSamples } from './process-usage';
 import { kibToMiB, printWorkerLogTail } from './worker-usage';
@@ -117,13 +110,8 @@ function pitrResources(
 ): ResourceSet {
   return parseBenchDocuments([
     ...benchRepositoryDocuments(services),
-    {
-      apiVersion: API_VERSION,
-      kind: 'Target',
-      metadata: { name: SOURCE_TARGET },
-      spec: benchTargetSpec(services.mariadb, services.secretFiles.mariadbPassword),
-    },
-    { apiVersion: API_VERSION, kind: 'Target', metadata: { name: REPLAY_TARGET }, spec: benchTargetSpec(replayTarget, replayPasswordFile) },
+    benchTargetDocument(SOURCE_TARGET, services.mariadb, services.secretFiles.mariadbPassword),
+    benchTargetDocument(REPLAY_TARGET, replayTarget, replayPasswordFile),
     {
       apiVersion: API_VERSION,
       kind: 'BackupConfiguration',
@@ -291,16 +279,7 @@ async function measureReplay(params: {
           // --start-position is exclusive (the state the target has), --stop-position inclusive.
           args: [`--start-position=0-1-${params.snapshotSequence}`, `--stop-position=0-1-${params.replayPoint.sequence}`, ...binlogFiles],
         },
-        {
-          command: 'mariadb',
-          args: [
-            `--defaults-file=${optionFile}`,
-            '--protocol=TCP',
-            `--host=${replayTarget.host}`,
-            `--port=${replayTarget.port}`,
-            '--user=root',
-          ],
-        },
+        bareClientCommand(target.spec, optionFile),
       ];
       const contenders = [
         async () => {

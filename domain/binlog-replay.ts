@@ -9,8 +9,8 @@ import type { ServerFlavor } from './server-flavor';
  * Replaying the archived binary log onto a restored snapshot: which pieces, and which of their
  * transactions. The selection is dbkeep's own, by GTID and statement time, made on the binary log
  * itself before the engine's decoder sees it, so both engines stop at the same rules: a
- * transaction the snapshot holds, or one already replayed, is never applied twice, and the replay stops before the
- * first transaction after the target time, or at the GTID asked for.
+ * transaction the snapshot holds, or one already replayed, is never applied twice, and the replay
+ * stops before the first transaction after the target time, or at the GTID asked for.
  */
 
 /** Where a replay stops: after the last transaction at or before `at` (unix seconds), or just before `beforeGtid`. */
