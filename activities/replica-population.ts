@@ -13,14 +13,25 @@ import {
 import { snapshotKey } from '../domain/repository-layout';
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
-import { extractStreamCommand, preparePhysicalBackupCommand, restoreFilters, toolVersionCommand } from '../domain/tool-commands';
+import {
+  extractStreamCommand,
+  localServerClientCommand,
+  optionFileContents,
+  preparePhysicalBackupCommand,
+  restoreFilters,
+  toolVersionCommand,
+} from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { withSecretFiles } from '../pipeline/option-file';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { streamRepositoryToTool } from '../pipeline/stream-pipelines';
-import { readToolVersion, startTool } from '../pipeline/tool-process';
+import { readToolVersion, startTool, ToolFailedError } from '../pipeline/tool-process';
+import { classifyToolFailure } from '../domain/server-errors';
+import { startLocalServer, stopLeftoverLocalServer } from '../pipeline/local-server';
+import type { PointInTimeTarget } from '../domain/point-in-time-target';
+import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
 
 export interface PopulateReplicaInput {
   repository: Named<RepositorySpec>;
@@ -31,6 +42,8 @@ export interface PopulateReplicaInput {
   overwrite: boolean;
   /** The configuration's age identity, for encrypted snapshots. */
   identity?: SecretRef;
+  /** Replay the configuration's archived binary log into the prepared volume up to this point (docs/point-in-time-recovery.md). */
+  pointInTime?: PointInTimeTarget;
   /**
    * Owner of the restored files. Default, for a worker running as root (the embedded mode): the
    * owner of the volume's root, as the provisioner made it. A worker running as another user
@@ -46,6 +59,8 @@ export interface PopulateReplicaResult {
   bytesOnVolume: number;
   durationSeconds: number;
   preparedWith: string;
+  /** A point-in-time restore: what the worker's own server replayed into the volume after prepare. */
+  replayed?: ReplayOutcome;
 }
 
 /**
@@ -63,6 +78,8 @@ export function createReplicaActivities(deps: {
   /** Empties the volume so every attempt starts clean, refusing data that is not this restore's to replace. */
   async function claimVolume(input: PopulateReplicaInput): Promise<void> {
     await mkdir(volume, { recursive: true });
+    // A worker killed mid-replay leaves its server running on the volume; nothing may write to it now.
+    await stopLeftoverLocalServer(volume);
     const entries = await readdir(volume);
     const marker = parseReplicaVolumeMarker(await readFile(path.join(volume, RESTORE_MARKER_FILE), 'utf8').catch(() => undefined));
     const problem = replicaVolumeClaimProblem({
@@ -84,6 +101,60 @@ export function createReplicaActivities(deps: {
   async function writeMarker(input: PopulateReplicaInput, complete: boolean): Promise<void> {
     const marker: ReplicaVolumeMarker = { restoreId: input.restoreId, snapshotId: input.manifest.snapshotId, complete };
     await writeFile(path.join(volume, RESTORE_MARKER_FILE), JSON.stringify(marker));
+  }
+
+  /**
+   * The archived binary log, replayed into the prepared volume by a server of the worker's own
+   * (pipeline/local-server.ts) up to the point asked for, which then shuts down cleanly. Its
+   * transactions are applied without their GTIDs (the volume's server writes no binary log, and
+   * MariaDB keeps no GTID state without one); the position the volume's data reached is written
+   * where mariadb-backup wrote the snapshot's, so a replica made from it replicates from there.
+   */
+  async function replayIntoVolume(params: {
+    input: PopulateReplicaInput;
+    pointInTime: PointInTimeTarget;
+    owner: { uid: number; gid: number } | undefined;
+    storage: Storage;
+    identity: string | undefined;
+    controller: AbortController;
+    progress: Progress;
+  }): Promise<ReplayOutcome> {
+    const { manifest, ordinal } = params.input;
+    const engine = manifest.target.engine;
+    const server = await startLocalServer({ engine, datadir: volume, owner: params.owner, signal: params.controller.signal });
+    let replayed: ReplayOutcome;
+    try {
+      replayed = await withSecretFiles(
+        { 'client.cnf': optionFileContents(undefined), ...(params.identity ? { identity: params.identity } : {}) },
+        (files: Record<string, string>) =>
+          replayArchivedBinlog({
+            manifest,
+            engine,
+            client: localServerClientCommand(engine, files['client.cnf']!, server.socket),
+            keepSourceGtids: false,
+            pointInTime: params.pointInTime,
+            identityFile: files.identity,
+            storage: params.storage,
+            controller: params.controller,
+            progress: params.progress,
+            into: `replica ${ordinal} (${volume})`,
+          }),
+      );
+    } catch (error) {
+      await server.stop().catch(() => undefined);
+      // A statement the server refuses (syntax, an engine it lacks) is refused again on every attempt.
+      const refused = error instanceof ToolFailedError && error.exitedOnItsOwn ? classifyToolFailure(error.message) : undefined;
+      if (refused?.permanent && error instanceof Error) {
+        throw permanentFailure(
+          PermanentFailureType.RestoreStatementRejected,
+          `replica ${ordinal}: the worker's own server refused a statement of the binary log replay (${refused.reason}), which no retry changes: ${error.message}`,
+        );
+      }
+      throw error;
+    }
+    await server.stop();
+    await recordReachedPosition(volume, replayed);
+    return replayed;
   }
 
   return {
@@ -126,15 +197,25 @@ export function createReplicaActivities(deps: {
         await startTool(preparePhysicalBackupCommand(engine, volume), { signal: controller.signal, stdin: 'ignore', stdout: 'ignore' })
           .finished;
 
+        const owner = input.owner ?? (await volumeRootOwnerIfRoot(volume));
+        let replayed: ReplayOutcome | undefined;
+        if (input.pointInTime) {
+          progress.phase = 'fixing ownership';
+          await measureTree(volume, owner);
+          progress.phase = 'replaying binary log';
+          progress.bytesRead = 0;
+          replayed = await replayIntoVolume({ input, pointInTime: input.pointInTime, owner, storage, identity, controller, progress });
+        }
         await writeMarker(input, true);
         progress.phase = 'fixing ownership';
-        const bytesOnVolume = await measureTree(volume, input.owner ?? (await volumeRootOwnerIfRoot(volume)));
+        const bytesOnVolume = await measureTree(volume, owner);
         const result: PopulateReplicaResult = {
           ordinal: input.ordinal,
           volume,
           bytesOnVolume,
           durationSeconds: (Date.now() - started) / 1000,
           preparedWith: await readToolVersion(toolVersionCommand(engine, 'physical')),
+          ...(replayed ? { replayed } : {}),
         };
         log.info('replica volume populated', { ...result, snapshotId: manifest.snapshotId, attempt: Context.current().info.attempt });
         return result;
@@ -143,6 +224,24 @@ export function createReplicaActivities(deps: {
       }
     },
   };
+}
+
+/**
+ * mariadb-backup's record of the snapshot's binary log position (`file<TAB>offset<TAB>GTID`), which
+ * operators read to make the restored server a replica: after a replay it names the replay's end.
+ */
+const BINLOG_INFO_FILES = ['xtrabackup_binlog_info', 'mariadb_backup_binlog_info'];
+
+async function recordReachedPosition(volume: string, replayed: ReplayOutcome): Promise<void> {
+  if (!replayed.lastAppliedEnd) return;
+  const { file, offset } = replayed.lastAppliedEnd;
+  for (const name of BINLOG_INFO_FILES) {
+    const infoFile = path.join(volume, name);
+    const existing = await stat(infoFile).catch(() => undefined);
+    if (!existing) continue;
+    await writeFile(infoFile, `${file}\t${offset}\t${replayed.reachedGtids}\n`);
+    await lchown(infoFile, existing.uid, existing.gid);
+  }
 }
 
 /** Only root may give files away; anyone else already owns what it restored. */

@@ -535,7 +535,18 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
           ? await withRestoreSecretFiles(input, (files) => {
               progress.phase = 'replaying binary log';
               progress.bytesRead = 0;
-              return replayArchivedBinlog({ input, pointInTime: input.pointInTime!, gtid, files, storage, controller, progress });
+              return replayArchivedBinlog({
+                manifest,
+                engine: input.target.spec.engine,
+                client: logicalRestoreCommand({ target: input.target.spec, optionFile: files.clientOptions, extraArgs: input.args }),
+                keepSourceGtids: gtid.action === 'adopt',
+                pointInTime: input.pointInTime!,
+                identityFile: files.identity,
+                storage,
+                controller,
+                progress,
+                into: input.target.name,
+              });
             }).catch(async (err: unknown) => rethrowApplyFailure(err, input, maxAllowedPacket, replayStartedMs))
           : undefined;
         // The restore has succeeded: only now is what it replaced let go.

@@ -98,6 +98,8 @@ export interface StartVolumeRestoreOptions {
   volumeClaimTemplate?: VolumeClaimTemplate;
   overwrite?: boolean;
   identity?: SecretRef;
+  /** Replay the archived binary log into each volume up to this point; `selector` then stays empty. */
+  pointInTime?: PointInTimeTarget;
 }
 
 /** `dbkeep pitr status --json`: `windows`, `lagSeconds` and `gaps` are the documented shape; the rest adds detail. */

@@ -1,7 +1,13 @@
 import type { PointInTimeTarget } from './point-in-time-target';
 import type { BinlogPiece } from './binlog-archive';
 import { BinlogScanner, type ScannedTransaction, type TransactionGtid } from './binlog-scanner';
-import { parseMariadbGtidPosition, parseMysqlGtidSet } from './gtid-sets';
+import {
+  formatMariadbGtidPosition,
+  formatMysqlGtidSet,
+  parseMariadbGtidPosition,
+  parseMysqlGtidSet,
+  unionOfMysqlGtidSets,
+} from './gtid-sets';
 import { gtidStateReached, snapshotForRecoveryTime, type RecoverableWindow, type SnapshotPoint } from './recoverable-window';
 import type { ServerFlavor } from './server-flavor';
 
@@ -72,9 +78,9 @@ export function replayFiles(
  * file repeats transactions the old one's files already gave, and those are not applied twice.
  */
 class HeldTransactions {
-  /** MySQL: intervals per server uuid; MariaDB: the highest sequence number per domain (as text). */
+  /** MySQL: intervals per server uuid; MariaDB: the last transaction per domain. */
   private readonly intervals = new Map<string, Array<[number, number]>>();
-  private readonly highest = new Map<string, number>();
+  private readonly highest = new Map<string, { serverId: number; sequence: number }>();
 
   constructor(
     private readonly flavor: ServerFlavor,
@@ -87,18 +93,20 @@ class HeldTransactions {
           ranges.map(([a, b]) => [a, b]),
         );
     } else {
-      for (const [domain, { sequence }] of parseMariadbGtidPosition(snapshotGtids)) this.highest.set(String(domain), sequence);
+      for (const [domain, last] of parseMariadbGtidPosition(snapshotGtids)) this.highest.set(String(domain), { ...last });
     }
   }
 
   holds(gtid: TransactionGtid): boolean {
-    if (this.flavor !== 'mysql') return gtid.number <= (this.highest.get(gtid.source) ?? 0);
+    if (this.flavor !== 'mysql') return gtid.number <= (this.highest.get(gtid.source)?.sequence ?? 0);
     return (this.intervals.get(gtid.source) ?? []).some(([a, b]) => a <= gtid.number && gtid.number <= b);
   }
 
   add(gtid: TransactionGtid): void {
     if (this.flavor !== 'mysql') {
-      this.highest.set(gtid.source, Math.max(gtid.number, this.highest.get(gtid.source) ?? 0));
+      if (gtid.number > (this.highest.get(gtid.source)?.sequence ?? 0)) {
+        this.highest.set(gtid.source, { serverId: Number(gtid.text.split('-')[1]), sequence: gtid.number });
+      }
       return;
     }
     const ranges = this.intervals.get(gtid.source) ?? [];
@@ -107,6 +115,12 @@ class HeldTransactions {
     const last = ranges.at(-1);
     if (last && last[1] + 1 === gtid.number) last[1] = gtid.number;
     else ranges.push([gtid.number, gtid.number]);
+  }
+
+  /** What is held, as the flavor writes a GTID state: MySQL's GTID set, MariaDB's GTID position. */
+  state(): string {
+    if (this.flavor === 'mysql') return formatMysqlGtidSet(unionOfMysqlGtidSets(new Map(this.intervals)));
+    return formatMariadbGtidPosition(new Map([...this.highest].map(([domain, last]) => [Number(domain), last])));
   }
 }
 
@@ -135,9 +149,19 @@ export class ReplaySelection {
     return this.stopped;
   }
 
-  /** Starts the next file. */
-  startFile(): void {
+  /** The GTID state the target's data is at: the snapshot's, and every transaction replayed. */
+  get reachedGtids(): string {
+    return this.held.state();
+  }
+
+  /** Where the last replayed transaction ends in the source's binary log: its file, and the offset after it. */
+  lastAppliedEnd: { file: string; offset: number } | undefined;
+  private fileName = '';
+
+  /** Starts the next file (`name`: the source's name for it). */
+  startFile(name = ''): void {
     this.file = new FileSelection(this.flavor);
+    this.fileName = name;
   }
 
   /** The next bytes of the current file; returns what the decoder is to read. */
@@ -156,6 +180,7 @@ export class ReplaySelection {
       this.applied += 1;
       this.lastAppliedAt = transaction.at;
       this.lastAppliedGtid = transaction.gtid.text;
+      this.lastAppliedEnd = { file: this.fileName, offset: transaction.end };
     }
     file.release();
     return out;
@@ -266,7 +291,8 @@ function gtidOf(flavor: ServerFlavor, text: string): TransactionGtid {
 /**
  * The archived files no kept snapshot needs: every transaction of the file is in the oldest kept
  * snapshot that records a position, so no replay from a kept snapshot reads it (a replay reads a
- * file from its start, so a file is kept whole while any of it is needed). Without such a
+ * file from its start, so a file is kept whole while any of it is needed), and the archive has
+ * gone beyond the file (the file still being written is kept). Without such a
  * snapshot nothing is prunable: what a later snapshot will need is not known.
  */
 export function prunableBinlogFolders(
@@ -279,8 +305,12 @@ export function prunableBinlogFolders(
   if (oldest === undefined) return [];
   const folders = new Map<string, BinlogPiece[]>();
   for (const { folder, piece } of pieces) folders.set(folder, [...(folders.get(folder) ?? []), piece]);
+  // A file the archive has gone beyond is closed; the newest one may still grow, and a replay
+  // from a later snapshot needs its start (its header), so it is never pruned.
+  const goneBeyond = (inFolder: readonly BinlogPiece[]) =>
+    pieces.some(({ piece }) => !inFolder.some((mine) => reached(piece.gtidsAfter, mine.gtidsAfter)));
   return [...folders]
-    .filter(([, inFolder]) => inFolder.every((piece) => reached(piece.gtidsAfter, oldest)))
+    .filter(([, inFolder]) => inFolder.every((piece) => reached(piece.gtidsAfter, oldest)) && goneBeyond(inFolder))
     .map(([folder]) => folder)
     .sort();
 }

@@ -41,6 +41,8 @@ export const PermanentFailureType = {
   InsufficientPrivileges: 'InsufficientPrivileges',
   /** A point-in-time restore asked for a time or GTID no recoverable window holds; the message lists the windows. */
   OutsideRecoverableWindow: 'OutsideRecoverableWindow',
+  /** The worker's own server (a replay into a restored volume) did not start on the data directory: its log says why. */
+  LocalServerFailed: 'LocalServerFailed',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

@@ -108,8 +108,20 @@ export const volumeRestoreSessionInputSchema = z
     identity: secretRefSchema.optional(),
     /** Part of each replica's task queue; the session id from the workflow id when omitted. */
     restoreId: snapshotIdSchema.optional(),
+    /**
+     * Replay the archived binary log into each volume up to this point (docs/point-in-time-recovery.md):
+     * the newest physical snapshot before it comes from the recoverable window, so `selector` stays empty.
+     */
+    pointInTime: pointInTimeTargetSchema.optional(),
   })
   .superRefine((input, ctx) => {
+    if (input.pointInTime !== undefined && ('snapshotId' in input.selector || input.selector.targetRecoveryTime)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['selector'],
+        message: 'a point-in-time restore chooses its snapshot from the recoverable window: leave selector empty',
+      });
+    }
     if (typeof input.replicas !== 'number') return;
     const problem = replicaLayoutProblem(input);
     if (problem) ctx.addIssue({ code: 'custom', path: problem.field.split('.'), message: problem.message });

@@ -9,11 +9,11 @@ export interface ToolCommand {
   args: string[];
 }
 
-const CLIENT_TOOLS: Record<Engine, { dump: string; client: string; physical: string; extract: string }> = {
-  mariadb: { dump: 'mariadb-dump', client: 'mariadb', physical: 'mariadb-backup', extract: 'mbstream' },
+const CLIENT_TOOLS: Record<Engine, { dump: string; client: string; physical: string; extract: string; server: string }> = {
+  mariadb: { dump: 'mariadb-dump', client: 'mariadb', physical: 'mariadb-backup', extract: 'mbstream', server: 'mariadbd' },
   // Percona's xtrabackup and xbstream: not in Debian, they must be on the worker image.
-  mysql: { dump: 'mysqldump', client: 'mysql', physical: 'xtrabackup', extract: 'xbstream' },
-  'percona-xtradb': { dump: 'mysqldump', client: 'mysql', physical: 'xtrabackup', extract: 'xbstream' },
+  mysql: { dump: 'mysqldump', client: 'mysql', physical: 'xtrabackup', extract: 'xbstream', server: 'mysqld' },
+  'percona-xtradb': { dump: 'mysqldump', client: 'mysql', physical: 'xtrabackup', extract: 'xbstream', server: 'mysqld' },
 };
 
 /** Whose client tools a Target's engine is dumped and restored with: their options differ. */
@@ -203,19 +203,70 @@ export function logicalRestoreCommand(params: {
     args: [
       `--defaults-file=${params.optionFile}`,
       ...connectionArgs(params.target),
-      // Dumps hold binary data and \0 bytes; without it the client may misparse them.
-      '--binary-mode',
-      '--default-character-set=utf8mb4',
-      '--batch',
-      // A dump is data, not a script: a restored (or imported) one must never run shell commands
-      // (`system`), read files (`source`, LOAD DATA LOCAL) or write them (`tee`) on the worker.
-      // --batch with --binary-mode already sends such lines to the server as SQL (which refuses
-      // them); --sandbox, which MariaDB's client has since 10.5.25/10.6.18/10.11.8 (MySQL's has
-      // none), keeps it so should an `args` option ever turn client commands back on.
-      ...(params.target.engine === 'mariadb' ? ['--sandbox'] : []),
+      ...applyArgs(params.target.engine),
       ...(params.withoutBinaryLog ? ['--init-command=SET SESSION sql_log_bin=0'] : []),
       ...(params.extraArgs ?? []),
     ],
+  };
+}
+
+/** How the client applies SQL that dbkeep streams into it: a dump, or a decoded binary log. */
+function applyArgs(engine: Engine): string[] {
+  return [
+    // Dumps hold binary data and \0 bytes; without it the client may misparse them.
+    '--binary-mode',
+    '--default-character-set=utf8mb4',
+    '--batch',
+    // A dump is data, not a script: a restored (or imported) one must never run shell commands
+    // (`system`), read files (`source`, LOAD DATA LOCAL) or write them (`tee`) on the worker.
+    // --batch with --binary-mode already sends such lines to the server as SQL (which refuses
+    // them); --sandbox, which MariaDB's client has since 10.5.25/10.6.18/10.11.8 (MySQL's has
+    // none), keeps it so should an `args` option ever turn client commands back on.
+    ...(engine === 'mariadb' ? ['--sandbox'] : []),
+  ];
+}
+
+/** Where a worker's own server (localServerCommand) keeps its socket, pid file and temporary files. */
+export interface LocalServerPaths {
+  datadir: string;
+  socket: string;
+  pidFile: string;
+  tmpdir: string;
+}
+
+/**
+ * A server of the worker's own on a restored data directory (pipeline/local-server.ts), reachable
+ * by nothing but the worker: no TCP port (nor MySQL's X protocol), a socket in a private
+ * directory, so no grant tables are needed; no binary log (what it applies is the source's
+ * history, not its own); no event scheduler and no replication threads, so nothing but what the
+ * worker sends changes the data; no option file of the host. `user` is whom a worker running as
+ * root runs it as (the data directory's owner): the servers refuse to run as root otherwise.
+ */
+export function localServerCommand(engine: Engine, paths: LocalServerPaths, user?: string): ToolCommand {
+  const mysql = clientFamily(engine) === 'mysql';
+  return {
+    command: CLIENT_TOOLS[engine].server,
+    args: [
+      '--no-defaults',
+      `--datadir=${paths.datadir}`,
+      `--socket=${paths.socket}`,
+      `--pid-file=${paths.pidFile}`,
+      `--tmpdir=${paths.tmpdir}`,
+      '--skip-networking',
+      '--skip-grant-tables',
+      '--skip-log-bin',
+      '--event-scheduler=DISABLED',
+      ...(mysql ? ['--skip-replica-start', '--mysqlx=OFF'] : ['--skip-slave-start']),
+      ...(user === undefined ? [] : [`--user=${user}`]),
+    ],
+  };
+}
+
+/** The client into a worker's own server; the option file (no password: no grant tables) keeps the host's my.cnf out. */
+export function localServerClientCommand(engine: Engine, optionFile: string, socket: string): ToolCommand {
+  return {
+    command: CLIENT_TOOLS[engine].client,
+    args: [`--defaults-file=${optionFile}`, '--protocol=SOCKET', `--socket=${socket}`, '--user=root', ...applyArgs(engine)],
   };
 }
 
@@ -349,6 +400,9 @@ const TOOL_PROVIDERS: Record<string, string> = {
   mysql: "MySQL's client tools, for engines mysql and percona-xtradb (Debian: mysql-client-core)",
   xtrabackup: 'Percona XtraBackup, for physical backups of engines mysql and percona-xtradb (not in Debian)',
   xbstream: 'Percona XtraBackup, for physical backups of engines mysql and percona-xtradb (not in Debian)',
+  mariadbd: 'the MariaDB server, for a point-in-time replay into restored volumes of engine mariadb (Debian: mariadb-server-core)',
+  mysqld:
+    'the MySQL server, for a point-in-time replay into restored volumes of engines mysql and percona-xtradb (Debian: mysql-server-core)',
   zstd: 'zstd (Debian: zstd)',
   age: 'age, for encrypted snapshots (Debian: age)',
 };

@@ -33,7 +33,8 @@ export class BinlogPieceChecksumError extends Error {
  */
 export async function replayBinlogFiles(params: {
   storage: Storage;
-  files: ReadonlyArray<readonly StoredBinlogPiece[]>;
+  /** Each file's name on the source and its stored pieces, in order. */
+  files: ReadonlyArray<{ name: string; pieces: readonly StoredBinlogPiece[] }>;
   selection: ReplaySelection;
   decoder: ToolCommand;
   client: ToolCommand;
@@ -48,9 +49,9 @@ export async function replayBinlogFiles(params: {
   const session = new PassThrough();
   const toClient = pipeline(session, client.child.stdin!, { signal });
   const replay = async () => {
-    for (const pieces of params.files) {
+    for (const { name, pieces } of params.files) {
       if (params.selection.done) break;
-      params.selection.startFile();
+      params.selection.startFile(name);
       const selected = selectedBytes(params.storage, pieces, params.selection, params.controller, params.progress);
       const first = await selected.next();
       if (first.done) continue;

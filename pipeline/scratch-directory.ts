@@ -5,12 +5,13 @@ import path from 'node:path';
 /**
  * Private directories an activity works in under the worker's TMPDIR: `cred` holds secret files
  * for the tools, `restore` the staged segments of a parallel restore, `binlog` the binary log
- * file the archiver's replication client is writing. The pid in the name lets
+ * file the archiver's replication client is writing, `server` the socket and temporary files of a
+ * worker's own server (pipeline/local-server.ts). The pid in the name lets
  * a later worker remove what a killed one could not (removeOrphanedScratchDirectories).
  */
-export type ScratchPurpose = 'cred' | 'restore' | 'binlog';
+export type ScratchPurpose = 'cred' | 'restore' | 'binlog' | 'server';
 
-const NAME = /^dbkeep-(cred|restore|binlog)-(\d+)-/;
+const NAME = /^dbkeep-(cred|restore|binlog|server)-(\d+)-/;
 
 /** A new 0700 directory; the caller removes it (`rm(dir, { recursive: true, force: true })`) in a finally. */
 export async function makeScratchDirectory(purpose: ScratchPurpose): Promise<string> {

@@ -231,6 +231,8 @@ export async function replicaWorkersFromEnvironment(
  * queue. Started by the main worker (embedded mode) or as a Kubernetes Job that mounts the PVC.
  */
 export async function runReplicaWorker(settings: TemporalSettings & { volumeDir: string }): Promise<void> {
+  // A killed replica worker may have left the socket directory of its own server, or secret files.
+  await removeOrphanedScratchDirectories();
   const connection = await NativeConnection.connect({ address: settings.address });
   try {
     const worker = await Worker.create({

@@ -14,6 +14,7 @@ import type { Manifest } from '../domain/manifest';
 import { replicaLayoutProblem } from '../domain/replica-layout';
 import { replicaActivityId, replicaTaskQueue, volumeForOrdinal } from '../domain/session-ids';
 import type { Named, RepositorySpec } from '../domain/resources';
+import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import type { SecretRef } from '../domain/secret-ref';
 import type { VolumeRestoreSessionInput } from '../domain/session-inputs';
 import { quickActivities, quickActivitiesWithId } from './activity-options';
@@ -34,6 +35,8 @@ export interface ReplicaPopulationInput {
   volume: ReplicaVolume;
   overwrite: boolean;
   identity?: SecretRef;
+  /** Replay the archived binary log into each prepared volume up to this point. */
+  pointInTime?: PointInTimeTarget;
 }
 
 const MAX_POPULATION_ATTEMPTS = 5;
@@ -59,8 +62,15 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
   return runSession(status, identity, async () => {
     const layout = replicaLayoutProblem(input);
     if (layout) throw ApplicationFailure.nonRetryable(`${layout.field}: ${layout.message}`, 'InvalidInput');
+    const { pointInTime } = input;
+    // A point in time chooses the newest physical snapshot before it, and is refused here when outside every window.
+    const selector = pointInTime
+      ? await runStep(status, 'resolve-point-in-time', () =>
+          quickActivities.resolvePointInTime({ repository, configuration, pointInTime, method: 'physical' }),
+        )
+      : input.selector;
     const manifest = await runStep(status, 'resolve-snapshot', () =>
-      quickActivities.resolveSnapshot({ repository, configuration, selector: input.selector, method: 'physical' }),
+      quickActivities.resolveSnapshot({ repository, configuration, selector, method: 'physical' }),
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
@@ -79,6 +89,7 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
                 : { directory: volumeForOrdinal(input.volumeTemplate!, ordinal) },
               overwrite: input.overwrite,
               identity: input.identity,
+              ...(pointInTime ? { pointInTime } : {}),
             }),
         ),
       ),
@@ -152,6 +163,7 @@ export async function populateReplica(input: ReplicaPopulationInput): Promise<Po
           ordinal: input.ordinal,
           overwrite: input.overwrite,
           identity: input.identity,
+          ...(input.pointInTime ? { pointInTime: input.pointInTime } : {}),
         });
       } catch (err) {
         const cause = err instanceof Error ? err.cause : undefined;

@@ -375,6 +375,8 @@ async function restoreIntoVolumes(
     to?: string;
     snapshot?: string;
     at?: string;
+    'to-gtid'?: string;
+    latest?: boolean;
     overwrite?: boolean;
     replicas?: string;
     database?: string;
@@ -398,12 +400,14 @@ async function restoreIntoVolumes(
   const replicas = flagValue('replicas', z.coerce.number().int().min(1).max(64), values.replicas ?? '1');
   const volumes = replicaVolumesFrom(values, replicas);
   const { configuration, repository } = resolveBackupConfiguration(await loadResourceFiles(resourceFiles(values)), name);
+  const pointInTime = pointInTimeFrom(values, configuration.spec.pointInTimeRecovery?.enabled ?? false);
   const client = await connectClient(values);
   try {
     const handle = await client.restoreIntoVolumes({
       repository,
       configuration: configuration.name,
-      selector: selectorFrom(values),
+      selector: pointInTime ? {} : selectorFrom(values),
+      ...(pointInTime ? { pointInTime } : {}),
       replicas,
       ...volumes,
       overwrite: values.overwrite,
@@ -417,6 +421,7 @@ async function restoreIntoVolumes(
       console.log(
         `  replica ${replica.ordinal}: ${replica.volume}, ${formatBytes(replica.bytesOnVolume)}, ${replica.durationSeconds.toFixed(1)}s`,
       );
+      if (replica.replayed) console.log(`    ${describeReplay(replica.replayed)}; its data is at GTID ${replica.replayed.reachedGtids}`);
     }
   } finally {
     await client.close();

@@ -103,6 +103,21 @@ describe('pruning the archive with the snapshots', () => {
   it('removes nothing while no kept snapshot records a position', () => {
     expect(prunableBinlogFolders('mysql', pieces, [])).toEqual([]);
     expect(prunableBinlogFolders('mariadb', [{ folder: 'f', piece: piece('0-1-5', '0-1-9') }], ['0-1-3'])).toEqual([]);
-    expect(prunableBinlogFolders('mariadb', [{ folder: 'f', piece: piece('0-1-5', '0-1-9') }], ['0-1-9'])).toEqual(['f']);
+    expect(
+      prunableBinlogFolders(
+        'mariadb',
+        [
+          { folder: 'f', piece: piece('0-1-5', '0-1-9') },
+          { folder: 'g', piece: piece('0-1-9', '0-1-10') },
+        ],
+        ['0-1-9'],
+      ),
+    ).toEqual(['f']);
+  });
+
+  it('never removes the file the archive is still writing, which a later snapshot replays from its start', () => {
+    expect(prunableBinlogFolders('mysql', pieces, [`${A}:1-25`])).toEqual(['binlog.000001', 'binlog.000002']);
+    // A snapshot taken while the archive's only file is still growing: its pieces so far are all in the snapshot.
+    expect(prunableBinlogFolders('mariadb', [{ folder: 'f', piece: piece('', '0-1-7') }], ['0-1-7'])).toEqual([]);
   });
 });

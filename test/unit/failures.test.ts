@@ -50,6 +50,7 @@ describe('permanentFailure', () => {
       'TlsConfigurationInvalid',
       'InsufficientPrivileges',
       'OutsideRecoverableWindow',
+      'LocalServerFailed',
     ]);
   });
 });

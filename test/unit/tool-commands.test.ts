@@ -8,6 +8,8 @@ import {
   compressCommand,
   compressorVersionCommand,
   decompressCommand,
+  localServerClientCommand,
+  localServerCommand,
   logicalDumpCommand,
   logicalRestoreCommand,
   optionFileContents,
@@ -170,6 +172,52 @@ describe('logicalRestoreCommand', () => {
       '--user=root',
     ]);
     expect(restore.args.some((a) => a.includes('password'))).toBe(false);
+  });
+});
+
+describe("a worker's own server (localServerCommand)", () => {
+  const paths = {
+    datadir: '/volume',
+    socket: '/tmp/dbkeep-server-1-x/server.sock',
+    pidFile: '/volume/x.pid',
+    tmpdir: '/tmp/dbkeep-server-1-x',
+  };
+
+  it('starts on the data directory reachable only over its socket, with no grant tables, binary log, events or replication', () => {
+    expect(localServerCommand('mariadb', paths)).toEqual({
+      command: 'mariadbd',
+      args: [
+        '--no-defaults',
+        '--datadir=/volume',
+        '--socket=/tmp/dbkeep-server-1-x/server.sock',
+        '--pid-file=/volume/x.pid',
+        '--tmpdir=/tmp/dbkeep-server-1-x',
+        '--skip-networking',
+        '--skip-grant-tables',
+        '--skip-log-bin',
+        '--event-scheduler=DISABLED',
+        '--skip-slave-start',
+      ],
+    });
+  });
+
+  it("runs MySQL's server without its X protocol either, as the volume's owner when asked", () => {
+    const mysqld = localServerCommand('mysql', paths, '999');
+    expect(mysqld.command).toBe('mysqld');
+    expect(mysqld.args.slice(-3)).toEqual(['--skip-replica-start', '--mysqlx=OFF', '--user=999']);
+  });
+
+  it("has the client reach it over that socket as root, with the restore client's safety options", () => {
+    expect(localServerClientCommand('mariadb', optionFile, paths.socket).args).toEqual([
+      `--defaults-file=${optionFile}`,
+      '--protocol=SOCKET',
+      `--socket=${paths.socket}`,
+      '--user=root',
+      '--binary-mode',
+      '--default-character-set=utf8mb4',
+      '--batch',
+      '--sandbox',
+    ]);
   });
 });
 
