@@ -14,6 +14,7 @@ import {
   parseBinlogPiece,
   serializeBinlogPiece,
   type BinlogPiece,
+  archiveSourceCandidates,
 } from '../domain/binlog-archive';
 import { missingBinlogArchivePrivileges } from '../domain/database-privileges';
 import { parseDurationMs } from '../domain/duration';
@@ -139,6 +140,8 @@ export function createBinlogArchiveActivities(deps: {
       await metrics.refresh();
       let readerRestarts = -1;
       let lastSource: BinlogSource | undefined;
+      // The Galera member followed instead of the Target's host, while it answers.
+      let followed: Named<TargetSpec> | undefined;
       const secretFiles: Record<string, SecretFileContents<string>> = {
         ...targetCredentialFiles(target.spec.engine, await resolveTargetCredentials(target, deps.secrets)),
         ...(recipients ? { 'recipients.txt': `${recipients}\n` } : {}),
@@ -146,24 +149,32 @@ export function createBinlogArchiveActivities(deps: {
       try {
         for (let failures = 0; Date.now() < deadline;) {
           if (controller.signal.aborted) throw controller.signal.reason;
-          const source = await readBinlogSource(target, deps.secrets).catch((error: unknown) => {
+          const found = await readFirstReachableSource(archiveSourceCandidates(target, followed), deps.secrets).catch((error: unknown) => {
             // A source that is down or restarting is waited for; a wrong password or missing grant is not.
             if (error instanceof ApplicationFailure && error.type === PermanentFailureType.TargetUnreachable) return error;
             throw error;
           });
-          if (source instanceof Error) {
+          if (found instanceof Error) {
             // A Service's endpoints are resolved per attempt: after a few tries, a new attempt looks again.
-            if (failures >= 3) throw new Error(source.message);
+            if (failures >= 3) throw new Error(found.message);
             progress.phase = 'waiting for the source';
-            progress.lastProblem = source.message;
+            progress.lastProblem = found.message;
             await sleep(RESTART_BACKOFF_MS[Math.min(failures++, RESTART_BACKOFF_MS.length - 1)]!, undefined, {
               signal: controller.signal,
             }).catch(() => undefined);
             continue;
           }
+          const { node, source } = found;
+          if (node !== target && followed !== node) {
+            log.warn('the Target does not answer; archiving from another member of its Galera cluster', {
+              configuration: configuration.name,
+              member: `${node.spec.host}:${node.spec.port}`,
+            });
+          }
+          followed = node === target ? undefined : node;
           lastSource = source;
           progress.source = source.name;
-          const start = await archiveStart(storage, configuration.name, source, target, deps.secrets);
+          const start = await archiveStart(storage, configuration.name, source, node, deps.secrets);
           progress.phase = 'archiving';
           // Where the archive ends is the position until the reader stores more: the UI shows it at once.
           if (start.gtids !== undefined && start.fileStartGtids !== undefined && follow.position === undefined) {
@@ -178,7 +189,7 @@ export function createBinlogArchiveActivities(deps: {
               followBinlog({
                 flavor: source.flavor,
                 reader: binlogStreamCommand({
-                  target: target.spec,
+                  target: node.spec,
                   optionFile: files['client.cnf']!,
                   serverId: binlogReaderServerId(configuration.name),
                   resultDirectory: directory,
@@ -252,6 +263,23 @@ function archivingTarget(
   replicationUser: NonNullable<BackupConfigurationSpec['pointInTimeRecovery']>['replicationUser'],
 ): Named<TargetSpec> {
   return replicationUser ? { ...target, spec: { ...target.spec, user: replicationUser.user, password: replicationUser.password } } : target;
+}
+
+/** The first of `candidates` that answers, and what it says of its binary log; a refusal (credentials, grants) is not passed over. */
+async function readFirstReachableSource(
+  candidates: ReadonlyArray<Named<TargetSpec>>,
+  secrets: SecretResolver,
+): Promise<{ node: Named<TargetSpec>; source: BinlogSource }> {
+  let firstUnreachable: unknown;
+  for (const node of candidates) {
+    try {
+      return { node, source: await readBinlogSource(node, secrets) };
+    } catch (error) {
+      if (!(error instanceof ApplicationFailure && error.type === PermanentFailureType.TargetUnreachable)) throw error;
+      firstUnreachable ??= error;
+    }
+  }
+  throw firstUnreachable;
 }
 
 async function readBinlogSource(target: Named<TargetSpec>, secrets: SecretResolver): Promise<BinlogSource> {

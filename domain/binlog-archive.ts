@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { formatZodIssues } from './resource-set';
 import { formatMariadbGtidPosition, formatMysqlGtidSet, mariadbPositionOfBinlogState, parseMysqlGtidSet } from './gtid-sets';
-import { COMPRESSION_ALGORITHMS } from './resources';
+import { COMPRESSION_ALGORITHMS, type Named, type TargetSpec } from './resources';
 import type { ServerFlavor } from './server-flavor';
 
 /**
@@ -130,4 +130,27 @@ export function fileStartGtidsFromEventInfo(flavor: ServerFlavor, info: string):
     .filter((gtid) => gtid !== null)
     .map((gtid) => ({ domain: Number(gtid[1]), serverId: Number(gtid[2]), sequence: Number(gtid[3]) }));
   return formatMariadbGtidPosition(mariadbPositionOfBinlogState(entries));
+}
+
+/**
+ * The servers the archiver may follow, in the order it tries them: the node it followed last (a
+ * Galera member it switched to stays followed while it answers, so the archive does not switch
+ * back and store what it already holds again), the Target's own host, then the other members of
+ * a Galera cluster, whose binary logs carry the same GTIDs (wsrep_gtid_mode): when the host goes
+ * away, the archive continues from another node, and the window is joined by GTIDs across them.
+ */
+export function archiveSourceCandidates(target: Named<TargetSpec>, followedLast?: Named<TargetSpec>): Array<Named<TargetSpec>> {
+  const at = (host: string, port: number): Named<TargetSpec> => {
+    const { socket: _socket, ...spec } = target.spec;
+    return { ...target, spec: { ...spec, host, port } };
+  };
+  const members = (target.spec.galera?.members ?? []).map((member) => at(member.host, member.port));
+  const candidates = [...(followedLast ? [followedLast] : []), target, ...members];
+  const seen = new Set<string>();
+  return candidates.filter((candidate) => {
+    const key = candidate.spec.socket ?? `${candidate.spec.host}:${candidate.spec.port}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

@@ -38,6 +38,11 @@ export interface GaleraClusterOptions {
   size?: number;
   /** Holds one directory per node. Default: a new dir under os.tmpdir(), removed by stop(). */
   dir?: string;
+  /**
+   * Every node writes a binary log of every transaction of the cluster, with the same GTIDs on
+   * every node (wsrep_gtid_mode), as point-in-time recovery needs to switch nodes.
+   */
+  binaryLog?: boolean;
 }
 
 const SYNCED_TIMEOUT_MS = 60_000;
@@ -114,7 +119,14 @@ export async function startGaleraCluster(options: GaleraClusterOptions): Promise
       const defaultsFile = join(nodeDir, 'galera.cnf');
       writeFileSync(
         defaultsFile,
-        nodeOptionFile({ ...node, clusterName: name, clusterAddress, rootPassword: options.rootPassword, tmpdir: join(nodeDir, 'tmp') }),
+        nodeOptionFile({
+          ...node,
+          clusterName: name,
+          clusterAddress,
+          rootPassword: options.rootPassword,
+          tmpdir: join(nodeDir, 'tmp'),
+          binaryLog: options.binaryLog ?? false,
+        }),
         { mode: 0o600 },
       );
       const common = { dir: nodeDir, port: node.clientPort, rootPassword: options.rootPassword, defaultsFile };
@@ -161,6 +173,7 @@ function nodeOptionFile(node: {
   clusterAddress: string;
   rootPassword: string;
   tmpdir: string;
+  binaryLog: boolean;
 }): string {
   const mysqld = {
     // The server's and the SST scripts' scratch files (mariadb-backup's too) stay in the node's directory.
@@ -184,6 +197,18 @@ function nodeOptionFile(node: {
     default_storage_engine: 'InnoDB',
     // Here, not in argv: see MariaDbInstanceOptions.defaultsFile.
     innodb_buffer_pool_size: '128M',
+    // MariaDB's documented setup for GTIDs in a cluster: one domain for the cluster's writesets,
+    // the same server_id on every node, a domain of its own per node for what it writes locally.
+    ...(node.binaryLog
+      ? {
+          log_bin: 'binlog',
+          log_slave_updates: 'ON',
+          wsrep_gtid_mode: 'ON',
+          wsrep_gtid_domain_id: '1',
+          server_id: '1',
+          gtid_domain_id: String(10 + node.index),
+        }
+      : {}),
   };
   return ['[mysqld]', ...Object.entries(mysqld).map(([key, value]) => `${key} = ${value}`), ''].join('\n');
 }
