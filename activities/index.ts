@@ -7,6 +7,7 @@ import { createBackupActivities } from './backup-activities';
 import { createBinlogArchiveActivities } from './binlog-archive-activities';
 import { createImportActivities } from './import-activities';
 import { createMetricsActivities } from './metrics-activities';
+import { createNotificationActivities } from './notification-activities';
 import { createPointInTimeActivities } from './point-in-time-activities';
 import { createReplicaActivities } from './replica-population';
 import { createRepositoryStatusActivities } from './repository-status';
@@ -56,6 +57,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createPointInTimeActivities(resolved),
     ...createImportActivities(resolved),
     ...createMetricsActivities({ pushgatewayUrl: deps.pushgatewayUrl }),
+    ...createNotificationActivities(resolved),
     ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),
     ...createTargetReadinessActivities({ ...resolved, targets }),
     findBackupLockHolder,

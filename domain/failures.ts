@@ -43,6 +43,8 @@ export const PermanentFailureType = {
   OutsideRecoverableWindow: 'OutsideRecoverableWindow',
   /** The worker's own server (a replay into a restored volume) did not start on the data directory: its log says why. */
   LocalServerFailed: 'LocalServerFailed',
+  /** A notification webhook answered with a 4xx that no retry changes (a wrong URL or token). */
+  NotificationRejected: 'NotificationRejected',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

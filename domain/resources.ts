@@ -15,6 +15,7 @@ import { pointInTimeTargetSchema } from './point-in-time-target';
 import { parseDurationMs } from './duration';
 import { retentionPolicySchema } from './retention-policy';
 import { addToolArgumentIssues, toolArgumentListSchema, toolArgumentsSchema } from './tool-arguments';
+import { NOTIFICATION_EVENTS } from './notification-events';
 
 /**
  * The resources users write, one zod schema each: the single source of their types,
@@ -275,6 +276,22 @@ const pointInTimeRecoverySchema = z.strictObject({
     .refine((text) => (parseDurationMs(text) ?? 0) >= 1000 && (parseDurationMs(text) ?? 0) <= 3_600_000, 'must be between 1s and 1h'),
 });
 
+const webhookSchema = z.strictObject({
+  /** The URL, which carries a token, as a secret reference: it never travels in a workflow. */
+  url: secretRefSchema,
+  /** `json`: dbkeep's own body (docs/operations.md); `slack`: `{ "text": ... }`, which Slack, Mattermost and Teams' incoming webhooks take. */
+  format: z.enum(['json', 'slack']).default('json'),
+  events: z
+    .array(z.enum(NOTIFICATION_EVENTS))
+    .min(1)
+    .refine((events) => new Set(events).size === events.length, 'must not list an event twice')
+    .default([...NOTIFICATION_EVENTS]),
+});
+
+const notificationsSchema = z.strictObject({
+  webhooks: z.array(webhookSchema).min(1).max(10),
+});
+
 export const backupConfigurationSpecSchema = z
   .strictObject({
     target: resourceNameSchema,
@@ -335,6 +352,12 @@ export const backupConfigurationSpecSchema = z
      * encrypted as the snapshots are.
      */
     pointInTimeRecovery: pointInTimeRecoverySchema.optional(),
+    /**
+     * Webhooks told of a failed backup session and of the first success after a failure
+     * (docs/operations.md#notifications). Delivered by a workflow of their own, with retries:
+     * a receiver that is down never fails or delays a backup.
+     */
+    notifications: notificationsSchema.optional(),
   })
   // Which options are refused depends on the tool, so on the method (domain/tool-arguments.ts).
   .superRefine((spec, ctx) => addToolArgumentIssues(ctx, spec.args, spec.method === 'physical' ? 'physical' : 'dump', ['args']));

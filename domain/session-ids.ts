@@ -79,3 +79,8 @@ export function volumeForOrdinal(template: string, ordinal: number): string {
 export function binlogArchiveWorkflowId(configuration: string): string {
   return `binlog-archive/${configuration}`;
 }
+
+/** The delivery of one backup session's notification: `notify/<configuration>/<snapshot-id>`. */
+export function notificationWorkflowId(configuration: string, snapshotId: string): string {
+  return `notify/${configuration}/${snapshotId}`;
+}

@@ -27,6 +27,8 @@ type QuickActivities = Pick<
 type StreamingActivities = Pick<DbkeepActivities, 'dumpToRepository' | 'restoreFromSnapshot' | 'importExternalDumps'>;
 type PruneActivities = Pick<DbkeepActivities, 'applyRetention'>;
 type MetricsActivities = Pick<DbkeepActivities, 'pushSessionMetrics'>;
+type NotificationStateActivities = Pick<DbkeepActivities, 'recordSessionOutcome'>;
+type DeliveryActivities = Pick<DbkeepActivities, 'deliverNotification'>;
 
 const QUICK_OPTIONS = {
   startToCloseTimeout: '2 minutes',
@@ -80,4 +82,20 @@ export const pruneActivities = proxyActivities<PruneActivities>({
 export const metricsActivities = proxyActivities<MetricsActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
+});
+
+/** A session's outcome, recorded for its notifications: a few quick tries, then the session goes on without. */
+export const notificationStateActivities = proxyActivities<NotificationStateActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
+});
+
+/**
+ * Delivering a notification, in its own workflow: a receiver that is down is retried for a day,
+ * every attempt bounded by the request's own 10 s timeout.
+ */
+export const deliveryActivities = proxyActivities<DeliveryActivities>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '24 hours',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });

@@ -9,6 +9,7 @@ import { runSession } from './session-skeleton';
 import { beginSession, failureMessage, runStep, setPhase, type SessionIdentity } from './session-status';
 import { requireInputFields } from './input-guard';
 import { acquireBackupLock, releaseBackupLock } from './backup-lock';
+import { notifySessionOutcome } from './session-notification';
 
 export type BackupSessionResult =
   | {
@@ -61,8 +62,17 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
     return { outcome: 'skipped', configuration: configuration.name, runningSession: holder ?? backupLockWorkflowId(configuration.name) };
   }
 
+  const notify = (outcome: 'succeeded' | 'failed', error?: string) =>
+    notifySessionOutcome({
+      configuration,
+      repository: input.repository,
+      target: target.name,
+      snapshotId,
+      outcome,
+      ...(error ? { error } : {}),
+    });
   try {
-    return await runSession(status, identity, async () => {
+    const result = await runSession<BackupSessionResult>(status, identity, async () => {
       const preflight = await runStep(status, 'preflight', () =>
         quickActivities.preflightTarget({ target, configuration, repository: input.repository }),
       );
@@ -155,7 +165,12 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
           snapshotsRemoved: retention && !retention.dryRun ? retention.removedCount : 0,
         },
       };
+    }).catch(async (err: unknown) => {
+      await notify('failed', status.error ?? failureMessage(err));
+      throw err;
     });
+    await notify('succeeded');
+    return result;
   } finally {
     await releaseBackupLock(lock);
   }

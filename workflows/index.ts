@@ -6,3 +6,4 @@ export { bootstrapSession } from './bootstrap-session';
 export { pruneSession } from './prune-session';
 export { importDumpsWorkflow, listSnapshotsWorkflow, recoverableWindowWorkflow, repositoryStatusWorkflow } from './repository-queries';
 export { binlogArchive } from './binlog-archive';
+export { sessionNotification } from './session-notification';

@@ -51,6 +51,7 @@ describe('permanentFailure', () => {
       'InsufficientPrivileges',
       'OutsideRecoverableWindow',
       'LocalServerFailed',
+      'NotificationRejected',
     ]);
   });
 });

@@ -1,0 +1,122 @@
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { resolveBackupConfiguration } from '../../domain/resource-set';
+import { notificationWorkflowId } from '../../domain/session-ids';
+import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { allHistoriesJson, configurationDocument, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { pollUntil } from '../support/poll';
+import { workflowFailureOf } from '../support/workflow-failure';
+
+/**
+ * Webhook notifications of backup sessions against a local HTTP receiver that records what it
+ * gets and answers 500 to its first requests: a failed session is told once, the first success
+ * after it once (a recovery), a second success not at all; the receiver being down delays no
+ * session, and its URL (a token in it) appears in no workflow history.
+ */
+let stack: E2eStack;
+let source: MariaDbInstance;
+let receiver: Server;
+/** Every request the receiver got: its path, its JSON body, and the status it answered. */
+const received: Array<{ path: string; body: Record<string, unknown>; status: number; at: number }> = [];
+/** The receiver answers 500 to this many requests before it takes any. */
+let refusalsLeft = 2;
+const TOKEN = 'T0KEN-in-the-url-7f3a';
+const configuration = 'notified';
+
+function resources(databases: string[]) {
+  return stack.resources(
+    stack.targetDocument('source', source),
+    configurationDocument(configuration, {
+      target: 'source',
+      databases,
+      notifications: {
+        webhooks: [
+          { url: { file: path.join(stack.dir, 'json-webhook-url') } },
+          { url: { file: path.join(stack.dir, 'slack-webhook-url') }, format: 'slack', events: ['failure'] },
+        ],
+      },
+    }),
+  );
+}
+
+const accepted = (hook: string) => received.filter((r) => r.path.startsWith(`/${hook}/`) && r.status === 200);
+
+beforeAll(async () => {
+  stack = await startE2eStack();
+  source = await stack.startDatabase();
+  await rootQuery(source, 'CREATE DATABASE shop');
+  await rootQuery(source, 'CREATE TABLE shop.ledger (id INT PRIMARY KEY)');
+  receiver = createServer((request, response) => {
+    let text = '';
+    request.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    request.on('end', () => {
+      const status = refusalsLeft-- > 0 ? 500 : 200;
+      received.push({ path: request.url ?? '', body: JSON.parse(text) as Record<string, unknown>, status, at: Date.now() });
+      response.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const { port } = receiver.address() as AddressInfo;
+  writeFileSync(path.join(stack.dir, 'json-webhook-url'), `http://127.0.0.1:${port}/json/${TOKEN}`);
+  writeFileSync(path.join(stack.dir, 'slack-webhook-url'), `http://127.0.0.1:${port}/slack/${TOKEN}`);
+});
+
+afterAll(async () => {
+  receiver?.close();
+  await stack?.stop();
+});
+
+it('tells a failed session once to every webhook, after the session ended, through a receiver answering 500 at first', async () => {
+  const handle = await stack.client.backupNow(resolveBackupConfiguration(resources(['missing']), configuration));
+  const failure = await workflowFailureOf(handle.result());
+  expect(failure.type).toBe('UnknownDatabase');
+  const sessionEnded = Date.now();
+  const [json, slack] = await pollUntil(
+    async () => [accepted('json'), accepted('slack')],
+    ([j, s]) => j!.length === 1 && s!.length === 1,
+    { what: 'the failure taken by both webhooks', timeoutMs: 120_000 },
+  );
+  // The receiver refused the first two requests: the session did not wait for it.
+  expect(received.filter((r) => r.status === 500)).toHaveLength(2);
+  expect(Math.min(json![0]!.at, slack![0]!.at)).toBeGreaterThan(sessionEnded);
+  expect(json![0]!.body).toMatchObject({
+    source: 'dbkeep',
+    event: 'failure',
+    configuration,
+    repository: 'repo',
+    target: 'source',
+    session: handle.workflowId,
+    error: expect.stringContaining('missing'),
+  });
+  expect(slack![0]!.body).toEqual({
+    text: expect.stringMatching(/^:red_circle: dbkeep: backup of notified \(Target source\) failed: .*missing/),
+  });
+});
+
+it('tells the first success after a failure as a recovery, to the webhooks that asked for it, and a second success to none', async () => {
+  const recovered = await (await stack.client.backupNow(resolveBackupConfiguration(resources(['shop']), configuration))).result();
+  if (recovered.outcome !== 'succeeded') throw new Error('the session was skipped');
+  const [recovery] = await pollUntil(
+    async () => accepted('json').filter((r) => r.body.event === 'recovery'),
+    (found) => found.length === 1,
+    { what: 'the recovery taken by the JSON webhook', timeoutMs: 60_000 },
+  );
+  expect(recovery!.body).toMatchObject({ configuration, snapshotId: recovered.snapshotId });
+  expect(recovery!.body).not.toHaveProperty('error');
+
+  const again = await (await stack.client.backupNow(resolveBackupConfiguration(resources(['shop']), configuration))).result();
+  if (again.outcome !== 'succeeded') throw new Error('the session was skipped');
+  // A success after a success raises nothing: no delivery workflow was started for it.
+  await expect(
+    stack.client.temporal.workflow.getHandle(notificationWorkflowId(configuration, again.snapshotId)).describe(),
+  ).rejects.toThrow(/not found/i);
+  // The recovery's delivery has ended (one was taken); the Slack webhook, which asked for failures only, got none.
+  const delivered = await stack.client.temporal.workflow.getHandle(notificationWorkflowId(configuration, recovered.snapshotId)).result();
+  expect(delivered).toEqual({ delivered: 1 });
+  expect(accepted('json').map((r) => r.body.event)).toEqual(['failure', 'recovery']);
+  expect(accepted('slack').map((r) => r.body.text)).toHaveLength(1);
+  expect((await allHistoriesJson(stack)).json).not.toContain(TOKEN);
+});

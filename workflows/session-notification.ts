@@ -1,0 +1,84 @@
+import { ApplicationFailure, CancellationScope, log, ParentClosePolicy, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import type { SessionNotice, SessionOutcome } from '../domain/notifications';
+import { NOTIFICATION_EVENTS } from '../domain/notification-events';
+import type { BackupConfigurationSpec, Named, RepositorySpec } from '../domain/resources';
+import { notificationWorkflowId } from '../domain/session-ids';
+import { deliveryActivities, notificationStateActivities } from './activity-options';
+import { failureMessage } from './session-status';
+
+type Webhooks = NonNullable<BackupConfigurationSpec['notifications']>['webhooks'];
+
+export interface SessionNotificationInput {
+  webhooks: Webhooks;
+  notice: SessionNotice;
+}
+
+const NOTIFICATIONS_PATCH = 'session-notifications';
+
+/**
+ * Tells the configuration's webhooks about a finished backup session, when its outcome raises an
+ * event (domain/notifications.ts): records the outcome (the session still holds its lock), then
+ * starts `notify/<configuration>/<snapshot-id>`, which delivers on its own. The session waits
+ * for neither the delivery nor a receiver: a receiver that is down never fails or delays it.
+ */
+export async function notifySessionOutcome(params: {
+  configuration: Named<BackupConfigurationSpec>;
+  repository: Named<RepositorySpec>;
+  target: string;
+  snapshotId: string;
+  outcome: SessionOutcome;
+  error?: string;
+}): Promise<void> {
+  const webhooks = params.configuration.spec.notifications?.webhooks ?? [];
+  if (webhooks.length === 0 || !patched(NOTIFICATIONS_PATCH)) return;
+  try {
+    await CancellationScope.nonCancellable(async () => {
+      const recorded = await notificationStateActivities
+        .recordSessionOutcome({ repository: params.repository, configuration: params.configuration.name, outcome: params.outcome })
+        .catch((err: unknown) => {
+          log.warn('could not record the session outcome for its notifications', { error: failureMessage(err) });
+          // Without the last outcome a failure is still told; a recovery cannot be known.
+          return params.outcome === 'failed' ? { event: 'failure' as const } : {};
+        });
+      if (!recorded.event) return;
+      const notice: SessionNotice = {
+        event: recorded.event,
+        configuration: params.configuration.name,
+        repository: params.repository.name,
+        target: params.target,
+        session: workflowInfo().workflowId,
+        ...(params.outcome === 'succeeded' ? { snapshotId: params.snapshotId } : {}),
+        ...(params.error === undefined ? {} : { error: params.error }),
+        at: new Date().toISOString(),
+      };
+      await startChild(sessionNotification, {
+        workflowId: notificationWorkflowId(params.configuration.name, params.snapshotId),
+        args: [{ webhooks, notice }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+    });
+  } catch (err) {
+    log.warn('could not start the notification of the session', { error: failureMessage(err) });
+  }
+}
+
+/** Delivers one notice to every webhook that asked for its event, each retried on its own. */
+export async function sessionNotification(input: SessionNotificationInput): Promise<{ delivered: number }> {
+  const wanted = input.webhooks
+    .map((webhook, index) => ({ webhook, number: index + 1 }))
+    .filter(({ webhook }) => (webhook.events ?? NOTIFICATION_EVENTS).includes(input.notice.event));
+  const outcomes = await Promise.allSettled(
+    wanted.map(({ webhook, number }) =>
+      deliveryActivities.deliverNotification({
+        webhook: { url: webhook.url, format: webhook.format ?? 'json' },
+        webhookNumber: number,
+        notice: input.notice,
+      }),
+    ),
+  );
+  const failed = outcomes.flatMap((outcome, index) =>
+    outcome.status === 'rejected' ? [`webhook ${wanted[index]!.number}: ${failureMessage(outcome.reason)}`] : [],
+  );
+  if (failed.length > 0) throw ApplicationFailure.nonRetryable(`not delivered: ${failed.join('; ')}`, 'NotificationNotDelivered');
+  return { delivered: wanted.length };
+}
