@@ -45,6 +45,8 @@ export const PermanentFailureType = {
   LocalServerFailed: 'LocalServerFailed',
   /** A notification webhook answered with a 4xx that no retry changes (a wrong URL or token). */
   NotificationRejected: 'NotificationRejected',
+  /** A hook with `onFailure: fail` failed: its statement was refused, its request answered with an error, or its timeout passed. */
+  HookFailed: 'HookFailed',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

@@ -16,6 +16,7 @@ import { parseDurationMs } from './duration';
 import { retentionPolicySchema } from './retention-policy';
 import { addToolArgumentIssues, toolArgumentListSchema, toolArgumentsSchema } from './tool-arguments';
 import { NOTIFICATION_EVENTS } from './notification-events';
+import { backupHooksSchema, restoreHooksSchema } from './hooks';
 
 /**
  * The resources users write, one zod schema each: the single source of their types,
@@ -190,6 +191,8 @@ export const targetSpecSchema = z
         'set at most one of snapshotId, targetRecoveryTime and pointInTime',
       )
       .optional(),
+    /** Run before and after every restore into this Target, on it (domain/hooks.ts, docs/hooks.md). */
+    hooks: restoreHooksSchema.optional(),
   })
   .refine((spec) => TARGET_ADDRESS_FIELDS.filter((field) => spec[field] !== undefined).length === 1, {
     message: 'exactly one of host, socket, service or appBinding must be set',
@@ -358,6 +361,8 @@ export const backupConfigurationSpecSchema = z
      * a receiver that is down never fails or delays a backup.
      */
     notifications: notificationsSchema.optional(),
+    /** Run on the configuration's Target before and after every backup session (domain/hooks.ts, docs/hooks.md). */
+    hooks: backupHooksSchema.optional(),
   })
   // Which options are refused depends on the tool, so on the method (domain/tool-arguments.ts).
   .superRefine((spec, ctx) => addToolArgumentIssues(ctx, spec.args, spec.method === 'physical' ? 'physical' : 'dump', ['args']));

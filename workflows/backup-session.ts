@@ -10,6 +10,7 @@ import { beginSession, failureMessage, runStep, setPhase, type SessionIdentity }
 import { requireInputFields } from './input-guard';
 import { acquireBackupLock, releaseBackupLock } from './backup-lock';
 import { notifySessionOutcome } from './session-notification';
+import { runHooks } from './session-hooks';
 
 export type BackupSessionResult =
   | {
@@ -71,6 +72,8 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       outcome,
       ...(error ? { error } : {}),
     });
+  // Post-backup hooks run once the pre-backup ones had their turn, whatever the outcome.
+  let hooks: 'not reached' | 'pre ran' | 'post ran' = 'not reached';
   try {
     const result = await runSession<BackupSessionResult>(status, identity, async () => {
       const preflight = await runStep(status, 'preflight', () =>
@@ -78,6 +81,8 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       );
       // From here on, the specs as the preflight checked them (a hand-written input may lack defaults).
       const spec = preflight.configuration;
+      hooks = 'pre ran';
+      await runHooks(status, 'preBackup', spec.hooks?.preBackup, target);
       const { method } = spec;
       const repository = { name: input.repository.name, spec: preflight.repository };
       // The schema checked it with this parser.
@@ -145,6 +150,8 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
         status.warning = `retention failed, nothing more was deleted: ${failureMessage(err)}`;
         return undefined;
       });
+      hooks = 'post ran';
+      await runHooks(status, 'postBackup', spec.hooks?.postBackup, target);
       return {
         result: {
           outcome: 'succeeded',
@@ -166,6 +173,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
         },
       };
     }).catch(async (err: unknown) => {
+      if (hooks === 'pre ran') await runHooks(status, 'postBackup', configuration.spec.hooks?.postBackup, target, { sessionFailed: true });
       await notify('failed', status.error ?? failureMessage(err));
       throw err;
     });

@@ -5,6 +5,7 @@ import { quickActivities, streamingActivities } from './activity-options';
 import { runSession } from './session-skeleton';
 import { beginSession, failureMessage, runStep, type SessionIdentity } from './session-status';
 import { requireInputFields } from './input-guard';
+import { runHooks } from './session-hooks';
 
 export interface RestoreSessionResult {
   snapshotId: string;
@@ -55,6 +56,7 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
         ...(pointInTime ? { replaysBinlog: true } : {}),
       }),
     );
+    await runHooks(status, 'preRestore', target.spec.hooks?.preRestore, target);
     const restored = await runStep(status, 'restore', async () => {
       try {
         return await streamingActivities.restoreFromSnapshot({
@@ -78,9 +80,11 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
               '_dbkeep_keep_* schemas, recorded in _dbkeep_restore.kept_databases, and the next restore of them into this target puts them back first';
           },
         );
+        await runHooks(status, 'postRestore', target.spec.hooks?.postRestore, target, { sessionFailed: true });
         throw err;
       }
     });
+    await runHooks(status, 'postRestore', target.spec.hooks?.postRestore, target);
     status.rawBytes = restored.rawBytes;
     return {
       result: {

@@ -1,12 +1,11 @@
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { notificationWorkflowId } from '../../domain/session-ids';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { allHistoriesJson, configurationDocument, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { startHttpReceiver, type HttpReceiver } from '../support/http-receiver';
 import { pollUntil } from '../support/poll';
 import { workflowFailureOf } from '../support/workflow-failure';
 
@@ -18,9 +17,7 @@ import { workflowFailureOf } from '../support/workflow-failure';
  */
 let stack: E2eStack;
 let source: MariaDbInstance;
-let receiver: Server;
-/** Every request the receiver got: its path, its JSON body, and the status it answered. */
-const received: Array<{ path: string; body: Record<string, unknown>; status: number; at: number }> = [];
+let receiver: HttpReceiver;
 /** The receiver answers 500 to this many requests before it takes any. */
 let refusalsLeft = 2;
 const TOKEN = 'T0KEN-in-the-url-7f3a';
@@ -42,30 +39,24 @@ function resources(databases: string[]) {
   );
 }
 
-const accepted = (hook: string) => received.filter((r) => r.path.startsWith(`/${hook}/`) && r.status === 200);
+/** The messages a webhook took (answered 200), with their JSON bodies. */
+const accepted = (hook: string) =>
+  receiver.requests
+    .filter((r) => r.path.startsWith(`/${hook}/`) && r.status === 200)
+    .map((r) => ({ ...r, body: JSON.parse(r.body) as Record<string, unknown> }));
 
 beforeAll(async () => {
   stack = await startE2eStack();
   source = await stack.startDatabase();
   await rootQuery(source, 'CREATE DATABASE shop');
   await rootQuery(source, 'CREATE TABLE shop.ledger (id INT PRIMARY KEY)');
-  receiver = createServer((request, response) => {
-    let text = '';
-    request.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-    request.on('end', () => {
-      const status = refusalsLeft-- > 0 ? 500 : 200;
-      received.push({ path: request.url ?? '', body: JSON.parse(text) as Record<string, unknown>, status, at: Date.now() });
-      response.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const { port } = receiver.address() as AddressInfo;
-  writeFileSync(path.join(stack.dir, 'json-webhook-url'), `http://127.0.0.1:${port}/json/${TOKEN}`);
-  writeFileSync(path.join(stack.dir, 'slack-webhook-url'), `http://127.0.0.1:${port}/slack/${TOKEN}`);
+  receiver = await startHttpReceiver(() => (refusalsLeft-- > 0 ? 500 : 200));
+  writeFileSync(path.join(stack.dir, 'json-webhook-url'), `${receiver.url}/json/${TOKEN}`);
+  writeFileSync(path.join(stack.dir, 'slack-webhook-url'), `${receiver.url}/slack/${TOKEN}`);
 });
 
 afterAll(async () => {
-  receiver?.close();
+  await receiver?.close();
   await stack?.stop();
 });
 
@@ -80,7 +71,7 @@ it('tells a failed session once to every webhook, after the session ended, throu
     { what: 'the failure taken by both webhooks', timeoutMs: 120_000 },
   );
   // The receiver refused the first two requests: the session did not wait for it.
-  expect(received.filter((r) => r.status === 500)).toHaveLength(2);
+  expect(receiver.requests.filter((r) => r.status === 500)).toHaveLength(2);
   expect(Math.min(json![0]!.at, slack![0]!.at)).toBeGreaterThan(sessionEnded);
   expect(json![0]!.body).toMatchObject({
     source: 'dbkeep',

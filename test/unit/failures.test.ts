@@ -52,6 +52,7 @@ describe('permanentFailure', () => {
       'OutsideRecoverableWindow',
       'LocalServerFailed',
       'NotificationRejected',
+      'HookFailed',
     ]);
   });
 });
