@@ -17,6 +17,8 @@ export interface SessionMetrics {
   repositorySizeBytes?: number;
   snapshotCount?: number;
   snapshotsRemoved?: number;
+  /** A scheduled backup's: the longest time between two of its schedule's slots. */
+  scheduleIntervalSeconds?: number;
 }
 
 interface GaugeDefinition {
@@ -83,6 +85,12 @@ const GAUGES: readonly GaugeDefinition[] = [
     help: 'Number of snapshots the session removed under the retention policy.',
     replacesStash: 'stash_repository_snapshot_cleaned',
     value: (m) => m.snapshotsRemoved,
+  },
+  {
+    metric: 'dbkeep_backup_schedule_interval_seconds',
+    help: "The longest time between two slots of the configuration's backup schedule, in seconds: what a stale-backup alert compares the last success's age with.",
+    replacesStash: 'none: Stash has no such metric',
+    value: (m) => m.scheduleIntervalSeconds,
   },
 ];
 

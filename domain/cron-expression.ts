@@ -76,3 +76,60 @@ export function isKnownTimeZone(zone: string): boolean {
     return false;
   }
 }
+
+const MACRO_EXPANSIONS: Record<string, string> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
+
+/** The values a valid field matches: `*`, values, ranges, each with an optional step (`a-b/s`, `a/s` runs to the maximum). */
+function expandField(text: string, rule: FieldRule): Set<number> {
+  const values = new Set<number>();
+  for (const item of text.split(',')) {
+    const [range = '*', step] = item.split('/');
+    const bounds = range === '*' ? [rule.min, rule.max] : range.split('-').map((b) => parseValue(b, rule)!);
+    const low = bounds[0]!;
+    const high = bounds[1] ?? (step === undefined ? low : rule.max);
+    // 7 is Sunday too.
+    for (let v = low; v <= high; v += Number(step ?? 1)) values.add(rule.name === 'day of week' && v === 7 ? 0 : v);
+  }
+  return values;
+}
+
+/**
+ * The longest time between two consecutive firings of a valid cron expression, in seconds, in
+ * the zone's wall-clock time (a daylight-saving shift changes it by an hour at most): what a
+ * "no successful backup for too long" alert compares with, so a weekday schedule does not alert
+ * every Monday. Day of month and day of week restrict together as cron has it: either one matches
+ * when both are restricted.
+ */
+export function longestCronIntervalSeconds(expression: string): number {
+  const trimmed = expression.trim();
+  const fields = (MACRO_EXPANSIONS[trimmed] ?? trimmed).split(/\s+/);
+  const [minutes, hours, days, months, weekdays] = FIELDS.map((rule, index) => expandField(fields[index]!, rule));
+  const dayOfMonthRestricted = fields[2] !== '*';
+  const dayOfWeekRestricted = fields[4] !== '*';
+  const firesOn = (date: Date): boolean => {
+    if (!months!.has(date.getUTCMonth() + 1)) return false;
+    const byMonthDay = days!.has(date.getUTCDate());
+    const byWeekDay = weekdays!.has(date.getUTCDay());
+    if (dayOfMonthRestricted && dayOfWeekRestricted) return byMonthDay || byWeekDay;
+    return dayOfMonthRestricted ? byMonthDay : dayOfWeekRestricted ? byWeekDay : true;
+  };
+  // Minutes of the day it fires at, the same on every day it fires.
+  const times = [...hours!].flatMap((h) => [...minutes!].map((m) => h * 60 + m)).sort((a, b) => a - b);
+  let longest = 0;
+  for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i]! - times[i - 1]!);
+  // Eight years hold every pattern of leap days and month lengths.
+  const firingDays: number[] = [];
+  for (let day = 0; day < 8 * 366; day++) if (firesOn(new Date(Date.UTC(2024, 0, 1 + day)))) firingDays.push(day);
+  for (let i = 1; i < firingDays.length; i++) {
+    longest = Math.max(longest, (firingDays[i]! - firingDays[i - 1]!) * 1440 - times.at(-1)! + times[0]!);
+  }
+  return longest * 60;
+}

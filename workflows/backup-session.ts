@@ -2,6 +2,7 @@ import { uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Manifest } from '../domain/manifest';
 import { backupLockWorkflowId } from '../domain/session-ids';
 import { formatSnapshotId } from '../domain/snapshot-id';
+import { longestCronIntervalSeconds } from '../domain/cron-expression';
 import { parseDurationMs } from '../domain/duration';
 import { pruneActivities, quickActivities, streamingActivitiesWithin } from './activity-options';
 import type { BackupSessionInput } from '../domain/session-inputs';
@@ -31,6 +32,11 @@ export type BackupSessionResult =
       /** The session of the same configuration that was already running. */
       runningSession: string;
     };
+
+/** A scheduled configuration's schedule interval, for the stale-backup alert (deploy/monitoring). */
+function scheduleGauges(cron: string | undefined): { scheduleIntervalSeconds?: number } {
+  return cron === undefined ? {} : { scheduleIntervalSeconds: longestCronIntervalSeconds(cron) };
+}
 
 /**
  * A backup session, logical or physical: admission → preflight → dump → commit (manifest last) →
@@ -75,104 +81,109 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
   // Post-backup hooks run once the pre-backup ones had their turn, whatever the outcome.
   let hooks: 'not reached' | 'pre ran' | 'post ran' = 'not reached';
   try {
-    const result = await runSession<BackupSessionResult>(status, identity, async () => {
-      const preflight = await runStep(status, 'preflight', () =>
-        quickActivities.preflightTarget({ target, configuration, repository: input.repository }),
-      );
-      // From here on, the specs as the preflight checked them (a hand-written input may lack defaults).
-      const spec = preflight.configuration;
-      hooks = 'pre ran';
-      await runHooks(status, 'preBackup', spec.hooks?.preBackup, target);
-      const { method } = spec;
-      const repository = { name: input.repository.name, spec: preflight.repository };
-      // The schema checked it with this parser.
-      const timeoutMs = parseDurationMs(spec.timeout)!;
-      const dump = await runStep(status, 'dump', () =>
-        streamingActivitiesWithin(timeoutMs).dumpToRepository({
-          configuration: configuration.name,
-          snapshotId,
-          target,
-          source: preflight.source,
-          repository,
-          compression: spec.compression,
-          databases: preflight.databases,
-          method,
-          encryptTo: spec.encryption?.age.recipients,
-          args: spec.args,
-          binaryLog: preflight.binaryLog,
-        }),
-      );
-      status.storedBytes = dump.storedBytes;
-      status.rawBytes = dump.rawBytes;
-      const manifest: Manifest = {
-        formatVersion: 1,
-        snapshotId,
-        configuration: configuration.name,
-        repository: repository.name,
-        target: { name: target.name, engine: target.spec.engine, address: preflight.source.address },
-        server: { flavor: preflight.flavor, version: preflight.version, serverId: preflight.serverId },
-        ...(dump.replication ? { replication: dump.replication } : {}),
-        method,
-        startedAt: dump.startedAt,
-        completedAt: dump.completedAt,
-        databases: preflight.databases,
-        compression: spec.compression,
-        data: { file: dump.file, storedBytes: dump.storedBytes, rawBytes: dump.rawBytes, sha256: dump.sha256 },
-        tools: dump.tools,
-        dbkeepVersion: dump.dbkeepVersion,
-        ...(dump.encryption ? { encryption: dump.encryption } : {}),
-        ...(preflight.galera
-          ? {
-              galera: {
-                node: preflight.galera.node,
-                clusterStateUuid: preflight.galera.clusterStateUuid,
-                lastCommitted: preflight.galera.lastCommitted,
-                // A position in another cluster history bounds nothing.
-                ...(dump.galera?.clusterStateUuid === preflight.galera.clusterStateUuid
-                  ? { lastCommittedAtEnd: dump.galera.lastCommitted }
-                  : {}),
-              },
-            }
-          : {}),
-      };
-      await runStep(status, 'commit', () => quickActivities.commitSnapshot({ repository, manifest }));
-      // The snapshot is committed: from here on the session has succeeded whatever retention
-      // does; a retention failure is reported on the status and retried by the next session.
-      const retention = await runStep(status, 'retention', () =>
-        pruneActivities.applyRetention({
-          repository,
-          configuration: configuration.name,
-          policy: spec.retention,
-          protect: [snapshotId],
-          dryRun: spec.retention?.dryRun ?? false,
-        }),
-      ).catch((err: unknown) => {
-        status.warning = `retention failed, nothing more was deleted: ${failureMessage(err)}`;
-        return undefined;
-      });
-      hooks = 'post ran';
-      await runHooks(status, 'postBackup', spec.hooks?.postBackup, target);
-      return {
-        result: {
-          outcome: 'succeeded',
+    const result = await runSession<BackupSessionResult>(
+      status,
+      identity,
+      async () => {
+        const preflight = await runStep(status, 'preflight', () =>
+          quickActivities.preflightTarget({ target, configuration, repository: input.repository }),
+        );
+        // From here on, the specs as the preflight checked them (a hand-written input may lack defaults).
+        const spec = preflight.configuration;
+        hooks = 'pre ran';
+        await runHooks(status, 'preBackup', spec.hooks?.preBackup, target);
+        const { method } = spec;
+        const repository = { name: input.repository.name, spec: preflight.repository };
+        // The schema checked it with this parser.
+        const timeoutMs = parseDurationMs(spec.timeout)!;
+        const dump = await runStep(status, 'dump', () =>
+          streamingActivitiesWithin(timeoutMs).dumpToRepository({
+            configuration: configuration.name,
+            snapshotId,
+            target,
+            source: preflight.source,
+            repository,
+            compression: spec.compression,
+            databases: preflight.databases,
+            method,
+            encryptTo: spec.encryption?.age.recipients,
+            args: spec.args,
+            binaryLog: preflight.binaryLog,
+          }),
+        );
+        status.storedBytes = dump.storedBytes;
+        status.rawBytes = dump.rawBytes;
+        const manifest: Manifest = {
+          formatVersion: 1,
           snapshotId,
           configuration: configuration.name,
           repository: repository.name,
+          target: { name: target.name, engine: target.spec.engine, address: preflight.source.address },
+          server: { flavor: preflight.flavor, version: preflight.version, serverId: preflight.serverId },
+          ...(dump.replication ? { replication: dump.replication } : {}),
+          method,
+          startedAt: dump.startedAt,
+          completedAt: dump.completedAt,
           databases: preflight.databases,
-          storedBytes: dump.storedBytes,
-          rawBytes: dump.rawBytes,
-          sha256: dump.sha256,
-          removedSnapshots: retention && !retention.dryRun ? retention.removed.map((r) => r.snapshotId) : [],
-        },
-        metrics: {
-          dataSizeBytes: dump.rawBytes,
-          uploadedBytes: dump.storedBytes,
-          repositorySizeBytes: retention?.storedBytes,
-          snapshotCount: retention?.snapshotCount,
-          snapshotsRemoved: retention && !retention.dryRun ? retention.removedCount : 0,
-        },
-      };
-    }).catch(async (err: unknown) => {
+          compression: spec.compression,
+          data: { file: dump.file, storedBytes: dump.storedBytes, rawBytes: dump.rawBytes, sha256: dump.sha256 },
+          tools: dump.tools,
+          dbkeepVersion: dump.dbkeepVersion,
+          ...(dump.encryption ? { encryption: dump.encryption } : {}),
+          ...(preflight.galera
+            ? {
+                galera: {
+                  node: preflight.galera.node,
+                  clusterStateUuid: preflight.galera.clusterStateUuid,
+                  lastCommitted: preflight.galera.lastCommitted,
+                  // A position in another cluster history bounds nothing.
+                  ...(dump.galera?.clusterStateUuid === preflight.galera.clusterStateUuid
+                    ? { lastCommittedAtEnd: dump.galera.lastCommitted }
+                    : {}),
+                },
+              }
+            : {}),
+        };
+        await runStep(status, 'commit', () => quickActivities.commitSnapshot({ repository, manifest }));
+        // The snapshot is committed: from here on the session has succeeded whatever retention
+        // does; a retention failure is reported on the status and retried by the next session.
+        const retention = await runStep(status, 'retention', () =>
+          pruneActivities.applyRetention({
+            repository,
+            configuration: configuration.name,
+            policy: spec.retention,
+            protect: [snapshotId],
+            dryRun: spec.retention?.dryRun ?? false,
+          }),
+        ).catch((err: unknown) => {
+          status.warning = `retention failed, nothing more was deleted: ${failureMessage(err)}`;
+          return undefined;
+        });
+        hooks = 'post ran';
+        await runHooks(status, 'postBackup', spec.hooks?.postBackup, target);
+        return {
+          result: {
+            outcome: 'succeeded',
+            snapshotId,
+            configuration: configuration.name,
+            repository: repository.name,
+            databases: preflight.databases,
+            storedBytes: dump.storedBytes,
+            rawBytes: dump.rawBytes,
+            sha256: dump.sha256,
+            removedSnapshots: retention && !retention.dryRun ? retention.removed.map((r) => r.snapshotId) : [],
+          },
+          metrics: {
+            dataSizeBytes: dump.rawBytes,
+            uploadedBytes: dump.storedBytes,
+            repositorySizeBytes: retention?.storedBytes,
+            snapshotCount: retention?.snapshotCount,
+            snapshotsRemoved: retention && !retention.dryRun ? retention.removedCount : 0,
+          },
+        };
+      },
+      scheduleGauges(configuration.spec.schedule?.cron),
+    ).catch(async (err: unknown) => {
       if (hooks === 'pre ran') await runHooks(status, 'postBackup', configuration.spec.hooks?.postBackup, target, { sessionFailed: true });
       await notify('failed', status.error ?? failureMessage(err));
       throw err;

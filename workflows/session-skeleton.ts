@@ -23,17 +23,19 @@ export async function runSession<R>(
   status: SessionStatus,
   metrics: SessionIdentity | undefined,
   run: () => Promise<SessionSuccess<R>>,
+  /** Gauges pushed whatever the outcome (a scheduled backup's schedule interval). */
+  always: Pick<SessionMetricsInput, 'scheduleIntervalSeconds'> = {},
 ): Promise<R> {
   setPhase(status, 'Running');
   try {
     const success = await run();
     setPhase(status, 'Succeeded');
-    if (metrics) await reportSessionMetrics({ ...metricLabels(metrics), success: true, ...success.metrics });
+    if (metrics) await reportSessionMetrics({ ...metricLabels(metrics), success: true, ...always, ...success.metrics });
     return success.result;
   } catch (err) {
     status.error = failureMessage(err);
     setPhase(status, 'Failed');
-    if (metrics) await reportSessionMetrics({ ...metricLabels(metrics), success: false });
+    if (metrics) await reportSessionMetrics({ ...metricLabels(metrics), success: false, ...always });
     throw err;
   }
 }

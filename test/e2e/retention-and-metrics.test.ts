@@ -23,7 +23,13 @@ const dbkeep = (...args: string[]): Promise<CommandResult> =>
 function resources(retention: Record<string, unknown> | undefined, password?: string) {
   return stack.resources(
     stack.targetDocument('inventory-db', source, password),
-    configurationDocument('inventory', { target: 'inventory-db', databases: ['inventory'], ...(retention ? { retention } : {}) }),
+    configurationDocument('inventory', {
+      target: 'inventory-db',
+      databases: ['inventory'],
+      // Never applied here: it only gives the sessions a schedule interval to push.
+      schedule: { cron: '0 3 * * 1-5' },
+      ...(retention ? { retention } : {}),
+    }),
   );
 }
 
@@ -153,6 +159,8 @@ describe('metrics', () => {
     lines = await scrape();
     expect(sample(lines, 'dbkeep_session_success', labels)).toBe(0);
     expect(sample(lines, 'dbkeep_session_last_success_timestamp_seconds', labels)).toBe(lastSuccess);
+    // The weekday schedule's longest gap, Friday to Monday: what the stale-backup alert compares with.
+    expect(sample(lines, 'dbkeep_backup_schedule_interval_seconds', labels)).toBe(3 * 86_400);
   });
 
   it('pushes restore and prune sessions under their own kind', async () => {

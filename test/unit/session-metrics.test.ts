@@ -43,13 +43,22 @@ describe('formatSessionMetrics', () => {
   });
 });
 
+describe('the schedule interval of a scheduled backup', () => {
+  it("is pushed with the session's gauges, whatever its outcome, and only for a scheduled configuration", () => {
+    expect(
+      samples(formatSessionMetrics({ ...failedBackup, scheduleIntervalSeconds: 259_200 })).get('dbkeep_backup_schedule_interval_seconds'),
+    ).toBe('259200');
+    expect(samples(formatSessionMetrics(successfulBackup)).has('dbkeep_backup_schedule_interval_seconds')).toBe(false);
+  });
+});
+
 describe('SESSION_METRICS_DOCUMENTATION', () => {
   it('documents exactly the metrics formatSessionMetrics can write, each with the Stash metric it replaces', () => {
-    const written = [...samples(formatSessionMetrics(successfulBackup)).keys()];
+    const written = [...samples(formatSessionMetrics({ ...successfulBackup, scheduleIntervalSeconds: 86_400 })).keys()];
     expect(SESSION_METRICS_DOCUMENTATION.map((row) => row.metric)).toEqual(written);
     for (const row of SESSION_METRICS_DOCUMENTATION) {
       expect(row.help).not.toBe('');
-      expect(row.replacesStash).toMatch(/\bstash_[a-z_]+/);
+      expect(row.replacesStash).toMatch(/\bstash_[a-z_]+|^none: Stash has no such metric$/);
     }
   });
 });
