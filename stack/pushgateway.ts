@@ -59,7 +59,8 @@ export async function startPushgateway(options: PushgatewayOptions): Promise<Pus
   };
 }
 
-async function isReady(url: string): Promise<boolean> {
+/** Whether a Prometheus-project server (Pushgateway, Prometheus) at `url` says it is ready. */
+export async function isReady(url: string): Promise<boolean> {
   const response = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) });
   await response.body?.cancel();
   return response.ok;

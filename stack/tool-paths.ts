@@ -83,6 +83,14 @@ export function promtoolPath(): string {
   return requireInstalled(join(toolCacheDir(), 'prometheus-debian', 'usr', 'bin', 'promtool'), "promtool (Debian's prometheus package)");
 }
 
+/** The Prometheus server of the same package: the dashboard's queries are checked against it. */
+export function prometheusPath(): string {
+  return requireInstalled(
+    join(toolCacheDir(), 'prometheus-debian', 'usr', 'bin', 'prometheus'),
+    "prometheus (Debian's prometheus package)",
+  );
+}
+
 /** The AWS CLI that scripts/bootstrap.sh installs for the "restore without dbkeep" test. */
 export function awsCliPath(): string {
   return requireInstalled(join(toolCacheDir(), 'awscli-1.46.3', 'bin', 'aws'), 'AWS CLI 1.46.3');
