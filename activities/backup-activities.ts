@@ -6,7 +6,8 @@ import type mysql from 'mysql2/promise';
 import { permanentFailure, PermanentFailureType, transientFailure, TransientFailureType } from '../domain/failures';
 import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor';
 import { parseManifest, serializeManifest, type Manifest } from '../domain/manifest';
-import { dataFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
+import { dataFileName, fingerprintFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
+import { DumpFingerprinter, type DumpFingerprint } from '../domain/dump-fingerprint';
 import { parseBackupSessionInput } from '../domain/session-inputs';
 import { USERS_AND_GRANTS_SCHEMA } from '../domain/system-schemas';
 import type {
@@ -23,6 +24,7 @@ import { missingBackupPrivileges, missingPhysicalBackupPrivileges } from '../dom
 import {
   clientFamily,
   compressorVersionCommand,
+  dumpOutputArgs,
   isGaleraTarget,
   logicalDumpCommand,
   type BinaryLogState,
@@ -39,7 +41,8 @@ import { readSessionUserPrivileges, requirePrivileges, type SessionUserPrivilege
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { targetCredentialFiles, withSecretFiles, type SecretFileContents } from '../pipeline/option-file';
 import { resolveTargetCredentials } from '../secrets/target-credentials';
-import { decodeCapturedHead, streamToolToRepository, type CapturedHead } from '../pipeline/stream-pipelines';
+import { decodeCapturedHead, streamReadableToRepository, streamToolToRepository, type CapturedHead } from '../pipeline/stream-pipelines';
+import { Readable } from 'node:stream';
 import { parsePhysicalBackupPosition, parseReplicationPosition, type ReplicationPosition } from '../domain/replication-position';
 import { engineMismatch, flavorOfEngine, serverIdentity, type ServerFlavor } from '../domain/server-flavor';
 import { readToolVersion, ToolFailedError } from '../pipeline/tool-process';
@@ -99,6 +102,8 @@ export interface DumpInput {
   args: string[];
   /** As the preflight read it; absent in inputs of earlier versions (no position recorded). */
   binaryLog?: BinaryLogState;
+  /** Record the dump's fingerprint for restore drills (spec.verification); logical backups only. */
+  fingerprint?: boolean;
 }
 
 export interface DumpResult {
@@ -115,6 +120,8 @@ export interface DumpResult {
   galera?: GaleraPosition;
   /** Where the logical snapshot stands in the source's binary log, as the dump's header says. */
   replication?: ReplicationPosition;
+  /** The stored fingerprint of the dump, when one was recorded. */
+  fingerprint?: { file: string; sha256: string };
 }
 
 export interface GaleraPosition {
@@ -378,14 +385,17 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             ? physicalBackupCommand({ target, optionFile, datadir: input.source.datadir!, scratchDir: scratchDir!, extraArgs: input.args })
             : logicalDumpCommand({ target, optionFile, databases: input.databases, extraArgs: input.args, binaryLog: input.binaryLog });
           const recipientsFile = files['recipients.txt'];
+          const controller = abortOnActivityCancel();
+          const fingerprinter = input.fingerprint && !physical ? new DumpFingerprinter() : undefined;
           const streamed = await streamToolToRepository({
             producer,
             filters: storageFilters({ compression: input.compression, recipientsFile }),
             storage,
             key,
-            controller: abortOnActivityCancel(),
+            controller,
             phase: physical ? 'copying data directory' : 'dumping',
             reportProgress: startHeartbeats,
+            ...(fingerprinter ? { tap: (chunk: Buffer) => fingerprinter.push(chunk) } : {}),
           }).catch((err: unknown) => {
             const failure = err instanceof ToolFailedError && err.exitedOnItsOwn ? classifyToolFailure(err.message) : undefined;
             if (!failure?.permanent || !(err instanceof Error)) throw err;
@@ -395,6 +405,17 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             );
           });
           log.info('backup uploaded', { key, method: input.method, storedBytes: streamed.storedBytes, rawBytes: streamed.rawBytes });
+          // Stored before the manifest, as the data is: a snapshot is listed only once both are there.
+          const fingerprint = fingerprinter
+            ? await storeFingerprint({
+                storage,
+                configuration: input.configuration,
+                snapshotId: input.snapshotId,
+                recipientsFile,
+                controller,
+                fingerprint: fingerprinter.result(dumpOutputArgs(target, input.args)),
+              })
+            : undefined;
           const galera = isGaleraTarget(input.target.spec) ? await galeraPositionAtEnd(input.target, input.source) : undefined;
           const replication = physical
             ? parsePhysicalBackupPosition(streamed.producerStderrTail)
@@ -411,6 +432,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             ...(recipients ? { encryption: { method: 'age' as const, recipients: ageRecipients(recipients) } } : {}),
             ...(galera ? { galera } : {}),
             ...(replication ? { replication } : {}),
+            ...(fingerprint ? { fingerprint } : {}),
           };
         });
       } finally {
@@ -483,4 +505,24 @@ export function ageRecipients(text: string): string[] {
 
 async function versionOf(command: ReturnType<typeof compressorVersionCommand>): Promise<string | undefined> {
   return command ? readToolVersion(command) : undefined;
+}
+
+/** The dump's fingerprint as a small JSON object beside the data, encrypted to the same recipients when the data is. */
+async function storeFingerprint(params: {
+  storage: Storage;
+  configuration: string;
+  snapshotId: string;
+  recipientsFile: string | undefined;
+  controller: AbortController;
+  fingerprint: DumpFingerprint;
+}): Promise<{ file: string; sha256: string }> {
+  const file = fingerprintFileName(params.recipientsFile !== undefined);
+  const stored = await streamReadableToRepository({
+    source: Readable.from([Buffer.from(JSON.stringify(params.fingerprint))]),
+    filters: storageFilters({ compression: { algorithm: 'none' }, recipientsFile: params.recipientsFile }),
+    storage: params.storage,
+    key: snapshotKey(params.configuration, params.snapshotId, file),
+    controller: params.controller,
+  });
+  return { file, sha256: stored.sha256 };
 }

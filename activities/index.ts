@@ -6,6 +6,7 @@ import type { Storage } from '../storage/storage';
 import { createBackupActivities } from './backup-activities';
 import { createBinlogArchiveActivities } from './binlog-archive-activities';
 import { createImportActivities } from './import-activities';
+import { createDrillActivities } from './drill-activities';
 import { createHookActivities } from './hook-activities';
 import { createMetricsActivities } from './metrics-activities';
 import { createNotificationActivities } from './notification-activities';
@@ -59,6 +60,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createImportActivities(resolved),
     ...createMetricsActivities({ pushgatewayUrl: deps.pushgatewayUrl }),
     ...createNotificationActivities(resolved),
+    ...createDrillActivities(resolved),
     runHook: withConcreteTarget(targets, createHookActivities(resolved).runHook),
     ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),
     ...createTargetReadinessActivities({ ...resolved, targets }),

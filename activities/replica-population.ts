@@ -29,7 +29,8 @@ import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { streamRepositoryToTool } from '../pipeline/stream-pipelines';
 import { readToolVersion, startTool, ToolFailedError } from '../pipeline/tool-process';
 import { classifyToolFailure } from '../domain/server-errors';
-import { startLocalServer, stopLeftoverLocalServer } from '../pipeline/local-server';
+import { startLocalServer } from '../pipeline/local-server';
+import { stopLeftoverLocalServer } from '../pipeline/leftover-servers';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
 

@@ -10,13 +10,14 @@ import type { ApplyRetentionResult } from '../activities/retention-activities';
 import type { ArchiveProgress } from '../activities/binlog-archive-activities';
 import type { ArchiveGap } from '../domain/recoverable-window';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
-import { resourceNameSchema } from '../domain/names';
+import { resourceNameSchema, snapshotIdSchema } from '../domain/names';
 import type { Progress } from '../domain/progress';
 import {
   backupWorkflowId,
   binlogArchiveWorkflowId,
   bootstrapWorkflowId,
   DEFAULT_TASK_QUEUE,
+  drillWorkflowId,
   pruneWorkflowId,
   repositoryQueryWorkflowId,
   restoreWorkflowId,
@@ -44,6 +45,7 @@ import type {
   pruneSession,
   recoverableWindowWorkflow,
   repositoryStatusWorkflow,
+  restoreDrill,
   restoreSession,
   volumeRestoreSession,
 } from '../workflows';
@@ -301,6 +303,30 @@ export class DbkeepClient {
         { key: searchAttributes.target, value: target.name },
         { key: searchAttributes.repository, value: repository.name },
         { key: searchAttributes.sessionKind, value: 'backup' },
+      ],
+    });
+  }
+
+  /**
+   * Starts a restore drill (`dbkeep verify`): the snapshot, or the configuration's newest one,
+   * restored into a scratch server and compared with the fingerprint its backup recorded.
+   */
+  async verify(
+    resolved: ResolvedBackupConfiguration,
+    options: { snapshotId?: string } = {},
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreDrill>> {
+    const { configuration, repository } = parseSessionInput('verify', parseBackupSessionInput, resolved);
+    checkInput('verify', z.strictObject({ snapshotId: snapshotIdSchema.optional() }), options, 'options');
+    const snapshotId = options.snapshotId ?? (await this.listSnapshots(repository, configuration.name, 1)).snapshots[0]?.snapshotId;
+    if (!snapshotId) throw new ResourceValidationError(`configuration ${configuration.name} has no snapshot to verify`);
+    return this.temporal.workflow.start<typeof restoreDrill>('restoreDrill', {
+      taskQueue: this.taskQueue,
+      workflowId: drillWorkflowId(configuration.name, snapshotId),
+      args: [{ repository, configuration: configuration.name, snapshotId, identity: configuration.spec.encryption?.age.identity }],
+      staticSummary: `Restore drill of snapshot ${snapshotId} of ${configuration.name}`,
+      typedSearchAttributes: [
+        { key: searchAttributes.configuration, value: configuration.name },
+        { key: searchAttributes.repository, value: repository.name },
       ],
     });
   }

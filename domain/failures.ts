@@ -47,6 +47,8 @@ export const PermanentFailureType = {
   NotificationRejected: 'NotificationRejected',
   /** A hook with `onFailure: fail` failed: its statement was refused, its request answered with an error, or its timeout passed. */
   HookFailed: 'HookFailed',
+  /** A restore drill's restored copy differs from the fingerprint recorded at backup time; the message names what differs. */
+  DrillFailed: 'DrillFailed',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

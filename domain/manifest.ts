@@ -82,6 +82,17 @@ export const manifestSchema = z.object({
       lastCommittedAtEnd: z.number().int().optional(),
     })
     .optional(),
+  /**
+   * A logical snapshot of a configuration with spec.verification: the dump's fingerprint
+   * (domain/dump-fingerprint.ts), stored beside the data (age-encrypted when the data is), which
+   * a restore drill compares the restored copy with.
+   */
+  fingerprint: z
+    .object({
+      file: z.string().regex(/^[A-Za-z0-9._-]+$/),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .optional(),
   dbkeepVersion: z.string(),
 });
 

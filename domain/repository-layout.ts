@@ -25,6 +25,16 @@ export function storedSuffix(algorithm: CompressionAlgorithm, encrypted: boolean
   return `${EXTENSIONS[algorithm]}${encrypted ? '.age' : ''}`;
 }
 
+/** The dump's fingerprint in a snapshot's folder (manifest `fingerprint`), `.age` when the snapshot is encrypted. */
+export function fingerprintFileName(encrypted: boolean): string {
+  return `fingerprint.json${encrypted ? '.age' : ''}`;
+}
+
+/** The last restore drill's outcome of a snapshot, beside its manifest (`dbkeep snapshots` shows it). */
+export function drillOutcomeKey(configuration: string, snapshotId: string): string {
+  return `${configuration}/${snapshotId}/verification.json`;
+}
+
 export function configurationPrefix(configuration: string): string {
   return `${configuration}/`;
 }

@@ -363,6 +363,16 @@ export const backupConfigurationSpecSchema = z
     notifications: notificationsSchema.optional(),
     /** Run on the configuration's Target before and after every backup session (domain/hooks.ts, docs/hooks.md). */
     hooks: backupHooksSchema.optional(),
+    /**
+     * Restore drills (docs/restore-drills.md): every logical snapshot records its dump's
+     * fingerprint, and `dbkeep verify` restores one into a scratch server and compares.
+     */
+    verification: z
+      .strictObject({
+        /** Where the scratch server runs: `local`, a server the worker starts from its own binaries. */
+        scratch: z.enum(['local']).default('local'),
+      })
+      .optional(),
   })
   // Which options are refused depends on the tool, so on the method (domain/tool-arguments.ts).
   .superRefine((spec, ctx) => addToolArgumentIssues(ctx, spec.args, spec.method === 'physical' ? 'physical' : 'dump', ['args']));

@@ -84,3 +84,8 @@ export function binlogArchiveWorkflowId(configuration: string): string {
 export function notificationWorkflowId(configuration: string, snapshotId: string): string {
   return `notify/${configuration}/${snapshotId}`;
 }
+
+/** A restore drill of one snapshot: `verify/<configuration>/<snapshot-id>`. */
+export function drillWorkflowId(configuration: string, snapshotId: string): string {
+  return `verify/${configuration}/${snapshotId}`;
+}

@@ -237,12 +237,24 @@ export interface LocalServerPaths {
 /**
  * A server of the worker's own on a restored data directory (pipeline/local-server.ts), reachable
  * by nothing but the worker: no TCP port (nor MySQL's X protocol), a socket in a private
- * directory, so no grant tables are needed; no binary log (what it applies is the source's
- * history, not its own); no event scheduler and no replication threads, so nothing but what the
+ * directory, so grant tables can be skipped on restored data; no binary log (what it applies is the source's
+ * history, not its own); the event scheduler off and no replication threads, so nothing but what the
  * worker sends changes the data; no option file of the host. `user` is whom a worker running as
  * root runs it as (the data directory's owner): the servers refuse to run as root otherwise.
  */
-export function localServerCommand(engine: Engine, paths: LocalServerPaths, user?: string): ToolCommand {
+export function localServerCommand(
+  engine: Engine,
+  paths: LocalServerPaths,
+  options: {
+    user?: string;
+    /**
+     * `skip` (restored data, whose users' passwords the worker does not know): no grant tables,
+     * which also disables the event scheduler, so a CREATE EVENT is refused. `use` (a data
+     * directory the worker initialized, root without a password): events and users can be created.
+     */
+    grantTables?: 'skip' | 'use';
+  } = {},
+): ToolCommand {
   const mysql = clientFamily(engine) === 'mysql';
   return {
     command: CLIENT_TOOLS[engine].server,
@@ -253,13 +265,38 @@ export function localServerCommand(engine: Engine, paths: LocalServerPaths, user
       `--pid-file=${paths.pidFile}`,
       `--tmpdir=${paths.tmpdir}`,
       '--skip-networking',
-      '--skip-grant-tables',
+      ...((options.grantTables ?? 'skip') === 'skip' ? ['--skip-grant-tables'] : []),
       '--skip-log-bin',
-      '--event-scheduler=DISABLED',
+      // OFF, not DISABLED: events are created as the data says, and none runs.
+      '--event-scheduler=OFF',
       ...(mysql ? ['--skip-replica-start', '--mysqlx=OFF'] : ['--skip-slave-start']),
-      ...(user === undefined ? [] : [`--user=${user}`]),
+      ...(options.user === undefined ? [] : [`--user=${options.user}`]),
     ],
   };
+}
+
+/**
+ * Makes an empty data directory a server of the engine starts on, for a worker's own server (a
+ * restore drill's scratch server): system tables, and root@localhost without a password (the
+ * server runs without grant tables anyway). Without a host name lookup (`--cross-bootstrap`).
+ */
+export function initializeDataDirectoryCommand(engine: Engine, datadir: string): ToolCommand {
+  if (clientFamily(engine) === 'mysql') {
+    return { command: CLIENT_TOOLS[engine].server, args: ['--no-defaults', '--initialize-insecure', `--datadir=${datadir}`] };
+  }
+  return {
+    command: 'mariadb-install-db',
+    args: ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--cross-bootstrap'],
+  };
+}
+
+/**
+ * The dump tool's options that change what it writes, beyond dbkeep's own: a Galera target's
+ * (no LOCK TABLES, mysql.global_priv left out) and the configuration's `args`. A restore drill
+ * dumps the restored copy again with these, so both dumps read alike.
+ */
+export function dumpOutputArgs(target: TargetSpec, extraArgs: readonly string[]): string[] {
+  return [...galeraDumpArgs(target), ...extraArgs];
 }
 
 /** The client into a worker's own server; the option file (no password: no grant tables) keeps the host's my.cnf out. */

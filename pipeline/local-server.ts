@@ -1,15 +1,13 @@
-import { access, chown, constants, readFile, rm } from 'node:fs/promises';
+import { access, chown, constants, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Engine } from '../domain/resources';
 import { localServerCommand } from '../domain/tool-commands';
+import { LOCAL_SERVER_PID_FILE } from './leftover-servers';
 import { makeScratchDirectory } from './scratch-directory';
 import { startTool, ToolFailedError } from './tool-process';
-
-/** Where a worker's own server writes its pid, in the data directory, so a later worker finds one a killed worker left running. */
-export const LOCAL_SERVER_PID_FILE = 'dbkeep-local-server.pid';
 
 const READY_POLL_MS = 250;
 // InnoDB's recovery of a large prepared backup, or a slow volume, may take minutes.
@@ -34,6 +32,8 @@ export async function startLocalServer(params: {
   engine: Engine;
   datadir: string;
   owner?: { uid: number; gid: number };
+  /** As domain/tool-commands.ts localServerCommand says; default `skip`. */
+  grantTables?: 'skip' | 'use';
   signal: AbortSignal;
 }): Promise<LocalServer> {
   const runDir = await makeScratchDirectory('server');
@@ -42,7 +42,7 @@ export async function startLocalServer(params: {
   const command = localServerCommand(
     params.engine,
     { datadir: params.datadir, socket, pidFile: path.join(params.datadir, LOCAL_SERVER_PID_FILE), tmpdir: runDir },
-    params.owner ? String(params.owner.uid) : undefined,
+    { ...(params.owner ? { user: String(params.owner.uid) } : {}), ...(params.grantTables ? { grantTables: params.grantTables } : {}) },
   );
   const server = startTool(
     { ...command, command: await serverExecutable(command.command) },
@@ -118,21 +118,4 @@ async function isExecutable(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/**
- * Stops a server a killed worker left running on `datadir` (its pid file is there), so that
- * nothing writes to the directory while a new attempt replaces its contents.
- */
-export async function stopLeftoverLocalServer(datadir: string): Promise<void> {
-  const pid = Number((await readFile(path.join(datadir, LOCAL_SERVER_PID_FILE), 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 0 || !(await isServerOn(pid, datadir))) return;
-  process.kill(pid, 'SIGKILL');
-  for (let waited = 0; (await isServerOn(pid, datadir)) && waited < 60_000; waited += 100) await sleep(100);
-}
-
-/** Whether `pid` is a server started on `datadir` (a pid may have been reused by anything since). */
-async function isServerOn(pid: number, datadir: string): Promise<boolean> {
-  const commandLine = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return commandLine.split('\0').includes(`--datadir=${datadir}`);
 }

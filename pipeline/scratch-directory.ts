@@ -1,17 +1,19 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { stopLeftoverLocalServer } from './leftover-servers';
 
 /**
  * Private directories an activity works in under the worker's TMPDIR: `cred` holds secret files
  * for the tools, `restore` the staged segments of a parallel restore, `binlog` the binary log
  * file the archiver's replication client is writing, `server` the socket and temporary files of a
- * worker's own server (pipeline/local-server.ts). The pid in the name lets
+ * worker's own server (pipeline/local-server.ts), `drill` a restore drill's scratch data directory
+ * (`data/`, whose server a later worker stops before removing it). The pid in the name lets
  * a later worker remove what a killed one could not (removeOrphanedScratchDirectories).
  */
-export type ScratchPurpose = 'cred' | 'restore' | 'binlog' | 'server';
+export type ScratchPurpose = 'cred' | 'restore' | 'binlog' | 'server' | 'drill';
 
-const NAME = /^dbkeep-(cred|restore|binlog|server)-(\d+)-/;
+const NAME = /^dbkeep-(cred|restore|binlog|server|drill)-(\d+)-/;
 
 /** A new 0700 directory; the caller removes it (`rm(dir, { recursive: true, force: true })`) in a finally. */
 export async function makeScratchDirectory(purpose: ScratchPurpose): Promise<string> {
@@ -24,6 +26,8 @@ export async function removeOrphanedScratchDirectories(): Promise<void> {
   for (const entry of entries) {
     const pid = Number(NAME.exec(entry)?.[2]);
     if (!pid || isRunning(pid)) continue;
+    // A killed worker's drill leaves its scratch server running on the directory.
+    await stopLeftoverLocalServer(path.join(os.tmpdir(), entry, 'data')).catch(() => undefined);
     await rm(path.join(os.tmpdir(), entry), { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -89,16 +89,20 @@ export async function streamToolToRepository(params: {
   controller: AbortController;
   phase: string;
   reportProgress: ProgressReporter;
+  /** Shown every byte the producer writes (a dump's fingerprinter): the stream then passes through Node. */
+  tap?: (chunk: Buffer) => void;
 }): Promise<StreamedObject & { head: CapturedHead; producerStderrTail: string }> {
   const { signal } = params.controller;
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
   const [first, ...rest] = params.filters;
   const direct =
-    first?.command === 'zstd' ? startTool(verboseZstd(first), { signal, stdin: producer.child.stdout!, stdout: 'pipe' }) : undefined;
+    first?.command === 'zstd' && !params.tap
+      ? startTool(verboseZstd(first), { signal, stdin: producer.child.stdout!, stdout: 'pipe' })
+      : undefined;
   // zstd holds its own copy of the pipe; ours must close, or the producer's 'close' never comes.
   if (direct) producer.child.stdout!.destroy();
   // Counts the uncompressed bytes when they pass through Node (no direct zstd).
-  const raw = direct ? undefined : new ByteMeter({ sha256: false });
+  const raw = direct ? undefined : new ByteMeter({ sha256: false, ...(params.tap ? { observe: params.tap } : {}) });
   let producersDone: Promise<unknown> = producer.finished;
   // The upload's body only ends once every tool exited 0; otherwise it errors and the upload aborts.
   const stored = new ByteMeter({ sha256: true, beforeEnd: () => producersDone.then(() => undefined) });

@@ -29,6 +29,7 @@ type PruneActivities = Pick<DbkeepActivities, 'applyRetention'>;
 type MetricsActivities = Pick<DbkeepActivities, 'pushSessionMetrics'>;
 type NotificationStateActivities = Pick<DbkeepActivities, 'recordSessionOutcome'>;
 type DeliveryActivities = Pick<DbkeepActivities, 'deliverNotification'>;
+type DrillActivities = Pick<DbkeepActivities, 'runRestoreDrill'>;
 
 const QUICK_OPTIONS = {
   startToCloseTimeout: '2 minutes',
@@ -98,4 +99,10 @@ export const deliveryActivities = proxyActivities<DeliveryActivities>({
   startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '24 hours',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+/** A restore drill: as long as the restore takes, bounded by its heartbeat like the streaming activities. */
+export const drillActivities = proxyActivities<DrillActivities>({
+  ...STREAMING_OPTIONS,
+  retry: { ...STREAMING_OPTIONS.retry, maximumAttempts: 3 },
 });

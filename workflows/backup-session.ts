@@ -109,6 +109,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
             encryptTo: spec.encryption?.age.recipients,
             args: spec.args,
             binaryLog: preflight.binaryLog,
+            ...(spec.verification && method === 'logical' ? { fingerprint: true } : {}),
           }),
         );
         status.storedBytes = dump.storedBytes;
@@ -130,6 +131,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
           tools: dump.tools,
           dbkeepVersion: dump.dbkeepVersion,
           ...(dump.encryption ? { encryption: dump.encryption } : {}),
+          ...(dump.fingerprint ? { fingerprint: dump.fingerprint } : {}),
           ...(preflight.galera
             ? {
                 galera: {

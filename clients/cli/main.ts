@@ -9,6 +9,7 @@ import { codecServerCommand, devCommand, replicaWorkerCommand, workerCommand } f
 import { inputCommand } from './input-commands';
 import { importCommand, pruneCommand, repoCommand } from './repository-commands';
 import { pitrCommand } from './pitr-commands';
+import { verifyCommand } from './verify-commands';
 import { applyCommand, deleteCommand, pauseOrResumeCommand, schedulesCommand, triggerCommand } from './schedule-commands';
 import { backupCommand, bootstrapCommand, restoreCommand, sessionsCommand, snapshotsCommand, statusCommand } from './session-commands';
 
@@ -30,6 +31,7 @@ Usage:
   dbkeep apply     -f FILE... [--json]                  create or update schedules and binary log archives (idempotent)
   dbkeep delete    NAME...                              delete schedules, stop archives (snapshots stay)
   dbkeep pitr status -f FILE... --config NAME [--json]  the recoverable window(s), the archive's lag and its gaps
+  dbkeep verify    -f FILE... --config NAME [--snapshot ID] [--wait] [--json]   a restore drill into a scratch server
   dbkeep pause     NAME [--note TEXT]  |  dbkeep resume NAME [--note TEXT]
   dbkeep trigger   NAME                                 run a scheduled session now
   dbkeep schedules [--json]                             name, cron, next run, last result, paused
@@ -52,6 +54,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   backup: backupCommand,
   snapshots: snapshotsCommand,
   restore: restoreCommand,
+  verify: verifyCommand,
   status: statusCommand,
   sessions: sessionsCommand,
   apply: applyCommand,

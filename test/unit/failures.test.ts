@@ -53,6 +53,7 @@ describe('permanentFailure', () => {
       'LocalServerFailed',
       'NotificationRejected',
       'HookFailed',
+      'DrillFailed',
     ]);
   });
 });

@@ -195,14 +195,15 @@ describe("a worker's own server (localServerCommand)", () => {
         '--skip-networking',
         '--skip-grant-tables',
         '--skip-log-bin',
-        '--event-scheduler=DISABLED',
+        '--event-scheduler=OFF',
         '--skip-slave-start',
       ],
     });
   });
 
   it("runs MySQL's server without its X protocol either, as the volume's owner when asked", () => {
-    const mysqld = localServerCommand('mysql', paths, '999');
+    const mysqld = localServerCommand('mysql', paths, { user: '999', grantTables: 'use' });
+    expect(mysqld.args).not.toContain('--skip-grant-tables');
     expect(mysqld.command).toBe('mysqld');
     expect(mysqld.args.slice(-3)).toEqual(['--skip-replica-start', '--mysqlx=OFF', '--user=999']);
   });

@@ -1,0 +1,218 @@
+import { log } from '@temporalio/activity';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { DumpFingerprinter, dumpFingerprintSchema, fingerprintDifferences, type DumpFingerprint } from '../domain/dump-fingerprint';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import type { Manifest } from '../domain/manifest';
+import type { Progress } from '../domain/progress';
+import { drillOutcomeKey, snapshotKey } from '../domain/repository-layout';
+import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import type { SecretRef } from '../domain/secret-ref';
+import {
+  initializeDataDirectoryCommand,
+  localServerClientCommand,
+  logicalDumpCommand,
+  optionFileContents,
+  restoreFilters,
+} from '../domain/tool-commands';
+import type { SecretResolver } from '../secrets/secret-resolver';
+import type { Storage } from '../storage/storage';
+import { startLocalServer } from '../pipeline/local-server';
+import { withSecretFiles } from '../pipeline/option-file';
+import { makeScratchDirectory } from '../pipeline/scratch-directory';
+import { runStages } from '../pipeline/stages';
+import { streamRepositoryToSink, streamRepositoryToTool } from '../pipeline/stream-pipelines';
+import { startTool } from '../pipeline/tool-process';
+import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
+import { resolveSnapshotIdentity } from './snapshot-decryption';
+
+export interface RestoreDrillInput {
+  repository: Named<RepositorySpec>;
+  manifest: Manifest;
+  /** The configuration's age identity, for encrypted snapshots. */
+  identity?: SecretRef;
+}
+
+/** What a drill found, as `<configuration>/<snapshot-id>/verification.json` records it. */
+export interface DrillOutcome {
+  snapshotId: string;
+  passed: boolean;
+  verifiedAt: string;
+  /** From the scratch server's start to the end of the comparison. */
+  durationSeconds: number;
+  /** The restore alone: the measured RTO of this snapshot on this worker. */
+  restoreSeconds: number;
+  /** SQL bytes applied, and their rate during the restore. */
+  restoredBytes: number;
+  restoreBytesPerSecond: number;
+  tables: number;
+  /** What differs from the fingerprint recorded at backup time, one line per table or object (at most 50). */
+  differences: string[];
+}
+
+const MAX_DIFFERENCES = 50;
+
+export function createDrillActivities(deps: {
+  secrets: SecretResolver;
+  openStorage: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
+}) {
+  return {
+    /**
+     * A restore drill of a logical snapshot (docs/restore-drills.md): a scratch server of the
+     * worker's own on an empty data directory, the snapshot restored into it (its SHA-256
+     * checked), the restored databases dumped again with the backup's options and fingerprinted,
+     * compared with the fingerprint recorded at backup time, the outcome stored beside the
+     * snapshot; the scratch server and its directory are removed whatever happens.
+     */
+    async runRestoreDrill(input: RestoreDrillInput): Promise<DrillOutcome> {
+      const { manifest } = input;
+      if (manifest.method !== 'logical' || !manifest.fingerprint) {
+        throw permanentFailure(
+          PermanentFailureType.InvalidInput,
+          `snapshot ${manifest.snapshotId} has no fingerprint to compare with: only logical snapshots taken with spec.verification set record one`,
+        );
+      }
+      const engine = manifest.target.engine;
+      const storage = await deps.openStorage(input.repository, deps.secrets);
+      const progress: Progress = { phase: 'reading the fingerprint', bytesRead: 0, bytesWritten: 0 };
+      const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
+      const controller = abortOnActivityCancel();
+      const scratch = await makeScratchDirectory('drill');
+      try {
+        const identity = await resolveSnapshotIdentity(manifest, input.identity, deps.secrets);
+        return await withSecretFiles(
+          { 'client.cnf': optionFileContents(undefined), ...(identity ? { identity } : {}) },
+          async (files: Record<string, string>) => {
+            const recorded = await readFingerprint(storage, manifest, files.identity, controller);
+            // The stored object is checked whole first: a damaged one may not even decompress,
+            // and that is a checksum failure, not a tool failing (which would be retried).
+            progress.phase = 'checking the stored object';
+            await checkStoredObject(storage, manifest, controller, progress);
+            progress.phase = 'starting the scratch server';
+            const started = Date.now();
+            const datadir = path.join(scratch, 'data');
+            await mkdir(datadir);
+            await startTool(initializeDataDirectoryCommand(engine, datadir), {
+              signal: controller.signal,
+              stdin: 'ignore',
+              stdout: 'ignore',
+            }).finished;
+            const owner = process.getuid?.() === 0 ? { uid: 0, gid: 0 } : undefined;
+            const server = await startLocalServer({ engine, datadir, owner, grantTables: 'use', signal: controller.signal });
+            try {
+              progress.phase = 'restoring';
+              const restoreStarted = Date.now();
+              const restored = await streamRepositoryToTool({
+                storage,
+                key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
+                filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+                consumer: localServerClientCommand(engine, files['client.cnf']!, server.socket),
+                controller,
+                progress,
+              });
+              const restoreSeconds = (Date.now() - restoreStarted) / 1000;
+              if (restored.sha256 !== manifest.data.sha256) {
+                throw permanentFailure(
+                  PermanentFailureType.ChecksumMismatch,
+                  `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed before comparing`,
+                );
+              }
+              progress.phase = 'fingerprinting the restored copy';
+              const target: TargetSpec = { engine, socket: server.socket, port: 3306, user: 'root' };
+              const dump = startTool(
+                logicalDumpCommand({
+                  target,
+                  optionFile: files['client.cnf']!,
+                  databases: manifest.databases,
+                  extraArgs: recorded.dumpArgs,
+                }),
+                { signal: controller.signal, stdin: 'ignore', stdout: 'pipe' },
+              );
+              const reader = new DumpFingerprinter();
+              const sink = new Writable({
+                write(chunk: Buffer, _encoding, callback) {
+                  reader.push(chunk);
+                  progress.bytesWritten += chunk.length;
+                  callback();
+                },
+              });
+              await runStages(controller, [dump.finished, pipeline(dump.child.stdout!, sink, { signal: controller.signal })]);
+              const differences = fingerprintDifferences(recorded, reader.result(recorded.dumpArgs));
+              const outcome: DrillOutcome = {
+                snapshotId: manifest.snapshotId,
+                passed: differences.length === 0,
+                verifiedAt: new Date().toISOString(),
+                durationSeconds: (Date.now() - started) / 1000,
+                restoreSeconds,
+                restoredBytes: restored.rawBytes,
+                restoreBytesPerSecond: restoreSeconds > 0 ? Math.round(restored.rawBytes / restoreSeconds) : 0,
+                tables: Object.keys(recorded.tables).length,
+                differences: differences.slice(0, MAX_DIFFERENCES),
+              };
+              await storage.putBytes(drillOutcomeKey(manifest.configuration, manifest.snapshotId), Buffer.from(JSON.stringify(outcome)));
+              log.info('restore drill done', { ...outcome, differences: outcome.differences.length });
+              return outcome;
+            } finally {
+              await server.stop().catch((error: unknown) => log.warn('scratch server did not stop cleanly', { error: String(error) }));
+            }
+          },
+        );
+      } finally {
+        stopHeartbeats();
+        await rm(scratch, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** The fingerprint recorded at backup time, checked against the SHA-256 its manifest gives. */
+async function readFingerprint(
+  storage: Storage,
+  manifest: Manifest,
+  identityFile: string | undefined,
+  controller: AbortController,
+): Promise<DumpFingerprint> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  const stored = await streamRepositoryToSink({
+    storage,
+    key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.fingerprint!.file),
+    filters: restoreFilters({ algorithm: 'none', identityFile: manifest.fingerprint!.file.endsWith('.age') ? identityFile : undefined }),
+    sink,
+    controller,
+    progress: { phase: 'reading the fingerprint', bytesRead: 0, bytesWritten: 0 },
+  });
+  if (stored.sha256 !== manifest.fingerprint!.sha256) {
+    throw permanentFailure(
+      PermanentFailureType.ChecksumMismatch,
+      `snapshot ${manifest.snapshotId}: its fingerprint object does not match the manifest (sha256)`,
+    );
+  }
+  return dumpFingerprintSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+}
+
+/** Reads the snapshot's data object once and compares its SHA-256 with the manifest's. */
+async function checkStoredObject(storage: Storage, manifest: Manifest, controller: AbortController, progress: Progress): Promise<void> {
+  const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  const stored = await streamRepositoryToSink({
+    storage,
+    key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
+    filters: [],
+    sink: discard,
+    controller,
+    progress,
+  });
+  if (stored.sha256 !== manifest.data.sha256) {
+    throw permanentFailure(
+      PermanentFailureType.ChecksumMismatch,
+      `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed before restoring`,
+    );
+  }
+}

@@ -1,0 +1,215 @@
+import { createHash, type Hash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * A logical dump's fingerprint, read from the dump stream itself as it leaves the dump tool:
+ * per table its row count and the SHA-256 of its INSERT statements, and per object (a table's
+ * definition and triggers, a view, the database's routines, its events) the SHA-256 of what
+ * the dump says about it. Nothing is asked of the source, so it costs the source nothing.
+ *
+ * A restore drill dumps the restored copy again with the same tool and options and reads it the
+ * same way: equal fingerprints mean the restored databases hold exactly the rows and objects the
+ * backup read. Comment lines (the dump's date, host, server version, binary log position) are
+ * left out; everything else the dump writes is part of it, in the dump's order.
+ */
+export const dumpFingerprintSchema = z.object({
+  formatVersion: z.literal(1),
+  /** The dump tool's options that shaped its output (domain/tool-commands.ts dumpOutputArgs): a drill's dump of the restored copy uses them too. */
+  dumpArgs: z.array(z.string()).default([]),
+  /** `database.table` → its rows and the hash of its data. */
+  tables: z.record(z.string(), z.object({ rows: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  /** `database: table t`, `database: view v`, `database: routines`, `database: events` → the hash of its definition. */
+  definitions: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
+});
+export type DumpFingerprint = z.infer<typeof dumpFingerprintSchema>;
+
+const NEWLINE = 0x0a;
+const QUOTE = 0x27;
+const BACKSLASH = 0x5c;
+const OPEN = 0x28;
+const CLOSE = 0x29;
+const SEMICOLON = 0x3b;
+/** A line's start is kept until it says what it is: long enough for `INSERT INTO`, a name and a column list. */
+const LINE_HEAD_BYTES = 64 * 1024;
+// mariadb-dump lists the columns when a table has invisible ones: `INSERT INTO `t` (`a`, `b`) VALUES`.
+const INSERT_LINE = /^INSERT INTO `((?:[^`]|``)+)`.*? VALUES/;
+const IDENTIFIER = /`((?:[^`]|``)+)`/;
+
+type Mode =
+  | { kind: 'line-start' }
+  /** The first bytes of a line, until it can be classified. */
+  | { kind: 'head'; bytes: Buffer[]; length: number }
+  /** The rest of a line that is not an INSERT: hashed into the current section (or dropped: a comment). */
+  | { kind: 'rest'; comment: boolean }
+  /** Inside an INSERT statement's values. */
+  | { kind: 'insert'; table: string; inQuote: boolean; escaped: boolean; depth: number };
+
+/** Reads a dump in chunks of any size and returns its fingerprint at the end. Memory: one line's head and a hash per object. */
+export class DumpFingerprinter {
+  private mode: Mode = { kind: 'line-start' };
+  private database = '';
+  /** The section the lines that are not INSERTs belong to; none before the first marker (the dump's header). */
+  private section: string | undefined;
+  private readonly tableData = new Map<string, { rows: number; hash: Hash }>();
+  private readonly definitions = new Map<string, Hash>();
+  /** A comment line's text, for the section markers. */
+  private comment = '';
+
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      const mode = this.mode;
+      switch (mode.kind) {
+        case 'line-start':
+          this.mode = { kind: 'head', bytes: [], length: 0 };
+          break;
+        case 'head':
+          at = this.readHead(mode, chunk, at);
+          break;
+        case 'rest':
+          at = this.readRest(mode, chunk, at);
+          break;
+        case 'insert':
+          at = this.readInsert(mode, chunk, at);
+          break;
+      }
+    }
+  }
+
+  /** The fingerprint of everything pushed; a line without its newline at the end counts as complete. */
+  result(dumpArgs: readonly string[] = []): DumpFingerprint {
+    if (this.mode.kind === 'head') this.classify(this.mode);
+    if (this.mode.kind === 'rest' && this.mode.comment) this.endComment();
+    const tables: DumpFingerprint['tables'] = {};
+    for (const [name, data] of [...this.tableData].sort(([a], [b]) => a.localeCompare(b))) {
+      tables[name] = { rows: data.rows, sha256: data.hash.copy().digest('hex') };
+    }
+    const definitions: DumpFingerprint['definitions'] = {};
+    for (const [name, hash] of [...this.definitions].sort(([a], [b]) => a.localeCompare(b))) {
+      definitions[name] = hash.copy().digest('hex');
+    }
+    return { formatVersion: 1, dumpArgs: [...dumpArgs], tables, definitions };
+  }
+
+  private readHead(mode: Extract<Mode, { kind: 'head' }>, chunk: Buffer, at: number): number {
+    const newline = chunk.indexOf(NEWLINE, at);
+    const end = Math.min(newline === -1 ? chunk.length : newline, at + LINE_HEAD_BYTES - mode.length);
+    mode.bytes.push(chunk.subarray(at, end));
+    mode.length += end - at;
+    if (end === newline || mode.length >= LINE_HEAD_BYTES) this.classify(mode);
+    return end;
+  }
+
+  /** Decides what the line is from its head, then feeds the head to what reads the rest. */
+  private classify(mode: Extract<Mode, { kind: 'head' }>): void {
+    const head = Buffer.concat(mode.bytes, mode.length);
+    const text = head.toString('latin1');
+    const insert = INSERT_LINE.exec(text);
+    if (insert && this.section !== undefined) {
+      const table = `${this.database}.${insert[1]!.replace(/``/g, '`')}`;
+      // The rows are counted from VALUES on: a column list's parentheses are no row.
+      const values = Buffer.byteLength(insert[0], 'latin1');
+      this.dataOf(table).hash.update(head.subarray(0, values));
+      this.mode = { kind: 'insert', table, inQuote: false, escaped: false, depth: 0 };
+      this.readInsert(this.mode, head, values);
+      return;
+    }
+    const comment = text.startsWith('--');
+    this.mode = { kind: 'rest', comment };
+    if (comment) this.comment = '';
+    this.readRest(this.mode, head, 0);
+  }
+
+  private readRest(mode: Extract<Mode, { kind: 'rest' }>, chunk: Buffer, at: number): number {
+    const newline = chunk.indexOf(NEWLINE, at);
+    const end = newline === -1 ? chunk.length : newline + 1;
+    if (mode.comment) {
+      if (this.comment.length < LINE_HEAD_BYTES) this.comment += chunk.subarray(at, Math.min(end, at + LINE_HEAD_BYTES)).toString('utf8');
+    } else if (this.section !== undefined) {
+      this.definitionOf(this.section).update(chunk.subarray(at, end));
+    }
+    if (newline !== -1) {
+      if (mode.comment) this.endComment();
+      this.mode = { kind: 'line-start' };
+    }
+    return end;
+  }
+
+  /** Counts the rows of an INSERT (each `(` at depth 0 outside a string) and hashes it, up to its `;`. */
+  private readInsert(mode: Extract<Mode, { kind: 'insert' }>, chunk: Buffer, at: number): number {
+    const data = this.dataOf(mode.table);
+    let i = at;
+    let ended = false;
+    for (; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (mode.inQuote) {
+        if (mode.escaped) mode.escaped = false;
+        else if (byte === BACKSLASH) mode.escaped = true;
+        else if (byte === QUOTE) mode.inQuote = false;
+      } else if (byte === QUOTE) mode.inQuote = true;
+      else if (byte === OPEN) {
+        if (mode.depth++ === 0) data.rows += 1;
+      } else if (byte === CLOSE) mode.depth -= 1;
+      else if (byte === SEMICOLON && mode.depth === 0) {
+        ended = true;
+        i += 1;
+        break;
+      }
+    }
+    data.hash.update(chunk.subarray(at, i));
+    // What follows the `;` on its line (its newline) is read as the rest of a line.
+    if (ended) this.mode = { kind: 'rest', comment: false };
+    return i;
+  }
+
+  /** Section markers, as mysqldump and mariadb-dump write them. */
+  private endComment(): void {
+    const text = this.comment.trim();
+    const name = IDENTIFIER.exec(text)?.[1]?.replace(/``/g, '`');
+    if (text.startsWith('-- Current Database:') && name !== undefined) {
+      this.database = name;
+      this.section = `${name}: database`;
+    } else if (/^-- (Table structure|Dumping data) for table /.test(text) && name !== undefined) {
+      this.section = `${this.database}: table ${name}`;
+      if (text.startsWith('-- Dumping data')) this.dataOf(`${this.database}.${name}`);
+    } else if (/^-- Temporary (table|view) structure for view /.test(text) && name !== undefined) {
+      this.section = `${this.database}: view ${name} (placeholder)`;
+    } else if (text.startsWith('-- Final view structure for view ') && name !== undefined) {
+      this.section = `${this.database}: view ${name}`;
+    } else if (text.startsWith('-- Dumping events for database ')) {
+      this.section = `${this.database}: events`;
+    } else if (text.startsWith('-- Dumping routines for database ')) {
+      this.section = `${this.database}: routines`;
+    }
+  }
+
+  private dataOf(table: string): { rows: number; hash: Hash } {
+    let data = this.tableData.get(table);
+    if (!data) this.tableData.set(table, (data = { rows: 0, hash: createHash('sha256') }));
+    return data;
+  }
+
+  private definitionOf(section: string): Hash {
+    let hash = this.definitions.get(section);
+    if (!hash) this.definitions.set(section, (hash = createHash('sha256')));
+    return hash;
+  }
+}
+
+/** What differs between the fingerprint recorded at backup time and a restored copy's, one line per table or object. */
+export function fingerprintDifferences(recorded: DumpFingerprint, restored: DumpFingerprint): string[] {
+  const differences: string[] = [];
+  for (const name of new Set([...Object.keys(recorded.tables), ...Object.keys(restored.tables)])) {
+    const [want, got] = [recorded.tables[name], restored.tables[name]];
+    if (!got) differences.push(`table ${name}: missing after the restore`);
+    else if (!want) differences.push(`table ${name}: not in the snapshot's fingerprint`);
+    else if (want.rows !== got.rows) differences.push(`table ${name}: ${got.rows} rows, ${want.rows} recorded`);
+    else if (want.sha256 !== got.sha256) differences.push(`table ${name}: same ${want.rows} rows, different data`);
+  }
+  for (const name of new Set([...Object.keys(recorded.definitions), ...Object.keys(restored.definitions)])) {
+    const [want, got] = [recorded.definitions[name], restored.definitions[name]];
+    if (want !== got)
+      differences.push(`${name}: ${!got ? 'missing after the restore' : !want ? 'not in the snapshot' : 'definition differs'}`);
+  }
+  return differences.sort();
+}

@@ -1,0 +1,166 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { dumpFingerprintSchema } from '../../domain/dump-fingerprint';
+import { parseManifest, type Manifest } from '../../domain/manifest';
+import { resolveBackupConfiguration } from '../../domain/resource-set';
+import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { runDbkeep } from '../support/cli-runner';
+import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { createFeatureDatabase, FEATURES_DATABASE } from '../support/feature-database';
+import { createAwkwardDatabase, AWKWARD_DATABASE } from '../support/sample-data';
+import { workflowFailureOf } from '../support/workflow-failure';
+
+/**
+ * Restore drills on MariaDB 10.11: a logical backup of a configuration with spec.verification
+ * records its dump's fingerprint; `dbkeep verify` restores the snapshot into a scratch server of
+ * the worker's own, dumps it again and compares, stores the outcome beside the snapshot and
+ * leaves no scratch server or directory behind. A stored object altered afterwards fails on its
+ * SHA-256; one whose content was altered before upload (re-stored with a valid SHA-256) fails on
+ * the fingerprint, naming the table.
+ */
+let stack: E2eStack;
+let source: MariaDbInstance;
+const configuration = 'drilled';
+const DATABASES = [FEATURES_DATABASE, AWKWARD_DATABASE];
+
+const resources = () =>
+  stack.resources(
+    stack.targetDocument('source', source),
+    configurationDocument(configuration, { target: 'source', databases: DATABASES, verification: {} }),
+  );
+
+async function backup(): Promise<string> {
+  const result = await (await stack.client.backupNow(resolveBackupConfiguration(resources(), configuration))).result();
+  if (result.outcome !== 'succeeded') throw new Error('the snapshot was skipped');
+  return result.snapshotId;
+}
+
+const objectKey = (snapshotId: string, file: string) => `dbkeep/${configuration}/${snapshotId}/${file}`;
+
+async function readObject(key: string): Promise<Buffer> {
+  const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+  return Buffer.from(await object.Body!.transformToByteArray());
+}
+
+async function readManifest(snapshotId: string): Promise<Manifest> {
+  const parsed = parseManifest((await readObject(objectKey(snapshotId, 'manifest.json'))).toString('utf8'));
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.manifest;
+}
+
+/** Scratch directories and servers of drills still there: none once a drill has ended. */
+function drillLeftovers(): string[] {
+  const directories = readdirSync(tmpdir()).filter((entry) => entry.startsWith('dbkeep-drill-'));
+  const servers = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return execFileSync('cat', [`/proc/${pid}/cmdline`], { encoding: 'utf8' }).includes('dbkeep-drill-');
+      } catch {
+        return false;
+      }
+    });
+  return [...directories, ...servers.map((pid) => `process ${pid}`)];
+}
+
+beforeAll(async () => {
+  stack = await startE2eStack();
+  source = await stack.startDatabase();
+  await createFeatureDatabase(source);
+  await createAwkwardDatabase(source);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+it('records the fingerprint of a logical snapshot, and a drill restores it into a scratch server that matches it', async () => {
+  const snapshotId = await backup();
+  const manifest = await readManifest(snapshotId);
+  expect(manifest.fingerprint).toEqual({ file: 'fingerprint.json', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  const fingerprint = dumpFingerprintSchema.parse(
+    JSON.parse((await readObject(objectKey(snapshotId, 'fingerprint.json'))).toString('utf8')),
+  );
+  expect(fingerprint.tables[`${FEATURES_DATABASE}.docs`]?.rows).toBe(3);
+
+  const outcome = await (await stack.client.verify(resolveBackupConfiguration(resources(), configuration))).result();
+  expect(outcome).toMatchObject({ snapshotId, passed: true, differences: [] });
+  expect(outcome.tables).toBe(Object.keys(fingerprint.tables).length);
+  expect(outcome.restoredBytes).toBe(manifest.data.rawBytes);
+  expect(outcome.restoreSeconds).toBeGreaterThan(0);
+  expect(JSON.parse((await readObject(objectKey(snapshotId, 'verification.json'))).toString('utf8'))).toEqual(outcome);
+  expect(drillLeftovers()).toEqual([]);
+});
+
+it('dbkeep verify --snapshot runs one from the command line', async () => {
+  const [latest] = (await stack.client.listSnapshots(resolveBackupConfiguration(resources(), configuration).repository, configuration))
+    .snapshots;
+  const file = path.join(stack.dir, 'drilled.yaml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(
+    file,
+    stack.resourcesYaml(
+      stack.targetDocument('source', source),
+      configurationDocument(configuration, { target: 'source', databases: DATABASES, verification: {} }),
+    ),
+  );
+  const env = { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, DBKEEP_TASK_QUEUE: stack.taskQueue };
+  const cli = await runDbkeep(['verify', '-f', file, '--config', configuration, '--snapshot', latest!.snapshotId, '--wait'], {
+    env,
+    cwd: stack.dir,
+  });
+  expect(cli.code, cli.stderr).toBe(0);
+  expect(cli.stdout).toMatch(
+    new RegExp(`^snapshot ${latest!.snapshotId} passed its restore drill: \\d+ table\\(s\\) and every object as recorded`),
+  );
+});
+
+it('fails the drill of a stored object altered afterwards on its SHA-256', async () => {
+  const snapshotId = await backup();
+  const manifest = await readManifest(snapshotId);
+  const data = await readObject(objectKey(snapshotId, manifest.data.file));
+  data[data.length - 10] = data[data.length - 10]! ^ 0xff;
+  await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: objectKey(snapshotId, manifest.data.file), Body: data }));
+  const failure = await workflowFailureOf(
+    (await stack.client.verify(resolveBackupConfiguration(resources(), configuration), { snapshotId })).result(),
+  );
+  expect(failure).toMatchObject({ type: 'ChecksumMismatch', nonRetryable: true });
+  expect(drillLeftovers()).toEqual([]);
+});
+
+it('fails the drill of a dump altered before upload, re-stored with a valid SHA-256, on the fingerprint, naming the table', async () => {
+  const snapshotId = await backup();
+  const manifest = await readManifest(snapshotId);
+  const sql = execFileSync('zstd', ['-d', '-c'], {
+    input: await readObject(objectKey(snapshotId, manifest.data.file)),
+    maxBuffer: 1 << 28,
+  }).toString('utf8');
+  expect(sql).toContain('the quick brown fox');
+  const altered = execFileSync('zstd', ['-c', '-q'], {
+    input: Buffer.from(sql.replace('the quick brown fox', 'the quick brown cat')),
+    maxBuffer: 1 << 28,
+  });
+  await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: objectKey(snapshotId, manifest.data.file), Body: altered }));
+  const { createHash } = await import('node:crypto');
+  const rewritten: Manifest = {
+    ...manifest,
+    data: { ...manifest.data, storedBytes: altered.length, sha256: createHash('sha256').update(altered).digest('hex') },
+  };
+  await stack.s3.send(
+    new PutObjectCommand({ Bucket: stack.bucket, Key: objectKey(snapshotId, 'manifest.json'), Body: JSON.stringify(rewritten) }),
+  );
+  const failure = await workflowFailureOf(
+    (await stack.client.verify(resolveBackupConfiguration(resources(), configuration), { snapshotId })).result(),
+  );
+  expect(failure).toMatchObject({ type: 'DrillFailed', nonRetryable: true });
+  expect(failure.message).toBe(
+    `snapshot ${snapshotId} failed its restore drill: table ${FEATURES_DATABASE}.docs: same 3 rows, different data`,
+  );
+  const recorded = JSON.parse((await readObject(objectKey(snapshotId, 'verification.json'))).toString('utf8')) as { passed: boolean };
+  expect(recorded.passed).toBe(false);
+  expect(drillLeftovers()).toEqual([]);
+});

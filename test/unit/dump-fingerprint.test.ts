@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DumpFingerprinter, dumpFingerprintSchema, fingerprintDifferences } from '../../domain/dump-fingerprint';
+
+// mariadb-dump 10.11 of a database with a table whose strings hold `(`, `),(`, quotes and
+// backslashes, an empty table, a trigger, a view, a routine and an event.
+const dump = readFileSync('test/fixtures/dumps/mariadb-10.11-objects.sql');
+
+function fingerprint(bytes: Buffer, chunkSize = bytes.length) {
+  const reader = new DumpFingerprinter();
+  for (let at = 0; at < bytes.length; at += chunkSize) reader.push(bytes.subarray(at, at + chunkSize));
+  return reader.result();
+}
+
+describe('DumpFingerprinter', () => {
+  it('counts each table’s rows, strings with parentheses and quotes included, and names every object', () => {
+    const result = fingerprint(dump);
+    expect(dumpFingerprintSchema.parse(result)).toEqual(result);
+    expect(Object.fromEntries(Object.entries(result.tables).map(([name, t]) => [name, t.rows]))).toEqual({ 'shop.empty': 0, 'shop.t': 2 });
+    expect(Object.keys(result.definitions)).toEqual([
+      'shop: database',
+      'shop: events',
+      'shop: routines',
+      'shop: table empty',
+      'shop: table t',
+      'shop: view v',
+      'shop: view v (placeholder)',
+    ]);
+  });
+
+  it('gives the same fingerprint however the stream is cut', () => {
+    const whole = fingerprint(dump);
+    for (const size of [1, 2, 7, 97, 4096]) expect(fingerprint(dump, size)).toEqual(whole);
+  });
+
+  it('ignores comments (date, host, version), and sees a changed row, a lost row and a changed definition', () => {
+    const text = dump.toString('utf8');
+    const whole = fingerprint(dump);
+    expect(fingerprint(Buffer.from(text.replace(/^-- Dump completed on .*$/m, '-- Dump completed on 1999-01-01')))).toEqual(whole);
+    expect(fingerprintDifferences(whole, fingerprint(Buffer.from(text.replace("(2,'b',NULL)", "(2,'c',NULL)"))))).toEqual([
+      'table shop.t: same 2 rows, different data',
+    ]);
+    expect(fingerprintDifferences(whole, fingerprint(Buffer.from(text.replace(",\n(2,'b',NULL)", ''))))).toEqual([
+      'table shop.t: 1 rows, 2 recorded',
+    ]);
+    expect(fingerprintDifferences(whole, fingerprint(Buffer.from(text.replace('SELECT 1\n;;', 'SELECT 2\n;;'))))).toEqual([
+      'shop: routines: definition differs',
+    ]);
+    expect(fingerprintDifferences(whole, whole)).toEqual([]);
+  });
+});

@@ -1,0 +1,44 @@
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { DrillOutcome } from '../activities/drill-activities';
+import { PermanentFailureType } from '../domain/failures';
+import type { Named, RepositorySpec } from '../domain/resources';
+import type { SecretRef } from '../domain/secret-ref';
+import { drillActivities, quickActivities } from './activity-options';
+import { requireInputFields } from './input-guard';
+
+export interface RestoreDrillWorkflowInput {
+  repository: Named<RepositorySpec>;
+  configuration: string;
+  snapshotId: string;
+  /** The configuration's age identity (a reference), for encrypted snapshots. */
+  identity?: SecretRef;
+}
+
+/** How many differences the failure names; the stored outcome has up to 50. */
+const NAMED_DIFFERENCES = 5;
+
+/**
+ * A restore drill, `verify/<configuration>/<snapshot-id>` (docs/restore-drills.md): the snapshot
+ * restored into a scratch server and compared with the fingerprint recorded at backup time. It
+ * fails, naming what differs, when the restored copy does not match; the outcome is stored
+ * beside the snapshot either way.
+ */
+export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<DrillOutcome> {
+  requireInputFields(input, ['repository.name', 'repository.spec', 'configuration', 'snapshotId'], '`dbkeep verify` starts a valid drill');
+  const { repository, configuration } = input;
+  const manifest = await quickActivities.resolveSnapshot({
+    repository,
+    configuration,
+    selector: { snapshotId: input.snapshotId },
+    method: 'logical',
+  });
+  const outcome = await drillActivities.runRestoreDrill({ repository, manifest, ...(input.identity ? { identity: input.identity } : {}) });
+  if (!outcome.passed) {
+    const more = outcome.differences.length > NAMED_DIFFERENCES ? `; and ${outcome.differences.length - NAMED_DIFFERENCES} more` : '';
+    throw ApplicationFailure.nonRetryable(
+      `snapshot ${manifest.snapshotId} failed its restore drill: ${outcome.differences.slice(0, NAMED_DIFFERENCES).join('; ')}${more}`,
+      PermanentFailureType.DrillFailed,
+    );
+  }
+  return outcome;
+}
