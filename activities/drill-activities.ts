@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { DumpFingerprinter, dumpFingerprintSchema, fingerprintDifferences, type DumpFingerprint } from '../domain/dump-fingerprint';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import type { DrillOutcome } from '../domain/drill-outcome';
 import type { Manifest } from '../domain/manifest';
 import type { Progress } from '../domain/progress';
 import { drillOutcomeKey, snapshotKey } from '../domain/repository-layout';
@@ -35,22 +36,7 @@ export interface RestoreDrillInput {
   identity?: SecretRef;
 }
 
-/** What a drill found, as `<configuration>/<snapshot-id>/verification.json` records it. */
-export interface DrillOutcome {
-  snapshotId: string;
-  passed: boolean;
-  verifiedAt: string;
-  /** From the scratch server's start to the end of the comparison. */
-  durationSeconds: number;
-  /** The restore alone: the measured RTO of this snapshot on this worker. */
-  restoreSeconds: number;
-  /** SQL bytes applied, and their rate during the restore. */
-  restoredBytes: number;
-  restoreBytesPerSecond: number;
-  tables: number;
-  /** What differs from the fingerprint recorded at backup time, one line per table or object (at most 50). */
-  differences: string[];
-}
+export type { DrillOutcome };
 
 const MAX_DIFFERENCES = 50;
 

@@ -7,7 +7,7 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { classifyToolFailure, isLostConnection, isPrivilegeError } from '../domain/server-errors';
 import type { Manifest } from '../domain/manifest';
 import type { Progress } from '../domain/progress';
-import { snapshotKey } from '../domain/repository-layout';
+import { drillOutcomeKey, snapshotKey } from '../domain/repository-layout';
 import { databasesReplacedByRestore, isSystemSchema } from '../domain/system-schemas';
 import type { BackupMethod, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatZodIssues } from '../domain/resource-set';
@@ -43,6 +43,7 @@ import { runStages } from '../pipeline/stages';
 import { ToolFailedError } from '../pipeline/tool-process';
 import { streamRepositoryToTool, type StreamedObject } from '../pipeline/stream-pipelines';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
+import { drillOutcomeSchema, type LastVerification } from '../domain/drill-outcome';
 import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
 
 export interface RestoreActivityDeps {
@@ -61,6 +62,8 @@ export interface SnapshotSummary {
   compression: string;
   storedBytes: number;
   rawBytes: number;
+  /** The snapshot's last restore drill, when it had one (docs/restore-drills.md). */
+  lastVerification?: LastVerification;
 }
 
 export interface ListSnapshotsInput {
@@ -135,6 +138,19 @@ export interface RestoreResult {
   gtid: string;
   /** What a point-in-time restore replayed after the snapshot. */
   replayed?: ReplayOutcome;
+}
+
+/** A snapshot's last drill outcome, if one was stored (and reads as one). */
+async function readLastVerification(storage: Storage, manifest: Manifest): Promise<LastVerification | undefined> {
+  const bytes = await storage.getBytes(drillOutcomeKey(manifest.configuration, manifest.snapshotId)).catch((error: unknown) => {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  });
+  if (!bytes) return undefined;
+  const parsed = drillOutcomeSchema.safeParse(JSON.parse(bytes.toString('utf8')));
+  if (!parsed.success) return undefined;
+  const { verifiedAt, passed, durationSeconds, restoreSeconds } = parsed.data;
+  return { verifiedAt, passed, durationSeconds, restoreSeconds };
 }
 
 function summarize(manifest: Manifest): SnapshotSummary {
@@ -409,8 +425,13 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       const storage = await open(input.repository, deps.secrets);
       const catalog = await readSnapshotCatalog(storage, input.configuration);
       for (const problem of catalog.problems) log.warn('skipping damaged snapshot', { ...problem });
+      const listed = catalog.snapshots.slice(-input.limit).reverse();
+      const verifications = await Promise.all(listed.map((manifest) => readLastVerification(storage, manifest)));
       return {
-        snapshots: catalog.snapshots.slice(-input.limit).reverse().map(summarize),
+        snapshots: listed.map((manifest, index) => ({
+          ...summarize(manifest),
+          ...(verifications[index] ? { lastVerification: verifications[index] } : {}),
+        })),
         total: catalog.snapshots.length,
         problems: catalog.problems,
       };

@@ -92,7 +92,7 @@ export async function snapshotsCommand(argv: string[]): Promise<void> {
     }
     console.log(
       formatTable(
-        ['SNAPSHOT', 'STARTED', 'TARGET', 'DATABASES', 'STORED', 'SQL'],
+        ['SNAPSHOT', 'STARTED', 'TARGET', 'DATABASES', 'STORED', 'SQL', 'VERIFIED'],
         listed.snapshots.map((s) => [
           s.snapshotId,
           s.startedAt,
@@ -100,6 +100,9 @@ export async function snapshotsCommand(argv: string[]): Promise<void> {
           s.databases.join(','),
           formatBytes(s.storedBytes),
           formatBytes(s.rawBytes),
+          s.lastVerification
+            ? `${s.lastVerification.passed ? 'passed' : 'FAILED'} ${s.lastVerification.verifiedAt} (restore ${s.lastVerification.restoreSeconds.toFixed(1)} s)`
+            : '-',
         ]),
       ),
     );

@@ -72,7 +72,7 @@ describe('dbkeep CLI', () => {
   it('lists the snapshot and shows the session status', async () => {
     const listed = await dbkeep('snapshots', '-f', resourcesFile, '--config', 'nightly');
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^SNAPSHOT\s+STARTED\s+TARGET\s+DATABASES\s+STORED\s+SQL$/m);
+    expect(listed.stdout).toMatch(/^SNAPSHOT\s+STARTED\s+TARGET\s+DATABASES\s+STORED\s+SQL\s+VERIFIED$/m);
     expect(listed.stdout).toContain(snapshotId);
 
     const status = await dbkeep('status', `backup/nightly/${snapshotId}`);

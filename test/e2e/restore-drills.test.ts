@@ -94,6 +94,15 @@ it('records the fingerprint of a logical snapshot, and a drill restores it into 
   expect(outcome.restoreSeconds).toBeGreaterThan(0);
   expect(JSON.parse((await readObject(objectKey(snapshotId, 'verification.json'))).toString('utf8'))).toEqual(outcome);
   expect(drillLeftovers()).toEqual([]);
+  // The snapshot's listing shows its last drill.
+  const [listed] = (await stack.client.listSnapshots(resolveBackupConfiguration(resources(), configuration).repository, configuration))
+    .snapshots;
+  expect(listed?.lastVerification).toEqual({
+    verifiedAt: outcome.verifiedAt,
+    passed: true,
+    durationSeconds: outcome.durationSeconds,
+    restoreSeconds: outcome.restoreSeconds,
+  });
 });
 
 it('dbkeep verify --snapshot runs one from the command line', async () => {
@@ -117,6 +126,8 @@ it('dbkeep verify --snapshot runs one from the command line', async () => {
   expect(cli.stdout).toMatch(
     new RegExp(`^snapshot ${latest!.snapshotId} passed its restore drill: \\d+ table\\(s\\) and every object as recorded`),
   );
+  const listed = await runDbkeep(['snapshots', '-f', file, '--config', configuration], { env, cwd: stack.dir });
+  expect(listed.stdout).toMatch(new RegExp(`^${latest!.snapshotId} .* passed \\S+ \\(restore \\d+\\.\\d s\\)$`, 'm'));
 });
 
 it('fails the drill of a stored object altered afterwards on its SHA-256', async () => {
