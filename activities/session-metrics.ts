@@ -5,7 +5,8 @@
  */
 
 export interface SessionMetrics {
-  kind: 'backup' | 'restore' | 'prune';
+  /** `verify`: a restore drill (docs/restore-drills.md). */
+  kind: 'backup' | 'restore' | 'prune' | 'verify';
   configuration: string;
   target?: string;
   repository: string;
@@ -19,6 +20,8 @@ export interface SessionMetrics {
   snapshotsRemoved?: number;
   /** A scheduled backup's: the longest time between two of its schedule's slots. */
   scheduleIntervalSeconds?: number;
+  /** A restore drill's: how long the restore itself took (the measured RTO). */
+  restoreSeconds?: number;
 }
 
 interface GaugeDefinition {
@@ -91,6 +94,12 @@ const GAUGES: readonly GaugeDefinition[] = [
     help: "The longest time between two slots of the configuration's backup schedule, in seconds: what a stale-backup alert compares the last success's age with.",
     replacesStash: 'none: Stash has no such metric',
     value: (m) => m.scheduleIntervalSeconds,
+  },
+  {
+    metric: 'dbkeep_verification_restore_seconds',
+    help: "How long the last restore drill's restore took, in seconds: the measured recovery time of the configuration's newest verified snapshot.",
+    replacesStash: 'none: Stash has no such metric',
+    value: (m) => m.restoreSeconds,
   },
 ];
 

@@ -9,8 +9,8 @@ import { z } from 'zod';
  *
  * A restore drill dumps the restored copy again with the same tool and options and reads it the
  * same way: equal fingerprints mean the restored databases hold exactly the rows and objects the
- * backup read. Comment lines (the dump's date, host, server version, binary log position) are
- * left out; everything else the dump writes is part of it, in the dump's order.
+ * backup read. Comment lines (the dump's date, host, server version, binary log position) and
+ * blank lines are left out; everything else the dump writes is part of it, in the dump's order.
  */
 export const dumpFingerprintSchema = z.object({
   formatVersion: z.literal(1),
@@ -114,7 +114,8 @@ export class DumpFingerprinter {
       this.readInsert(this.mode, head, values);
       return;
     }
-    const comment = text.startsWith('--');
+    // Blank lines go with the comments: --master-data wraps its comment in them.
+    const comment = text.startsWith('--') || (head.length < LINE_HEAD_BYTES && text.trim() === '');
     this.mode = { kind: 'rest', comment };
     if (comment) this.comment = '';
     this.readRest(this.mode, head, 0);

@@ -5,6 +5,7 @@ import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import { drillActivities, quickActivities } from './activity-options';
 import { requireInputFields } from './input-guard';
+import { reportSessionMetrics } from './session-metrics';
 
 export interface RestoreDrillWorkflowInput {
   repository: Named<RepositorySpec>;
@@ -21,7 +22,8 @@ const NAMED_DIFFERENCES = 5;
  * A restore drill, `verify/<configuration>/<snapshot-id>` (docs/restore-drills.md): the snapshot
  * restored into a scratch server and compared with the fingerprint recorded at backup time. It
  * fails, naming what differs, when the restored copy does not match; the outcome is stored
- * beside the snapshot either way.
+ * beside the snapshot either way, and pushed as the session metrics of kind `verify` (success,
+ * duration, last success time, restored bytes, and the restore's own duration).
  */
 export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<DrillOutcome> {
   requireInputFields(input, ['repository.name', 'repository.spec', 'configuration', 'snapshotId'], '`dbkeep verify` starts a valid drill');
@@ -32,7 +34,19 @@ export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<Dr
     selector: { snapshotId: input.snapshotId },
     method: 'logical',
   });
-  const outcome = await drillActivities.runRestoreDrill({ repository, manifest, ...(input.identity ? { identity: input.identity } : {}) });
+  const metrics = { kind: 'verify' as const, configuration, repository: repository.name, target: manifest.target.name };
+  const outcome = await drillActivities
+    .runRestoreDrill({ repository, manifest, ...(input.identity ? { identity: input.identity } : {}) })
+    .catch(async (err: unknown) => {
+      await reportSessionMetrics({ ...metrics, success: false });
+      throw err;
+    });
+  await reportSessionMetrics({
+    ...metrics,
+    success: outcome.passed,
+    dataSizeBytes: outcome.restoredBytes,
+    restoreSeconds: outcome.restoreSeconds,
+  });
   if (!outcome.passed) {
     const more = outcome.differences.length > NAMED_DIFFERENCES ? `; and ${outcome.differences.length - NAMED_DIFFERENCES} more` : '';
     throw ApplicationFailure.nonRetryable(

@@ -9,7 +9,7 @@ import { pollUntil } from '../support/poll';
 
 /**
  * deploy/monitoring/dbkeep-dashboard.json against real metrics: a scheduled configuration with
- * point-in-time recovery backs up, restores and prunes, its archive runs, a real Prometheus
+ * point-in-time recovery backs up, restores, prunes and runs a restore drill, its archive runs, a real Prometheus
  * scrapes the Pushgateway they push to, and every query of every panel (and of the
  * configuration variable) returns series.
  */
@@ -42,6 +42,7 @@ beforeAll(async () => {
       schedule: { cron: '0 3 * * *', suspend: true },
       retention: { keepLast: 2 },
       pointInTimeRecovery: { enabled: true, uploadInterval: '1s' },
+      verification: {},
     }),
   );
   const resolved = resolveBackupConfiguration(resources, configuration);
@@ -57,6 +58,7 @@ beforeAll(async () => {
   });
   await restore.result();
   await stack.client.prune(resolved);
+  await (await stack.client.verify(resolved)).result();
   prometheus = await startPrometheus({ dir: path.join(stack.dir, 'prometheus'), pushgateway: stack.pushgateway.url });
   // The archive pushes its gauges within seconds of storing a piece; Prometheus scrapes every second.
   await pollUntil(

@@ -37,6 +37,10 @@ describe('DumpFingerprinter', () => {
     const text = dump.toString('utf8');
     const whole = fingerprint(dump);
     expect(fingerprint(Buffer.from(text.replace(/^-- Dump completed on .*$/m, '-- Dump completed on 1999-01-01')))).toEqual(whole);
+    // --master-data's position comment comes with blank lines around it.
+    expect(
+      fingerprint(Buffer.from(text.replace('USE `shop`;\n', "USE `shop`;\n\n-- CHANGE MASTER TO MASTER_LOG_FILE='binlog.000001';\n\n"))),
+    ).toEqual(whole);
     expect(fingerprintDifferences(whole, fingerprint(Buffer.from(text.replace("(2,'b',NULL)", "(2,'c',NULL)"))))).toEqual([
       'table shop.t: same 2 rows, different data',
     ]);
