@@ -19,7 +19,8 @@ import {
   restoreFilters,
 } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
-import type { Storage } from '../storage/storage';
+import { ObjectNotFoundError, type Storage } from '../storage/storage';
+import { readSnapshotCatalog } from './snapshot-catalog';
 import { startLocalServer } from '../pipeline/local-server';
 import { withSecretFiles } from '../pipeline/option-file';
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
@@ -45,6 +46,34 @@ export function createDrillActivities(deps: {
   openStorage: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
 }) {
   return {
+    /**
+     * Whether a new snapshot is due for a drill (spec.verification.everyN): it and the snapshots
+     * before it without a drill outcome, newest first up to the first one with one, are N or more.
+     */
+    async isDrillDue(input: {
+      repository: Named<RepositorySpec>;
+      configuration: string;
+      snapshotId: string;
+      everyN: number;
+    }): Promise<boolean> {
+      const storage = await deps.openStorage(input.repository, deps.secrets);
+      const { snapshots } = await readSnapshotCatalog(storage, input.configuration);
+      const upTo = snapshots.findIndex((manifest) => manifest.snapshotId === input.snapshotId);
+      let undrilled = 0;
+      for (let index = upTo; index >= 0 && undrilled < input.everyN; index--) {
+        const drilled = await storage.getBytes(drillOutcomeKey(input.configuration, snapshots[index]!.snapshotId)).then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof ObjectNotFoundError) return false;
+            throw error;
+          },
+        );
+        if (drilled) break;
+        undrilled += 1;
+      }
+      return upTo >= 0 && undrilled >= input.everyN;
+    },
+
     /**
      * A restore drill of a logical snapshot (docs/restore-drills.md): a scratch server of the
      * worker's own on an empty data directory, the snapshot restored into it (its SHA-256

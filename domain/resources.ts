@@ -371,6 +371,11 @@ export const backupConfigurationSpecSchema = z
       .strictObject({
         /** Where the scratch server runs: `local`, a server the worker starts from its own binaries. */
         scratch: z.enum(['local']).default('local'),
+        /**
+         * Drill every Nth snapshot by itself: a backup session whose snapshot is the Nth in a row
+         * without a drill starts one (KubeStash's BackupVerification every N sessions).
+         */
+        everyN: z.number().int().min(1).max(1000).optional(),
       })
       .optional(),
   })

@@ -23,6 +23,7 @@ type QuickActivities = Pick<
   | 'repositoryStatus'
   | 'readRecoverableWindow'
   | 'resolvePointInTime'
+  | 'isDrillDue'
 >;
 type StreamingActivities = Pick<DbkeepActivities, 'dumpToRepository' | 'restoreFromSnapshot' | 'importExternalDumps'>;
 type PruneActivities = Pick<DbkeepActivities, 'applyRetention'>;

@@ -12,6 +12,7 @@ import { requireInputFields } from './input-guard';
 import { acquireBackupLock, releaseBackupLock } from './backup-lock';
 import { notifySessionOutcome } from './session-notification';
 import { runHooks } from './session-hooks';
+import { startDrillIfDue } from './restore-drill';
 
 export type BackupSessionResult =
   | {
@@ -161,6 +162,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
           status.warning = `retention failed, nothing more was deleted: ${failureMessage(err)}`;
           return undefined;
         });
+        await startDrillIfDue({ configuration: { name: configuration.name, spec }, repository, snapshotId });
         hooks = 'post ran';
         await runHooks(status, 'postBackup', spec.hooks?.postBackup, target);
         return {

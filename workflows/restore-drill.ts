@@ -1,11 +1,13 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
 import type { DrillOutcome } from '../activities/drill-activities';
 import { PermanentFailureType } from '../domain/failures';
-import type { Named, RepositorySpec } from '../domain/resources';
+import type { BackupConfigurationSpec, Named, RepositorySpec } from '../domain/resources';
+import { drillWorkflowId } from '../domain/session-ids';
 import type { SecretRef } from '../domain/secret-ref';
 import { drillActivities, quickActivities } from './activity-options';
 import { requireInputFields } from './input-guard';
 import { reportSessionMetrics } from './session-metrics';
+import { failureMessage } from './session-status';
 
 export interface RestoreDrillWorkflowInput {
   repository: Named<RepositorySpec>;
@@ -55,4 +57,34 @@ export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<Dr
     );
   }
   return outcome;
+}
+
+const DRILLS_PATCH = 'drill-every-n-snapshots';
+
+/**
+ * After a backup session committed its snapshot: with spec.verification.everyN, starts the drill
+ * of the snapshot when it is due (isDrillDue), left running: the session waits for it no more
+ * than for a notification, and a drill that cannot start leaves only a warning in the log.
+ */
+export async function startDrillIfDue(params: {
+  configuration: Named<BackupConfigurationSpec>;
+  repository: Named<RepositorySpec>;
+  snapshotId: string;
+}): Promise<void> {
+  const { configuration, repository, snapshotId } = params;
+  const everyN = configuration.spec.verification?.everyN;
+  if (everyN === undefined || configuration.spec.method === 'physical' || !patched(DRILLS_PATCH)) return;
+  try {
+    await CancellationScope.nonCancellable(async () => {
+      if (!(await quickActivities.isDrillDue({ repository, configuration: configuration.name, snapshotId, everyN }))) return;
+      const identity = configuration.spec.encryption?.age.identity;
+      await startChild(restoreDrill, {
+        workflowId: drillWorkflowId(configuration.name, snapshotId),
+        args: [{ repository, configuration: configuration.name, snapshotId, ...(identity ? { identity } : {}) }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+    });
+  } catch (err) {
+    log.warn('could not start the restore drill of the snapshot', { snapshotId, error: failureMessage(err) });
+  }
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dumpFingerprintSchema } from '../../domain/dump-fingerprint';
 import { parseManifest, type Manifest } from '../../domain/manifest';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
+import { drillWorkflowId } from '../../domain/session-ids';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { runDbkeep } from '../support/cli-runner';
 import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
@@ -175,4 +176,25 @@ it('fails the drill of a dump altered before upload, re-stored with a valid SHA-
   const recorded = JSON.parse((await readObject(objectKey(snapshotId, 'verification.json'))).toString('utf8')) as { passed: boolean };
   expect(recorded.passed).toBe(false);
   expect(drillLeftovers()).toEqual([]);
+});
+
+it('drills every second snapshot by itself with everyN: 2', async () => {
+  const everySecond = 'drilled-every-2';
+  const set = stack.resources(
+    stack.targetDocument('source', source),
+    configurationDocument(everySecond, { target: 'source', databases: [FEATURES_DATABASE], verification: { everyN: 2 } }),
+  );
+  const drillOf = (snapshotId: string) => stack.client.temporal.workflow.getHandle(drillWorkflowId(everySecond, snapshotId));
+  const drilled: boolean[] = [];
+  for (let session = 1; session <= 4; session++) {
+    const result = await (await stack.client.backupNow(resolveBackupConfiguration(set, everySecond))).result();
+    if (result.outcome !== 'succeeded') throw new Error('the snapshot was skipped');
+    // A due drill was started before the session ended; it is awaited here, so the next session sees its outcome.
+    const drill = await drillOf(result.snapshotId)
+      .result()
+      .then((outcome) => outcome.passed)
+      .catch((error: Error) => (/not found/i.test(error.message) ? undefined : Promise.reject(error)));
+    drilled.push(drill === true);
+  }
+  expect(drilled).toEqual([false, true, false, true]);
 });
