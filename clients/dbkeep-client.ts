@@ -322,7 +322,15 @@ export class DbkeepClient {
     return this.temporal.workflow.start<typeof restoreDrill>('restoreDrill', {
       taskQueue: this.taskQueue,
       workflowId: drillWorkflowId(configuration.name, snapshotId),
-      args: [{ repository, configuration: configuration.name, snapshotId, identity: configuration.spec.encryption?.age.identity }],
+      args: [
+        {
+          repository,
+          configuration: configuration.name,
+          snapshotId,
+          identity: configuration.spec.encryption?.age.identity,
+          ...(configuration.spec.notifications ? { webhooks: configuration.spec.notifications.webhooks } : {}),
+        },
+      ],
       staticSummary: `Restore drill of snapshot ${snapshotId} of ${configuration.name}`,
       typedSearchAttributes: [
         { key: searchAttributes.configuration, value: configuration.name },

@@ -30,7 +30,7 @@ export interface SessionNotice {
   configuration: string;
   repository: string;
   target: string;
-  /** The session's workflow id. */
+  /** The session's (or the drill's) workflow id. */
   session: string;
   snapshotId?: string;
   /** A failed session's failure, as its status shows it. */
@@ -42,11 +42,15 @@ export interface SessionNotice {
 /** The request body for one webhook: dbkeep's JSON, or Slack's `{ text }`. */
 export function notificationBody(notice: SessionNotice, format: 'json' | 'slack'): string {
   if (format === 'json') return JSON.stringify({ source: 'dbkeep', ...notice });
-  const text =
-    notice.event === 'failure'
-      ? `:red_circle: dbkeep: backup of ${notice.configuration} (Target ${notice.target}) failed: ${notice.error ?? 'no message'} (session ${notice.session})`
-      : `:large_green_circle: dbkeep: backup of ${notice.configuration} (Target ${notice.target}) succeeded again, snapshot ${notice.snapshotId ?? '?'} (session ${notice.session})`;
-  return JSON.stringify({ text });
+  const texts: Record<NotificationEvent, () => string> = {
+    failure: () =>
+      `:red_circle: dbkeep: backup of ${notice.configuration} (Target ${notice.target}) failed: ${notice.error ?? 'no message'} (session ${notice.session})`,
+    recovery: () =>
+      `:large_green_circle: dbkeep: backup of ${notice.configuration} (Target ${notice.target}) succeeded again, snapshot ${notice.snapshotId ?? '?'} (session ${notice.session})`,
+    drillFailure: () =>
+      `:red_circle: dbkeep: the restore drill of snapshot ${notice.snapshotId ?? '?'} of ${notice.configuration} failed: ${notice.error ?? 'no message'} (${notice.session})`,
+  };
+  return JSON.stringify({ text: texts[notice.event]() });
 }
 
 /**

@@ -8,6 +8,7 @@ import { drillActivities, quickActivities } from './activity-options';
 import { requireInputFields } from './input-guard';
 import { reportSessionMetrics } from './session-metrics';
 import { failureMessage } from './session-status';
+import { notifyDrillFailure, type Webhooks } from './session-notification';
 
 export interface RestoreDrillWorkflowInput {
   repository: Named<RepositorySpec>;
@@ -15,6 +16,8 @@ export interface RestoreDrillWorkflowInput {
   snapshotId: string;
   /** The configuration's age identity (a reference), for encrypted snapshots. */
   identity?: SecretRef;
+  /** The configuration's webhooks (references): those with `drillFailure` are told of a failed drill. */
+  webhooks?: Webhooks;
 }
 
 /** How many differences the failure names; the stored outcome has up to 50. */
@@ -37,25 +40,26 @@ export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<Dr
     method: 'logical',
   });
   const metrics = { kind: 'verify' as const, configuration, repository: repository.name, target: manifest.target.name };
+  const failed = async (error: string) => {
+    await reportSessionMetrics({ ...metrics, success: false });
+    await notifyDrillFailure({
+      webhooks: input.webhooks,
+      notice: { configuration, repository: repository.name, target: manifest.target.name, snapshotId: manifest.snapshotId, error },
+    });
+  };
   const outcome = await drillActivities
     .runRestoreDrill({ repository, manifest, ...(input.identity ? { identity: input.identity } : {}) })
     .catch(async (err: unknown) => {
-      await reportSessionMetrics({ ...metrics, success: false });
+      await failed(failureMessage(err));
       throw err;
     });
-  await reportSessionMetrics({
-    ...metrics,
-    success: outcome.passed,
-    dataSizeBytes: outcome.restoredBytes,
-    restoreSeconds: outcome.restoreSeconds,
-  });
   if (!outcome.passed) {
     const more = outcome.differences.length > NAMED_DIFFERENCES ? `; and ${outcome.differences.length - NAMED_DIFFERENCES} more` : '';
-    throw ApplicationFailure.nonRetryable(
-      `snapshot ${manifest.snapshotId} failed its restore drill: ${outcome.differences.slice(0, NAMED_DIFFERENCES).join('; ')}${more}`,
-      PermanentFailureType.DrillFailed,
-    );
+    const message = `snapshot ${manifest.snapshotId} failed its restore drill: ${outcome.differences.slice(0, NAMED_DIFFERENCES).join('; ')}${more}`;
+    await failed(message);
+    throw ApplicationFailure.nonRetryable(message, PermanentFailureType.DrillFailed);
   }
+  await reportSessionMetrics({ ...metrics, success: true, dataSizeBytes: outcome.restoredBytes, restoreSeconds: outcome.restoreSeconds });
   return outcome;
 }
 
@@ -80,7 +84,15 @@ export async function startDrillIfDue(params: {
       const identity = configuration.spec.encryption?.age.identity;
       await startChild(restoreDrill, {
         workflowId: drillWorkflowId(configuration.name, snapshotId),
-        args: [{ repository, configuration: configuration.name, snapshotId, ...(identity ? { identity } : {}) }],
+        args: [
+          {
+            repository,
+            configuration: configuration.name,
+            snapshotId,
+            ...(identity ? { identity } : {}),
+            ...(configuration.spec.notifications ? { webhooks: configuration.spec.notifications.webhooks } : {}),
+          },
+        ],
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });
     });

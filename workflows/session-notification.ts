@@ -6,7 +6,7 @@ import { notificationWorkflowId } from '../domain/session-ids';
 import { deliveryActivities, notificationStateActivities } from './activity-options';
 import { failureMessage } from './session-status';
 
-type Webhooks = NonNullable<BackupConfigurationSpec['notifications']>['webhooks'];
+export type Webhooks = NonNullable<BackupConfigurationSpec['notifications']>['webhooks'];
 
 export interface SessionNotificationInput {
   webhooks: Webhooks;
@@ -81,4 +81,33 @@ export async function sessionNotification(input: SessionNotificationInput): Prom
   );
   if (failed.length > 0) throw ApplicationFailure.nonRetryable(`not delivered: ${failed.join('; ')}`, 'NotificationNotDelivered');
   return { delivered: wanted.length };
+}
+
+/**
+ * Tells the webhooks that asked for `drillFailure` about a failed restore drill, from a workflow
+ * of its own (`notify/<configuration>/<snapshot-id>/drill`) that the drill does not wait for.
+ */
+export async function notifyDrillFailure(params: {
+  webhooks: Webhooks | undefined;
+  notice: Omit<SessionNotice, 'event' | 'at' | 'session'>;
+}): Promise<void> {
+  const webhooks = params.webhooks ?? [];
+  if (webhooks.length === 0) return;
+  const notice: SessionNotice = {
+    ...params.notice,
+    event: 'drillFailure',
+    session: workflowInfo().workflowId,
+    at: new Date().toISOString(),
+  };
+  try {
+    await CancellationScope.nonCancellable(() =>
+      startChild(sessionNotification, {
+        workflowId: `${notificationWorkflowId(notice.configuration, notice.snapshotId ?? workflowInfo().workflowId)}/drill`,
+        args: [{ webhooks, notice }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      }),
+    );
+  } catch (err) {
+    log.warn('could not start the notification of the failed drill', { error: failureMessage(err) });
+  }
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -13,6 +13,8 @@ import { runDbkeep } from '../support/cli-runner';
 import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { createFeatureDatabase, FEATURES_DATABASE } from '../support/feature-database';
 import { createAwkwardDatabase, AWKWARD_DATABASE } from '../support/sample-data';
+import { startHttpReceiver, type HttpReceiver } from '../support/http-receiver';
+import { pollUntil } from '../support/poll';
 import { workflowFailureOf } from '../support/workflow-failure';
 
 /**
@@ -28,10 +30,17 @@ let source: MariaDbInstance;
 const configuration = 'drilled';
 const DATABASES = [FEATURES_DATABASE, AWKWARD_DATABASE];
 
+let receiver: HttpReceiver;
+
 const resources = () =>
   stack.resources(
     stack.targetDocument('source', source),
-    configurationDocument(configuration, { target: 'source', databases: DATABASES, verification: {} }),
+    configurationDocument(configuration, {
+      target: 'source',
+      databases: DATABASES,
+      verification: {},
+      notifications: { webhooks: [{ url: { file: path.join(stack.dir, 'drill-webhook-url') }, events: ['drillFailure'] }] },
+    }),
   );
 
 async function backup(): Promise<string> {
@@ -74,9 +83,12 @@ beforeAll(async () => {
   source = await stack.startDatabase({ extraArgs: ['--log-bin=binlog', '--server-id=1'] });
   await createFeatureDatabase(source);
   await createAwkwardDatabase(source);
+  receiver = await startHttpReceiver(() => 200);
+  writeFileSync(path.join(stack.dir, 'drill-webhook-url'), `${receiver.url}/drills`);
 });
 
 afterAll(async () => {
+  await receiver?.close();
   await stack?.stop();
 });
 
@@ -111,7 +123,6 @@ it('dbkeep verify --snapshot runs one from the command line', async () => {
   const [latest] = (await stack.client.listSnapshots(resolveBackupConfiguration(resources(), configuration).repository, configuration))
     .snapshots;
   const file = path.join(stack.dir, 'drilled.yaml');
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(
     file,
     stack.resourcesYaml(
@@ -176,6 +187,14 @@ it('fails the drill of a dump altered before upload, re-stored with a valid SHA-
   const recorded = JSON.parse((await readObject(objectKey(snapshotId, 'verification.json'))).toString('utf8')) as { passed: boolean };
   expect(recorded.passed).toBe(false);
   expect(drillLeftovers()).toEqual([]);
+  // Both failed drills were told to the webhook that asked for drillFailure, and nothing else was.
+  const told = await pollUntil(
+    async () => receiver.requests.map((r) => JSON.parse(r.body) as { event: string; snapshotId: string; error: string }),
+    (messages) => messages.length >= 2,
+    { what: 'the failed drills at the webhook', timeoutMs: 60_000 },
+  );
+  expect(told.map((m) => m.event)).toEqual(['drillFailure', 'drillFailure']);
+  expect(told.find((m) => m.snapshotId === snapshotId)).toMatchObject({ error: failure.message });
 });
 
 it('drills every second snapshot by itself with everyN: 2', async () => {

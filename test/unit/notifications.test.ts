@@ -28,6 +28,18 @@ describe('notifications', () => {
     });
   });
 
+  it("tells a failed drill in Slack's text too", () => {
+    const drill: SessionNotice = {
+      ...failure,
+      event: 'drillFailure',
+      session: 'verify/shop/20261204T070000000Z-abcdef',
+      snapshotId: '20261204T070000000Z-abcdef',
+    };
+    expect(JSON.parse(notificationBody(drill, 'slack'))).toEqual({
+      text: ':red_circle: dbkeep: the restore drill of snapshot 20261204T070000000Z-abcdef of shop failed: UnknownDatabase: database missing does not exist (verify/shop/20261204T070000000Z-abcdef)',
+    });
+  });
+
   it('gives up on a 4xx but a timeout or a rate limit, and retries the rest', () => {
     expect([400, 401, 403, 404, 410].every(isRejectedForGood)).toBe(true);
     expect([408, 429, 500, 502, 503].some(isRejectedForGood)).toBe(false);
@@ -39,7 +51,9 @@ describe('notifications', () => {
       repository: 'r',
       notifications: { webhooks: [{ url: { env: 'HOOK' } }] },
     });
-    expect(spec.notifications).toEqual({ webhooks: [{ url: { env: 'HOOK' }, format: 'json', events: ['failure', 'recovery'] }] });
+    expect(spec.notifications).toEqual({
+      webhooks: [{ url: { env: 'HOOK' }, format: 'json', events: ['failure', 'recovery', 'drillFailure'] }],
+    });
     const literal = backupConfigurationSpecSchema.safeParse({
       target: 't',
       repository: 'r',
