@@ -14,7 +14,7 @@ const HOOKS_PATCH = 'session-hooks';
  * Runs a session's hooks of one phase, in order, each as an activity of its own
  * (`hook/<phase>/<name>`) and a step of the session's status. A hook runs once (a marker row's
  * INSERT is not to be repeated), bounded by its timeout. One that fails with `onFailure: fail`
- * fails the session here (unless `failuresOnly` says the session has failed already); with
+ * fails the session here (unless `sessionFailed` says it has failed already); with
  * `ignore`, or after a failure, it only leaves a warning.
  */
 export async function runHooks(

@@ -30,7 +30,9 @@ export async function notifySessionOutcome(params: {
   error?: string;
 }): Promise<void> {
   const webhooks = params.configuration.spec.notifications?.webhooks ?? [];
-  if (webhooks.length === 0 || !patched(NOTIFICATIONS_PATCH)) return;
+  // Only webhooks that asked for a session's events (not only for failed drills) need its outcome.
+  const told = webhooks.some((webhook) => (webhook.events ?? NOTIFICATION_EVENTS).some((event) => event !== 'drillFailure'));
+  if (!told || !patched(NOTIFICATIONS_PATCH)) return;
   try {
     await CancellationScope.nonCancellable(async () => {
       const recorded = await notificationStateActivities

@@ -53,7 +53,13 @@ async function groupSamples(
 
 describe('pushSessionMetrics to a real Pushgateway', () => {
   it('serves every gauge of a success with its HELP text, as a gauge, under the labels of its grouping key', async () => {
-    await pushSessionMetrics(`${gateway.url}/`, { ...successfulBackup, configuration: 'served' });
+    // With the gauges of a scheduled backup and of a drill too, so that every documented one is served.
+    await pushSessionMetrics(`${gateway.url}/`, {
+      ...successfulBackup,
+      configuration: 'served',
+      scheduleIntervalSeconds: 86_400,
+      restoreSeconds: 3.5,
+    });
     // Go writes values of a million and more with an exponent.
     expect(await groupSamples(gateway, 'served')).toEqual({
       dbkeep_session_success: '1',
@@ -64,6 +70,8 @@ describe('pushSessionMetrics to a real Pushgateway', () => {
       dbkeep_repository_size_bytes: '5e+06',
       dbkeep_repository_snapshot_count: '7',
       dbkeep_session_snapshots_removed: '2',
+      dbkeep_backup_schedule_interval_seconds: '86400',
+      dbkeep_verification_restore_seconds: '3.5',
     });
     const text = await scrape(gateway);
     for (const { metric, help } of SESSION_METRICS_DOCUMENTATION) {
