@@ -19,14 +19,14 @@ import {
   restoreFilters,
 } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
-import { ObjectNotFoundError, type Storage } from '../storage/storage';
+import type { Storage } from '../storage/storage';
 import { readSnapshotCatalog } from './snapshot-catalog';
 import { startLocalServer } from '../pipeline/local-server';
 import { withSecretFiles } from '../pipeline/option-file';
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
 import { runStages } from '../pipeline/stages';
 import { streamRepositoryToSink, streamRepositoryToTool } from '../pipeline/stream-pipelines';
-import { startTool } from '../pipeline/tool-process';
+import { startTool, ToolFailedError } from '../pipeline/tool-process';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 
@@ -57,18 +57,10 @@ export function createDrillActivities(deps: {
       everyN: number;
     }): Promise<boolean> {
       const storage = await deps.openStorage(input.repository, deps.secrets);
-      const { snapshots } = await readSnapshotCatalog(storage, input.configuration);
+      const { snapshots, drilled } = await readSnapshotCatalog(storage, input.configuration);
       const upTo = snapshots.findIndex((manifest) => manifest.snapshotId === input.snapshotId);
       let undrilled = 0;
-      for (let index = upTo; index >= 0 && undrilled < input.everyN; index--) {
-        const drilled = await storage.getBytes(drillOutcomeKey(input.configuration, snapshots[index]!.snapshotId)).then(
-          () => true,
-          (error: unknown) => {
-            if (error instanceof ObjectNotFoundError) return false;
-            throw error;
-          },
-        );
-        if (drilled) break;
+      for (let index = upTo; index >= 0 && undrilled < input.everyN && !drilled.has(snapshots[index]!.snapshotId); index--) {
         undrilled += 1;
       }
       return upTo >= 0 && undrilled >= input.everyN;
@@ -101,10 +93,6 @@ export function createDrillActivities(deps: {
           { 'client.cnf': optionFileContents(undefined), ...(identity ? { identity } : {}) },
           async (files: Record<string, string>) => {
             const recorded = await readFingerprint(storage, manifest, files.identity, controller);
-            // The stored object is checked whole first: a damaged one may not even decompress,
-            // and that is a checksum failure, not a tool failing (which would be retried).
-            progress.phase = 'checking the stored object';
-            await checkStoredObject(storage, manifest, controller, progress);
             progress.phase = 'starting the scratch server';
             const started = Date.now();
             const datadir = path.join(scratch, 'data');
@@ -126,6 +114,11 @@ export function createDrillActivities(deps: {
                 consumer: localServerClientCommand(engine, files['client.cnf']!, server.socket),
                 controller,
                 progress,
+              }).catch(async (error: unknown) => {
+                // A damaged object may not even decompress: that is a checksum failure, not a tool
+                // failing (which would be retried). Only then is the object read a second time.
+                if (error instanceof ToolFailedError) await checkStoredObject(storage, manifest, progress);
+                throw error;
               });
               const restoreSeconds = (Date.now() - restoreStarted) / 1000;
               if (restored.sha256 !== manifest.data.sha256) {
@@ -213,21 +206,23 @@ async function readFingerprint(
   return dumpFingerprintSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
 }
 
-/** Reads the snapshot's data object once and compares its SHA-256 with the manifest's. */
-async function checkStoredObject(storage: Storage, manifest: Manifest, controller: AbortController, progress: Progress): Promise<void> {
+/** Reads the snapshot's data object and compares its SHA-256 with the manifest's: after a restore whose tools failed. */
+async function checkStoredObject(storage: Storage, manifest: Manifest, progress: Progress): Promise<void> {
+  progress.phase = 'checking the stored object';
   const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
   const stored = await streamRepositoryToSink({
     storage,
     key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
     filters: [],
     sink: discard,
-    controller,
+    // Its own: the restore's controller was aborted by the failure.
+    controller: abortOnActivityCancel(),
     progress,
   });
   if (stored.sha256 !== manifest.data.sha256) {
     throw permanentFailure(
       PermanentFailureType.ChecksumMismatch,
-      `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed before restoring`,
+      `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed in its restore`,
     );
   }
 }

@@ -140,13 +140,9 @@ export interface RestoreResult {
   replayed?: ReplayOutcome;
 }
 
-/** A snapshot's last drill outcome, if one was stored (and reads as one). */
+/** A snapshot's last drill outcome, if it reads as one (a damaged one is not shown). */
 async function readLastVerification(storage: Storage, manifest: Manifest): Promise<LastVerification | undefined> {
-  const bytes = await storage.getBytes(drillOutcomeKey(manifest.configuration, manifest.snapshotId)).catch((error: unknown) => {
-    if (error instanceof ObjectNotFoundError) return undefined;
-    throw error;
-  });
-  if (!bytes) return undefined;
+  const bytes = await storage.getBytes(drillOutcomeKey(manifest.configuration, manifest.snapshotId));
   const parsed = drillOutcomeSchema.safeParse(JSON.parse(bytes.toString('utf8')));
   if (!parsed.success) return undefined;
   const { verifiedAt, passed, durationSeconds, restoreSeconds } = parsed.data;
@@ -426,7 +422,10 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       const catalog = await readSnapshotCatalog(storage, input.configuration);
       for (const problem of catalog.problems) log.warn('skipping damaged snapshot', { ...problem });
       const listed = catalog.snapshots.slice(-input.limit).reverse();
-      const verifications = await Promise.all(listed.map((manifest) => readLastVerification(storage, manifest)));
+      // Only the snapshots the listing shows a drill outcome for are read.
+      const verifications = await Promise.all(
+        listed.map((manifest) => (catalog.drilled.has(manifest.snapshotId) ? readLastVerification(storage, manifest) : undefined)),
+      );
       return {
         snapshots: listed.map((manifest, index) => ({
           ...summarize(manifest),

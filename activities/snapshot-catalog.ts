@@ -1,5 +1,5 @@
 import { parseManifest, type Manifest } from '../domain/manifest';
-import { configurationPrefix, MANIFEST_FILE, parseSnapshotKey, snapshotKey } from '../domain/repository-layout';
+import { configurationPrefix, DRILL_OUTCOME_FILE, MANIFEST_FILE, parseSnapshotKey, snapshotKey } from '../domain/repository-layout';
 import type { Storage, StoredObject } from '../storage/storage';
 
 /** A snapshot folder that has a manifest but cannot be trusted; listing reports it instead of throwing. */
@@ -19,6 +19,8 @@ export interface UnfinishedFolder {
 export interface SnapshotCatalog {
   /** Valid snapshots, oldest first. */
   snapshots: Manifest[];
+  /** The valid snapshots whose folder holds a restore drill's outcome (DRILL_OUTCOME_FILE), as the listing shows. */
+  drilled: ReadonlySet<string>;
   problems: SnapshotProblem[];
   unfinished: UnfinishedFolder[];
 }
@@ -40,6 +42,7 @@ export async function readSnapshotCatalog(storage: Storage, configuration: strin
   }
 
   const snapshots: Manifest[] = [];
+  const drilled = new Set<string>();
   const problems: SnapshotProblem[] = [];
   const unfinished: UnfinishedFolder[] = [];
   for (const [snapshotId, files] of [...folders].sort(([a], [b]) => a.localeCompare(b))) {
@@ -76,6 +79,7 @@ export async function readSnapshotCatalog(storage: Storage, configuration: strin
       continue;
     }
     snapshots.push(manifest);
+    if (files.has(DRILL_OUTCOME_FILE)) drilled.add(snapshotId);
   }
-  return { snapshots, problems, unfinished };
+  return { snapshots, drilled, problems, unfinished };
 }

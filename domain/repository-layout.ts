@@ -31,8 +31,10 @@ export function fingerprintFileName(encrypted: boolean): string {
 }
 
 /** The last restore drill's outcome of a snapshot, beside its manifest (`dbkeep snapshots` shows it). */
+export const DRILL_OUTCOME_FILE = 'verification.json';
+
 export function drillOutcomeKey(configuration: string, snapshotId: string): string {
-  return `${configuration}/${snapshotId}/verification.json`;
+  return snapshotKey(configuration, snapshotId, DRILL_OUTCOME_FILE);
 }
 
 export function configurationPrefix(configuration: string): string {

@@ -34,21 +34,26 @@ async function commitSnapshot(snapshotId: string, overrides: Partial<Manifest> =
 
 describe('readSnapshotCatalog', () => {
   it('is empty for an empty repository', async () => {
-    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [], problems: [], unfinished: [] });
+    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [], drilled: new Set(), problems: [], unfinished: [] });
   });
 
   it('returns valid snapshots oldest first, whatever order they were written in', async () => {
     const newest = await commitSnapshot(ids.newest);
     const oldest = await commitSnapshot(ids.oldest);
     const middle = await commitSnapshot(ids.middle);
-    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [oldest, middle, newest], problems: [], unfinished: [] });
+    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({
+      snapshots: [oldest, middle, newest],
+      drilled: new Set(),
+      problems: [],
+      unfinished: [],
+    });
   });
 
   it('only reads the given configuration', async () => {
     const mine = await commitSnapshot(ids.oldest);
     await commitSnapshot(ids.middle, {}, 'nightly-2');
     await commitSnapshot(ids.newest, {}, 'hourly');
-    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [mine], problems: [], unfinished: [] });
+    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [mine], drilled: new Set(), problems: [], unfinished: [] });
   });
 
   it('does not list a folder without a manifest, nor report it as a problem: it is returned as unfinished', async () => {
@@ -62,11 +67,18 @@ describe('readSnapshotCatalog', () => {
     expect(Date.now() - catalog.unfinished[0]!.lastModified.getTime()).toBeLessThan(60_000);
   });
 
+  it('says which snapshots hold a restore drill outcome, from the listing alone', async () => {
+    const drilled = await commitSnapshot(ids.oldest);
+    await commitSnapshot(ids.middle);
+    await storage.putBytes(snapshotKey('nightly', ids.oldest, 'verification.json'), Buffer.from('{}'));
+    expect((await readSnapshotCatalog(storage, 'nightly')).drilled).toEqual(new Set([drilled.snapshotId]));
+  });
+
   it('ignores objects that are not in the snapshot layout', async () => {
     const done = await commitSnapshot(ids.oldest);
     await storage.putBytes('nightly/README', Buffer.from('x'));
     await storage.putBytes(`nightly/${ids.middle}/nested/manifest.json`, Buffer.from('x'));
-    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [done], problems: [], unfinished: [] });
+    expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({ snapshots: [done], drilled: new Set(), problems: [], unfinished: [] });
   });
 
   it('reports a manifest that does not parse, without throwing', async () => {
@@ -109,6 +121,7 @@ describe('readSnapshotCatalog', () => {
     await storage.delete(snapshotKey('nightly', ids.middle, 'dump.sql'));
     expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({
       snapshots: [],
+      drilled: new Set(),
       problems: [{ snapshotId: ids.middle, reason: 'data object dump.sql is missing' }],
       unfinished: [],
     });
@@ -119,6 +132,7 @@ describe('readSnapshotCatalog', () => {
     await storage.putBytes(snapshotKey('nightly', ids.middle, 'dump.sql'), Buffer.from('short'));
     expect(await readSnapshotCatalog(storage, 'nightly')).toEqual({
       snapshots: [],
+      drilled: new Set(),
       problems: [{ snapshotId: ids.middle, reason: `data object dump.sql has 5 bytes, manifest says ${manifest.data.storedBytes}` }],
       unfinished: [],
     });
