@@ -50,8 +50,12 @@ export function createNotificationActivities(deps: {
           throw error;
         },
       );
-      const event = notificationEventFor(previous?.success ? previous.data.lastOutcome : undefined, input.outcome);
-      await storage.putBytes(key, Buffer.from(JSON.stringify({ lastOutcome: input.outcome, at: new Date().toISOString() })));
+      const last = previous?.success ? previous.data.lastOutcome : undefined;
+      // Written when the outcome changes (`at`: since when it stands), not after every session.
+      if (last !== input.outcome) {
+        await storage.putBytes(key, Buffer.from(JSON.stringify({ lastOutcome: input.outcome, at: new Date().toISOString() })));
+      }
+      const event = notificationEventFor(last, input.outcome);
       return event ? { event } : {};
     },
 
