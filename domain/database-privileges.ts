@@ -27,12 +27,33 @@ export const MYSQL_BACKUP_GLOBAL_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER',
  */
 export const MARIADB_PHYSICAL_BACKUP_PRIVILEGES = ['RELOAD', 'PROCESS', 'SHOW DATABASES'] as const;
 
-/** The session user's privileges as information_schema lists them (USER_, SCHEMA_ and TABLE_PRIVILEGES). */
+/**
+ * The session's privileges: the account's own as information_schema lists them (USER_, SCHEMA_ and
+ * TABLE_PRIVILEGES, one privilege a row), and what its active roles add as SHOW GRANTS shows it
+ * (domain/show-grants.ts), where a set may hold ALL_PRIVILEGES.
+ */
 export interface GrantedPrivileges {
   global: ReadonlySet<string>;
   /** Database-level grants; the schema is a LIKE pattern (`shop\_%`) as GRANT takes it. */
   schemas: ReadonlyArray<{ schema: string; privileges: ReadonlySet<string> }>;
   tables: ReadonlyArray<{ schema: string; table: string; privileges: ReadonlySet<string> }>;
+}
+
+/** `GRANT ALL [PRIVILEGES]` as SHOW GRANTS shows it: every privilege of the level it is granted on. */
+export const ALL_PRIVILEGES = 'ALL PRIVILEGES';
+
+/** Whether a set of granted privileges (one level: global, a database, a table) includes `privilege`. */
+export function holds(privileges: ReadonlySet<string>, privilege: string): boolean {
+  return privileges.has(privilege) || privileges.has(ALL_PRIVILEGES);
+}
+
+/** Privileges from several sources (the account's own, its roles'), as one: a privilege held by any is held. */
+export function mergeGrantedPrivileges(...sources: readonly GrantedPrivileges[]): GrantedPrivileges {
+  return {
+    global: new Set(sources.flatMap((source) => [...source.global])),
+    schemas: sources.flatMap((source) => source.schemas),
+    tables: sources.flatMap((source) => source.tables),
+  };
 }
 
 /** One grant the user lacks: a privilege on `*.*`, on a database, or on one table. */
@@ -43,7 +64,7 @@ export interface MissingGrant {
 
 export function missingBackupPrivileges(family: ClientFamily, granted: GrantedPrivileges, databases: readonly string[]): MissingGrant[] {
   if (family === 'mysql') {
-    const lacking = MYSQL_BACKUP_GLOBAL_PRIVILEGES.filter((p) => !granted.global.has(p));
+    const lacking = MYSQL_BACKUP_GLOBAL_PRIVILEGES.filter((p) => !holds(granted.global, p));
     return lacking.length > 0 ? [{ privileges: [...lacking], on: { level: 'global' } }] : [];
   }
   const missing: MissingGrant[] = [];
@@ -54,8 +75,8 @@ export function missingBackupPrivileges(family: ClientFamily, granted: GrantedPr
   const routinesVisible =
     hasOnDatabase(granted, 'SELECT', 'mysql') ||
     hasOnDatabase(granted, 'SHOW CREATE ROUTINE', 'mysql') ||
-    granted.global.has('SHOW CREATE ROUTINE') ||
-    granted.tables.some((t) => t.schema === 'mysql' && t.table === 'proc' && t.privileges.has('SELECT'));
+    holds(granted.global, 'SHOW CREATE ROUTINE') ||
+    granted.tables.some((t) => t.schema === 'mysql' && t.table === 'proc' && holds(t.privileges, 'SELECT'));
   if (!routinesVisible) missing.push({ privileges: ['SELECT'], on: { level: 'table', database: 'mysql', table: 'proc' } });
   return missing;
 }
@@ -65,7 +86,7 @@ export function missingBackupPrivileges(family: ClientFamily, granted: GrantedPr
  * was refused on a server that writes a binary log: tried, since SUPER also allows it before 11.0.
  */
 export function missingPhysicalBackupPrivileges(granted: GrantedPrivileges, binaryLogUnreadable: boolean): MissingGrant[] {
-  const lacking: string[] = MARIADB_PHYSICAL_BACKUP_PRIVILEGES.filter((p) => !granted.global.has(p));
+  const lacking: string[] = MARIADB_PHYSICAL_BACKUP_PRIVILEGES.filter((p) => !holds(granted.global, p));
   if (binaryLogUnreadable) lacking.push('BINLOG MONITOR');
   return lacking.length > 0 ? [{ privileges: lacking, on: { level: 'global' } }] : [];
 }
@@ -79,7 +100,7 @@ export function missingPhysicalBackupPrivileges(granted: GrantedPrivileges, bina
 export function missingBinlogArchivePrivileges(family: ClientFamily, granted: GrantedPrivileges): MissingGrant[] {
   const monitor = family === 'mysql' ? 'REPLICATION CLIENT' : 'BINLOG MONITOR';
   const lacking = ['REPLICATION SLAVE', monitor].filter(
-    (p) => !granted.global.has(p) && !(p === 'BINLOG MONITOR' && granted.global.has('SUPER')),
+    (p) => !holds(granted.global, p) && !(p === 'BINLOG MONITOR' && holds(granted.global, 'SUPER')),
   );
   return lacking.length > 0 ? [{ privileges: lacking, on: { level: 'global' } }] : [];
 }
@@ -119,12 +140,14 @@ export function missingRestorePrivileges(
  * statement needs nothing a restore user lacks (measured on 9.7 with the restore grants).
  */
 function lacksBinlogReplay(granted: GrantedPrivileges, server: ServerIdentity): boolean {
-  if (server.flavor !== 'mariadb' || granted.global.has('BINLOG REPLAY')) return false;
-  return !(server.release[0] < 11 && granted.global.has('SUPER'));
+  if (server.flavor !== 'mariadb' || holds(granted.global, 'BINLOG REPLAY')) return false;
+  return !(server.release[0] < 11 && holds(granted.global, 'SUPER'));
 }
 
 function hasOnDatabase(granted: GrantedPrivileges, privilege: string, database: string): boolean {
-  return granted.global.has(privilege) || granted.schemas.some((s) => s.privileges.has(privilege) && likePattern(s.schema).test(database));
+  return (
+    holds(granted.global, privilege) || granted.schemas.some((s) => holds(s.privileges, privilege) && likePattern(s.schema).test(database))
+  );
 }
 
 /** A GRANT's database name as the server matches it: `_` and `%` are wildcards unless escaped. */
@@ -168,4 +191,14 @@ export function accountOf(currentUser: string): string {
   const at = currentUser.lastIndexOf('@');
   const quote = (part: string) => `'${part.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   return `${quote(currentUser.slice(0, at))}@${quote(currentUser.slice(at + 1))}`;
+}
+
+/**
+ * The roles a session has active, as a GRANT names them, from CURRENT_ROLE(): MySQL's lists them
+ * quoted (`` `a`@`%`,`b`@`%` ``) or says NONE; MariaDB's names its one role bare, or is NULL.
+ */
+export function activeRolesOf(currentRole: unknown): string | undefined {
+  if (currentRole === null || currentRole === undefined || currentRole === 'NONE' || currentRole === '') return undefined;
+  const roles = String(currentRole);
+  return roles.startsWith('`') ? roles : quoteName(roles);
 }

@@ -18,8 +18,9 @@ import { activityRecords, onlyActivity } from '../reliability/fault-harness';
 /**
  * A backup user with exactly the grants docs/security.md lists backs up a database with a view,
  * a trigger, a routine and an event, and the restore has every one of them; a user lacking one
- * grant fails at the preflight, before any dump, naming it and the GRANT that fixes it. The same
- * for a physical backup (mariadb-backup) of a server that writes a binary log. A restore user with
+ * grant fails at the preflight, before any dump, naming it and the GRANT that fixes it; both again
+ * for a user whose privileges all come through its default role. The same for a physical backup
+ * (mariadb-backup) of a server that writes a binary log. A restore user with
  * the documented grants restores into a new database and over an existing one; without the grant
  * on dbkeep's work schemas it fails at once, leaving the existing database as it was.
  */
@@ -30,28 +31,39 @@ interface GrantCase {
   release: DatabaseRelease;
   /** The documented minimal grants, as run. */
   grants: string[];
-  /** The one left out for the second user, and what the failure must say. */
-  withoutLast: RegExp;
+  /** The one left out for the second user: what the failure says between the account and the account again. */
+  withoutLast: string;
 }
 
 const CASES: GrantCase[] = [
   {
     release: 'mariadb-10.11',
     grants: [`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON \`${FEATURES_DATABASE}\`.* TO ?`, 'GRANT SELECT ON mysql.proc TO ?'],
-    withoutLast:
-      /lacks what a logical backup needs \(SELECT on mysql\.proc\); grant it with: GRANT SELECT ON `mysql`\.`proc` TO 'backup-1'@'127\.0\.0\.1'/,
+    withoutLast: 'lacks what a logical backup needs (SELECT on mysql.proc); grant it with: GRANT SELECT ON `mysql`.`proc` TO ',
   },
   {
     release: 'mariadb-11.8',
     grants: [`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON \`${FEATURES_DATABASE}\`.* TO ?`, 'GRANT SELECT ON mysql.proc TO ?'],
-    withoutLast: /SELECT on mysql\.proc.*GRANT SELECT ON `mysql`\.`proc` TO 'backup-1'@'127\.0\.0\.1'/,
+    withoutLast: 'lacks what a logical backup needs (SELECT on mysql.proc); grant it with: GRANT SELECT ON `mysql`.`proc` TO ',
   },
   {
     release: 'mysql-9.7',
     grants: ['GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO ?', 'GRANT PROCESS ON *.* TO ?'],
-    withoutLast: /\(PROCESS on \*\.\*\); grant it with: GRANT PROCESS ON \*\.\* TO 'backup-1'@'127\.0\.0\.1'/,
+    withoutLast: 'lacks what a logical backup needs (PROCESS on *.*); grant it with: GRANT PROCESS ON *.* TO ',
   },
 ];
+
+/** A backup user holding `grants` (each `?` its grantee): its own, or only through `role`, its default role. */
+async function createBackupUser(instance: MariaDbInstance, user: string, grants: readonly string[], role?: string) {
+  const account = `'${user}'@'127.0.0.1'`;
+  const grantee = role ? `\`${role}\`` : account;
+  await rootQuery(instance, `CREATE USER ${account} IDENTIFIED BY 'backup-pw'`);
+  if (role) await rootQuery(instance, `CREATE ROLE ${grantee}`);
+  for (const grant of grants) await rootQuery(instance, grant.replace('?', grantee));
+  if (!role) return;
+  await rootQuery(instance, `GRANT ${grantee} TO ${account}`);
+  await rootQuery(instance, `SET DEFAULT ROLE ${grantee} ${instance.engine === 'mysql' ? 'TO' : 'FOR'} ${account}`);
+}
 
 beforeAll(async () => {
   stack = await startE2eStack();
@@ -64,17 +76,20 @@ afterAll(async () => {
 
 describe.each(CASES)('$release, logical', ({ release, grants, withoutLast }) => {
   let source: MariaDbInstance;
+  let into: MariaDbInstance;
   const configuration = `least-${release.replace('.', '-')}`;
+  // As CURRENT_ROLE() names it: MySQL's roles have a host.
+  const activeRole = (role: string) => (release === 'mysql-9.7' ? `\`${role}\`@\`%\`` : `\`${role}\``);
 
   beforeAll(async () => {
     process.env.PATH = pathWithReleaseTools(release, hostPath);
     source = await stack.startDatabase({ release });
     await createFeatureDatabase(source);
     for (const [index, grantsOfUser] of [grants, grants.slice(0, -1)].entries()) {
-      const account = `'backup-${index}'@'127.0.0.1'`;
-      await rootQuery(source, `CREATE USER ${account} IDENTIFIED BY 'backup-pw'`);
-      for (const grant of grantsOfUser) await rootQuery(source, grant.replace('?', account));
+      await createBackupUser(source, `backup-${index}`, grantsOfUser);
+      await createBackupUser(source, `role-${index}`, grantsOfUser, `backup_role_${index}`);
     }
+    into = await stack.startDatabase({ release });
   });
 
   afterAll(() => {
@@ -90,20 +105,29 @@ describe.each(CASES)('$release, logical', ({ release, grants, withoutLast }) => 
     return stack.client.backupNow(resolveBackupConfiguration(resources, configuration));
   };
 
-  it('backs up as a user with exactly the documented grants, and the restore has every view, trigger, routine and event', async () => {
-    const { snapshotId } = (await (await backupAs('backup-0')).result()) as { snapshotId: string };
-    const into = await stack.startDatabase({ release });
+  it.each([
+    ['exactly the documented grants', 'backup-0'],
+    ['them only through its default role', 'role-0'],
+  ])('backs up as a user holding %s, and the restore has every view, trigger, routine and event', async (_, user) => {
+    const { snapshotId } = (await (await backupAs(user)).result()) as { snapshotId: string };
+    await rootQuery(into, `DROP DATABASE IF EXISTS \`${FEATURES_DATABASE}\``);
     await restoreSnapshotInto(stack, configuration, snapshotId, stack.targetDocument('restored', into));
     const restored = await fingerprintDatabases(into, [FEATURES_DATABASE]);
     expect(restored).toEqual(await fingerprintDatabases(source, [FEATURES_DATABASE]));
     expect(Object.keys(restored[FEATURES_DATABASE]!.routines).length).toBeGreaterThan(0);
   });
 
-  it('fails at the preflight, before any dump, when the user lacks one of them, naming it and the GRANT', async () => {
-    const handle = await backupAs('backup-1');
+  it.each([
+    ['the user lacks one of them', 'backup-1', undefined],
+    ['its default role lacks one of them', 'role-1', 'backup_role_1'],
+  ])('fails at the preflight, before any dump, when %s, naming it and the GRANT', async (_, user, role) => {
+    const handle = await backupAs(user);
     const failure = await workflowFailureOf(handle.result());
     expect(failure).toMatchObject({ type: 'InsufficientPrivileges', nonRetryable: true });
-    expect(failure.message).toMatch(withoutLast);
+    const account = `'${user}'@'127.0.0.1'`;
+    expect(failure.message).toBe(
+      `Target "as-${user}": ${account} ${withoutLast}${account}` + (role ? ` (or to a role it has active: ${activeRole(role)})` : ''),
+    );
     const activities = await activityRecords(stack.client.temporal, handle.workflowId);
     expect(onlyActivity(activities, 'preflightTarget')).toMatchObject({ outcome: 'failed', attempt: 1 });
     expect(activities.map((a) => a.activityType)).not.toContain('dumpToRepository');

@@ -17,9 +17,9 @@ import { workflowFailureOf } from '../support/workflow-failure';
 import { activityRecords, onlyActivity } from '../reliability/fault-harness';
 
 /**
- * TLS to real servers of every engine that require it (require_secure_transport=ON, so any
- * connection of a session that got through was encrypted): backups and restores in verify-ca
- * and verify-identity, a user created REQUIRE X509 with its client certificate, and each
+ * TLS to real servers of every engine that require it (require_secure_transport=ON): backups and
+ * restores in verify-ca and verify-identity, with each server counting a TLS handshake for every
+ * connection the session made; a user created REQUIRE X509 with its client certificate; and each
  * misconfiguration failing on its first attempt with its own type and the Target's name.
  */
 let stack: E2eStack;
@@ -52,6 +52,28 @@ async function backup(
   return { workflowId: handle.workflowId, result: handle.result() };
 }
 
+/** The server's own counts: connections accepted (over TCP or the socket), and TLS handshakes completed. */
+async function connectionCounts(instance: MariaDbInstance): Promise<{ connections: number; tls: number }> {
+  const rows = await rootQuery(instance, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Connections', 'Ssl_finished_accepts')");
+  const value = (name: string) => Number(rows.find((row) => row.Variable_name === name)?.Value);
+  return { connections: value('Connections'), tls: value('Ssl_finished_accepts') };
+}
+
+/**
+ * Runs `session` and expects the server to have completed a TLS handshake for every connection
+ * it accepted meanwhile. Nothing else connects to the server then but the test's root, over the
+ * socket (never TLS): the second count's own connection, counted among the connections only.
+ */
+async function expectEveryConnectionEncrypted<T>(instance: MariaDbInstance, session: () => Promise<T>): Promise<T> {
+  const before = await connectionCounts(instance);
+  const result = await session();
+  const after = await connectionCounts(instance);
+  const connections = after.connections - before.connections - 1;
+  expect(connections).toBeGreaterThan(0);
+  expect(after.tls - before.tls).toBe(connections);
+  return result;
+}
+
 async function expectFailsAtPreflight(started: { workflowId: string; result: Promise<unknown> }, type: string, mentions: RegExp) {
   const failure = await workflowFailureOf(started.result);
   expect(failure).toMatchObject({ type, nonRetryable: true });
@@ -72,52 +94,66 @@ afterAll(async () => {
 
 const RELEASES: DatabaseRelease[] = ['mariadb-10.11', 'mariadb-11.8', 'mysql-9.7'];
 
+const VERIFYING_MODES = ['verify-ca', 'verify-identity'] as const;
+
 describe.each(RELEASES)('%s requiring TLS', (release) => {
   const configuration = `tls-${release.replace('.', '-')}`;
   let source: MariaDbInstance;
+  // Every restore goes into this second TLS-only server, emptied before.
+  let into: MariaDbInstance;
+
+  // Each mode names the CA another way.
+  const verifying = (mode: string): Record<string, unknown> =>
+    mode === 'verify-ca' ? { mode, ca: { file: certs.caFile } } : { mode, caFile: certs.caFile };
+  const certified = (tls: Record<string, unknown>) => ({
+    ...tls,
+    clientCertificate: { certificate: { file: certs.clientCertFile }, key: { file: certs.clientKeyFile } },
+  });
+
+  /** Backs up the source as `target` describes, every connection encrypted, and returns the snapshot's id. */
+  const backUpSource = (backupConfiguration: string, target: object) =>
+    expectEveryConnectionEncrypted(source, async () => {
+      const result = await (await backup(backupConfiguration, target)).result;
+      expect(result).toMatchObject({ outcome: 'succeeded' });
+      return (result as { snapshotId: string }).snapshotId;
+    });
+
+  /** Restores a snapshot into `into` as `target` describes, every connection encrypted, and expects the source's data there. */
+  const restoreIntoSecondServer = async (backupConfiguration: string, snapshotId: string, target: object) => {
+    await rootQuery(into, `DROP DATABASE IF EXISTS \`${AWKWARD_DATABASE.replace(/`/g, '``')}\``);
+    await expectEveryConnectionEncrypted(into, () => restoreSnapshotInto(stack, backupConfiguration, snapshotId, target));
+    expect(await fingerprintDatabases(into, [AWKWARD_DATABASE])).toEqual(await fingerprintDatabases(source, [AWKWARD_DATABASE]));
+  };
 
   beforeAll(async () => {
     // The in-process worker runs the tools it finds on PATH: this engine's, as on its image.
     process.env.PATH = pathWithReleaseTools(release, hostPath);
     source = await stack.startDatabase({ release, tls: serverTls() });
+    into = await stack.startDatabase({ release, tls: serverTls() });
     await createAwkwardDatabase(source);
-    await rootQuery(source, `CREATE USER '${CERTIFIED_USER}'@'127.0.0.1' IDENTIFIED BY '${CERTIFIED_PASSWORD}' REQUIRE X509`);
-    await rootQuery(source, `GRANT ALL PRIVILEGES ON *.* TO '${CERTIFIED_USER}'@'127.0.0.1'`);
+    for (const server of [source, into]) {
+      await rootQuery(server, `CREATE USER '${CERTIFIED_USER}'@'127.0.0.1' IDENTIFIED BY '${CERTIFIED_PASSWORD}' REQUIRE X509`);
+      await rootQuery(server, `GRANT ALL PRIVILEGES ON *.* TO '${CERTIFIED_USER}'@'127.0.0.1'`);
+    }
   });
 
   afterAll(() => {
     process.env.PATH = hostPath;
   });
 
-  it('backs up in verify-identity and restores in verify-ca into another TLS-only server with identical data', async () => {
-    const started = await backup(configuration, tlsTarget('source', source, { mode: 'verify-identity', caFile: certs.caFile }));
-    const { snapshotId } = (await started.result) as { snapshotId: string };
+  it.each(VERIFYING_MODES)(
+    'backs up and restores in %s into another TLS-only server with identical data, every connection encrypted',
+    async (mode) => {
+      const snapshotId = await backUpSource(`${configuration}-${mode}`, tlsTarget(`source-${mode}`, source, verifying(mode)));
+      await restoreIntoSecondServer(`${configuration}-${mode}`, snapshotId, tlsTarget(`restored-${mode}`, into, verifying(mode)));
+    },
+  );
 
-    const into = await stack.startDatabase({ release, tls: serverTls() });
-    await restoreSnapshotInto(
-      stack,
-      configuration,
-      snapshotId,
-      tlsTarget('restored', into, { mode: 'verify-ca', ca: { file: certs.caFile } }),
-    );
-    expect(await fingerprintDatabases(into, [AWKWARD_DATABASE])).toEqual(await fingerprintDatabases(source, [AWKWARD_DATABASE]));
-  });
-
-  it('backs up as a user created REQUIRE X509 with its client certificate', async () => {
-    const started = await backup(
-      `${configuration}-x509`,
-      tlsTarget(
-        'certified',
-        source,
-        {
-          mode: 'verify-identity',
-          caFile: certs.caFile,
-          clientCertificate: { certificate: { file: certs.clientCertFile }, key: { file: certs.clientKeyFile } },
-        },
-        { name: CERTIFIED_USER, password: CERTIFIED_PASSWORD },
-      ),
-    );
-    await expect(started.result).resolves.toMatchObject({ outcome: 'succeeded' });
+  it('backs up and restores as a user created REQUIRE X509 with its client certificate', async () => {
+    const user = { name: CERTIFIED_USER, password: CERTIFIED_PASSWORD };
+    const x509 = `${configuration}-x509`;
+    const snapshotId = await backUpSource(x509, tlsTarget('certified', source, certified(verifying('verify-identity')), user));
+    await restoreIntoSecondServer(x509, snapshotId, tlsTarget('certified-into', into, certified(verifying('verify-ca')), user));
   });
 
   it('refuses that user without a client certificate, saying where to give one', async () => {

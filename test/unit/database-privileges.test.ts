@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   accountOf,
+  activeRolesOf,
+  ALL_PRIVILEGES,
   grantStatements,
+  mergeGrantedPrivileges,
   missingBackupPrivileges,
   missingPhysicalBackupPrivileges,
   missingRestorePrivileges,
@@ -136,5 +139,23 @@ describe('grantStatements', () => {
   it("names the account as information_schema's GRANTEE does", () => {
     expect(accountOf('backup@127.0.0.1')).toBe("'backup'@'127.0.0.1'");
     expect(accountOf('we@ird@%')).toBe("'we@ird'@'%'");
+  });
+});
+
+describe('the privileges of roles', () => {
+  it('names the active roles as GRANT does, from either family', () => {
+    expect(activeRolesOf('`backup`@`%`,`other`@`%`')).toBe('`backup`@`%`,`other`@`%`');
+    expect(activeRolesOf('backup_role')).toBe('`backup_role`');
+    expect(activeRolesOf('NONE')).toBeUndefined();
+    expect(activeRolesOf(null)).toBeUndefined();
+  });
+
+  it("counts a privilege held by the account or by a role, and ALL PRIVILEGES as every one of its level's", () => {
+    const viaRole = mergeGrantedPrivileges(
+      { ...none, global: set('PROCESS') },
+      { ...none, global: set('SELECT', 'SHOW VIEW'), schemas: [{ schema: 'shop', privileges: set(ALL_PRIVILEGES) }] },
+    );
+    expect(missingBackupPrivileges('mysql', viaRole, ['shop'])).toEqual([{ privileges: ['TRIGGER', 'EVENT'], on: { level: 'global' } }]);
+    expect(missingRestorePrivileges(viaRole, { pattern: 'shop', schemas: ['shop'] }, ['shop'])).toEqual([]);
   });
 });
