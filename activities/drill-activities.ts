@@ -97,12 +97,12 @@ export function createDrillActivities(deps: {
             const started = Date.now();
             const datadir = path.join(scratch, 'data');
             await mkdir(datadir);
-            await startTool(initializeDataDirectoryCommand(engine, datadir), {
+            const owner = process.getuid?.() === 0 ? { uid: 0, gid: 0 } : undefined;
+            await startTool(initializeDataDirectoryCommand(engine, datadir, owner ? { user: String(owner.uid) } : {}), {
               signal: controller.signal,
               stdin: 'ignore',
               stdout: 'ignore',
             }).finished;
-            const owner = process.getuid?.() === 0 ? { uid: 0, gid: 0 } : undefined;
             const server = await startLocalServer({ engine, datadir, owner, grantTables: 'use', signal: controller.signal });
             try {
               progress.phase = 'restoring';
@@ -138,7 +138,7 @@ export function createDrillActivities(deps: {
                 }),
                 { signal: controller.signal, stdin: 'ignore', stdout: 'pipe' },
               );
-              const reader = new DumpFingerprinter();
+              const reader = new DumpFingerprinter(recorded.formatVersion);
               const sink = new Writable({
                 write(chunk: Buffer, _encoding, callback) {
                   reader.push(chunk);

@@ -11,9 +11,18 @@ import { z } from 'zod';
  * same way: equal fingerprints mean the restored databases hold exactly the rows and objects the
  * backup read. Comment lines (the dump's date, host, server version, binary log position) and
  * blank lines are left out; everything else the dump writes is part of it, in the dump's order.
+ *
+ * Format 2 (what backups record now) also leaves out what differs between two servers holding
+ * the same data, which only MySQL's dumps show: the statements on the server's GTID state and
+ * binary logging (SET @@GLOBAL.GTID_PURGED, SQL_LOG_BIN; a scratch server has no GTIDs), and a
+ * column's `CHARACTER SET x` before its `COLLATE x_…` (the collation names its character set;
+ * MySQL writes the redundant form for a table created from its own SHOW CREATE TABLE). A drill
+ * reads the restored copy in the format its snapshot's fingerprint was recorded in.
  */
+export const DUMP_FINGERPRINT_FORMAT = 2;
+
 export const dumpFingerprintSchema = z.object({
-  formatVersion: z.literal(1),
+  formatVersion: z.union([z.literal(1), z.literal(2)]),
   /** The dump tool's options that shaped its output (domain/tool-commands.ts dumpOutputArgs): a drill's dump of the restored copy uses them too. */
   dumpArgs: z.array(z.string()).default([]),
   /** `database.table` → its rows and the hash of its data. */
@@ -34,18 +43,24 @@ const LINE_HEAD_BYTES = 64 * 1024;
 // mariadb-dump lists the columns when a table has invisible ones: `INSERT INTO `t` (`a`, `b`) VALUES`.
 const INSERT_LINE = /^INSERT INTO `((?:[^`]|``)+)`.*? VALUES/;
 const IDENTIFIER = /`((?:[^`]|``)+)`/;
+// Format 2: the server's GTID state and binary logging, not the data's.
+const REPLICATION_STATE_LINE = /^(?:SET @@GLOBAL\.GTID_PURGED|SET @@SESSION\.SQL_LOG_BIN|SET @MYSQL_SQL_LOG_BIN)\b/i;
+const REDUNDANT_CHARACTER_SET = / CHARACTER SET ([A-Za-z0-9]+) COLLATE (\1_[A-Za-z0-9_]+)/g;
 
 type Mode =
   | { kind: 'line-start' }
   /** The first bytes of a line, until it can be classified. */
   | { kind: 'head'; bytes: Buffer[]; length: number }
-  /** The rest of a line that is not an INSERT: hashed into the current section (or dropped: a comment). */
-  | { kind: 'rest'; comment: boolean }
+  /** The rest of a line that is not an INSERT: hashed into the current section, or dropped (a comment, format 2's replication state). */
+  | { kind: 'rest'; comment: boolean; dropped?: boolean }
   /** Inside an INSERT statement's values. */
   | { kind: 'insert'; table: string; inQuote: boolean; escaped: boolean; depth: number };
 
 /** Reads a dump in chunks of any size and returns its fingerprint at the end. Memory: one line's head and a hash per object. */
 export class DumpFingerprinter {
+  /** `formatVersion`: a drill reads the restored copy in the format of the fingerprint it compares with. */
+  constructor(private readonly formatVersion: DumpFingerprint['formatVersion'] = DUMP_FINGERPRINT_FORMAT) {}
+
   private mode: Mode = { kind: 'line-start' };
   private database = '';
   /** The section the lines that are not INSERTs belong to; none before the first marker (the dump's header). */
@@ -88,7 +103,7 @@ export class DumpFingerprinter {
     for (const [name, hash] of [...this.definitions].sort(([a], [b]) => a.localeCompare(b))) {
       definitions[name] = hash.copy().digest('hex');
     }
-    return { formatVersion: 1, dumpArgs: [...dumpArgs], tables, definitions };
+    return { formatVersion: this.formatVersion, dumpArgs: [...dumpArgs], tables, definitions };
   }
 
   private readHead(mode: Extract<Mode, { kind: 'head' }>, chunk: Buffer, at: number): number {
@@ -116,9 +131,16 @@ export class DumpFingerprinter {
     }
     // Blank lines go with the comments: --master-data wraps its comment in them.
     const comment = text.startsWith('--') || (head.length < LINE_HEAD_BYTES && text.trim() === '');
-    this.mode = { kind: 'rest', comment };
-    if (comment) this.comment = '';
-    this.readRest(this.mode, head, 0);
+    if (comment || this.formatVersion === 1 || head.length >= LINE_HEAD_BYTES) {
+      this.mode = { kind: 'rest', comment };
+      if (comment) this.comment = '';
+      this.readRest(this.mode, head, 0);
+      return;
+    }
+    // Format 2, a whole line: its newline is all that is left of it.
+    this.mode = { kind: 'rest', comment: false, dropped: REPLICATION_STATE_LINE.test(text) };
+    const normalized = text.replace(REDUNDANT_CHARACTER_SET, ' COLLATE $2');
+    this.readRest(this.mode, normalized === text ? head : Buffer.from(normalized, 'latin1'), 0);
   }
 
   private readRest(mode: Extract<Mode, { kind: 'rest' }>, chunk: Buffer, at: number): number {
@@ -126,7 +148,7 @@ export class DumpFingerprinter {
     const end = newline === -1 ? chunk.length : newline + 1;
     if (mode.comment) {
       if (this.comment.length < LINE_HEAD_BYTES) this.comment += chunk.subarray(at, Math.min(end, at + LINE_HEAD_BYTES)).toString('utf8');
-    } else if (this.section !== undefined) {
+    } else if (this.section !== undefined && !mode.dropped) {
       this.definitionOf(this.section).update(chunk.subarray(at, end));
     }
     if (newline !== -1) {

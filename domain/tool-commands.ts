@@ -277,12 +277,21 @@ export function localServerCommand(
 
 /**
  * Makes an empty data directory a server of the engine starts on, for a worker's own server (a
- * restore drill's scratch server): system tables, and root@localhost without a password (the
- * server runs without grant tables anyway). Without a host name lookup (`--cross-bootstrap`).
+ * restore drill's scratch server): system tables, and root@localhost without a password (only
+ * the worker reaches the server, on its socket). Without a host name lookup (`--cross-bootstrap`).
+ * `user`: as for localServerCommand; mysqld refuses to initialize as root without it.
  */
-export function initializeDataDirectoryCommand(engine: Engine, datadir: string): ToolCommand {
+export function initializeDataDirectoryCommand(engine: Engine, datadir: string, options: { user?: string } = {}): ToolCommand {
   if (clientFamily(engine) === 'mysql') {
-    return { command: CLIENT_TOOLS[engine].server, args: ['--no-defaults', '--initialize-insecure', `--datadir=${datadir}`] };
+    return {
+      command: CLIENT_TOOLS[engine].server,
+      args: [
+        '--no-defaults',
+        '--initialize-insecure',
+        `--datadir=${datadir}`,
+        ...(options.user === undefined ? [] : [`--user=${options.user}`]),
+      ],
+    };
   }
   return {
     command: 'mariadb-install-db',
@@ -447,4 +456,32 @@ const TOOL_PROVIDERS: Record<string, string> = {
 /** What provides a tool dbkeep runs, for the message when the worker lacks it. */
 export function toolProvider(command: string): string | undefined {
   return TOOL_PROVIDERS[command];
+}
+
+/** A tool a session runs on the worker, and what it is for: a worker that lacks it is told both. */
+export interface SessionTool {
+  command: string;
+  /** e.g. "the mysql client", "the snapshot's zstd compression". */
+  role: string;
+}
+
+const ENGINE_TOOL_ROLES = { dump: 'dump tool', client: 'client', physical: 'physical backup tool' } as const;
+
+/**
+ * The tools a backup (`dump` or `physical`) or a logical restore (`client`) runs, with the
+ * snapshot's compressor and age when it has them: what the session checks the worker has before
+ * it changes anything (requireToolsOnPath in pipeline/tool-process.ts).
+ */
+export function sessionTools(params: {
+  engine: Engine;
+  tool: keyof typeof ENGINE_TOOL_ROLES;
+  compression?: CompressionAlgorithm;
+  encrypted?: boolean;
+}): SessionTool[] {
+  const { engine, tool, compression } = params;
+  return [
+    { command: CLIENT_TOOLS[engine][tool], role: `the ${engine} ${ENGINE_TOOL_ROLES[tool]}` },
+    ...(compression && compression !== 'none' ? [{ command: compression, role: `the snapshot's ${compression} compression` }] : []),
+    ...(params.encrypted ? [{ command: 'age', role: "the snapshot's age encryption" }] : []),
+  ];
 }

@@ -99,16 +99,20 @@ remove_partial_root() {
   rm -rf --one-file-system "$dir"
 }
 
-# write_wrapper ROOT TOOL BIN_DIR PLUGIN_VARIABLE PLUGIN_DIR: writes BIN_DIR/<name of TOOL>, bash
-# that only execs TOOL (a path in ROOT) with ROOT's loader and libraries. The tool's client plugin
-# directory (PLUGIN_DIR in ROOT, set through the environment variable its client library reads)
-# is the root's too: the compiled-in one is the host's, whose MariaDB 10.11 plugins lack 11.8's
-# parsec. A client tool gets its bare name as argv[0], as from a PATH lookup on a worker image: the
-# tools print it (`mariadb-dump from 11.8.9-MariaDB, …`, which manifests record). A server keeps
-# its path in the root: mysqld looks for itself on PATH by a bare name, and finds the host's.
+# write_wrapper ROOT TOOL BIN_DIR PLUGIN_VARIABLE PLUGIN_DIR [SERVER_OPTION...]: writes
+# BIN_DIR/<name of TOOL>, bash that only execs TOOL (a path in ROOT) with ROOT's loader and
+# libraries. The tool's client plugin directory (PLUGIN_DIR in ROOT, set through the environment
+# variable its client library reads) is the root's too: the compiled-in one is the host's, whose
+# MariaDB 10.11 plugins lack 11.8's parsec. A client tool gets its bare name as argv[0], as from a
+# PATH lookup on a worker image: the tools print it (`mariadb-dump from 11.8.9-MariaDB, …`, which
+# manifests record). A server keeps its path in the root: mysqld looks for itself on PATH by a
+# bare name, and finds the host's. A server is also given SERVER_OPTIONs, the root's own
+# directories, since the ones compiled in are the host's: after the option-file options, which
+# the servers accept only first, and before the caller's, which win over them.
 write_wrapper() {
   local root="$1" tool="$2" bin_dir="$3" plugin_variable="$4" plugin_dir="$5"
-  local name wrapper argv0
+  shift 5
+  local name wrapper argv0 option
   name="$(basename "$tool")"
   wrapper="$bin_dir/$name"
   argv0="$name"
@@ -117,28 +121,35 @@ write_wrapper() {
     echo '#!/bin/bash'
     echo "# $tool of the Debian root beside this directory; see scripts/bootstrap.sh."
     printf 'export %s=%q\n' "$plugin_variable" "$root$plugin_dir"
-    printf 'exec %q --library-path %q --argv0 %q %q "$@"\n' \
-      "$root/lib64/ld-linux-x86-64.so.2" "$root/usr/lib/x86_64-linux-gnu" "$argv0" "$root$tool"
-  } >"$wrapper"
-  chmod 755 "$wrapper"
+    if (($# > 0)); then
+      echo 'leading=()'
+      echo 'while [[ "${1:-}" == --no-defaults || "${1:-}" == --print-defaults || "${1:-}" == --defaults-*=* ]]; do'
+      echo '  leading+=("$1")'
+      echo '  shift'
+      echo 'done'
+      printf 'exec %q --library-path %q --argv0 %q %q "${leading[@]}"' \
+        "$root/lib64/ld-linux-x86-64.so.2" "$root/usr/lib/x86_64-linux-gnu" "$argv0" "$root$tool"
+      for option in "$@"; do printf ' %q' "$option"; done
+      echo ' "$@"'
+    else
+      printf 'exec %q --library-path %q --argv0 %q %q "$@"\n' \
+        "$root/lib64/ld-linux-x86-64.so.2" "$root/usr/lib/x86_64-linux-gnu" "$argv0" "$root$tool"
+    fi
+  } >"$wrapper.new"
+  chmod 755 "$wrapper.new"
+  # Renamed into place: a worker may be running the old one.
+  mv -f "$wrapper.new" "$wrapper"
 }
 
-# install_engine_root NAME SUITE PACKAGES SERVER_PACKAGE TOOLS [COMPAT_TOOLS]
-# NAME is <engine>-<version>; the root must hold SERVER_PACKAGE at that version. TOOLS are paths
-# in the root, each given a wrapper; COMPAT_TOOLS (old names) only where the root has them.
+# install_engine_root NAME SUITE PACKAGES SERVER_PACKAGE TOOLS
+# NAME is <engine>-<version>; the root must hold SERVER_PACKAGE at that version and every one of
+# TOOLS (paths in the root).
 install_engine_root() {
-  local name="$1" suite="$2" packages="$3" server_package="$4" tools="$5" compat_tools="${6:-}"
+  local name="$1" suite="$2" packages="$3" server_package="$4" tools="$5"
   local dir="$tool_cache/$name"
   local partial="$tool_cache/$name.partial"
   local series="${name#*-}"
   [[ -f "$dir/VERSION" ]] && return 0
-
-  # MariaDB's tools use Connector/C (libmariadb), which reads MARIADB_PLUGIN_DIR; MySQL's, LIBMYSQL_PLUGIN_DIR.
-  local plugin_variable plugin_dir
-  case "${name%%-*}" in
-    mysql) plugin_variable=LIBMYSQL_PLUGIN_DIR plugin_dir=/usr/lib/mysql/plugin ;;
-    mariadb) plugin_variable=MARIADB_PLUGIN_DIR plugin_dir=/usr/lib/x86_64-linux-gnu/libmariadb3/plugin ;;
-  esac
 
   echo "bootstrap: installing $name (Debian $suite: $packages) into $dir"
   remove_partial_root "$partial"
@@ -159,28 +170,70 @@ install_engine_root() {
   rm -f "$partial/root/var/cache/apt/archives/"*.deb
 
   local tool
-  for tool in $tools $plugin_dir; do
+  for tool in $tools; do
     if [[ ! -e "$partial/root$tool" ]]; then
       echo "bootstrap: $name has no $tool (Debian $suite: $packages)" >&2
       remove_partial_root "$partial"
       exit 1
     fi
   done
-  for tool in $tools $compat_tools; do
-    if [[ -e "$partial/root$tool" ]]; then
-      write_wrapper "$dir/root" "$tool" "$partial/bin" "$plugin_variable" "$plugin_dir"
-    fi
-  done
   mv -T "$partial" "$dir"
 }
 
-install_engine_root mysql-9.7 sid mysql-server-core,mysql-client-core mysql-server-core \
-  "/usr/sbin/mysqld /usr/bin/mysql /usr/bin/mysqldump /usr/bin/mysqlbinlog /usr/bin/mysqladmin"
+# write_engine_wrappers NAME TOOLS [COMPAT_TOOLS]: the wrappers of an installed root, written on
+# every run, so a change to them reaches roots installed before it. TOOLS are paths in the root,
+# each given a wrapper; COMPAT_TOOLS (old names) only where the root has them.
+write_engine_wrappers() {
+  local name="$1" tools="$2" compat_tools="${3:-}"
+  local dir="$tool_cache/$name"
+  local usr="$dir/root/usr"
+  # MariaDB's tools use Connector/C (libmariadb), which reads MARIADB_PLUGIN_DIR; MySQL's, LIBMYSQL_PLUGIN_DIR.
+  local plugin_variable plugin_dir server_options
+  case "${name%%-*}" in
+    mysql)
+      plugin_variable=LIBMYSQL_PLUGIN_DIR plugin_dir=/usr/lib/mysql/plugin
+      # secure-file-priv's compiled-in /var/lib/mysql-files does not exist here, and mysqld does
+      # not start without it: NULL turns LOAD DATA INFILE and SELECT … INTO OUTFILE off instead.
+      server_options=("--basedir=$usr" "--lc-messages-dir=$usr/share/mysql" "--character-sets-dir=$usr/share/mysql/charsets"
+        "--plugin-dir=$usr/lib/mysql/plugin" "--secure-file-priv=NULL")
+      ;;
+    mariadb)
+      plugin_variable=MARIADB_PLUGIN_DIR plugin_dir=/usr/lib/x86_64-linux-gnu/libmariadb3/plugin
+      server_options=("--basedir=$usr" "--lc-messages-dir=$usr/share/mariadb" "--character-sets-dir=$usr/share/mariadb/charsets"
+        "--plugin-dir=$usr/lib/mysql/plugin")
+      ;;
+  esac
+  local tool
+  for tool in $tools $compat_tools; do
+    [[ -e "$dir/root$tool" ]] || continue
+    if [[ "$tool" == /usr/sbin/* ]]; then
+      write_wrapper "$dir/root" "$tool" "$dir/bin" "$plugin_variable" "$plugin_dir" "${server_options[@]}"
+    else
+      write_wrapper "$dir/root" "$tool" "$dir/bin" "$plugin_variable" "$plugin_dir"
+    fi
+  done
+  if [[ -e "$usr/bin/mariadb-install-db" ]]; then
+    # A shell script, run by the host's sh: it takes the root's usr as its base directory from its
+    # own path and runs the server as MYSQLD_BOOTSTRAP says, through the server's wrapper.
+    {
+      echo '#!/bin/bash'
+      echo "# /usr/bin/mariadb-install-db of the Debian root beside this directory; see scripts/bootstrap.sh."
+      printf 'export MYSQLD_BOOTSTRAP=%q\n' "$dir/bin/mariadbd"
+      printf 'exec %q "$@"\n' "$usr/bin/mariadb-install-db"
+    } >"$dir/bin/mariadb-install-db.new"
+    chmod 755 "$dir/bin/mariadb-install-db.new"
+    mv -f "$dir/bin/mariadb-install-db.new" "$dir/bin/mariadb-install-db"
+  fi
+}
+
+mysql_tools="/usr/sbin/mysqld /usr/bin/mysql /usr/bin/mysqldump /usr/bin/mysqlbinlog /usr/bin/mysqladmin"
+install_engine_root mysql-9.7 sid mysql-server-core,mysql-client-core mysql-server-core "$mysql_tools"
+write_engine_wrappers mysql-9.7 "$mysql_tools"
 
 # mariadb-client holds mariadb-dump, mariadb-binlog and mariadb-admin; mariadb-client-core only the client.
-install_engine_root mariadb-11.8 trixie mariadb-server-core,mariadb-client,mariadb-backup mariadb-server-core \
-  "/usr/sbin/mariadbd /usr/bin/mariadb /usr/bin/mariadb-dump /usr/bin/mariadb-binlog /usr/bin/mariadb-backup /usr/bin/mbstream /usr/bin/mariadb-admin" \
-  "/usr/bin/mysql /usr/bin/mysqldump"
+mariadb_tools="/usr/sbin/mariadbd /usr/bin/mariadb /usr/bin/mariadb-dump /usr/bin/mariadb-binlog /usr/bin/mariadb-backup /usr/bin/mbstream /usr/bin/mariadb-admin"
+install_engine_root mariadb-11.8 trixie mariadb-server-core,mariadb-client,mariadb-backup mariadb-server-core "$mariadb_tools"
+write_engine_wrappers mariadb-11.8 "$mariadb_tools" "/usr/bin/mysql /usr/bin/mysqldump"
 
 bash "$project_root/scripts/build-kubernetes.sh"
 

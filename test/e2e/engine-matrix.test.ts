@@ -50,12 +50,17 @@ async function readManifest(configuration: string, snapshotId: string): Promise<
   return parsed.manifest;
 }
 
-async function backup(configuration: string, source: MariaDbInstance, databases: string[]): Promise<string> {
+function sourceConfiguration(configuration: string, source: MariaDbInstance, databases: string[]) {
+  // With restore drills: the dump's fingerprint is recorded on every engine.
   const resources = stack.resources(
     stack.targetDocument('source', source),
-    configurationDocument(configuration, { target: 'source', databases }),
+    configurationDocument(configuration, { target: 'source', databases, verification: {} }),
   );
-  const result = await (await stack.client.backupNow(resolveBackupConfiguration(resources, configuration))).result();
+  return resolveBackupConfiguration(resources, configuration);
+}
+
+async function backup(configuration: string, source: MariaDbInstance, databases: string[]): Promise<string> {
+  const result = await (await stack.client.backupNow(sourceConfiguration(configuration, source, databases))).result();
   if (result.outcome !== 'succeeded') throw new Error(`backup of ${configuration} skipped`);
   return result.snapshotId;
 }
@@ -116,6 +121,13 @@ describe.each(ENGINES)('$name', ({ name, release, gtid, sourceArgs, version }) =
       const [row] = await rootQuery(source, 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
       expect(manifest.replication).toMatchObject({ gtidBinlogPos: String(row!.pos), binlogFile: 'binlog.000001' });
     }
+  });
+
+  it(`proves the snapshot restorable in a drill: a scratch ${name} server of the worker's own matches its recorded fingerprint`, async () => {
+    const drill = await stack.client.verify(sourceConfiguration(configuration, source, DATABASES), { snapshotId });
+    const outcome = await drill.result();
+    expect(outcome).toMatchObject({ snapshotId, passed: true, differences: [] });
+    expect(outcome.tables).toBeGreaterThan(20);
   });
 
   it(`restores into an empty ${name} with identical fingerprints, and the target takes the snapshot's GTID position`, async () => {
@@ -219,7 +231,7 @@ describe('across versions and families', () => {
     expect(await rootQuery(target, docs)).toEqual(await rootQuery(source, docs));
   });
 
-  it("refuses MySQL 9.7's default collation on MariaDB 10.11, leaving the target as it was, and migrates into MariaDB 11.8", async () => {
+  it("refuses a MySQL 9.7 snapshot into MariaDB 10.11, which lacks MySQL's default collation, before touching it, and migrates into MariaDB 11.8", async () => {
     process.env.PATH = pathWithReleaseTools('mysql-9.7', hostPath);
     const source = await stack.startDatabase({ release: 'mysql-9.7', gtid: true });
     await createAwkwardDatabase(source);
@@ -233,10 +245,15 @@ describe('across versions and families', () => {
       `INSERT INTO \`${AWKWARD_DATABASE.replace(/`/g, '``')}\`.\`${AWKWARD_TABLE.replace(/`/g, '``')}\` (id) VALUES (99)`,
     );
     const before = await fingerprintDatabases(old, [AWKWARD_DATABASE]);
+    const schemasBefore = await rootQuery(old, 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY 1');
+    // Applied, the dump would stop at its first statement naming utf8mb4_0900_ai_ci (ERROR 1273): refused before the keep step.
     const failure = await workflowFailureOf(restore('mysql-to-mariadb', snapshotId, old, true));
-    expect(failure.type).toBe('RestoreStatementRejected');
-    expect(failure.message).toMatch(/ERROR 1273 .*Unknown collation: 'utf8mb4_0900_ai_ci'/);
+    expect(failure).toMatchObject({ type: 'IncompatibleSnapshot', nonRetryable: true });
+    expect(failure.message).toMatch(
+      /MySQL 9\.7\.\d+.*utf8mb4_0900_ai_ci.*MariaDB 10\.11\.\d+\S* does not know them.*Restore it into MariaDB 11\.8/,
+    );
     expect(await fingerprintDatabases(old, [AWKWARD_DATABASE])).toEqual(before);
+    expect(await rootQuery(old, 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY 1')).toEqual(schemasBefore);
 
     process.env.PATH = pathWithReleaseTools('mariadb-11.8', hostPath);
     const current = await stack.startDatabase({ release: 'mariadb-11.8' });
@@ -263,7 +280,7 @@ describe('across versions and families', () => {
       expect(failure.type).toBe('ToolNotFound');
       expect(failure.nonRetryable).toBe(true);
       expect(failure.message).toBe(
-        "mysqldump is not installed on the worker (not found in PATH): its image needs MySQL's client tools, for engines mysql and percona-xtradb (Debian: mysql-client-core)",
+        "mysqldump (the mysql dump tool) is not on the worker's PATH: its image needs MySQL's client tools, for engines mysql and percona-xtradb (Debian: mysql-client-core)",
       );
     } finally {
       process.env.PATH = hostPath;

@@ -53,3 +53,37 @@ describe('DumpFingerprinter', () => {
     expect(fingerprintDifferences(whole, whole)).toEqual([]);
   });
 });
+
+describe('DumpFingerprinter, format 2', () => {
+  const text = dump.toString('utf8');
+  const read = (bytes: string, formatVersion?: 1 | 2) => {
+    const reader = new DumpFingerprinter(formatVersion);
+    reader.push(Buffer.from(bytes));
+    return reader.result();
+  };
+
+  it('is what backups record; format 1 hashes every line as written', () => {
+    expect(read(text).formatVersion).toBe(2);
+    expect(read(text, 1).formatVersion).toBe(1);
+    // CREATE DATABASE … DEFAULT CHARACTER SET latin1 COLLATE latin1_swedish_ci
+    expect(fingerprintDifferences(read(text, 1), read(text))).toEqual(['shop: database: definition differs']);
+  });
+
+  it("leaves out the server's GTID state and binary logging, which a scratch server without GTIDs does not write", () => {
+    const withGtids = `${text}SET @@SESSION.SQL_LOG_BIN = @MYSQL_SQL_LOG_BIN;\n`;
+    expect(fingerprintDifferences(read(text), read(withGtids))).toEqual([]);
+    expect(fingerprintDifferences(read(text, 1), read(withGtids, 1))).toEqual(['shop: view v: definition differs']);
+  });
+
+  it("reads a column's CHARACTER SET before a COLLATE of that character set as the COLLATE alone, and no other change", () => {
+    const column = '  `c` varchar(20) COLLATE utf8mb4_unicode_ci DEFAULT NULL,\n';
+    const table = (line: string) => text.replace('CREATE TABLE `t` (\n', `CREATE TABLE \`t\` (\n${line}`);
+    expect(table(column)).not.toBe(text);
+    expect(fingerprintDifferences(read(table(column)), read(table(column.replace(' COLLATE', ' CHARACTER SET utf8mb4 COLLATE'))))).toEqual(
+      [],
+    );
+    expect(fingerprintDifferences(read(table(column)), read(table(column.replace('unicode_ci', 'bin'))))).toEqual([
+      'shop: table t: definition differs',
+    ]);
+  });
+});

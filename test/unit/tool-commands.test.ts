@@ -9,6 +9,7 @@ import {
   compressorVersionCommand,
   decompressCommand,
   localServerClientCommand,
+  initializeDataDirectoryCommand,
   localServerCommand,
   logicalDumpCommand,
   logicalRestoreCommand,
@@ -206,6 +207,17 @@ describe("a worker's own server (localServerCommand)", () => {
     expect(mysqld.args).not.toContain('--skip-grant-tables');
     expect(mysqld.command).toBe('mysqld');
     expect(mysqld.args.slice(-3)).toEqual(['--skip-replica-start', '--mysqlx=OFF', '--user=999']);
+  });
+
+  it("initializes a scratch data directory with each engine's own tool, mysqld as the given user", () => {
+    expect(initializeDataDirectoryCommand('mysql', '/scratch/data', { user: '0' })).toEqual({
+      command: 'mysqld',
+      args: ['--no-defaults', '--initialize-insecure', '--datadir=/scratch/data', '--user=0'],
+    });
+    expect(initializeDataDirectoryCommand('mariadb', '/scratch/data')).toEqual({
+      command: 'mariadb-install-db',
+      args: ['--no-defaults', '--datadir=/scratch/data', '--auth-root-authentication-method=normal', '--skip-test-db', '--cross-bootstrap'],
+    });
   });
 
   it("has the client reach it over that socket as root, with the restore client's safety options", () => {
