@@ -4,23 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import { permanentFailure, PermanentFailureType, transientFailure, TransientFailureType } from '../domain/failures';
+import type { BackupSource, DumpResult, GaleraPosition, PreflightResult } from '../domain/backup-results';
 import { chooseGaleraDonor, type GaleraNodeState } from '../domain/galera-donor';
 import { parseManifest, serializeManifest, type Manifest } from '../domain/manifest';
 import { dataFileName, fingerprintFileName, MANIFEST_FILE, snapshotKey } from '../domain/repository-layout';
 import { DumpFingerprinter, type DumpFingerprint } from '../domain/dump-fingerprint';
 import { parseBackupSessionInput } from '../domain/session-inputs';
 import { USERS_AND_GRANTS_SCHEMA } from '../domain/system-schemas';
-import type {
-  BackupConfigurationSpec,
-  BackupMethod,
-  CompressionSpec,
-  Engine,
-  Named,
-  RepositorySpec,
-  TargetSpec,
-} from '../domain/resources';
+import type { BackupConfigurationSpec, BackupMethod, CompressionSpec, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
-import { missingBackupPrivileges, missingPhysicalBackupPrivileges } from '../domain/database-privileges';
+import { holds, missingBackupPrivileges, missingPhysicalBackupPrivileges } from '../domain/database-privileges';
 import {
   clientFamily,
   compressorVersionCommand,
@@ -29,6 +22,7 @@ import {
   logicalDumpCommand,
   type BinaryLogState,
   physicalBackupCommand,
+  sessionTools,
   storageFilters,
   toolVersionCommand,
 } from '../domain/tool-commands';
@@ -45,7 +39,7 @@ import { decodeCapturedHead, streamReadableToRepository, streamToolToRepository,
 import { Readable } from 'node:stream';
 import { parsePhysicalBackupPosition, parseReplicationPosition, type ReplicationPosition } from '../domain/replication-position';
 import { engineMismatch, flavorOfEngine, serverIdentity, type ServerFlavor } from '../domain/server-flavor';
-import { readToolVersion, ToolFailedError } from '../pipeline/tool-process';
+import { readToolVersion, requireToolsOnPath, ToolFailedError } from '../pipeline/tool-process';
 import { classifyToolFailure } from '../domain/server-errors';
 import { DBKEEP_VERSION } from './version';
 
@@ -60,32 +54,6 @@ export interface PreflightInput {
   /** Checked here, as the repository is: the session's input may have been written by hand. */
   configuration: Named<BackupConfigurationSpec>;
   repository: Named<RepositorySpec>;
-}
-
-/** The server a session backs up from: the Target itself, or the Galera node chosen as donor. */
-export interface BackupSource {
-  host?: string;
-  port: number;
-  socket?: string;
-  /** For physical backups: the data directory of this node as the worker sees it. */
-  datadir?: string;
-  address: string;
-}
-
-export interface PreflightResult {
-  /** The configuration and repository specs as the resource schemas read them, defaults applied: what the session runs with. */
-  configuration: BackupConfigurationSpec;
-  repository: RepositorySpec;
-  engine: Engine;
-  flavor: ServerFlavor;
-  version: string;
-  serverId: number;
-  /** The source's binary log, which decides whether the dump records a replication position. */
-  binaryLog: BinaryLogState;
-  databases: string[];
-  source: BackupSource;
-  /** The donor and its position read here, before the backup tool starts: the manifest's lower bound. */
-  galera?: { node: string; clusterStateUuid: string; lastCommitted: number; reason: string };
 }
 
 export interface DumpInput {
@@ -104,29 +72,6 @@ export interface DumpInput {
   binaryLog?: BinaryLogState;
   /** Record the dump's fingerprint for restore drills (spec.verification); logical backups only. */
   fingerprint?: boolean;
-}
-
-export interface DumpResult {
-  file: string;
-  storedBytes: number;
-  rawBytes: number;
-  sha256: string;
-  startedAt: string;
-  completedAt: string;
-  tools: { dump: string; compressor?: string };
-  dbkeepVersion: string;
-  encryption?: { method: 'age'; recipients: string[] };
-  /** For a Galera target: the source node's position right after the backup tool exited, when it could be read. */
-  galera?: GaleraPosition;
-  /** Where the logical snapshot stands in the source's binary log, as the dump's header says. */
-  replication?: ReplicationPosition;
-  /** The stored fingerprint of the dump, when one was recorded. */
-  fingerprint?: { file: string; sha256: string };
-}
-
-export interface GaleraPosition {
-  clusterStateUuid: string;
-  lastCommitted: number;
 }
 
 export interface CommitInput {
@@ -301,6 +246,14 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         const server = serverIdentity(String(row?.version ?? ''));
         const mismatch = engineMismatch(input.target.name, input.target.spec.engine, server);
         if (mismatch) throw permanentFailure(PermanentFailureType.EngineMismatch, mismatch);
+        await requireToolsOnPath(
+          sessionTools({
+            engine: input.target.spec.engine,
+            tool: method === 'physical' ? 'physical' : 'dump',
+            compression: checked.configuration.spec.compression.algorithm,
+            encrypted: checked.configuration.spec.encryption !== undefined,
+          }),
+        );
         const privileges = await readSessionUserPrivileges(connection);
         const binaryLog = await readBinaryLogState(connection, server.flavor, Number(row?.logBin) === 1, privileges);
         if (binaryLog.enabled && !binaryLog.positionReadable) {
@@ -485,9 +438,9 @@ async function readBinaryLogState(
     return { enabled, positionReadable };
   }
   const [[gtid]] = await connection.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_mode AS gtidMode');
-  // The session user's own: a user with global SELECT sees every account's rows. With a role
-  // active they are not known, and the dump records no position rather than fail on the lock.
-  const has = (privilege: string) => granted?.global.has(privilege) ?? false;
+  // The session user's own (and its active roles'): a user with global SELECT sees every account's
+  // rows. Without them the dump records no position rather than fail on the lock.
+  const has = (privilege: string) => holds(granted.global, privilege);
   return {
     enabled,
     gtidMode: String(gtid?.gtidMode),

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
 import {
   binlogArchivePrefix,
@@ -18,7 +18,7 @@ import {
 } from '../domain/binlog-archive';
 import { missingBinlogArchivePrivileges } from '../domain/database-privileges';
 import { parseDurationMs } from '../domain/duration';
-import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import { isPermanentFailure, permanentFailure, PermanentFailureType } from '../domain/failures';
 import { gtidStateReached } from '../domain/recoverable-window';
 import { storedSuffix } from '../domain/repository-layout';
 import type { BackupConfigurationSpec, Named, RepositorySpec, TargetSpec } from '../domain/resources';
@@ -151,7 +151,7 @@ export function createBinlogArchiveActivities(deps: {
           if (controller.signal.aborted) throw controller.signal.reason;
           const found = await readFirstReachableSource(archiveSourceCandidates(target, followed), deps.secrets).catch((error: unknown) => {
             // A source that is down or restarting is waited for; a wrong password or missing grant is not.
-            if (error instanceof ApplicationFailure && error.type === PermanentFailureType.TargetUnreachable) return error;
+            if (isPermanentFailure(error, PermanentFailureType.TargetUnreachable)) return error;
             throw error;
           });
           if (found instanceof Error) {
@@ -275,7 +275,7 @@ async function readFirstReachableSource(
     try {
       return { node, source: await readBinlogSource(node, secrets) };
     } catch (error) {
-      if (!(error instanceof ApplicationFailure && error.type === PermanentFailureType.TargetUnreachable)) throw error;
+      if (!isPermanentFailure(error, PermanentFailureType.TargetUnreachable)) throw error;
       firstUnreachable ??= error;
     }
   }

@@ -1,6 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { parseDurationMs } from '../domain/duration';
-import { PermanentFailureType } from '../domain/failures';
+import { permanentFailure, PermanentFailureType, type PermanentFailure } from '../domain/failures';
 import type { Hook, HookPhase } from '../domain/hooks';
 import type { Named, TargetSpec } from '../domain/resources';
 import type { SecretResolver } from '../secrets/secret-resolver';
@@ -13,8 +12,8 @@ export interface RunHookInput {
 }
 
 /** A hook's own failure: the message names the hook and says what happened, never the URL (it may carry a token). */
-function hookFailed(input: RunHookInput, what: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`${input.phase} hook ${input.hook.name}: ${what}`, PermanentFailureType.HookFailed);
+function hookFailed(input: RunHookInput, what: string): PermanentFailure {
+  return permanentFailure(PermanentFailureType.HookFailed, `${input.phase} hook ${input.hook.name}: ${what}`);
 }
 
 export function createHookActivities(deps: { secrets: SecretResolver }) {

@@ -11,10 +11,12 @@ import { BinlogPieceChecksumError, replayBinlogFiles } from '../pipeline/binlog-
 import { recoverableWindows, type ArchiveGap, type RecoverableWindow, type SnapshotPoint } from '../domain/recoverable-window';
 import type { Named, RepositorySpec } from '../domain/resources';
 import { serverIdentity, type ServerFlavor } from '../domain/server-flavor';
+import { parseRestoringSessionInput, type RestoringSessionInput } from '../domain/session-inputs';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
 import { readBinlogCatalog } from './binlog-catalog';
 import { readSnapshotCatalog } from './snapshot-catalog';
+import { parseArrivedSessionInput } from './session-input';
 
 export interface RecoverableWindowInput {
   repository: Named<RepositorySpec>;
@@ -69,6 +71,8 @@ export interface ResolvePointInTimeInput {
   pointInTime: PointInTimeTarget;
   /** The kind of snapshot the restore starts from: `logical` (into a Target, the default) or `physical` (into volumes). */
   method?: Manifest['method'];
+  /** The session's whole input: this is its first activity. Absent in inputs of earlier versions. */
+  session?: RestoringSessionInput;
 }
 
 export function createPointInTimeActivities(deps: {
@@ -84,6 +88,7 @@ export function createPointInTimeActivities(deps: {
      * is refused here, before the restore touches anything, with the windows in the message.
      */
     async resolvePointInTime(input: ResolvePointInTimeInput): Promise<{ snapshotId: string }> {
+      if (input.session) parseArrivedSessionInput(parseRestoringSessionInput, input.session);
       const method = input.method ?? 'logical';
       const { flavor, points, windows, binlogs } = await readWindows(input.repository, input.configuration, method);
       const chosen = flavor

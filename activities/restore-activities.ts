@@ -9,13 +9,13 @@ import type { Manifest } from '../domain/manifest';
 import type { Progress } from '../domain/progress';
 import { drillOutcomeKey, snapshotKey } from '../domain/repository-layout';
 import { databasesReplacedByRestore, isSystemSchema } from '../domain/system-schemas';
-import type { BackupMethod, Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import type { BackupMethod, CompressionAlgorithm, Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import { formatZodIssues } from '../domain/resource-set';
 import { restoreOptionsSchema } from '../domain/resources';
 import { selectSnapshot, type SnapshotSelector } from '../domain/snapshot-selection';
-import { parseSnapshotSourceInput } from '../domain/session-inputs';
+import { parseRestoringSessionInput, parseSnapshotSourceInput, type RestoringSessionInput } from '../domain/session-inputs';
 import type { SecretRef } from '../domain/secret-ref';
-import { isGaleraTarget, logicalRestoreCommand, restoreFilters } from '../domain/tool-commands';
+import { isGaleraTarget, logicalRestoreCommand, restoreFilters, sessionTools } from '../domain/tool-commands';
 import { describeGtidPlan, planGtidRestore, type GtidRestorePlan } from '../domain/gtid-restore';
 import type { ReplicationPosition } from '../domain/replication-position';
 import { engineMismatch, serverIdentity, snapshotLoadProblem } from '../domain/server-flavor';
@@ -40,7 +40,7 @@ import { applySegmentFile, SegmentScheduler, type StagedSegmentFile } from '../p
 import { stageDumpSegments, tableGroupBytes } from '../pipeline/restore-staging';
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
 import { runStages } from '../pipeline/stages';
-import { ToolFailedError } from '../pipeline/tool-process';
+import { requireToolsOnPath, ToolFailedError } from '../pipeline/tool-process';
 import { streamRepositoryToTool, type StreamedObject } from '../pipeline/stream-pipelines';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { drillOutcomeSchema, type LastVerification } from '../domain/drill-outcome';
@@ -85,6 +85,11 @@ export interface ResolveSnapshotInput {
   selector: SnapshotSelector;
   /** The method the restore can apply; a snapshot of the other method is refused. Undefined: either. */
   method?: BackupMethod;
+  /**
+   * The session's whole input, when this is its first activity. Absent for a restore drill, after
+   * resolvePointInTime (which parsed it), and in inputs of earlier versions.
+   */
+  session?: RestoringSessionInput;
 }
 
 const HOW_TO_RESTORE: Record<BackupMethod, string> = {
@@ -96,8 +101,11 @@ export interface InspectTargetInput {
   target: Named<TargetSpec>;
   databases: string[];
   overwrite: boolean;
-  /** The snapshot about to be restored: its server and position decide compatibility and GTIDs. */
-  snapshot?: { server: Manifest['server']; replication?: ReplicationPosition };
+  /**
+   * The snapshot about to be restored: its server and position decide compatibility and GTIDs, its
+   * compression and encryption which tools the worker needs besides the client.
+   */
+  snapshot?: { server: Manifest['server']; replication?: ReplicationPosition; compression?: CompressionAlgorithm; encrypted?: boolean };
   /** A point-in-time restore: the archived binary log is replayed after the snapshot. */
   replaysBinlog?: boolean;
 }
@@ -437,8 +445,11 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     },
 
     async resolveSnapshot(input: ResolveSnapshotInput): Promise<Manifest> {
-      // The first activity of a restore, volume restore or bootstrap session.
-      const { selector } = parseArrivedSessionInput(parseSnapshotSourceInput, input);
+      // The first activity of a restore, volume restore or bootstrap session, unless a point in
+      // time was resolved first; a drill's selector and repository come without a session input.
+      if (input.session) parseArrivedSessionInput(parseRestoringSessionInput, input.session);
+      else parseArrivedSessionInput(parseSnapshotSourceInput, input);
+      const { selector } = input;
       const storage = await open(input.repository, deps.secrets);
       const { snapshots, problems } = await readSnapshotCatalog(storage, input.configuration);
       const chosen = selectSnapshot(snapshots, selector, new Date());
@@ -460,9 +471,10 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     },
 
     /**
-     * Refuses a target whose server is not the Target's engine, or cannot load the snapshot, and
-     * one that already holds objects in a database the restore replaces, unless overwrite; then
-     * decides what the restore does with GTIDs (domain/gtid-restore.ts).
+     * Refuses a target whose server is not the Target's engine, or cannot load the snapshot, a
+     * worker without the restore's tools, and a target that already holds objects in a database
+     * the restore replaces, unless overwrite; then decides what the restore does with GTIDs
+     * (domain/gtid-restore.ts).
      */
     async inspectRestoreTarget(input: InspectTargetInput): Promise<RestoreTargetInspection> {
       const databases = databasesReplacedByRestore(input.databases);
@@ -478,6 +490,14 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         const incompatible = input.snapshot ? snapshotLoadProblem(input.snapshot.server, server) : undefined;
         if (incompatible)
           throw permanentFailure(PermanentFailureType.IncompatibleSnapshot, `Target "${input.target.name}": ${incompatible}`);
+        await requireToolsOnPath(
+          sessionTools({
+            engine: input.target.spec.engine,
+            tool: 'client',
+            compression: input.snapshot?.compression,
+            encrypted: input.snapshot?.encrypted,
+          }),
+        );
         const gtid = planGtidRestore({
           snapshotFlavor,
           position: input.snapshot?.replication,

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PermanentFailureType } from '../domain/failures';
+import { isPermanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Named, TargetSpec } from '../domain/resources';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { connectToTarget } from './database-connection';
@@ -28,8 +28,7 @@ export function createTargetReadinessActivities(deps: { secrets: SecretResolver;
           await connection.end().catch(() => undefined);
           return { waitedSeconds: (Date.now() - started) / 1000 };
         } catch (error) {
-          const starting =
-            error instanceof NoReadyEndpointError || (error as { type?: string }).type === PermanentFailureType.TargetUnreachable;
+          const starting = error instanceof NoReadyEndpointError || isPermanentFailure(error, PermanentFailureType.TargetUnreachable);
           if (!starting) throw error;
           if (Date.now() - started > input.timeoutSeconds * 1000) throw error;
           Context.current().heartbeat({ phase: 'waiting for the target to accept connections', error: (error as Error).message });

@@ -15,7 +15,8 @@ import { scheduledBackupWorkflowId, scheduleIdFor } from '../domain/session-ids'
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
 import { parseBackupSessionInput } from '../domain/session-inputs';
 import type { ScheduleSpec } from '../domain/resources';
-import { searchAttributes } from '../workflows/search-attributes';
+import { identitySearchAttributes } from '../domain/search-attributes';
+import { searchAttributePairs, searchAttributes } from '../workflows/search-attributes';
 import type { backupSession } from '../workflows';
 
 /**
@@ -84,12 +85,9 @@ function desiredSchedule(resolved: ResolvedBackupConfiguration, schedule: Schedu
     workflowId: scheduledBackupWorkflowId(configuration.name),
     memo: { ...memo },
     staticSummary: `Scheduled backup of ${target.name} (${configuration.name}) to repository ${repository.name}`,
-    typedSearchAttributes: [
-      { key: searchAttributes.configuration, value: configuration.name },
-      { key: searchAttributes.target, value: target.name },
-      { key: searchAttributes.repository, value: repository.name },
-      { key: searchAttributes.sessionKind, value: 'backup' },
-    ],
+    typedSearchAttributes: searchAttributePairs(
+      identitySearchAttributes({ kind: 'backup', configuration: configuration.name, repository: repository.name, target: target.name }),
+    ),
   };
   return {
     hash,
@@ -98,11 +96,7 @@ function desiredSchedule(resolved: ResolvedBackupConfiguration, schedule: Schedu
       action,
       policies: { overlap: OVERLAP[schedule.overlapPolicy], catchupWindow: parseDurationMs(schedule.catchupWindow)! },
       state: { paused: schedule.suspend, note: schedule.suspend ? 'suspended by spec.schedule.suspend' : undefined },
-      typedSearchAttributes: [
-        { key: searchAttributes.specHash, value: hash },
-        { key: searchAttributes.cron, value: schedule.cron },
-        { key: searchAttributes.timezone, value: schedule.timezone },
-      ],
+      typedSearchAttributes: searchAttributePairs({ specHash: hash, cron: schedule.cron, timezone: schedule.timezone }),
     },
   };
 }

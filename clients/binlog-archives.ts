@@ -3,7 +3,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
 import { binlogArchiveWorkflowId } from '../domain/session-ids';
 import type { binlogArchive, BinlogArchiveInput } from '../workflows/binlog-archive';
-import { searchAttributes } from '../workflows/search-attributes';
+import { identitySearchAttributes } from '../domain/search-attributes';
+import { searchAttributePairs } from '../workflows/search-attributes';
 
 /** What `dbkeep apply` did to a configuration's binary log archive. */
 export type ArchiveOutcome = 'started' | 'restarted' | 'running' | 'stopped' | 'off';
@@ -52,12 +53,14 @@ export async function applyBinlogArchive(
       args: [input],
       memo: { [SPEC_HASH_MEMO]: hash },
       staticSummary: `Binary log archive of ${resolved.target.name} (${resolved.configuration.name}) to repository ${resolved.repository.name}`,
-      typedSearchAttributes: [
-        { key: searchAttributes.configuration, value: resolved.configuration.name },
-        { key: searchAttributes.target, value: resolved.target.name },
-        { key: searchAttributes.repository, value: resolved.repository.name },
-        { key: searchAttributes.sessionKind, value: 'binlog-archive' },
-      ],
+      typedSearchAttributes: searchAttributePairs(
+        identitySearchAttributes({
+          kind: 'binlog-archive',
+          configuration: resolved.configuration.name,
+          repository: resolved.repository.name,
+          target: resolved.target.name,
+        }),
+      ),
     });
   try {
     await start();

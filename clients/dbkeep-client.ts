@@ -36,7 +36,8 @@ import { formatSnapshotId } from '../domain/snapshot-id';
 import type { SecretRef } from '../domain/secret-ref';
 import type { SnapshotSelector } from '../domain/snapshot-selection';
 import type { VolumeClaimTemplate } from '../domain/volume-claim-template';
-import { runningBackupSessionsQuery, searchAttributes } from '../workflows/search-attributes';
+import { configurationSessionsQuery, identitySearchAttributes, runningBackupSessionsQuery } from '../domain/search-attributes';
+import { searchAttributePairs, searchAttributes } from '../workflows/search-attributes';
 import type {
   backupSession,
   bootstrapSession,
@@ -298,12 +299,9 @@ export class DbkeepClient {
       workflowId: backupWorkflowId(configuration.name, snapshotId),
       args: [{ configuration, target, repository, snapshotId }],
       staticSummary: `Backup of ${target.name} (${configuration.name}) to repository ${repository.name}`,
-      typedSearchAttributes: [
-        { key: searchAttributes.configuration, value: configuration.name },
-        { key: searchAttributes.target, value: target.name },
-        { key: searchAttributes.repository, value: repository.name },
-        { key: searchAttributes.sessionKind, value: 'backup' },
-      ],
+      typedSearchAttributes: searchAttributePairs(
+        identitySearchAttributes({ kind: 'backup', configuration: configuration.name, repository: repository.name, target: target.name }),
+      ),
     });
   }
 
@@ -332,10 +330,9 @@ export class DbkeepClient {
         },
       ],
       staticSummary: `Restore drill of snapshot ${snapshotId} of ${configuration.name}`,
-      typedSearchAttributes: [
-        { key: searchAttributes.configuration, value: configuration.name },
-        { key: searchAttributes.repository, value: repository.name },
-      ],
+      typedSearchAttributes: searchAttributePairs(
+        identitySearchAttributes({ configuration: configuration.name, repository: repository.name }),
+      ),
     });
   }
 
@@ -355,12 +352,9 @@ export class DbkeepClient {
       workflowId: restoreWorkflowId(target.name, newSessionId()),
       args: [input],
       staticSummary: `Restore of ${configuration} (${what}) into ${target.name}`,
-      typedSearchAttributes: [
-        { key: searchAttributes.configuration, value: configuration },
-        { key: searchAttributes.target, value: target.name },
-        { key: searchAttributes.repository, value: repository.name },
-        { key: searchAttributes.sessionKind, value: 'restore' },
-      ],
+      typedSearchAttributes: searchAttributePairs(
+        identitySearchAttributes({ kind: 'restore', configuration, repository: repository.name, target: target.name }),
+      ),
     });
   }
 
@@ -378,11 +372,9 @@ export class DbkeepClient {
       workflowId: volumeRestoreWorkflowId(input.configuration, input.restoreId!),
       args: [input],
       staticSummary: `Physical restore of ${options.configuration} into ${options.replicas} replica volume(s) ${options.volumeClaimTemplate ? `PVC ${options.volumeClaimTemplate.name}` : options.volumeTemplate}`,
-      typedSearchAttributes: [
-        { key: searchAttributes.configuration, value: options.configuration },
-        { key: searchAttributes.repository, value: options.repository.name },
-        { key: searchAttributes.sessionKind, value: 'restore' },
-      ],
+      typedSearchAttributes: searchAttributePairs(
+        identitySearchAttributes({ kind: 'restore', configuration: options.configuration, repository: options.repository.name }),
+      ),
     });
   }
 
@@ -420,12 +412,9 @@ export class DbkeepClient {
         }),
       ],
       staticSummary: `Bootstrap of ${targetName} from ${configuration.name}`,
-      typedSearchAttributes: [
-        { key: searchAttributes.configuration, value: configuration.name },
-        { key: searchAttributes.target, value: targetName },
-        { key: searchAttributes.repository, value: repository.name },
-        { key: searchAttributes.sessionKind, value: 'restore' },
-      ],
+      typedSearchAttributes: searchAttributePairs(
+        identitySearchAttributes({ kind: 'restore', configuration: configuration.name, repository: repository.name, target: targetName }),
+      ),
     });
   }
 
@@ -445,11 +434,9 @@ export class DbkeepClient {
       workflowId: pruneWorkflowId(configuration.name, newSessionId()),
       args: [input],
       staticSummary: `${dryRun ? 'Dry-run prune' : 'Prune'} of ${configuration.name} in repository ${repository.name}`,
-      typedSearchAttributes: [
-        { key: searchAttributes.configuration, value: configuration.name },
-        { key: searchAttributes.repository, value: repository.name },
-        { key: searchAttributes.sessionKind, value: 'prune' },
-      ],
+      typedSearchAttributes: searchAttributePairs(
+        identitySearchAttributes({ kind: 'prune', configuration: configuration.name, repository: repository.name }),
+      ),
     });
   }
 
@@ -539,11 +526,8 @@ export class DbkeepClient {
   async listSessions(configuration: string, limit = 20): Promise<SessionSummary[]> {
     // The name goes into the query's quoted literal.
     checkInput('listSessions', sessionListingInputSchema, { configuration, limit });
-    const query =
-      `${searchAttributes.configuration.name} = '${configuration}' AND ` +
-      `${searchAttributes.sessionKind.name} IN ('backup', 'restore', 'prune')`;
     const sessions: SessionSummary[] = [];
-    for await (const execution of this.temporal.workflow.list({ query })) {
+    for await (const execution of this.temporal.workflow.list({ query: configurationSessionsQuery(configuration) })) {
       const attributes = execution.typedSearchAttributes;
       const started = execution.startTime.getTime();
       sessions.push({

@@ -1,5 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
-
 /**
  * Stable failure types. They are part of dbkeep's API: the CLI, the TypeScript client
  * and tests match on them, so a value here is never renamed.
@@ -55,8 +53,31 @@ export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof Pe
 
 export const permanentFailureTypes: readonly PermanentFailureType[] = Object.values(PermanentFailureType);
 
-export function permanentFailure(type: PermanentFailureType, message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, type);
+/**
+ * A failure no retry changes. A plain error, so that domain/ and the layers that throw it need no
+ * Temporal SDK: the worker's activity interceptor (workers/activity-failures.ts) turns it into the
+ * non-retryable ApplicationFailure Temporal records, with this type and message. Workflows throw
+ * `ApplicationFailure.nonRetryable` themselves: a plain error would fail the workflow task instead.
+ */
+export class PermanentFailure extends Error {
+  override readonly name = 'PermanentFailure';
+  readonly nonRetryable = true as const;
+
+  constructor(
+    readonly type: PermanentFailureType,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function permanentFailure(type: PermanentFailureType, message: string): PermanentFailure {
+  return new PermanentFailure(type, message);
+}
+
+/** Whether `error` is a PermanentFailure (of `type`, when given). */
+export function isPermanentFailure(error: unknown, type?: PermanentFailureType): error is PermanentFailure {
+  return error instanceof PermanentFailure && (type === undefined || error.type === type);
 }
 
 /**
@@ -71,6 +92,19 @@ export const TransientFailureType = {
 
 export type TransientFailureType = (typeof TransientFailureType)[keyof typeof TransientFailureType];
 
-export function transientFailure(type: TransientFailureType, message: string): ApplicationFailure {
-  return ApplicationFailure.retryable(message, type);
+/** A transient failure with a stable type: a plain error, which the worker's activity interceptor makes a retryable ApplicationFailure. */
+export class TransientFailure extends Error {
+  override readonly name = 'TransientFailure';
+  readonly nonRetryable = false as const;
+
+  constructor(
+    readonly type: TransientFailureType,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function transientFailure(type: TransientFailureType, message: string): TransientFailure {
+  return new TransientFailure(type, message);
 }

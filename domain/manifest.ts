@@ -7,7 +7,8 @@ import { replicationPositionSchema } from './replication-position';
 /**
  * The manifest is the commit record of a snapshot: written only after its data object is
  * complete, it is what listing and restore read. Its JSON is meant to stay readable by
- * people and tools without dbkeep (see "Restore without dbkeep" in the README).
+ * people and tools without dbkeep (see "Restore without dbkeep" in the README). A backup
+ * session builds it with buildManifest (domain/backup-results.ts).
  */
 export const MANIFEST_FORMAT_VERSION = 1;
 

@@ -50,20 +50,50 @@ export function engineMismatch(target: string, engine: Engine, server: ServerIde
  *
  * MariaDB → MySQL is refused: mariadb-dump's first line turns on MariaDB's client sandbox
  * (`/*M!999999\- enable the sandbox mode *\/`), which MySQL's client stops on, and its dumps use
- * syntax MySQL does not have (sequences, system versioning, MariaDB collations). MySQL → MariaDB
- * is attempted: plain tables and data load, and what MariaDB lacks (a utf8mb4_0900_* collation on
- * MariaDB before 11.4, say) fails with the server's own message.
+ * syntax MySQL does not have (sequences, system versioning, MariaDB collations).
+ *
+ * MySQL 8.0+ → a MariaDB without the utf8mb4_0900_* collations is refused: utf8mb4_0900_ai_ci is
+ * MySQL's default since 8.0, and mysqldump writes it in every database, table and column created
+ * with the defaults (`CREATE DATABASE … COLLATE utf8mb4_0900_ai_ci`, which MariaDB runs) and in
+ * the `collation_connection` of every view, routine, trigger and event, so the apply would fail
+ * with ERROR 1273 on the first one. No mysqldump option rewrites them (`--set-charset` and
+ * `--default-character-set` set only the session's). Other MySQL → MariaDB restores are
+ * attempted: plain tables and data load, and what MariaDB still lacks fails with the server's
+ * own message, and the target is put back.
  */
 export function snapshotLoadProblem(
   snapshotServer: { flavor?: ServerFlavor; version: string },
   target: ServerIdentity,
 ): string | undefined {
-  const flavor = snapshotServer.flavor ?? serverIdentity(snapshotServer.version).flavor;
+  const snapshot = serverIdentity(snapshotServer.version);
+  const flavor = snapshotServer.flavor ?? snapshot.flavor;
   if (flavor === 'mariadb' && target.flavor === 'mysql') {
     return (
       `the snapshot is a MariaDB dump (${snapshotServer.version}), which does not load into MySQL ${target.version}: ` +
       'restore it into a MariaDB server; to migrate, load its data into MySQL with a tool made for that'
     );
   }
+  if (flavor === 'mysql' && snapshot.release[0] >= 8 && target.flavor === 'mariadb' && !knowsMysql0900Collations(target.release)) {
+    return (
+      `the snapshot is a dump of MySQL ${snapshotServer.version}, which names MySQL's default collation utf8mb4_0900_ai_ci ` +
+      `(and the other utf8mb4_0900_* collations) wherever the defaults were used, and MariaDB ${target.version} does not know them ` +
+      '(ERROR 1273 Unknown collation); nothing was changed. Restore it into MariaDB 11.8 (or 11.4.5 or later), which maps them ' +
+      'to its uca1400 collations, or convert the source databases to a collation both have (ALTER DATABASE and ALTER TABLE … ' +
+      'CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci, views and routines recreated under it) and back up again: ' +
+      "mysqldump's --set-charset and --default-character-set change only the session's character set, not the collations the dump names"
+    );
+  }
   return undefined;
+}
+
+/**
+ * MariaDB maps MySQL's utf8mb4_0900_* collations to its uca1400 ones (MDEV-20912) since 11.4.5,
+ * and from the releases made with it: 11.7.2 and every 11.8 and later. 10.x, 11.0 to 11.3, 11.5,
+ * 11.6 and 11.7.1 ended before.
+ */
+function knowsMysql0900Collations([major, minor, patch]: ServerIdentity['release']): boolean {
+  if (major !== 11) return major > 11;
+  if (minor === 4) return patch >= 5;
+  if (minor === 7) return patch >= 2;
+  return minor >= 8;
 }

@@ -204,8 +204,33 @@ export const parseBootstrapSessionInput = sessionInputParser(bootstrapSessionInp
 export const parsePruneSessionInput = sessionInputParser(pruneSessionInputSchema, { repository: 'Repository' });
 
 /**
- * The part of a restore, volume restore or bootstrap input that chooses the snapshot: what their
- * first activity, resolveSnapshot, receives and parses.
+ * A session that restores a snapshot (restore, volume restore or bootstrap), its whole input
+ * tagged with its kind: what the session hands its first activity (resolvePointInTime for a point
+ * in time, resolveSnapshot otherwise), which parses it with the kind's function.
+ */
+export type RestoringSessionInput =
+  | { kind: 'restore'; input: RestoreSessionInput }
+  | { kind: 'volumeRestore'; input: VolumeRestoreSessionInput }
+  | { kind: 'bootstrap'; input: BootstrapSessionInput };
+
+/** A restoring session's input, defaults applied, parsed with its kind's function; throws a ResourceValidationError. */
+export function parseRestoringSessionInput(session: unknown): RestoringSessionInput {
+  const { kind, input } = (session ?? {}) as { kind?: unknown; input?: unknown };
+  switch (kind) {
+    case 'restore':
+      return { kind, input: parseRestoreSessionInput(input) };
+    case 'volumeRestore':
+      return { kind, input: parseVolumeRestoreSessionInput(input) };
+    case 'bootstrap':
+      return { kind, input: parseBootstrapSessionInput(input) };
+    default:
+      throw new ResourceValidationError(`session.kind: must be restore, volumeRestore or bootstrap, not ${JSON.stringify(kind)}`);
+  }
+}
+
+/**
+ * The part of a restore input that chooses the snapshot, for an activity that receives no
+ * session input: a restore drill's resolveSnapshot, and the one after resolvePointInTime.
  */
 export const parseSnapshotSourceInput = sessionInputParser(
   z.object({ repository: namedRepositorySchema, configuration: resourceNameSchema, selector: snapshotSelectorSchema }),

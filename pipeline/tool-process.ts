@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import path, { delimiter } from 'node:path';
 import type { Readable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
-import { toolProvider, type ToolCommand } from '../domain/tool-commands';
+import { toolProvider, type SessionTool, type ToolCommand } from '../domain/tool-commands';
 
 const STDERR_TAIL_BYTES = 4096;
 /** A failure's message names the tool and at most a few short lines: it travels in the session's history. */
@@ -96,6 +99,44 @@ export function startTool(
   // Callers may attach handlers late (after other awaits); never let this become an unhandled rejection.
   finished.catch(() => undefined);
   return { child, finished, stderrTail: () => stderrTail };
+}
+
+/**
+ * Fails with ToolNotFound, naming each missing tool and what it is for, when a tool the session
+ * will run is not an executable file in a directory of `searchPath` (the worker's PATH, searched
+ * as spawn searches it). Sessions call it before they change anything: spawning finds out only
+ * mid-session, after an overwrite's keep step, say.
+ */
+export async function requireToolsOnPath(tools: readonly SessionTool[], searchPath = process.env.PATH ?? ''): Promise<void> {
+  const found = await Promise.all(tools.map((tool) => isOnPath(tool.command, searchPath)));
+  const missing = tools.filter((_, index) => !found[index]);
+  if (missing.length === 0) return;
+  throw permanentFailure(
+    PermanentFailureType.ToolNotFound,
+    missing
+      .map(
+        ({ command, role }) =>
+          `${command} (${role}) is not on the worker's PATH: ` +
+          (toolProvider(command) ? `its image needs ${toolProvider(command)}` : `install ${command} on the worker's image`),
+      )
+      .join('; '),
+  );
+}
+
+async function isOnPath(command: string, searchPath: string): Promise<boolean> {
+  if (command.includes('/')) return isExecutableFile(command);
+  const directories = searchPath.split(delimiter).filter((directory) => directory !== '');
+  const executable = await Promise.all(directories.map((directory) => isExecutableFile(path.join(directory, command))));
+  return executable.includes(true);
+}
+
+async function isExecutableFile(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.X_OK);
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Runs a tool to completion and returns its first line of stdout (for `--version`). */

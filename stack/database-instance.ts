@@ -223,9 +223,9 @@ function tlsServerArgs(tls: ServerTls): string[] {
 }
 
 /**
- * Bootstrapping system tables on a loaded two-core machine has failed once in a few hundred
- * starts (a temporary table gone mid-bootstrap); a second try on an empty datadir is what an
- * operator would do, and a second failure is reported with the first one's output.
+ * Bootstrapping system tables on a loaded machine can fail (a temporary table gone
+ * mid-bootstrap); a second try on an empty datadir is what an operator would do, and a second
+ * failure is reported with the first one's output.
  */
 async function initializeWithOneRetry(setup: ServerSetup, datadir: string, args: string[]): Promise<void> {
   try {

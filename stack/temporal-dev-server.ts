@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
-import { searchAttributeRegistrations, searchAttributes } from '../workflows/search-attributes';
+import { SEARCH_ATTRIBUTES, searchAttributeRegistrations } from '../domain/search-attributes';
 import { findFreePort } from './free-port';
 import { startManagedProcess } from '../pipeline/managed-process';
 import { temporalCliPath } from './tool-paths';
@@ -96,7 +96,7 @@ export async function registerSearchAttributes(address: string, namespace: strin
   try {
     const existing = await connection.operatorService.listSearchAttributes({ namespace });
     const known = new Set([...Object.keys(existing.customAttributes ?? {}), ...Object.keys(existing.systemAttributes ?? {})]);
-    const missing = Object.values(searchAttributes).filter((key) => !known.has(key.name));
+    const missing = Object.values(SEARCH_ATTRIBUTES).filter((key) => !known.has(key.name));
     if (missing.length === 0) return;
     try {
       await connection.operatorService.addSearchAttributes({

@@ -21,10 +21,10 @@ import { ObjectNotFoundError, type Storage, type StoredObject } from './storage'
 
 /**
  * 8 MiB parts, 2 in flight. lib-storage holds the parts in flight plus the one it is filling,
- * and copies each part once while assembling it: about 50 MiB per upload whatever the dump's
- * size (measured in bench/backup-memory.ts). 8 MiB parts allow objects up to 78 GiB (S3 takes
- * at most 10,000 parts); two in flight saturate a fast link for a stream that a single
- * mariadb-dump | zstd produces at well under 200 MB/s.
+ * and copies each part once while assembling it: a bounded amount per upload whatever the
+ * dump's size (bench/backup-memory.ts measures it). 8 MiB parts allow objects up to 78 GiB (S3
+ * takes at most 10,000 parts); two in flight keep a link busy for the stream a single
+ * mariadb-dump | zstd produces.
  */
 const PART_SIZE = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 2;

@@ -4,6 +4,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type DbkeepActivities } from '../activities';
 import { DEFAULT_TASK_QUEUE } from '../domain/session-ids';
+import { dbkeepWorkerInterceptors } from './activity-failures';
 
 export interface DbkeepWorkerOptions {
   connection: NativeConnection;
@@ -23,10 +24,9 @@ export interface DbkeepWorkerOptions {
 
 /**
  * Activities at once on one worker. A streaming one holds 32-50 MiB of upload part buffers
- * (storage/s3-storage.ts) and two or three child processes. Measured with WORKER_NODE_FLAGS: an
- * idle worker ~160 MiB of RSS, one 1 GiB backup ~213 MiB at its peak (npm run bench:memory),
- * 4 sessions at once ~256 MiB (test/reliability/load.test.ts): give
- * the worker 512 MiB, and more when raising this.
+ * (storage/s3-storage.ts) and two or three child processes; `npm run bench:memory` and
+ * test/reliability/load.test.ts measure what a worker takes (docs/operations.md gives the
+ * memory to plan for), which grows with this number.
  */
 export const DEFAULT_MAX_CONCURRENT_SESSIONS = 4;
 
@@ -50,6 +50,7 @@ export async function createDbkeepWorker(options: DbkeepWorkerOptions): Promise<
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : defaultWorkflowCode()),
     activities: options.activities ?? createActivities(),
+    interceptors: dbkeepWorkerInterceptors,
     dataConverter: options.payloadCodec ? { payloadCodecs: [options.payloadCodec] } : undefined,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_SESSIONS,
     // Lets a streaming activity notice cancellation and abort its upload before the worker exits.

@@ -13,6 +13,7 @@ import { kubernetesApiAccessLoader } from '../kubernetes/api-access';
 import { payloadCodecFromEnvironment } from '../secrets/payload-codec';
 import { dbkeepCliCommand, workerIsPolling } from './worker-processes';
 import { createDbkeepWorker } from './dbkeep-worker';
+import { dbkeepWorkerInterceptors } from './activity-failures';
 import type { WorkerSettings } from './worker-settings';
 
 /**
@@ -240,6 +241,7 @@ export async function runReplicaWorker(settings: TemporalSettings & { volumeDir:
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
       activities: createReplicaWorkerOnlyActivities({ volumeDir: settings.volumeDir }),
+      interceptors: dbkeepWorkerInterceptors,
       dataConverter: codecConverter(),
       maxConcurrentActivityTaskExecutions: 1,
       shutdownGraceTime: '20 seconds',

@@ -52,9 +52,9 @@ export function quickActivitiesWithId(activityId: string) {
  *
  * A cancelled session waits for its activity to confirm the cancellation: the activity learns
  * of it at its next heartbeat and confirms once its tools have exited and its upload was
- * aborted. With the default (TRY_CANCEL) the session ended, freed its backup lock and reported
- * Failed while mariadb-dump still ran, or a restore's client still wrote into the target, for
- * another second or two (test/reliability/cancellation.test.ts).
+ * aborted. Temporal's default (TRY_CANCEL) would end the session, free its backup lock and
+ * report it while mariadb-dump still runs, or a restore's client still writes into the target
+ * (test/reliability/cancellation.test.ts).
  */
 const STREAMING_OPTIONS = {
   startToCloseTimeout: '24 hours',

@@ -1,5 +1,5 @@
 import { uuid4, workflowInfo } from '@temporalio/workflow';
-import type { Manifest } from '../domain/manifest';
+import { buildManifest } from '../domain/backup-results';
 import { backupLockWorkflowId } from '../domain/session-ids';
 import { formatSnapshotId } from '../domain/snapshot-id';
 import { longestCronIntervalSeconds } from '../domain/cron-expression';
@@ -115,38 +115,14 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
         );
         status.storedBytes = dump.storedBytes;
         status.rawBytes = dump.rawBytes;
-        const manifest: Manifest = {
-          formatVersion: 1,
+        const manifest = buildManifest({
           snapshotId,
           configuration: configuration.name,
           repository: repository.name,
-          target: { name: target.name, engine: target.spec.engine, address: preflight.source.address },
-          server: { flavor: preflight.flavor, version: preflight.version, serverId: preflight.serverId },
-          ...(dump.replication ? { replication: dump.replication } : {}),
-          method,
-          startedAt: dump.startedAt,
-          completedAt: dump.completedAt,
-          databases: preflight.databases,
-          compression: spec.compression,
-          data: { file: dump.file, storedBytes: dump.storedBytes, rawBytes: dump.rawBytes, sha256: dump.sha256 },
-          tools: dump.tools,
-          dbkeepVersion: dump.dbkeepVersion,
-          ...(dump.encryption ? { encryption: dump.encryption } : {}),
-          ...(dump.fingerprint ? { fingerprint: dump.fingerprint } : {}),
-          ...(preflight.galera
-            ? {
-                galera: {
-                  node: preflight.galera.node,
-                  clusterStateUuid: preflight.galera.clusterStateUuid,
-                  lastCommitted: preflight.galera.lastCommitted,
-                  // A position in another cluster history bounds nothing.
-                  ...(dump.galera?.clusterStateUuid === preflight.galera.clusterStateUuid
-                    ? { lastCommittedAtEnd: dump.galera.lastCommitted }
-                    : {}),
-                },
-              }
-            : {}),
-        };
+          target: { name: target.name, engine: target.spec.engine },
+          preflight,
+          dump,
+        });
         await runStep(status, 'commit', () => quickActivities.commitSnapshot({ repository, manifest }));
         // The snapshot is committed: from here on the session has succeeded whatever retention
         // does; a retention failure is reported on the status and retried by the next session.

@@ -1,4 +1,3 @@
-import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import {
   ActivityCancellationType,
   CancellationScope,
@@ -15,8 +14,9 @@ import {
 import type { DbkeepActivities } from '../activities';
 import type { ArchiveBinlogResult } from '../activities/binlog-archive-activities';
 import type { BackupConfigurationSpec, Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import { archivePositionSearchAttributes, identitySearchAttributes } from '../domain/search-attributes';
 import { requireInputFields } from './input-guard';
-import { searchAttributes } from './search-attributes';
+import { searchAttributePairs } from './search-attributes';
 
 export interface BinlogArchiveInput {
   configuration: Named<BackupConfigurationSpec>;
@@ -74,13 +74,17 @@ export async function binlogArchive(input: BinlogArchiveInput): Promise<BinlogAr
   );
   const status: BinlogArchiveStatus = input.status ?? { piecesStored: 0, bytesStored: 0, readerRestarts: 0, runs: 0 };
   setHandler(binlogArchiveStatusQuery, () => status);
-  upsertSearchAttributes([
-    { key: searchAttributes.configuration, value: input.configuration.name },
-    { key: searchAttributes.target, value: input.target.name },
-    { key: searchAttributes.repository, value: input.repository.name },
-    { key: searchAttributes.sessionKind, value: 'binlog-archive' },
-    { key: searchAttributes.phase, value: 'Running' },
-  ]);
+  upsertSearchAttributes(
+    searchAttributePairs({
+      ...identitySearchAttributes({
+        kind: 'binlog-archive',
+        configuration: input.configuration.name,
+        repository: input.repository.name,
+        target: input.target.name,
+      }),
+      phase: 'Running',
+    }),
+  );
   showPosition(status);
   try {
     for (let run = 0; run < RUNS_PER_HISTORY && !workflowInfo().continueAsNewSuggested; run++) {
@@ -100,7 +104,7 @@ export async function binlogArchive(input: BinlogArchiveInput): Promise<BinlogAr
     }
   } catch (error) {
     if (!isCancellation(error)) throw error;
-    await CancellationScope.nonCancellable(async () => upsertSearchAttributes([{ key: searchAttributes.phase, value: 'Stopped' }]));
+    await CancellationScope.nonCancellable(async () => upsertSearchAttributes(searchAttributePairs({ phase: 'Stopped' })));
     return status;
   }
   return continueAsNew<typeof binlogArchive>({ ...input, status });
@@ -114,9 +118,7 @@ const POSITION_SEARCH_ATTRIBUTES_PATCH = 'archive-position-search-attributes';
  */
 function showPosition(status: BinlogArchiveStatus): void {
   const { position, caughtUpAt } = status;
-  const pairs: SearchAttributeUpdatePair[] = [];
-  if (position) pairs.push({ key: searchAttributes.pitrPosition, value: `${position.file}:${position.offset}` });
-  if (caughtUpAt) pairs.push({ key: searchAttributes.pitrCaughtUpAt, value: new Date(caughtUpAt) });
+  const pairs = searchAttributePairs(archivePositionSearchAttributes(status));
   // An archive that was running before these attributes existed replays its history without them.
   if (pairs.length > 0 && patched(POSITION_SEARCH_ATTRIBUTES_PATCH)) upsertSearchAttributes(pairs);
   setCurrentDetails(

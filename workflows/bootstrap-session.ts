@@ -52,7 +52,8 @@ export async function bootstrapSession(input: BootstrapSessionInput): Promise<Bo
       return { result: restored.replayed ? { ...result, replayed: restored.replayed } : result };
     }
     const manifest = await runStep(status, 'resolve-snapshot', () =>
-      quickActivities.resolveSnapshot({ repository, configuration, selector: input.selector }),
+      // The first activity parses the whole input again, as it reached the worker.
+      quickActivities.resolveSnapshot({ repository, configuration, selector: input.selector, session: { kind: 'bootstrap', input } }),
     );
     status.snapshotId = manifest.snapshotId;
     if (manifest.method === 'physical') {

@@ -6,7 +6,7 @@ import { drillWorkflowId } from '../domain/session-ids';
 import type { SecretRef } from '../domain/secret-ref';
 import { drillActivities, quickActivities } from './activity-options';
 import { requireInputFields } from './input-guard';
-import { reportSessionMetrics } from './session-metrics';
+import { runSession } from './session-skeleton';
 import { failureMessage } from './session-status';
 import { notifyDrillFailure, type Webhooks } from './session-notification';
 
@@ -40,27 +40,32 @@ export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<Dr
     method: 'logical',
   });
   const metrics = { kind: 'verify' as const, configuration, repository: repository.name, target: manifest.target.name };
-  const failed = async (error: string) => {
-    await reportSessionMetrics({ ...metrics, success: false });
+  return runSession(undefined, metrics, async () => {
+    const outcome = await drillActivities.runRestoreDrill({
+      repository,
+      manifest,
+      ...(input.identity ? { identity: input.identity } : {}),
+    });
+    if (!outcome.passed) {
+      const more = outcome.differences.length > NAMED_DIFFERENCES ? `; and ${outcome.differences.length - NAMED_DIFFERENCES} more` : '';
+      const message = `snapshot ${manifest.snapshotId} failed its restore drill: ${outcome.differences.slice(0, NAMED_DIFFERENCES).join('; ')}${more}`;
+      throw ApplicationFailure.nonRetryable(message, PermanentFailureType.DrillFailed);
+    }
+    return { result: outcome, metrics: { dataSizeBytes: outcome.restoredBytes, restoreSeconds: outcome.restoreSeconds } };
+  }).catch(async (err: unknown) => {
+    // runSession pushed success=0 first: a drill's history has the metrics push before the notification.
     await notifyDrillFailure({
       webhooks: input.webhooks,
-      notice: { configuration, repository: repository.name, target: manifest.target.name, snapshotId: manifest.snapshotId, error },
+      notice: {
+        configuration,
+        repository: repository.name,
+        target: manifest.target.name,
+        snapshotId: manifest.snapshotId,
+        error: failureMessage(err),
+      },
     });
-  };
-  const outcome = await drillActivities
-    .runRestoreDrill({ repository, manifest, ...(input.identity ? { identity: input.identity } : {}) })
-    .catch(async (err: unknown) => {
-      await failed(failureMessage(err));
-      throw err;
-    });
-  if (!outcome.passed) {
-    const more = outcome.differences.length > NAMED_DIFFERENCES ? `; and ${outcome.differences.length - NAMED_DIFFERENCES} more` : '';
-    const message = `snapshot ${manifest.snapshotId} failed its restore drill: ${outcome.differences.slice(0, NAMED_DIFFERENCES).join('; ')}${more}`;
-    await failed(message);
-    throw ApplicationFailure.nonRetryable(message, PermanentFailureType.DrillFailed);
-  }
-  await reportSessionMetrics({ ...metrics, success: true, dataSizeBytes: outcome.restoredBytes, restoreSeconds: outcome.restoreSeconds });
-  return outcome;
+    throw err;
+  });
 }
 
 const DRILLS_PATCH = 'drill-every-n-snapshots';

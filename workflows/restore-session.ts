@@ -35,14 +35,22 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
   const status = beginSession(identity);
   return runSession(status, identity, async () => {
     const { pointInTime } = input;
+    // The first activity parses the whole input again, as it reached the worker.
+    const session = { kind: 'restore', input } as const;
     // A point in time chooses its snapshot from the recoverable window, and is refused here when outside every one.
     const selector = pointInTime
       ? await runStep(status, 'resolve-point-in-time', () =>
-          quickActivities.resolvePointInTime({ repository, configuration: input.configuration, pointInTime }),
+          quickActivities.resolvePointInTime({ repository, configuration: input.configuration, pointInTime, session }),
         )
       : input.selector;
     const manifest = await runStep(status, 'resolve-snapshot', () =>
-      quickActivities.resolveSnapshot({ repository, configuration: input.configuration, selector, method: 'logical' }),
+      quickActivities.resolveSnapshot({
+        repository,
+        configuration: input.configuration,
+        selector,
+        method: 'logical',
+        ...(pointInTime ? {} : { session }),
+      }),
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
@@ -52,7 +60,12 @@ export async function restoreSession(input: RestoreSessionInput): Promise<Restor
         target,
         databases,
         overwrite: input.overwrite,
-        snapshot: { server: manifest.server, replication: manifest.replication },
+        snapshot: {
+          server: manifest.server,
+          replication: manifest.replication,
+          compression: manifest.compression.algorithm,
+          encrypted: manifest.encryption !== undefined,
+        },
         ...(pointInTime ? { replaysBinlog: true } : {}),
       }),
     );

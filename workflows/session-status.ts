@@ -1,6 +1,6 @@
-import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { defineQuery, isCancellation, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { searchAttributes } from './search-attributes';
+import { identitySearchAttributes, phaseSearchAttributes } from '../domain/search-attributes';
+import { searchAttributePairs } from './search-attributes';
 
 /** Phases a session goes through, as Stash's BackupSession phases; Skipped when another session of the configuration was running. */
 export type SessionPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped';
@@ -45,25 +45,14 @@ export interface SessionIdentity {
 export function beginSession(identity: SessionIdentity): SessionStatus {
   const status: SessionStatus = { kind: identity.kind, configuration: identity.configuration, phase: 'Pending', steps: [] };
   setHandler(statusQuery, () => status);
-  const pairs: SearchAttributeUpdatePair[] = [
-    { key: searchAttributes.sessionKind, value: identity.kind },
-    { key: searchAttributes.configuration, value: identity.configuration },
-    { key: searchAttributes.repository, value: identity.repository },
-    { key: searchAttributes.phase, value: 'Pending' },
-  ];
-  if (identity.target) pairs.push({ key: searchAttributes.target, value: identity.target });
-  upsertSearchAttributes(pairs);
+  upsertSearchAttributes(searchAttributePairs({ ...identitySearchAttributes(identity), phase: 'Pending' }));
   return status;
 }
 
 /** Moves the session to a phase, with its size and snapshot in the search attributes once known. */
 export function setPhase(status: SessionStatus, phase: SessionPhase): void {
   status.phase = phase;
-  const pairs: SearchAttributeUpdatePair[] = [{ key: searchAttributes.phase, value: phase }];
-  const size = status.storedBytes ?? status.rawBytes;
-  if (size !== undefined) pairs.push({ key: searchAttributes.sizeBytes, value: size });
-  if (status.snapshotId) pairs.push({ key: searchAttributes.snapshot, value: status.snapshotId });
-  upsertSearchAttributes(pairs);
+  upsertSearchAttributes(searchAttributePairs(phaseSearchAttributes(status)));
 }
 
 /** Records a step's start and end on the status while it runs. Workflow time is deterministic. */

@@ -63,14 +63,16 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
     const layout = replicaLayoutProblem(input);
     if (layout) throw ApplicationFailure.nonRetryable(`${layout.field}: ${layout.message}`, 'InvalidInput');
     const { pointInTime } = input;
+    // The first activity parses the whole input again, as it reached the worker.
+    const session = { kind: 'volumeRestore', input } as const;
     // A point in time chooses the newest physical snapshot before it, and is refused here when outside every window.
     const selector = pointInTime
       ? await runStep(status, 'resolve-point-in-time', () =>
-          quickActivities.resolvePointInTime({ repository, configuration, pointInTime, method: 'physical' }),
+          quickActivities.resolvePointInTime({ repository, configuration, pointInTime, method: 'physical', session }),
         )
       : input.selector;
     const manifest = await runStep(status, 'resolve-snapshot', () =>
-      quickActivities.resolveSnapshot({ repository, configuration, selector, method: 'physical' }),
+      quickActivities.resolveSnapshot({ repository, configuration, selector, method: 'physical', ...(pointInTime ? {} : { session }) }),
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;

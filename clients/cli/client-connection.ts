@@ -6,10 +6,13 @@ import { loadResourceFiles } from '../../domain/resource-files';
 import { resolveBackupConfiguration, type ResolvedBackupConfiguration } from '../../domain/resource-set';
 import { flagValue, requireFlag, temporalFlags } from './cli-arguments';
 import { UsageError } from './cli-errors';
-import { runningDevTemporal } from './dev-stack-discovery';
 
 /** A client for the Temporal settings of the command line (flags, environment, dev stack). */
 export async function connectClient(values: { address?: string; namespace?: string; 'task-queue'?: string }): Promise<DbkeepClient> {
+  // Looked for, and its module (stack/dev-stack) loaded, only when neither a flag nor the
+  // environment names a Temporal.
+  const devTemporal =
+    (values.address ?? process.env.TEMPORAL_ADDRESS) ? undefined : (await import('./dev-stack-discovery')).runningDevTemporal();
   const settings = resolveTemporalSettings(
     {
       address: values.address,
@@ -17,8 +20,7 @@ export async function connectClient(values: { address?: string; namespace?: stri
       taskQueue: values['task-queue'],
     },
     process.env,
-    // Looked for only when neither a flag nor the environment names a Temporal.
-    (values.address ?? process.env.TEMPORAL_ADDRESS) ? undefined : runningDevTemporal(),
+    devTemporal,
   );
   return DbkeepClient.connect({ ...settings, payloadCodec: payloadCodecFromEnvironment() });
 }

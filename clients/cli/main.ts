@@ -5,13 +5,14 @@ import { describeFailure } from '../failure-description';
 import { TemporalSettingsError } from '../../workers/temporal-settings';
 import { WorkerSettingsError } from '../../workers/worker-settings';
 import { ExitCode, UsageError } from './cli-errors';
-import { codecServerCommand, devCommand, replicaWorkerCommand, workerCommand } from './dev-commands';
+import { codecServerCommand } from './codec-server-command';
 import { inputCommand } from './input-commands';
 import { importCommand, pruneCommand, repoCommand } from './repository-commands';
 import { pitrCommand } from './pitr-commands';
 import { verifyCommand } from './verify-commands';
 import { applyCommand, deleteCommand, pauseOrResumeCommand, schedulesCommand, triggerCommand } from './schedule-commands';
 import { backupCommand, bootstrapCommand, restoreCommand, sessionsCommand, snapshotsCommand, statusCommand } from './session-commands';
+import { replicaWorkerCommand, workerCommand } from './worker-commands';
 
 const HELP = `dbkeep: backup and restore for MariaDB, MySQL and Percona XtraDB, orchestrated by Temporal
 
@@ -42,11 +43,13 @@ Usage:
   dbkeep codec-server [--port N] [--ui-origin URL]      decodes encrypted payloads for the Temporal UI
 
 Temporal connection (every command but dev): --address HOST:PORT, --namespace NS, --task-queue NAME;
-defaults: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DBKEEP_TASK_QUEUE, then a running \`dbkeep dev up\`, then 127.0.0.1:7233.
+defaults: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DBKEEP_TASK_QUEUE, then a running \`dbkeep dev up\` (not for workers), then 127.0.0.1:7233.
 Exit codes: 0 success, 1 failure, 2 usage error.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
-  dev: devCommand,
+  // Loaded only when it runs: it imports stack/ (the dev stack and its servers' launchers),
+  // which a worker image must not load.
+  dev: async (argv) => (await import('./dev-commands')).devCommand(argv),
   worker: workerCommand,
   'replica-worker': replicaWorkerCommand,
   'codec-server': codecServerCommand,

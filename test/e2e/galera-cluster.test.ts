@@ -3,12 +3,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupActivities } from '../../activities/backup-activities';
+import { TransientFailure } from '../../domain/failures';
 import { parseManifest, type Manifest } from '../../domain/manifest';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
 import { createSecretResolver } from '../../secrets/secret-resolver';
@@ -231,7 +231,7 @@ describe('a three-node Galera cluster', () => {
       const failure = await new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') })
         .run(() => preflightTarget({ target: resolved.target, configuration: resolved.configuration, repository: resolved.repository }))
         .catch((error: unknown) => error);
-      expect(failure).toBeInstanceOf(ApplicationFailure);
+      expect(failure).toBeInstanceOf(TransientFailure);
       expect(failure).toMatchObject({ type: 'NoSyncedClusterNode', nonRetryable: false });
       const message = (failure as Error).message;
       expect(message).toMatch(/^Target "galera": no synced Galera node to back up from: /);

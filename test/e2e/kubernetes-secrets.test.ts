@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { PermanentFailure } from '../../domain/failures';
 import { secretRefSchema, type SecretRef } from '../../domain/secret-ref';
 import { createKubernetesSecretReader } from '../../secrets/kubernetes-secret-reader';
 import { createSecretResolver, type SecretResolver } from '../../secrets/secret-resolver';
@@ -106,10 +106,10 @@ async function failureOf(promise: Promise<unknown>): Promise<Error> {
   return error as Error;
 }
 
-async function permanentFailureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+async function permanentFailureOf(promise: Promise<unknown>): Promise<PermanentFailure> {
   const error = await failureOf(promise);
-  expect(error).toBeInstanceOf(ApplicationFailure);
-  const failure = error as ApplicationFailure;
+  expect(error).toBeInstanceOf(PermanentFailure);
+  const failure = error as PermanentFailure;
   expect(failure.type).toBe('SecretUnavailable');
   expect(failure.nonRetryable).toBe(true);
   return failure;
@@ -174,7 +174,7 @@ describe('secretKeyRef resolution against a real API server', () => {
     const error = await failureOf(
       createSecretResolver({}, reader).resolve(secretKeyRef('db-credentials', 'password'), 'Target "db" password'),
     );
-    expect(error).not.toBeInstanceOf(ApplicationFailure);
+    expect(error).not.toBeInstanceOf(PermanentFailure);
     expect(error.message).toContain(`Target "db" password: reading key "password" of Secret team-a/db-credentials from ${closed} failed: `);
     expect(error.message).toContain('ECONNREFUSED');
   });

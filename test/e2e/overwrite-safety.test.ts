@@ -1,18 +1,25 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveBackupConfiguration, resolveTarget } from '../../domain/resource-set';
+import { pathWithReleaseTools } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { activityRecords, onlyActivity } from '../reliability/fault-harness';
 import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { workflowFailureOf } from '../support/workflow-failure';
 
 /**
  * `overwrite` replaces a target's databases with the snapshot's, and never loses them: a restore
- * that fails at the start, in the middle or at the end of its apply leaves every database it was
- * replacing exactly as it was (fingerprints equal), and dbkeep's own work schemas are gone.
+ * that fails at the start, in the middle (on MariaDB and on MySQL 9.7) or at the end of its apply
+ * leaves every database it was replacing exactly as it was (fingerprints equal), and dbkeep's own
+ * work schemas are gone. A worker without the client fails the restore before anything is kept.
  */
 let stack: E2eStack;
 let source: MariaDbInstance;
 let snapshotId: string;
+const hostPath = process.env.PATH ?? '';
 
 const BIG_ROW_BYTES = 2 * 1024 * 1024;
 
@@ -34,6 +41,16 @@ async function schemas(instance: MariaDbInstance): Promise<string[]> {
     return rows.map((r) => String(r.name));
   } finally {
     await connection.end();
+  }
+}
+
+/** Runs `use` with the in-process worker's PATH set to `searchPath`: the tools a worker image would have. */
+async function withWorkerPath<T>(searchPath: string, use: () => Promise<T>): Promise<T> {
+  process.env.PATH = searchPath;
+  try {
+    return await use();
+  } finally {
+    process.env.PATH = hostPath;
   }
 }
 
@@ -73,36 +90,42 @@ async function createTargetShop(instance: MariaDbInstance, withOther: boolean): 
   ]);
 }
 
-async function backupShop(): Promise<string> {
+async function backupShop(from: MariaDbInstance, configuration = 'shop'): Promise<string> {
   const resources = stack.resources(
-    stack.targetDocument('source', source),
-    configurationDocument('shop', { target: 'source', databases: ['shop'] }),
+    stack.targetDocument('source', from),
+    configurationDocument(configuration, { target: 'source', databases: ['shop'] }),
   );
-  const result = await (await stack.client.backupNow(resolveBackupConfiguration(resources, 'shop'))).result();
+  const result = await (await stack.client.backupNow(resolveBackupConfiguration(resources, configuration))).result();
   if (result.outcome !== 'succeeded') throw new Error('backup skipped');
   return result.snapshotId;
 }
 
-function restoreShop(into: MariaDbInstance, options: { args?: string[]; parallel?: number } = {}) {
-  const resources = stack.resources(stack.targetDocument('restored', into), configurationDocument('shop', { target: 'restored' }));
-  return stack.client
-    .restore({
-      repository: resolveBackupConfiguration(resources, 'shop').repository,
-      configuration: 'shop',
-      target: resolveTarget(resources, 'restored'),
-      selector: { snapshotId },
-      overwrite: true,
-      ...options,
-    })
-    .then((handle) => handle.result());
+/** The snapshot of another configuration than the MariaDB source's `shop`. */
+interface RestoreOptions {
+  args?: string[];
+  parallel?: number;
+  snapshot?: { configuration: string; snapshotId: string };
+}
+
+function startShopRestore(into: MariaDbInstance, { snapshot, ...options }: RestoreOptions = {}) {
+  const configuration = snapshot?.configuration ?? 'shop';
+  const resources = stack.resources(stack.targetDocument('restored', into), configurationDocument(configuration, { target: 'restored' }));
+  return stack.client.restore({
+    repository: resolveBackupConfiguration(resources, configuration).repository,
+    configuration,
+    target: resolveTarget(resources, 'restored'),
+    selector: { snapshotId: snapshot?.snapshotId ?? snapshotId },
+    overwrite: true,
+    ...options,
+  });
+}
+
+function restoreShop(into: MariaDbInstance, options: RestoreOptions = {}) {
+  return startShopRestore(into, options).then((handle) => handle.result());
 }
 
 /** Restores with overwrite, expects it to fail for good with `type`, and the target to be exactly as before. */
-async function expectFailedRestoreChangesNothing(
-  target: MariaDbInstance,
-  type: string,
-  options: { args?: string[]; parallel?: number } = {},
-) {
+async function expectFailedRestoreChangesNothing(target: MariaDbInstance, type: string, options: RestoreOptions = {}) {
   const before = { schemas: await schemas(target), fingerprints: await fingerprintDatabases(target, ['shop', 'other']) };
   const failure = await workflowFailureOf(restoreShop(target, options));
   expect(failure.type).toBe(type);
@@ -119,10 +142,11 @@ beforeAll(async () => {
   stack = await startE2eStack();
   source = await stack.startMariaDb();
   await createSourceShop(source);
-  snapshotId = await backupShop();
+  snapshotId = await backupShop(source);
 });
 
 afterAll(async () => {
+  process.env.PATH = hostPath;
   await stack?.stop();
 });
 
@@ -142,6 +166,48 @@ describe('an overwrite that fails leaves the target as it was', () => {
     const serial = await expectFailedRestoreChangesNothing(target, 'RestoreStatementRejected');
     expect(serial.message).toMatch(/max_allowed_packet/);
     await expectFailedRestoreChangesNothing(target, 'RestoreStatementRejected', { parallel: 2 });
+  });
+
+  it("fails in the middle of the apply into MySQL 9.7 (a row larger than the target's max_allowed_packet)", async () => {
+    await withWorkerPath(pathWithReleaseTools('mysql-9.7', hostPath), async () => {
+      // A MySQL dump loads into MySQL only: one server is the source, then the target (a server costs a while on two cores).
+      const mysql = await stack.startDatabase({ release: 'mysql-9.7', gtid: true });
+      await createSourceShop(mysql);
+      const snapshot = { configuration: 'shop-mysql', snapshotId: await backupShop(mysql, 'shop-mysql') };
+      await sql(mysql, ['DROP DATABASE shop', 'DROP DATABASE other']);
+      await createTargetShop(mysql, true);
+      // Read by every session opened after it: the restore's client.
+      await sql(mysql, ['SET GLOBAL max_allowed_packet = 1048576']);
+      const failure = await expectFailedRestoreChangesNothing(mysql, 'RestoreStatementRejected', { snapshot });
+      expect(failure.message).toMatch(/max_allowed_packet/);
+    });
+  });
+
+  it("fails at once, before anything is kept, when the worker lacks the engine's client", async () => {
+    const target = await stack.startMariaDb();
+    await createTargetShop(target, true);
+    const before = { schemas: await schemas(target), fingerprints: await fingerprintDatabases(target, ['shop', 'other']) };
+    // A worker image with zstd only: the in-process worker runs the tools PATH gives it.
+    const bin = mkdtempSync(path.join(stack.dir, 'bin-'));
+    symlinkSync(execFileSync('which', ['zstd']).toString().trim(), path.join(bin, 'zstd'));
+    const { handle, failure } = await withWorkerPath(bin, async () => {
+      const started = await startShopRestore(target);
+      return { handle: started, failure: await workflowFailureOf(started.result()) };
+    });
+    expect(failure).toMatchObject({ type: 'ToolNotFound', nonRetryable: true });
+    expect(failure.message).toBe(
+      "mariadb (the mariadb client) is not on the worker's PATH: its image needs MariaDB's client tools, for engine mariadb (Debian: mariadb-client)",
+    );
+    const activities = await activityRecords(stack.client.temporal, handle.workflowId);
+    expect(onlyActivity(activities, 'inspectRestoreTarget')).toMatchObject({
+      outcome: 'failed',
+      attempt: 1,
+      failure: { type: 'ToolNotFound', nonRetryable: true },
+    });
+    expect(activities.map((activity) => activity.activityType)).not.toContain('restoreFromSnapshot');
+    expect(await schemas(target)).toEqual(before.schemas);
+    expect(before.schemas.filter((schema) => schema.startsWith('_dbkeep_'))).toEqual([]);
+    expect(await fingerprintDatabases(target, ['shop', 'other'])).toEqual(before.fingerprints);
   });
 
   it('fails at the end of the apply (a view on a table the target lacks)', async () => {

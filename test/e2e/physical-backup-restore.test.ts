@@ -11,6 +11,7 @@ import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database
 import { findFreePort } from '../../stack/free-port';
 import { startMariaDbInstance, type MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { pollUntil } from '../support/poll';
 import { loadSakila } from '../support/sample-data';
 import { workflowFailureOf } from '../support/workflow-failure';
 
@@ -245,9 +246,12 @@ describe('bootstrap', () => {
     const initialized = await startMariaDbInstance({ dir: path.join(stack.dir, 'fresh-logical-init'), rootPassword: password });
     await initialized.stop();
     const handle = await stack.client.bootstrap(set, 'fresh-logical', { waitSeconds: 120 });
-    // The instance comes up only after the session started waiting for it.
-    await sleep(3_000);
-    expect((await stack.client.status(handle.workflowId)).steps.at(-1)?.name).toBe('wait-for-target');
+    // The instance comes up only once the session waits for it.
+    await pollUntil(
+      () => stack.client.status(handle.workflowId),
+      (status) => status.steps.at(-1)?.name === 'wait-for-target',
+      { what: 'the bootstrap session waiting for its target', timeoutMs: 60_000 },
+    );
     const instance = await startMariaDbInstance({
       dir: path.join(stack.dir, 'fresh-logical'),
       port,

@@ -143,6 +143,27 @@ const cases: PermanentCase[] = [
     },
   },
   {
+    name: 'a statement the target refuses in an overwrite restore (an --init-command calling no function)',
+    type: 'RestoreStatementRejected',
+    activityType: 'restoreFromSnapshot',
+    mentions: () => /ERROR 1305 .*no_such_function.*put back/,
+    start: async () => {
+      const set = stack.resources(stack.targetDocument('shop-db', source), shopConfiguration('rejected', { target: 'shop-db' }));
+      const backup = await (await stack.client.backupNow(resolveBackupConfiguration(set, 'rejected'))).result();
+      if (backup.outcome !== 'succeeded') throw new Error('backup skipped');
+      // Into the source itself: its `shop` is kept aside, the client's first statement fails, and it is put back.
+      const handle = await stack.client.restore({
+        repository: set.repositories.get('repo')!,
+        configuration: 'rejected',
+        target: resolveTarget(set, 'shop-db'),
+        selector: { snapshotId: backup.snapshotId },
+        overwrite: true,
+        args: ['--init-command=DO no_such_function()'],
+      });
+      return handle.workflowId;
+    },
+  },
+  {
     name: 'a malformed snapshot id sent with the temporal CLI',
     type: 'InvalidInput',
     activityType: 'resolveSnapshot',

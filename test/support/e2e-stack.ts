@@ -278,26 +278,16 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
 }
 
 /** The sessions users start, whose histories must stay clean. */
-const SESSION_WORKFLOW_TYPES = [
-  'backupSession',
-  'restoreSession',
-  'volumeRestoreSession',
-  'bootstrapSession',
-  'pruneSession',
-  'backupLock',
-];
-
 /**
- * `workflowId: cause` for every workflow task that failed in a session's history. A session's
- * workflow tasks never fail: a failed one is a nondeterminism, an unhandled command or a bug in
- * workflow code, even when a retry of the task got the session through. The backup lock, the
- * child a backup session holds, is checked with them. A failed task is reported with the event
- * types around it: what arrived while it completed.
+ * `workflowId: cause` for every workflow task that failed in any history the file's server holds:
+ * sessions, their backup locks, drills, notifications, archives and repository queries. A
+ * workflow task of dbkeep's never fails: a failed one is a nondeterminism, an unhandled command
+ * or a bug in workflow code, even when a retry of the task got the workflow through. A failed
+ * task is reported with the event types around it: what arrived while it completed.
  */
 async function failedWorkflowTasks(client: Client): Promise<string[]> {
   const failed: string[] = [];
   for await (const execution of client.workflow.list()) {
-    if (!SESSION_WORKFLOW_TYPES.includes(execution.type)) continue;
     const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
     const events = history.events ?? [];
     events.forEach((event, index) => {

@@ -1,6 +1,6 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { createBackupActivities } from '../../activities/backup-activities';
+import { PermanentFailure } from '../../domain/failures';
 import { createSecretResolver } from '../../secrets/secret-resolver';
 
 describe('preflightTarget', () => {
@@ -12,7 +12,7 @@ describe('preflightTarget', () => {
   it('refuses a hand-written configuration or repository as InvalidInput, naming the field, before it connects', async () => {
     const configuration = { name: 'shop', spec: { target: 'shop-db', repository: 'repo', args: ['--so=/run/other.sock'] } };
     const failure = await preflightTarget({ target, configuration, repository } as never).catch((e: unknown) => e);
-    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toBeInstanceOf(PermanentFailure);
     expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
     expect((failure as Error).message).toMatch(
       /^BackupConfiguration "shop": spec\.args\.0: --so is not allowed: the tool reads it as --socket/,

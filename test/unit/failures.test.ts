@@ -1,20 +1,34 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import {
+  isPermanentFailure,
+  PermanentFailure,
   permanentFailure,
   PermanentFailureType,
   permanentFailureTypes,
+  TransientFailure,
   transientFailure,
   TransientFailureType,
 } from '../../domain/failures';
 
 describe('permanentFailure', () => {
-  it('is a non-retryable ApplicationFailure carrying the type and message', () => {
+  it('is a non-retryable PermanentFailure carrying the type and message', () => {
     const failure = permanentFailure(PermanentFailureType.SnapshotNotFound, 'no snapshot 20261121T161704123Z-3f9a1c');
-    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toBeInstanceOf(PermanentFailure);
+    expect(failure).toBeInstanceOf(Error);
+    expect(failure.name).toBe('PermanentFailure');
     expect(failure.nonRetryable).toBe(true);
     expect(failure.type).toBe('SnapshotNotFound');
     expect(failure.message).toBe('no snapshot 20261121T161704123Z-3f9a1c');
+  });
+
+  it('is told apart by isPermanentFailure, of any type or of one', () => {
+    const failure = permanentFailure(PermanentFailureType.TargetUnreachable, 'connect ECONNREFUSED');
+    expect(isPermanentFailure(failure)).toBe(true);
+    expect(isPermanentFailure(failure, PermanentFailureType.TargetUnreachable)).toBe(true);
+    expect(isPermanentFailure(failure, PermanentFailureType.AuthenticationFailed)).toBe(false);
+    expect(isPermanentFailure(new Error('connect ECONNREFUSED'))).toBe(false);
+    expect(isPermanentFailure(transientFailure(TransientFailureType.NoSyncedClusterNode, 'x'))).toBe(false);
+    expect(isPermanentFailure({ type: 'TargetUnreachable', nonRetryable: true })).toBe(false);
   });
 
   it.each(permanentFailureTypes)('works for %s', (type) => {
@@ -59,9 +73,9 @@ describe('permanentFailure', () => {
 });
 
 describe('transientFailure', () => {
-  it('is a retryable ApplicationFailure with a stable type, distinct from every permanent one', () => {
+  it('is a retryable TransientFailure with a stable type, distinct from every permanent one', () => {
     const failure = transientFailure(TransientFailureType.NoSyncedClusterNode, 'no synced Galera node');
-    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toBeInstanceOf(TransientFailure);
     expect(failure.nonRetryable).toBe(false);
     expect(failure.type).toBe('NoSyncedClusterNode');
     expect(Object.entries(TransientFailureType).every(([key, value]) => key === value)).toBe(true);

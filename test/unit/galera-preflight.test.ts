@@ -1,8 +1,8 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { createBackupActivities } from '../../activities/backup-activities';
+import { PermanentFailure } from '../../domain/failures';
 import { createSecretResolver } from '../../secrets/secret-resolver';
 
 describe('preflightTarget of a Galera target', () => {
@@ -24,7 +24,7 @@ describe('preflightTarget of a Galera target', () => {
     const failure = await new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') })
       .run(() => preflightTarget({ target, configuration, repository } as never))
       .catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toBeInstanceOf(PermanentFailure);
     expect(failure).toMatchObject({ type: 'TargetUnreachable', nonRetryable: true });
     expect((failure as Error).message).toMatch(
       /^Target "galera": no synced Galera node to back up from: 127\.0\.0\.1:1 \(write primary\): unreachable \(.*ECONNREFUSED.*\); 127\.0\.0\.1:2: unreachable \(.*ECONNREFUSED/,

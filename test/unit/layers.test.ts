@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
  * The layers of docs/architecture.md, checked on every import of the production path. A folder
  * may import its own files and the folders listed for it; nothing on the production path
  * imports stack/, demo/, bench/ or test/ (they may import anything, and are not checked here).
+ * Then what a process loads: the static import closure of the CLI's entry and of the workers'
+ * files holds no file of those folders, whatever the exceptions allow.
  */
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -55,19 +57,16 @@ const KNOWN_EXCEPTIONS: ReadonlyArray<{ file: string; imports: string; why: stri
   {
     file: 'clients/cli/dev-commands.ts',
     imports: 'stack/dev-stack',
-    why: '`dbkeep dev up | down | status` starts and stops the dev stack: dev-stack discovery lives in the CLI entry only',
+    why:
+      '`dbkeep dev up | down | status` starts and stops the dev stack. main.ts imports this module dynamically, only when a ' +
+      'dev command runs: no other command loads stack/ (the static closures below check it)',
   },
   {
     file: 'clients/cli/dev-stack-discovery.ts',
     imports: 'stack/dev-stack',
-    why: "the CLI's client commands find a running `dbkeep dev` Temporal; workers never read the dev stack's state",
-  },
-  {
-    file: 'domain/failures.ts',
-    imports: '@temporalio/common',
     why:
-      'permanentFailure and transientFailure build the ApplicationFailure that storage, secrets, kubernetes, pipeline and ' +
-      'activities throw, and whose type string clients match on; moving them out of domain/ would need a home below all of those',
+      'a client command finds a running `dbkeep dev` Temporal. connectClient imports this module dynamically, only on the dev path ' +
+      '(neither --address nor TEMPORAL_ADDRESS given); workers never load it',
   },
 ];
 
@@ -75,14 +74,16 @@ interface ImportedModule {
   specifier: string;
   /** Erased by the compiler: `import type`, `export type`, every named import marked `type`, or `typeof import()`. */
   typeOnly: boolean;
+  /** `import()`: loaded when the call runs, not with the importing module. */
+  dynamic: boolean;
 }
 
 /** Every module a TypeScript source names: static imports and re-exports, `import()`, `require()`, and import types. */
 function importedModules(source: string, fileName = 'module.ts'): ImportedModule[] {
   const file = ts.createSourceFile(fileName, source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const found: ImportedModule[] = [];
-  const add = (specifier: ts.Node | undefined, typeOnly: boolean) => {
-    if (specifier && ts.isStringLiteralLike(specifier)) found.push({ specifier: specifier.text, typeOnly });
+  const add = (specifier: ts.Node | undefined, typeOnly: boolean, dynamic = false) => {
+    if (specifier && ts.isStringLiteralLike(specifier)) found.push({ specifier: specifier.text, typeOnly, dynamic });
   };
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node)) {
@@ -102,8 +103,9 @@ function importedModules(source: string, fileName = 'module.ts'): ImportedModule
       add(node.argument.literal, true);
     } else if (ts.isCallExpression(node)) {
       const callee = node.expression;
-      if (callee.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(callee) && callee.text === 'require'))
-        add(node.arguments[0], false);
+      if (callee.kind === ts.SyntaxKind.ImportKeyword) add(node.arguments[0], false, true);
+      // Counted as static: a require() at the top of a module loads with it.
+      else if (ts.isIdentifier(callee) && callee.text === 'require') add(node.arguments[0], false);
     }
     ts.forEachChild(node, visit);
   };
@@ -157,6 +159,49 @@ function layerViolations(file: string, source: string): Violation[] {
   return violations;
 }
 
+/** The source of a file relative to the project root, or undefined when there is no such file. */
+type SourceReader = (file: string) => string | undefined;
+
+const readProjectFile: SourceReader = (file) => {
+  const absolute = path.join(ROOT, file);
+  return existsSync(absolute) && statSync(absolute).isFile() ? readFileSync(absolute, 'utf8') : undefined;
+};
+
+/**
+ * Every file of ours that loading `entry` loads, each with the chain of imports that reaches it.
+ * Static imports and re-exports only: an `import()` loads its module when the call runs, and a
+ * type-only import is erased. A relative specifier names `x.ts` or `x/index.ts`, as Node
+ * resolves the compiled `x.js`.
+ */
+function staticImportClosure(entry: string, read: SourceReader = readProjectFile): Map<string, string[]> {
+  const chains = new Map<string, string[]>([[entry, [entry]]]);
+  const pending = [entry];
+  for (let file = pending.shift(); file !== undefined; file = pending.shift()) {
+    const source = read(file);
+    if (source === undefined) throw new Error(`${chains.get(file)!.join(' → ')}: no such file`);
+    for (const { specifier, typeOnly, dynamic } of importedModules(source, file)) {
+      if (typeOnly || dynamic || !specifier.startsWith('.')) continue;
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier));
+      const resolved = [target, `${target}.ts`, `${target}/index.ts`].find((candidate) => read(candidate) !== undefined);
+      if (resolved === undefined) throw new Error(`${file}: import '${specifier}' names no file`);
+      if (chains.has(resolved)) continue;
+      chains.set(resolved, [...chains.get(file)!, resolved]);
+      if (resolved.endsWith('.ts')) pending.push(resolved);
+    }
+  }
+  return chains;
+}
+
+/** The files of stack/, demo/, bench/ or test/ that loading `entry` loads, each with its chain of imports. */
+function outsideProductionLoadedBy(entry: string, read: SourceReader = readProjectFile): string[] {
+  return [...staticImportClosure(entry, read).entries()]
+    .filter(([file]) => OUTSIDE_PRODUCTION.includes(file.split('/')[0]!))
+    .map(([file, chain]) => `${entry} loads ${file}: ${chain.join(' → ')}`);
+}
+
+/** The CLI's entry, which runs every command (`dbkeep worker` on a worker image too), and the workers' files. */
+const ENTRIES = ['clients/cli/main.ts', ...sourceFiles('workers')];
+
 const isKnownException = (violation: Violation) =>
   KNOWN_EXCEPTIONS.some((exception) => exception.file === violation.file && exception.imports === violation.imports);
 
@@ -184,6 +229,51 @@ describe('layers', () => {
       unused.map((exception) => `${exception.file} → ${exception.imports} no longer happens: remove it from KNOWN_EXCEPTIONS`),
     ).toEqual([]);
   });
+
+  it('the CLI and the workers load nothing of stack/, demo/, bench/ or test/, the known exceptions included', () => {
+    // The closures are read: the CLI reaches the workers it runs and the client.
+    expect([...staticImportClosure('clients/cli/main.ts').keys()]).toEqual(
+      expect.arrayContaining(['clients/cli/worker-commands.ts', 'workers/run-worker.ts', 'clients/dbkeep-client.ts']),
+    );
+    expect(ENTRIES.flatMap((entry) => outsideProductionLoadedBy(entry))).toEqual([]);
+  });
+});
+
+describe('staticImportClosure', () => {
+  const files: Record<string, string> = {
+    'clients/cli/main.ts': [
+      "import { a } from './a';",
+      "import type { T } from './types';",
+      "const dev = () => import('./dev');",
+      "export { w } from '../../workers';",
+    ].join('\n'),
+    'clients/cli/a.ts': "import { s } from '../../stack/server';",
+    'clients/cli/types.ts': "import { s } from '../../stack/types-only';",
+    'clients/cli/dev.ts': "import { s } from '../../stack/dev';",
+    'workers/index.ts': "import { a } from '../clients/cli/a';",
+    'stack/server.ts': "import { t } from '../test/support';",
+    'stack/types-only.ts': '',
+    'stack/dev.ts': '',
+    'test/support.ts': '',
+  };
+  const read: SourceReader = (file) => files[file];
+
+  it('follows static imports and re-exports, not import() nor type-only imports', () => {
+    expect(Object.fromEntries(staticImportClosure('clients/cli/main.ts', read))).toEqual({
+      'clients/cli/main.ts': ['clients/cli/main.ts'],
+      'clients/cli/a.ts': ['clients/cli/main.ts', 'clients/cli/a.ts'],
+      'workers/index.ts': ['clients/cli/main.ts', 'workers/index.ts'],
+      'stack/server.ts': ['clients/cli/main.ts', 'clients/cli/a.ts', 'stack/server.ts'],
+      'test/support.ts': ['clients/cli/main.ts', 'clients/cli/a.ts', 'stack/server.ts', 'test/support.ts'],
+    });
+  });
+
+  it('names each file outside production an entry loads, with the chain of imports', () => {
+    expect(outsideProductionLoadedBy('clients/cli/main.ts', read)).toEqual([
+      'clients/cli/main.ts loads stack/server.ts: clients/cli/main.ts → clients/cli/a.ts → stack/server.ts',
+      'clients/cli/main.ts loads test/support.ts: clients/cli/main.ts → clients/cli/a.ts → stack/server.ts → test/support.ts',
+    ]);
+  });
 });
 
 describe('importedModules', () => {
@@ -204,19 +294,19 @@ describe('importedModules', () => {
       "import m = require('./import-equals');",
     ].join('\n');
     expect(importedModules(source)).toEqual([
-      { specifier: './value', typeOnly: false },
-      { specifier: './type', typeOnly: true },
-      { specifier: './inline-types', typeOnly: true },
-      { specifier: './mixed', typeOnly: false },
-      { specifier: './default', typeOnly: false },
-      { specifier: './side-effect', typeOnly: false },
-      { specifier: './re-export', typeOnly: false },
-      { specifier: './type-re-export', typeOnly: true },
-      { specifier: './star', typeOnly: false },
-      { specifier: './required', typeOnly: false },
-      { specifier: './dynamic', typeOnly: false },
-      { specifier: './import-type', typeOnly: true },
-      { specifier: './import-equals', typeOnly: false },
+      { specifier: './value', typeOnly: false, dynamic: false },
+      { specifier: './type', typeOnly: true, dynamic: false },
+      { specifier: './inline-types', typeOnly: true, dynamic: false },
+      { specifier: './mixed', typeOnly: false, dynamic: false },
+      { specifier: './default', typeOnly: false, dynamic: false },
+      { specifier: './side-effect', typeOnly: false, dynamic: false },
+      { specifier: './re-export', typeOnly: false, dynamic: false },
+      { specifier: './type-re-export', typeOnly: true, dynamic: false },
+      { specifier: './star', typeOnly: false, dynamic: false },
+      { specifier: './required', typeOnly: false, dynamic: false },
+      { specifier: './dynamic', typeOnly: false, dynamic: true },
+      { specifier: './import-type', typeOnly: true, dynamic: false },
+      { specifier: './import-equals', typeOnly: false, dynamic: false },
     ]);
   });
 

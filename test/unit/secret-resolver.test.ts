@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PermanentFailure } from '../../domain/failures';
 import { createSecretResolver } from '../../secrets/secret-resolver';
 
 const scratch = mkdtempSync(join(tmpdir(), 'dbkeep-secrets-'));
@@ -14,13 +14,13 @@ function secretFile(name: string, contents: string): string {
   return file;
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+async function failureOf(promise: Promise<unknown>): Promise<PermanentFailure> {
   const err = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
+  expect(err).toBeInstanceOf(PermanentFailure);
+  return err as PermanentFailure;
 }
 
 describe('createSecretResolver: environment references', () => {

@@ -5,6 +5,7 @@ import {
   parseBootstrapSessionInput,
   parsePruneSessionInput,
   parseRestoreSessionInput,
+  parseRestoringSessionInput,
   parseSnapshotSourceInput,
   parseVolumeRestoreSessionInput,
 } from '../../domain/session-inputs';
@@ -244,5 +245,39 @@ describe('parseSnapshotSourceInput', () => {
     expect(refusal(parseSnapshotSourceInput, { ...source, selector: { snapshotId: '../../../etc/passwd' } })).toMatch(
       /^selector.*snapshotId|^selector: /,
     );
+  });
+});
+
+describe('parseRestoringSessionInput', () => {
+  it("parses a restore, volume restore or bootstrap session's whole input with its kind's function", () => {
+    // A bootstrap's logical restore, as the bootstrap session starts it: no parallel, no options.
+    const restore = handWritten({ repository, configuration: 'nightly', target, selector: {}, overwrite: false });
+    expect(parseRestoringSessionInput({ kind: 'restore', input: restore })).toEqual({
+      kind: 'restore',
+      input: parseRestoreSessionInput(restore),
+    });
+    const volumes = {
+      repository,
+      configuration: 'nightly',
+      selector: {},
+      replicas: 2,
+      volumeTemplate: '/data/r-${POD_ORDINAL}',
+      overwrite: false,
+    };
+    expect(parseRestoringSessionInput({ kind: 'volumeRestore', input: volumes })).toEqual({ kind: 'volumeRestore', input: volumes });
+    const bootstrap = { target, repository, configuration: 'nightly', selector: {}, waitSeconds: 600 };
+    expect(parseRestoringSessionInput({ kind: 'bootstrap', input: bootstrap })).toEqual({
+      kind: 'bootstrap',
+      input: parseBootstrapSessionInput(bootstrap),
+    });
+  });
+
+  it('refuses what the parts it did not check before hold, and a kind it does not know', () => {
+    const restore = { repository, configuration: 'nightly', target, selector: {}, overwrite: false };
+    expect(refusal(parseRestoringSessionInput, { kind: 'restore', input: { ...restore, parallel: 0 } })).toMatch(/^parallel: /);
+    expect(refusal(parseRestoringSessionInput, { kind: 'restore', input: { ...restore, overwrite: 'yes' } })).toMatch(/^overwrite: /);
+    expect(refusal(parseRestoringSessionInput, { kind: 'bootstrap', input: { ...restore, waitSeconds: -1 } })).toMatch(/waitSeconds/);
+    expect(refusal(parseRestoringSessionInput, { kind: 'backup', input: restore })).toMatch(/^session\.kind: /);
+    expect(refusal(parseRestoringSessionInput, undefined)).toMatch(/^session\.kind: /);
   });
 });
