@@ -11,7 +11,7 @@ import {
 import type { TypedSearchAttributes } from '@temporalio/common';
 import { parseDurationMs } from '../domain/duration';
 import { configurationOfScheduleId } from '../domain/names';
-import { scheduledBackupWorkflowId, scheduleIdFor } from '../domain/session-ids';
+import { SCHEDULE_ID_PREFIX, scheduledBackupWorkflowId, scheduleIdFor } from '../domain/session-ids';
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
 import { parseBackupSessionInput } from '../domain/session-inputs';
 import type { ScheduleSpec } from '../domain/resources';
@@ -61,7 +61,7 @@ interface ScheduleState {
   info: { nextActionTimes: Date[]; recentActions: ScheduleExecutionResult[] };
 }
 
-const APPLY_CONCURRENCY = 8;
+export const APPLY_CONCURRENCY = 8;
 /** The frontend's largest visibility page (frontend.visibilityMaxPageSize defaults to 1000). */
 const SCHEDULES_PER_PAGE = 1000;
 const DESCRIBE_CONCURRENCY = 16;
@@ -101,7 +101,7 @@ function desiredSchedule(resolved: ResolvedBackupConfiguration, schedule: Schedu
   };
 }
 
-function actionMemoOf(description: { action?: unknown }): Partial<AppliedSpec> {
+export function actionMemoOf(description: { action?: unknown }): Partial<AppliedSpec> {
   const action = description.action as { memo?: Partial<AppliedSpec> } | undefined;
   return action?.memo ?? {};
 }
@@ -116,7 +116,7 @@ export function appliedSpecOf(schedule: { typedSearchAttributes?: Pick<TypedSear
   return { dbkeepSpecHash, cron, timezone };
 }
 
-async function describeSchedule(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
+export async function describeSchedule(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
   try {
     return await client.schedule.getHandle(scheduleId).describe();
   } catch (error) {
@@ -125,11 +125,11 @@ async function describeSchedule(client: Client, scheduleId: string): Promise<Sch
   }
 }
 
-/** One ListSchedules pass over the namespace (a page per thousand schedules): the dbkeep schedules by id. */
-async function listDbkeepSchedules(client: Client): Promise<Map<string, ScheduleSummary>> {
+/** One ListSchedules pass over the namespace (a page per thousand schedules): dbkeep's schedules (backups and drills) by id. */
+export async function listDbkeepSchedules(client: Client): Promise<Map<string, ScheduleSummary>> {
   const schedules = new Map<string, ScheduleSummary>();
   for await (const summary of client.schedule.list({ pageSize: SCHEDULES_PER_PAGE })) {
-    if (configurationOfScheduleId(summary.scheduleId)) schedules.set(summary.scheduleId, summary);
+    if (summary.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) schedules.set(summary.scheduleId, summary);
   }
   return schedules;
 }
@@ -146,26 +146,34 @@ export async function applyBackupSchedules(
   client: Client,
   configurations: readonly ResolvedBackupConfiguration[],
   taskQueue: string,
+  listed?: ReadonlyMap<string, ScheduleSummary>,
 ): Promise<ApplyOutcome[]> {
-  const listed = await listDbkeepSchedules(client);
-  return mapWithConcurrency(configurations, APPLY_CONCURRENCY, async (resolved): Promise<ApplyOutcome> => {
-    const name = resolved.configuration.name;
-    const schedule = resolved.configuration.spec.schedule;
-    if (!schedule) return (await deleteBackupSchedule(client, name)) ? 'deleted' : 'absent';
-    const scheduleId = scheduleIdFor(name);
-    const desired = desiredSchedule(resolved, schedule, taskQueue);
-    const summary = listed.get(scheduleId);
-    if (summary && appliedSpecOf(summary)?.dbkeepSpecHash === desired.hash) return 'unchanged';
-    const existing = await describeSchedule(client, scheduleId);
-    if (!existing) {
-      await client.schedule.create({ scheduleId, ...desired.options });
-      return 'created';
-    }
-    // The action's memo is updated with the schedule, and is all an older dbkeep's schedule has.
-    if (actionMemoOf(existing).dbkeepSpecHash === desired.hash) return 'unchanged';
-    await client.schedule.getHandle(scheduleId).update(() => desired.options);
-    return 'updated';
-  });
+  const schedules = listed ?? (await listDbkeepSchedules(client));
+  return mapWithConcurrency(configurations, APPLY_CONCURRENCY, (resolved) => applyBackupSchedule(client, resolved, taskQueue, schedules));
+}
+
+async function applyBackupSchedule(
+  client: Client,
+  resolved: ResolvedBackupConfiguration,
+  taskQueue: string,
+  listed: ReadonlyMap<string, ScheduleSummary>,
+): Promise<ApplyOutcome> {
+  const name = resolved.configuration.name;
+  const schedule = resolved.configuration.spec.schedule;
+  if (!schedule) return (await deleteBackupSchedule(client, name)) ? 'deleted' : 'absent';
+  const scheduleId = scheduleIdFor(name);
+  const desired = desiredSchedule(resolved, schedule, taskQueue);
+  const summary = listed.get(scheduleId);
+  if (summary && appliedSpecOf(summary)?.dbkeepSpecHash === desired.hash) return 'unchanged';
+  const existing = await describeSchedule(client, scheduleId);
+  if (!existing) {
+    await client.schedule.create({ scheduleId, ...desired.options });
+    return 'created';
+  }
+  // The action's memo is updated with the schedule, and is all an older dbkeep's schedule has.
+  if (actionMemoOf(existing).dbkeepSpecHash === desired.hash) return 'unchanged';
+  await client.schedule.getHandle(scheduleId).update(() => desired.options);
+  return 'updated';
 }
 
 export async function deleteBackupSchedule(client: Client, configuration: string): Promise<boolean> {
@@ -230,7 +238,9 @@ export function scheduleListingOf(
  * an older dbkeep, runs not indexed yet). A describe that fails marks its row, not the listing.
  */
 export async function listBackupSchedules(client: Client): Promise<ScheduleListing[]> {
-  const summaries = [...(await listDbkeepSchedules(client)).values()].sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+  const summaries = [...(await listDbkeepSchedules(client)).values()]
+    .filter((summary) => configurationOfScheduleId(summary.scheduleId) !== undefined)
+    .sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   const rows = await mapWithConcurrency(summaries, DESCRIBE_CONCURRENCY, async (summary): Promise<ScheduleListing | undefined> => {
     const applied = appliedSpecOf(summary);
     if (applied) return scheduleListingOf(summary.scheduleId, summary, applied);
@@ -290,7 +300,7 @@ async function describedSessionResult(client: Client, workflowId: string): Promi
 }
 
 /** Maps a few at a time, in order; after a failure no new item starts, and the first error is thrown once all lanes stop. */
-async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   let failed = false;

@@ -55,11 +55,13 @@ import {
   applyBackupSchedules,
   deleteBackupSchedule,
   listBackupSchedules,
+  listDbkeepSchedules,
   requireBackupSchedule,
   triggerBackupSchedule,
   type ApplyOutcome,
   type ScheduleListing,
 } from './backup-schedules';
+import { applyDrillSchedules, deleteDrillSchedule } from './drill-schedules';
 import { applyBinlogArchive, listRunningBinlogArchives, stopBinlogArchive, type ArchiveOutcome } from './binlog-archives';
 
 export interface ConnectOptions {
@@ -261,13 +263,17 @@ export class DbkeepClient {
    * Creates, updates or deletes the schedule of every BackupConfiguration in the set, and starts,
    * restarts or stops its binary log archive (spec.pointInTimeRecovery).
    */
-  async applyResources(set: ResourceSet): Promise<Array<{ configuration: string; outcome: ApplyOutcome; archive: ArchiveOutcome }>> {
+  async applyResources(
+    set: ResourceSet,
+  ): Promise<Array<{ configuration: string; outcome: ApplyOutcome; drillSchedule: ApplyOutcome; archive: ArchiveOutcome }>> {
     const configurations = [...set.backupConfigurations.values()].map((configuration) => ({
       configuration,
       target: set.targets.get(configuration.spec.target)!,
       repository: set.repositories.get(configuration.spec.repository)!,
     }));
-    const outcomes = await applyBackupSchedules(this.temporal, configurations, this.taskQueue);
+    const schedules = await listDbkeepSchedules(this.temporal);
+    const outcomes = await applyBackupSchedules(this.temporal, configurations, this.taskQueue, schedules);
+    const drillOutcomes = await applyDrillSchedules(this.temporal, configurations, this.taskQueue, schedules);
     const archives = await listRunningBinlogArchives(this.temporal);
     const archiveOutcomes: ArchiveOutcome[] = [];
     for (const resolved of configurations)
@@ -275,6 +281,7 @@ export class DbkeepClient {
     return configurations.map(({ configuration }, i) => ({
       configuration: configuration.name,
       outcome: outcomes[i]!,
+      drillSchedule: drillOutcomes[i]!,
       archive: archiveOutcomes[i]!,
     }));
   }
@@ -547,9 +554,12 @@ export class DbkeepClient {
     return listBackupSchedules(this.temporal);
   }
 
+  /** Deletes the configuration's backup schedule and its drill schedule; false when it had neither. */
   async deleteSchedule(configuration: string): Promise<boolean> {
     checkInput('deleteSchedule', resourceNameSchema, configuration, 'configuration');
-    return deleteBackupSchedule(this.temporal, configuration);
+    const backups = await deleteBackupSchedule(this.temporal, configuration);
+    const drills = await deleteDrillSchedule(this.temporal, configuration);
+    return backups || drills;
   }
 
   /** The note shows in the Temporal UI next to the paused schedule. */

@@ -295,6 +295,14 @@ const notificationsSchema = z.strictObject({
   webhooks: z.array(webhookSchema).min(1).max(10),
 });
 
+/** A five-field cron expression (domain/cron-expression.ts). */
+const cronSchema = z.string().superRefine((cron, ctx) => {
+  const problem = cronExpressionProblem(cron);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const timeZoneSchema = z.string().default('UTC').refine(isKnownTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin');
+
 export const backupConfigurationSpecSchema = z
   .strictObject({
     target: resourceNameSchema,
@@ -313,12 +321,9 @@ export const backupConfigurationSpecSchema = z
       .optional(),
     schedule: z
       .strictObject({
-        cron: z.string().superRefine((cron, ctx) => {
-          const problem = cronExpressionProblem(cron);
-          if (problem) ctx.addIssue({ code: 'custom', message: problem });
-        }),
+        cron: cronSchema,
         /** IANA name; the schedule fires at the cron's times in this zone (daylight saving included). */
-        timezone: z.string().default('UTC').refine(isKnownTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin'),
+        timezone: timeZoneSchema,
         /** Create the schedule paused (Stash's `paused`); `dbkeep resume` starts it. */
         suspend: z.boolean().default(false),
         /**
@@ -376,11 +381,25 @@ export const backupConfigurationSpecSchema = z
          * without a drill starts one (KubeStash's BackupVerification every N sessions).
          */
         everyN: z.number().int().min(1).max(1000).optional(),
+        /**
+         * Drill the newest snapshot at these times too, whatever the backups do: a Temporal
+         * Schedule of its own (`dbkeep-verify/<configuration>`), made by `dbkeep apply`.
+         */
+        schedule: z.strictObject({ cron: cronSchema, timezone: timeZoneSchema }).optional(),
       })
       .optional(),
   })
-  // Which options are refused depends on the tool, so on the method (domain/tool-arguments.ts).
-  .superRefine((spec, ctx) => addToolArgumentIssues(ctx, spec.args, spec.method === 'physical' ? 'physical' : 'dump', ['args']));
+  .superRefine((spec, ctx) => {
+    // Which options are refused depends on the tool, so on the method (domain/tool-arguments.ts).
+    addToolArgumentIssues(ctx, spec.args, spec.method === 'physical' ? 'physical' : 'dump', ['args']);
+    if (spec.verification && spec.method === 'physical') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['verification'],
+        message: 'restore drills verify logical snapshots: a physical backup records no fingerprint (docs/restore-drills.md)',
+      });
+    }
+  });
 
 export type BackupConfigurationSpec = z.infer<typeof backupConfigurationSpecSchema>;
 

@@ -89,3 +89,16 @@ export function notificationWorkflowId(configuration: string, snapshotId: string
 export function drillWorkflowId(configuration: string, snapshotId: string): string {
   return `verify/${configuration}/${snapshotId}`;
 }
+
+/**
+ * A configuration's drill schedule (spec.verification.schedule). Its `/` is in no resource name,
+ * so it is never read as the backup schedule of a configuration (configurationOfScheduleId).
+ */
+export function drillScheduleIdFor(configuration: string): string {
+  return `${SCHEDULE_ID_PREFIX}verify/${configuration}`;
+}
+
+/** The drill schedule's action workflow id; Temporal appends each slot's time to it. */
+export function scheduledDrillWorkflowId(configuration: string): string {
+  return `verify/${configuration}/scheduled`;
+}

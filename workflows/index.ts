@@ -7,4 +7,4 @@ export { pruneSession } from './prune-session';
 export { importDumpsWorkflow, listSnapshotsWorkflow, recoverableWindowWorkflow, repositoryStatusWorkflow } from './repository-queries';
 export { binlogArchive } from './binlog-archive';
 export { sessionNotification } from './session-notification';
-export { restoreDrill } from './restore-drill';
+export { restoreDrill, scheduledRestoreDrill } from './restore-drill';

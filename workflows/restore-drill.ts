@@ -1,4 +1,5 @@
-import { ApplicationFailure, CancellationScope, log, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, executeChild, log, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { DrillOutcome } from '../activities/drill-activities';
 import { PermanentFailureType } from '../domain/failures';
 import type { BackupConfigurationSpec, Named, RepositorySpec } from '../domain/resources';
@@ -66,6 +67,39 @@ export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<Dr
     });
     throw err;
   });
+}
+
+export type ScheduledRestoreDrillInput = Omit<RestoreDrillWorkflowInput, 'snapshotId'>;
+
+/** What a scheduled drill did: the drill of the newest snapshot, or nothing while one of it was already running. */
+export type ScheduledRestoreDrillResult = { drilled: DrillOutcome } | { skipped: string };
+
+/**
+ * The action of a configuration's drill schedule (spec.verification.schedule): drills the newest
+ * logical snapshot as its child `verify/<configuration>/<snapshot-id>`, as `dbkeep verify`
+ * would, and ends with its outcome. A drill of that snapshot already running is left alone.
+ */
+export async function scheduledRestoreDrill(input: ScheduledRestoreDrillInput): Promise<ScheduledRestoreDrillResult> {
+  requireInputFields(input, ['repository.name', 'repository.spec', 'configuration'], '`dbkeep apply` makes a valid drill schedule');
+  const newest = await quickActivities.resolveSnapshot({
+    repository: input.repository,
+    configuration: input.configuration,
+    selector: {},
+    method: 'logical',
+  });
+  const workflowId = drillWorkflowId(input.configuration, newest.snapshotId);
+  try {
+    const drilled = await executeChild(restoreDrill, {
+      workflowId,
+      args: [{ ...input, snapshotId: newest.snapshotId }],
+      // Cancelled with its schedule's run, a drill still stops and removes its scratch server.
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    });
+    return { drilled };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return { skipped: `${workflowId} is already running` };
+  }
 }
 
 const DRILLS_PATCH = 'drill-every-n-snapshots';

@@ -18,12 +18,13 @@ export async function applyCommand(argv: string[]): Promise<void> {
     const results = await client.applyResources(set);
     if (values.json) return printJson(results);
     if (results.length === 0) console.log('no BackupConfiguration in the given files');
-    for (const { configuration, outcome, archive } of results) {
+    for (const { configuration, outcome, drillSchedule, archive } of results) {
       console.log(
         outcome === 'absent'
           ? `backupconfiguration/${configuration}: no schedule`
           : `backupconfiguration/${configuration}: schedule ${outcome}`,
       );
+      if (drillSchedule !== 'absent') console.log(`backupconfiguration/${configuration}: drill schedule ${drillSchedule}`);
       if (archive !== 'off') console.log(`backupconfiguration/${configuration}: binary log archive ${archive}`);
     }
   } finally {

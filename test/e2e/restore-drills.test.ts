@@ -7,7 +7,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dumpFingerprintSchema } from '../../domain/dump-fingerprint';
 import { parseManifest, type Manifest } from '../../domain/manifest';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { drillWorkflowId } from '../../domain/session-ids';
+import { drillScheduleIdFor, drillWorkflowId } from '../../domain/session-ids';
+import type { scheduledRestoreDrill } from '../../workflows';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { runDbkeep } from '../support/cli-runner';
 import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
@@ -216,4 +217,55 @@ it('drills every second snapshot by itself with everyN: 2', async () => {
     drilled.push(drill === true);
   }
   expect(drilled).toEqual([false, true, false, true]);
+});
+
+it('keeps a drill schedule of its own with spec.verification.schedule, which drills the newest snapshot, and removes it with the field', async () => {
+  const scheduled = 'drilled-on-schedule';
+  const set = (verification: object) =>
+    stack.resources(
+      stack.targetDocument('source', source),
+      configurationDocument(scheduled, { target: 'source', databases: [FEATURES_DATABASE], verification }),
+    );
+  const drilledSchedule = set({ schedule: { cron: '0 4 * * 0', timezone: 'Europe/Berlin' } });
+  const apply = async (resources: ReturnType<typeof set>) => (await stack.client.applyResources(resources))[0]?.drillSchedule;
+  expect(await apply(drilledSchedule)).toBe('created');
+  expect(await apply(drilledSchedule)).toBe('unchanged');
+  const schedule = stack.client.temporal.schedule.getHandle(drillScheduleIdFor(scheduled));
+  expect((await schedule.describe()).spec.timezone).toBe('Europe/Berlin');
+
+  const backupNow = async () => {
+    const result = await (await stack.client.backupNow(resolveBackupConfiguration(drilledSchedule, scheduled))).result();
+    if (result.outcome !== 'succeeded') throw new Error('the snapshot was skipped');
+    return result.snapshotId;
+  };
+  const older = await backupNow();
+  const newest = await backupNow();
+  await schedule.trigger();
+  const run = await pollUntil(
+    async () => (await schedule.describe()).info.recentActions.at(-1)?.action.workflow,
+    (workflow) => workflow !== undefined,
+    { what: 'the drill schedule starting its workflow', timeoutMs: 30_000 },
+  );
+  expect(run!.workflowId).toMatch(new RegExp(`^verify/${scheduled}/scheduled-`));
+  const result = await stack.client.temporal.workflow.getHandle<typeof scheduledRestoreDrill>(run!.workflowId).result();
+  expect(result).toMatchObject({ drilled: { snapshotId: newest, passed: true } });
+  // The drill itself is the snapshot's, as `dbkeep verify` names it; the older snapshot has none.
+  expect(await stack.client.temporal.workflow.getHandle(drillWorkflowId(scheduled, newest)).result()).toMatchObject({ passed: true });
+  const listed = (await stack.client.listSnapshots(resolveBackupConfiguration(drilledSchedule, scheduled).repository, scheduled)).snapshots;
+  expect(listed.map((s) => [s.snapshotId, s.lastVerification?.passed])).toEqual([
+    [newest, true],
+    [older, undefined],
+  ]);
+
+  await pollUntil(
+    async () => {
+      for await (const summary of stack.client.temporal.schedule.list())
+        if (summary.scheduleId === drillScheduleIdFor(scheduled)) return true;
+      return false;
+    },
+    (visible) => visible,
+    { what: 'the drill schedule in the listing', timeoutMs: 30_000 },
+  );
+  expect(await apply(set({}))).toBe('deleted');
+  await expect(schedule.describe()).rejects.toThrow(/not found/i);
 });

@@ -289,6 +289,24 @@ describe('parseResourceSet: errors', () => {
     ).toBe('f.yaml (document 1): Target "t": spec.bootstrapFrom: set at most one of snapshotId, targetRecoveryTime and pointInTime');
   });
 
+  it('takes a drill schedule in spec.verification, and refuses drills of a physical configuration', () => {
+    const drilled = (spec: string) => resource('BackupConfiguration', 'c', `target: db\nrepository: repo\n${spec}`);
+    const parsed = parseResourceSet([
+      { file: 'f.yaml', text: drilled("verification: { schedule: { cron: '0 4 * * 0' } }") },
+      { file: 'base.yaml', text: `${minimalTarget}---\n${minimalRepository}` },
+    ]);
+    expect(parsed.backupConfigurations.get('c')?.spec.verification).toEqual({
+      scratch: 'local',
+      schedule: { cron: '0 4 * * 0', timezone: 'UTC' },
+    });
+    expect(errorsOfDocument(drilled("verification: { schedule: { cron: '0 4 * *' } }"))).toMatch(
+      /^f\.yaml \(document 1\): BackupConfiguration "c": spec\.verification\.schedule\.cron: /,
+    );
+    expect(errorsOfDocument(drilled('method: physical\nverification: { everyN: 2 }'))).toBe(
+      'f.yaml (document 1): BackupConfiguration "c": spec.verification: restore drills verify logical snapshots: a physical backup records no fingerprint (docs/restore-drills.md)',
+    );
+  });
+
   it('rejects a target with neither host nor socket', () => {
     expect(errorsOfDocument(resource('Target', 't', 'engine: mariadb'))).toBe(
       'f.yaml (document 1): Target "t": spec: exactly one of host, socket, service or appBinding must be set',
