@@ -105,7 +105,14 @@ export async function generateBenchDatabase(
 
 /** A BackupConfiguration of one database of the bench MariaDB into one of the bench repositories. */
 export type BenchConfiguration =
-  | { name: string; repository: keyof typeof BENCH_REPOSITORIES; database: string; method?: 'logical' }
+  | {
+      name: string;
+      repository: keyof typeof BENCH_REPOSITORIES;
+      database: string;
+      method?: 'logical';
+      /** spec.verification: the backup records a restore drill's fingerprint. */
+      verification?: boolean;
+    }
   /** The whole data directory (the target's datadir), with mariadb-backup. */
   | { name: string; repository: keyof typeof BENCH_REPOSITORIES; method: 'physical' };
 
@@ -175,7 +182,9 @@ export function benchResources(services: BenchServices, configurations: readonly
       spec: {
         target: BENCH_TARGET,
         repository: BENCH_REPOSITORIES[configuration.repository],
-        ...(configuration.method === 'physical' ? { method: 'physical' } : { databases: [configuration.database] }),
+        ...(configuration.method === 'physical'
+          ? { method: 'physical' }
+          : { databases: [configuration.database], ...(configuration.verification ? { verification: {} } : {}) }),
       },
     })),
   ]);

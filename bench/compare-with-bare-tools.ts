@@ -74,6 +74,7 @@ const TINY_SIZE_MIB = 0.05;
 const CONFIGURATIONS = {
   minio: 'compare-minio',
   filesystem: 'compare-filesystem',
+  fingerprinted: 'compare-fingerprinted',
   tiny: 'compare-tiny',
   physical: 'compare-physical',
   physicalFilesystem: 'compare-physical-filesystem',
@@ -233,6 +234,12 @@ class ComparisonRun {
     this.record(id, session.durationSeconds, { worker: session.usage });
   }
 
+  async drill(resolved: ResolvedBackupConfiguration, snapshotId: string): Promise<void> {
+    const session = await measureWorkerDuring(this.worker, async () => (await this.client.verify(resolved, { snapshotId })).result());
+    if (!session.result.passed) throw new Error(`drill-dbkeep: the drill found differences: ${session.result.differences.join('; ')}`);
+    this.record('drill-dbkeep', session.durationSeconds, { worker: session.usage });
+  }
+
   async fingerprintSource(database: string): Promise<void> {
     this.source = await fingerprintDatabase(this.root, database);
   }
@@ -270,6 +277,11 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
     group: 'backup',
     label: 'dbkeep backup session → filesystem',
     command: 'client.backupNow(…) to a filesystem repository, until the result',
+  },
+  'backup-dbkeep-fingerprint': {
+    group: 'backup',
+    label: 'dbkeep backup session → MinIO, recording a drill fingerprint',
+    command: 'client.backupNow(…) of a configuration with spec.verification, to the local MinIO, until the result',
   },
   'restore-bare': {
     group: 'restore',
@@ -327,6 +339,11 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
     command: 'client.backupNow(…) until the result (retention, metrics included)',
   },
   'overhead-restore-session': { group: 'overhead', label: 'tiny restore: whole session', command: 'client.restore(…) until the result' },
+  'drill-dbkeep': {
+    group: 'drill',
+    label: 'dbkeep restore drill ← MinIO',
+    command: 'client.verify(…): scratch server initialized and started, restore, re-dump and compare, until the outcome',
+  },
 };
 
 function toMeasurements(
@@ -337,6 +354,7 @@ function toMeasurements(
   const throughputBytes: Partial<Record<Measurement['group'], number>> = {
     backup: rawBytes.logical,
     restore: rawBytes.logical,
+    drill: rawBytes.logical,
     'physical-backup': rawBytes.physical,
   };
   return (Object.keys(MEASUREMENTS) as MeasurementId[]).flatMap((id) => {
@@ -384,14 +402,17 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
   const resources = benchResources(services, [
     { name: CONFIGURATIONS.minio, repository: 'minio', database: plan.database },
     { name: CONFIGURATIONS.filesystem, repository: 'filesystem', database: plan.database },
+    { name: CONFIGURATIONS.fingerprinted, repository: 'minio', database: plan.database, verification: true },
     { name: CONFIGURATIONS.tiny, repository: 'minio', database: TINY_DATABASE },
     { name: CONFIGURATIONS.physical, repository: 'minio', method: 'physical' },
     { name: CONFIGURATIONS.physicalFilesystem, repository: 'filesystem', method: 'physical' },
   ]);
-  const [minio, filesystem, tiny, physical, physicalFilesystem] = Object.values(CONFIGURATIONS).map((name) =>
+  const [minio, filesystem, fingerprinted, tiny, physical, physicalFilesystem] = Object.values(CONFIGURATIONS).map((name) =>
     resolveBackupConfiguration(resources, name),
   );
-  if (!minio || !filesystem || !tiny || !physical || !physicalFilesystem) throw new Error('bench resources lack a configuration');
+  if (!minio || !filesystem || !fingerprinted || !tiny || !physical || !physicalFilesystem) {
+    throw new Error('bench resources lack a configuration');
+  }
   const target = resources.targets.get(BENCH_TARGET)!;
   const restoreStreams = Math.min(availableParallelism(), plan.tables.length);
 
@@ -406,7 +427,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
     const startedWorker = worker;
     return await withOptionFile(services.mariadb.rootPassword, async (optionFile) => {
       const run = new ComparisonRun(client, startedWorker, root, target, optionFile);
-      await measureBackups(run, settings, plan, { minio, filesystem });
+      await measureBackups(run, settings, plan, { minio, filesystem, fingerprinted });
       await measureFixedOverhead(run, settings, tiny);
       const snapshot = (id: MeasurementId) => run.snapshots.get(id)!;
       const minioSnapshot = snapshot('backup-dbkeep-minio');
@@ -416,6 +437,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
         snapshotKey(filesystem.configuration.name, snapshot('backup-dbkeep-filesystem').snapshotId, dataFileName('logical', 'zstd', false)),
       );
       await measureRestores(run, settings, plan, { dumpFile, restoreStreams, minio, minioSnapshot, target: target.spec, optionFile });
+      await measureDrills(run, settings, fingerprinted, snapshot('backup-dbkeep-fingerprint').snapshotId);
       await measurePhysical(run, settings, { dir, physical, physicalFilesystem });
       const physicalSnapshot = snapshot('physical-backup-dbkeep');
 
@@ -457,12 +479,17 @@ async function measureBackups(
   run: ComparisonRun,
   settings: Settings,
   plan: SyntheticDatabasePlan,
-  configurations: { minio: ResolvedBackupConfiguration; filesystem: ResolvedBackupConfiguration },
+  configurations: {
+    minio: ResolvedBackupConfiguration;
+    filesystem: ResolvedBackupConfiguration;
+    fingerprinted: ResolvedBackupConfiguration;
+  },
 ): Promise<void> {
   const contenders = [
     () => run.bareBackup(plan.database),
     () => run.dbkeepBackup('backup-dbkeep-minio', configurations.minio),
     () => run.dbkeepBackup('backup-dbkeep-filesystem', configurations.filesystem),
+    () => run.dbkeepBackup('backup-dbkeep-fingerprint', configurations.fingerprinted),
   ];
   for (let round = 0; round < settings.runs; round++) {
     say(`backup round ${round + 1}/${settings.runs}`);
@@ -506,6 +533,18 @@ async function measureRestores(
   for (let round = 0; round < settings.runs; round++) {
     say(`restore round ${round + 1}/${settings.runs}`);
     for (const contender of rotated(contenders, round)) await contender();
+  }
+}
+
+/**
+ * Restore drills of the fingerprinted snapshot, one after another: each initializes a scratch
+ * server on the worker, restores, dumps again and compares (docs/restore-drills.md). A drill that
+ * finds a difference fails the benchmark, as a wrong restore does.
+ */
+async function measureDrills(run: ComparisonRun, settings: Settings, fingerprinted: ResolvedBackupConfiguration, snapshotId: string) {
+  for (let round = 0; round < settings.runs; round++) {
+    say(`restore drill ${round + 1}/${settings.runs}`);
+    await run.drill(fingerprinted, snapshotId);
   }
 }
 

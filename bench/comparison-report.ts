@@ -18,12 +18,15 @@ export const GOALS = {
   /** The goal is 300 MB (10^6 bytes): about 286.1 MiB, the unit /proc reports. */
   peakRssMiB: 300e6 / 2 ** 20,
   replicaRestoreTimeRatio: 1.5,
+  /** Recording a restore drill's fingerprint (spec.verification) may add at most 10% to a backup's time. */
+  fingerprintCostRatio: 1.1,
 } as const;
 
 export type MeasurementId =
   | 'backup-bare'
   | 'backup-dbkeep-minio'
   | 'backup-dbkeep-filesystem'
+  | 'backup-dbkeep-fingerprint'
   | 'restore-bare'
   | 'restore-bare-dbkeep-client'
   | 'restore-dbkeep-minio'
@@ -35,7 +38,8 @@ export type MeasurementId =
   | 'physical-restore-3-replicas'
   | 'overhead-backup-commit'
   | 'overhead-backup-session'
-  | 'overhead-restore-session';
+  | 'overhead-restore-session'
+  | 'drill-dbkeep';
 
 /** The worker during the sessions of one measurement. */
 export interface WorkerSummary {
@@ -51,7 +55,7 @@ export interface WorkerSummary {
 export interface Measurement {
   id: MeasurementId;
   /** physical-backup throughput counts the xbstream's bytes; replica restores have no throughput. */
-  group: 'backup' | 'restore' | 'physical-backup' | 'replicas' | 'overhead';
+  group: 'backup' | 'restore' | 'physical-backup' | 'replicas' | 'overhead' | 'drill';
   label: string;
   /** What runs, as a shell user would write it. */
   command: string;
@@ -74,7 +78,7 @@ export interface Ratio {
 }
 
 export interface GoalCheck {
-  subject: 'throughput' | 'overhead' | 'memory' | 'replicas';
+  subject: 'throughput' | 'overhead' | 'memory' | 'replicas' | 'fingerprint';
   goal: string;
   value: string;
   /** undefined: not measured. */
@@ -138,6 +142,14 @@ export function deriveRatios(measurements: readonly Measurement[], restoreStream
   return [
     ratio('backup: dbkeep → MinIO / bare dump | zstd', 'backup-dbkeep-minio', 'backup-bare', GOALS.backupThroughputRatio),
     ratio('backup: dbkeep → filesystem / bare dump | zstd', 'backup-dbkeep-filesystem', 'backup-bare', GOALS.backupThroughputRatio),
+    // Time without over time with: 1/1.1 means the fingerprint adds 10% to the backup's time.
+    ratio(
+      'backup: dbkeep → MinIO with a drill fingerprint / without (time without over time with)',
+      'backup-dbkeep-fingerprint',
+      'backup-dbkeep-minio',
+      1 / GOALS.fingerprintCostRatio,
+    ),
+    ratio('restore drill (scratch server, restore, re-dump, compare) / bare zstd -d | mariadb', 'drill-dbkeep', 'restore-bare'),
     ratio('restore: dbkeep ← MinIO / bare zstd -d | mariadb', 'restore-dbkeep-minio', 'restore-bare', GOALS.restoreThroughputRatio),
     ratio("restore: bare with dbkeep's client options / bare", 'restore-bare-dbkeep-client', 'restore-bare'),
     ratio("restore: dbkeep ← MinIO / bare with dbkeep's client options", 'restore-dbkeep-minio', 'restore-bare-dbkeep-client'),
@@ -170,7 +182,12 @@ export function deriveRatios(measurements: readonly Measurement[], restoreStream
 
 export function checkGoals(result: Pick<ComparisonResult, 'measurements' | 'ratios'>): GoalCheck[] {
   const atLeast = (ratio: Ratio): GoalCheck => ({
-    subject: ratio.measured === 'physical-restore-3-replicas' ? 'replicas' : 'throughput',
+    subject:
+      ratio.measured === 'physical-restore-3-replicas'
+        ? 'replicas'
+        : ratio.measured === 'backup-dbkeep-fingerprint'
+          ? 'fingerprint'
+          : 'throughput',
     goal: `${ratio.label} ≥ ${ratio.goal!.toFixed(2)}`,
     value: ratio.value.toFixed(3),
     passed: ratio.value >= ratio.goal!,
