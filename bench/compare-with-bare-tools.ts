@@ -20,7 +20,7 @@ import {
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../stack/database-fingerprint';
 import type { ManagedProcess } from '../pipeline/managed-process';
 import { projectRoot } from '../pipeline/project-root';
-import { bareClientCommand, runPipeline, timeSeconds } from './bare-pipelines';
+import { bareClientCommand, mydumperCommand, myloaderCommand, runPipeline, timeSeconds } from './bare-pipelines';
 import {
   describeEnvironment,
   oneMinuteLoadAverage,
@@ -159,6 +159,14 @@ class ComparisonRun {
     this.record('backup-bare', seconds);
   }
 
+  /** mydumper into `outputDir` (emptied first), which myloader restores from afterwards. */
+  async mydumperBackup(database: string, threads: number, outputDir: string): Promise<void> {
+    rmSync(outputDir, { recursive: true, force: true });
+    mkdirSync(outputDir);
+    const dump = mydumperCommand(this.target.spec, this.optionFile, { database, threads, outputDir });
+    this.record('backup-mydumper', await timeSeconds(() => runPipeline([dump], { stdout: '/dev/null' })));
+  }
+
   async dbkeepBackup(id: MeasurementId, resolved: ResolvedBackupConfiguration): Promise<void> {
     const session = await measureWorkerDuring(this.worker, () => runBackupSession(this.client, resolved));
     const streamingStepSeconds = await this.stepSeconds(session.result.workflowId, 'dump');
@@ -278,6 +286,11 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
     label: 'dbkeep backup session → filesystem',
     command: 'client.backupNow(…) to a filesystem repository, until the result',
   },
+  'backup-mydumper': {
+    group: 'backup',
+    label: 'mydumper -t N (gzip, chunks of 100,000 rows)',
+    command: 'mydumper --threads=N --rows=100000 --trx-consistency-only --compress --outputdir=DIR …',
+  },
   'backup-dbkeep-fingerprint': {
     group: 'backup',
     label: 'dbkeep backup session → MinIO, recording a drill fingerprint',
@@ -302,6 +315,11 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
     group: 'restore',
     label: 'dbkeep restore session ← MinIO, parallel: N',
     command: 'client.restore({ parallel: N, … }): staged, then N × (zstd -d < segment | mariadb) at once',
+  },
+  'restore-myloader': {
+    group: 'restore',
+    label: 'myloader -t N',
+    command: "myloader --threads=N --overwrite-tables --directory=DIR (mydumper's last dump)",
   },
   'physical-backup-bare': {
     group: 'physical-backup',
@@ -427,7 +445,8 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
     const startedWorker = worker;
     return await withOptionFile(services.mariadb.rootPassword, async (optionFile) => {
       const run = new ComparisonRun(client, startedWorker, root, target, optionFile);
-      await measureBackups(run, settings, plan, { minio, filesystem, fingerprinted });
+      const mydumperDir = path.join(dir, 'mydumper');
+      await measureBackups(run, settings, plan, { minio, filesystem, fingerprinted }, { threads: restoreStreams, outputDir: mydumperDir });
       await measureFixedOverhead(run, settings, tiny);
       const snapshot = (id: MeasurementId) => run.snapshots.get(id)!;
       const minioSnapshot = snapshot('backup-dbkeep-minio');
@@ -436,7 +455,15 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
         services.filesystemRepository,
         snapshotKey(filesystem.configuration.name, snapshot('backup-dbkeep-filesystem').snapshotId, dataFileName('logical', 'zstd', false)),
       );
-      await measureRestores(run, settings, plan, { dumpFile, restoreStreams, minio, minioSnapshot, target: target.spec, optionFile });
+      await measureRestores(run, settings, plan, {
+        dumpFile,
+        mydumperDir,
+        restoreStreams,
+        minio,
+        minioSnapshot,
+        target: target.spec,
+        optionFile,
+      });
       await measureDrills(run, settings, fingerprinted, snapshot('backup-dbkeep-fingerprint').snapshotId);
       await measurePhysical(run, settings, { dir, physical, physicalFilesystem });
       const physicalSnapshot = snapshot('physical-backup-dbkeep');
@@ -484,9 +511,11 @@ async function measureBackups(
     filesystem: ResolvedBackupConfiguration;
     fingerprinted: ResolvedBackupConfiguration;
   },
+  mydumper: { threads: number; outputDir: string },
 ): Promise<void> {
   const contenders = [
     () => run.bareBackup(plan.database),
+    () => run.mydumperBackup(plan.database, mydumper.threads, mydumper.outputDir),
     () => run.dbkeepBackup('backup-dbkeep-minio', configurations.minio),
     () => run.dbkeepBackup('backup-dbkeep-filesystem', configurations.filesystem),
     () => run.dbkeepBackup('backup-dbkeep-fingerprint', configurations.fingerprinted),
@@ -510,6 +539,7 @@ async function measureRestores(
   plan: SyntheticDatabasePlan,
   context: {
     dumpFile: string;
+    mydumperDir: string;
     restoreStreams: number;
     minio: ResolvedBackupConfiguration;
     minioSnapshot: CommittedBackup;
@@ -528,6 +558,15 @@ async function measureRestores(
     () =>
       run.restore('restore-dbkeep-parallel', plan.database, () =>
         run.dbkeepRestore(context.minio, context.minioSnapshot.snapshotId, context.restoreStreams),
+      ),
+    () =>
+      run.restore('restore-myloader', plan.database, () =>
+        runPipeline(
+          [myloaderCommand(context.target, context.optionFile, { threads: context.restoreStreams, inputDir: context.mydumperDir })],
+          {
+            stdout: '/dev/null',
+          },
+        ),
       ),
   ];
   for (let round = 0; round < settings.runs; round++) {

@@ -20,6 +20,9 @@ export const GOALS = {
   replicaRestoreTimeRatio: 1.5,
   /** Recording a restore drill's fingerprint (spec.verification) may add at most 10% to a backup's time. */
   fingerprintCostRatio: 1.1,
+  /** dbkeep's parallel restore against the bare client, and against myloader with as many threads (issue 17). */
+  parallelRestoreOverBareRatio: 2.0,
+  parallelRestoreOverMyloaderRatio: 1.25,
 } as const;
 
 export type MeasurementId =
@@ -27,10 +30,12 @@ export type MeasurementId =
   | 'backup-dbkeep-minio'
   | 'backup-dbkeep-filesystem'
   | 'backup-dbkeep-fingerprint'
+  | 'backup-mydumper'
   | 'restore-bare'
   | 'restore-bare-dbkeep-client'
   | 'restore-dbkeep-minio'
   | 'restore-dbkeep-parallel'
+  | 'restore-myloader'
   | 'physical-backup-bare'
   | 'physical-backup-dbkeep'
   | 'physical-backup-dbkeep-filesystem'
@@ -157,7 +162,15 @@ export function deriveRatios(measurements: readonly Measurement[], restoreStream
       `restore: dbkeep, ${restoreStreams} sessions (parallel: ${restoreStreams}) / bare zstd -d | mariadb`,
       'restore-dbkeep-parallel',
       'restore-bare',
+      GOALS.parallelRestoreOverBareRatio,
     ),
+    ratio(
+      `restore: dbkeep, parallel: ${restoreStreams} / myloader -t ${restoreStreams}`,
+      'restore-dbkeep-parallel',
+      'restore-myloader',
+      GOALS.parallelRestoreOverMyloaderRatio,
+    ),
+    ratio(`backup: dbkeep → MinIO / mydumper -t ${restoreStreams} (gzip)`, 'backup-dbkeep-minio', 'backup-mydumper'),
     ratio(
       'physical backup: dbkeep → MinIO / bare mariadb-backup | zstd',
       'physical-backup-dbkeep',

@@ -11,8 +11,9 @@ readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 readonly DEBIAN_MIRROR=http://deb.debian.org/debian
 # prometheus-pushgateway may start a system service on :9091; dbkeep never uses it, and
 # stack/pushgateway.ts always starts its own instance on a free loopback port.
-# debootstrap builds the Debian roots MySQL 9.7 and MariaDB 11.8 run from (below).
-readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl librsvg2-bin fonts-dejavu-core debootstrap)
+# debootstrap builds the Debian roots MySQL 9.7 and MariaDB 11.8 run from (below). mydumper
+# (and myloader) are the peers `npm run bench` compares dbkeep with.
+readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl librsvg2-bin fonts-dejavu-core debootstrap mydumper)
 
 project_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Absolute: the engine roots' wrappers hold the paths of their roots.
