@@ -76,11 +76,9 @@ export function snapshotLoadProblem(
   if (flavor === 'mysql' && snapshot.release[0] >= 8 && target.flavor === 'mariadb' && !knowsMysql0900Collations(target.release)) {
     return (
       `the snapshot is a dump of MySQL ${snapshotServer.version}, which names MySQL's default collation utf8mb4_0900_ai_ci ` +
-      `(and the other utf8mb4_0900_* collations) wherever the defaults were used, and MariaDB ${target.version} does not know them ` +
-      '(ERROR 1273 Unknown collation); nothing was changed. Restore it into MariaDB 11.8 (or 11.4.5 or later), which maps them ' +
-      'to its uca1400 collations, or convert the source databases to a collation both have (ALTER DATABASE and ALTER TABLE … ' +
-      'CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci, views and routines recreated under it) and back up again: ' +
-      "mysqldump's --set-charset and --default-character-set change only the session's character set, not the collations the dump names"
+      `wherever the defaults were used, and MariaDB ${target.version} does not know them (ERROR 1273 Unknown collation); ` +
+      'nothing was changed. Restore it into MariaDB 11.8 (or 11.4.5 or later), or convert the source to a collation both ' +
+      'have, such as utf8mb4_unicode_520_ci, and back up again (docs/restores.md#engines)'
     );
   }
   return undefined;
