@@ -212,10 +212,10 @@ describe.each(RELEASES)('%s requiring TLS', (release) => {
  * default, MySQL one without GTIDs): these start with one.
  */
 describe.each([
-  { release: 'mariadb-11.8', extraArgs: ['--log-bin=binlog', '--server-id=1'] },
-  { release: 'mysql-9.7', gtid: true, extraArgs: ['--server-id=1'] },
-] satisfies Array<{ release: DatabaseRelease; gtid?: boolean; extraArgs: string[] }>)(
-  'the binary log archive of a TLS-only $release server',
+  { name: 'MariaDB 11.8', release: 'mariadb-11.8', extraArgs: ['--log-bin=binlog', '--server-id=1'] },
+  { name: 'MySQL 9.7', release: 'mysql-9.7', gtid: true, extraArgs: ['--server-id=1'] },
+] satisfies Array<{ name: string; release: DatabaseRelease; gtid?: boolean; extraArgs: string[] }>)(
+  'the binary log archive of a TLS-only $name server',
   ({ release, gtid, extraArgs }) => {
     const configuration = `tls-archive-${release.replace('.', '-')}`;
     let server: MariaDbInstance;
