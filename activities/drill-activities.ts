@@ -1,4 +1,5 @@
 import { log } from '@temporalio/activity';
+import mysql from 'mysql2/promise';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -7,10 +8,12 @@ import { DumpFingerprinter, dumpFingerprintSchema, fingerprintDifferences, type 
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { DrillOutcome } from '../domain/drill-outcome';
 import type { Manifest } from '../domain/manifest';
+import { CHECKED_TABLE_TYPES, checkTableFailure, physicalDrillDifferences } from '../domain/physical-drill';
 import type { Progress } from '../domain/progress';
 import { drillOutcomeKey, snapshotKey } from '../domain/repository-layout';
 import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
+import { SYSTEM_SCHEMAS } from '../domain/system-schemas';
 import {
   initializeDataDirectoryCommand,
   localServerClientCommand,
@@ -23,8 +26,9 @@ import type { Storage } from '../storage/storage';
 import { readSnapshotCatalog } from './snapshot-catalog';
 import { startLocalServer } from '../pipeline/local-server';
 import { withSecretFiles } from '../pipeline/option-file';
+import { restorePhysicalSnapshot, storedObjectMatchesManifest } from '../pipeline/physical-restore';
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
-import { runStages } from '../pipeline/stages';
+import { runStages, withOwnController } from '../pipeline/stages';
 import { streamRepositoryToSink, streamRepositoryToTool } from '../pipeline/stream-pipelines';
 import { startTool, ToolFailedError } from '../pipeline/tool-process';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
@@ -67,23 +71,24 @@ export function createDrillActivities(deps: {
     },
 
     /**
-     * A restore drill of a logical snapshot (docs/restore-drills.md): a scratch server of the
-     * worker's own on an empty data directory, the snapshot restored into it (its SHA-256
-     * checked), the restored databases dumped again with the backup's options and fingerprinted,
-     * compared with the fingerprint recorded at backup time, the outcome stored beside the
+     * A restore drill (docs/restore-drills.md), in a scratch directory of its own. A logical
+     * snapshot: a scratch server of the worker's own on an empty data directory, the snapshot
+     * restored into it (its SHA-256 checked), the restored databases dumped again with the
+     * backup's options and fingerprinted, compared with the fingerprint recorded at backup time.
+     * A physical snapshot: extracted and prepared as a replica volume is, the worker's server
+     * started on it, every table checked and every row read. The outcome is stored beside the
      * snapshot; the scratch server and its directory are removed whatever happens.
      */
     async runRestoreDrill(input: RestoreDrillInput): Promise<DrillOutcome> {
       const { manifest } = input;
-      if (manifest.method !== 'logical' || !manifest.fingerprint) {
+      if (manifest.method === 'logical' && !manifest.fingerprint) {
         throw permanentFailure(
           PermanentFailureType.InvalidInput,
           `snapshot ${manifest.snapshotId} has no fingerprint to compare with: only logical snapshots taken with spec.verification set record one`,
         );
       }
-      const engine = manifest.target.engine;
       const storage = await deps.openStorage(input.repository, deps.secrets);
-      const progress: Progress = { phase: 'reading the fingerprint', bytesRead: 0, bytesWritten: 0 };
+      const progress: Progress = { phase: 'starting', bytesRead: 0, bytesWritten: 0 };
       const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
       const controller = abortOnActivityCancel();
       const scratch = await makeScratchDirectory('drill');
@@ -92,79 +97,22 @@ export function createDrillActivities(deps: {
         return await withSecretFiles(
           { 'client.cnf': optionFileContents(undefined), ...(identity ? { identity } : {}) },
           async (files: Record<string, string>) => {
-            const recorded = await readFingerprint(storage, manifest, files.identity, controller);
-            progress.phase = 'starting the scratch server';
-            const started = Date.now();
-            const datadir = path.join(scratch, 'data');
-            await mkdir(datadir);
-            const owner = process.getuid?.() === 0 ? { uid: 0, gid: 0 } : undefined;
-            await startTool(initializeDataDirectoryCommand(engine, datadir, owner ? { user: String(owner.uid) } : {}), {
-              signal: controller.signal,
-              stdin: 'ignore',
-              stdout: 'ignore',
-            }).finished;
-            const server = await startLocalServer({ engine, datadir, owner, grantTables: 'use', signal: controller.signal });
-            try {
-              progress.phase = 'restoring';
-              const restoreStarted = Date.now();
-              const restored = await streamRepositoryToTool({
-                storage,
-                key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
-                filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-                consumer: localServerClientCommand(engine, files['client.cnf']!, server.socket),
-                controller,
-                progress,
-              }).catch(async (error: unknown) => {
-                // A damaged object may not even decompress: that is a checksum failure, not a tool
-                // failing (which would be retried). Only then is the object read a second time.
-                if (error instanceof ToolFailedError) await checkStoredObject(storage, manifest, progress);
-                throw error;
-              });
-              const restoreSeconds = (Date.now() - restoreStarted) / 1000;
-              if (restored.sha256 !== manifest.data.sha256) {
-                throw permanentFailure(
-                  PermanentFailureType.ChecksumMismatch,
-                  `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed before comparing`,
-                );
-              }
-              progress.phase = 'fingerprinting the restored copy';
-              const target: TargetSpec = { engine, socket: server.socket, port: 3306, user: 'root' };
-              const dump = startTool(
-                logicalDumpCommand({
-                  target,
-                  optionFile: files['client.cnf']!,
-                  databases: manifest.databases,
-                  extraArgs: recorded.dumpArgs,
-                }),
-                { signal: controller.signal, stdin: 'ignore', stdout: 'pipe' },
-              );
-              const reader = new DumpFingerprinter(recorded.formatVersion);
-              const sink = new Writable({
-                write(chunk: Buffer, _encoding, callback) {
-                  reader.push(chunk);
-                  progress.bytesWritten += chunk.length;
-                  callback();
-                },
-              });
-              await runStages(controller, [dump.finished, pipeline(dump.child.stdout!, sink, { signal: controller.signal })]);
-              const differences = fingerprintDifferences(recorded, reader.result(recorded.dumpArgs));
-              const outcome: DrillOutcome = {
-                snapshotId: manifest.snapshotId,
-                passed: differences.length === 0,
-                verifiedAt: new Date().toISOString(),
-                durationSeconds: (Date.now() - started) / 1000,
-                restoreSeconds,
-                restoredBytes: restored.rawBytes,
-                restoreBytesPerSecond: restoreSeconds > 0 ? Math.round(restored.rawBytes / restoreSeconds) : 0,
-                tables: Object.keys(recorded.tables).length,
-                differences: differences.slice(0, MAX_DIFFERENCES),
-              };
-              await storage.putBytes(drillOutcomeKey(manifest.configuration, manifest.snapshotId), Buffer.from(JSON.stringify(outcome)));
-              log.info('restore drill done', { ...outcome, differences: outcome.differences.length });
-              return outcome;
-            } finally {
-              await server.stop().catch((error: unknown) => log.warn('scratch server did not stop cleanly', { error: String(error) }));
-            }
+            const drill: Drill = {
+              manifest,
+              storage,
+              optionFile: files['client.cnf']!,
+              identityFile: files.identity,
+              datadir: path.join(scratch, 'data'),
+              controller,
+              progress,
+            };
+            await mkdir(drill.datadir);
+            const { outcome, restoredFingerprint } =
+              manifest.method === 'physical' ? await drillPhysicalSnapshot(drill) : { outcome: await drillLogicalSnapshot(drill) };
+            const stored: DrillOutcome = { ...outcome, ...(restoredFingerprint ? { restoredFingerprint } : {}) };
+            await storage.putBytes(drillOutcomeKey(manifest.configuration, manifest.snapshotId), Buffer.from(JSON.stringify(stored)));
+            log.info('restore drill done', { ...outcome, differences: outcome.differences.length });
+            return outcome;
           },
         );
       } finally {
@@ -173,6 +121,224 @@ export function createDrillActivities(deps: {
       }
     },
   };
+}
+
+/** One drill's snapshot, repository, secret files, scratch data directory (`<scratch>/data`, empty), cancellation and progress. */
+interface Drill {
+  manifest: Manifest;
+  storage: Storage;
+  /** The client's option file: no password, as the scratch server's root has none. */
+  optionFile: string;
+  identityFile: string | undefined;
+  datadir: string;
+  controller: AbortController;
+  progress: Progress;
+}
+
+/** The owner of a scratch server's files: a worker running as root runs it as root, which the servers refuse without `--user`. */
+const scratchServerOwner = () => (process.getuid?.() === 0 ? { uid: 0, gid: 0 } : undefined);
+
+/**
+ * A logical snapshot restored into a scratch server on an initialized data directory, dumped
+ * again with the backup's options and compared with the fingerprint recorded at backup time.
+ */
+async function drillLogicalSnapshot(drill: Drill): Promise<DrillOutcome> {
+  const { manifest, storage, controller, progress } = drill;
+  const engine = manifest.target.engine;
+  progress.phase = 'reading the fingerprint';
+  const recorded = await readFingerprint(storage, manifest, drill.identityFile, controller);
+  progress.phase = 'starting the scratch server';
+  const started = Date.now();
+  const owner = scratchServerOwner();
+  await startTool(initializeDataDirectoryCommand(engine, drill.datadir, owner ? { user: String(owner.uid) } : {}), {
+    signal: controller.signal,
+    stdin: 'ignore',
+    stdout: 'ignore',
+  }).finished;
+  const server = await startLocalServer({ engine, datadir: drill.datadir, owner, grantTables: 'use', signal: controller.signal });
+  try {
+    progress.phase = 'restoring';
+    const restoreStarted = Date.now();
+    const restored = await withOwnController(controller.signal, (restoring) =>
+      streamRepositoryToTool({
+        storage,
+        key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
+        filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: drill.identityFile }),
+        consumer: localServerClientCommand(engine, drill.optionFile, server.socket),
+        controller: restoring,
+        progress,
+      }),
+    ).catch(async (error: unknown) => {
+      // A damaged object may not even decompress: that is a checksum failure, not a tool
+      // failing (which would be retried). Only then is the object read a second time.
+      if (
+        error instanceof ToolFailedError &&
+        !controller.signal.aborted &&
+        !(await storedObjectMatchesManifest({ storage, manifest, signal: controller.signal, progress }))
+      ) {
+        throw permanentFailure(
+          PermanentFailureType.ChecksumMismatch,
+          `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed in its restore`,
+        );
+      }
+      throw error;
+    });
+    const restoreSeconds = (Date.now() - restoreStarted) / 1000;
+    if (restored.sha256 !== manifest.data.sha256) {
+      throw permanentFailure(
+        PermanentFailureType.ChecksumMismatch,
+        `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed before comparing`,
+      );
+    }
+    progress.phase = 'fingerprinting the restored copy';
+    const dumped = await fingerprintDump({ drill, socket: server.socket, databases: manifest.databases, recorded });
+    const differences = fingerprintDifferences(recorded, dumped);
+    return {
+      snapshotId: manifest.snapshotId,
+      proof: 'fingerprint',
+      passed: differences.length === 0,
+      verifiedAt: new Date().toISOString(),
+      durationSeconds: (Date.now() - started) / 1000,
+      restoreSeconds,
+      restoredBytes: restored.rawBytes,
+      restoreBytesPerSecond: restoreSeconds > 0 ? Math.round(restored.rawBytes / restoreSeconds) : 0,
+      tables: Object.keys(recorded.tables).length,
+      differences: differences.slice(0, MAX_DIFFERENCES),
+    };
+  } finally {
+    await server.stop().catch((error: unknown) => log.warn('scratch server did not stop cleanly', { error: String(error) }));
+  }
+}
+
+/**
+ * A physical snapshot extracted and prepared in the scratch data directory as a replica volume
+ * is (pipeline/physical-restore.ts), the worker's server started on it without grant tables (the
+ * copy's users and passwords are the source's), then: CHECK TABLE on every base table of every
+ * database that is not the server's own, the set of databases against the manifest's, and every
+ * row read by dumping those databases with the backup's dump tool (which also yields each
+ * table's row count and each object's definition hash, kept in the stored outcome).
+ */
+async function drillPhysicalSnapshot(drill: Drill): Promise<{ outcome: DrillOutcome; restoredFingerprint?: DumpFingerprint }> {
+  const { manifest, controller, progress } = drill;
+  const started = Date.now();
+  const restored = await restorePhysicalSnapshot({
+    storage: drill.storage,
+    manifest,
+    identityFile: drill.identityFile,
+    directory: drill.datadir,
+    signal: controller.signal,
+    progress,
+    onChecksumMismatch: { consequence: 'the drill failed before preparing it' },
+  });
+  progress.phase = 'starting the scratch server';
+  const server = await startLocalServer({
+    engine: manifest.target.engine,
+    datadir: drill.datadir,
+    owner: scratchServerOwner(),
+    grantTables: 'skip',
+    signal: controller.signal,
+  });
+  const restoreSeconds = (Date.now() - started) / 1000;
+  try {
+    progress.phase = 'checking tables';
+    const { databases, tables, failedChecks } = await checkRestoredTables(server.socket);
+    progress.phase = 'reading every row';
+    let restoredFingerprint: DumpFingerprint | undefined;
+    let dumpFailure: string | undefined;
+    if (databases.length > 0) {
+      restoredFingerprint = await fingerprintDump({ drill, socket: server.socket, databases }).catch((error: unknown) => {
+        // The dump exiting with an error is the finding (a row the server cannot read); a killed one is not.
+        if (!(error instanceof ToolFailedError && error.exitedOnItsOwn) || controller.signal.aborted) throw error;
+        dumpFailure = error.message;
+        return undefined;
+      });
+    }
+    const differences = physicalDrillDifferences({
+      failedChecks,
+      restoredDatabases: databases,
+      snapshotDatabases: manifest.databases,
+      dumpFailure,
+    });
+    const outcome: DrillOutcome = {
+      snapshotId: manifest.snapshotId,
+      proof: 'physical-integrity',
+      passed: differences.length === 0,
+      verifiedAt: new Date().toISOString(),
+      durationSeconds: (Date.now() - started) / 1000,
+      restoreSeconds,
+      restoredBytes: restored.rawBytes,
+      restoreBytesPerSecond: restoreSeconds > 0 ? Math.round(restored.rawBytes / restoreSeconds) : 0,
+      tables,
+      differences: differences.slice(0, MAX_DIFFERENCES),
+    };
+    return { outcome, ...(restoredFingerprint ? { restoredFingerprint } : {}) };
+  } finally {
+    await server.stop().catch((error: unknown) => log.warn('scratch server did not stop cleanly', { error: String(error) }));
+  }
+}
+
+/** The restored copy's databases that are not the server's own, and CHECK TABLE on each of their base tables. */
+async function checkRestoredTables(
+  socket: string,
+): Promise<{ databases: string[]; tables: number; failedChecks: Array<{ database: string; table: string; failure: string }> }> {
+  const connection = await mysql.createConnection({ socketPath: socket, user: 'root', charset: 'utf8mb4_general_ci' });
+  try {
+    const [schemata] = await connection.query<mysql.RowDataPacket[]>(
+      'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?) ORDER BY SCHEMA_NAME',
+      [SYSTEM_SCHEMAS],
+    );
+    const [baseTables] = await connection.query<mysql.RowDataPacket[]>(
+      'SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN (?) AND TABLE_TYPE IN (?) ORDER BY TABLE_SCHEMA, TABLE_NAME',
+      [SYSTEM_SCHEMAS, CHECKED_TABLE_TYPES],
+    );
+    const failedChecks: Array<{ database: string; table: string; failure: string }> = [];
+    for (const row of baseTables) {
+      const [database, table] = [String(row.db), String(row.name)];
+      const [result] = await connection.query<mysql.RowDataPacket[]>(
+        `CHECK TABLE ${mysql.escapeId(database, true)}.${mysql.escapeId(table, true)}`,
+      );
+      const failure = checkTableFailure(result.map((r) => ({ msgType: String(r.Msg_type), msgText: String(r.Msg_text) })));
+      if (failure !== undefined) failedChecks.push({ database, table, failure });
+    }
+    return { databases: schemata.map((row) => String(row.name)), tables: baseTables.length, failedChecks };
+  } finally {
+    await connection.end();
+  }
+}
+
+/**
+ * The databases of a scratch server dumped with the backup's dump tool and read as a fingerprint
+ * (domain/dump-fingerprint.ts): with a logical drill's recorded fingerprint, in its format and with
+ * its dump options, so both dumps read alike.
+ */
+async function fingerprintDump(params: {
+  drill: Drill;
+  socket: string;
+  databases: readonly string[];
+  recorded?: DumpFingerprint;
+}): Promise<DumpFingerprint> {
+  const { drill, recorded } = params;
+  const target: TargetSpec = { engine: drill.manifest.target.engine, socket: params.socket, port: 3306, user: 'root' };
+  const command = logicalDumpCommand({
+    target,
+    optionFile: drill.optionFile,
+    databases: params.databases,
+    extraArgs: recorded?.dumpArgs ?? [],
+  });
+  const reader = new DumpFingerprinter(recorded?.formatVersion);
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      reader.push(chunk);
+      drill.progress.bytesWritten += chunk.length;
+      callback();
+    },
+  });
+  // Its own controller: a dump that fails leaves the scratch server to its clean shutdown.
+  await withOwnController(drill.controller.signal, async (dumping) => {
+    const dump = startTool(command, { signal: dumping.signal, stdin: 'ignore', stdout: 'pipe' });
+    await runStages(dumping, [dump.finished, pipeline(dump.child.stdout!, sink, { signal: dumping.signal })]);
+  });
+  return reader.result(recorded?.dumpArgs ?? []);
 }
 
 /** The fingerprint recorded at backup time, checked against the SHA-256 its manifest gives. */
@@ -204,25 +370,4 @@ async function readFingerprint(
     );
   }
   return dumpFingerprintSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-}
-
-/** Reads the snapshot's data object and compares its SHA-256 with the manifest's: after a restore whose tools failed. */
-async function checkStoredObject(storage: Storage, manifest: Manifest, progress: Progress): Promise<void> {
-  progress.phase = 'checking the stored object';
-  const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  const stored = await streamRepositoryToSink({
-    storage,
-    key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
-    filters: [],
-    sink: discard,
-    // Its own: the restore's controller was aborted by the failure.
-    controller: abortOnActivityCancel(),
-    progress,
-  });
-  if (stored.sha256 !== manifest.data.sha256) {
-    throw permanentFailure(
-      PermanentFailureType.ChecksumMismatch,
-      `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed in its restore`,
-    );
-  }
 }

@@ -10,24 +10,16 @@ import {
   RESTORE_MARKER_FILE,
   type ReplicaVolumeMarker,
 } from '../domain/replica-volume-marker';
-import { snapshotKey } from '../domain/repository-layout';
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
-import {
-  extractStreamCommand,
-  localServerClientCommand,
-  optionFileContents,
-  preparePhysicalBackupCommand,
-  restoreFilters,
-  toolVersionCommand,
-} from '../domain/tool-commands';
+import { localServerClientCommand, optionFileContents, toolVersionCommand } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { withSecretFiles } from '../pipeline/option-file';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
-import { streamRepositoryToTool } from '../pipeline/stream-pipelines';
-import { readToolVersion, startTool, ToolFailedError } from '../pipeline/tool-process';
+import { restorePhysicalSnapshot } from '../pipeline/physical-restore';
+import { readToolVersion, ToolFailedError } from '../pipeline/tool-process';
 import { classifyToolFailure } from '../domain/server-errors';
 import { startLocalServer } from '../pipeline/local-server';
 import { stopLeftoverLocalServer } from '../pipeline/leftover-servers';
@@ -160,9 +152,9 @@ export function createReplicaActivities(deps: {
 
   return {
     /**
-     * download → decompress → mbstream -x into the volume, then --prepare (and chown, as root): the volume
-     * becomes a data directory a server starts on. The SHA-256 of the stored object is checked
-     * before prepare; a mismatch wipes the volume.
+     * The snapshot extracted into the volume and prepared (pipeline/physical-restore.ts), then
+     * chowned (as root): the volume becomes a data directory a server starts on. The SHA-256 of
+     * the stored object is checked before prepare; a mismatch wipes the volume.
      */
     async populateReplicaVolume(input: PopulateReplicaInput): Promise<PopulateReplicaResult> {
       const started = Date.now();
@@ -175,28 +167,20 @@ export function createReplicaActivities(deps: {
         await claimVolume(input);
         const storage = await deps.openStorage(input.repository, deps.secrets);
         const identity = await resolveSnapshotIdentity(manifest, input.identity, deps.secrets);
-        progress.phase = 'downloading and extracting';
-        const streamed = await withSecretFiles(identity ? { identity } : {}, (files: Record<string, string>) =>
-          streamRepositoryToTool({
+        await withSecretFiles(identity ? { identity } : {}, (files: Record<string, string>) =>
+          restorePhysicalSnapshot({
             storage,
-            key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
-            filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-            consumer: extractStreamCommand(engine, volume),
-            controller,
+            manifest,
+            identityFile: files.identity,
+            directory: volume,
+            signal: controller.signal,
             progress,
+            onChecksumMismatch: {
+              discard: () => claimVolume({ ...input, overwrite: true }),
+              consequence: `replica ${input.ordinal} volume wiped`,
+            },
           }),
         );
-        if (streamed.sha256 !== manifest.data.sha256) {
-          await claimVolume({ ...input, overwrite: true });
-          throw permanentFailure(
-            PermanentFailureType.ChecksumMismatch,
-            `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); replica ${input.ordinal} volume wiped`,
-          );
-        }
-
-        progress.phase = 'preparing';
-        await startTool(preparePhysicalBackupCommand(engine, volume), { signal: controller.signal, stdin: 'ignore', stdout: 'ignore' })
-          .finished;
 
         const owner = input.owner ?? (await volumeRootOwnerIfRoot(volume));
         let replayed: ReplayOutcome | undefined;

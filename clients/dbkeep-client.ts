@@ -314,7 +314,8 @@ export class DbkeepClient {
 
   /**
    * Starts a restore drill (`dbkeep verify`): the snapshot, or the configuration's newest one,
-   * restored into a scratch server and compared with the fingerprint its backup recorded.
+   * restored into a scratch server and compared with the fingerprint its backup recorded
+   * (logical), or checked table by table and read row by row (physical).
    */
   async verify(
     resolved: ResolvedBackupConfiguration,

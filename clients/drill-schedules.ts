@@ -20,16 +20,23 @@ type DrillSchedule = NonNullable<NonNullable<BackupConfigurationSpec['verificati
 
 /**
  * One Temporal Schedule per BackupConfiguration with `spec.verification.schedule`,
- * `dbkeep-verify/<configuration>`: at each slot it drills the configuration's newest snapshot
- * (workflows/restore-drill.ts scheduledRestoreDrill). Kept in step with the file by `dbkeep
- * apply`, as the backup schedules are, with the same spec hash in its search attributes.
+ * `dbkeep-verify/<configuration>`: at each slot it drills the configuration's newest snapshot, of
+ * the configuration's method (workflows/restore-drill.ts scheduledRestoreDrill). Kept in step
+ * with the file by `dbkeep apply`, as the backup schedules are, with the same spec hash in its
+ * search attributes.
  */
 function desiredDrillSchedule(resolved: ResolvedBackupConfiguration, schedule: DrillSchedule, taskQueue: string) {
   const { configuration, repository } = resolved;
   const identity = configuration.spec.encryption?.age.identity;
   const webhooks = configuration.spec.notifications?.webhooks;
   const args: Parameters<typeof scheduledRestoreDrill> = [
-    { repository, configuration: configuration.name, ...(identity ? { identity } : {}), ...(webhooks ? { webhooks } : {}) },
+    {
+      repository,
+      configuration: configuration.name,
+      method: configuration.spec.method,
+      ...(identity ? { identity } : {}),
+      ...(webhooks ? { webhooks } : {}),
+    },
   ];
   const hash = createHash('sha256').update(JSON.stringify({ args, schedule, taskQueue })).digest('hex').slice(0, 32);
   const memo: AppliedSpec = { dbkeepSpecHash: hash, cron: schedule.cron, timezone: schedule.timezone };

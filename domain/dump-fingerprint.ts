@@ -12,17 +12,21 @@ import { z } from 'zod';
  * backup read. Comment lines (the dump's date, host, server version, binary log position) and
  * blank lines are left out; everything else the dump writes is part of it, in the dump's order.
  *
- * Format 2 (what backups record now) also leaves out what differs between two servers holding
- * the same data, which only MySQL's dumps show: the statements on the server's GTID state and
+ * Format 2 leaves out what differs between two servers holding the same data, which only
+ * MySQL's dumps show: the statements on the server's GTID state and
  * binary logging (SET @@GLOBAL.GTID_PURGED, SQL_LOG_BIN; a scratch server has no GTIDs), and a
  * column's `CHARACTER SET x` before its `COLLATE x_…` (the collation names its character set;
- * MySQL writes the redundant form for a table created from its own SHOW CREATE TABLE). A drill
- * reads the restored copy in the format its snapshot's fingerprint was recorded in.
+ * MySQL writes the redundant form for a table created from its own SHOW CREATE TABLE).
+ *
+ * Format 3 (what backups record now) reads a table's name in its INSERT statements as UTF-8, as
+ * the section comments are read: formats 1 and 2 read it byte by byte, so the rows of a table
+ * whose name is not ASCII were counted under a garbled name, beside an empty entry under its own.
+ * A drill reads the restored copy in the format its snapshot's fingerprint was recorded in.
  */
-export const DUMP_FINGERPRINT_FORMAT = 2;
+export const DUMP_FINGERPRINT_FORMAT = 3;
 
 export const dumpFingerprintSchema = z.object({
-  formatVersion: z.union([z.literal(1), z.literal(2)]),
+  formatVersion: z.union([z.literal(1), z.literal(2), z.literal(3)]),
   /** The dump tool's options that shaped its output (domain/tool-commands.ts dumpOutputArgs): a drill's dump of the restored copy uses them too. */
   dumpArgs: z.array(z.string()).default([]),
   /** `database.table` → its rows and the hash of its data. */
@@ -121,7 +125,8 @@ export class DumpFingerprinter {
     const text = head.toString('latin1');
     const insert = INSERT_LINE.exec(text);
     if (insert && this.section !== undefined) {
-      const table = `${this.database}.${insert[1]!.replace(/``/g, '`')}`;
+      const name = insert[1]!.replace(/``/g, '`');
+      const table = `${this.database}.${this.formatVersion >= 3 ? Buffer.from(name, 'latin1').toString('utf8') : name}`;
       // The rows are counted from VALUES on: a column list's parentheses are no row.
       const values = Buffer.byteLength(insert[0], 'latin1');
       this.dataOf(table).hash.update(head.subarray(0, values));

@@ -50,3 +50,20 @@ function reportedCause(failures: readonly StageFailure[]): unknown {
 function isAbortError(err: unknown): boolean {
   return (err as { name?: unknown } | null)?.name === 'AbortError';
 }
+
+/**
+ * Runs one streaming step with a controller of its own, aborted with `signal` (the activity's
+ * cancellation): the step's failure (runStages aborts its controller) leaves `signal`, and what
+ * was started with it, to the steps after it.
+ */
+export async function withOwnController<T>(signal: AbortSignal, step: (controller: AbortController) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const follow = () => controller.abort(signal.reason);
+  if (signal.aborted) follow();
+  signal.addEventListener('abort', follow, { once: true });
+  try {
+    return await step(controller);
+  } finally {
+    signal.removeEventListener('abort', follow);
+  }
+}

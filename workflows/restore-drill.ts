@@ -2,7 +2,7 @@ import { ApplicationFailure, CancellationScope, executeChild, log, ParentClosePo
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { DrillOutcome } from '../activities/drill-activities';
 import { PermanentFailureType } from '../domain/failures';
-import type { BackupConfigurationSpec, Named, RepositorySpec } from '../domain/resources';
+import type { BackupConfigurationSpec, BackupMethod, Named, RepositorySpec } from '../domain/resources';
 import { drillWorkflowId } from '../domain/session-ids';
 import type { SecretRef } from '../domain/secret-ref';
 import { drillActivities, quickActivities } from './activity-options';
@@ -25,21 +25,18 @@ export interface RestoreDrillWorkflowInput {
 const NAMED_DIFFERENCES = 5;
 
 /**
- * A restore drill, `verify/<configuration>/<snapshot-id>` (docs/restore-drills.md): the snapshot
- * restored into a scratch server and compared with the fingerprint recorded at backup time. It
- * fails, naming what differs, when the restored copy does not match; the outcome is stored
+ * A restore drill, `verify/<configuration>/<snapshot-id>` (docs/restore-drills.md): a logical
+ * snapshot restored into a scratch server and compared with the fingerprint recorded at backup
+ * time, a physical one prepared, started on, checked table by table and read row by row. It
+ * fails, naming what differs, when the restored copy does not pass; the outcome is stored
  * beside the snapshot either way, and pushed as the session metrics of kind `verify` (success,
  * duration, last success time, restored bytes, and the restore's own duration).
  */
 export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<DrillOutcome> {
   requireInputFields(input, ['repository.name', 'repository.spec', 'configuration', 'snapshotId'], '`dbkeep verify` starts a valid drill');
   const { repository, configuration } = input;
-  const manifest = await quickActivities.resolveSnapshot({
-    repository,
-    configuration,
-    selector: { snapshotId: input.snapshotId },
-    method: 'logical',
-  });
+  // Either method: the drill proves what the snapshot's own method allows.
+  const manifest = await quickActivities.resolveSnapshot({ repository, configuration, selector: { snapshotId: input.snapshotId } });
   const metrics = { kind: 'verify' as const, configuration, repository: repository.name, target: manifest.target.name };
   return runSession(undefined, metrics, async () => {
     const outcome = await drillActivities.runRestoreDrill({
@@ -69,29 +66,34 @@ export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<Dr
   });
 }
 
-export type ScheduledRestoreDrillInput = Omit<RestoreDrillWorkflowInput, 'snapshotId'>;
+export type ScheduledRestoreDrillInput = Omit<RestoreDrillWorkflowInput, 'snapshotId'> & {
+  /** The configuration's method, whose newest snapshot is drilled; `logical` in schedules made before physical drills. */
+  method?: BackupMethod;
+};
 
 /** What a scheduled drill did: the drill of the newest snapshot, or nothing while one of it was already running. */
 export type ScheduledRestoreDrillResult = { drilled: DrillOutcome } | { skipped: string };
 
 /**
  * The action of a configuration's drill schedule (spec.verification.schedule): drills the newest
- * logical snapshot as its child `verify/<configuration>/<snapshot-id>`, as `dbkeep verify`
- * would, and ends with its outcome. A drill of that snapshot already running is left alone.
+ * snapshot, which must be of the configuration's method (MethodMismatch otherwise), as its child
+ * `verify/<configuration>/<snapshot-id>`, as `dbkeep verify` would, and ends with its outcome. A
+ * drill of that snapshot already running is left alone.
  */
 export async function scheduledRestoreDrill(input: ScheduledRestoreDrillInput): Promise<ScheduledRestoreDrillResult> {
   requireInputFields(input, ['repository.name', 'repository.spec', 'configuration'], '`dbkeep apply` makes a valid drill schedule');
+  const { method = 'logical', ...drill } = input;
   const newest = await quickActivities.resolveSnapshot({
-    repository: input.repository,
-    configuration: input.configuration,
+    repository: drill.repository,
+    configuration: drill.configuration,
     selector: {},
-    method: 'logical',
+    method,
   });
-  const workflowId = drillWorkflowId(input.configuration, newest.snapshotId);
+  const workflowId = drillWorkflowId(drill.configuration, newest.snapshotId);
   try {
     const drilled = await executeChild(restoreDrill, {
       workflowId,
-      args: [{ ...input, snapshotId: newest.snapshotId }],
+      args: [{ ...drill, snapshotId: newest.snapshotId }],
       // Cancelled with its schedule's run, a drill still stops and removes its scratch server.
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     });
@@ -103,6 +105,8 @@ export async function scheduledRestoreDrill(input: ScheduledRestoreDrillInput): 
 }
 
 const DRILLS_PATCH = 'drill-every-n-snapshots';
+/** Drills of physical snapshots too: a history written before them left a physical configuration's snapshots undrilled. */
+const PHYSICAL_DRILLS_PATCH = 'physical-drills';
 
 /**
  * After a backup session committed its snapshot: with spec.verification.everyN, starts the drill
@@ -116,7 +120,8 @@ export async function startDrillIfDue(params: {
 }): Promise<void> {
   const { configuration, repository, snapshotId } = params;
   const everyN = configuration.spec.verification?.everyN;
-  if (everyN === undefined || configuration.spec.method === 'physical' || !patched(DRILLS_PATCH)) return;
+  if (everyN === undefined || !patched(DRILLS_PATCH)) return;
+  if (configuration.spec.method === 'physical' && !patched(PHYSICAL_DRILLS_PATCH)) return;
   try {
     await CancellationScope.nonCancellable(async () => {
       if (!(await quickActivities.isDrillDue({ repository, configuration: configuration.name, snapshotId, everyN }))) return;

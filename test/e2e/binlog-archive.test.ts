@@ -380,12 +380,16 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs, replayGrants, repl
   });
 
   it('apply leaves an unchanged archive running, and stops it when PITR is turned off: cleanly, with no secret in any history', async () => {
-    expect(await stack.client.applyResources(resources)).toEqual([{ configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'running' }]);
+    expect(await stack.client.applyResources(resources)).toEqual([
+      { configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'running' },
+    ]);
     const off = stack.resources(
       stack.targetDocument('source', source),
       configurationDocument(configuration, { target: 'source', databases: ['shop'], pointInTimeRecovery: { enabled: false } }),
     );
-    expect(await stack.client.applyResources(off)).toEqual([{ configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'stopped' }]);
+    expect(await stack.client.applyResources(off)).toEqual([
+      { configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'stopped' },
+    ]);
     const handle = stack.client.temporal.workflow.getHandle(binlogArchiveWorkflowId(configuration));
     expect((await handle.describe()).status.name).toBe('COMPLETED');
     const history = await handle.fetchHistory();
@@ -409,7 +413,9 @@ describe.each(ENGINES)('$name', ({ release, gtid, sourceArgs, replayGrants, repl
     const [afterPurge] = await rootQuery(source, "SELECT UNIX_TIMESTAMP(at) AS at FROM shop.ledger WHERE note = 'after the purge'");
     const state = await gtidState(source);
 
-    expect(await stack.client.applyResources(resources)).toEqual([{ configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' }]);
+    expect(await stack.client.applyResources(resources)).toEqual([
+      { configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' },
+    ]);
     const status = await waitForStatus(resources, configuration, (s) => s.archive.progress?.gtids === state);
     expect(status.gaps).toHaveLength(1);
     expect(status.gaps[0]!.missing).not.toBe('');
@@ -486,7 +492,9 @@ describe('a replica taking over from the source (MariaDB 10.11)', () => {
       );
     const onPrimary = resourcesOn(primary);
     expect((await (await stack.client.backupNow(resolveBackupConfiguration(onPrimary, configuration))).result()).outcome).toBe('succeeded');
-    expect(await stack.client.applyResources(onPrimary)).toEqual([{ configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' }]);
+    expect(await stack.client.applyResources(onPrimary)).toEqual([
+      { configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' },
+    ]);
     await rootQuery(primary, "INSERT INTO shop.ledger (note) VALUES ('primary 2'), ('primary 3')");
     const primaryEnd = await gtidState(primary);
     await waitForArchivedState(stack, configuration, primaryEnd);
@@ -502,7 +510,9 @@ describe('a replica taking over from the source (MariaDB 10.11)', () => {
     await rootQuery(replica, 'RESET SLAVE ALL');
     await rootQuery(replica, "INSERT INTO shop.ledger (note) VALUES ('replica 1'), ('replica 2')");
     const onReplica = resourcesOn(replica);
-    expect(await stack.client.applyResources(onReplica)).toEqual([{ configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'restarted' }]);
+    expect(await stack.client.applyResources(onReplica)).toEqual([
+      { configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'restarted' },
+    ]);
     const replicaEnd = await gtidState(replica);
     await waitForArchivedState(stack, configuration, replicaEnd);
 
@@ -606,7 +616,9 @@ describe('an archiving user without the replication privileges', () => {
     target.spec.user = 'reader';
     const configuration = 'archive-weak';
     const set = stack.resources(target, configurationDocument(configuration, { target: 'weak', pointInTimeRecovery: { enabled: true } }));
-    expect(await stack.client.applyResources(set)).toEqual([{ configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' }]);
+    expect(await stack.client.applyResources(set)).toEqual([
+      { configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' },
+    ]);
     const failure = await workflowFailureOf(stack.client.temporal.workflow.getHandle(binlogArchiveWorkflowId(configuration)).result());
     expect(failure.type).toBe('InsufficientPrivileges');
     expect(failure.message).toContain('REPLICATION SLAVE, BINLOG MONITOR on *.*');

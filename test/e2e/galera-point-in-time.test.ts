@@ -57,7 +57,9 @@ afterAll(async () => {
 
 it('carries the window on from another node when the host goes away, and restores every row once', async () => {
   const [host, other] = cluster.nodes.map((node) => node.instance);
-  expect(await stack.client.applyResources(resources())).toEqual([{ configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' }]);
+  expect(await stack.client.applyResources(resources())).toEqual([
+    { configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' },
+  ]);
   const backup = await (await stack.client.backupNow(resolveBackupConfiguration(resources(), configuration))).result();
   if (backup.outcome !== 'succeeded') throw new Error('the snapshot was skipped');
   await write(host!, ['host 1', 'host 2']);

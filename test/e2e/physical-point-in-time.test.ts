@@ -84,7 +84,9 @@ beforeAll(async () => {
       pointInTimeRecovery: { enabled: true, uploadInterval: '1s' },
     }),
   );
-  expect(await stack.client.applyResources(resources)).toEqual([{ configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' }]);
+  expect(await stack.client.applyResources(resources)).toEqual([
+    { configuration, outcome: 'absent', drillSchedule: 'absent', archive: 'started' },
+  ]);
   const backup = await (await stack.client.backupNow(resolveBackupConfiguration(resources, configuration))).result();
   if (backup.outcome !== 'succeeded') throw new Error('the snapshot was skipped');
   const listed = await stack.client.listSnapshots(resolveBackupConfiguration(resources, configuration).repository, configuration);

@@ -3,7 +3,9 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drillOutcomeSchema } from '../../domain/drill-outcome';
 import { dumpFingerprintSchema } from '../../domain/dump-fingerprint';
 import { parseManifest, type Manifest } from '../../domain/manifest';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
@@ -11,7 +13,7 @@ import { drillScheduleIdFor, drillWorkflowId } from '../../domain/session-ids';
 import type { scheduledRestoreDrill } from '../../workflows';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { runDbkeep } from '../support/cli-runner';
-import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { configurationDocument, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { createFeatureDatabase, FEATURES_DATABASE } from '../support/feature-database';
 import { createAwkwardDatabase, AWKWARD_DATABASE } from '../support/sample-data';
 import { startHttpReceiver, type HttpReceiver } from '../support/http-receiver';
@@ -24,7 +26,8 @@ import { workflowFailureOf } from '../support/workflow-failure';
  * the worker's own, dumps it again and compares, stores the outcome beside the snapshot and
  * leaves no scratch server or directory behind. A stored object altered afterwards fails on its
  * SHA-256; one whose content was altered before upload (re-stored with a valid SHA-256) fails on
- * the fingerprint, naming the table.
+ * the fingerprint, naming the table. A physical snapshot's drill prepares it, starts the server
+ * on it, checks every table and reads every row; altered afterwards, it fails on its SHA-256.
  */
 let stack: E2eStack;
 let source: MariaDbInstance;
@@ -50,15 +53,15 @@ async function backup(): Promise<string> {
   return result.snapshotId;
 }
 
-const objectKey = (snapshotId: string, file: string) => `dbkeep/${configuration}/${snapshotId}/${file}`;
+const objectKey = (snapshotId: string, file: string, of = configuration) => `dbkeep/${of}/${snapshotId}/${file}`;
 
 async function readObject(key: string): Promise<Buffer> {
   const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
   return Buffer.from(await object.Body!.transformToByteArray());
 }
 
-async function readManifest(snapshotId: string): Promise<Manifest> {
-  const parsed = parseManifest((await readObject(objectKey(snapshotId, 'manifest.json'))).toString('utf8'));
+async function readManifest(snapshotId: string, of = configuration): Promise<Manifest> {
+  const parsed = parseManifest((await readObject(objectKey(snapshotId, 'manifest.json', of))).toString('utf8'));
   if (!parsed.ok) throw new Error(parsed.reason);
   return parsed.manifest;
 }
@@ -268,4 +271,77 @@ it('keeps a drill schedule of its own with spec.verification.schedule, which dri
   );
   expect(await apply(set({}))).toBe('deleted');
   await expect(schedule.describe()).rejects.toThrow(/not found/i);
+});
+
+describe('a physical snapshot', () => {
+  const physical = 'drilled-physical';
+  const physicalResources = () => {
+    const target = stack.targetDocument('source', source) as { spec: Record<string, unknown> };
+    target.spec.datadir = source.datadir;
+    return stack.resources(target, configurationDocument(physical, { target: 'source', method: 'physical', verification: {} }));
+  };
+  const physicalBackup = async () => {
+    const result = await (await stack.client.backupNow(resolveBackupConfiguration(physicalResources(), physical))).result();
+    if (result.outcome !== 'succeeded') throw new Error('the snapshot was skipped');
+    return result.snapshotId;
+  };
+
+  /** `database.table` → its rows, for every base table of the source's user databases. */
+  async function sourceRowCounts(): Promise<Record<string, number>> {
+    const tables = await rootQuery(
+      source,
+      `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name FROM information_schema.TABLES
+       WHERE TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema') AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')`,
+    );
+    const counts: Record<string, number> = {};
+    for (const { db, name } of tables) {
+      const [row] = await rootQuery(
+        source,
+        `SELECT COUNT(*) AS n FROM ${mysql.escapeId(String(db), true)}.${mysql.escapeId(String(name), true)}`,
+      );
+      counts[`${String(db)}.${String(name)}`] = Number(row!.n);
+    }
+    return counts;
+  }
+
+  it('is drilled: prepared and started on, every base table passes CHECK TABLE, every row is read, and the row counts are stored', async () => {
+    const snapshotId = await physicalBackup();
+    const manifest = await readManifest(snapshotId, physical);
+    expect(manifest.method).toBe('physical');
+    expect(manifest.fingerprint).toBeUndefined();
+    expect(manifest.databases).toEqual(expect.arrayContaining(DATABASES));
+    const expected = await sourceRowCounts();
+    expect(expected[`${FEATURES_DATABASE}.docs`]).toBe(3);
+
+    const outcome = await (await stack.client.verify(resolveBackupConfiguration(physicalResources(), physical))).result();
+    expect(outcome).toMatchObject({ snapshotId, proof: 'physical-integrity', passed: true, differences: [] });
+    expect(outcome.tables).toBe(Object.keys(expected).length);
+    expect(outcome.restoredBytes).toBe(manifest.data.rawBytes);
+    expect(outcome.restoreSeconds).toBeGreaterThan(0);
+    // The workflow's result leaves the per-table record out; verification.json has it.
+    expect(outcome.restoredFingerprint).toBeUndefined();
+    const stored = drillOutcomeSchema.parse(
+      JSON.parse((await readObject(objectKey(snapshotId, 'verification.json', physical))).toString('utf8')),
+    );
+    const { restoredFingerprint, ...summary } = stored;
+    expect(summary).toEqual(outcome);
+    expect(Object.fromEntries(Object.entries(restoredFingerprint!.tables).map(([table, { rows }]) => [table, rows]))).toEqual(expected);
+    expect(restoredFingerprint!.definitions[`${FEATURES_DATABASE}: view doc_titles`]).toMatch(/^[0-9a-f]{64}$/);
+    expect(drillLeftovers()).toEqual([]);
+  });
+
+  it('fails its drill on the SHA-256 when its stored object was altered afterwards, and leaves no scratch server or directory', async () => {
+    const snapshotId = await physicalBackup();
+    const manifest = await readManifest(snapshotId, physical);
+    const key = objectKey(snapshotId, manifest.data.file, physical);
+    const data = await readObject(key);
+    data[data.length - 10] = data[data.length - 10]! ^ 0xff;
+    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: data }));
+    const failure = await workflowFailureOf(
+      (await stack.client.verify(resolveBackupConfiguration(physicalResources(), physical), { snapshotId })).result(),
+    );
+    expect(failure).toMatchObject({ type: 'ChecksumMismatch', nonRetryable: true });
+    expect(failure.message).toContain(`snapshot ${snapshotId}: data object does not match its manifest (sha256)`);
+    expect(drillLeftovers()).toEqual([]);
+  });
 });

@@ -65,7 +65,9 @@ describe('the archive when its worker is SIGKILLed, the log rotates and the sour
       const resolved = resolveBackupConfiguration(resources, CONFIGURATION);
       await writeRows('before the snapshot', 5);
       expect((await (await client.backupNow(resolved)).result()).outcome).toBe('succeeded');
-      expect(await client.applyResources(resources)).toEqual([{ configuration: CONFIGURATION, outcome: 'absent', drillSchedule: 'absent', archive: 'started' }]);
+      expect(await client.applyResources(resources)).toEqual([
+        { configuration: CONFIGURATION, outcome: 'absent', drillSchedule: 'absent', archive: 'started' },
+      ]);
       await writeRows('archived by the first worker', 20);
       await waitForArchivedState(stack, CONFIGURATION, await gtidState(source));
 

@@ -289,7 +289,7 @@ describe('parseResourceSet: errors', () => {
     ).toBe('f.yaml (document 1): Target "t": spec.bootstrapFrom: set at most one of snapshotId, targetRecoveryTime and pointInTime');
   });
 
-  it('takes a drill schedule in spec.verification, and refuses drills of a physical configuration', () => {
+  it('takes a drill schedule in spec.verification, on a logical or a physical configuration', () => {
     const drilled = (spec: string) => resource('BackupConfiguration', 'c', `target: db\nrepository: repo\n${spec}`);
     const parsed = parseResourceSet([
       { file: 'f.yaml', text: drilled("verification: { schedule: { cron: '0 4 * * 0' } }") },
@@ -302,9 +302,18 @@ describe('parseResourceSet: errors', () => {
     expect(errorsOfDocument(drilled("verification: { schedule: { cron: '0 4 * *' } }"))).toMatch(
       /^f\.yaml \(document 1\): BackupConfiguration "c": spec\.verification\.schedule\.cron: /,
     );
-    expect(errorsOfDocument(drilled('method: physical\nverification: { everyN: 2 }'))).toBe(
-      'f.yaml (document 1): BackupConfiguration "c": spec.verification: restore drills verify logical snapshots: a physical backup records no fingerprint (docs/restore-drills.md)',
-    );
+    // A physical snapshot's drill proves its integrity instead of comparing with a fingerprint.
+    const physical = parseResourceSet([
+      { file: 'f.yaml', text: drilled('method: physical\nverification: { everyN: 2 }') },
+      {
+        file: 'base.yaml',
+        text: `${resource('Target', 'db', 'engine: mariadb\nhost: db.internal\ndatadir: /var/lib/mysql')}---\n${minimalRepository}`,
+      },
+    ]);
+    expect(physical.backupConfigurations.get('c')?.spec).toMatchObject({
+      method: 'physical',
+      verification: { scratch: 'local', everyN: 2 },
+    });
   });
 
   it('rejects a target with neither host nor socket', () => {

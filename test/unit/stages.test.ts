@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { runStages } from '../../pipeline/stages';
+import { runStages, withOwnController } from '../../pipeline/stages';
 import { ToolFailedError } from '../../pipeline/tool-process';
 
 const after = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), ms));
@@ -151,5 +151,26 @@ describe('zstdInputBytes', () => {
     expect(zstdInputBytes('Read : 1 MiB ==> 20%\r/*stdin*\\            : 20.29%   (5000000 B => 1014473 B, /*stdout*\\) \n')).toBe(5000000);
     expect(zstdInputBytes('/*stdin*\\            : 77.00%   (   300 B =>    231 B, /*stdout*\\) \n')).toBe(300);
     expect(() => zstdInputBytes('zstd: error')).toThrow('zstd did not report its byte counts');
+  });
+});
+
+describe('withOwnController', () => {
+  it("leaves the outer signal alone when the step's stages fail", async () => {
+    const outer = new AbortController();
+    const failure = new ToolFailedError('mariadb-dump exited with 2', true);
+    const error = await errorOf(withOwnController(outer.signal, (own) => runStages(own, [failAfter(1, failure), after(50, 1)])));
+    expect(error).toBe(failure);
+    expect(outer.signal.aborted).toBe(false);
+  });
+
+  it("aborts the step's controller with the outer signal, also when it was aborted already", async () => {
+    const outer = new AbortController();
+    const seen = withOwnController(
+      outer.signal,
+      (own) => new Promise((resolve) => own.signal.addEventListener('abort', () => resolve(own.signal.reason))),
+    );
+    outer.abort('cancelled');
+    await expect(seen).resolves.toBe('cancelled');
+    await expect(withOwnController(outer.signal, async (own) => own.signal.aborted)).resolves.toBe(true);
   });
 });
