@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { SEARCH_ATTRIBUTES, searchAttributeRegistrations } from '../domain/search-attributes';
-import { findFreePort } from './free-port';
+import { findFreePorts } from './free-port';
 import { startManagedProcess } from '../pipeline/managed-process';
 import { temporalCliPath } from './tool-paths';
 
@@ -36,8 +36,10 @@ const GRPC_ALREADY_EXISTS = 6;
 export async function startTemporalDevServer(options: TemporalDevServerOptions): Promise<TemporalDevServer> {
   mkdirSync(options.dir, { recursive: true });
   const namespace = options.namespace ?? 'default';
-  const port = options.port ?? (await findFreePort());
-  const uiPort = options.uiPort ?? (await findFreePort());
+  // Four different ports: the gRPC, UI, HTTP and metrics listeners each need their own.
+  const [freePort, freeUiPort, httpPort, metricsPort] = await findFreePorts(4);
+  const port = options.port ?? freePort!;
+  const uiPort = options.uiPort ?? freeUiPort!;
   const address = `127.0.0.1:${port}`;
   // The CLI picks random http and metrics ports on all interfaces unless told otherwise.
   const args = [
@@ -52,9 +54,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     '--ui-port',
     String(uiPort),
     '--http-port',
-    String(await findFreePort()),
+    String(httpPort),
     '--metrics-port',
-    String(await findFreePort()),
+    String(metricsPort),
     '--namespace',
     namespace,
     '--log-level',
