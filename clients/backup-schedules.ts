@@ -5,7 +5,9 @@ import {
   type Client,
   type ScheduleDescription,
   type ScheduleExecutionResult,
+  type ScheduleOptions,
   type ScheduleOptionsStartWorkflowAction,
+  type ScheduleUpdateOptions,
   type ScheduleSummary,
 } from '@temporalio/client';
 import type { TypedSearchAttributes } from '@temporalio/common';
@@ -101,7 +103,7 @@ function desiredSchedule(resolved: ResolvedBackupConfiguration, schedule: Schedu
   };
 }
 
-export function actionMemoOf(description: { action?: unknown }): Partial<AppliedSpec> {
+function actionMemoOf(description: { action?: unknown }): Partial<AppliedSpec> {
   const action = description.action as { memo?: Partial<AppliedSpec> } | undefined;
   return action?.memo ?? {};
 }
@@ -116,7 +118,7 @@ export function appliedSpecOf(schedule: { typedSearchAttributes?: Pick<TypedSear
   return { dbkeepSpecHash, cron, timezone };
 }
 
-export async function describeSchedule(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
+async function describeSchedule(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
   try {
     return await client.schedule.getHandle(scheduleId).describe();
   } catch (error) {
@@ -161,8 +163,19 @@ async function applyBackupSchedule(
   const name = resolved.configuration.name;
   const schedule = resolved.configuration.spec.schedule;
   if (!schedule) return (await deleteBackupSchedule(client, name)) ? 'deleted' : 'absent';
-  const scheduleId = scheduleIdFor(name);
-  const desired = desiredSchedule(resolved, schedule, taskQueue);
+  return createOrUpdateSchedule(client, scheduleIdFor(name), desiredSchedule(resolved, schedule, taskQueue), listed);
+}
+
+/**
+ * Makes the schedule `scheduleId` what `desired` says: unchanged when the listing (or, as the
+ * listing may lag, a describe) shows its hash, else created or updated in place.
+ */
+export async function createOrUpdateSchedule(
+  client: Client,
+  scheduleId: string,
+  desired: { hash: string; options: Omit<ScheduleOptions, 'scheduleId'> & ScheduleUpdateOptions },
+  listed: ReadonlyMap<string, ScheduleSummary>,
+): Promise<Exclude<ApplyOutcome, 'deleted' | 'absent'>> {
   const summary = listed.get(scheduleId);
   if (summary && appliedSpecOf(summary)?.dbkeepSpecHash === desired.hash) return 'unchanged';
   const existing = await describeSchedule(client, scheduleId);

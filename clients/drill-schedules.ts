@@ -6,15 +6,7 @@ import { identitySearchAttributes } from '../domain/search-attributes';
 import { drillScheduleIdFor, scheduledDrillWorkflowId } from '../domain/session-ids';
 import type { scheduledRestoreDrill } from '../workflows';
 import { searchAttributePairs } from '../workflows/search-attributes';
-import {
-  actionMemoOf,
-  APPLY_CONCURRENCY,
-  appliedSpecOf,
-  describeSchedule,
-  mapWithConcurrency,
-  type AppliedSpec,
-  type ApplyOutcome,
-} from './backup-schedules';
+import { APPLY_CONCURRENCY, createOrUpdateSchedule, mapWithConcurrency, type AppliedSpec, type ApplyOutcome } from './backup-schedules';
 
 type DrillSchedule = NonNullable<NonNullable<BackupConfigurationSpec['verification']>['schedule']>;
 
@@ -83,17 +75,7 @@ export async function applyDrillSchedules(
     const scheduleId = drillScheduleIdFor(name);
     const schedule = resolved.configuration.spec.verification?.schedule;
     if (!schedule) return listed.has(scheduleId) && (await deleteDrillSchedule(client, name)) ? 'deleted' : 'absent';
-    const desired = desiredDrillSchedule(resolved, schedule, taskQueue);
-    const summary = listed.get(scheduleId);
-    if (summary && appliedSpecOf(summary)?.dbkeepSpecHash === desired.hash) return 'unchanged';
-    const existing = await describeSchedule(client, scheduleId);
-    if (!existing) {
-      await client.schedule.create({ scheduleId, ...desired.options });
-      return 'created';
-    }
-    if (actionMemoOf(existing).dbkeepSpecHash === desired.hash) return 'unchanged';
-    await client.schedule.getHandle(scheduleId).update(() => desired.options);
-    return 'updated';
+    return createOrUpdateSchedule(client, scheduleId, desiredDrillSchedule(resolved, schedule, taskQueue), listed);
   });
 }
 
