@@ -33,6 +33,15 @@ describe('DumpFingerprinter', () => {
     for (const size of [1, 2, 7, 97, 4096]) expect(fingerprint(dump, size)).toEqual(whole);
   });
 
+  it('ends a string only at a quote after an even run of backslashes, wherever the chunks are cut', () => {
+    // Strings ending in an escaped backslash, holding an escaped quote after one, and `),(` inside.
+    const rows = String.raw`(1,'a\\'),(2,'\\\'),(x'),(3,'\''),(4,'),('),(5,'\\\\\\\\'),(6,NULL)`;
+    const text = '-- Current Database: `d`\n-- Dumping data for table `t`\nINSERT INTO `t` VALUES ' + rows + ';\n';
+    const bytes = Buffer.from(text);
+    expect(fingerprint(bytes).tables['d.t']!.rows).toBe(6);
+    for (const size of [1, 2, 3, 5]) expect(fingerprint(bytes, size)).toEqual(fingerprint(bytes));
+  });
+
   it('ignores comments (date, host, version), and sees a changed row, a lost row and a changed definition', () => {
     const text = dump.toString('utf8');
     const whole = fingerprint(dump);
