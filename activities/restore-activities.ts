@@ -15,7 +15,8 @@ import { restoreOptionsSchema } from '../domain/resources';
 import { selectSnapshot, type SnapshotSelector } from '../domain/snapshot-selection';
 import { parseRestoringSessionInput, parseSnapshotSourceInput, type RestoringSessionInput } from '../domain/session-inputs';
 import type { SecretRef } from '../domain/secret-ref';
-import { isGaleraTarget, logicalRestoreCommand, restoreFilters, sessionTools } from '../domain/tool-commands';
+import { isGaleraTarget, loadDataClientCommand, logicalRestoreCommand, restoreFilters, sessionTools } from '../domain/tool-commands';
+import { serverTakesLoadData } from '../domain/load-data-rows';
 import { describeGtidPlan, planGtidRestore, type GtidRestorePlan } from '../domain/gtid-restore';
 import type { ReplicationPosition } from '../domain/replication-position';
 import { engineMismatch, serverIdentity, snapshotLoadProblem } from '../domain/server-flavor';
@@ -36,8 +37,8 @@ import { resolveTargetCredentials } from '../secrets/target-credentials';
 import { OneDatabaseFilter } from '../pipeline/one-database-filter';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
-import { applySegmentFile, SegmentScheduler, type StagedSegmentFile } from '../pipeline/parallel-apply';
-import { stageDumpSegments, tableGroupBytes } from '../pipeline/restore-staging';
+import { applySegmentFile, SegmentScheduler } from '../pipeline/parallel-apply';
+import { stageDumpSegments, tableGroupBytes, type StagedSegmentFile } from '../pipeline/restore-staging';
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
 import { runStages } from '../pipeline/stages';
 import { requireToolsOnPath, ToolFailedError } from '../pipeline/tool-process';
@@ -247,7 +248,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
    * drops whatever an earlier attempt of this restore left in their place, so every attempt
    * applies into nothing. What was there before stays kept until the restore succeeded.
    */
-  async function keepReplacedDatabases(input: RestoreInput): Promise<{ replaced: string[]; maxAllowedPacket: number }> {
+  async function keepReplacedDatabases(input: RestoreInput): Promise<{ replaced: string[]; maxAllowedPacket: number; loadData: boolean }> {
     const applied = restoredDatabases(input.manifest, input.database);
     const kept = applied.filter(isSystemSchema);
     if (kept.length > 0) {
@@ -257,8 +258,15 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     return withTargetConnection(input.target, input.gtid, async (connection) => {
       await keepDatabases(connection, replaced, Context.current().info.workflowExecution?.workflowId ?? 'unknown session');
       for (const db of replaced) await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
-      const [[row]] = await connection.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.max_allowed_packet AS maxAllowedPacket');
-      return { replaced, maxAllowedPacket: Number(row?.maxAllowedPacket) };
+      const [[row]] = await connection.query<mysql.RowDataPacket[]>(
+        'SELECT @@GLOBAL.max_allowed_packet AS maxAllowedPacket, @@GLOBAL.local_infile AS localInfile, VERSION() AS version',
+      );
+      const loadData = serverTakesLoadData({
+        identity: serverIdentity(String(row?.version)),
+        localInfile: Number(row?.localInfile) === 1,
+        galera: isGaleraTarget(input.target.spec),
+      });
+      return { replaced, maxAllowedPacket: Number(row?.maxAllowedPacket), loadData };
     });
   }
 
@@ -376,7 +384,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
    * once applied. A failed apply stops the reading; a failed read stops the apply.
    */
   async function applyInParallel(
-    input: RestoreInput & { parallel: number },
+    input: RestoreInput & { parallel: number; loadData: boolean },
     files: RestoreSecretFiles,
     storage: Storage,
     controller: AbortController,
@@ -387,7 +395,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     try {
       const client = restoreClient(input, files);
       const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) =>
-        applySegmentFile(segment, { client, controller, progress }),
+        applySegmentFile(segment, { client, loadClient: loadDataClientCommand(client), controller, progress }),
       );
       let segments = 0;
       const staged = stageDumpSegments({
@@ -397,6 +405,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
         dir,
         groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
+        loadData: input.loadData,
         onSegment: (segment) => {
           segments++;
           scheduler.add(segment);
@@ -406,7 +415,12 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       }).finally(() => scheduler.close());
       // Both watched: the first failure, of the reading or of a segment, stops the other.
       await runStages(controller, [staged, scheduler.finished]);
-      log.info('snapshot applied in parallel', { snapshotId: manifest.snapshotId, segments, sessions: input.parallel });
+      log.info('snapshot applied in parallel', {
+        snapshotId: manifest.snapshotId,
+        segments,
+        sessions: input.parallel,
+        loadData: input.loadData,
+      });
       return await staged;
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -550,14 +564,14 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         // Nothing is applied before the whole object matched its manifest.
         await verifyStoredChecksum(storage, manifest, controller.signal, progress);
         progress.phase = 'keeping replaced databases';
-        const { replaced, maxAllowedPacket } = await keepReplacedDatabases(input);
+        const { replaced, maxAllowedPacket, loadData } = await keepReplacedDatabases(input);
         progress.phase = 'applying';
         progress.bytesRead = 0;
         const { parallel } = options.data;
         const applyStartedMs = Date.now();
         const streamed = await withRestoreSecretFiles(input, (files) =>
           parallel > 1
-            ? applyInParallel({ ...input, parallel }, files, storage, controller, progress)
+            ? applyInParallel({ ...input, parallel, loadData }, files, storage, controller, progress)
             : applySerially(input, files, storage, controller, progress),
         ).catch(async (err: unknown) => rethrowApplyFailure(err, input, maxAllowedPacket, applyStartedMs));
         // Read twice, so the object could have changed in between.

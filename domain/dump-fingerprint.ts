@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { z } from 'zod';
+import { DumpByte } from './dump-bytes';
 
 /**
  * A logical dump's fingerprint, read from the dump stream itself as it leaves the dump tool:
@@ -36,12 +37,7 @@ export const dumpFingerprintSchema = z.object({
 });
 export type DumpFingerprint = z.infer<typeof dumpFingerprintSchema>;
 
-const NEWLINE = 0x0a;
-const QUOTE = 0x27;
-const BACKSLASH = 0x5c;
-const OPEN = 0x28;
-const CLOSE = 0x29;
-const SEMICOLON = 0x3b;
+const { newline: NEWLINE, quote: QUOTE, backslash: BACKSLASH, open: OPEN, close: CLOSE, semicolon: SEMICOLON } = DumpByte;
 /** A line's start is kept until it says what it is: long enough for `INSERT INTO`, a name and a column list. */
 const LINE_HEAD_BYTES = 64 * 1024;
 // mariadb-dump lists the columns when a table has invisible ones: `INSERT INTO `t` (`a`, `b`) VALUES`.

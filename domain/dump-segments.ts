@@ -89,6 +89,15 @@ export class DumpSegmenter {
     return Buffer.concat([...this.settings, ...(this.use ? [ensureNewline(this.use)] : [])]);
   }
 
+  /** The character set the header's `SET NAMES` gives the dump's statements; undefined without one. */
+  characterSet(): string | undefined {
+    for (const line of this.settings) {
+      const names = /\bSET NAMES ([A-Za-z0-9_]+)/.exec(line.toString('latin1'));
+      if (names) return names[1];
+    }
+    return undefined;
+  }
+
   private sectionStart(head: string, line: Buffer): SegmentStart | undefined {
     const tableMarker = TABLE_MARKERS.find((marker) => head.startsWith(marker));
     if (tableMarker) return { kind: 'table', table: quotedName(line.toString('utf8', tableMarker.length)) };

@@ -210,6 +210,15 @@ export function logicalRestoreCommand(params: {
   };
 }
 
+/**
+ * The restore's client for a load part (pipeline/parallel-apply.ts): the same connection and
+ * options, allowed to send the local file a LOAD DATA LOCAL names. It only ever reads dbkeep's
+ * own statement file, never a dump's SQL, so a dump still cannot read the worker's files.
+ */
+export function loadDataClientCommand(client: ToolCommand): ToolCommand {
+  return { command: client.command, args: [...client.args, '--local-infile=1', '--skip-column-names'] };
+}
+
 /** How the client applies SQL that dbkeep streams into it: a dump, or a decoded binary log. */
 function applyArgs(engine: Engine): string[] {
   return [

@@ -1,15 +1,12 @@
 import { closeSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { describeTables, type StagedSegment } from '../domain/dump-segments';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Progress } from '../domain/progress';
 import type { ToolCommand } from '../domain/tool-commands';
 import { runStages } from './stages';
+import type { SegmentPart, StagedSegmentFile } from './restore-staging';
 import { startTool, ToolFailedError } from './tool-process';
-
-/** A segment staged as a file of SQL (restore-staging.ts). */
-export interface StagedSegmentFile extends StagedSegment {
-  file: string;
-}
 
 /**
  * Applies segments as they are staged, in dump order: a serial segment waits for every segment
@@ -66,22 +63,22 @@ export class SegmentScheduler<S extends StagedSegment> {
 }
 
 /**
- * `client < segment file`: the file is the client's stdin, so no SQL passes through Node. The
- * file is removed once applied, which bounds the staging directory to what is not applied yet.
+ * `client < part file` for each part of a segment in turn: the file is the client's stdin, so
+ * no SQL passes through Node. A load part runs in a client of its own (`loadClient`, which may
+ * read local files: no statement of the dump ever reaches it) and must load every row its file
+ * holds. Each file is removed once applied, which bounds the staging directory to what is not
+ * applied yet.
  */
 export async function applySegmentFile(
   segment: StagedSegmentFile,
-  params: { client: ToolCommand; controller: AbortController; progress: Progress },
+  params: { client: ToolCommand; loadClient: ToolCommand; controller: AbortController; progress: Progress },
 ): Promise<void> {
-  const input = openSync(segment.file, 'r');
-  let client;
   try {
-    client = startTool(params.client, { signal: params.controller.signal, stdin: input, stdout: 'ignore' });
-  } finally {
-    closeSync(input);
-  }
-  try {
-    await runStages(params.controller, [client.finished]);
+    for (const part of segment.parts) {
+      if (part.kind === 'sql') await runClient(params.client, part.file, params.controller);
+      else await loadRows(part, params);
+      await Promise.all([part.file, ...(part.kind === 'load' ? [part.dataFile] : [])].map((file) => rm(file, { force: true })));
+    }
   } catch (err) {
     if (!(err instanceof ToolFailedError)) throw err;
     const what =
@@ -91,5 +88,36 @@ export async function applySegmentFile(
     throw new ToolFailedError(`applying ${what}: ${err.message}`, err.exitedOnItsOwn);
   }
   params.progress.bytesWritten += segment.rawBytes;
-  await rm(segment.file, { force: true });
+}
+
+/** Runs the client on a file; resolves with what it printed. */
+async function runClient(client: ToolCommand, file: string, controller: AbortController): Promise<string> {
+  const input = openSync(file, 'r');
+  let running;
+  try {
+    running = startTool(client, { signal: controller.signal, stdin: input, stdout: 'pipe' });
+  } finally {
+    closeSync(input);
+  }
+  let printed = '';
+  running.child.stdout!.setEncoding('utf8');
+  running.child.stdout!.on('data', (text: string) => (printed = (printed + text).slice(-4096)));
+  await runStages(controller, [running.finished]);
+  return printed;
+}
+
+/**
+ * With LOCAL the server skips a row it cannot insert (a duplicate key) with a warning instead of
+ * failing, so the count it reports is checked: a restore with rows missing fails, as the INSERT
+ * would have, the same way on every attempt.
+ */
+async function loadRows(part: Extract<SegmentPart, { kind: 'load' }>, params: { loadClient: ToolCommand; controller: AbortController }) {
+  const printed = await runClient(params.loadClient, part.file, params.controller);
+  const loaded = Number(printed.trim().split('\n').at(-1));
+  if (loaded === part.rows) return;
+  throw permanentFailure(
+    PermanentFailureType.RestoreStatementRejected,
+    `table \`${part.table}\`: the target loaded ${Number.isInteger(loaded) ? loaded : 'an unknown number of'} of its ${part.rows} rows ` +
+      '(LOAD DATA skips a row it cannot insert, such as a duplicate key, with a warning); the databases it replaces are put back as they were',
+  );
 }

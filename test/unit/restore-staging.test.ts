@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StagedSegmentFile } from '../../pipeline/parallel-apply';
-import { stageDumpSegments, tableGroupBytes } from '../../pipeline/restore-staging';
+import { stageDumpSegments, tableGroupBytes, type StagedSegmentFile } from '../../pipeline/restore-staging';
 import { restoreFilters } from '../../domain/tool-commands';
 import { FilesystemStorage } from '../../storage/filesystem-storage';
 
@@ -46,8 +45,8 @@ describe('stageDumpSegments', () => {
       dir: staging,
       groupBytes: 256 * 1024,
       // Each segment is handed over complete: its file already holds all of it.
-      onSegment: (segment) =>
-        segments.push({ ...segment, rawBytes: segment.rawBytes, complete: readFileSync(segment.file).length } as StagedSegmentFile),
+      onSegment: (segment) => segments.push({ ...segment, complete: readFileSync(segment.parts[0]!.file).length } as StagedSegmentFile),
+      loadData: false,
       controller: new AbortController(),
       progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
     });
@@ -62,10 +61,11 @@ describe('stageDumpSegments', () => {
       ['table', ['tiny_a', 'tiny_b', 'middle']],
       ['serial', []],
     ]);
-    expect(readdirSync(staging).sort()).toEqual(segments.map((s) => path.basename(s.file)));
+    expect(segments.every((s) => s.parts.length === 1 && s.parts[0]!.kind === 'sql')).toBe(true);
+    expect(readdirSync(staging).sort()).toEqual(segments.map((s) => path.basename(s.parts[0]!.file)));
     for (const segment of segments) expect((segment as StagedSegmentFile & { complete: number }).complete).toBe(segment.rawBytes);
 
-    const texts = segments.map((s) => readFileSync(s.file, 'utf8'));
+    const texts = segments.map((s) => readFileSync(s.parts[0]!.file, 'utf8'));
     const preamble = `${HEADER}USE \`shop\`;\n`;
     for (const text of texts.slice(1)) expect(text.startsWith(preamble)).toBe(true);
     expect(
@@ -75,6 +75,65 @@ describe('stageDumpSegments', () => {
           .map((text) => text.slice(preamble.length))
           .join(''),
     ).toBe(DUMP);
+  });
+
+  it("writes a big table's INSERTs as rows for LOAD DATA between its definition and its triggers, and keeps small and binary tables as SQL", async () => {
+    const storage = new FilesystemStorage(path.join(dir, 'repo-load'));
+    // mariadb-dump 10.11's layout: every row on a line of its own.
+    const insert = (name: string, from: number, count: number, value: (i: number) => string) =>
+      `INSERT INTO \`${name}\` VALUES\n${Array.from({ length: count }, (_, i) => `(${from + i},${value(from + i)})`).join(',\n')};\n`;
+    const hex = (i: number) => `'${createHash('sha256').update(String(i)).digest('hex')}'`;
+    const bigRows = Array.from({ length: 20 }, (_, k) => insert('big', k * 1000, 1000, (i) => (i === 7 ? 'NULL' : hex(i)))).join('');
+    const dump =
+      `${HEADER}\n--\n-- Current Database: \`shop\`\n--\n\nCREATE DATABASE \`shop\`;\n\nUSE \`shop\`;\n\n` +
+      '--\n-- Table structure for table `big`\n--\n\nCREATE TABLE `big` (\n  `id` int NOT NULL,\n  `h` char(64) DEFAULT NULL\n);\n' +
+      `LOCK TABLES \`big\` WRITE;\n${bigRows}UNLOCK TABLES;\nDELIMITER ;;\n/*!50003 CREATE TRIGGER t BEFORE INSERT ON big FOR EACH ROW SET NEW.h = 'x' */;;\nDELIMITER ;\n` +
+      '--\n-- Table structure for table `small`\n--\n\nCREATE TABLE `small` (\n  `id` int NOT NULL,\n  `h` char(64)\n);\n' +
+      insert('small', 0, 10, hex) +
+      '--\n-- Table structure for table `bin`\n--\n\nCREATE TABLE `bin` (\n  `id` int NOT NULL,\n  `b` blob\n);\n' +
+      Array.from({ length: 20 }, (_, k) => insert('bin', k * 1000, 1000, hex)).join('');
+    const stored = execFileSync('zstd', ['-3', '-c', '-q'], { input: dump });
+    await storage.putStream('shop/2/dump.sql.zst', Readable.from([stored]), new AbortController().signal);
+    const staging = path.join(dir, 'staged-load');
+    execFileSync('mkdir', [staging]);
+
+    const segments: StagedSegmentFile[] = [];
+    await stageDumpSegments({
+      storage,
+      key: 'shop/2/dump.sql.zst',
+      filters: restoreFilters({ algorithm: 'zstd' }),
+      dir: staging,
+      groupBytes: 64 * 1024 * 1024,
+      onSegment: (segment) => segments.push(segment),
+      loadData: true,
+      controller: new AbortController(),
+      progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
+    });
+
+    expect(segments.map((s) => [s.kind, s.tables, s.parts.map((p) => p.kind)])).toEqual([
+      ['serial', [], ['sql']],
+      ['table', ['big', 'small', 'bin'], ['sql', 'load', 'sql']],
+    ]);
+    const [before, load, after] = segments[1]!.parts;
+    const preamble = `${HEADER}USE \`shop\`;\n`;
+    expect(readFileSync(before!.file, 'utf8')).toBe(
+      `${preamble}-- Table structure for table \`big\`\n--\n\nCREATE TABLE \`big\` (\n  \`id\` int NOT NULL,\n  \`h\` char(64) DEFAULT NULL\n);\n`,
+    );
+    if (load?.kind !== 'load') throw new Error('no load part');
+    expect(load.rows).toBe(20_000);
+    expect(load.table).toBe('big');
+    expect(readFileSync(load.file, 'utf8')).toBe(
+      `${preamble}LOAD DATA LOCAL INFILE '${load.dataFile}' INTO TABLE \`big\` CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n';\nSELECT ROW_COUNT();\n`,
+    );
+    const tsv = readFileSync(load.dataFile, 'utf8').split('\n');
+    expect(tsv).toHaveLength(20_001);
+    expect(tsv[7]).toBe('7\t\\N');
+    expect(tsv[8]).toBe(`8\t${hex(8).slice(1, -1)}`);
+    // After the rows: the trigger, then the small table and the binary one, as SQL.
+    const rest = readFileSync(after!.file, 'utf8');
+    expect(rest.startsWith(`${preamble}DELIMITER ;;\n`)).toBe(true);
+    expect(rest).toContain(insert('small', 0, 10, hex));
+    expect(rest).toContain(insert('bin', 19_000, 1000, hex));
   });
 
   it('groups a small dump finely and a large one in at most 16 MiB', () => {
