@@ -5,8 +5,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { DumpFingerprinter, dumpFingerprintSchema, fingerprintDifferences, type DumpFingerprint } from '../domain/dump-fingerprint';
-import { permanentFailure, PermanentFailureType } from '../domain/failures';
-import type { DrillOutcome } from '../domain/drill-outcome';
+import { isPermanentFailure, permanentFailure, PermanentFailureType } from '../domain/failures';
+import { failedDrillOutcome, type DrillOutcome } from '../domain/drill-outcome';
 import type { Manifest } from '../domain/manifest';
 import { CHECKED_TABLE_TYPES, checkTableFailure, physicalDrillDifferences } from '../domain/physical-drill';
 import type { Progress } from '../domain/progress';
@@ -24,7 +24,7 @@ import {
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
 import { readSnapshotCatalog } from './snapshot-catalog';
-import { startLocalServer } from '../pipeline/local-server';
+import { startLocalServer, type LocalServer } from '../pipeline/local-server';
 import { withSecretFiles } from '../pipeline/option-file';
 import { restorePhysicalSnapshot, storedObjectMatchesManifest } from '../pipeline/physical-restore';
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
@@ -107,10 +107,27 @@ export function createDrillActivities(deps: {
               progress,
             };
             await mkdir(drill.datadir);
-            const { outcome, restoredFingerprint } =
-              manifest.method === 'physical' ? await drillPhysicalSnapshot(drill) : { outcome: await drillLogicalSnapshot(drill) };
-            const stored: DrillOutcome = { ...outcome, ...(restoredFingerprint ? { restoredFingerprint } : {}) };
-            await storage.putBytes(drillOutcomeKey(manifest.configuration, manifest.snapshotId), Buffer.from(JSON.stringify(stored)));
+            const startedMs = Date.now();
+            const record = (stored: DrillOutcome) =>
+              storage.putBytes(drillOutcomeKey(manifest.configuration, manifest.snapshotId), Buffer.from(JSON.stringify(stored)));
+            const { outcome, restoredFingerprint }: { outcome: DrillOutcome; restoredFingerprint?: DumpFingerprint } = await (
+              manifest.method === 'physical' ? drillPhysicalSnapshot(drill) : drillLogicalSnapshot(drill).then((outcome) => ({ outcome }))
+            ).catch(async (error: unknown) => {
+              // The object does not match its manifest: a finding about the snapshot, recorded, and the drill fails with it.
+              if (isPermanentFailure(error, PermanentFailureType.ChecksumMismatch)) {
+                await record(
+                  failedDrillOutcome({
+                    snapshotId: manifest.snapshotId,
+                    proof: manifest.method === 'physical' ? 'physical-integrity' : 'fingerprint',
+                    finding: error.message,
+                    startedMs,
+                    nowMs: Date.now(),
+                  }),
+                );
+              }
+              throw error;
+            });
+            await record({ ...outcome, ...(restoredFingerprint ? { restoredFingerprint } : {}) });
             log.info('restore drill done', { ...outcome, differences: outcome.differences.length });
             return outcome;
           },
@@ -231,13 +248,30 @@ async function drillPhysicalSnapshot(drill: Drill): Promise<{ outcome: DrillOutc
     onChecksumMismatch: { consequence: 'the drill failed before preparing it' },
   });
   progress.phase = 'starting the scratch server';
-  const server = await startLocalServer({
-    engine: manifest.target.engine,
-    datadir: drill.datadir,
-    owner: scratchServerOwner(),
-    grantTables: 'skip',
-    signal: controller.signal,
-  });
+  let server: LocalServer;
+  try {
+    server = await startLocalServer({
+      engine: manifest.target.engine,
+      datadir: drill.datadir,
+      owner: scratchServerOwner(),
+      grantTables: 'skip',
+      signal: controller.signal,
+    });
+  } catch (error) {
+    // The worker's server starts on a fresh data directory (logical drills prove it), so one
+    // that does not start on the prepared copy is the copy's failure: the drill's finding.
+    if (!isPermanentFailure(error, PermanentFailureType.LocalServerFailed)) throw error;
+    const finding = `the server did not start on the prepared copy: ${error.message}`;
+    return {
+      outcome: failedDrillOutcome({
+        snapshotId: manifest.snapshotId,
+        proof: 'physical-integrity',
+        finding,
+        startedMs: started,
+        nowMs: Date.now(),
+      }),
+    };
+  }
   const restoreSeconds = (Date.now() - started) / 1000;
   try {
     progress.phase = 'checking tables';

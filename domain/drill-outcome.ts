@@ -45,3 +45,31 @@ export type DrillOutcome = z.infer<typeof drillOutcomeSchema>;
 
 /** What `dbkeep snapshots` shows of a snapshot's last drill. */
 export type LastVerification = Pick<DrillOutcome, 'verifiedAt' | 'passed' | 'durationSeconds' | 'restoreSeconds'>;
+
+/**
+ * The outcome of a drill that failed on the snapshot itself before it could compare anything: its
+ * stored object not matching its manifest, or a physical copy the server does not start on. It
+ * is recorded like any failed drill, so `dbkeep snapshots` shows it; a drill that failed on the
+ * worker (a scratch server that did not start on a fresh data directory, a lost connection)
+ * proves nothing about the snapshot and records nothing.
+ */
+export function failedDrillOutcome(params: {
+  snapshotId: string;
+  proof: DrillProof;
+  finding: string;
+  startedMs: number;
+  nowMs: number;
+}): DrillOutcome {
+  return {
+    snapshotId: params.snapshotId,
+    proof: params.proof,
+    passed: false,
+    verifiedAt: new Date(params.nowMs).toISOString(),
+    durationSeconds: (params.nowMs - params.startedMs) / 1000,
+    restoreSeconds: 0,
+    restoredBytes: 0,
+    restoreBytesPerSecond: 0,
+    tables: 0,
+    differences: [params.finding],
+  };
+}

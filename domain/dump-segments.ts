@@ -69,6 +69,11 @@ export class DumpSegmenter {
     return undefined;
   }
 
+  /** Whether the lines being read are a stored program's body (between `DELIMITER ;;` and `DELIMITER ;`). */
+  get inStoredProgramBody(): boolean {
+    return this.inStoredProgram;
+  }
+
   /**
    * Whether the line just read goes into its segment. A table segment leaves out the dump's
    * `LOCK TABLES … WRITE` and `UNLOCK TABLES`: they only bundle a table's inserts, and while one

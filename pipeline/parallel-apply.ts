@@ -63,7 +63,8 @@ export class SegmentScheduler<S extends StagedSegment> {
 }
 
 /**
- * `client < part file` for each part of a segment in turn: the file is the client's stdin, so
+ * `client < part file` for each part of a segment in turn, as soon as the staging completed it
+ * (a big table is applied while the rest of it is read): the file is the client's stdin, so
  * no SQL passes through Node. A load part runs in a client of its own (`loadClient`, which may
  * read local files: no statement of the dump ever reaches it) and must load every row its file
  * holds. Each file is removed once applied, which bounds the staging directory to what is not
@@ -74,7 +75,7 @@ export async function applySegmentFile(
   params: { client: ToolCommand; loadClient: ToolCommand; controller: AbortController; progress: Progress },
 ): Promise<void> {
   try {
-    for (const part of segment.parts) {
+    for await (const part of segment.parts.each(params.controller.signal)) {
       if (part.kind === 'sql') await runClient(params.client, part.file, params.controller);
       else await loadRows(part, params);
       await Promise.all([part.file, ...(part.kind === 'load' ? [part.dataFile] : [])].map((file) => rm(file, { force: true })));

@@ -20,11 +20,17 @@ export function tableGroupBytes(dumpRawBytes: number, sessions: number): number 
 }
 
 const { newline: NEWLINE, semicolon: SEMICOLON } = DumpByte;
+const STATEMENT_END = Buffer.from(';\n', 'latin1');
 /**
  * A table's INSERTs become a LOAD DATA only from this much SQL on: a load is one more client
  * session, which costs more than it saves on a small table. Until then its statements are held.
  */
 export const LOAD_DATA_MIN_BYTES = 1024 * 1024;
+/**
+ * A segment's rows and statements are handed over in parts of about this size, each applied as
+ * soon as it is written: a big table is applied while the rest of it is still being read.
+ */
+export const PART_BYTES = 32 * 1024 * 1024;
 
 /** A part of a segment, applied in order in its session slot (pipeline/parallel-apply.ts). */
 export type SegmentPart =
@@ -32,16 +38,67 @@ export type SegmentPart =
   /** `file` holds the session's settings and the LOAD DATA statement (domain/load-data-rows.ts) that reads `dataFile`. */
   | { kind: 'load'; file: string; dataFile: string; table: string; rows: number };
 
-/** A segment staged as files. */
+/**
+ * A segment's parts as they are written: the staging pushes each one once its files are
+ * complete, and closes the list at the segment's end (or fails it when the staging fails).
+ */
+export class StagedParts {
+  private readonly parts: SegmentPart[] = [];
+  private closed = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+
+  push(part: SegmentPart): void {
+    this.parts.push(part);
+    this.notify();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.notify();
+  }
+
+  fail(error: unknown): void {
+    this.failure ??= error;
+    this.notify();
+  }
+
+  /** Every part, each as soon as it is complete; stops on the staging's failure or `signal`. */
+  async *each(signal: AbortSignal): AsyncGenerator<SegmentPart> {
+    for (let next = 0; ;) {
+      if (next < this.parts.length) yield this.parts[next++]!;
+      else if (this.failure !== undefined) throw this.failure;
+      else if (this.closed) return;
+      else if (signal.aborted) throw signal.reason;
+      else await this.nextChange(signal);
+    }
+  }
+
+  private nextChange(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        this.wake = undefined;
+        resolve();
+      };
+      this.wake = done;
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  private notify(): void {
+    this.wake?.();
+  }
+}
+
+/** A segment being staged: handed over when it starts, its parts following as they are written. */
 export interface StagedSegmentFile extends StagedSegment {
-  parts: SegmentPart[];
+  parts: StagedParts;
 }
 
 interface OpenSegment extends StagedSegmentFile {
-  /** The SQL part being written, the last of `parts`. */
-  handle: FileHandle;
-  /** Whether that part holds more than its session preamble. */
-  partHasStatements: boolean;
+  /** The SQL part being written, and whether it holds more than its session preamble. */
+  sql: { file: string; handle: FileHandle; bytes: number; hasStatements: boolean };
 }
 
 /** A run of one table's INSERT statements being turned into rows for LOAD DATA. */
@@ -51,54 +108,44 @@ interface LoadRun {
   dataFile: string;
   handle: FileHandle;
   rows: number;
+  bytes: number;
 }
 
 /**
- * What a table segment does with the table it is in: its `CREATE TABLE` says whether LOAD DATA
+ * What a table segment knows of the table it is in: its `CREATE TABLE` says whether LOAD DATA
  * reads its columns alike; its INSERTs are held until they are worth a load, then loaded.
  */
 interface TableData {
   createTable: string[] | undefined;
   loadable: boolean;
-  /** Complete INSERT statements held back, and the lines of the one being read. */
   held: Buffer[];
   heldBytes: number;
-  statement: Buffer[];
-  statementBytes: number;
   run: LoadRun | undefined;
 }
 
-const noTableData = (): TableData => ({
-  createTable: undefined,
-  loadable: false,
-  held: [],
-  heldBytes: 0,
-  statement: [],
-  statementBytes: 0,
-  run: undefined,
-});
+const noTableData = (): TableData => ({ createTable: undefined, loadable: false, held: [], heldBytes: 0, run: undefined });
 
-/**
- * A longer INSERT stays SQL instead of being held: the dump tools cut theirs at
- * net_buffer_length (1 MiB by default), so only a dump written with unusual options has one.
- */
-const STATEMENT_LIMIT_BYTES = 64 * 1024 * 1024;
-
-/** Whether a line (with or without its newline) ends in `;`. */
-function endsStatement(line: Buffer): boolean {
-  const last = line.at(-1) === NEWLINE ? line.length - 2 : line.length - 1;
-  return last >= 0 && line[last] === SEMICOLON;
+/** An INSERT statement being read: its pieces, and whether it may become rows for LOAD DATA. */
+interface OpenStatement {
+  pieces: Buffer[];
+  bytes: number;
+  lastByte: number | undefined;
+  loadable: boolean;
 }
 
 /**
- * The end of the staging pipeline: reads the decompressed dump line by line (DumpSegmenter
- * decides where segments start) and writes each segment, its session preamble first, into files
- * of its own, handing every complete segment to `onSegment` in dump order. Lines are gathered
- * per chunk and written in one go. The files hold plain SQL: compressing them cost more CPU
- * than the apply could spare on a small machine, and each is removed once applied.
+ * The end of the staging pipeline: reads the decompressed dump (DumpSegmenter decides where
+ * segments start) and writes each segment, its session preamble first, into files of its own,
+ * handing every segment to `onSegment` in dump order as it starts and its parts as they are
+ * complete. The files hold plain SQL: compressing them cost more CPU than the apply could spare
+ * on a small machine, and each is removed once applied.
+ *
+ * Lines are read one by one, except an INSERT statement's: mariadb-dump puts every row on a line
+ * of its own, but no statement is found inside one, so the reader jumps from its first line to
+ * its end (`;` and a newline: strings hold no raw newline).
  *
  * With `loadData`, a table's INSERT statements (from LOAD_DATA_MIN_BYTES of them on) are
- * written as rows for LOAD DATA instead, in a part of their own, between the SQL before them
+ * written as rows for LOAD DATA instead, in parts of their own, between the SQL before them
  * (the table's definition) and the SQL after (its triggers); statements LOAD DATA would read
  * differently stay SQL.
  */
@@ -109,6 +156,7 @@ class SegmentWriter extends Writable {
   private batch: Buffer[] = [];
   private pending: Buffer[] = [];
   private table: TableData = noTableData();
+  private statement: OpenStatement | undefined;
 
   constructor(
     private readonly dir: string,
@@ -128,31 +176,42 @@ class SegmentWriter extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const handles = [this.current?.handle, this.table.run?.handle];
+    const handles = [this.current?.sql.handle, this.table.run?.handle];
+    this.current?.parts.fail(error ?? new Error('the staging stopped'));
     this.current = undefined;
     this.table = noTableData();
     void Promise.all(handles.map((handle) => handle?.close().catch(() => undefined))).then(() => callback(error));
   }
 
   /**
-   * The unfinished line's pieces are kept apart until its newline comes: an INSERT line is about
-   * a megabyte, and joining each chunk onto the pieces before it would copy it over and over.
+   * An unfinished line's pieces are kept apart until its newline comes, so that no chunk is
+   * joined onto the pieces before it over and over.
    */
   private async consume(chunk: Buffer): Promise<void> {
-    let start = 0;
-    for (let end = chunk.indexOf(NEWLINE); end !== -1; end = chunk.indexOf(NEWLINE, start)) {
-      const tail = chunk.subarray(start, end + 1);
-      await this.line(this.pending.length > 0 ? Buffer.concat([...this.pending, tail]) : tail);
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.statement) {
+        at = await this.readStatement(this.statement, chunk, at);
+        continue;
+      }
+      const newline = chunk.indexOf(NEWLINE, at);
+      if (newline === -1) {
+        // The rest of the chunk starts the next line; a view of it keeps the chunk alive until then.
+        this.pending.push(chunk.subarray(at));
+        break;
+      }
+      const tail = chunk.subarray(at, newline + 1);
+      at = newline + 1;
+      const line = this.pending.length > 0 ? Buffer.concat([...this.pending, tail]) : tail;
       this.pending = [];
-      start = end + 1;
+      await this.line(line);
     }
-    // The rest of the chunk starts the next line; a view of it keeps the chunk alive until then.
-    if (start < chunk.length) this.pending.push(chunk.subarray(start));
     await this.flush();
   }
 
   private async finish(): Promise<void> {
     if (this.pending.length > 0) await this.line(Buffer.concat(this.pending));
+    if (this.statement) await this.endStatement(this.statement);
     await this.close();
   }
 
@@ -170,13 +229,53 @@ class SegmentWriter extends Writable {
     }
     if (!this.segmenter.keeps(line)) return;
     this.current!.rawBytes += line.length;
-    if (this.loadData && this.current!.kind === 'table' && (await this.tookAsTableData(line))) return;
+    if (line.subarray(0, 12).toString('latin1') === 'INSERT INTO ' && !this.segmenter.inStoredProgramBody) {
+      const statement: OpenStatement = { pieces: [], bytes: 0, lastByte: undefined, loadable: this.tableTakesLoads() };
+      this.addToStatement(statement, line);
+      if (endsStatement(line)) await this.endStatement(statement);
+      else this.statement = statement;
+      return;
+    }
+    if (this.current!.kind === 'table') await this.tableLine(line);
     this.writeSql(line);
   }
 
-  private writeSql(line: Buffer): void {
-    this.batch.push(line);
-    this.current!.partHasStatements = true;
+  /** Reads an INSERT statement's bytes up to its end (`;` and a newline); returns where the chunk goes on. */
+  private async readStatement(statement: OpenStatement, chunk: Buffer, at: number): Promise<number> {
+    const found = statement.lastByte === SEMICOLON && chunk[at] === NEWLINE ? at - 1 : chunk.indexOf(STATEMENT_END, at);
+    const end = found === -1 ? chunk.length : found + 2;
+    this.addToStatement(statement, chunk.subarray(at, end));
+    this.current!.rawBytes += end - at;
+    if (found !== -1) await this.endStatement(statement);
+    // A statement too long to be the dump tools' (they cut theirs at net_buffer_length) is not held.
+    else if (statement.loadable && statement.bytes > STATEMENT_LIMIT_BYTES) await this.giveUpLoading([]);
+    return end;
+  }
+
+  /** A statement that may become rows is held until its end; any other is written as it comes. */
+  private addToStatement(statement: OpenStatement, piece: Buffer): void {
+    statement.lastByte = piece.at(-1);
+    if (!statement.loadable) return this.writeSql(piece);
+    statement.pieces.push(piece);
+    statement.bytes += piece.length;
+  }
+
+  private async endStatement(statement: OpenStatement): Promise<void> {
+    this.statement = undefined;
+    if (statement.loadable) {
+      await this.takeStatement(statement.pieces.length === 1 ? statement.pieces[0]! : Buffer.concat(statement.pieces, statement.bytes));
+    }
+    await this.rotateSqlPartWhenFull();
+  }
+
+  private tableTakesLoads(): boolean {
+    return this.loadData && this.current!.kind === 'table' && this.table.loadable;
+  }
+
+  private writeSql(bytes: Buffer): void {
+    this.batch.push(bytes);
+    this.current!.sql.bytes += bytes.length;
+    this.current!.sql.hasStatements = true;
   }
 
   /** Serial segments in a row are one session; small tables in a row share one. */
@@ -186,24 +285,18 @@ class SegmentWriter extends Writable {
   }
 
   private async open(start: SegmentStart): Promise<void> {
-    const part = await this.openSqlPart(start.kind);
-    this.current = {
-      kind: start.kind,
-      rawBytes: part.preambleBytes,
-      tables: start.table ? [start.table] : [],
-      parts: [{ kind: 'sql', file: part.file }],
-      handle: part.handle,
-      partHasStatements: false,
-    };
+    const sql = await this.openSqlPart(start.kind);
+    this.current = { kind: start.kind, rawBytes: sql.bytes, tables: start.table ? [start.table] : [], parts: new StagedParts(), sql };
+    this.onSegment(this.current);
   }
 
   /** A new SQL part's file, its session preamble (the header's settings and the current USE) queued first. */
-  private async openSqlPart(kind: SegmentStart['kind']): Promise<{ file: string; handle: FileHandle; preambleBytes: number }> {
+  private async openSqlPart(kind: SegmentStart['kind']): Promise<OpenSegment['sql']> {
     const file = this.nextFile(`${kind}.sql`);
     const handle = await open(file, 'wx', 0o600);
     const preamble = this.segmenter.sessionPreamble();
     if (preamble.length > 0) this.batch.push(preamble);
-    return { file, handle, preambleBytes: preamble.length };
+    return { file, handle, bytes: preamble.length, hasStatements: false };
   }
 
   private nextFile(suffix: string): string {
@@ -214,59 +307,55 @@ class SegmentWriter extends Writable {
     if (this.current === undefined || this.batch.length === 0) return;
     const bytes = Buffer.concat(this.batch);
     this.batch = [];
-    await this.current.handle.write(bytes);
-  }
-
-  private async close(): Promise<void> {
-    if (this.current === undefined) return;
-    await this.endTableData();
-    this.table = noTableData();
-    await this.flush();
-    const { handle, partHasStatements, ...segment } = this.current;
-    this.current = undefined;
-    await handle.close();
-    if (!partHasStatements && segment.parts.length > 1) await this.dropLastPart(segment);
-    this.onSegment(segment);
-  }
-
-  /** A SQL part after a load that got nothing but its preamble is not worth a client session. */
-  private async dropLastPart(segment: StagedSegmentFile): Promise<void> {
-    const last = segment.parts.pop()!;
-    await rm(last.file, { force: true });
+    await this.current.sql.handle.write(bytes);
   }
 
   /**
-   * Takes a line of a table segment when it belongs to its table's data: a `CREATE TABLE` is
-   * read (and written), an INSERT statement's lines are held or loaded. Any other line ends the
-   * table's data.
+   * Closes the SQL part being written and hands it over, unless it holds nothing but its
+   * preamble (after a load, before the next), which is not worth a client session.
    */
-  private async tookAsTableData(line: Buffer): Promise<boolean> {
-    const table = this.table;
-    if (table.statement.length > 0 || (table.loadable && line.subarray(0, 13).toString('latin1') === 'INSERT INTO `')) {
-      table.statement.push(line);
-      table.statementBytes += line.length;
-      // A statement's last line ends in `;`: strings hold no raw newline, and every row starts its line.
-      if (endsStatement(line)) await this.takeStatement();
-      else if (table.statementBytes > STATEMENT_LIMIT_BYTES) await this.giveUpLoading([]);
-      return true;
-    }
-    await this.endTableData();
-    if (line.subarray(0, 13).toString('latin1') === 'CREATE TABLE ') table.createTable = [];
-    if (table.createTable !== undefined) {
-      table.createTable.push(line.toString('utf8'));
-      if (endsStatement(line)) {
-        table.loadable = this.segmenter.characterSet() !== undefined && loadDataReadsTableAlike(table.createTable.join(''));
-        table.createTable = undefined;
-      }
-    }
-    return false;
+  private async endSqlPart(): Promise<void> {
+    const current = this.current!;
+    await this.flush();
+    await current.sql.handle.close();
+    if (current.sql.hasStatements) current.parts.push({ kind: 'sql', file: current.sql.file });
+    else await rm(current.sql.file, { force: true });
   }
 
-  private async takeStatement(): Promise<void> {
+  /** After a full part's last statement, the next statements go into a new part, so this one can be applied. */
+  private async rotateSqlPartWhenFull(): Promise<void> {
+    const current = this.current!;
+    if (current.sql.bytes < PART_BYTES) return;
+    await this.endSqlPart();
+    current.sql = await this.openSqlPart(current.kind);
+  }
+
+  private async close(): Promise<void> {
+    const current = this.current;
+    if (current === undefined) return;
+    await this.endTableData();
+    this.table = noTableData();
+    await this.endSqlPart();
+    this.current = undefined;
+    current.parts.close();
+  }
+
+  /** A line of a table segment that is no INSERT: it ends the table's data, and a `CREATE TABLE` is read. */
+  private async tableLine(line: Buffer): Promise<void> {
+    if (!this.loadData) return;
+    await this.endTableData();
     const table = this.table;
-    const statement = table.statement.length === 1 ? table.statement[0]! : Buffer.concat(table.statement);
-    table.statement = [];
-    table.statementBytes = 0;
+    if (line.subarray(0, 13).toString('latin1') === 'CREATE TABLE ') table.createTable = [];
+    if (table.createTable === undefined) return;
+    table.createTable.push(line.toString('utf8'));
+    if (endsStatement(line)) {
+      table.loadable = this.segmenter.characterSet() !== undefined && loadDataReadsTableAlike(table.createTable.join(''));
+      table.createTable = undefined;
+    }
+  }
+
+  private async takeStatement(statement: Buffer): Promise<void> {
+    const table = this.table;
     if (table.run === undefined) {
       table.held.push(statement);
       table.heldBytes += statement.length;
@@ -290,36 +379,41 @@ class SegmentWriter extends Writable {
     if (table.run && (table.run.quotedTable !== rows.quotedTable || table.run.columns !== rows.columns)) await this.endLoadRun();
     if (table.run === undefined) {
       const dataFile = this.nextFile('rows.tsv');
-      table.run = { quotedTable: rows.quotedTable, columns: rows.columns, dataFile, handle: await open(dataFile, 'wx', 0o600), rows: 0 };
+      const handle = await open(dataFile, 'wx', 0o600);
+      table.run = { quotedTable: rows.quotedTable, columns: rows.columns, dataFile, handle, rows: 0, bytes: 0 };
     }
     await table.run.handle.write(rows.rows);
     table.run.rows += rows.rowCount;
+    table.run.bytes += rows.rows.length;
+    if (table.run.bytes >= PART_BYTES) await this.endLoadRun();
     return true;
   }
 
   /** The rest of the table's statements (and the one being read) stay SQL, after what was loaded so far. */
   private async giveUpLoading(statements: Buffer[]): Promise<void> {
     await this.endLoadRun();
-    const table = this.table;
-    table.loadable = false;
-    for (const statement of [...statements, ...table.statement]) this.writeSql(statement);
-    table.statement = [];
-    table.statementBytes = 0;
+    this.table.loadable = false;
+    for (const statement of [...this.table.held, ...statements]) this.writeSql(statement);
+    this.table.held = [];
+    this.table.heldBytes = 0;
+    const open = this.statement;
+    if (open?.loadable) {
+      for (const piece of open.pieces) this.writeSql(piece);
+      Object.assign(open, { pieces: [], bytes: 0, loadable: false });
+    }
   }
 
-  /** The table's data ended: held statements are written as SQL, before a load run that becomes a part. */
+  /** The table's data ended: held statements are written as SQL, after a load run that becomes a part. */
   private async endTableData(): Promise<void> {
     const table = this.table;
     if (table.run) await this.endLoadRun();
-    for (const line of [...table.held, ...table.statement]) this.writeSql(line);
+    for (const statement of table.held) this.writeSql(statement);
     table.held = [];
     table.heldBytes = 0;
-    table.statement = [];
-    table.statementBytes = 0;
   }
 
   /**
-   * Closes the SQL part before the load and the load's rows, writes the load's statement file,
+   * Hands over the SQL part before the load, then the load (its rows, and its statement file),
    * and opens the SQL part that follows it.
    */
   private async endLoadRun(): Promise<void> {
@@ -328,9 +422,7 @@ class SegmentWriter extends Writable {
     if (run === undefined || current === undefined) return;
     this.table.run = undefined;
     await run.handle.close();
-    await this.flush();
-    await current.handle.close();
-    if (!current.partHasStatements) await this.dropLastPart(current);
+    await this.endSqlPart();
     const file = this.nextFile('load.sql');
     const statements = loadDataStatements({
       file: run.dataFile,
@@ -343,11 +435,20 @@ class SegmentWriter extends Writable {
       mode: 0o600,
     });
     current.parts.push({ kind: 'load', file, dataFile: run.dataFile, table: run.quotedTable.slice(1, -1), rows: run.rows });
-    const next = await this.openSqlPart('table');
-    current.parts.push({ kind: 'sql', file: next.file });
-    current.handle = next.handle;
-    current.partHasStatements = false;
+    current.sql = await this.openSqlPart('table');
   }
+}
+
+/**
+ * A longer INSERT stays SQL instead of being held: the dump tools cut theirs at
+ * net_buffer_length (1 MiB by default), so only a dump written with unusual options has one.
+ */
+const STATEMENT_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** Whether a line (with or without its newline) ends in `;`. */
+function endsStatement(line: Buffer): boolean {
+  const last = line.at(-1) === NEWLINE ? line.length - 2 : line.length - 1;
+  return last >= 0 && line[last] === SEMICOLON;
 }
 
 /**

@@ -157,6 +157,9 @@ it('fails the drill of a stored object altered afterwards on its SHA-256', async
     (await stack.client.verify(resolveBackupConfiguration(resources(), configuration), { snapshotId })).result(),
   );
   expect(failure).toMatchObject({ type: 'ChecksumMismatch', nonRetryable: true });
+  // A finding about the snapshot: recorded, so `dbkeep snapshots` shows the failed drill.
+  const recorded = drillOutcomeSchema.parse(JSON.parse((await readObject(objectKey(snapshotId, 'verification.json'))).toString('utf8')));
+  expect(recorded).toMatchObject({ snapshotId, proof: 'fingerprint', passed: false, differences: [failure.message] });
   expect(drillLeftovers()).toEqual([]);
 });
 
@@ -342,6 +345,10 @@ describe('a physical snapshot', () => {
     );
     expect(failure).toMatchObject({ type: 'ChecksumMismatch', nonRetryable: true });
     expect(failure.message).toContain(`snapshot ${snapshotId}: data object does not match its manifest (sha256)`);
+    const recorded = drillOutcomeSchema.parse(
+      JSON.parse((await readObject(objectKey(snapshotId, 'verification.json', physical))).toString('utf8')),
+    );
+    expect(recorded).toMatchObject({ snapshotId, proof: 'physical-integrity', passed: false, differences: [failure.message] });
     expect(drillLeftovers()).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stageDumpSegments, tableGroupBytes, type StagedSegmentFile } from '../../pipeline/restore-staging';
+import { stageDumpSegments, tableGroupBytes, type SegmentPart, type StagedSegmentFile } from '../../pipeline/restore-staging';
 import { restoreFilters } from '../../domain/tool-commands';
 import { FilesystemStorage } from '../../storage/filesystem-storage';
 
@@ -29,6 +29,13 @@ const DUMP =
   table('middle', 3000) +
   "--\n-- Dumping routines for database 'shop'\n--\n\n/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;\n";
 
+/** A staged segment's parts, once the staging ended (every list is closed then). */
+async function partsOf(segment: StagedSegmentFile): Promise<SegmentPart[]> {
+  const parts: SegmentPart[] = [];
+  for await (const part of segment.parts.each(new AbortController().signal)) parts.push(part);
+  return parts;
+}
+
 describe('stageDumpSegments', () => {
   it('stages a stored dump as segment files that rebuild it exactly, each handed over complete, tables grouped up to the group size', async () => {
     const storage = new FilesystemStorage(path.join(dir, 'repo'));
@@ -38,14 +45,17 @@ describe('stageDumpSegments', () => {
     execFileSync('mkdir', [staging]);
 
     const segments: StagedSegmentFile[] = [];
+    const handedOver: Promise<SegmentPart[]>[] = [];
     const staged = await stageDumpSegments({
       storage,
       key: 'shop/1/dump.sql.zst',
       filters: restoreFilters({ algorithm: 'zstd' }),
       dir: staging,
       groupBytes: 256 * 1024,
-      // Each segment is handed over complete: its file already holds all of it.
-      onSegment: (segment) => segments.push({ ...segment, complete: readFileSync(segment.parts[0]!.file).length } as StagedSegmentFile),
+      onSegment: (segment) => {
+        segments.push(segment);
+        handedOver.push(partsOf(segment));
+      },
       loadData: false,
       controller: new AbortController(),
       progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
@@ -61,11 +71,13 @@ describe('stageDumpSegments', () => {
       ['table', ['tiny_a', 'tiny_b', 'middle']],
       ['serial', []],
     ]);
-    expect(segments.every((s) => s.parts.length === 1 && s.parts[0]!.kind === 'sql')).toBe(true);
-    expect(readdirSync(staging).sort()).toEqual(segments.map((s) => path.basename(s.parts[0]!.file)));
-    for (const segment of segments) expect((segment as StagedSegmentFile & { complete: number }).complete).toBe(segment.rawBytes);
+    const parts = await Promise.all(handedOver);
+    expect(parts.map((list) => list.map((part) => part.kind))).toEqual([['sql'], ['sql'], ['sql'], ['sql']]);
+    const files = parts.map((list) => list[0]!.file);
+    expect(readdirSync(staging).sort()).toEqual(files.map((file) => path.basename(file)));
+    segments.forEach((segment, index) => expect(readFileSync(files[index]!).length).toBe(segment.rawBytes));
 
-    const texts = segments.map((s) => readFileSync(s.parts[0]!.file, 'utf8'));
+    const texts = files.map((file) => readFileSync(file, 'utf8'));
     const preamble = `${HEADER}USE \`shop\`;\n`;
     for (const text of texts.slice(1)) expect(text.startsWith(preamble)).toBe(true);
     expect(
@@ -110,11 +122,12 @@ describe('stageDumpSegments', () => {
       progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
     });
 
-    expect(segments.map((s) => [s.kind, s.tables, s.parts.map((p) => p.kind)])).toEqual([
+    const parts = await Promise.all(segments.map(partsOf));
+    expect(segments.map((s, index) => [s.kind, s.tables, parts[index]!.map((p) => p.kind)])).toEqual([
       ['serial', [], ['sql']],
       ['table', ['big', 'small', 'bin'], ['sql', 'load', 'sql']],
     ]);
-    const [before, load, after] = segments[1]!.parts;
+    const [before, load, after] = parts[1]!;
     const preamble = `${HEADER}USE \`shop\`;\n`;
     expect(readFileSync(before!.file, 'utf8')).toBe(
       `${preamble}-- Table structure for table \`big\`\n--\n\nCREATE TABLE \`big\` (\n  \`id\` int NOT NULL,\n  \`h\` char(64) DEFAULT NULL\n);\n`,
