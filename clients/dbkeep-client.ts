@@ -62,6 +62,7 @@ import {
   type ScheduleListing,
 } from './backup-schedules';
 import { applyDrillSchedules, deleteDrillSchedule } from './drill-schedules';
+import { endStaleWatch } from './stale-watches';
 import { applyBinlogArchive, listRunningBinlogArchives, stopBinlogArchive, type ArchiveOutcome } from './binlog-archives';
 
 export interface ConnectOptions {
@@ -555,12 +556,13 @@ export class DbkeepClient {
     return listBackupSchedules(this.temporal);
   }
 
-  /** Deletes the configuration's backup schedule and its drill schedule; false when it had neither. */
+  /** Deletes the configuration's backup schedule and its drill schedule, and ends its stale watch; false when it had none of them. */
   async deleteSchedule(configuration: string): Promise<boolean> {
     checkInput('deleteSchedule', resourceNameSchema, configuration, 'configuration');
     const backups = await deleteBackupSchedule(this.temporal, configuration);
     const drills = await deleteDrillSchedule(this.temporal, configuration);
-    return backups || drills;
+    const watch = await endStaleWatch(this.temporal, configuration);
+    return backups || drills || watch;
   }
 
   /** The note shows in the Temporal UI next to the paused schedule. */

@@ -44,7 +44,7 @@ export interface LoadDataRows {
   quotedTable: string;
   /** The dump's column list, `` (`a`, `b`) ``, or '' for every column in table order. */
   columns: string;
-  /** The rows as LOAD DATA reads them, each ending in a newline. */
+  /** The rows as LOAD DATA reads them, each ending in a newline: a view of `scratch` when one was given. */
   rows: Buffer;
   rowCount: number;
 }
@@ -53,12 +53,15 @@ export interface LoadDataRows {
  * The rows of one complete INSERT statement (`INSERT INTO … VALUES (…),(…);` and its newline;
  * mariadb-dump 10.11 and later put each row on a line of its own, mysqldump all on one), or
  * undefined when it holds something LOAD DATA would read differently.
+ *
+ * The rows are written into `scratch` when it is large enough (twice the statement: a raw tab
+ * becomes two bytes, everything else shrinks), so a caller that writes them out before the next
+ * statement allocates one buffer for all of them instead of one per statement.
  */
-export function insertToLoadDataRows(line: Buffer): LoadDataRows | undefined {
+export function insertToLoadDataRows(line: Buffer, scratch?: Buffer): LoadDataRows | undefined {
   const head = INSERT_HEAD.exec(line.subarray(0, 64 * 1024).toString('latin1'));
   if (!head) return undefined;
-  // Raw tabs become `\t` (two bytes for one); everything else shrinks, so twice the line is enough.
-  const out = Buffer.allocUnsafe(line.length * 2);
+  const out = scratch !== undefined && scratch.length >= line.length * 2 ? scratch : Buffer.allocUnsafe(line.length * 2);
   let written = 0;
   let rowCount = 0;
   let at = Buffer.byteLength(head[0], 'latin1');

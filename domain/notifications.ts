@@ -33,7 +33,7 @@ export interface SessionNotice {
   /** The session's (or the drill's) workflow id. */
   session: string;
   snapshotId?: string;
-  /** A failed session's failure, as its status shows it. */
+  /** A failed session's failure, as its status shows it; for `stale`, since when and for how long no backup succeeded. */
   error?: string;
   /** When the session ended. */
   at: string;
@@ -49,6 +49,8 @@ export function notificationBody(notice: SessionNotice, format: 'json' | 'slack'
       `:large_green_circle: dbkeep: backup of ${notice.configuration} (Target ${notice.target}) succeeded again, snapshot ${notice.snapshotId ?? '?'} (session ${notice.session})`,
     drillFailure: () =>
       `:red_circle: dbkeep: the restore drill of snapshot ${notice.snapshotId ?? '?'} of ${notice.configuration} failed: ${notice.error ?? 'no message'} (${notice.session})`,
+    stale: () =>
+      `:warning: dbkeep: backups of ${notice.configuration} (Target ${notice.target}) are stale: ${notice.error ?? 'no recent success'} (last snapshot ${notice.snapshotId ?? '?'})`,
   };
   return JSON.stringify({ text: texts[notice.event]() });
 }

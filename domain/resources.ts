@@ -293,6 +293,12 @@ const webhookSchema = z.strictObject({
 
 const notificationsSchema = z.strictObject({
   webhooks: z.array(webhookSchema).min(1).max(10),
+  /**
+   * How long after the last successful backup the webhooks that asked for `stale` are told, once
+   * (domain/stale-watch.ts). Default: 1.5 times the schedule's longest gap between slots, as the
+   * DbkeepBackupStale alert; a configuration without a schedule is watched only when it is set.
+   */
+  staleAfter: durationSchema.optional().refine((text) => text === undefined || (parseDurationMs(text) ?? 0) >= 1000, 'must be at least 1s'),
 });
 
 /** A five-field cron expression (domain/cron-expression.ts). */

@@ -85,6 +85,11 @@ export function notificationWorkflowId(configuration: string, snapshotId: string
   return `notify/${configuration}/${snapshotId}`;
 }
 
+/** The watch that tells a configuration's webhooks when its backups go stale: `stale-watch/<configuration>`. */
+export function staleWatchWorkflowId(configuration: string): string {
+  return `stale-watch/${configuration}`;
+}
+
 /** A restore drill of one snapshot: `verify/<configuration>/<snapshot-id>`. */
 export function drillWorkflowId(configuration: string, snapshotId: string): string {
   return `verify/${configuration}/${snapshotId}`;

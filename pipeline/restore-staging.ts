@@ -157,6 +157,8 @@ class SegmentWriter extends Writable {
   private pending: Buffer[] = [];
   private table: TableData = noTableData();
   private statement: OpenStatement | undefined;
+  /** Where a statement's rows are written before they go to their file (domain/load-data-rows.ts). */
+  private rowsScratch = Buffer.alloc(0);
 
   constructor(
     private readonly dir: string,
@@ -373,7 +375,8 @@ class SegmentWriter extends Writable {
 
   /** Adds a statement's rows to the table's load; false when LOAD DATA would read them differently. */
   private async load(statement: Buffer): Promise<boolean> {
-    const rows = insertToLoadDataRows(statement);
+    if (this.rowsScratch.length < statement.length * 2) this.rowsScratch = Buffer.allocUnsafe(statement.length * 2);
+    const rows = insertToLoadDataRows(statement, this.rowsScratch);
     const table = this.table;
     if (rows === undefined) return false;
     if (table.run && (table.run.quotedTable !== rows.quotedTable || table.run.columns !== rows.columns)) await this.endLoadRun();

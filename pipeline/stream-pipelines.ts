@@ -5,6 +5,7 @@ import type { ToolCommand } from '../domain/tool-commands';
 import type { Progress } from '../domain/progress';
 import type { Storage } from '../storage/storage';
 import { ByteMeter } from './byte-meter';
+import { prepareDumpCopy, removeDumpCopy, startDumpCopy, type PreparedCopy } from './dump-copy';
 import { runStages } from './stages';
 import { startTool, type RunningTool } from './tool-process';
 
@@ -79,7 +80,7 @@ function chainFilters(params: {
  * When the first filter is zstd it reads the producer's stdout directly: the uncompressed
  * stream (four to five times the stored one) then never passes through Node, which is what
  * bounded backup throughput. zstd -vv reports the exact byte count on exit, and progress reads
- * how much zstd has consumed from /proc.
+ * how much zstd has consumed from /proc. A `tap` then reads a copy (pipeline/dump-copy.ts).
  */
 export async function streamToolToRepository(params: {
   producer: ToolCommand;
@@ -89,18 +90,39 @@ export async function streamToolToRepository(params: {
   controller: AbortController;
   phase: string;
   reportProgress: ProgressReporter;
-  /** Shown every byte the producer writes (a dump's fingerprinter): the stream then passes through Node. */
+  /** Shown every byte the producer writes (a dump's fingerprinter), from a copy when zstd reads the stream directly. */
   tap?: (chunk: Buffer) => void;
 }): Promise<StreamedObject & { head: CapturedHead; producerStderrTail: string }> {
   const { signal } = params.controller;
-  const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
   const [first, ...rest] = params.filters;
+  const prepared = params.tap && first?.command === 'zstd' ? await prepareDumpCopy(signal) : undefined;
+  try {
+    return await streamThroughTools({ ...params, first, rest, prepared });
+  } finally {
+    if (prepared) await removeDumpCopy(prepared);
+  }
+}
+
+async function streamThroughTools(
+  params: Parameters<typeof streamToolToRepository>[0] & {
+    first: ToolCommand | undefined;
+    rest: ToolCommand[];
+    prepared: PreparedCopy | undefined;
+  },
+): Promise<StreamedObject & { head: CapturedHead; producerStderrTail: string }> {
+  const { signal } = params.controller;
+  const { first, rest, prepared } = params;
+  const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
+  const copy =
+    prepared && params.tap ? startDumpCopy(prepared, { source: producer.child.stdout!, observe: params.tap, signal }) : undefined;
+  const zstdInput = copy ? copy.output : producer.child.stdout!;
   const direct =
-    first?.command === 'zstd' && !params.tap
-      ? startTool(verboseZstd(first), { signal, stdin: producer.child.stdout!, stdout: 'pipe' })
+    first?.command === 'zstd' && (copy || !params.tap)
+      ? startTool(verboseZstd(first), { signal, stdin: zstdInput, stdout: 'pipe' })
       : undefined;
-  // zstd holds its own copy of the pipe; ours must close, or the producer's 'close' never comes.
-  if (direct) producer.child.stdout!.destroy();
+  // The next tool holds its own copy of each pipe; ours must close, or the writer's 'close' never comes.
+  if (copy) producer.child.stdout!.destroy();
+  if (direct) zstdInput.destroy();
   // Counts the uncompressed bytes when they pass through Node (no direct zstd).
   const raw = direct ? undefined : new ByteMeter({ sha256: false, ...(params.tap ? { observe: params.tap } : {}) });
   let producersDone: Promise<unknown> = producer.finished;
@@ -111,7 +133,7 @@ export async function streamToolToRepository(params: {
     ? chainFilters({ source: direct.child.stdout!, head, filters: rest, tail: stored, signal })
     : chainFilters({ source: producer.child.stdout!, head, filters: params.filters, tail: stored, signal });
   const headBytes = captureHead(head);
-  const tools = [...(direct ? [direct] : []), ...chain.tools];
+  const tools = [...(copy ? [copy.tee] : []), ...(direct ? [direct] : []), ...chain.tools];
   producersDone = Promise.all([producer.finished, ...tools.map((t) => t.finished)]);
   // Only the upload body awaits it; runStages reports the failure, so it must never go unhandled.
   producersDone.catch(() => undefined);
@@ -122,10 +144,12 @@ export async function streamToolToRepository(params: {
       producer.finished,
       ...tools.map((t) => t.finished),
       ...chain.streams,
+      ...(copy ? [copy.copied] : []),
       params.storage.putStream(params.key, stored, signal),
     ]);
   } finally {
     stopReporting();
+    await copy?.release();
   }
   const rawBytes = direct ? zstdInputBytes(direct.stderrTail()) : raw!.bytes;
   return {

@@ -11,6 +11,7 @@ import { beginSession, failureMessage, runStep, setPhase, type SessionIdentity }
 import { requireInputFields } from './input-guard';
 import { acquireBackupLock, releaseBackupLock } from './backup-lock';
 import { notifySessionOutcome } from './session-notification';
+import { armStaleWatch } from './stale-watch';
 import { runHooks } from './session-hooks';
 import { startDrillIfDue } from './restore-drill';
 
@@ -169,6 +170,13 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       throw err;
     });
     await notify('succeeded');
+    await armStaleWatch({
+      configuration,
+      repository: input.repository.name,
+      target: target.name,
+      snapshotId,
+      at: new Date().toISOString(),
+    });
     return result;
   } finally {
     await releaseBackupLock(lock);

@@ -7,4 +7,5 @@ export { pruneSession } from './prune-session';
 export { importDumpsWorkflow, listSnapshotsWorkflow, recoverableWindowWorkflow, repositoryStatusWorkflow } from './repository-queries';
 export { binlogArchive } from './binlog-archive';
 export { sessionNotification } from './session-notification';
+export { staleBackupWatch } from './stale-watch';
 export { restoreDrill, scheduledRestoreDrill } from './restore-drill';

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { notificationWorkflowId } from '../../domain/session-ids';
+import { notificationWorkflowId, staleWatchWorkflowId } from '../../domain/session-ids';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { allHistoriesJson, configurationDocument, rootQuery, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { startHttpReceiver, type HttpReceiver } from '../support/http-receiver';
@@ -53,6 +53,7 @@ beforeAll(async () => {
   receiver = await startHttpReceiver(() => (refusalsLeft-- > 0 ? 500 : 200));
   writeFileSync(path.join(stack.dir, 'json-webhook-url'), `${receiver.url}/json/${TOKEN}`);
   writeFileSync(path.join(stack.dir, 'slack-webhook-url'), `${receiver.url}/slack/${TOKEN}`);
+  writeFileSync(path.join(stack.dir, 'stale-webhook-url'), `${receiver.url}/stale/${TOKEN}`);
 });
 
 afterAll(async () => {
@@ -110,4 +111,56 @@ it('tells the first success after a failure as a recovery, to the webhooks that 
   expect(accepted('json').map((r) => r.body.event)).toEqual(['failure', 'recovery']);
   expect(accepted('slack').map((r) => r.body.text)).toHaveLength(1);
   expect((await allHistoriesJson(stack)).json).not.toContain(TOKEN);
+});
+
+it('tells a configuration whose backups went stale once, counts again from the next success, and stops when it is deleted', async () => {
+  const watched = 'watched';
+  const watchedResources = stack.resources(
+    stack.targetDocument('source', source),
+    configurationDocument(watched, {
+      target: 'source',
+      databases: ['shop'],
+      notifications: { staleAfter: '4s', webhooks: [{ url: { file: path.join(stack.dir, 'stale-webhook-url') }, events: ['stale'] }] },
+    }),
+  );
+  const backup = async () => {
+    const result = await (await stack.client.backupNow(resolveBackupConfiguration(watchedResources, watched))).result();
+    if (result.outcome !== 'succeeded') throw new Error('the session was skipped');
+    return { snapshotId: result.snapshotId, endedMs: Date.now() };
+  };
+  const watch = stack.client.temporal.workflow.getHandle(staleWatchWorkflowId(watched));
+  /** Notifications the watch started: one per stale spell. */
+  const toldByWatch = async () => {
+    const history = await watch.fetchHistory();
+    return (history.events ?? []).filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes).length;
+  };
+
+  const first = await backup();
+  const [stale] = await pollUntil(
+    async () => accepted('stale'),
+    (found) => found.length === 1,
+    { what: 'the stale notice', timeoutMs: 60_000 },
+  );
+  expect(stale!.body).toMatchObject({
+    event: 'stale',
+    configuration: watched,
+    snapshotId: first.snapshotId,
+    session: staleWatchWorkflowId(watched),
+  });
+  expect(stale!.body.error).toMatch(/^no successful backup since .*, for more than 4 s$/);
+  expect(stale!.at).toBeGreaterThanOrEqual(first.endedMs + 2_000);
+  // Told once: the watch now waits for a success, with no timer left to tell again.
+  expect(await toldByWatch()).toBe(1);
+
+  const second = await backup();
+  const [again] = await pollUntil(
+    async () => accepted('stale').slice(1),
+    (found) => found.length === 1,
+    { what: 'the stale notice after the second backup', timeoutMs: 60_000 },
+  );
+  expect(again!.body).toMatchObject({ event: 'stale', snapshotId: second.snapshotId });
+  expect(again!.at).toBeGreaterThanOrEqual(second.endedMs + 2_000);
+
+  expect(await stack.client.deleteSchedule(watched)).toBe(true);
+  expect((await watch.describe()).status.name).toBe('TERMINATED');
 });

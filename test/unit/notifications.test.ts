@@ -45,14 +45,14 @@ describe('notifications', () => {
     expect([408, 429, 500, 502, 503].some(isRejectedForGood)).toBe(false);
   });
 
-  it('takes webhooks as secret references, with json and both events by default, and names a wrong field', () => {
+  it('takes webhooks as secret references, with json and every event by default, and names a wrong field', () => {
     const spec = backupConfigurationSpecSchema.parse({
       target: 't',
       repository: 'r',
       notifications: { webhooks: [{ url: { env: 'HOOK' } }] },
     });
     expect(spec.notifications).toEqual({
-      webhooks: [{ url: { env: 'HOOK' }, format: 'json', events: ['failure', 'recovery', 'drillFailure'] }],
+      webhooks: [{ url: { env: 'HOOK' }, format: 'json', events: ['failure', 'recovery', 'drillFailure', 'stale'] }],
     });
     const literal = backupConfigurationSpecSchema.safeParse({
       target: 't',
