@@ -157,7 +157,12 @@ class SegmentWriter extends Writable {
   private pending: Buffer[] = [];
   private table: TableData = noTableData();
   private statement: OpenStatement | undefined;
-  /** Where a statement's rows are written before they go to their file (domain/load-data-rows.ts). */
+  /**
+   * Where a statement's pieces are joined, and its rows written before they go to their file
+   * (domain/load-data-rows.ts): reused, since a megabyte allocated per statement kept the
+   * worker's garbage collector busy. What is kept beyond the statement is copied out.
+   */
+  private statementScratch = Buffer.alloc(0);
   private rowsScratch = Buffer.alloc(0);
 
   constructor(
@@ -264,9 +269,7 @@ class SegmentWriter extends Writable {
 
   private async endStatement(statement: OpenStatement): Promise<void> {
     this.statement = undefined;
-    if (statement.loadable) {
-      await this.takeStatement(statement.pieces.length === 1 ? statement.pieces[0]! : Buffer.concat(statement.pieces, statement.bytes));
-    }
+    if (statement.loadable) await this.takeStatement(statement.pieces.length === 1 ? statement.pieces[0]! : this.joined(statement));
     await this.rotateSqlPartWhenFull();
   }
 
@@ -356,10 +359,19 @@ class SegmentWriter extends Writable {
     }
   }
 
+  /** The statement's pieces in one buffer, valid until the next statement. */
+  private joined(statement: OpenStatement): Buffer {
+    if (this.statementScratch.length < statement.bytes) this.statementScratch = Buffer.allocUnsafe(statement.bytes * 2);
+    let at = 0;
+    for (const piece of statement.pieces) at += piece.copy(this.statementScratch, at);
+    return this.statementScratch.subarray(0, at);
+  }
+
+  /** `statement` may be a view of the scratch buffer: whatever keeps it is given a copy. */
   private async takeStatement(statement: Buffer): Promise<void> {
     const table = this.table;
     if (table.run === undefined) {
-      table.held.push(statement);
+      table.held.push(Buffer.from(statement));
       table.heldBytes += statement.length;
       if (table.heldBytes < LOAD_DATA_MIN_BYTES) return;
       const held = table.held;
@@ -370,7 +382,7 @@ class SegmentWriter extends Writable {
       }
       return;
     }
-    if (!(await this.load(statement))) await this.giveUpLoading([statement]);
+    if (!(await this.load(statement))) await this.giveUpLoading([Buffer.from(statement)]);
   }
 
   /** Adds a statement's rows to the table's load; false when LOAD DATA would read them differently. */

@@ -115,14 +115,13 @@ async function streamThroughTools(
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
   const copy =
     prepared && params.tap ? startDumpCopy(prepared, { source: producer.child.stdout!, observe: params.tap, signal }) : undefined;
-  const zstdInput = copy ? copy.output : producer.child.stdout!;
+  // zstd reads the producer's stdout, or with a copy the FIFO tee writes, by name.
   const direct =
     first?.command === 'zstd' && (copy || !params.tap)
-      ? startTool(verboseZstd(first), { signal, stdin: zstdInput, stdout: 'pipe' })
+      ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: copy ? 'ignore' : producer.child.stdout!, stdout: 'pipe' })
       : undefined;
-  // The next tool holds its own copy of each pipe; ours must close, or the writer's 'close' never comes.
-  if (copy) producer.child.stdout!.destroy();
-  if (direct) zstdInput.destroy();
+  // The next tool holds its own copy of the pipe; ours must close, or the producer's 'close' never comes.
+  if (direct || copy) producer.child.stdout!.destroy();
   // Counts the uncompressed bytes when they pass through Node (no direct zstd).
   const raw = direct ? undefined : new ByteMeter({ sha256: false, ...(params.tap ? { observe: params.tap } : {}) });
   let producersDone: Promise<unknown> = producer.finished;
@@ -149,7 +148,6 @@ async function streamThroughTools(
     ]);
   } finally {
     stopReporting();
-    await copy?.release();
   }
   const rawBytes = direct ? zstdInputBytes(direct.stderrTail()) : raw!.bytes;
   return {
@@ -205,9 +203,9 @@ export async function decodeCapturedHead(head: CapturedHead): Promise<string> {
   return Buffer.concat(out).toString('utf8');
 }
 
-/** The same zstd invocation, made to report its totals on stderr. */
-function verboseZstd(command: ToolCommand): ToolCommand {
-  return { command: command.command, args: [...command.args.filter((arg) => arg !== '-q'), '-vv'] };
+/** The same zstd invocation, made to report its totals on stderr, reading `input` by name when given (else stdin). */
+function verboseZstd(command: ToolCommand, input?: string): ToolCommand {
+  return { command: command.command, args: [...command.args.filter((arg) => arg !== '-q'), '-vv', ...(input ? ['--', input] : [])] };
 }
 
 /** `(1082734735 B => 285183946 B, ...)`: zstd's summary line when compressing with -vv. */
