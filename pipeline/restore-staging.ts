@@ -327,10 +327,14 @@ class SegmentWriter extends Writable {
     else await rm(current.sql.file, { force: true });
   }
 
-  /** After a full part's last statement, the next statements go into a new part, so this one can be applied. */
+  /**
+   * After a full part's last statement, the next statements of a table segment go into a new
+   * part, so this one can be applied. Serial segments stay whole: their session state is theirs
+   * (and in a dump without section comments the whole dump is one, whose "header" never ends).
+   */
   private async rotateSqlPartWhenFull(): Promise<void> {
     const current = this.current!;
-    if (current.sql.bytes < PART_BYTES) return;
+    if (current.kind !== 'table' || current.sql.bytes < PART_BYTES) return;
     await this.endSqlPart();
     current.sql = await this.openSqlPart(current.kind);
   }

@@ -149,6 +149,49 @@ describe('stageDumpSegments', () => {
     expect(rest).toContain(insert('bin', 19_000, 1000, hex));
   });
 
+  it('hands a big table over in parts cut after a statement, each starting with the preamble, and keeps a dump without sections whole', async () => {
+    const storage = new FilesystemStorage(path.join(dir, 'repo-parts'));
+    // 40 statements of about 1 MiB: more than PART_BYTES (32 MiB), so two parts.
+    const statement = (i: number) => `INSERT INTO \`big\` VALUES (${i},'${'x'.repeat(1024 * 1024)}');\n`;
+    const rows = Array.from({ length: 40 }, (_, i) => statement(i)).join('');
+    const withSections = `${HEADER}\n--\n-- Current Database: \`shop\`\n--\n\nUSE \`shop\`;\n--\n-- Table structure for table \`big\`\n--\n\nCREATE TABLE \`big\` (id int, h longtext);\n${rows}`;
+    const withoutSections = `${HEADER}USE \`shop\`;\nCREATE TABLE \`big\` (id int, h longtext);\n${rows}`;
+    const stage = async (dump: string, key: string) => {
+      await storage.putStream(
+        key,
+        Readable.from([execFileSync('zstd', ['-1', '-c', '-q'], { input: dump, maxBuffer: 1 << 27 })]),
+        new AbortController().signal,
+      );
+      const staging = path.join(dir, key.replace(/\//g, '-'));
+      execFileSync('mkdir', [staging]);
+      const segments: StagedSegmentFile[] = [];
+      await stageDumpSegments({
+        storage,
+        key,
+        filters: restoreFilters({ algorithm: 'zstd' }),
+        dir: staging,
+        groupBytes: 256 * 1024,
+        onSegment: (segment) => segments.push(segment),
+        loadData: false,
+        controller: new AbortController(),
+        progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
+      });
+      return Promise.all(segments.map(async (segment) => (await partsOf(segment)).map((part) => readFileSync(part.file, 'utf8'))));
+    };
+
+    const [header, table] = await stage(withSections, 'shop/3/dump.sql.zst');
+    expect(header).toHaveLength(1);
+    expect(table!.map((text) => text.length > 32 * 1024 * 1024)).toEqual([true, false]);
+    const preamble = `${HEADER}USE \`shop\`;\n`;
+    expect(table!.every((text) => text.startsWith(preamble))).toBe(true);
+    expect(table!.map((text) => text.slice(preamble.length)).join('')).toBe(withSections.slice(withSections.indexOf('-- Table structure')));
+    expect(table![1]!.slice(preamble.length)).toMatch(/^INSERT INTO `big` VALUES \(\d+,/);
+
+    const whole = await stage(withoutSections, 'shop/4/dump.sql.zst');
+    expect(whole.map((parts) => parts.length)).toEqual([1]);
+    expect(whole[0]![0]).toBe(withoutSections);
+  });
+
   it('groups a small dump finely and a large one in at most 16 MiB', () => {
     expect(tableGroupBytes(3_000_000, 3)).toBe(256 * 1024);
     expect(tableGroupBytes(1024 ** 3, 2)).toBe(16 * 1024 * 1024);
