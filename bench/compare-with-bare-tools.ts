@@ -314,7 +314,7 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
   'restore-dbkeep-parallel': {
     group: 'restore',
     label: 'dbkeep restore session ← MinIO, parallel: N',
-    command: 'client.restore({ parallel: N, … }): staged, then N × (zstd -d < segment | mariadb) at once',
+    command: 'client.restore({ parallel: N, … }): staged in parts, each applied once written, by N sessions; big tables by LOAD DATA',
   },
   'restore-myloader': {
     group: 'restore',
