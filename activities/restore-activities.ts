@@ -198,6 +198,28 @@ function restoreClient(input: RestoreInput, files: RestoreSecretFiles) {
   });
 }
 
+/**
+ * The staging's view of a parallel restore's progress: it reports what it read, while
+ * `bytesWritten` counts what the sessions applied (applySegmentFile), not what was staged.
+ */
+function readingOnly(progress: Progress): Progress {
+  return {
+    get phase() {
+      return progress.phase;
+    },
+    set phase(phase: string) {
+      progress.phase = phase;
+    },
+    get bytesRead() {
+      return progress.bytesRead;
+    },
+    set bytesRead(bytes: number) {
+      progress.bytesRead = bytes;
+    },
+    bytesWritten: 0,
+  };
+}
+
 const quoteIdentifier = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 const dataKey = (manifest: Manifest) => snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file);
@@ -411,7 +433,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
           scheduler.add(segment);
         },
         controller,
-        progress,
+        progress: readingOnly(progress),
       }).finally(() => scheduler.close());
       // Both watched: the first failure, of the reading or of a segment, stops the other.
       await runStages(controller, [staged, scheduler.finished]);

@@ -4,7 +4,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { findFreePort } from './free-port';
+import { findFreePort, findFreePorts } from './free-port';
 import { startManagedProcess, type ManagedProcess } from '../pipeline/managed-process';
 import { kinePath, kubeApiserverPath } from './tool-paths';
 
@@ -58,6 +58,39 @@ interface Pki {
   serviceAccountPrivateKey: string;
 }
 
+/** How often a server whose port another process took between the search and the bind is started again, on new ports. */
+const PORT_CLASH_ATTEMPTS = 3;
+
+/**
+ * kine on two free ports, started again on new ones when another process bound one of them
+ * first (test files start servers side by side, and a free port is only free until bound).
+ */
+async function startKine(options: KubeApiServerOptions): Promise<{ kine: ManagedProcess; kinePort: number }> {
+  for (let attempt = 1; ; attempt++) {
+    // Found together, so they differ: found one after another, a port just let go can come back.
+    const [kinePort, kineMetricsPort] = (await findFreePorts(2)) as [number, number];
+    const kine = startManagedProcess({
+      command: kinePath(),
+      // No --endpoint: kine then keeps its SQLite file, with its own tuned pragmas, in ./db.
+      args: ['--listen-address', `127.0.0.1:${kinePort}`, '--metrics-bind-address', `127.0.0.1:${kineMetricsPort}`],
+      cwd: join(options.dir, 'kine'),
+      logFile: join(options.dir, 'kine.log'),
+      detached: options.detached,
+    });
+    try {
+      // kine serves metrics only once its etcd endpoint listens and the database is open.
+      await kine.waitUntil(() => isOk(`http://127.0.0.1:${kineMetricsPort}/metrics`), {
+        timeoutMs: KINE_READY_TIMEOUT_MS,
+        what: `kine on 127.0.0.1:${kinePort}`,
+      });
+      return { kine, kinePort };
+    } catch (error) {
+      kine.kill();
+      if (attempt >= PORT_CLASH_ATTEMPTS || !/address already in use/i.test(String(error))) throw error;
+    }
+  }
+}
+
 /**
  * Starts kine on SQLite and the real kube-apiserver on loopback, with throwaway certificates and
  * RBAC on. Only the API server runs: no scheduler, no controller-manager, no kubelet, so objects
@@ -71,41 +104,37 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
   mkdirSync(kineDir, { recursive: true });
   const pki = await ensurePki(pkiDir);
 
-  const kinePort = await findFreePort();
-  const kineMetricsPort = await findFreePort();
-  const kine = startManagedProcess({
-    command: kinePath(),
-    // No --endpoint: kine then keeps its SQLite file, with its own tuned pragmas, in ./db.
-    args: ['--listen-address', `127.0.0.1:${kinePort}`, '--metrics-bind-address', `127.0.0.1:${kineMetricsPort}`],
-    cwd: kineDir,
-    logFile: join(options.dir, 'kine.log'),
-    detached: options.detached,
-  });
+  const { kine, kinePort } = await startKine(options);
   let apiserver: ManagedProcess | undefined;
   try {
-    // kine serves metrics only once its etcd endpoint listens and the database is open.
-    await kine.waitUntil(() => isOk(`http://127.0.0.1:${kineMetricsPort}/metrics`), {
-      timeoutMs: KINE_READY_TIMEOUT_MS,
-      what: `kine on 127.0.0.1:${kinePort}`,
-    });
-
-    const port = await findFreePort();
-    const server = `https://127.0.0.1:${port}`;
-    apiserver = startManagedProcess({
-      command: kubeApiserverPath(),
-      args: kubeApiserverArgs({ port, kinePort, pki, certDir: join(options.dir, 'apiserver') }),
-      logFile: join(options.dir, 'kube-apiserver.log'),
-      detached: options.detached,
-    });
     const tls = {
       ca: readFileSync(pki.caCertificate),
       cert: readFileSync(pki.adminCertificate),
       key: readFileSync(pki.adminKey),
     };
-    await apiserver.waitUntil(() => isReady(`${server}/readyz`, tls), {
-      timeoutMs: READY_TIMEOUT_MS,
-      what: `kube-apiserver on ${server}`,
-    });
+    let server = '';
+    // Started again on a new port when another process bound it first, as kine is (startKine).
+    for (let attempt = 1; ; attempt++) {
+      const port = await findFreePort();
+      server = `https://127.0.0.1:${port}`;
+      apiserver = startManagedProcess({
+        command: kubeApiserverPath(),
+        args: kubeApiserverArgs({ port, kinePort, pki, certDir: join(options.dir, 'apiserver') }),
+        logFile: join(options.dir, 'kube-apiserver.log'),
+        detached: options.detached,
+      });
+      try {
+        const readyAt = server;
+        await apiserver.waitUntil(() => isReady(`${readyAt}/readyz`, tls), {
+          timeoutMs: READY_TIMEOUT_MS,
+          what: `kube-apiserver on ${server}`,
+        });
+        break;
+      } catch (error) {
+        apiserver.kill();
+        if (attempt >= PORT_CLASH_ATTEMPTS || !/address already in use/i.test(String(error))) throw error;
+      }
+    }
 
     const kubeconfigPath = join(options.dir, 'admin.kubeconfig');
     writeFileSync(kubeconfigPath, adminKubeconfig(server, tls), { mode: 0o600 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent } from 'node:https';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { findFreePort } from './free-port';
+import { findFreePorts } from './free-port';
 import { startManagedProcess } from '../pipeline/managed-process';
 import { minioPath } from './tool-paths';
 
@@ -42,8 +42,10 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
   const certsDir = options.certsDir ?? join(options.dir, 'certs');
   mkdirSync(dataDir, { recursive: true });
   mkdirSync(certsDir, { recursive: true });
-  const port = options.port ?? (await findFreePort());
-  const consolePort = options.consolePort ?? (await findFreePort());
+  // Found together, so they differ: found one after another, a port just let go can come back.
+  const [freePort, freeConsolePort] = (await findFreePorts(2)) as [number, number];
+  const port = options.port ?? freePort;
+  const consolePort = options.consolePort ?? (freeConsolePort === port ? freePort : freeConsolePort);
   const certificate = join(certsDir, 'public.crt');
   const ca = existsSync(certificate) ? readFileSync(certificate) : undefined;
   const endpoint = `${ca === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
