@@ -62,11 +62,37 @@ interface Pki {
 const PORT_CLASH_ATTEMPTS = 3;
 
 /**
- * kine on two free ports, started again on new ones when another process bound one of them
+ * Starts a server on free ports, and again on new ones when another process bound one of them
  * first (test files start servers side by side, and a free port is only free until bound).
+ * `start` kills what it started when it fails.
  */
-async function startKine(options: KubeApiServerOptions): Promise<{ kine: ManagedProcess; kinePort: number }> {
+async function startOnFreePorts<T>(start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= PORT_CLASH_ATTEMPTS || !/address already in use/i.test(String(error))) throw error;
+    }
+  }
+}
+
+/** A managed process, waited on until `ready`; killed when it is not. */
+async function startReady(
+  child: ManagedProcess,
+  ready: () => Promise<boolean>,
+  options: { timeoutMs: number; what: string },
+): Promise<ManagedProcess> {
+  try {
+    await child.waitUntil(ready, options);
+    return child;
+  } catch (error) {
+    child.kill();
+    throw error;
+  }
+}
+
+async function startKine(options: KubeApiServerOptions): Promise<{ kine: ManagedProcess; kinePort: number }> {
+  return startOnFreePorts(async () => {
     // Found together, so they differ: found one after another, a port just let go can come back.
     const [kinePort, kineMetricsPort] = (await findFreePorts(2)) as [number, number];
     const kine = startManagedProcess({
@@ -77,18 +103,13 @@ async function startKine(options: KubeApiServerOptions): Promise<{ kine: Managed
       logFile: join(options.dir, 'kine.log'),
       detached: options.detached,
     });
-    try {
-      // kine serves metrics only once its etcd endpoint listens and the database is open.
-      await kine.waitUntil(() => isOk(`http://127.0.0.1:${kineMetricsPort}/metrics`), {
-        timeoutMs: KINE_READY_TIMEOUT_MS,
-        what: `kine on 127.0.0.1:${kinePort}`,
-      });
-      return { kine, kinePort };
-    } catch (error) {
-      kine.kill();
-      if (attempt >= PORT_CLASH_ATTEMPTS || !/address already in use/i.test(String(error))) throw error;
-    }
-  }
+    // kine serves metrics only once its etcd endpoint listens and the database is open.
+    await startReady(kine, () => isOk(`http://127.0.0.1:${kineMetricsPort}/metrics`), {
+      timeoutMs: KINE_READY_TIMEOUT_MS,
+      what: `kine on 127.0.0.1:${kinePort}`,
+    });
+    return { kine, kinePort };
+  });
 }
 
 /**
@@ -112,46 +133,37 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
       cert: readFileSync(pki.adminCertificate),
       key: readFileSync(pki.adminKey),
     };
-    let server = '';
-    // Started again on a new port when another process bound it first, as kine is (startKine).
-    for (let attempt = 1; ; attempt++) {
+    const started = await startOnFreePorts(async () => {
       const port = await findFreePort();
-      server = `https://127.0.0.1:${port}`;
-      apiserver = startManagedProcess({
+      const url = `https://127.0.0.1:${port}`;
+      const child = startManagedProcess({
         command: kubeApiserverPath(),
         args: kubeApiserverArgs({ port, kinePort, pki, certDir: join(options.dir, 'apiserver') }),
         logFile: join(options.dir, 'kube-apiserver.log'),
         detached: options.detached,
       });
-      try {
-        const readyAt = server;
-        await apiserver.waitUntil(() => isReady(`${readyAt}/readyz`, tls), {
-          timeoutMs: READY_TIMEOUT_MS,
-          what: `kube-apiserver on ${server}`,
-        });
-        break;
-      } catch (error) {
-        apiserver.kill();
-        if (attempt >= PORT_CLASH_ATTEMPTS || !/address already in use/i.test(String(error))) throw error;
-      }
-    }
+      apiserver = child;
+      await startReady(child, () => isReady(`${url}/readyz`, tls), { timeoutMs: READY_TIMEOUT_MS, what: `kube-apiserver on ${url}` });
+      return { child, server: url };
+    });
+    const { server } = started;
 
     const kubeconfigPath = join(options.dir, 'admin.kubeconfig');
     writeFileSync(kubeconfigPath, adminKubeconfig(server, tls), { mode: 0o600 });
-    const started = apiserver;
+    const running = started.child;
     return {
       server,
       kubeconfigPath,
       caFile: pki.caCertificate,
-      apiserverPid: started.pid,
+      apiserverPid: running.pid,
       kinePid: kine.pid,
-      logFiles: { apiserver: started.logFile, kine: kine.logFile },
+      logFiles: { apiserver: running.logFile, kine: kine.logFile },
       async stop() {
-        await started.stop();
+        await running.stop();
         await kine.stop();
       },
       kill() {
-        started.kill();
+        running.kill();
         kine.kill();
       },
     };

@@ -43,9 +43,9 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
   mkdirSync(dataDir, { recursive: true });
   mkdirSync(certsDir, { recursive: true });
   // Found together, so they differ: found one after another, a port just let go can come back.
-  const [freePort, freeConsolePort] = (await findFreePorts(2)) as [number, number];
-  const port = options.port ?? freePort;
-  const consolePort = options.consolePort ?? (freeConsolePort === port ? freePort : freeConsolePort);
+  const free = await findFreePorts(2);
+  const port = options.port ?? free[0]!;
+  const consolePort = options.consolePort ?? free.find((candidate) => candidate !== port)!;
   const certificate = join(certsDir, 'public.crt');
   const ca = existsSync(certificate) ? readFileSync(certificate) : undefined;
   const endpoint = `${ca === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;

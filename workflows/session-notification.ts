@@ -53,11 +53,7 @@ export async function notifySessionOutcome(params: {
         ...(params.error === undefined ? {} : { error: params.error }),
         at: new Date().toISOString(),
       };
-      await startChild(sessionNotification, {
-        workflowId: notificationWorkflowId(params.configuration.name, params.snapshotId),
-        args: [{ webhooks, notice }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-      });
+      await startNoticeDelivery(notificationWorkflowId(params.configuration.name, params.snapshotId), { webhooks, notice }, 'the session');
     });
   } catch (err) {
     log.warn('could not start the notification of the session', { error: failureMessage(err) });
@@ -101,15 +97,23 @@ export async function notifyDrillFailure(params: {
     session: workflowInfo().workflowId,
     at: new Date().toISOString(),
   };
+  await startNoticeDelivery(
+    `${notificationWorkflowId(notice.configuration, notice.snapshotId ?? workflowInfo().workflowId)}/drill`,
+    { webhooks, notice },
+    'the failed drill',
+  );
+}
+
+/**
+ * Starts the delivery of one notice as a workflow of its own, left running: whoever tells does
+ * not wait for the receivers. Failing to start it is logged, never thrown.
+ */
+export async function startNoticeDelivery(workflowId: string, input: SessionNotificationInput, what: string): Promise<void> {
   try {
     await CancellationScope.nonCancellable(() =>
-      startChild(sessionNotification, {
-        workflowId: `${notificationWorkflowId(notice.configuration, notice.snapshotId ?? workflowInfo().workflowId)}/drill`,
-        args: [{ webhooks, notice }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-      }),
+      startChild(sessionNotification, { workflowId, args: [input], parentClosePolicy: ParentClosePolicy.ABANDON }),
     );
   } catch (err) {
-    log.warn('could not start the notification of the failed drill', { error: failureMessage(err) });
+    log.warn(`could not start the notification of ${what}`, { error: failureMessage(err) });
   }
 }

@@ -14,7 +14,7 @@ import type { SessionNotice } from '../domain/notifications';
 import type { BackupConfigurationSpec, Named } from '../domain/resources';
 import { notificationWorkflowId, staleWatchWorkflowId } from '../domain/session-ids';
 import { staleAfterSeconds, staleDescription } from '../domain/stale-watch';
-import { sessionNotification, type Webhooks } from './session-notification';
+import { startNoticeDelivery, type Webhooks } from './session-notification';
 import { failureMessage } from './session-status';
 
 /** What the watch knows: whom to tell, after how long, and the last success it heard of. */
@@ -72,15 +72,11 @@ async function tellStale(watch: StaleWatchInput): Promise<void> {
     error: staleDescription(watch.lastSuccess.at, watch.staleAfterSeconds),
     at: new Date().toISOString(),
   };
-  try {
-    await startChild(sessionNotification, {
-      workflowId: `${notificationWorkflowId(watch.configuration, watch.lastSuccess.snapshotId)}/stale`,
-      args: [{ webhooks: watch.webhooks, notice }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-    });
-  } catch (err) {
-    log.warn('could not start the notification of stale backups', { error: failureMessage(err) });
-  }
+  await startNoticeDelivery(
+    `${notificationWorkflowId(watch.configuration, watch.lastSuccess.snapshotId)}/stale`,
+    { webhooks: watch.webhooks, notice },
+    'stale backups',
+  );
 }
 
 const STALE_WATCH_PATCH = 'stale-watch';
