@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createConnection, type ConnectionOptions } from 'mysql2/promise';
 import { findFreePort } from './free-port';
+import { startOnFreePorts } from './start-on-free-ports';
 import { startManagedProcess, type ManagedProcess } from '../pipeline/managed-process';
 import { hostMariaDbSetup, rootMariaDbSetup } from './mariadb-server';
 import { mysqlSetup } from './mysql-server';
@@ -135,7 +136,6 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
     throw new Error(`${setup.name} socket path ${socket} is longer than ${MAX_SOCKET_PATH} characters: pass a shorter dir`);
   }
   mkdirSync(dir, { recursive: true });
-  const port = options.port ?? (await findFreePort());
   const logFile = join(dir, `${setup.serverName}.log`);
   const runAsRoot = process.getuid?.() === 0;
   // Both servers refuse to run as the OS root user unless told to, and --user is only valid as root.
@@ -149,7 +149,7 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
 
   if (!options.existingDatadir) await initializeWithOneRetry(setup, datadir, ownArgs);
 
-  const serverArgs = [
+  const serverArgs = (port: number) => [
     options.defaultsFile ? `--defaults-file=${options.defaultsFile}` : '--no-defaults',
     `--datadir=${datadir}`,
     `--socket=${socket}`,
@@ -165,28 +165,35 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
     ...(options.tls ? tlsServerArgs(options.tls) : []),
     ...(options.extraArgs ?? []),
   ];
-  const startServer = () => startManagedProcess({ command: setup.serverCommand, args: serverArgs, logFile });
-  const tcpAsRoot: ConnectionOptions = {
+  const tcpAsRoot = (port: number): ConnectionOptions => ({
     host: '127.0.0.1',
     port,
     user: 'root',
     password: options.rootPassword,
     // The stack only waits for the server here; the tests check verification themselves.
     ...(options.tls ? { ssl: { rejectUnauthorized: false } } : {}),
-  };
+  });
 
-  let server = startServer();
-  try {
-    if (!options.existingDatadir) {
-      // A new datadir's root has no password and is reachable over the socket only, until secureRoot runs.
-      await waitForConnection(server, { socketPath: socket, user: 'root' }, `${setup.name} on ${socket}`);
-      await runAsSocketRoot(socket, setup.secureRootStatements, options.rootPassword);
+  const started = await startOnFreePorts(async () => {
+    const port = options.port ?? (await findFreePort());
+    const child = startManagedProcess({ command: setup.serverCommand, args: serverArgs(port), logFile });
+    try {
+      // A server that finds its port taken stops before it opens its socket, so root is not yet secured when it is started again.
+      if (!options.existingDatadir) {
+        // A new datadir's root has no password and is reachable over the socket only, until secureRoot runs.
+        await waitForConnection(child, { socketPath: socket, user: 'root' }, `${setup.name} on ${socket}`);
+        await runAsSocketRoot(socket, setup.secureRootStatements, options.rootPassword);
+      }
+      await waitForConnection(child, tcpAsRoot(port), `${setup.name} on 127.0.0.1:${port} as root`);
+    } catch (error) {
+      child.kill();
+      throw error;
     }
-    await waitForConnection(server, tcpAsRoot, `${setup.name} on 127.0.0.1:${port} as root`);
-  } catch (error) {
-    server.kill();
-    throw error;
-  }
+    return { child, port };
+  });
+  const { port } = started;
+  let server = started.child;
+  const startServer = () => startManagedProcess({ command: setup.serverCommand, args: serverArgs(port), logFile });
 
   return {
     host: '127.0.0.1',
@@ -208,7 +215,7 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
     async restart() {
       await server.stop('SIGTERM', SHUTDOWN_TIMEOUT_MS);
       server = startServer();
-      await waitForConnection(server, tcpAsRoot, `${setup.name} on 127.0.0.1:${port} after restart`);
+      await waitForConnection(server, tcpAsRoot(port), `${setup.name} on 127.0.0.1:${port} after restart`);
     },
   };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
-import { findFreePort } from './free-port';
+import { findFreePorts } from './free-port';
 import { startMariaDbInstance, type MariaDbInstance } from './mariadb-instance';
 
 /** Debian's galera-4 package (a dependency of mariadb-server). */
@@ -63,7 +63,7 @@ export async function startGaleraCluster(options: GaleraClusterOptions): Promise
   const createdDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'dbkeep-galera-'));
   const name = `dbkeep-${Math.random().toString(36).slice(2, 8)}`;
-  const ports = await distinctFreePorts(size * 4);
+  const ports = await findFreePorts(size * 4);
   const plan = Array.from({ length: size }, (_, index) => ({
     index,
     clientPort: ports[index * 4]!,
@@ -211,11 +211,4 @@ function nodeOptionFile(node: {
       : {}),
   };
   return ['[mysqld]', ...Object.entries(mysqld).map(([key, value]) => `${key} = ${value}`), ''].join('\n');
-}
-
-/** `count` free ports, no two alike (findFreePort may hand out a port it just gave). */
-async function distinctFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await findFreePort());
-  return [...ports];
 }

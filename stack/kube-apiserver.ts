@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { findFreePort, findFreePorts } from './free-port';
 import { startManagedProcess, type ManagedProcess } from '../pipeline/managed-process';
+import { startOnFreePorts, startReady } from './start-on-free-ports';
 import { kinePath, kubeApiserverPath } from './tool-paths';
 
 export interface KubeApiServerOptions {
@@ -56,39 +57,6 @@ interface Pki {
   adminKey: string;
   serviceAccountPublicKey: string;
   serviceAccountPrivateKey: string;
-}
-
-/** How often a server whose port another process took between the search and the bind is started again, on new ports. */
-const PORT_CLASH_ATTEMPTS = 3;
-
-/**
- * Starts a server on free ports, and again on new ones when another process bound one of them
- * first (test files start servers side by side, and a free port is only free until bound).
- * `start` kills what it started when it fails.
- */
-async function startOnFreePorts<T>(start: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await start();
-    } catch (error) {
-      if (attempt >= PORT_CLASH_ATTEMPTS || !/address already in use/i.test(String(error))) throw error;
-    }
-  }
-}
-
-/** A managed process, waited on until `ready`; killed when it is not. */
-async function startReady(
-  child: ManagedProcess,
-  ready: () => Promise<boolean>,
-  options: { timeoutMs: number; what: string },
-): Promise<ManagedProcess> {
-  try {
-    await child.waitUntil(ready, options);
-    return child;
-  } catch (error) {
-    child.kill();
-    throw error;
-  }
 }
 
 async function startKine(options: KubeApiServerOptions): Promise<{ kine: ManagedProcess; kinePort: number }> {

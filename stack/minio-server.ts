@@ -7,6 +7,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { findFreePorts } from './free-port';
 import { startManagedProcess } from '../pipeline/managed-process';
+import { startOnFreePorts, startReady } from './start-on-free-ports';
 import { minioPath } from './tool-paths';
 
 export interface MinioOptions {
@@ -42,44 +43,41 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
   const certsDir = options.certsDir ?? join(options.dir, 'certs');
   mkdirSync(dataDir, { recursive: true });
   mkdirSync(certsDir, { recursive: true });
-  // Found together, so they differ: found one after another, a port just let go can come back.
-  const free = await findFreePorts(2);
-  const port = options.port ?? free[0]!;
-  const consolePort = options.consolePort ?? free.find((candidate) => candidate !== port)!;
   const certificate = join(certsDir, 'public.crt');
   const ca = existsSync(certificate) ? readFileSync(certificate) : undefined;
-  const endpoint = `${ca === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
-
-  const server = startManagedProcess({
-    command: minioPath(),
-    // --anonymous keeps the root user out of the startup banner and so out of the log.
-    args: [
-      'server',
-      '--anonymous',
-      '--address',
-      `127.0.0.1:${port}`,
-      '--console-address',
-      `127.0.0.1:${consolePort}`,
-      '--certs-dir',
-      certsDir,
-      dataDir,
-    ],
-    env: {
-      ...process.env,
-      MINIO_ROOT_USER: options.accessKey,
-      MINIO_ROOT_PASSWORD: options.secretKey,
-      MINIO_BROWSER: 'off',
-      MINIO_UPDATE: 'off',
-    },
-    logFile: join(options.dir, 'minio.log'),
-    detached: options.detached,
+  const { server, port, endpoint } = await startOnFreePorts(async () => {
+    // Found together, so they differ: found one after another, a port just let go can come back.
+    const free = await findFreePorts(2);
+    const port = options.port ?? free[0]!;
+    const consolePort = options.consolePort ?? free.find((candidate) => candidate !== port)!;
+    const endpoint = `${ca === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
+    const child = startManagedProcess({
+      command: minioPath(),
+      // --anonymous keeps the root user out of the startup banner and so out of the log.
+      args: [
+        'server',
+        '--anonymous',
+        '--address',
+        `127.0.0.1:${port}`,
+        '--console-address',
+        `127.0.0.1:${consolePort}`,
+        '--certs-dir',
+        certsDir,
+        dataDir,
+      ],
+      env: {
+        ...process.env,
+        MINIO_ROOT_USER: options.accessKey,
+        MINIO_ROOT_PASSWORD: options.secretKey,
+        MINIO_BROWSER: 'off',
+        MINIO_UPDATE: 'off',
+      },
+      logFile: join(options.dir, 'minio.log'),
+      detached: options.detached,
+    });
+    await startReady(child, () => isLive(endpoint, ca), { timeoutMs: READY_TIMEOUT_MS, what: `MinIO on ${endpoint}` });
+    return { server: child, port, endpoint };
   });
-  try {
-    await server.waitUntil(() => isLive(endpoint, ca), { timeoutMs: READY_TIMEOUT_MS, what: `MinIO on ${endpoint}` });
-  } catch (error) {
-    server.kill();
-    throw error;
-  }
   return {
     endpoint,
     port,

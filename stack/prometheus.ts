@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startManagedProcess } from '../pipeline/managed-process';
+import { startOnFreePorts, startReady } from './start-on-free-ports';
 import { findFreePort } from './free-port';
 import { isReady } from './pushgateway';
 import { prometheusPath } from './tool-paths';
@@ -23,8 +24,6 @@ const READY_TIMEOUT_MS = 60_000;
  */
 export async function startPrometheus(options: { dir: string; pushgateway: string }): Promise<PrometheusServer> {
   mkdirSync(options.dir, { recursive: true });
-  const port = await findFreePort();
-  const url = `http://127.0.0.1:${port}`;
   const config = join(options.dir, 'prometheus.yml');
   writeFileSync(
     config,
@@ -37,17 +36,17 @@ export async function startPrometheus(options: { dir: string; pushgateway: strin
       '',
     ].join('\n'),
   );
-  const server = startManagedProcess({
-    command: prometheusPath(),
-    args: [`--config.file=${config}`, `--storage.tsdb.path=${join(options.dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-    logFile: join(options.dir, 'prometheus.log'),
+  const { server, url } = await startOnFreePorts(async () => {
+    const port = await findFreePort();
+    const url = `http://127.0.0.1:${port}`;
+    const child = startManagedProcess({
+      command: prometheusPath(),
+      args: [`--config.file=${config}`, `--storage.tsdb.path=${join(options.dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+      logFile: join(options.dir, 'prometheus.log'),
+    });
+    await startReady(child, () => isReady(url), { timeoutMs: READY_TIMEOUT_MS, what: `Prometheus on ${url}` });
+    return { server: child, url };
   });
-  try {
-    await server.waitUntil(() => isReady(url), { timeoutMs: READY_TIMEOUT_MS, what: `Prometheus on ${url}` });
-  } catch (error) {
-    server.kill();
-    throw error;
-  }
   return {
     url,
     async query(expression) {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { findFreePort } from './free-port';
 import { startManagedProcess } from '../pipeline/managed-process';
+import { startOnFreePorts, startReady } from './start-on-free-ports';
 import { pushgatewayPath } from './tool-paths';
 
 export interface PushgatewayOptions {
@@ -29,26 +30,23 @@ const READY_TIMEOUT_MS = 30_000;
  */
 export async function startPushgateway(options: PushgatewayOptions): Promise<PushgatewayServer> {
   mkdirSync(options.dir, { recursive: true });
-  const port = options.port ?? (await findFreePort());
-  const url = `http://127.0.0.1:${port}`;
-
-  const server = startManagedProcess({
-    command: pushgatewayPath(),
-    args: [
-      `--web.listen-address=127.0.0.1:${port}`,
-      // Debian's default is /var/lib/prometheus/pushgateway.data, the system service's file.
-      // The Pushgateway also writes this file when it stops, so a restart in dir keeps the groups.
-      `--persistence.file=${join(options.dir, 'pushgateway.data')}`,
-    ],
-    logFile: join(options.dir, 'pushgateway.log'),
-    detached: options.detached,
+  const { server, port, url } = await startOnFreePorts(async () => {
+    const port = options.port ?? (await findFreePort());
+    const url = `http://127.0.0.1:${port}`;
+    const child = startManagedProcess({
+      command: pushgatewayPath(),
+      args: [
+        `--web.listen-address=127.0.0.1:${port}`,
+        // Debian's default is /var/lib/prometheus/pushgateway.data, the system service's file.
+        // The Pushgateway also writes this file when it stops, so a restart in dir keeps the groups.
+        `--persistence.file=${join(options.dir, 'pushgateway.data')}`,
+      ],
+      logFile: join(options.dir, 'pushgateway.log'),
+      detached: options.detached,
+    });
+    await startReady(child, () => isReady(url), { timeoutMs: READY_TIMEOUT_MS, what: `Pushgateway on ${url}` });
+    return { server: child, port, url };
   });
-  try {
-    await server.waitUntil(() => isReady(url), { timeoutMs: READY_TIMEOUT_MS, what: `Pushgateway on ${url}` });
-  } catch (error) {
-    server.kill();
-    throw error;
-  }
   return {
     url,
     port,

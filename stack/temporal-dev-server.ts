@@ -6,6 +6,7 @@ import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/se
 import { SEARCH_ATTRIBUTES, searchAttributeRegistrations } from '../domain/search-attributes';
 import { findFreePorts } from './free-port';
 import { startManagedProcess } from '../pipeline/managed-process';
+import { startOnFreePorts, startReady } from './start-on-free-ports';
 import { temporalCliPath } from './tool-paths';
 
 export interface TemporalDevServerOptions {
@@ -36,45 +37,28 @@ const GRPC_ALREADY_EXISTS = 6;
 export async function startTemporalDevServer(options: TemporalDevServerOptions): Promise<TemporalDevServer> {
   mkdirSync(options.dir, { recursive: true });
   const namespace = options.namespace ?? 'default';
-  // Four different ports: the gRPC, UI, HTTP and metrics listeners each need their own.
-  const [freePort, freeUiPort, httpPort, metricsPort] = await findFreePorts(4);
-  const port = options.port ?? freePort!;
-  const uiPort = options.uiPort ?? freeUiPort!;
-  const address = `127.0.0.1:${port}`;
-  // The CLI picks random http and metrics ports on all interfaces unless told otherwise.
-  const args = [
-    'server',
-    'start-dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--ui-ip',
-    '127.0.0.1',
-    '--ui-port',
-    String(uiPort),
-    '--http-port',
-    String(httpPort),
-    '--metrics-port',
-    String(metricsPort),
-    '--namespace',
-    namespace,
-    '--log-level',
-    'warn',
-    ...(options.dbFile === undefined ? [] : ['--db-filename', options.dbFile]),
-    ...searchAttributeRegistrations.flatMap((registration) => ['--search-attribute', registration]),
-  ];
-  const server = startManagedProcess({
-    command: temporalCliPath(),
-    args,
-    logFile: join(options.dir, 'temporal.log'),
-    detached: options.detached,
-  });
-  try {
-    await server.waitUntil(async () => (await acceptsTcp(port)) && (await describesNamespace(address, namespace)), {
+  // The CLI binds its history, matching and worker services to ports it picks itself, which
+  // another server starting at the same moment can take first.
+  const { server, port, uiPort } = await startOnFreePorts(async () => {
+    // Four different ports: the gRPC, UI, HTTP and metrics listeners each need their own.
+    const [freePort, freeUiPort, httpPort, metricsPort] = (await findFreePorts(4)) as [number, number, number, number];
+    const port = options.port ?? freePort;
+    const uiPort = options.uiPort ?? freeUiPort;
+    const address = `127.0.0.1:${port}`;
+    const child = startManagedProcess({
+      command: temporalCliPath(),
+      args: devServerArgs({ ...options, namespace, port, uiPort, httpPort, metricsPort }),
+      logFile: join(options.dir, 'temporal.log'),
+      detached: options.detached,
+    });
+    await startReady(child, async () => (await acceptsTcp(port)) && (await describesNamespace(address, namespace)), {
       timeoutMs: READY_TIMEOUT_MS,
       what: `Temporal dev server on ${address}`,
     });
+    return { server: child, port, uiPort };
+  });
+  const address = `127.0.0.1:${port}`;
+  try {
     // --search-attribute only takes effect when the SQLite file is new; a --db-filename kept
     // from an older dbkeep would otherwise miss attributes added since.
     await registerSearchAttributes(address, namespace);
@@ -90,6 +74,39 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     logFile: server.logFile,
     stop: () => server.stop(),
   };
+}
+
+// The CLI picks random http and metrics ports on all interfaces unless told otherwise.
+function devServerArgs(options: {
+  port: number;
+  uiPort: number;
+  httpPort: number;
+  metricsPort: number;
+  namespace: string;
+  dbFile?: string;
+}): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--ui-ip',
+    '127.0.0.1',
+    '--ui-port',
+    String(options.uiPort),
+    '--http-port',
+    String(options.httpPort),
+    '--metrics-port',
+    String(options.metricsPort),
+    '--namespace',
+    options.namespace,
+    '--log-level',
+    'warn',
+    ...(options.dbFile === undefined ? [] : ['--db-filename', options.dbFile]),
+    ...searchAttributeRegistrations.flatMap((registration) => ['--search-attribute', registration]),
+  ];
 }
 
 /** Registers dbkeep's search attributes on a namespace, leaving those already there. */
