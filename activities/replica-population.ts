@@ -19,6 +19,7 @@ import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { withSecretFiles } from '../pipeline/option-file';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { restorePhysicalSnapshot } from '../pipeline/physical-restore';
+import { copyDirectoryTree } from '../pipeline/directory-copy';
 import { readToolVersion, ToolFailedError } from '../pipeline/tool-process';
 import { classifyToolFailure } from '../domain/server-errors';
 import { startLocalServer } from '../pipeline/local-server';
@@ -38,6 +39,13 @@ export interface PopulateReplicaInput {
   /** Replay the configuration's archived binary log into the prepared volume up to this point (docs/point-in-time-recovery.md). */
   pointInTime?: PointInTimeTarget;
   /**
+   * Another replica of this restore, populated already, whose volume this worker copies when it
+   * sees it complete (the embedded mode, one host): its data is prepared, and replayed to
+   * `pointInTime`, once for every replica. A volume the worker cannot see, or that is not this
+   * restore's complete one, is ignored, and the snapshot is downloaded and prepared again.
+   */
+  copyFrom?: { ordinal: number; directory: string };
+  /**
    * Owner of the restored files. Default, for a worker running as root (the embedded mode): the
    * owner of the volume's root, as the provisioner made it. A worker running as another user
    * (the Kubernetes Job runs as the database's uid) leaves them to itself.
@@ -54,6 +62,8 @@ export interface PopulateReplicaResult {
   preparedWith: string;
   /** A point-in-time restore: what the worker's own server replayed into the volume after prepare. */
   replayed?: ReplayOutcome;
+  /** The replica whose complete volume was copied, instead of downloading and preparing the snapshot again. */
+  copiedFrom?: number;
 }
 
 /**
@@ -150,11 +160,39 @@ export function createReplicaActivities(deps: {
     return replayed;
   }
 
+  /**
+   * The other replica's complete volume copied into this one (everything but its marker), and
+   * its ordinal; undefined, with the volume left as claimed, when this worker does not see that
+   * volume complete for this restore and snapshot.
+   */
+  async function copyCompleteReplica(
+    input: PopulateReplicaInput,
+    from: { ordinal: number; directory: string },
+    signal: AbortSignal,
+    progress: Progress,
+  ): Promise<number | undefined> {
+    const source = path.resolve(from.directory);
+    const marker = parseReplicaVolumeMarker(await readFile(path.join(source, RESTORE_MARKER_FILE), 'utf8').catch(() => undefined));
+    const usable =
+      source !== volume &&
+      marker?.complete === true &&
+      marker.restoreId === input.restoreId &&
+      marker.snapshotId === input.manifest.snapshotId;
+    if (!usable) {
+      log.info('the replica to copy is not complete here; populating from the repository', { from: source, ordinal: input.ordinal });
+      return undefined;
+    }
+    progress.phase = `copying replica ${from.ordinal}`;
+    await copyDirectoryTree({ from: source, to: volume, skip: [RESTORE_MARKER_FILE], signal, progress });
+    return from.ordinal;
+  }
+
   return {
     /**
      * The snapshot extracted into the volume and prepared (pipeline/physical-restore.ts), then
      * chowned (as root): the volume becomes a data directory a server starts on. The SHA-256 of
-     * the stored object is checked before prepare; a mismatch wipes the volume.
+     * the stored object is checked before prepare; a mismatch wipes the volume. Given `copyFrom`
+     * and that volume complete, a copy of it instead: prepared and replayed already.
      */
     async populateReplicaVolume(input: PopulateReplicaInput): Promise<PopulateReplicaResult> {
       const started = Date.now();
@@ -165,31 +203,33 @@ export function createReplicaActivities(deps: {
       const controller = abortOnActivityCancel();
       try {
         await claimVolume(input);
-        const storage = await deps.openStorage(input.repository, deps.secrets);
-        const identity = await resolveSnapshotIdentity(manifest, input.identity, deps.secrets);
-        await withSecretFiles(identity ? { identity } : {}, (files: Record<string, string>) =>
-          restorePhysicalSnapshot({
-            storage,
-            manifest,
-            identityFile: files.identity,
-            directory: volume,
-            signal: controller.signal,
-            progress,
-            onChecksumMismatch: {
-              discard: () => claimVolume({ ...input, overwrite: true }),
-              consequence: `replica ${input.ordinal} volume wiped`,
-            },
-          }),
-        );
-
-        const owner = input.owner ?? (await volumeRootOwnerIfRoot(volume));
+        const copiedFrom = input.copyFrom && (await copyCompleteReplica(input, input.copyFrom, controller.signal, progress));
         let replayed: ReplayOutcome | undefined;
-        if (input.pointInTime) {
-          progress.phase = 'fixing ownership';
-          await measureTree(volume, owner);
-          progress.phase = 'replaying binary log';
-          progress.bytesRead = 0;
-          replayed = await replayIntoVolume({ input, pointInTime: input.pointInTime, owner, storage, identity, controller, progress });
+        const owner = input.owner ?? (await volumeRootOwnerIfRoot(volume));
+        if (copiedFrom === undefined) {
+          const storage = await deps.openStorage(input.repository, deps.secrets);
+          const identity = await resolveSnapshotIdentity(manifest, input.identity, deps.secrets);
+          await withSecretFiles(identity ? { identity } : {}, (files: Record<string, string>) =>
+            restorePhysicalSnapshot({
+              storage,
+              manifest,
+              identityFile: files.identity,
+              directory: volume,
+              signal: controller.signal,
+              progress,
+              onChecksumMismatch: {
+                discard: () => claimVolume({ ...input, overwrite: true }),
+                consequence: `replica ${input.ordinal} volume wiped`,
+              },
+            }),
+          );
+          if (input.pointInTime) {
+            progress.phase = 'fixing ownership';
+            await measureTree(volume, owner);
+            progress.phase = 'replaying binary log';
+            progress.bytesRead = 0;
+            replayed = await replayIntoVolume({ input, pointInTime: input.pointInTime, owner, storage, identity, controller, progress });
+          }
         }
         await writeMarker(input, true);
         progress.phase = 'fixing ownership';
@@ -201,6 +241,7 @@ export function createReplicaActivities(deps: {
           durationSeconds: (Date.now() - started) / 1000,
           preparedWith: await readToolVersion(toolVersionCommand(engine, 'physical')),
           ...(replayed ? { replayed } : {}),
+          ...(copiedFrom === undefined ? {} : { copiedFrom }),
         };
         log.info('replica volume populated', { ...result, snapshotId: manifest.snapshotId, attempt: Context.current().info.attempt });
         return result;

@@ -344,7 +344,7 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
   'physical-restore-3-replicas': {
     group: 'replicas',
     label: 'dbkeep physical restore into 3 replicas',
-    command: 'client.restoreIntoVolumes({ replicas: 3 }): three replica workers at once',
+    command: 'client.restoreIntoVolumes({ replicas: 3 }): replica 0 downloaded and prepared, replicas 1 and 2 copied from it',
   },
   'overhead-backup-commit': {
     group: 'overhead',

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   log,
+  patched,
   proxyActivities,
   sleep,
   workflowInfo,
@@ -37,9 +38,20 @@ export interface ReplicaPopulationInput {
   identity?: SecretRef;
   /** Replay the archived binary log into each prepared volume up to this point. */
   pointInTime?: PointInTimeTarget;
+  /** Copy this complete replica's volume instead of downloading and preparing (replica-population.ts). */
+  copyFrom?: { ordinal: number; directory: string };
 }
 
 const MAX_POPULATION_ATTEMPTS = 5;
+/** Replicas on directories: replica 0 from the repository, the others copied from its volume. */
+const COPY_FIRST_REPLICA_PATCH = 'copy-first-replica';
+
+/** One replica's population: copied from another's volume when `copyFrom` is given, once `after` settles. */
+type PopulateOne = (
+  ordinal: number,
+  copyFrom?: ReplicaPopulationInput['copyFrom'],
+  after?: Promise<unknown>,
+) => Promise<PopulateReplicaResult>;
 
 /**
  * A physical restore into N replica volumes (Stash's `.spec.target.replicas`): every replica in
@@ -76,29 +88,52 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
+    const populate: PopulateOne = (ordinal, copyFrom, after) =>
+      populateReplica(
+        {
+          repository,
+          manifest,
+          restoreId,
+          ordinal,
+          volume: input.volumeClaimTemplate
+            ? { claimTemplate: input.volumeClaimTemplate }
+            : { directory: volumeForOrdinal(input.volumeTemplate!, ordinal) },
+          overwrite: input.overwrite,
+          identity: input.identity,
+          ...(pointInTime ? { pointInTime } : {}),
+          ...(copyFrom ? { copyFrom } : {}),
+        },
+        after,
+      );
     const replicas = await runStep(status, `populate-${input.replicas}-replicas`, () =>
-      populateEveryReplica(
-        Array.from(
-          { length: input.replicas },
-          (_, ordinal) => () =>
-            populateReplica({
-              repository,
-              manifest,
-              restoreId,
-              ordinal,
-              volume: input.volumeClaimTemplate
-                ? { claimTemplate: input.volumeClaimTemplate }
-                : { directory: volumeForOrdinal(input.volumeTemplate!, ordinal) },
-              overwrite: input.overwrite,
-              identity: input.identity,
-              ...(pointInTime ? { pointInTime } : {}),
-            }),
-        ),
-      ),
+      // Directories are on the worker's host, where a replica's complete volume is copied in a
+      // fraction of the time another download, decompression and prepare take.
+      input.volumeTemplate !== undefined && input.replicas > 1 && patched(COPY_FIRST_REPLICA_PATCH)
+        ? populateFromFirstReplica(input.replicas, input.volumeTemplate, populate)
+        : populateEveryReplica(Array.from({ length: input.replicas }, (_, ordinal) => () => populate(ordinal))),
     );
     status.rawBytes = replicas.reduce((total, r) => total + r.bytesOnVolume, 0);
     return { result: { snapshotId: manifest.snapshotId, replicas }, metrics: { dataSizeBytes: status.rawBytes } };
   });
+}
+
+/**
+ * Replica 0 from the repository, then every other replica as a copy of its volume, all at once.
+ * The others' workers start beside replica 0's (populateReplica's `after`), so they are polling
+ * when its volume is complete. A copy reports replica 0's replay, which its data holds.
+ */
+async function populateFromFirstReplica(count: number, volumeTemplate: string, populate: PopulateOne): Promise<PopulateReplicaResult[]> {
+  let first: Promise<PopulateReplicaResult> | undefined;
+  const copyFrom = { ordinal: 0, directory: volumeForOrdinal(volumeTemplate, 0) };
+  // populateEveryReplica starts the replicas in order: replica 0's population exists when the others start.
+  return populateEveryReplica(
+    Array.from({ length: count }, (_, ordinal) => async () => {
+      if (ordinal === 0) return (first = populate(0));
+      const copied = await populate(ordinal, copyFrom, first);
+      const source = await first!;
+      return copied.copiedFrom === undefined || source.replayed === undefined ? copied : { ...copied, replayed: source.replayed };
+    }),
+  );
 }
 
 /**
@@ -133,7 +168,7 @@ async function populateEveryReplica(replicas: Array<() => Promise<PopulateReplic
  * worker and populates again from a clean volume. Its activities' ids say whose they are
  * (`replica-1/populate/2`), so one replica's attempts can be told apart in the session's history.
  */
-export async function populateReplica(input: ReplicaPopulationInput): Promise<PopulateReplicaResult> {
+export async function populateReplica(input: ReplicaPopulationInput, after?: Promise<unknown>): Promise<PopulateReplicaResult> {
   const taskQueue = replicaTaskQueue(input.restoreId, input.ordinal);
   const spec = { taskQueue, volume: input.volume, restoreId: input.restoreId, ordinal: input.ordinal };
   const replicaActivity = (attempt: number) =>
@@ -157,6 +192,8 @@ export async function populateReplica(input: ReplicaPopulationInput): Promise<Po
       await CancellationScope.nonCancellable(() =>
         quickActivitiesWithId(replicaActivityId(input.ordinal, 'ensure-worker', attempt)).ensureReplicaWorker(spec),
       );
+      // Outside the try: when what this replica waits for fails, it fails with it, not retried.
+      if (attempt === 1) await after;
       try {
         return await replicaActivity(attempt).populateReplicaVolume({
           repository: input.repository,
@@ -166,6 +203,7 @@ export async function populateReplica(input: ReplicaPopulationInput): Promise<Po
           overwrite: input.overwrite,
           identity: input.identity,
           ...(input.pointInTime ? { pointInTime: input.pointInTime } : {}),
+          ...(input.copyFrom ? { copyFrom: input.copyFrom } : {}),
         });
       } catch (err) {
         const cause = err instanceof Error ? err.cause : undefined;

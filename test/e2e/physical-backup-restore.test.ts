@@ -2,9 +2,14 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReplicaWorkerOnlyActivities } from '../../activities';
+import type { PopulateReplicaInput, PopulateReplicaResult } from '../../activities/replica-population';
 import { describeFailure } from '../../clients/failure-description';
 import { parseManifest } from '../../domain/manifest';
+import { RESTORE_MARKER_FILE } from '../../domain/replica-volume-marker';
 import { replicaActivityId, replicaTaskQueue } from '../../domain/session-ids';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
@@ -123,6 +128,8 @@ describe('physical backup', () => {
       expect(replica.bytesOnVolume).toBeGreaterThan(100_000_000);
       expect(replica.preparedWith).toMatch(/mariadb-backup/);
     }
+    // Replica 0 was downloaded and prepared once; the others are copies of its volume.
+    expect(restored.replicas.map((r) => r.copiedFrom)).toEqual([undefined, 0, 0]);
     expect((await stack.client.status(handle.workflowId)).phase).toBe('Succeeded');
     // The replica workers were stopped once their replica was done: no process polls their task queues.
     const restoreId = handle.workflowId.split('/').at(-1)!;
@@ -164,27 +171,27 @@ describe('physical backup', () => {
     expect([0, 1].map((ordinal) => findWorkerPid(replicaTaskQueue(restoreId, ordinal)))).toEqual([undefined, undefined]);
   });
 
-  it('redoes only the replica whose worker was killed mid-population', async () => {
+  it('redoes only the replica whose worker was killed mid-population, and the copies wait for it', async () => {
     const root = path.join(stack.dir, 'volumes-b');
     const { handle, result } = await restoreIntoVolumes(3, path.join(root, 'replica-${POD_ORDINAL}'), snapshotId);
     const restoreId = handle.workflowId.split('/').at(-1)!;
-    const victimQueue = replicaTaskQueue(restoreId, 1);
-    // Wait for replica 1's population to be running on its worker, then kill that worker.
+    const victimQueue = replicaTaskQueue(restoreId, 0);
+    // Wait for replica 0's population (the download the others copy) to be running on its worker, then kill that worker.
     const victim = await (async () => {
       const deadline = Date.now() + 60_000;
       for (;;) {
         const pid = findWorkerPid(victimQueue);
         const session = await handle.describe().catch(() => undefined);
-        const running = session?.raw.pendingActivities?.some((a) => a.activityId === replicaActivityId(1, 'populate', 1) && a.state === 2);
+        const running = session?.raw.pendingActivities?.some((a) => a.activityId === replicaActivityId(0, 'populate', 1) && a.state === 2);
         if (pid !== undefined && running) return pid;
-        if (Date.now() > deadline) throw new Error('replica 1 never started populating');
+        if (Date.now() > deadline) throw new Error('replica 0 never started populating');
         await sleep(50);
       }
     })();
     process.kill(victim, 'SIGKILL');
 
     const restored = await result;
-    expect(restored.replicas).toHaveLength(3);
+    expect(restored.replicas.map((r) => r.copiedFrom)).toEqual([undefined, 0, 0]);
     const history = await handle.fetchHistory();
     const populations = (history.events ?? []).flatMap((e) =>
       e.activityTaskScheduledEventAttributes?.activityType?.name === 'populateReplicaVolume'
@@ -193,11 +200,43 @@ describe('physical backup', () => {
     );
     expect(populations.sort()).toEqual([
       replicaActivityId(0, 'populate', 1),
+      replicaActivityId(0, 'populate', 2),
       replicaActivityId(1, 'populate', 1),
-      replicaActivityId(1, 'populate', 2),
       replicaActivityId(2, 'populate', 1),
     ]);
     await expectReplicasMatchSource(restored.replicas.map((r) => r.volume));
+  });
+
+  it("populates from the repository when the volume it was told to copy is not this restore's complete one", async () => {
+    const root = path.join(stack.dir, 'volumes-c');
+    // A complete volume, but another restore's: copying it would hand out data nobody asked for.
+    const foreign = path.join(root, 'foreign');
+    mkdirSync(foreign, { recursive: true });
+    writeFileSync(path.join(foreign, RESTORE_MARKER_FILE), JSON.stringify({ restoreId: 'another-restore', snapshotId, complete: true }));
+    writeFileSync(path.join(foreign, 'ibdata1'), "not this restore's");
+    const volume = path.join(root, 'replica-1');
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `dbkeep/physical/${snapshotId}/manifest.json` }));
+    const parsed = parseManifest(await object.Body!.transformToString());
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const { populateReplicaVolume } = createReplicaWorkerOnlyActivities({ volumeDir: volume });
+    // The worker's activity itself, run where this test runs: the same host as the foreign volume, as in the embedded mode.
+    const populated: PopulateReplicaResult = await new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run<
+      [PopulateReplicaInput],
+      PopulateReplicaResult,
+      typeof populateReplicaVolume
+    >(populateReplicaVolume, {
+      repository: resources().repositories.get('repo')!,
+      manifest: parsed.manifest,
+      restoreId: 'fallback-restore',
+      ordinal: 1,
+      overwrite: false,
+      copyFrom: { ordinal: 0, directory: foreign },
+    });
+    expect(populated.copiedFrom).toBeUndefined();
+    expect(populated.bytesOnVolume).toBeGreaterThan(100_000_000);
+    expect(readFileSync(path.join(volume, 'ibdata1'))).not.toEqual(readFileSync(path.join(foreign, 'ibdata1')));
+    await expectReplicasMatchSource([volume]);
   });
 
   it('refuses a logical restore of a physical snapshot and a physical restore of a logical one', async () => {

@@ -117,6 +117,8 @@ it('restores two replica volumes to a second: each holds exactly the rows commit
   expect(result.snapshotId).toBe(snapshot.snapshotId);
   const expected = await ledgerOf(source, marks[1]!.at);
   expect(expected.at(-1)).toContain('after 2');
+  // Replica 0 replayed; replica 1 is a copy of its volume and reports the same replay.
+  expect(result.replicas.map((replica) => replica.copiedFrom)).toEqual([undefined, 0]);
   for (const replica of result.replicas) {
     expect(replica.replayed).toMatchObject({ transactions: 2, sourceGtids: false, reachedGtids: marks[1]!.gtids });
     // mariadb-backup's position file now names the replay's end, where a replica made from the volume starts.
