@@ -62,6 +62,15 @@ export function describeEnvironment(mariadb: string): BenchEnvironment {
 /** Round r runs the contenders starting with the r-th, so none is always first (cold) or last. */
 export const rotated = <T>(items: readonly T[], round: number): T[] => items.map((_, index) => items[(index + round) % items.length]!);
 
+/**
+ * Writes every dirty page to disk, untimed, before a contender runs: a contender that wrote
+ * gigabytes (three replica volumes, a repository object) would otherwise leave their writeback
+ * to slow down whichever contender runs next.
+ */
+export function flushWrites(): void {
+  execFileSync('sync');
+}
+
 export const oneMinuteLoadAverage = (): number => Number((loadavg()[0] ?? 0).toFixed(2));
 
 /** Writes `<name>.json` (the result, for tools) and `<name>.md` (for people) into dir, created when missing; returns their paths. */

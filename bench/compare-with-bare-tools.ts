@@ -23,6 +23,7 @@ import { projectRoot } from '../pipeline/project-root';
 import { bareClientCommand, mydumperCommand, myloaderCommand, runPipeline, timeSeconds } from './bare-pipelines';
 import {
   describeEnvironment,
+  flushWrites,
   oneMinuteLoadAverage,
   positiveIntegerSetting,
   resolveSizeMiB,
@@ -522,7 +523,10 @@ async function measureBackups(
   ];
   for (let round = 0; round < settings.runs; round++) {
     say(`backup round ${round + 1}/${settings.runs}`);
-    for (const contender of rotated(contenders, round)) await contender();
+    for (const contender of rotated(contenders, round)) {
+      flushWrites();
+      await contender();
+    }
   }
 }
 
@@ -571,7 +575,10 @@ async function measureRestores(
   ];
   for (let round = 0; round < settings.runs; round++) {
     say(`restore round ${round + 1}/${settings.runs}`);
-    for (const contender of rotated(contenders, round)) await contender();
+    for (const contender of rotated(contenders, round)) {
+      flushWrites();
+      await contender();
+    }
   }
 }
 
@@ -600,7 +607,10 @@ async function measurePhysical(
   ];
   for (let round = 0; round < settings.runs; round++) {
     say(`physical backup round ${round + 1}/${settings.runs}`);
-    for (const contender of rotated(backups, round)) await contender();
+    for (const contender of rotated(backups, round)) {
+      flushWrites();
+      await contender();
+    }
   }
   const { snapshotId } = run.snapshots.get('physical-backup-dbkeep')!;
   const volumesDir = path.join(context.dir, 'volumes');
@@ -610,7 +620,10 @@ async function measurePhysical(
   ];
   for (let round = 0; round < settings.runs; round++) {
     say(`physical restore round ${round + 1}/${settings.runs}`);
-    for (const contender of rotated(restores, round)) await contender();
+    for (const contender of rotated(restores, round)) {
+      flushWrites();
+      await contender();
+    }
   }
   rmSync(volumesDir, { recursive: true, force: true });
 }

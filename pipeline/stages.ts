@@ -31,7 +31,7 @@ export async function runStages(controller: AbortController, stages: ReadonlyArr
  * on its own with an error (it says more than the EPIPE its stdin then saw or the SIGKILL its
  * siblings then got), then the first failure that is no echo of the abort.
  *
- * When an upload fails, lib-storage stops reading the body, which destroys it: that AbortError
+ * When an upload fails, it stops reading the body, which destroys it: that AbortError
  * comes first, before anything was aborted, and the upload's own S3 error last. Meanwhile the
  * tools are killed, or exit on the pipes that just broke (`mariadb-dump … Got errno 104 on
  * write`): all of them echo the upload's failure.

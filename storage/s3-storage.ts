@@ -11,18 +11,19 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { BuildMiddleware, MetadataBearer } from '@smithy/types';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { S3RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { ObjectNotFoundError, type Storage, type StoredObject } from './storage';
+import { uploadInParts } from './s3-part-upload';
 
 /**
- * 8 MiB parts, 2 in flight. lib-storage holds the parts in flight plus the one it is filling,
- * and copies each part once while assembling it: a bounded amount per upload whatever the
- * dump's size (bench/backup-memory.ts measures it). 8 MiB parts allow objects up to 78 GiB (S3
+ * 8 MiB parts, 2 in flight. The upload holds three part buffers (two being sent, one being
+ * filled) and copies each byte once into them: a bounded amount per upload whatever the dump's
+ * size (bench/backup-memory.ts measures it). 8 MiB parts allow objects up to 78 GiB (S3
  * takes at most 10,000 parts); two in flight keep a link busy for the stream a single
  * mariadb-dump | zstd produces.
  */
@@ -61,6 +62,7 @@ export async function openS3Storage(spec: S3RepositorySpec, secrets: SecretResol
       connectionTimeout: 10_000,
     }),
   });
+  if (sendsOverTls(spec.endpoint)) client.middlewareStack.add(unsignedDataPayloads, { step: 'build', name: 'dbkeepUnsignedDataPayloads' });
   return new S3Storage(
     client,
     spec.bucket,
@@ -68,6 +70,26 @@ export async function openS3Storage(spec: S3RepositorySpec, secrets: SecretResol
     spec.sse ? await customerKey(spec.sse.customerKey, secrets, repositoryName) : undefined,
   );
 }
+
+/** AWS itself (no endpoint) is reached over HTTPS. */
+function sendsOverTls(endpoint: string | undefined): boolean {
+  return endpoint === undefined || new URL(endpoint).protocol === 'https:';
+}
+
+/**
+ * Sends data as UNSIGNED-PAYLOAD, as the AWS CLI does over HTTPS: the SDK would otherwise hash
+ * every part for its signature (and the server once more to check it), a second and third pass
+ * over bytes that TLS already protects on the way and the manifest's SHA-256 checks end to end.
+ * Measured on 270 MB to MinIO: 0.27 s less of the worker's CPU and 0.16 s less of the server's.
+ * Plain HTTP keeps signed payloads: there nothing else protects the bytes in transit.
+ */
+const unsignedDataPayloads: BuildMiddleware<object, MetadataBearer> = (next, context) => async (args) => {
+  const request = args.request as { headers?: Record<string, string> };
+  if ((context.commandName === 'UploadPartCommand' || context.commandName === 'PutObjectCommand') && request.headers) {
+    request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+  }
+  return next(args);
+};
 
 /** SSE-C parameters of every object read and write; the SDK adds the key's MD5. */
 interface CustomerKeyParams {
@@ -125,34 +147,15 @@ class S3Storage implements Storage {
   }
 
   private async uploadMultipart(key: string, body: Readable, signal: AbortSignal): Promise<void> {
-    const upload = new Upload({
+    const target = {
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.root + key, Body: body, ...this.sse },
-      partSize: PART_SIZE,
-      queueSize: PARTS_IN_FLIGHT,
-      // On failure the multipart upload is aborted, so no invisible parts pile up in the bucket.
-      leavePartsOnError: false,
-    });
-    // When a part fails, lib-storage leaves its read loop, which destroys the body, and the
-    // stages abort only then. Once the body has failed, done() fails on its own and aborts the
-    // multipart upload itself (leavePartsOnError: false); upload.abort() would only make it
-    // reject with "Upload aborted." instead of the part's error. An abort while the body is
-    // still sound (a cancelled activity, a failed tool) aborts the upload at once.
-    let bodyFailedFirst = false;
-    const onBodyError = () => {
-      bodyFailedFirst = !signal.aborted;
+      bucket: this.bucket,
+      key: this.root + key,
+      sse: this.sse ? { ...this.sse } : undefined,
+      partBytes: PART_SIZE,
+      partsInFlight: PARTS_IN_FLIGHT,
     };
-    const onAbort = () => {
-      if (!bodyFailedFirst) void upload.abort().catch(() => undefined);
-    };
-    body.once('error', onBodyError);
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await this.classify(key, () => upload.done());
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      body.off('error', onBodyError);
-    }
+    await this.classify(key, () => uploadInParts(target, body, signal));
   }
 
   async putBytes(key: string, bytes: Buffer): Promise<void> {

@@ -1,11 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeFailure } from '../../clients/failure-description';
 import { resolveBackupConfiguration, type ResourceSet } from '../../domain/resource-set';
+import { createSecretResolver } from '../../secrets/secret-resolver';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
+import { openStorage } from '../../storage/open-storage';
 import { configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { AWKWARD_DATABASE, awkwardRows, createAwkwardDatabase } from '../support/sample-data';
 
@@ -78,6 +81,22 @@ describe('SSE-C over TLS', () => {
       }),
     );
     expect(after).toEqual(before);
+  });
+
+  it('writes an object of several parts with the key, unsigned over TLS, and reads it back only with the key', async () => {
+    const key = { customerKey: { file: keyFile('parts') } };
+    const storage = await openStorage(resources(key).repositories.get('secure')!, createSecretResolver());
+    // Three 8 MiB parts and a short fourth: every UploadPart carries the key and an unsigned payload.
+    const data = randomBytes(3 * 8 * 1024 * 1024 + 12_345);
+    await storage.putStream(
+      'parts/data.bin',
+      Readable.from([data.subarray(0, 5_000_000), data.subarray(5_000_000)]),
+      new AbortController().signal,
+    );
+    const read = await storage.getBytes('parts/data.bin');
+    expect(createHash('sha256').update(read).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    const withoutKey = await openStorage(resources(undefined).repositories.get('secure')!, createSecretResolver());
+    await expect(withoutKey.getBytes('parts/data.bin')).rejects.toMatchObject({ type: 'RepositoryAccessDenied' });
   });
 
   it('fails clearly, without retrying, with a wrong key or none', async () => {

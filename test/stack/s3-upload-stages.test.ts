@@ -23,7 +23,7 @@ import { startS3ThatFailsOnePart, type S3ThatFailsOnePart } from '../support/s3-
  * S3ThatFailsOnePart.
  */
 
-/** lib-storage's part size in S3Storage. */
+/** S3Storage's part size. */
 const PART_BYTES = 8 * 1024 * 1024;
 
 async function errorOf(promise: Promise<unknown>): Promise<unknown> {
@@ -101,6 +101,9 @@ describe('runStages with an S3 upload to MinIO (S3Storage.putStream)', () => {
   for (const [what, bytes] of [
     ['smaller than one part (a single PutObject)', 100_000],
     ['of several parts, the last one short (a multipart upload)', 2 * PART_BYTES + 1_234_567],
+    ['of exactly one part (a single PutObject)', PART_BYTES],
+    ['of exactly three parts', 3 * PART_BYTES],
+    ['of no bytes', 0],
   ] as const) {
     it(`stores a dump ${what} byte for byte, and leaves no incomplete upload`, async () => {
       const dump = randomBytes(bytes);

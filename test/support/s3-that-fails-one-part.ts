@@ -21,7 +21,7 @@ export interface S3ThatFailsOnePart {
 }
 
 /**
- * A hand-written HTTP server speaking just enough of S3's multipart API for lib-storage, that
+ * A hand-written HTTP server speaking just enough of S3's multipart API for S3Storage, that
  * accepts every part but one, which it answers with an S3 error. It exists for that one fault
  * only: a real MinIO answers a part with a 5xx S3 error (SlowDownWrite, 503) only when it has
  * lost write quorum on its drives or sheds load, and neither can be triggered for one chosen part

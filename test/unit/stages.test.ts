@@ -79,7 +79,7 @@ describe('runStages', () => {
 
   it("reports the upload's own error over the AbortError of its body and the tools killed after it", async () => {
     const controller = new AbortController();
-    // lib-storage destroys the body when a part fails, so that AbortError rejects first; the
+    // The upload destroys the body when a part fails, so that AbortError rejects first; the
     // tools are then killed by the abort, and the upload's promise rejects last.
     const bodyTornDown = Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
     const upload = new Error('uploading s3://bucket/dbkeep/ledger/x/dump.sql.zst: connect ECONNREFUSED 127.0.0.1:9000');

@@ -1,0 +1,161 @@
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+export interface PartUploadTarget {
+  client: S3Client;
+  bucket: string;
+  /** The object's full key in the bucket. */
+  key: string;
+  /** SSE-C parameters, sent with every request that carries or creates data. */
+  sse: Record<string, string> | undefined;
+  partBytes: number;
+  partsInFlight: number;
+}
+
+/**
+ * Streams `body` into one object: a single PutObject when it fits in one part, else a multipart
+ * upload with `partsInFlight` parts sent at once. The parts are assembled in `partsInFlight + 1`
+ * buffers reused from part to part, so an upload of any size allocates them once (lib-storage
+ * allocates every part anew, and its garbage collection was a third of the worker's CPU on a
+ * backup to S3). Each part is a copy of the stream's bytes, sent whole, with its length known.
+ *
+ * Whatever fails (a part, the body, `signal`), the multipart upload is aborted before the
+ * returned promise rejects, so no invisible parts stay in the bucket. A failed part destroys the
+ * body at once: the stages writing into it then stop too (pipeline/stages.ts).
+ */
+export async function uploadInParts(target: PartUploadTarget, body: Readable, signal: AbortSignal): Promise<void> {
+  const upload = new PartUpload(target, signal);
+  try {
+    await upload.run(body);
+  } catch (error) {
+    // Stop reading now, as Node does when a reader leaves its loop early: the stages writing
+    // into the body fail with this AbortError and stop as well (pipeline/stages.ts).
+    if (!body.destroyed) body.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    await upload.abandon();
+    throw error;
+  }
+}
+
+class PartUpload {
+  private readonly free: Buffer[] = [];
+  private readonly sending = new Set<Promise<void>>();
+  private readonly completed: CompletedPart[] = [];
+  private uploadId: Promise<string> | undefined;
+  private partCount = 0;
+  private failure: { error: unknown } | undefined;
+  private readonly failed: Promise<void>;
+  private fail!: (error: unknown) => void;
+
+  constructor(
+    private readonly target: PartUploadTarget,
+    private readonly signal: AbortSignal,
+  ) {
+    this.failed = new Promise<void>((resolve) => {
+      this.fail = (error) => {
+        this.failure ??= { error };
+        resolve();
+      };
+    });
+    if (signal.aborted) this.fail(abortError());
+    else signal.addEventListener('abort', () => this.fail(abortError()), { once: true });
+  }
+
+  async run(body: Readable): Promise<void> {
+    let buffer = this.takeBuffer();
+    let filled = 0;
+    const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    for (;;) {
+      const next = await Promise.race([chunks.next(), this.failed.then(() => undefined)]);
+      if (next === undefined) throw this.failure!.error;
+      if (next.done) break;
+      const chunk = next.value;
+      for (let offset = 0; offset < chunk.length;) {
+        // A full buffer is sent only once more bytes follow it, so the last part is always known.
+        if (filled === buffer.length) {
+          await this.sendPart(buffer, filled);
+          buffer = this.takeBuffer();
+          filled = 0;
+        }
+        const copied = chunk.copy(buffer, filled, offset);
+        filled += copied;
+        offset += copied;
+      }
+    }
+    if (this.partCount === 0) {
+      await this.target.client.send(new PutObjectCommand({ ...this.objectParams(), Body: buffer.subarray(0, filled) }), {
+        abortSignal: this.signal,
+      });
+      return;
+    }
+    await this.sendPart(buffer, filled);
+    await Promise.all(this.sending);
+    if (this.failure) throw this.failure.error;
+    const uploadId = await this.uploadId!;
+    this.completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
+    await this.target.client.send(
+      new CompleteMultipartUploadCommand({ ...this.objectParams(), UploadId: uploadId, MultipartUpload: { Parts: this.completed } }),
+      { abortSignal: this.signal },
+    );
+  }
+
+  /** After a failure: waits for the parts still being sent, then aborts the multipart upload, if one was created. */
+  async abandon(): Promise<void> {
+    await Promise.allSettled(this.sending);
+    const uploadId = await this.uploadId?.catch(() => undefined);
+    if (uploadId === undefined) return;
+    await this.target.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.target.bucket, Key: this.target.key, UploadId: uploadId }))
+      .catch(() => undefined);
+  }
+
+  /** Starts sending one part, once fewer than partsInFlight are being sent; its buffer is free again when it is sent. */
+  private async sendPart(buffer: Buffer, length: number): Promise<void> {
+    while (this.sending.size >= this.target.partsInFlight && !this.failure) await Promise.race([...this.sending, this.failed]);
+    if (this.failure) throw this.failure.error;
+    const partNumber = ++this.partCount;
+    this.uploadId ??= this.target.client
+      .send(new CreateMultipartUploadCommand(this.objectParams()), { abortSignal: this.signal })
+      .then(({ UploadId }) => {
+        if (!UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
+        return UploadId;
+      });
+    const sent = this.uploadId
+      .then((uploadId) =>
+        this.target.client.send(
+          new UploadPartCommand({ ...this.objectParams(), UploadId: uploadId, PartNumber: partNumber, Body: buffer.subarray(0, length) }),
+          { abortSignal: this.signal },
+        ),
+      )
+      .then(({ ETag }) => {
+        if (!ETag) throw new Error(`part ${partNumber} was answered without an ETag`);
+        this.completed.push({ PartNumber: partNumber, ETag });
+      })
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.sending.delete(sent);
+        this.free.push(buffer);
+      });
+    this.sending.add(sent);
+  }
+
+  private takeBuffer(): Buffer {
+    // Never more than partsInFlight + 1: one being filled, the others being sent.
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.target.partBytes);
+  }
+
+  private objectParams() {
+    return { Bucket: this.target.bucket, Key: this.target.key, ...this.target.sse };
+  }
+}
+
+function abortError(): Error {
+  return Object.assign(new Error('Upload aborted.'), { name: 'AbortError' });
+}
