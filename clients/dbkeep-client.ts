@@ -62,7 +62,7 @@ import {
   type ScheduleListing,
 } from './backup-schedules';
 import { applyDrillSchedules, deleteDrillSchedule } from './drill-schedules';
-import { endStaleWatch } from './stale-watches';
+import { applyStaleWatch, endStaleWatch } from './stale-watches';
 import { applyBinlogArchive, listRunningBinlogArchives, stopBinlogArchive, type ArchiveOutcome } from './binlog-archives';
 
 export interface ConnectOptions {
@@ -277,8 +277,14 @@ export class DbkeepClient {
     const drillOutcomes = await applyDrillSchedules(this.temporal, configurations, this.taskQueue, schedules);
     const archives = await listRunningBinlogArchives(this.temporal);
     const archiveOutcomes: ArchiveOutcome[] = [];
-    for (const resolved of configurations)
+    for (const resolved of configurations) {
       archiveOutcomes.push(await applyBinlogArchive(this.temporal, resolved, this.taskQueue, archives));
+      await applyStaleWatch(this.temporal, {
+        configuration: resolved.configuration,
+        repository: resolved.repository.name,
+        target: resolved.target.name,
+      });
+    }
     return configurations.map(({ configuration }, i) => ({
       configuration: configuration.name,
       outcome: outcomes[i]!,

@@ -1,18 +1,54 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { BackupConfigurationSpec, Named } from '../domain/resources';
 import { staleWatchWorkflowId } from '../domain/session-ids';
+import { staleAfterSeconds } from '../domain/stale-watch';
+import { staleSettingsSignal } from '../workflows/stale-watch';
 
 /**
  * Ends a configuration's stale watch (workflows/stale-watch.ts), which would otherwise tell its
  * webhooks that a deleted configuration's backups went stale. False when none was running.
  */
-export async function endStaleWatch(client: Client, configuration: string): Promise<boolean> {
+export async function endStaleWatch(
+  client: Client,
+  configuration: string,
+  reason = 'its configuration was deleted (dbkeep delete)',
+): Promise<boolean> {
   try {
     const handle = client.workflow.getHandle(staleWatchWorkflowId(configuration));
     if ((await handle.describe()).status.name !== 'RUNNING') return false;
-    await handle.terminate('its configuration was deleted (dbkeep delete)');
+    await handle.terminate(reason);
     return true;
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return false;
     throw error;
+  }
+}
+
+/**
+ * `dbkeep apply` of a configuration: its running stale watch counts with the applied settings
+ * from now on, or ends when the configuration no longer asks for `stale`. A configuration whose
+ * watch is not running yet gets one at its next successful backup, as before.
+ */
+export async function applyStaleWatch(
+  client: Client,
+  resolved: { configuration: Named<BackupConfigurationSpec>; repository: string; target: string },
+): Promise<void> {
+  const { configuration } = resolved;
+  const staleAfter = staleAfterSeconds(configuration.spec);
+  if (staleAfter === undefined) {
+    await endStaleWatch(client, configuration.name, 'its configuration no longer asks for stale notifications (dbkeep apply)');
+    return;
+  }
+  try {
+    const handle = client.workflow.getHandle(staleWatchWorkflowId(configuration.name));
+    if ((await handle.describe()).status.name !== 'RUNNING') return;
+    await handle.signal(staleSettingsSignal, {
+      repository: resolved.repository,
+      target: resolved.target,
+      webhooks: configuration.spec.notifications!.webhooks,
+      staleAfterSeconds: staleAfter,
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
 }

@@ -30,6 +30,12 @@ export interface StaleWatchInput {
 /** A backup session of the configuration succeeded: the watch starts counting again, with the configuration as the session had it. */
 export const backupSucceededSignal = defineSignal<[StaleWatchInput]>('backupSucceeded');
 
+/** What `dbkeep apply` changes in a running watch: whom to tell, and after how long. */
+export type StaleWatchSettings = Pick<StaleWatchInput, 'repository' | 'target' | 'webhooks' | 'staleAfterSeconds'>;
+
+/** The configuration was applied with other notification settings: the watch counts with them from now on. */
+export const staleSettingsSignal = defineSignal<[StaleWatchSettings]>('staleSettings');
+
 /** Successes heard before the watch continues as new, which keeps its history short. */
 const SUCCESSES_PER_RUN = 100;
 
@@ -38,21 +44,30 @@ const SUCCESSES_PER_RUN = 100;
  * of the configuration succeeded for longer than it allows (domain/stale-watch.ts), then waits
  * for the next success, which starts the count again. Backup sessions start it and signal it;
  * a timer, not a session, tells, so a schedule that stopped firing, sessions that are skipped
- * and a worker that was down (told when it is back) are all seen. `dbkeep delete` ends it.
+ * and a worker that was down (told when it is back) are all seen. `dbkeep apply` hands it new
+ * settings (staleSettingsSignal), or ends it when `stale` is no longer asked for; `dbkeep
+ * delete` ends it.
  */
 export async function staleBackupWatch(input: StaleWatchInput): Promise<void> {
   let watch = input;
   let heard = 0;
   let succeeded = false;
+  let resettled = false;
   setHandler(backupSucceededSignal, (latest) => {
     watch = latest;
     heard += 1;
     succeeded = true;
   });
+  setHandler(staleSettingsSignal, (settings) => {
+    watch = { ...watch, ...settings };
+    resettled = true;
+  });
   while (heard < SUCCESSES_PER_RUN) {
     succeeded = false;
+    resettled = false;
     const staleInMs = Date.parse(watch.lastSuccess.at) + watch.staleAfterSeconds * 1000 - Date.now();
-    if (staleInMs > 0 && (await condition(() => succeeded, staleInMs))) continue;
+    // New settings count from the same last success: a shorter staleAfter may already have passed.
+    if (staleInMs > 0 && (await condition(() => succeeded || resettled, staleInMs))) continue;
     if (!succeeded) {
       await tellStale(watch);
       await condition(() => succeeded);

@@ -164,3 +164,40 @@ it('tells a configuration whose backups went stale once, counts again from the n
   expect(await stack.client.deleteSchedule(watched)).toBe(true);
   expect((await watch.describe()).status.name).toBe('TERMINATED');
 });
+
+it('counts with the settings `dbkeep apply` gives a running stale watch, and ends it when stale is no longer asked for', async () => {
+  const rewatched = 'rewatched';
+  writeFileSync(path.join(stack.dir, 'restale-webhook-url'), `${receiver.url}/restale/${TOKEN}`);
+  const withStaleAfter = (staleAfter: string, events: string[]) =>
+    stack.resources(
+      stack.targetDocument('source', source),
+      configurationDocument(rewatched, {
+        target: 'source',
+        databases: ['shop'],
+        notifications: { staleAfter, webhooks: [{ url: { file: path.join(stack.dir, 'restale-webhook-url') }, events }] },
+      }),
+    );
+  const watch = stack.client.temporal.workflow.getHandle(staleWatchWorkflowId(rewatched));
+  const result = await (await stack.client.backupNow(resolveBackupConfiguration(withStaleAfter('1h', ['stale']), rewatched))).result();
+  if (result.outcome !== 'succeeded') throw new Error('the session was skipped');
+  await pollUntil(
+    async () => (await watch.describe().catch(() => undefined))?.status.name,
+    (status) => status === 'RUNNING',
+    { what: 'the stale watch', timeoutMs: 30_000 },
+  );
+
+  // An hour would pass before the watch tells; applied with 2 s, it tells now.
+  await stack.client.applyResources(withStaleAfter('2s', ['stale']));
+  const [stale] = await pollUntil(
+    async () => accepted('restale'),
+    (found) => found.length === 1,
+    { what: 'the stale notice with the applied staleAfter', timeoutMs: 60_000 },
+  );
+  expect(stale!.body).toMatchObject({ event: 'stale', configuration: rewatched, snapshotId: result.snapshotId });
+  expect(stale!.body.error).toMatch(/, for more than 2 s$/);
+
+  // Applied without `stale` among its webhooks' events, the configuration has no watch left.
+  await stack.client.applyResources(withStaleAfter('2s', ['failure']));
+  expect((await watch.describe()).status.name).toBe('TERMINATED');
+  await stack.client.deleteSchedule(rewatched);
+});
