@@ -66,7 +66,7 @@ export function formatResultMarkdown(result: BackupMemoryResult): string {
     '',
     `Measured ${result.measuredAt} by \`npm run bench:memory\`: one logical backup session (mariadb-dump → ${result.backup.compression} → MinIO)`,
     `run by a \`dbkeep worker\` process; RSS from \`/proc/<pid>/status\`, CPU from \`/proc/<pid>/stat\`.`,
-    `Environment: dbkeep ${environment.revision}, Node ${environment.node}, ${environment.cpus} CPUs, ${environment.platform}, ${environment.mariadb}.`,
+    `Environment: dbkeep ${environment.revision}, Node ${environment.node}, ${environment.cpus} CPUs, ${environment.platform}, ${environment.server}.`,
     '',
     '| Metric | Value |',
     '| --- | --- |',

@@ -30,7 +30,9 @@ async function runBenchmark(sizeMiB: number, cleanup: CleanupStack): Promise<Bac
   cleanup.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
 
   const services = await startBenchServices(dir, cleanup);
-  say(`Temporal ${services.temporal.address}, MinIO ${services.minio.endpoint}, MariaDB 127.0.0.1:${services.mariadb.port} (in ${dir})`);
+  say(
+    `Temporal ${services.temporal.address}, MinIO ${services.minio.endpoint}, ${services.database.engine} 127.0.0.1:${services.database.port} (in ${dir})`,
+  );
 
   const plan = planSyntheticDatabase(sizeMiB);
   say(`generating ${plan.tables.length} tables x ${plan.rowsPerTable} rows (~${sizeMiB} MiB of dump)`);
@@ -68,7 +70,7 @@ async function runBenchmark(sizeMiB: number, cleanup: CleanupStack): Promise<Bac
         throughputMiBps: bytesToMiB(rawBytes) / session.durationSeconds,
       },
       worker: session.usage,
-      environment: describeEnvironment(generation.mariadb),
+      environment: describeEnvironment(generation.server),
     };
   } catch (error) {
     printWorkerLogTail(worker);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { TargetSpec } from '../domain/resources';
-import type { ToolCommand } from '../domain/tool-commands';
+import { clientFamily, type ToolCommand } from '../domain/tool-commands';
 
 /**
  * The bare tools as a shell runs them, `a < in | b > out`, without a shell: each stage is
@@ -38,7 +38,8 @@ function waitForExit(child: ChildProcess, tool: string): Promise<StageExit> {
 /** The plain client as a user runs it: connection options (the password in an option file) and nothing else. */
 export function bareClientCommand(target: TargetSpec, optionFile: string): ToolCommand {
   return {
-    command: 'mariadb',
+    // The engine's own client: `mysql` against MySQL, `mariadb` against MariaDB.
+    command: clientFamily(target.engine),
     args: [`--defaults-file=${optionFile}`, '--protocol=TCP', `--host=${target.host}`, `--port=${target.port}`, `--user=${target.user}`],
   };
 }

@@ -34,7 +34,8 @@ export interface BenchEnvironment {
   node: string;
   cpus: number;
   platform: string;
-  mariadb: string;
+  /** The database server measured, e.g. "MariaDB 10.11.19-MariaDB-0+deb12u1". */
+  server: string;
   /** 1-minute load averages when the benchmark started and ended: other work on the machine shows here. */
   loadAverage?: { atStart: number; atEnd: number };
 }
@@ -49,13 +50,13 @@ function sourceRevision(): string {
   }
 }
 
-export function describeEnvironment(mariadb: string): BenchEnvironment {
+export function describeEnvironment(server: string): BenchEnvironment {
   return {
     revision: sourceRevision(),
     node: process.version,
     cpus: availableParallelism(),
     platform: `${process.platform} ${process.arch}`,
-    mariadb,
+    server,
   };
 }
 

@@ -7,7 +7,7 @@ import type { DbkeepClient } from '../clients/dbkeep-client';
 import { parseResourceSet, type ResourceSet } from '../domain/resource-set';
 import { API_VERSION } from '../domain/resources';
 import { workerIsPolling } from '../workers/worker-processes';
-import { startMariaDbInstance, type MariaDbInstance } from '../stack/mariadb-instance';
+import { startDatabaseInstance, type DatabaseInstance, type DatabaseRelease } from '../stack/database-instance';
 import { startManagedProcess, type ManagedProcess } from '../pipeline/managed-process';
 import { createBucket, startMinio, type MinioServer } from '../stack/minio-server';
 import { projectRoot } from '../pipeline/project-root';
@@ -18,14 +18,15 @@ import { WORKER_NODE_FLAGS } from '../domain/worker-node-flags';
 
 /**
  * The benchmark's own stack, all on 127.0.0.1 under one temp dir and nothing detached:
- * an in-memory Temporal dev server, a MinIO with one bucket, a MariaDB, a directory for a
+ * an in-memory Temporal dev server, a MinIO with one bucket, a database server (MariaDB 10.11
+ * unless told otherwise), a directory for a
  * filesystem repository, and the dbkeep worker as a separate process, so its /proc entry
  * holds the worker's memory and nothing else.
  */
 export const BENCH_BUCKET = 'dbkeep-bench';
 /** The Repository resources every benchmark's resource set holds. */
 export const BENCH_REPOSITORIES = { minio: 'bench-minio', filesystem: 'bench-filesystem' } as const;
-export const BENCH_TARGET = 'bench-mariadb';
+export const BENCH_TARGET = 'bench-db';
 // The first start bundles the workflow code with webpack, which takes a while on 2 cores.
 const WORKER_READY_TIMEOUT_MS = 120_000;
 // The worker's shutdown grace time is 20 s; past that it is killed anyway.
@@ -34,11 +35,11 @@ const WORKER_STOP_TIMEOUT_MS = 30_000;
 export interface BenchServices {
   temporal: TemporalDevServer;
   minio: MinioServer;
-  mariadb: MariaDbInstance;
+  database: DatabaseInstance;
   /** The directory of the filesystem repository (Repository `filesystem: { path }`). */
   filesystemRepository: string;
   /** 0600 files the resources reference, as a user's would: values never enter Temporal. */
-  secretFiles: { accessKey: string; secretKey: string; mariadbPassword: string };
+  secretFiles: { accessKey: string; secretKey: string; databasePassword: string };
 }
 
 /** A random secret written to a 0600 file; returns the value for the server that needs it at start. */
@@ -47,14 +48,19 @@ function writeSecretFile(file: string, value: string): string {
   return value;
 }
 
-export async function startBenchServices(dir: string, cleanup: CleanupStack, mariadbArgs: string[] = []): Promise<BenchServices> {
+export async function startBenchServices(
+  dir: string,
+  cleanup: CleanupStack,
+  serverArgs: string[] = [],
+  release: DatabaseRelease = 'mariadb-10.11',
+): Promise<BenchServices> {
   const temporal = await startTemporalDevServer({ dir: path.join(dir, 'temporal') });
   cleanup.defer('stop Temporal dev server', () => temporal.stop());
 
   const secretFiles = {
     accessKey: path.join(dir, 'minio-access-key'),
     secretKey: path.join(dir, 'minio-secret-key'),
-    mariadbPassword: path.join(dir, 'mariadb-password'),
+    databasePassword: path.join(dir, 'database-password'),
   };
   const accessKey = writeSecretFile(secretFiles.accessKey, `bench-${randomBytes(4).toString('hex')}`);
   const secretKey = writeSecretFile(secretFiles.secretKey, randomBytes(24).toString('base64url'));
@@ -62,42 +68,43 @@ export async function startBenchServices(dir: string, cleanup: CleanupStack, mar
   cleanup.defer('stop MinIO', () => minio.stop());
   await createBucket(minio.endpoint, accessKey, secretKey, BENCH_BUCKET);
 
-  const mariadb = await startBenchMariaDb(path.join(dir, 'mariadb'), secretFiles.mariadbPassword, cleanup, mariadbArgs);
+  const database = await startBenchDatabase(path.join(dir, 'database'), secretFiles.databasePassword, cleanup, serverArgs, release);
 
   const filesystemRepository = path.join(dir, 'repository');
   mkdirSync(filesystemRepository);
 
-  return { temporal, minio, mariadb, filesystemRepository, secretFiles };
+  return { temporal, minio, database, filesystemRepository, secretFiles };
 }
 
 /**
- * A MariaDB of the benchmark in dir (default settings, plus `extraArgs`), root's random password
- * in a 0600 file as a Target references it.
+ * The benchmark's database server in dir (MariaDB 10.11 unless `release` says otherwise; default
+ * settings, plus `extraArgs`), root's random password in a 0600 file as a Target references it.
  */
-export async function startBenchMariaDb(
+export async function startBenchDatabase(
   dir: string,
   passwordFile: string,
   cleanup: CleanupStack,
   extraArgs: string[] = [],
-): Promise<MariaDbInstance> {
+  release: DatabaseRelease = 'mariadb-10.11',
+): Promise<DatabaseInstance> {
   const rootPassword = writeSecretFile(passwordFile, randomBytes(12).toString('base64url'));
-  const mariadb = await startMariaDbInstance({ dir, rootPassword, extraArgs });
-  cleanup.defer('stop MariaDB', () => mariadb.stop());
-  return mariadb;
+  const database = await startDatabaseInstance({ dir, rootPassword, extraArgs, release });
+  cleanup.defer(`stop ${release}`, () => database.stop());
+  return database;
 }
 
 /** Generates the data over the socket as root; returns how long it took and the server version for the report. */
 export async function generateBenchDatabase(
-  { mariadb }: Pick<BenchServices, 'mariadb'>,
+  { database }: Pick<BenchServices, 'database'>,
   plan: SyntheticDatabasePlan,
-): Promise<{ seconds: number; mariadb: string }> {
-  const connection = await createConnection({ socketPath: mariadb.socket, user: 'root', password: mariadb.rootPassword });
+): Promise<{ seconds: number; server: string }> {
+  const connection = await createConnection({ socketPath: database.socket, user: 'root', password: database.rootPassword });
   try {
     const started = performance.now();
     await generateSyntheticDatabase(connection, plan);
     const seconds = (performance.now() - started) / 1000;
     const [[row]] = await connection.query<RowDataPacket[]>('SELECT VERSION() AS version');
-    return { seconds, mariadb: `MariaDB ${String(row?.version)}` };
+    return { seconds, server: `${database.engine === 'mysql' ? 'MySQL' : 'MariaDB'} ${String(row?.version)}` };
   } finally {
     await connection.end();
   }
@@ -116,20 +123,20 @@ export type BenchConfiguration =
   /** The whole data directory (the target's datadir), with mariadb-backup. */
   | { name: string; repository: keyof typeof BENCH_REPOSITORIES; method: 'physical' };
 
-/** The Target a user would write for the bench MariaDB: root over TCP, the password by reference. */
-export function benchTargetSpec(mariadb: MariaDbInstance, passwordFile: string) {
+/** The Target a user would write for the bench server: root over TCP, the password by reference. */
+export function benchTargetSpec(database: DatabaseInstance, passwordFile: string) {
   return {
-    engine: 'mariadb',
-    host: mariadb.host,
-    port: mariadb.port,
+    engine: database.engine,
+    host: database.host,
+    port: database.port,
     user: 'root',
     password: { file: passwordFile },
-    datadir: mariadb.datadir,
+    datadir: database.datadir,
   } as const;
 }
 
 /** A Target document for a bench server: root over TCP, its password by reference. */
-export function benchTargetDocument(name: string, instance: MariaDbInstance, passwordFile: string): object {
+export function benchTargetDocument(name: string, instance: DatabaseInstance, passwordFile: string): object {
   return { apiVersion: API_VERSION, kind: 'Target', metadata: { name }, spec: benchTargetSpec(instance, passwordFile) };
 }
 
@@ -174,7 +181,7 @@ export function parseBenchDocuments(documents: readonly object[]): ResourceSet {
 export function benchResources(services: BenchServices, configurations: readonly BenchConfiguration[]): ResourceSet {
   return parseBenchDocuments([
     ...benchRepositoryDocuments(services),
-    benchTargetDocument(BENCH_TARGET, services.mariadb, services.secretFiles.mariadbPassword),
+    benchTargetDocument(BENCH_TARGET, services.database, services.secretFiles.databasePassword),
     ...configurations.map((configuration) => ({
       apiVersion: API_VERSION,
       kind: 'BackupConfiguration',

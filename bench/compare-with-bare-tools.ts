@@ -17,6 +17,7 @@ import {
   physicalBackupCommand,
   type ToolCommand,
 } from '../domain/tool-commands';
+import { pathWithReleaseTools } from '../stack/database-instance';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../stack/database-fingerprint';
 import type { ManagedProcess } from '../pipeline/managed-process';
 import { projectRoot } from '../pipeline/project-root';
@@ -49,8 +50,10 @@ import { planSyntheticDatabase, type SyntheticDatabasePlan } from './synthetic-d
 import { bytesToMiB, measureWorkerDuring, printWorkerLogTail, type WorkerUsage } from './worker-usage';
 
 /**
- * `npm run bench [-- --size-mb N --runs N --overhead-runs N]`: dbkeep against the bare shell
- * pipelines it drives, on the same generated database, in one run on this machine.
+ * `npm run bench [-- --size-mb N --runs N --overhead-runs N --engine E]`: dbkeep against the bare
+ * shell pipelines it drives and the peers (mydumper, myloader), on the same generated database,
+ * in one run on this machine, on MariaDB 10.11 or (`--engine mysql-9.7`) MySQL 9.7, whose bare
+ * tools are then mysqldump and mysql and which has no physical measurements.
  *
  * - backup: `mariadb-dump … | zstd -3 > /dev/null` against a backup session to MinIO and one
  *   to a filesystem repository;
@@ -85,12 +88,25 @@ interface Settings {
   sizeMiB: number;
   runs: number;
   overheadRuns: number;
+  /** The server measured: MariaDB 10.11 (the host's), or MySQL 9.7 from its root, without physical backups (no XtraBackup for it here). */
+  engine: BenchEngine;
+}
+
+const BENCH_ENGINES = ['mariadb-10.11', 'mysql-9.7'] as const;
+type BenchEngine = (typeof BENCH_ENGINES)[number];
+
+function benchEngine(raw: string | undefined): BenchEngine {
+  const engine = raw ?? 'mariadb-10.11';
+  if (!(BENCH_ENGINES as readonly string[]).includes(engine)) {
+    throw new Error(`--engine / DBKEEP_BENCH_ENGINE must be one of ${BENCH_ENGINES.join(', ')}, got ${JSON.stringify(engine)}`);
+  }
+  return engine as BenchEngine;
 }
 
 function settingsFromArguments(): Settings {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { 'size-mb': { type: 'string' }, runs: { type: 'string' }, 'overhead-runs': { type: 'string' } },
+    options: { 'size-mb': { type: 'string' }, runs: { type: 'string' }, 'overhead-runs': { type: 'string' }, engine: { type: 'string' } },
     strict: true,
   });
   const { env } = process;
@@ -102,6 +118,7 @@ function settingsFromArguments(): Settings {
       '--overhead-runs / DBKEEP_BENCH_OVERHEAD_RUNS',
       DEFAULT_OVERHEAD_RUNS,
     ),
+    engine: benchEngine(values.engine ?? env.DBKEEP_BENCH_ENGINE),
   };
 }
 
@@ -274,8 +291,8 @@ class ComparisonRun {
 const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 'command'>> = {
   'backup-bare': {
     group: 'backup',
-    label: 'bare mariadb-dump | zstd -3',
-    command: 'mariadb-dump --single-transaction … | zstd -3 -c -q > /dev/null',
+    label: 'bare {dump} | zstd -3',
+    command: '{dump} --single-transaction … | zstd -3 -c -q > /dev/null',
   },
   'backup-dbkeep-minio': {
     group: 'backup',
@@ -299,8 +316,8 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
   },
   'restore-bare': {
     group: 'restore',
-    label: 'bare zstd -d | mariadb',
-    command: 'zstd -d -c -q < dump.sql.zst | mariadb --defaults-file=… --host=… --user=…',
+    label: 'bare zstd -d | {client}',
+    command: 'zstd -d -c -q < dump.sql.zst | {client} --defaults-file=… --host=… --user=…',
   },
   'restore-bare-dbkeep-client': {
     group: 'restore',
@@ -315,7 +332,8 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
   'restore-dbkeep-parallel': {
     group: 'restore',
     label: 'dbkeep restore session ← MinIO, parallel: N',
-    command: 'client.restore({ parallel: N, … }): staged in parts, each applied once written, by N sessions; big tables by LOAD DATA',
+    command:
+      'client.restore({ parallel: N, … }): staged in parts, each applied once written, by N sessions; big tables by LOAD DATA on MariaDB',
   },
   'restore-myloader': {
     group: 'restore',
@@ -365,10 +383,29 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
   },
 };
 
+/** The engine's dump tool and client, as the bare pipelines run them and the report names them. */
+interface BenchTools {
+  dump: string;
+  client: string;
+}
+
+function benchTools(target: TargetSpec): BenchTools {
+  return {
+    dump: logicalDumpCommand({ target, optionFile: '', databases: [] }).command,
+    client: bareClientCommand(target, '').command,
+  };
+}
+
+/** A measurement's label or command with N, {dump} and {client} filled in. */
+function withTools(text: string, restoreStreams: number, tools: BenchTools): string {
+  return text.replace(/\bN\b/g, String(restoreStreams)).replace('{dump}', tools.dump).replace('{client}', tools.client);
+}
+
 function toMeasurements(
   runs: ReadonlyMap<MeasurementId, Runs>,
-  rawBytes: { logical: number; physical: number },
+  rawBytes: { logical: number; physical: number | undefined },
   restoreStreams: number,
+  tools: BenchTools,
 ): Measurement[] {
   const throughputBytes: Partial<Record<Measurement['group'], number>> = {
     backup: rawBytes.logical,
@@ -387,8 +424,8 @@ function toMeasurements(
       {
         id,
         group,
-        label: label.replace(/\bN\b/g, String(restoreStreams)),
-        command: command.replace(/\bN\b/g, String(restoreStreams)),
+        label: withTools(label, restoreStreams, tools),
+        command: withTools(command, restoreStreams, tools),
         seconds: recorded.seconds,
         medianSeconds,
         throughputMiBps: bytes === undefined ? undefined : bytesToMiB(bytes) / medianSeconds,
@@ -406,15 +443,20 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
   const loadAtStart = oneMinuteLoadAverage();
   const dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-bench-'));
   cleanup.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-  const services = await startBenchServices(dir, cleanup);
-  say(`Temporal ${services.temporal.address}, MinIO ${services.minio.endpoint}, MariaDB 127.0.0.1:${services.mariadb.port} (in ${dir})`);
+  // The bare tools and the worker (which inherits this environment) find the engine's own
+  // mysqldump and mysql first; MariaDB 10.11's are the host's.
+  process.env.PATH = pathWithReleaseTools(settings.engine);
+  const services = await startBenchServices(dir, cleanup, [], settings.engine);
+  say(
+    `Temporal ${services.temporal.address}, MinIO ${services.minio.endpoint}, ${services.database.engine} 127.0.0.1:${services.database.port} (in ${dir})`,
+  );
 
   const plan = planSyntheticDatabase(settings.sizeMiB);
   say(`generating ${plan.tables.length} tables x ${plan.rowsPerTable} rows (~${settings.sizeMiB} MiB of dump)`);
   const generation = await generateBenchDatabase(services, plan);
   say(`generated in ${generation.seconds.toFixed(1)} s`);
   // Described now: the revision is that of the code built for this run, not of a tree that moved since.
-  const environment = describeEnvironment(generation.mariadb);
+  const environment = describeEnvironment(generation.server);
   const tinyPlan: SyntheticDatabasePlan = { ...planSyntheticDatabase(TINY_SIZE_MIB), database: TINY_DATABASE };
   await generateBenchDatabase(services, tinyPlan);
 
@@ -433,18 +475,19 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
     throw new Error('bench resources lack a configuration');
   }
   const target = resources.targets.get(BENCH_TARGET)!;
+  const tools = benchTools(target.spec);
   const restoreStreams = Math.min(availableParallelism(), plan.tables.length);
 
   const client = await DbkeepClient.connect({ address: services.temporal.address, namespace: services.temporal.namespace });
   cleanup.defer('close Temporal client', () => client.close());
-  const root = await createConnection({ socketPath: services.mariadb.socket, user: 'root', password: services.mariadb.rootPassword });
-  cleanup.defer('close MariaDB connection', () => root.end());
+  const root = await createConnection({ socketPath: services.database.socket, user: 'root', password: services.database.rootPassword });
+  cleanup.defer('close the database connection', () => root.end());
   let worker: ManagedProcess | undefined;
   try {
     worker = await startWorkerProcess(dir, services.temporal, client, cleanup);
     say(`worker pid ${worker.pid} polling task queue ${client.taskQueue}`);
     const startedWorker = worker;
-    return await withOptionFile(services.mariadb.rootPassword, async (optionFile) => {
+    return await withOptionFile(services.database.rootPassword, async (optionFile) => {
       const run = new ComparisonRun(client, startedWorker, root, target, optionFile);
       const mydumperDir = path.join(dir, 'mydumper');
       await measureBackups(run, settings, plan, { minio, filesystem, fingerprinted }, { threads: restoreStreams, outputDir: mydumperDir });
@@ -466,15 +509,17 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
         optionFile,
       });
       await measureDrills(run, settings, fingerprinted, snapshot('backup-dbkeep-fingerprint').snapshotId);
-      await measurePhysical(run, settings, { dir, physical, physicalFilesystem });
-      const physicalSnapshot = snapshot('physical-backup-dbkeep');
+      // MySQL's physical backups need Percona XtraBackup, which is not installable here.
+      if (services.database.engine === 'mariadb') await measurePhysical(run, settings, { dir, physical, physicalFilesystem });
+      const physicalSnapshot = run.snapshots.get('physical-backup-dbkeep');
 
       const measurements = toMeasurements(
         run.runs,
-        { logical: minioSnapshot.rawBytes, physical: physicalSnapshot.rawBytes },
+        { logical: minioSnapshot.rawBytes, physical: physicalSnapshot?.rawBytes },
         restoreStreams,
+        tools,
       );
-      const ratios = deriveRatios(measurements, restoreStreams);
+      const ratios = deriveRatios(measurements, restoreStreams, tools.client);
       const goals = checkGoals({ measurements, ratios });
       return {
         measuredAt: new Date().toISOString(),
@@ -488,7 +533,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
           storedBytes: minioSnapshot.storedBytes,
           compression: 'zstd level 3',
           tinyRawBytes: tinySnapshot.rawBytes,
-          physicalRawBytes: physicalSnapshot.rawBytes,
+          ...(physicalSnapshot ? { physicalRawBytes: physicalSnapshot.rawBytes } : {}),
         },
         measurements,
         ratios,

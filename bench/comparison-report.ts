@@ -92,7 +92,7 @@ export interface GoalCheck {
 
 export interface ComparisonResult {
   measuredAt: string;
-  settings: { sizeMiB: number; runs: number; overheadRuns: number; restoreStreams: number };
+  settings: { sizeMiB: number; runs: number; overheadRuns: number; restoreStreams: number; engine?: string };
   database: {
     name: string;
     tables: number;
@@ -102,8 +102,8 @@ export interface ComparisonResult {
     storedBytes: number;
     compression: string;
     tinyRawBytes: number;
-    /** The xbstream of the whole data directory, as the physical session reports it. */
-    physicalRawBytes: number;
+    /** The xbstream of the whole data directory, as the physical session reports it; absent when physical backups were not measured (MySQL). */
+    physicalRawBytes?: number;
   };
   measurements: Measurement[];
   ratios: Ratio[];
@@ -136,55 +136,62 @@ function find(measurements: readonly Measurement[], id: MeasurementId): Measurem
 }
 
 /** The comparisons the issue asks for, each measured / baseline throughput. */
-export function deriveRatios(measurements: readonly Measurement[], restoreStreams: number): Ratio[] {
-  const ratio = (label: string, measured: MeasurementId, baseline: MeasurementId, goal?: number): Ratio => ({
-    label,
-    measured,
-    baseline,
-    value: find(measurements, baseline).medianSeconds / find(measurements, measured).medianSeconds,
-    goal,
-  });
+export function deriveRatios(measurements: readonly Measurement[], restoreStreams: number, client = 'mariadb'): Ratio[] {
+  // A pair not measured (the physical ones on MySQL, which has no XtraBackup here) gives no ratio.
+  const measuredIds = new Set(measurements.map((m) => m.id));
+  const ratio = (label: string, measured: MeasurementId, baseline: MeasurementId, goal?: number): Ratio[] =>
+    measuredIds.has(measured) && measuredIds.has(baseline)
+      ? [
+          {
+            label,
+            measured,
+            baseline,
+            value: find(measurements, baseline).medianSeconds / find(measurements, measured).medianSeconds,
+            goal,
+          },
+        ]
+      : [];
   return [
-    ratio('backup: dbkeep → MinIO / bare dump | zstd', 'backup-dbkeep-minio', 'backup-bare', GOALS.backupThroughputRatio),
-    ratio('backup: dbkeep → filesystem / bare dump | zstd', 'backup-dbkeep-filesystem', 'backup-bare', GOALS.backupThroughputRatio),
+    ...ratio('backup: dbkeep → MinIO / bare dump | zstd', 'backup-dbkeep-minio', 'backup-bare', GOALS.backupThroughputRatio),
+    ...ratio('backup: dbkeep → filesystem / bare dump | zstd', 'backup-dbkeep-filesystem', 'backup-bare', GOALS.backupThroughputRatio),
     // Time without over time with: 1/1.1 means the fingerprint adds 10% to the backup's time.
-    ratio(
+    ...ratio(
       'backup: dbkeep → MinIO with a drill fingerprint / without (time without over time with)',
       'backup-dbkeep-fingerprint',
       'backup-dbkeep-minio',
       1 / GOALS.fingerprintCostRatio,
     ),
-    ratio('restore drill (scratch server, restore, re-dump, compare) / bare zstd -d | mariadb', 'drill-dbkeep', 'restore-bare'),
-    ratio('restore: dbkeep ← MinIO / bare zstd -d | mariadb', 'restore-dbkeep-minio', 'restore-bare', GOALS.restoreThroughputRatio),
-    ratio("restore: bare with dbkeep's client options / bare", 'restore-bare-dbkeep-client', 'restore-bare'),
-    ratio("restore: dbkeep ← MinIO / bare with dbkeep's client options", 'restore-dbkeep-minio', 'restore-bare-dbkeep-client'),
-    ratio(
-      `restore: dbkeep, ${restoreStreams} sessions (parallel: ${restoreStreams}) / bare zstd -d | mariadb`,
+    ...ratio(`restore drill (scratch server, restore, re-dump, compare) / bare zstd -d | ${client}`, 'drill-dbkeep', 'restore-bare'),
+    ...ratio(`restore: dbkeep ← MinIO / bare zstd -d | ${client}`, 'restore-dbkeep-minio', 'restore-bare', GOALS.restoreThroughputRatio),
+    ...ratio("restore: bare with dbkeep's client options / bare", 'restore-bare-dbkeep-client', 'restore-bare'),
+    ...ratio("restore: dbkeep ← MinIO / bare with dbkeep's client options", 'restore-dbkeep-minio', 'restore-bare-dbkeep-client'),
+    ...ratio(
+      `restore: dbkeep, ${restoreStreams} sessions (parallel: ${restoreStreams}) / bare zstd -d | ${client}`,
       'restore-dbkeep-parallel',
       'restore-bare',
       GOALS.parallelRestoreOverBareRatio,
     ),
-    ratio(
+    ...ratio(
       `restore: dbkeep, parallel: ${restoreStreams} / myloader -t ${restoreStreams}`,
       'restore-dbkeep-parallel',
       'restore-myloader',
       GOALS.parallelRestoreOverMyloaderRatio,
     ),
-    ratio(`backup: dbkeep → MinIO / mydumper -t ${restoreStreams} (gzip)`, 'backup-dbkeep-minio', 'backup-mydumper'),
-    ratio(
+    ...ratio(`backup: dbkeep → MinIO / mydumper -t ${restoreStreams} (gzip)`, 'backup-dbkeep-minio', 'backup-mydumper'),
+    ...ratio(
       'physical backup: dbkeep → MinIO / bare mariadb-backup | zstd',
       'physical-backup-dbkeep',
       'physical-backup-bare',
       GOALS.backupThroughputRatio,
     ),
-    ratio(
+    ...ratio(
       'physical backup: dbkeep → filesystem / bare mariadb-backup | zstd',
       'physical-backup-dbkeep-filesystem',
       'physical-backup-bare',
       GOALS.backupThroughputRatio,
     ),
     // Time of one over time of three: 1/1.5 means three replicas take 1.5 times as long as one.
-    ratio(
+    ...ratio(
       'physical restore: 1 replica / 3 replicas (time of one over time of three)',
       'physical-restore-3-replicas',
       'physical-restore-1-replica',
@@ -294,7 +301,7 @@ export function formatResultMarkdown(result: ComparisonResult, chartFile: string
     `Measured ${result.measuredAt} by \`npm run bench\`: ${database.tables} tables x ${database.rowsPerTable} rows, ` +
       `${mibText(bytesToMiB(database.rawBytes))} of SQL (${mibText(bytesToMiB(database.storedBytes))} stored, ${database.compression}), ` +
       `median of ${settings.runs} runs each (fixed overhead: ${settings.overheadRuns} runs on a ${(database.tinyRawBytes / 1024).toFixed(0)} KiB database).`,
-    `Environment: dbkeep ${environment.revision}, Node ${environment.node}, ${environment.cpus} CPUs, ${environment.platform}, ${environment.mariadb}` +
+    `Environment: dbkeep ${environment.revision}, Node ${environment.node}, ${environment.cpus} CPUs, ${environment.platform}, ${environment.server}` +
       (load ? `; 1-minute load average ${load.atStart} at the start, ${load.atEnd} at the end (other work shares the machine).` : '.'),
     '',
     ...(chartFile ? [`![throughput](${chartFile})`, ''] : []),
@@ -329,10 +336,18 @@ export function formatResultMarkdown(result: ComparisonResult, chartFile: string
   ].join('\n');
 }
 
-/** Writes bare-tools-comparison.{json,md,svg,png} into dir (created when missing); returns their paths. */
+/**
+ * Writes bare-tools-comparison.{json,md,svg,png} into dir (created when missing), with the
+ * engine in the name when it is not the default MariaDB 10.11 (bare-tools-comparison-mysql-9.7.md);
+ * returns their paths.
+ */
 export function writeResultFiles(dir: string, result: ComparisonResult): { files: string[]; warnings: string[] } {
   mkdirSync(dir, { recursive: true });
-  const base = path.join(dir, 'bare-tools-comparison');
+  const engine = result.settings.engine;
+  const base = path.join(
+    dir,
+    engine === undefined || engine === 'mariadb-10.11' ? 'bare-tools-comparison' : `bare-tools-comparison-${engine}`,
+  );
   writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
   const chart = renderThroughputChart(result, `${base}.svg`, `${base}.png`);
   writeFileSync(`${base}.md`, formatResultMarkdown(result, chart.png ? path.basename(chart.png) : undefined));

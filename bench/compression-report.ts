@@ -164,7 +164,7 @@ export function formatResultMarkdown(result: CompressionResult): string {
       `read by each compressor alone from the page cache and written to /dev/null, median of ${settings.runs} runs each. ` +
       'Speed is raw SQL MB (10^6 bytes) per second of median wall time in both directions, and per median CPU second of the tool ' +
       '(what other work on the machine changes least); cores is CPU time over wall time, below 1 when the tool waited for a core.',
-    `Environment: dbkeep ${environment.revision}, Node ${environment.node}, ${environment.cpus} CPUs, ${environment.platform}, ${environment.mariadb}` +
+    `Environment: dbkeep ${environment.revision}, Node ${environment.node}, ${environment.cpus} CPUs, ${environment.platform}, ${environment.server}` +
       (load ? `; 1-minute load average ${load.atStart} at the start, ${load.atEnd} at the end.` : '.'),
     '',
     ...markdownTable(

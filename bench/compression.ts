@@ -17,7 +17,7 @@ import {
   runBenchmarkMain,
   say,
 } from './bench-run';
-import { benchTargetSpec, generateBenchDatabase, startBenchMariaDb } from './bench-stack';
+import { benchTargetSpec, generateBenchDatabase, startBenchDatabase } from './bench-stack';
 import type { CleanupStack } from './cleanup-stack';
 import {
   compareCompressors,
@@ -169,15 +169,15 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compr
   const dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-bench-'));
   cleanup.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const passwordFile = path.join(dir, 'mariadb-password');
-  const mariadb = await startBenchMariaDb(path.join(dir, 'mariadb'), passwordFile, cleanup);
+  const mariadb = await startBenchDatabase(path.join(dir, 'mariadb'), passwordFile, cleanup);
   say(`MariaDB 127.0.0.1:${mariadb.port} (in ${dir})`);
 
   const plan = planSyntheticDatabase(settings.sizeMiB);
   say(`generating ${plan.tables.length} tables x ${plan.rowsPerTable} rows (~${settings.sizeMiB} MiB of dump)`);
-  const generation = await generateBenchDatabase({ mariadb }, plan);
+  const generation = await generateBenchDatabase({ database: mariadb }, plan);
   say(`generated in ${generation.seconds.toFixed(1)} s`);
   // Described now: the revision is that of the code built for this run, not of a tree that moved since.
-  const environment = describeEnvironment(generation.mariadb);
+  const environment = describeEnvironment(generation.server);
 
   const dumpFile = path.join(dir, dataFileName('logical', 'none', false));
   const target = targetSpecSchema.parse(benchTargetSpec(mariadb, passwordFile));

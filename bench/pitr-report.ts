@@ -95,7 +95,7 @@ export function formatPitrMarkdown(result: PitrBenchResult): string {
   const lines = [
     `# npm run bench:pitr, ${result.measuredAt}`,
     '',
-    `${environment.mariadb}, ${environment.cpus} CPUs, Node ${environment.node}, revision ${environment.revision}` +
+    `${environment.server}, ${environment.cpus} CPUs, Node ${environment.node}, revision ${environment.revision}` +
       (environment.loadAverage
         ? `, load average ${environment.loadAverage.atStart} at the start and ${environment.loadAverage.atEnd} at the end`
         : '') +

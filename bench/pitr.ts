@@ -30,7 +30,7 @@ import {
   benchRepositoryDocuments,
   benchTargetDocument,
   parseBenchDocuments,
-  startBenchMariaDb,
+  startBenchDatabase,
   startBenchServices,
   startWorkerProcess,
   type BenchServices,
@@ -110,7 +110,7 @@ function pitrResources(
 ): ResourceSet {
   return parseBenchDocuments([
     ...benchRepositoryDocuments(services),
-    benchTargetDocument(SOURCE_TARGET, services.mariadb, services.secretFiles.mariadbPassword),
+    benchTargetDocument(SOURCE_TARGET, services.database, services.secretFiles.databasePassword),
     benchTargetDocument(REPLAY_TARGET, replayTarget, replayPasswordFile),
     {
       apiVersion: API_VERSION,
@@ -323,14 +323,14 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<PitrB
   cleanup.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const services = await startBenchServices(dir, cleanup, ['--log-bin=binlog', '--server-id=1']);
   const replayPasswordFile = path.join(dir, 'replay-target-password');
-  const replayTarget = await startBenchMariaDb(path.join(dir, 'replay-target'), replayPasswordFile, cleanup);
+  const replayTarget = await startBenchDatabase(path.join(dir, 'replay-target'), replayPasswordFile, cleanup);
   say(
-    `Temporal ${services.temporal.address}, MinIO ${services.minio.endpoint}, source MariaDB 127.0.0.1:${services.mariadb.port}, ` +
+    `Temporal ${services.temporal.address}, MinIO ${services.minio.endpoint}, source MariaDB 127.0.0.1:${services.database.port}, ` +
       `replay target 127.0.0.1:${replayTarget.port} (in ${dir})`,
   );
   const resourcesWith = (uploadInterval: string) => pitrResources(services, replayTarget, replayPasswordFile, uploadInterval);
 
-  const source = await connectAsRoot(services.mariadb);
+  const source = await connectAsRoot(services.database);
   cleanup.defer('close the source connection', () => source.end());
   await createWriterTable(source);
   const [[versionRow]] = await source.query<RowDataPacket[]>('SELECT VERSION() AS version');
@@ -364,7 +364,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<PitrB
       settings,
       client,
       source,
-      sourceInstance: services.mariadb,
+      sourceInstance: services.database,
       watch,
       resourcesWith,
       worker,
@@ -378,7 +378,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<PitrB
       snapshotId: snapshot.result.snapshotId,
       snapshotSequence,
       replayPoint: archived.replayPoint,
-      source: services.mariadb,
+      source: services.database,
       replayTarget,
     });
     const result = {

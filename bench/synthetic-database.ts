@@ -43,8 +43,9 @@ function createTableSql(database: string, table: string): string {
 
 /**
  * The mix is what makes the dump moderately compressible, as real data is: a SHA-256 per row
- * (hex, about 2:1 under zstd), a few repeating values (accounts, a thousand MD5s) and a
- * digest fragment repeated within the row (highly compressible).
+ * (hex, about 2:1 under zstd), a few repeating values (accounts, a thousand 32-digit hashes) and a
+ * digest fragment repeated within the row (highly compressible). The thousand hashes are the
+ * first 32 digits of a SHA-256, not MD5s as until 2026-12-04: MySQL 9.7 has no MD5().
  */
 function fillTableSql(database: string, table: string): string {
   return `INSERT INTO \`${database}\`.\`${table}\` (id, account, created_at, amount, digest, note)
@@ -53,7 +54,7 @@ function fillTableSql(database: string, table: string): string {
       '2024-01-01 00:00:00' + INTERVAL n SECOND,
       (n * 7919 MOD 1000000) / 100,
       SHA2(CONCAT('${table}:', n), 256),
-      CONCAT('order ', n, ' of ', MD5(n MOD 1000), ' ', REPEAT(LEFT(MD5(CONCAT('${table}:', n)), 8), 8))
+      CONCAT('order ', n, ' of ', LEFT(SHA2(n MOD 1000, 256), 32), ' ', REPEAT(LEFT(SHA2(CONCAT('${table}:', n), 256), 8), 8))
     FROM \`${SCRATCH_DATABASE}\`.numbers WHERE n <= ?`;
 }
 

@@ -54,7 +54,7 @@ export function throughputChartSvg(result: ComparisonResult): string {
       LEFT,
       y,
       `${(database.rawBytes / 2 ** 20).toFixed(0)} MiB of SQL in ${database.tables} tables, median of ${settings.runs} run${settings.runs === 1 ? '' : 's'} each; ` +
-        `${environment.cpus} CPUs, ${environment.mariadb}; ${result.measuredAt.slice(0, 10)}`,
+        `${environment.cpus} CPUs, ${environment.server}; ${result.measuredAt.slice(0, 10)}`,
       { fill: '#555' },
     ),
   );
