@@ -1,5 +1,5 @@
 import { Context, log } from '@temporalio/activity';
-import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lchown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
@@ -8,6 +8,7 @@ import {
   parseReplicaVolumeMarker,
   replicaVolumeClaimProblem,
   RESTORE_MARKER_FILE,
+  RESTORE_MARKER_PARTIAL_FILE,
   type ReplicaVolumeMarker,
 } from '../domain/replica-volume-marker';
 import type { Named, RepositorySpec } from '../domain/resources';
@@ -86,7 +87,7 @@ export function createReplicaActivities(deps: {
     const entries = await readdir(volume);
     const marker = parseReplicaVolumeMarker(await readFile(path.join(volume, RESTORE_MARKER_FILE), 'utf8').catch(() => undefined));
     const problem = replicaVolumeClaimProblem({
-      entryCount: entries.length,
+      entryCount: entries.filter((entry) => entry !== RESTORE_MARKER_PARTIAL_FILE).length,
       marker,
       restoreId: input.restoreId,
       overwrite: input.overwrite,
@@ -97,13 +98,18 @@ export function createReplicaActivities(deps: {
         `replica ${input.ordinal}: volume ${volume} ${problem}; nothing was changed. Use an empty volume, or pass overwrite to replace its contents`,
       );
     }
-    await Promise.all(entries.map((entry) => rm(path.join(volume, entry), { recursive: true, force: true })));
+    // The marker goes last (replaced, not removed): a worker killed while emptying the volume
+    // leaves it marked as this restore's, which the next attempt may claim again.
+    const others = entries.filter((entry) => entry !== RESTORE_MARKER_FILE);
+    await Promise.all(others.map((entry) => rm(path.join(volume, entry), { recursive: true, force: true })));
     await writeMarker(input, false);
   }
 
+  /** Written aside, then renamed into place: a worker killed mid-write leaves the old marker or the new one, never a torn one. */
   async function writeMarker(input: PopulateReplicaInput, complete: boolean): Promise<void> {
     const marker: ReplicaVolumeMarker = { restoreId: input.restoreId, snapshotId: input.manifest.snapshotId, complete };
-    await writeFile(path.join(volume, RESTORE_MARKER_FILE), JSON.stringify(marker));
+    await writeFile(path.join(volume, RESTORE_MARKER_PARTIAL_FILE), JSON.stringify(marker));
+    await rename(path.join(volume, RESTORE_MARKER_PARTIAL_FILE), path.join(volume, RESTORE_MARKER_FILE));
   }
 
   /**
@@ -183,7 +189,7 @@ export function createReplicaActivities(deps: {
       return undefined;
     }
     progress.phase = `copying replica ${from.ordinal}`;
-    await copyDirectoryTree({ from: source, to: volume, skip: [RESTORE_MARKER_FILE], signal, progress });
+    await copyDirectoryTree({ from: source, to: volume, skip: [RESTORE_MARKER_FILE, RESTORE_MARKER_PARTIAL_FILE], signal, progress });
     return from.ordinal;
   }
 

@@ -11,6 +11,11 @@ export interface ReplicaVolumeMarker {
 }
 
 export const RESTORE_MARKER_FILE = '.dbkeep-restore.json';
+/**
+ * Where the marker is written before it is renamed into place, so a worker killed mid-write
+ * never leaves a torn marker. A volume holding only this file holds nothing of anyone's.
+ */
+export const RESTORE_MARKER_PARTIAL_FILE = '.dbkeep-restore.json.partial';
 
 /** The marker from the file's text; undefined for a missing or foreign file. A marker of an older dbkeep (no `complete`) counts as complete. */
 export function parseReplicaVolumeMarker(text: string | undefined): ReplicaVolumeMarker | undefined {

@@ -9,7 +9,7 @@ import { createReplicaWorkerOnlyActivities } from '../../activities';
 import type { PopulateReplicaInput, PopulateReplicaResult } from '../../activities/replica-population';
 import { describeFailure } from '../../clients/failure-description';
 import { parseManifest } from '../../domain/manifest';
-import { RESTORE_MARKER_FILE } from '../../domain/replica-volume-marker';
+import { RESTORE_MARKER_FILE, RESTORE_MARKER_PARTIAL_FILE } from '../../domain/replica-volume-marker';
 import { replicaActivityId, replicaTaskQueue } from '../../domain/session-ids';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { diffFingerprints, type DatabaseFingerprint } from '../../stack/database-fingerprint';
@@ -207,7 +207,7 @@ describe('physical backup', () => {
     await expectReplicasMatchSource(restored.replicas.map((r) => r.volume));
   });
 
-  it("populates from the repository when the volume it was told to copy is not this restore's complete one", async () => {
+  it("populates from the repository when the volume it was told to copy is not this restore's complete one, into a volume a killed worker left a torn marker in", async () => {
     const root = path.join(stack.dir, 'volumes-c');
     // A complete volume, but another restore's: copying it would hand out data nobody asked for.
     const foreign = path.join(root, 'foreign');
@@ -215,6 +215,9 @@ describe('physical backup', () => {
     writeFileSync(path.join(foreign, RESTORE_MARKER_FILE), JSON.stringify({ restoreId: 'another-restore', snapshotId, complete: true }));
     writeFileSync(path.join(foreign, 'ibdata1'), "not this restore's");
     const volume = path.join(root, 'replica-1');
+    // A worker killed while writing its marker leaves only the part written aside: nothing of anyone's.
+    mkdirSync(volume, { recursive: true });
+    writeFileSync(path.join(volume, RESTORE_MARKER_PARTIAL_FILE), '{"restoreId":"fallb');
     const { GetObjectCommand } = await import('@aws-sdk/client-s3');
     const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `dbkeep/physical/${snapshotId}/manifest.json` }));
     const parsed = parseManifest(await object.Body!.transformToString());
@@ -234,6 +237,7 @@ describe('physical backup', () => {
       copyFrom: { ordinal: 0, directory: foreign },
     });
     expect(populated.copiedFrom).toBeUndefined();
+    expect(readdirSync(volume)).not.toContain(RESTORE_MARKER_PARTIAL_FILE);
     expect(populated.bytesOnVolume).toBeGreaterThan(100_000_000);
     expect(readFileSync(path.join(volume, 'ibdata1'))).not.toEqual(readFileSync(path.join(foreign, 'ibdata1')));
     await expectReplicasMatchSource([volume]);
