@@ -32,16 +32,27 @@ export interface PartUploadTarget {
  * body at once: the stages writing into it then stop too (pipeline/stages.ts).
  */
 export async function uploadInParts(target: PartUploadTarget, body: Readable, signal: AbortSignal): Promise<void> {
-  const upload = new PartUpload(target, signal);
+  const upload = new PartUpload(target, body, signal);
+  const onAbort = () => upload.fail(Object.assign(new Error('Upload aborted.'), { name: 'AbortError' }));
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   try {
-    await upload.run(body);
+    await upload.run();
   } catch (error) {
-    // Stop reading now, as Node does when a reader leaves its loop early: the stages writing
-    // into the body fail with this AbortError and stop as well (pipeline/stages.ts).
-    if (!body.destroyed) body.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    stopReading(body);
     await upload.abandon();
     throw error;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * Stops reading now, as Node does when a reader leaves its loop early: the stages writing into
+ * the body fail with this AbortError and stop as well (pipeline/stages.ts).
+ */
+function stopReading(body: Readable): void {
+  if (!body.destroyed) body.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
 }
 
 class PartUpload {
@@ -51,30 +62,35 @@ class PartUpload {
   private uploadId: Promise<string> | undefined;
   private partCount = 0;
   private failure: { error: unknown } | undefined;
-  private readonly failed: Promise<void>;
-  private fail!: (error: unknown) => void;
 
   constructor(
     private readonly target: PartUploadTarget,
+    private readonly body: Readable,
     private readonly signal: AbortSignal,
-  ) {
-    this.failed = new Promise<void>((resolve) => {
-      this.fail = (error) => {
-        this.failure ??= { error };
-        resolve();
-      };
-    });
-    if (signal.aborted) this.fail(abortError());
-    else signal.addEventListener('abort', () => this.fail(abortError()), { once: true });
+  ) {}
+
+  /**
+   * Records the first failure and stops reading the body, which ends a read waiting for it. (No
+   * promise is raced against the failure instead: every race would keep its chunk reachable
+   * from that long-lived promise, the whole stream by the end.)
+   */
+  fail(error: unknown): void {
+    this.failure ??= { error };
+    stopReading(this.body);
   }
 
-  async run(body: Readable): Promise<void> {
+  async run(): Promise<void> {
     let buffer = this.takeBuffer();
     let filled = 0;
-    const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const chunks = this.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     for (;;) {
-      const next = await Promise.race([chunks.next(), this.failed.then(() => undefined)]);
-      if (next === undefined) throw this.failure!.error;
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        throw this.failure?.error ?? error;
+      }
+      this.throwIfFailed();
       if (next.done) break;
       const chunk = next.value;
       for (let offset = 0; offset < chunk.length;) {
@@ -97,7 +113,7 @@ class PartUpload {
     }
     await this.sendPart(buffer, filled);
     await Promise.all(this.sending);
-    if (this.failure) throw this.failure.error;
+    this.throwIfFailed();
     const uploadId = await this.uploadId!;
     this.completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
     await this.target.client.send(
@@ -118,8 +134,9 @@ class PartUpload {
 
   /** Starts sending one part, once fewer than partsInFlight are being sent; its buffer is free again when it is sent. */
   private async sendPart(buffer: Buffer, length: number): Promise<void> {
-    while (this.sending.size >= this.target.partsInFlight && !this.failure) await Promise.race([...this.sending, this.failed]);
-    if (this.failure) throw this.failure.error;
+    // The parts in flight always settle (a cancellation aborts their requests), so waiting on them alone is enough.
+    while (this.sending.size >= this.target.partsInFlight && !this.failure) await Promise.race(this.sending);
+    this.throwIfFailed();
     const partNumber = ++this.partCount;
     this.uploadId ??= this.target.client
       .send(new CreateMultipartUploadCommand(this.objectParams()), { abortSignal: this.signal })
@@ -146,6 +163,10 @@ class PartUpload {
     this.sending.add(sent);
   }
 
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
   private takeBuffer(): Buffer {
     // Never more than partsInFlight + 1: one being filled, the others being sent.
     return this.free.pop() ?? Buffer.allocUnsafeSlow(this.target.partBytes);
@@ -154,8 +175,4 @@ class PartUpload {
   private objectParams() {
     return { Bucket: this.target.bucket, Key: this.target.key, ...this.target.sse };
   }
-}
-
-function abortError(): Error {
-  return Object.assign(new Error('Upload aborted.'), { name: 'AbortError' });
 }
