@@ -122,6 +122,37 @@ describe('runStages with an S3 upload to MinIO (S3Storage.putStream)', () => {
     });
   }
 
+  it('holds a bounded amount of the stream, whatever its size: 256 MiB never pile up in memory', async () => {
+    const total = 256 * 1024 * 1024;
+    let produced = 0;
+    // 64 KiB chunks, each a new buffer, as a pipe from zstd delivers them.
+    const dump = new Readable({
+      read() {
+        if (produced >= total) return void this.push(null);
+        this.push(Buffer.alloc(64 * 1024, produced / (64 * 1024)));
+        produced += 64 * 1024;
+      },
+    });
+    let peakArrayBuffers = 0;
+    const sampler = setInterval(() => {
+      peakArrayBuffers = Math.max(peakArrayBuffers, process.memoryUsage().arrayBuffers);
+    }, 20);
+    try {
+      const controller = new AbortController();
+      const body = new PassThrough();
+      await runStages(controller, [
+        pipeline(dump, body, { signal: controller.signal }),
+        storage.putStream('ledger/big.zst', body, controller.signal),
+      ]);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect((await listIncompleteUploads(s3, bucket)).length).toBe(0);
+    // Three 8 MiB part buffers, the stream's own buffers and garbage not yet collected: far
+    // below the 256 MiB an upload keeping its chunks reachable reaches.
+    expect(peakArrayBuffers).toBeLessThan(160 * 1024 * 1024);
+  });
+
   it('aborts the upload at once when the stages are cancelled while it is sound: no incomplete upload, no object', async () => {
     const controller = new AbortController();
     const body = new PassThrough();
