@@ -11,12 +11,24 @@ export type ArchiveOutcome = 'started' | 'restarted' | 'running' | 'stopped' | '
 
 const SPEC_HASH_MEMO = 'dbkeepSpecHash';
 
-/** The archives running now, by workflow id, with the hash of the spec each was started with: one visibility listing. */
-export async function listRunningBinlogArchives(client: Client): Promise<Map<string, { hash?: string }>> {
-  const running = new Map<string, { hash?: string }>();
-  for await (const execution of client.workflow.list({ query: "WorkflowType = 'binlogArchive' AND ExecutionStatus = 'Running'" })) {
+/** What runs now for the configurations, from one visibility listing (`dbkeep apply` of 500 configurations makes one call, not 500). */
+export interface RunningConfigurationWorkflows {
+  /** Binary log archives by workflow id, with the hash of the spec each was started with. */
+  archives: Map<string, { hash?: string }>;
+  /** Workflow ids of the stale watches (workflows/stale-watch.ts). */
+  staleWatches: Set<string>;
+}
+
+export async function listRunningConfigurationWorkflows(client: Client): Promise<RunningConfigurationWorkflows> {
+  const running: RunningConfigurationWorkflows = { archives: new Map(), staleWatches: new Set() };
+  const query = "WorkflowType IN ('binlogArchive', 'staleBackupWatch') AND ExecutionStatus = 'Running'";
+  for await (const execution of client.workflow.list({ query })) {
+    if (execution.type === 'staleBackupWatch') {
+      running.staleWatches.add(execution.workflowId);
+      continue;
+    }
     const hash = execution.memo?.[SPEC_HASH_MEMO];
-    running.set(execution.workflowId, { hash: typeof hash === 'string' ? hash : undefined });
+    running.archives.set(execution.workflowId, { hash: typeof hash === 'string' ? hash : undefined });
   }
   return running;
 }
@@ -26,7 +38,7 @@ export async function listRunningBinlogArchives(client: Client): Promise<Map<str
  * is enabled, left running when nothing it uses changed, restarted (stopped, then started with the
  * new input) when something did, stopped when PITR is off. Stopping cancels the workflow, which
  * stops its replication client and completes; the archived pieces stay in the repository.
- * `listed` is listRunningBinlogArchives' answer; visibility may lag behind a start, so a start
+ * `listed` is listRunningConfigurationWorkflows' `archives`; visibility may lag behind a start, so a start
  * refused as already running is looked at directly.
  */
 export async function applyBinlogArchive(

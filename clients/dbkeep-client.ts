@@ -63,7 +63,7 @@ import {
 } from './backup-schedules';
 import { applyDrillSchedules, deleteDrillSchedule } from './drill-schedules';
 import { applyStaleWatch, endStaleWatch } from './stale-watches';
-import { applyBinlogArchive, listRunningBinlogArchives, stopBinlogArchive, type ArchiveOutcome } from './binlog-archives';
+import { applyBinlogArchive, listRunningConfigurationWorkflows, stopBinlogArchive, type ArchiveOutcome } from './binlog-archives';
 
 export interface ConnectOptions {
   /** host:port; defaults to TEMPORAL_ADDRESS, then 127.0.0.1:7233, as the temporal CLI does. */
@@ -275,15 +275,15 @@ export class DbkeepClient {
     const schedules = await listDbkeepSchedules(this.temporal);
     const outcomes = await applyBackupSchedules(this.temporal, configurations, this.taskQueue, schedules);
     const drillOutcomes = await applyDrillSchedules(this.temporal, configurations, this.taskQueue, schedules);
-    const archives = await listRunningBinlogArchives(this.temporal);
+    const running = await listRunningConfigurationWorkflows(this.temporal);
     const archiveOutcomes: ArchiveOutcome[] = [];
     for (const resolved of configurations) {
-      archiveOutcomes.push(await applyBinlogArchive(this.temporal, resolved, this.taskQueue, archives));
-      await applyStaleWatch(this.temporal, {
-        configuration: resolved.configuration,
-        repository: resolved.repository.name,
-        target: resolved.target.name,
-      });
+      archiveOutcomes.push(await applyBinlogArchive(this.temporal, resolved, this.taskQueue, running.archives));
+      await applyStaleWatch(
+        this.temporal,
+        { configuration: resolved.configuration, repository: resolved.repository.name, target: resolved.target.name },
+        running.staleWatches,
+      );
     }
     return configurations.map(({ configuration }, i) => ({
       configuration: configuration.name,

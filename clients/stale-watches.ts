@@ -26,29 +26,33 @@ export async function endStaleWatch(
 
 /**
  * `dbkeep apply` of a configuration: its running stale watch counts with the applied settings
- * from now on, or ends when the configuration no longer asks for `stale`. A configuration whose
- * watch is not running yet gets one at its next successful backup, as before.
+ * from now on, or ends when the configuration no longer asks for `stale`. `running` is
+ * listRunningConfigurationWorkflows' `staleWatches`: a configuration without a watch there costs
+ * no call. A watch visibility does not list yet (started a moment ago) keeps its settings until
+ * the next success or apply; one not running yet gets one at its next successful backup.
  */
 export async function applyStaleWatch(
   client: Client,
   resolved: { configuration: Named<BackupConfigurationSpec>; repository: string; target: string },
+  running: ReadonlySet<string>,
 ): Promise<void> {
   const { configuration } = resolved;
+  const workflowId = staleWatchWorkflowId(configuration.name);
+  if (!running.has(workflowId)) return;
   const staleAfter = staleAfterSeconds(configuration.spec);
   if (staleAfter === undefined) {
     await endStaleWatch(client, configuration.name, 'its configuration no longer asks for stale notifications (dbkeep apply)');
     return;
   }
   try {
-    const handle = client.workflow.getHandle(staleWatchWorkflowId(configuration.name));
-    if ((await handle.describe()).status.name !== 'RUNNING') return;
-    await handle.signal(staleSettingsSignal, {
+    await client.workflow.getHandle(workflowId).signal(staleSettingsSignal, {
       repository: resolved.repository,
       target: resolved.target,
       webhooks: configuration.spec.notifications!.webhooks,
       staleAfterSeconds: staleAfter,
     });
   } catch (error) {
+    // Ended since it was listed.
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
 }

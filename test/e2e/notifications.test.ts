@@ -180,11 +180,13 @@ it('counts with the settings `dbkeep apply` gives a running stale watch, and end
   const watch = stack.client.temporal.workflow.getHandle(staleWatchWorkflowId(rewatched));
   const result = await (await stack.client.backupNow(resolveBackupConfiguration(withStaleAfter('1h', ['stale']), rewatched))).result();
   if (result.outcome !== 'succeeded') throw new Error('the session was skipped');
-  await pollUntil(
-    async () => (await watch.describe().catch(() => undefined))?.status.name,
-    (status) => status === 'RUNNING',
-    { what: 'the stale watch', timeoutMs: 30_000 },
-  );
+  // `dbkeep apply` finds running watches through visibility, which lists a new one a moment after it starts.
+  const listedRunning = async () => {
+    const query = `WorkflowId = '${staleWatchWorkflowId(rewatched)}' AND ExecutionStatus = 'Running'`;
+    for await (const execution of stack.client.temporal.workflow.list({ query })) return execution.workflowId;
+    return undefined;
+  };
+  await pollUntil(listedRunning, (found) => found !== undefined, { what: 'the stale watch listed as running', timeoutMs: 30_000 });
 
   // An hour would pass before the watch tells; applied with 2 s, it tells now.
   await stack.client.applyResources(withStaleAfter('2s', ['stale']));

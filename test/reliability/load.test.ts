@@ -202,7 +202,7 @@ describe(`${SCHEDULES} schedules`, () => {
       const reapplied = await countingClient.applyResources(set);
       timings.applyUnchanged = secondsSince(started);
       expect(reapplied.every((a) => a.outcome === 'unchanged')).toBe(true);
-      // One listing of the schedules, one of the running binary log archives (none here).
+      // One listing of the schedules, one of the running binary log archives and stale watches (none here).
       expect(Object.fromEntries(counting.calls)).toEqual({ ListSchedules: 1, ListWorkflowExecutions: 1 });
     } finally {
       await counting.close();
