@@ -56,7 +56,10 @@ type Mode =
   /** Inside an INSERT statement's values. */
   | { kind: 'insert'; table: string; inQuote: boolean; escaped: boolean; depth: number };
 
-/** Reads a dump in chunks of any size and returns its fingerprint at the end. Memory: one line's head and a hash per object. */
+/**
+ * Reads a dump in chunks of any size and returns its fingerprint at the end. Memory: one line's
+ * head and a hash per object. A chunk is read during `push` only; its memory may be reused after.
+ */
 export class DumpFingerprinter {
   /** `formatVersion`: a drill reads the restored copy in the format of the fingerprint it compares with. */
   constructor(private readonly formatVersion: DumpFingerprint['formatVersion'] = DUMP_FINGERPRINT_FORMAT) {}
@@ -109,7 +112,8 @@ export class DumpFingerprinter {
   private readHead(mode: Extract<Mode, { kind: 'head' }>, chunk: Buffer, at: number): number {
     const newline = chunk.indexOf(NEWLINE, at);
     const end = Math.min(newline === -1 ? chunk.length : newline, at + LINE_HEAD_BYTES - mode.length);
-    mode.bytes.push(chunk.subarray(at, end));
+    // A copy: the chunk's memory is read into again once push returns (pipeline/dump-copy.ts).
+    mode.bytes.push(Buffer.from(chunk.subarray(at, end)));
     mode.length += end - at;
     if (end === newline || mode.length >= LINE_HEAD_BYTES) this.classify(mode);
     return end;

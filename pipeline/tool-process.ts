@@ -53,9 +53,10 @@ export function startTool(
   tool: ToolCommand,
   /**
    * stdin may be another tool's stdout (the two are then connected directly, without Node in
-   * between) or an open file descriptor (the child gets its own copy; the caller closes ours).
+   * between); stdin and stdout may be an open file descriptor (the child gets its own copy; the
+   * caller closes ours).
    */
-  options: { signal: AbortSignal; stdin: 'pipe' | 'ignore' | Readable | number; stdout: 'pipe' | 'ignore' },
+  options: { signal: AbortSignal; stdin: 'pipe' | 'ignore' | Readable | number; stdout: 'pipe' | 'ignore' | number },
 ): RunningTool {
   const child = spawn(tool.command, tool.args, {
     stdio: [options.stdin, options.stdout, 'pipe'],

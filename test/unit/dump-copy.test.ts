@@ -1,0 +1,90 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { prepareDumpCopy, removeDumpCopy, startDumpCopy, type PreparedCopy } from '../../pipeline/dump-copy';
+import { startTool } from '../../pipeline/tool-process';
+
+/** A tool's output copied to Node through tee and a FIFO while zstd reads the other FIFO: real coreutils and zstd. */
+describe('startDumpCopy', () => {
+  let dir: string;
+  let input: string;
+  let prepared: PreparedCopy;
+  const content = randomBytes(3 * 1024 * 1024 + 17);
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-dump-copy-test-'));
+    input = path.join(dir, 'dump.sql');
+    writeFileSync(input, content);
+    prepared = await prepareDumpCopy(new AbortController().signal);
+  });
+
+  afterEach(async () => {
+    await removeDumpCopy(prepared);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** cat → tee → (zstd reading the FIFO by name, Node reading the copy); zstd's output collected. */
+  function start(observe: (chunk: Buffer) => void, signal = new AbortController().signal) {
+    const producer = startTool({ command: 'cat', args: [input] }, { signal, stdin: 'ignore', stdout: 'pipe' });
+    const copy = startDumpCopy(prepared, { source: producer.child.stdout!, observe, signal });
+    producer.child.stdout!.destroy();
+    const zstd = startTool({ command: 'zstd', args: ['-1', '-c', '-q', prepared.fifo] }, { signal, stdin: 'ignore', stdout: 'pipe' });
+    const compressed: Buffer[] = [];
+    zstd.child.stdout!.on('data', (chunk: Buffer) => compressed.push(chunk));
+    return { producer, copy, zstd, compressed };
+  }
+
+  it('shows Node every byte while zstd reads the same bytes from the FIFO', async () => {
+    const hash = createHash('sha256');
+    let largestChunk = 0;
+    const { producer, copy, zstd, compressed } = start((chunk) => {
+      hash.update(chunk);
+      largestChunk = Math.max(largestChunk, chunk.length);
+    });
+    await Promise.all([producer.finished, copy.tee.finished, copy.copied, zstd.finished]);
+    expect(hash.digest('hex')).toBe(sha256(content));
+    expect(largestChunk).toBeLessThanOrEqual(64 * 1024);
+    const decompressed = startTool(
+      { command: 'zstd', args: ['-d', '-c', '-q'] },
+      { signal: new AbortController().signal, stdin: 'pipe', stdout: 'pipe' },
+    );
+    const out: Buffer[] = [];
+    decompressed.child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
+    decompressed.child.stdin!.end(Buffer.concat(compressed));
+    await decompressed.finished;
+    expect(sha256(Buffer.concat(out))).toBe(sha256(content));
+  });
+
+  it("rejects with the observer's error, and tee stops (EPIPE) instead of waiting for a reader", async () => {
+    let seen = 0;
+    const { copy, zstd } = start((chunk) => {
+      seen += chunk.length;
+      if (seen > 256 * 1024) throw new Error('scanner failed');
+    });
+    await expect(copy.copied).rejects.toThrow('scanner failed');
+    await expect(copy.tee.finished).rejects.toThrow();
+    await zstd.finished.catch(() => undefined);
+  });
+
+  it('rejects when aborted, with the tools killed', async () => {
+    const controller = new AbortController();
+    let aborted = false;
+    const { copy, zstd, producer } = start(() => {
+      if (!aborted) {
+        aborted = true;
+        controller.abort(new Error('cancelled by the user'));
+      }
+    }, controller.signal);
+    await expect(copy.copied).rejects.toThrow('cancelled by the user');
+    await expect(copy.tee.finished).rejects.toThrow();
+    await Promise.allSettled([zstd.finished, producer.finished]);
+  });
+
+  it('removes both FIFOs with their directory', async () => {
+    await removeDumpCopy(prepared);
+    expect(existsSync(prepared.fifo) || existsSync(prepared.copyFifo) || existsSync(prepared.dir)).toBe(false);
+  });
+});
