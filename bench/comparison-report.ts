@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatTable } from '../clients/cli/output';
-import type { BenchEnvironment } from './bench-run';
+import { DEFAULT_SIZE_MIB, type BenchEnvironment } from './bench-run';
 import { renderThroughputChart } from './throughput-chart';
 import { bytesToMiB, type WorkerUsage } from './worker-usage';
 
@@ -338,16 +338,18 @@ export function formatResultMarkdown(result: ComparisonResult, chartFile: string
 
 /**
  * Writes bare-tools-comparison.{json,md,svg,png} into dir (created when missing), with the
- * engine in the name when it is not the default MariaDB 10.11 (bare-tools-comparison-mysql-9.7.md);
- * returns their paths.
+ * engine in the name when it is not the default MariaDB 10.11 (bare-tools-comparison-mysql-9.7.md)
+ * and the size when it is not the default 1 GiB (bare-tools-comparison-5120mib.md), so a scale
+ * run never replaces the figures the README quotes; returns their paths.
  */
 export function writeResultFiles(dir: string, result: ComparisonResult): { files: string[]; warnings: string[] } {
   mkdirSync(dir, { recursive: true });
-  const engine = result.settings.engine;
-  const base = path.join(
-    dir,
-    engine === undefined || engine === 'mariadb-10.11' ? 'bare-tools-comparison' : `bare-tools-comparison-${engine}`,
-  );
+  const { engine, sizeMiB } = result.settings;
+  const suffixes = [
+    ...(engine === undefined || engine === 'mariadb-10.11' ? [] : [engine]),
+    ...(sizeMiB === DEFAULT_SIZE_MIB ? [] : [`${sizeMiB}mib`]),
+  ];
+  const base = path.join(dir, ['bare-tools-comparison', ...suffixes].join('-'));
   writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
   const chart = renderThroughputChart(result, `${base}.svg`, `${base}.png`);
   writeFileSync(`${base}.md`, formatResultMarkdown(result, chart.png ? path.basename(chart.png) : undefined));
