@@ -252,6 +252,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             tool: method === 'physical' ? 'physical' : 'dump',
             compression: checked.configuration.spec.compression.algorithm,
             encrypted: checked.configuration.spec.encryption !== undefined,
+            fingerprinted: checked.configuration.spec.verification !== undefined,
           }),
         );
         const privileges = await readSessionUserPrivileges(connection);

@@ -460,6 +460,8 @@ const TOOL_PROVIDERS: Record<string, string> = {
     'the MySQL server, for a point-in-time replay into restored volumes of engines mysql and percona-xtradb (Debian: mysql-server-core)',
   zstd: 'zstd (Debian: zstd)',
   age: 'age, for encrypted snapshots (Debian: age)',
+  tee: 'coreutils, for the copy of a dump a restore drill fingerprints (Debian: coreutils)',
+  mkfifo: 'coreutils, for the copy of a dump a restore drill fingerprints (Debian: coreutils)',
 };
 
 /** What provides a tool dbkeep runs, for the message when the worker lacks it. */
@@ -486,11 +488,15 @@ export function sessionTools(params: {
   tool: keyof typeof ENGINE_TOOL_ROLES;
   compression?: CompressionAlgorithm;
   encrypted?: boolean;
+  /** A logical backup recording a drill fingerprint: with zstd, Node reads a copy of the dump that tee makes (pipeline/dump-copy.ts). */
+  fingerprinted?: boolean;
 }): SessionTool[] {
   const { engine, tool, compression } = params;
+  const copied = params.fingerprinted === true && tool === 'dump' && compression === 'zstd';
   return [
     { command: CLIENT_TOOLS[engine][tool], role: `the ${engine} ${ENGINE_TOOL_ROLES[tool]}` },
     ...(compression && compression !== 'none' ? [{ command: compression, role: `the snapshot's ${compression} compression` }] : []),
     ...(params.encrypted ? [{ command: 'age', role: "the snapshot's age encryption" }] : []),
+    ...(copied ? ['tee', 'mkfifo'].map((command) => ({ command, role: "the copy of the dump the drill's fingerprint reads" })) : []),
   ];
 }

@@ -47,6 +47,29 @@ describe('requireToolsOnPath', () => {
     );
   });
 
+  it("asks for tee and mkfifo only for a zstd dump recording a drill's fingerprint, which copies the dump through them", async () => {
+    const commands = (params: Parameters<typeof sessionTools>[0]) => sessionTools(params).map((tool) => tool.command);
+    expect(commands({ engine: 'mariadb', tool: 'dump', compression: 'zstd', fingerprinted: true })).toEqual([
+      'mariadb-dump',
+      'zstd',
+      'tee',
+      'mkfifo',
+    ]);
+    expect(commands({ engine: 'mariadb', tool: 'dump', compression: 'gzip', fingerprinted: true })).toEqual(['mariadb-dump', 'gzip']);
+    expect(commands({ engine: 'mariadb', tool: 'physical', compression: 'zstd', fingerprinted: true })).toEqual(['mariadb-backup', 'zstd']);
+    const failure = await failureOf(
+      requireToolsOnPath(
+        sessionTools({ engine: 'mysql', tool: 'client', compression: 'zstd' }).concat(
+          sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd', fingerprinted: true }).slice(2),
+        ),
+        searchPath,
+      ),
+    );
+    expect(failure.message).toContain(
+      "tee (the copy of the dump the drill's fingerprint reads) is not on the worker's PATH: its image needs coreutils",
+    );
+  });
+
   it("names every missing tool of the session, a non-executable file counting as missing, and the snapshot's filters", async () => {
     const failure = await failureOf(
       requireToolsOnPath(sessionTools({ engine: 'mariadb', tool: 'client', compression: 'zstd', encrypted: true }), searchPath),
