@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createConnection, type ConnectionOptions } from 'mysql2/promise';
 import { findFreePort } from './free-port';
 import { startOnFreePorts } from './start-on-free-ports';
@@ -108,6 +109,8 @@ export function pathWithReleaseTools(release: DatabaseRelease, path = process.en
 const READY_TIMEOUT_MS = 120_000;
 // InnoDB flushes the buffer pool on shutdown; a loaded instance can take a while.
 const SHUTDOWN_TIMEOUT_MS = 60_000;
+/** How often restart() tries its port again, a second apart, while another process holds it. */
+const RESTART_PORT_ATTEMPTS = 10;
 // sun_path holds 108 bytes on Linux; the servers refuse longer socket paths.
 const MAX_SOCKET_PATH = 100;
 
@@ -214,8 +217,19 @@ export async function startDatabaseInstance(options: DatabaseInstanceOptions): P
     kill: () => server.kill(),
     async restart() {
       await server.stop('SIGTERM', SHUTDOWN_TIMEOUT_MS);
-      server = startServer();
-      await waitForConnection(server, tcpAsRoot(port), `${setup.name} on 127.0.0.1:${port} after restart`);
+      // The port must stay the same (clients know it); whoever took it while the server was
+      // down (another file's server, an outgoing connection's local port) is waited out.
+      for (let attempt = 1; ; attempt++) {
+        server = startServer();
+        try {
+          await waitForConnection(server, tcpAsRoot(port), `${setup.name} on 127.0.0.1:${port} after restart`);
+          return;
+        } catch (error) {
+          server.kill();
+          if (attempt >= RESTART_PORT_ATTEMPTS || !/address already in use/i.test(String(error))) throw error;
+          await sleep(1_000);
+        }
+      }
     },
   };
 }
