@@ -9,36 +9,15 @@ import { searchAttributePairs } from '../workflows/search-attributes';
 /** What `dbkeep apply` did to a configuration's binary log archive. */
 export type ArchiveOutcome = 'started' | 'restarted' | 'running' | 'stopped' | 'off';
 
-const SPEC_HASH_MEMO = 'dbkeepSpecHash';
-
-/** What runs now for the configurations, from one visibility listing (`dbkeep apply` of 500 configurations makes one call, not 500). */
-export interface RunningConfigurationWorkflows {
-  /** Binary log archives by workflow id, with the hash of the spec each was started with. */
-  archives: Map<string, { hash?: string }>;
-  /** Workflow ids of the stale watches (workflows/stale-watch.ts). */
-  staleWatches: Set<string>;
-}
-
-export async function listRunningConfigurationWorkflows(client: Client): Promise<RunningConfigurationWorkflows> {
-  const running: RunningConfigurationWorkflows = { archives: new Map(), staleWatches: new Set() };
-  const query = "WorkflowType IN ('binlogArchive', 'staleBackupWatch') AND ExecutionStatus = 'Running'";
-  for await (const execution of client.workflow.list({ query })) {
-    if (execution.type === 'staleBackupWatch') {
-      running.staleWatches.add(execution.workflowId);
-      continue;
-    }
-    const hash = execution.memo?.[SPEC_HASH_MEMO];
-    running.archives.set(execution.workflowId, { hash: typeof hash === 'string' ? hash : undefined });
-  }
-  return running;
-}
+/** The hash of the input an archive was started with, in its memo: `dbkeep apply` restarts it only when that changed. */
+export const SPEC_HASH_MEMO = 'dbkeepSpecHash';
 
 /**
  * Makes the configuration's archive workflow match its spec: started when point-in-time recovery
  * is enabled, left running when nothing it uses changed, restarted (stopped, then started with the
  * new input) when something did, stopped when PITR is off. Stopping cancels the workflow, which
  * stops its replication client and completes; the archived pieces stay in the repository.
- * `listed` is listRunningConfigurationWorkflows' `archives`; visibility may lag behind a start, so a start
+ * `listed` is listRunningConfigurationWorkflows' `archives` (clients/running-configuration-workflows.ts); visibility may lag behind a start, so a start
  * refused as already running is looked at directly.
  */
 export async function applyBinlogArchive(

@@ -63,7 +63,8 @@ import {
 } from './backup-schedules';
 import { applyDrillSchedules, deleteDrillSchedule } from './drill-schedules';
 import { applyStaleWatch, endStaleWatch } from './stale-watches';
-import { applyBinlogArchive, listRunningConfigurationWorkflows, stopBinlogArchive, type ArchiveOutcome } from './binlog-archives';
+import { applyBinlogArchive, stopBinlogArchive, type ArchiveOutcome } from './binlog-archives';
+import { listRunningConfigurationWorkflows } from './running-configuration-workflows';
 
 export interface ConnectOptions {
   /** host:port; defaults to TEMPORAL_ADDRESS, then 127.0.0.1:7233, as the temporal CLI does. */
