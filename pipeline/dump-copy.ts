@@ -99,7 +99,9 @@ export function startDumpCopy(
       },
     } as SocketConstructorOpts & { onread: OnReadOpts });
     const abort = () => reader.destroy();
-    params.signal.addEventListener('abort', abort, { once: true });
+    // Aborted before the copy started: tee is killed, and the end it leaves is no complete copy.
+    if (params.signal.aborted) abort();
+    else params.signal.addEventListener('abort', abort, { once: true });
     reader.once('end', () => {
       ended = true;
       reader.destroy();

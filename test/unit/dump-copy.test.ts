@@ -83,6 +83,14 @@ describe('startDumpCopy', () => {
     await Promise.allSettled([zstd.finished, producer.finished]);
   });
 
+  it('rejects at once when the signal was aborted before the copy started', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('cancelled before the dump started'));
+    const { copy } = start(() => undefined, controller.signal);
+    await expect(copy.copied).rejects.toThrow('cancelled before the dump started');
+    await expect(copy.tee.finished).rejects.toThrow();
+  });
+
   it('removes both FIFOs with their directory', async () => {
     await removeDumpCopy(prepared);
     expect(existsSync(prepared.fifo) || existsSync(prepared.copyFifo) || existsSync(prepared.dir)).toBe(false);
