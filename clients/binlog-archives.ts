@@ -17,8 +17,8 @@ export const SPEC_HASH_MEMO = 'dbkeepSpecHash';
  * is enabled, left running when nothing it uses changed, restarted (stopped, then started with the
  * new input) when something did, stopped when PITR is off. Stopping cancels the workflow, which
  * stops its replication client and completes; the archived pieces stay in the repository.
- * `listed` is listRunningConfigurationWorkflows' `archives` (clients/running-configuration-workflows.ts); visibility may lag behind a start, so a start
- * refused as already running is looked at directly.
+ * `listed` is listRunningConfigurationWorkflows' `archives` (clients/running-configuration-workflows.ts);
+ * visibility may lag behind a start, so a start refused as already running is looked at directly.
  */
 export async function applyBinlogArchive(
   client: Client,
