@@ -1,4 +1,4 @@
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import mysql from 'mysql2/promise';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -6,20 +6,20 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { DumpFingerprinter, dumpFingerprintSchema, fingerprintDifferences, type DumpFingerprint } from '../domain/dump-fingerprint';
 import { isPermanentFailure, permanentFailure, PermanentFailureType } from '../domain/failures';
-import { failedDrillOutcome, type DrillOutcome } from '../domain/drill-outcome';
+import { completedDrillOutcome, failedDrillOutcome, type DrillOutcome } from '../domain/drill-outcome';
 import type { Manifest } from '../domain/manifest';
 import { CHECKED_TABLE_TYPES, checkTableFailure, physicalDrillDifferences } from '../domain/physical-drill';
 import type { Progress } from '../domain/progress';
 import { drillOutcomeKey, snapshotKey } from '../domain/repository-layout';
-import type { Named, RepositorySpec, TargetSpec } from '../domain/resources';
+import type { Named, RepositorySpec, ScratchPlacement, TargetSpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import { SYSTEM_SCHEMAS } from '../domain/system-schemas';
 import {
-  initializeDataDirectoryCommand,
-  localServerClientCommand,
   logicalDumpCommand,
   optionFileContents,
   restoreFilters,
+  rootClientCommand,
+  scratchServerOptionLines,
 } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
@@ -31,6 +31,14 @@ import { makeScratchDirectory } from '../pipeline/scratch-directory';
 import { runStages, withOwnController } from '../pipeline/stages';
 import { streamRepositoryToSink, streamRepositoryToTool } from '../pipeline/stream-pipelines';
 import { startTool, ToolFailedError } from '../pipeline/tool-process';
+import {
+  LocalScratchServers,
+  scratchServerLauncher,
+  scratchServerOwner,
+  type ScratchServerAddress,
+  type ScratchServerLauncher,
+  type ScratchServerLaunchers,
+} from './scratch-servers';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 
@@ -39,16 +47,19 @@ export interface RestoreDrillInput {
   manifest: Manifest;
   /** The configuration's age identity, for encrypted snapshots. */
   identity?: SecretRef;
+  /** Where a logical drill's scratch server runs; absent: `local`. */
+  scratch?: ScratchPlacement;
 }
 
 export type { DrillOutcome };
 
-const MAX_DIFFERENCES = 50;
-
 export function createDrillActivities(deps: {
   secrets: SecretResolver;
   openStorage: (repository: Named<RepositorySpec>, secrets: SecretResolver) => Promise<Storage>;
+  /** Where logical drills restore, by spec.verification.scratch; default: the worker's own server only. */
+  scratchServers?: ScratchServerLaunchers;
 }) {
+  const scratchServers = deps.scratchServers ?? { local: new LocalScratchServers() };
   return {
     /**
      * Whether a new snapshot is due for a drill (spec.verification.everyN): it and the snapshots
@@ -72,7 +83,7 @@ export function createDrillActivities(deps: {
 
     /**
      * A restore drill (docs/restore-drills.md), in a scratch directory of its own. A logical
-     * snapshot: a scratch server of the worker's own on an empty data directory, the snapshot
+     * snapshot: an empty scratch server (the worker's own, or a Kubernetes Job's), the snapshot
      * restored into it (its SHA-256 checked), the restored databases dumped again with the
      * backup's options and fingerprinted, compared with the fingerprint recorded at backup time.
      * A physical snapshot: extracted and prepared as a replica volume is, the worker's server
@@ -102,11 +113,12 @@ export function createDrillActivities(deps: {
               storage,
               optionFile: files['client.cnf']!,
               identityFile: files.identity,
-              datadir: path.join(scratch, 'data'),
+              scratch,
+              scratchServers: scratchServerLauncher(scratchServers, input.scratch ?? 'local'),
+              drillId: Context.current().info.workflowExecution?.workflowId ?? `${manifest.configuration}/${manifest.snapshotId}`,
               controller,
               progress,
             };
-            await mkdir(drill.datadir);
             const startedMs = Date.now();
             const record = (stored: DrillOutcome) =>
               storage.putBytes(drillOutcomeKey(manifest.configuration, manifest.snapshotId), Buffer.from(JSON.stringify(stored)));
@@ -140,24 +152,24 @@ export function createDrillActivities(deps: {
   };
 }
 
-/** One drill's snapshot, repository, secret files, scratch data directory (`<scratch>/data`, empty), cancellation and progress. */
+/** One drill's snapshot, repository, secret files, scratch directory (empty), scratch servers, cancellation and progress. */
 interface Drill {
   manifest: Manifest;
   storage: Storage;
-  /** The client's option file: no password, as the scratch server's root has none. */
+  /** The client's option file for the worker's own server: no password, as its root has none over its socket. */
   optionFile: string;
   identityFile: string | undefined;
-  datadir: string;
+  scratch: string;
+  scratchServers: ScratchServerLauncher;
+  /** The drill's workflow id. */
+  drillId: string;
   controller: AbortController;
   progress: Progress;
 }
 
-/** The owner of a scratch server's files: a worker running as root runs it as root, which the servers refuse without `--user`. */
-const scratchServerOwner = () => (process.getuid?.() === 0 ? { uid: 0, gid: 0 } : undefined);
-
 /**
- * A logical snapshot restored into a scratch server on an initialized data directory, dumped
- * again with the backup's options and compared with the fingerprint recorded at backup time.
+ * A logical snapshot restored into an empty scratch server of its engine, dumped again with the
+ * backup's options and compared with the fingerprint recorded at backup time.
  */
 async function drillLogicalSnapshot(drill: Drill): Promise<DrillOutcome> {
   const { manifest, storage, controller, progress } = drill;
@@ -166,64 +178,72 @@ async function drillLogicalSnapshot(drill: Drill): Promise<DrillOutcome> {
   const recorded = await readFingerprint(storage, manifest, drill.identityFile, controller);
   progress.phase = 'starting the scratch server';
   const started = Date.now();
-  const owner = scratchServerOwner();
-  await startTool(initializeDataDirectoryCommand(engine, drill.datadir, owner ? { user: String(owner.uid) } : {}), {
+  const server = await drill.scratchServers.start({
+    engine,
+    serverVersion: manifest.server.version,
+    drillId: drill.drillId,
+    directory: drill.scratch,
     signal: controller.signal,
-    stdin: 'ignore',
-    stdout: 'ignore',
-  }).finished;
-  const server = await startLocalServer({ engine, datadir: drill.datadir, owner, grantTables: 'use', signal: controller.signal });
+  });
   try {
-    progress.phase = 'restoring';
-    const restoreStarted = Date.now();
-    const restored = await withOwnController(controller.signal, (restoring) =>
-      streamRepositoryToTool({
-        storage,
-        key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
-        filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: drill.identityFile }),
-        consumer: localServerClientCommand(engine, drill.optionFile, server.socket),
-        controller: restoring,
-        progress,
-      }),
-    ).catch(async (error: unknown) => {
-      // A damaged object may not even decompress: that is a checksum failure, not a tool
-      // failing (which would be retried). Only then is the object read a second time.
-      if (
-        error instanceof ToolFailedError &&
-        !controller.signal.aborted &&
-        !(await storedObjectMatchesManifest({ storage, manifest, signal: controller.signal, progress }))
-      ) {
+    const optionFile = optionFileContents(server.rootPassword, scratchServerOptionLines(engine, server.address));
+    return await withSecretFiles({ 'scratch.cnf': optionFile }, async (files) => {
+      progress.phase = 'restoring';
+      const restoreStarted = Date.now();
+      const restored = await withOwnController(controller.signal, (restoring) =>
+        streamRepositoryToTool({
+          storage,
+          key: snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file),
+          filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: drill.identityFile }),
+          consumer: rootClientCommand(engine, files['scratch.cnf'], server.address),
+          controller: restoring,
+          progress,
+        }),
+      ).catch(async (error: unknown) => {
+        // A damaged object may not even decompress: that is a checksum failure, not a tool
+        // failing (which would be retried). Only then is the object read a second time.
+        if (
+          error instanceof ToolFailedError &&
+          !controller.signal.aborted &&
+          !(await storedObjectMatchesManifest({ storage, manifest, signal: controller.signal, progress }))
+        ) {
+          throw permanentFailure(
+            PermanentFailureType.ChecksumMismatch,
+            `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed in its restore`,
+          );
+        }
+        throw error;
+      });
+      const restoreSeconds = (Date.now() - restoreStarted) / 1000;
+      if (restored.sha256 !== manifest.data.sha256) {
         throw permanentFailure(
           PermanentFailureType.ChecksumMismatch,
-          `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed in its restore`,
+          `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed before comparing`,
         );
       }
-      throw error;
+      progress.phase = 'fingerprinting the restored copy';
+      const dumped = await fingerprintDump({
+        drill,
+        optionFile: files['scratch.cnf'],
+        address: server.address,
+        databases: manifest.databases,
+        recorded,
+      });
+      return completedDrillOutcome({
+        snapshotId: manifest.snapshotId,
+        proof: 'fingerprint',
+        differences: fingerprintDifferences(recorded, dumped),
+        startedMs: started,
+        nowMs: Date.now(),
+        restoreSeconds,
+        restoredBytes: restored.rawBytes,
+        tables: Object.keys(recorded.tables).length,
+      });
     });
-    const restoreSeconds = (Date.now() - restoreStarted) / 1000;
-    if (restored.sha256 !== manifest.data.sha256) {
-      throw permanentFailure(
-        PermanentFailureType.ChecksumMismatch,
-        `snapshot ${manifest.snapshotId}: data object does not match its manifest (sha256); the drill failed before comparing`,
-      );
-    }
-    progress.phase = 'fingerprinting the restored copy';
-    const dumped = await fingerprintDump({ drill, socket: server.socket, databases: manifest.databases, recorded });
-    const differences = fingerprintDifferences(recorded, dumped);
-    return {
-      snapshotId: manifest.snapshotId,
-      proof: 'fingerprint',
-      passed: differences.length === 0,
-      verifiedAt: new Date().toISOString(),
-      durationSeconds: (Date.now() - started) / 1000,
-      restoreSeconds,
-      restoredBytes: restored.rawBytes,
-      restoreBytesPerSecond: restoreSeconds > 0 ? Math.round(restored.rawBytes / restoreSeconds) : 0,
-      tables: Object.keys(recorded.tables).length,
-      differences: differences.slice(0, MAX_DIFFERENCES),
-    };
   } finally {
-    await server.stop().catch((error: unknown) => log.warn('scratch server did not stop cleanly', { error: String(error) }));
+    await server
+      .stop()
+      .catch((error: unknown) => log.warn('scratch server did not stop cleanly', { server: server.description, error: String(error) }));
   }
 }
 
@@ -238,11 +258,13 @@ async function drillLogicalSnapshot(drill: Drill): Promise<DrillOutcome> {
 async function drillPhysicalSnapshot(drill: Drill): Promise<{ outcome: DrillOutcome; restoredFingerprint?: DumpFingerprint }> {
   const { manifest, controller, progress } = drill;
   const started = Date.now();
+  const datadir = path.join(drill.scratch, 'data');
+  await mkdir(datadir);
   const restored = await restorePhysicalSnapshot({
     storage: drill.storage,
     manifest,
     identityFile: drill.identityFile,
-    directory: drill.datadir,
+    directory: datadir,
     signal: controller.signal,
     progress,
     onChecksumMismatch: { consequence: 'the drill failed before preparing it' },
@@ -252,7 +274,7 @@ async function drillPhysicalSnapshot(drill: Drill): Promise<{ outcome: DrillOutc
   try {
     server = await startLocalServer({
       engine: manifest.target.engine,
-      datadir: drill.datadir,
+      datadir,
       owner: scratchServerOwner(),
       grantTables: 'skip',
       signal: controller.signal,
@@ -280,7 +302,12 @@ async function drillPhysicalSnapshot(drill: Drill): Promise<{ outcome: DrillOutc
     let restoredFingerprint: DumpFingerprint | undefined;
     let dumpFailure: string | undefined;
     if (databases.length > 0) {
-      restoredFingerprint = await fingerprintDump({ drill, socket: server.socket, databases }).catch((error: unknown) => {
+      restoredFingerprint = await fingerprintDump({
+        drill,
+        optionFile: drill.optionFile,
+        address: { socket: server.socket },
+        databases,
+      }).catch((error: unknown) => {
         // The dump exiting with an error is the finding (a row the server cannot read); a killed one is not.
         if (!(error instanceof ToolFailedError && error.exitedOnItsOwn) || controller.signal.aborted) throw error;
         dumpFailure = error.message;
@@ -293,18 +320,16 @@ async function drillPhysicalSnapshot(drill: Drill): Promise<{ outcome: DrillOutc
       snapshotDatabases: manifest.databases,
       dumpFailure,
     });
-    const outcome: DrillOutcome = {
+    const outcome = completedDrillOutcome({
       snapshotId: manifest.snapshotId,
       proof: 'physical-integrity',
-      passed: differences.length === 0,
-      verifiedAt: new Date().toISOString(),
-      durationSeconds: (Date.now() - started) / 1000,
+      differences,
+      startedMs: started,
+      nowMs: Date.now(),
       restoreSeconds,
       restoredBytes: restored.rawBytes,
-      restoreBytesPerSecond: restoreSeconds > 0 ? Math.round(restored.rawBytes / restoreSeconds) : 0,
       tables,
-      differences: differences.slice(0, MAX_DIFFERENCES),
-    };
+    });
     return { outcome, ...(restoredFingerprint ? { restoredFingerprint } : {}) };
   } finally {
     await server.stop().catch((error: unknown) => log.warn('scratch server did not stop cleanly', { error: String(error) }));
@@ -347,15 +372,17 @@ async function checkRestoredTables(
  */
 async function fingerprintDump(params: {
   drill: Drill;
-  socket: string;
+  optionFile: string;
+  address: ScratchServerAddress;
   databases: readonly string[];
   recorded?: DumpFingerprint;
 }): Promise<DumpFingerprint> {
   const { drill, recorded } = params;
-  const target: TargetSpec = { engine: drill.manifest.target.engine, socket: params.socket, port: 3306, user: 'root' };
+  const where = 'socket' in params.address ? { socket: params.address.socket, port: 3306 } : params.address;
+  const target: TargetSpec = { engine: drill.manifest.target.engine, ...where, user: 'root' };
   const command = logicalDumpCommand({
     target,
-    optionFile: drill.optionFile,
+    optionFile: params.optionFile,
     databases: params.databases,
     extraArgs: recorded?.dumpArgs ?? [],
   });

@@ -16,6 +16,7 @@ import { createRepositoryStatusActivities } from './repository-status';
 import { createRestoreActivities } from './restore-activities';
 import { createReplicaWorkerActivities, type ReplicaWorkerLauncher } from './replica-workers';
 import { createRetentionActivities } from './retention-activities';
+import type { ScratchServerLaunchers } from './scratch-servers';
 import { findBackupLockHolder } from './session-admission';
 import { createTargetEndpointResolver, withConcreteTarget } from './target-endpoint';
 import { createTargetReadinessActivities } from './target-readiness';
@@ -27,6 +28,8 @@ export interface ActivityDeps {
   pushgatewayUrl?: string;
   /** Starts the workers bound to replica volumes for physical restores; none: this worker cannot do them. */
   replicaWorkers?: ReplicaWorkerLauncher;
+  /** Where logical restore drills start their scratch servers, by spec.verification.scratch; default `local` only. */
+  scratchServers?: ScratchServerLaunchers;
   /**
    * How Targets that name a Kubernetes Service or AppBinding are looked up; default: as for
    * secretKeyRef, the pod's ServiceAccount or KUBECONFIG, loaded on first use.
@@ -60,7 +63,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createImportActivities(resolved),
     ...createMetricsActivities({ pushgatewayUrl: deps.pushgatewayUrl }),
     ...createNotificationActivities(resolved),
-    ...createDrillActivities(resolved),
+    ...createDrillActivities({ ...resolved, scratchServers: deps.scratchServers }),
     runHook: withConcreteTarget(targets, createHookActivities(resolved).runHook),
     ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),
     ...createTargetReadinessActivities({ ...resolved, targets }),

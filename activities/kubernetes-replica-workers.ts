@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { Connection } from '@temporalio/client';
 import type {
   BatchV1Api,
@@ -18,6 +17,15 @@ import { DNS1123_LABEL } from '../domain/kubernetes-names';
 import { replicaClaim, type ReplicaClaim, type VolumeClaimTemplate } from '../domain/volume-claim-template';
 import type { EnsuredReplicaWorker, ReplicaWorkerLauncher, ReplicaWorkerSpec } from './replica-workers';
 import { WORKER_NODE_FLAGS } from '../domain/worker-node-flags';
+import {
+  describeJobPods,
+  heartbeat,
+  jobEnded,
+  kubernetesError,
+  RESTRICTED_CONTAINER_SECURITY_CONTEXT,
+  restrictedPodSecurityContext,
+  statusCode,
+} from './kubernetes-jobs';
 
 /** Where a replica Job mounts its PVC: the `--volume` of its `dbkeep replica-worker`. */
 export const REPLICA_VOLUME_MOUNT_PATH = '/var/lib/dbkeep/volume';
@@ -243,13 +251,7 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
             // The `restricted` Pod Security Standard. The worker runs as the database's uid, so
             // the files it restores are the database's without any chown; fsGroup makes the
             // kubelet give the volume to the database's group, writable, whoever provisioned it.
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: runAs.uid,
-              runAsGroup: runAs.gid,
-              fsGroup: runAs.gid,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: restrictedPodSecurityContext(runAs),
             containers: [
               {
                 name: CONTAINER_NAME,
@@ -260,7 +262,7 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
                 env: options.env,
                 envFrom: options.envFromSecrets?.map((name): V1EnvFromSource => ({ secretRef: { name } })),
                 resources: options.resources,
-                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
                 volumeMounts: [{ name: VOLUME_NAME, mountPath: REPLICA_VOLUME_MOUNT_PATH }, ...secretVolumes.map(({ mount }) => mount)],
               },
             ],
@@ -299,7 +301,7 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
         if (Date.now() > deadline) {
           throw new Error(
             `replica ${spec.ordinal}: the worker of Job ${namespace}/${name} did not poll ${spec.taskQueue} within ${timeoutMs} ms` +
-              `${await this.describePods(name)}; check \`kubectl -n ${namespace} describe job ${name}\` and its pod's log`,
+              `${await describeJobPods(this.options.api.core, this.options.namespace, name)}; check \`kubectl -n ${namespace} describe job ${name}\` and its pod's log`,
           );
         }
         heartbeat({ phase: 'starting replica worker', job: name, claim: claim.name });
@@ -307,30 +309,6 @@ export class KubernetesJobReplicaWorkers implements ReplicaWorkerLauncher {
       }
     } finally {
       await connection.close();
-    }
-  }
-
-  /** Why a Job's pod does not run (ImagePullBackOff, Unschedulable...), for the timeout message. */
-  private async describePods(jobName: string): Promise<string> {
-    try {
-      const pods = await this.options.api.core.listNamespacedPod({
-        namespace: this.options.namespace,
-        labelSelector: `job-name=${jobName}`,
-      });
-      if (pods.items.length === 0) return ' (the Job has no pod yet)';
-      const states = pods.items.map((pod) => {
-        const waiting = pod.status?.containerStatuses?.find((status) => status.state?.waiting)?.state?.waiting;
-        const unscheduled = pod.status?.conditions?.find((condition) => condition.type === 'PodScheduled' && condition.status === 'False');
-        const reason = waiting
-          ? `${waiting.reason}: ${waiting.message ?? ''}`
-          : unscheduled
-            ? `${unscheduled.reason}: ${unscheduled.message ?? ''}`
-            : '';
-        return `pod ${pod.metadata?.name} is ${pod.status?.phase}${reason ? ` (${reason.trim()})` : ''}`;
-      });
-      return ` (${states.join('; ')})`;
-    } catch {
-      return '';
     }
   }
 }
@@ -387,17 +365,6 @@ function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 10);
 }
 
-/** Why the Job ended (Failed or Complete), or undefined while it may still run its worker. */
-function jobEnded(job: V1Job): string | undefined {
-  const ended = job.status?.conditions?.find(
-    (condition) => (condition.type === 'Failed' || condition.type === 'Complete') && condition.status === 'True',
-  );
-  if (ended) return `${ended.type}${ended.reason ? ` (${ended.reason}${ended.message ? `: ${ended.message}` : ''})` : ''}`;
-  if ((job.status?.failed ?? 0) > 0) return `${job.status?.failed} failed pod(s)`;
-  if ((job.status?.succeeded ?? 0) > 0) return 'its worker exited';
-  return undefined;
-}
-
 async function hasActivityPollerSince(connection: Connection, namespace: string, taskQueue: string, sinceMs: number): Promise<boolean> {
   const described = await connection.workflowService.describeTaskQueue({
     namespace,
@@ -410,40 +377,4 @@ async function hasActivityPollerSince(connection: Connection, namespace: string,
     // creationTimestamp has whole seconds: compare at that precision.
     return seconds * 1000 >= Math.floor(sinceMs / 1000) * 1000;
   });
-}
-
-/** Progress for the pending-activity card when called inside an activity; a no-op elsewhere (tests, scripts). */
-function heartbeat(details: Record<string, unknown>): void {
-  let context: Context;
-  try {
-    context = Context.current();
-  } catch {
-    return;
-  }
-  context.heartbeat(details);
-}
-
-function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/**
- * An API error with what was being done and the server's own message. RBAC refusals and
- * invalid objects are permanent (retrying cannot help); everything else may pass and is retried.
- */
-function kubernetesError(error: unknown, doing: string): Error {
-  const code = statusCode(error);
-  let message = error instanceof Error ? error.message : String(error);
-  const body = (error as { body?: unknown } | null)?.body;
-  try {
-    const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: string } | undefined;
-    if (parsed?.message) message = parsed.message;
-  } catch {
-    // not a Status object: keep the client's message
-  }
-  if (code === 403 || code === 422 || code === 400) {
-    return permanentFailure(PermanentFailureType.InvalidInput, `${doing}: HTTP ${code}: ${message}`);
-  }
-  return new Error(`${doing}: ${code === undefined ? '' : `HTTP ${code}: `}${message}`, { cause: error });
 }

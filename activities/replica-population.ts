@@ -13,7 +13,7 @@ import {
 } from '../domain/replica-volume-marker';
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
-import { localServerClientCommand, optionFileContents, toolVersionCommand } from '../domain/tool-commands';
+import { rootClientCommand, optionFileContents, toolVersionCommand } from '../domain/tool-commands';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import type { Storage } from '../storage/storage';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
@@ -139,7 +139,7 @@ export function createReplicaActivities(deps: {
           replayArchivedBinlog({
             manifest,
             engine,
-            client: localServerClientCommand(engine, files['client.cnf']!, server.socket),
+            client: rootClientCommand(engine, files['client.cnf']!, { socket: server.socket }),
             keepSourceGtids: false,
             pointInTime: params.pointInTime,
             identityFile: files.identity,

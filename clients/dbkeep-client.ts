@@ -33,6 +33,7 @@ import {
   parseVolumeRestoreSessionInput,
 } from '../domain/session-inputs';
 import { formatSnapshotId } from '../domain/snapshot-id';
+import { scratchPlacementInput } from '../domain/scratch-placement';
 import type { SecretRef } from '../domain/secret-ref';
 import type { SnapshotSelector } from '../domain/snapshot-selection';
 import type { VolumeClaimTemplate } from '../domain/volume-claim-template';
@@ -343,6 +344,7 @@ export class DbkeepClient {
           snapshotId,
           identity: configuration.spec.encryption?.age.identity,
           ...(configuration.spec.notifications ? { webhooks: configuration.spec.notifications.webhooks } : {}),
+          ...scratchPlacementInput(configuration.spec),
         },
       ],
       staticSummary: `Restore drill of snapshot ${snapshotId} of ${configuration.name}`,

@@ -3,6 +3,7 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type Schedul
 import type { ResolvedBackupConfiguration } from '../domain/resource-set';
 import type { BackupConfigurationSpec } from '../domain/resources';
 import { identitySearchAttributes } from '../domain/search-attributes';
+import { scratchPlacementInput } from '../domain/scratch-placement';
 import { drillScheduleIdFor, scheduledDrillWorkflowId } from '../domain/session-ids';
 import type { scheduledRestoreDrill } from '../workflows';
 import { searchAttributePairs } from '../workflows/search-attributes';
@@ -28,6 +29,7 @@ function desiredDrillSchedule(resolved: ResolvedBackupConfiguration, schedule: D
       method: configuration.spec.method,
       ...(identity ? { identity } : {}),
       ...(webhooks ? { webhooks } : {}),
+      ...scratchPlacementInput(configuration.spec),
     },
   ];
   const hash = createHash('sha256').update(JSON.stringify({ args, schedule, taskQueue })).digest('hex').slice(0, 32);

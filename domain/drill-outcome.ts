@@ -43,6 +43,9 @@ export const drillOutcomeSchema = z.object({
 });
 export type DrillOutcome = z.infer<typeof drillOutcomeSchema>;
 
+/** How many differences an outcome keeps. */
+export const MAX_RECORDED_DIFFERENCES = 50;
+
 /** What `dbkeep snapshots` shows of a snapshot's last drill. */
 export type LastVerification = Pick<DrillOutcome, 'verifiedAt' | 'passed' | 'durationSeconds' | 'restoreSeconds'>;
 
@@ -71,5 +74,31 @@ export function failedDrillOutcome(params: {
     restoreBytesPerSecond: 0,
     tables: 0,
     differences: [params.finding],
+  };
+}
+
+/** The outcome of a drill that ran to its comparison: passed when nothing differs; up to 50 differences kept. */
+export function completedDrillOutcome(params: {
+  snapshotId: string;
+  proof: DrillProof;
+  differences: string[];
+  startedMs: number;
+  nowMs: number;
+  restoreSeconds: number;
+  restoredBytes: number;
+  tables: number;
+}): DrillOutcome {
+  const { restoreSeconds, restoredBytes } = params;
+  return {
+    snapshotId: params.snapshotId,
+    proof: params.proof,
+    passed: params.differences.length === 0,
+    verifiedAt: new Date(params.nowMs).toISOString(),
+    durationSeconds: (params.nowMs - params.startedMs) / 1000,
+    restoreSeconds,
+    restoredBytes,
+    restoreBytesPerSecond: restoreSeconds > 0 ? Math.round(restoredBytes / restoreSeconds) : 0,
+    tables: params.tables,
+    differences: params.differences.slice(0, MAX_RECORDED_DIFFERENCES),
   };
 }

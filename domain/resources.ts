@@ -88,6 +88,9 @@ export type RepositorySpec = z.infer<typeof repositorySpecSchema>;
 export type S3RepositorySpec = z.infer<typeof s3RepositorySchema>;
 
 export const ENGINES = ['mariadb', 'mysql', 'percona-xtradb'] as const;
+/** Where a restore drill's scratch server runs (spec.verification.scratch). */
+export const SCRATCH_PLACEMENTS = ['local', 'kubernetes'] as const;
+export type ScratchPlacement = (typeof SCRATCH_PLACEMENTS)[number];
 export type Engine = (typeof ENGINES)[number];
 
 const hostSchema = z
@@ -382,8 +385,12 @@ export const backupConfigurationSpecSchema = z
      */
     verification: z
       .strictObject({
-        /** Where the scratch server runs: `local`, a server the worker starts from its own binaries. */
-        scratch: z.enum(['local']).default('local'),
+        /**
+         * Where a logical drill's scratch server runs: `local`, a server the worker starts from its
+         * own binaries; `kubernetes`, a Job of the engine's image at the snapshot's release
+         * (activities/kubernetes-scratch-servers.ts, configured by the worker's DBKEEP_SCRATCH_*).
+         */
+        scratch: z.enum(SCRATCH_PLACEMENTS).default('local'),
         /**
          * Drill every Nth snapshot by itself: a backup session whose snapshot is the Nth in a row
          * without a drill starts one (KubeStash's BackupVerification every N sessions).

@@ -1,4 +1,5 @@
 import type { CompressionSpec, CompressionAlgorithm, Engine, TargetSpec } from './resources';
+import { tlsOptionLines } from './target-tls';
 
 /**
  * The argv of every external tool dbkeep runs, as pure functions of the spec, so they can
@@ -317,12 +318,31 @@ export function dumpOutputArgs(target: TargetSpec, extraArgs: readonly string[])
   return [...galeraDumpArgs(target), ...extraArgs];
 }
 
-/** The client into a worker's own server; the option file (no password: no grant tables) keeps the host's my.cnf out. */
-export function localServerClientCommand(engine: Engine, optionFile: string, socket: string): ToolCommand {
-  return {
-    command: CLIENT_TOOLS[engine].client,
-    args: [`--defaults-file=${optionFile}`, '--protocol=SOCKET', `--socket=${socket}`, '--user=root', ...applyArgs(engine)],
-  };
+/**
+ * The client as root into a server dbkeep started: the worker's own on its socket (a replica
+ * volume's, a drill's), or a drill's scratch server in a pod at its address. The option file keeps the host's my.cnf out and holds root's
+ * password where there is one (scratchServerOptionLines gives the rest).
+ */
+export function rootClientCommand(
+  engine: Engine,
+  optionFile: string,
+  address: { socket: string } | { host: string; port: number },
+): ToolCommand {
+  const where =
+    'socket' in address
+      ? ['--protocol=SOCKET', `--socket=${address.socket}`]
+      : ['--protocol=TCP', `--host=${address.host}`, `--port=${address.port}`];
+  return { command: CLIENT_TOOLS[engine].client, args: [`--defaults-file=${optionFile}`, ...where, '--user=root', ...applyArgs(engine)] };
+}
+
+/**
+ * The option file's lines for a scratch server beyond the password: over TCP, TLS when the
+ * server offers it, unverified (`preferred`): the official images make their own certificate,
+ * which nothing can verify. The copy crosses the cluster's network encrypted where the image
+ * allows, as a Target in `preferred` mode does.
+ */
+export function scratchServerOptionLines(engine: Engine, address: { socket: string } | { host: string; port: number }): string[] {
+  return 'socket' in address ? [] : tlsOptionLines(clientFamily(engine), 'preferred', {});
 }
 
 /**

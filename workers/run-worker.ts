@@ -13,6 +13,7 @@ import { kubernetesApiAccessLoader } from '../kubernetes/api-access';
 import { payloadCodecFromEnvironment } from '../secrets/payload-codec';
 import { dbkeepCliCommand, workerIsPolling } from './worker-processes';
 import { createDbkeepWorker } from './dbkeep-worker';
+import { scratchServersFromEnvironment } from './scratch-server-settings';
 import { dbkeepWorkerInterceptors } from './activity-failures';
 import type { WorkerSettings } from './worker-settings';
 
@@ -36,6 +37,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       activities: createActivities({
         pushgatewayUrl: settings.pushgatewayUrl,
         replicaWorkers: await replicaWorkersFromEnvironment(settings),
+        scratchServers: scratchServersFromEnvironment(),
       }),
       maxConcurrentActivityTaskExecutions: settings.maxConcurrentSessions,
       payloadCodec: payloadCodecFromEnvironment(),

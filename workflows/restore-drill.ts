@@ -2,7 +2,8 @@ import { ApplicationFailure, CancellationScope, executeChild, log, ParentClosePo
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { DrillOutcome } from '../activities/drill-activities';
 import { PermanentFailureType } from '../domain/failures';
-import type { BackupConfigurationSpec, BackupMethod, Named, RepositorySpec } from '../domain/resources';
+import type { BackupConfigurationSpec, BackupMethod, Named, RepositorySpec, ScratchPlacement } from '../domain/resources';
+import { scratchPlacementInput } from '../domain/scratch-placement';
 import { drillWorkflowId } from '../domain/session-ids';
 import type { SecretRef } from '../domain/secret-ref';
 import { drillActivities, quickActivities } from './activity-options';
@@ -19,6 +20,8 @@ export interface RestoreDrillWorkflowInput {
   identity?: SecretRef;
   /** The configuration's webhooks (references): those with `drillFailure` are told of a failed drill. */
   webhooks?: Webhooks;
+  /** Where the scratch server runs (spec.verification.scratch); absent: `local`. */
+  scratch?: ScratchPlacement;
 }
 
 /** How many differences the failure names; the stored outcome has up to 50. */
@@ -43,6 +46,7 @@ export async function restoreDrill(input: RestoreDrillWorkflowInput): Promise<Dr
       repository,
       manifest,
       ...(input.identity ? { identity: input.identity } : {}),
+      ...(input.scratch ? { scratch: input.scratch } : {}),
     });
     if (!outcome.passed) {
       const more = outcome.differences.length > NAMED_DIFFERENCES ? `; and ${outcome.differences.length - NAMED_DIFFERENCES} more` : '';
@@ -135,6 +139,7 @@ export async function startDrillIfDue(params: {
             snapshotId,
             ...(identity ? { identity } : {}),
             ...(configuration.spec.notifications ? { webhooks: configuration.spec.notifications.webhooks } : {}),
+            ...scratchPlacementInput(configuration.spec),
           },
         ],
         parentClosePolicy: ParentClosePolicy.ABANDON,

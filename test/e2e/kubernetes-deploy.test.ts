@@ -166,13 +166,13 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
   }
 
   describe("the worker's (dbkeep-worker)", () => {
-    it('may do what a restore into PVCs and Jobs, secretKeyRef references and Service or AppBinding targets need, in its namespace', async () => {
+    it('may do what a restore into PVCs and Jobs, scratch servers as Jobs, secretKeyRef references and Service or AppBinding targets need, in its namespace', async () => {
       const grants: Array<[string, string[], string?]> = [
         ['persistentvolumeclaims', ['create', 'get', 'list', 'patch']],
         ['jobs', ['create', 'get', 'list', 'watch', 'delete'], 'batch'],
         ['pods', ['get', 'list']],
-        ['secrets', ['get']],
-        ['services', ['get']],
+        ['secrets', ['get', 'create']],
+        ['services', ['get', 'create']],
         ['endpointslices', ['list'], 'discovery.k8s.io'],
         ['appbindings', ['get'], 'appcatalog.appscode.com'],
       ];
@@ -181,10 +181,12 @@ describe('the ServiceAccounts of deploy/base (RBAC)', () => {
       }
     });
 
-    it('may not delete PVCs, list Secrets, change Services or EndpointSlices, or touch anything in another namespace', async () => {
+    it('may not delete PVCs, list, change or delete Secrets, change Services or EndpointSlices, or touch anything in another namespace', async () => {
       expect(await allowed(worker, 'dbkeep', 'persistentvolumeclaims', 'delete')).toBe(false);
       expect(await allowed(worker, 'dbkeep', 'secrets', 'list')).toBe(false);
-      expect(await allowed(worker, 'dbkeep', 'secrets', 'create')).toBe(false);
+      expect(await allowed(worker, 'dbkeep', 'secrets', 'update')).toBe(false);
+      expect(await allowed(worker, 'dbkeep', 'secrets', 'delete')).toBe(false);
+      expect(await allowed(worker, 'dbkeep', 'services', 'delete')).toBe(false);
       expect(await allowed(worker, 'dbkeep', 'deployments', 'create', 'apps')).toBe(false);
       expect(await allowed(worker, 'dbkeep', 'services', 'update')).toBe(false);
       expect(await allowed(worker, 'dbkeep', 'endpointslices', 'create', 'discovery.k8s.io')).toBe(false);

@@ -6,7 +6,6 @@ import {
   CoreV1Api,
   KubeConfig,
   type V1ConfigMap,
-  type V1Deployment,
   type V1Job,
   type V1PersistentVolumeClaim,
   type V1PodSpec,
@@ -35,7 +34,7 @@ import { createSecretResolver } from '../../secrets/secret-resolver';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
 import { replicaWorkersFromEnvironment } from '../../workers/run-worker';
 import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
-import { applyServerSide, findRenderedObject, renderKustomization } from '../support/kustomization-render';
+import { applyDeployBaseRbac, findRenderedObject } from '../support/kustomization-render';
 import { writeServiceAccountKubeconfig } from '../support/service-account-kubeconfig';
 import { startTestNodeAgent, type TestNodeAgent } from '../support/test-node-agent';
 
@@ -58,10 +57,7 @@ import { startTestNodeAgent, type TestNodeAgent } from '../support/test-node-age
  * Only the test itself and the node agent (which plays the kubelet and the controllers) are admin.
  */
 const NAMESPACE = 'databases';
-const BASE = path.join(projectRoot(), 'deploy', 'base');
 const FIELD_MANAGER = 'dbkeep-replicas-test';
-/** The RBAC objects of deploy/base the flow runs with. */
-const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding']);
 /** The Repository's access key, for envFrom: the Job's worker gets it in its environment. */
 const S3_SECRET = 'dbkeep-s3';
 /** The Repository's secret key, for secretKeyRef: each worker reads it through the API as its own ServiceAccount. */
@@ -179,15 +175,8 @@ beforeAll(async () => {
   core = admin.makeApiClient(CoreV1Api);
   batch = admin.makeApiClient(BatchV1Api);
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  // deploy/base as an overlay with `namespace: databases` renders it; its RBAC is all the flow gets.
-  const base = renderKustomization(BASE, { namespace: NAMESPACE });
-  await applyServerSide(
-    admin,
-    base.filter((object) => RBAC_KINDS.has(object.kind!)),
-    FIELD_MANAGER,
-  );
-  const workerServiceAccount = findRenderedObject<V1Deployment>(base, 'Deployment', 'dbkeep-worker').spec!.template.spec!
-    .serviceAccountName!;
+  // deploy/base's RBAC is all the flow gets.
+  const { base, workerServiceAccount } = await applyDeployBaseRbac(admin, NAMESPACE, FIELD_MANAGER);
   replicaServiceAccount = findRenderedObject<V1ConfigMap>(base, 'ConfigMap', 'dbkeep-worker').data!.DBKEEP_REPLICA_SERVICE_ACCOUNT!;
   expect(replicaServiceAccount).not.toBe(workerServiceAccount);
   const workerKubeconfigPath = path.join(scratch, 'worker.kubeconfig');

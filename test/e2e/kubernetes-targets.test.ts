@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection as connectTcp, createServer, type Server, type Socket } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import {
@@ -34,6 +33,7 @@ import { projectRoot } from '../../pipeline/project-root';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
 import { allHistoriesJson, configurationDocument, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { workflowFailureOf } from '../support/workflow-failure';
+import { startPodNetworkRelay, type PodNetworkRelay } from '../support/pod-network-relay';
 
 /**
  * Targets found through Kubernetes against a real kube-apiserver: a Service without selector
@@ -43,11 +43,8 @@ import { workflowFailureOf } from '../support/workflow-failure';
  * restores run through Temporal on a worker whose Kubernetes access is the test cluster's
  * admin kubeconfig (context namespace "default").
  *
- * The API server refuses loopback addresses in EndpointSlices (as it refuses them for pods),
- * so each MariaDB, which listens on 127.0.0.1 only, is reached through a TCP relay on this
- * machine's own non-loopback address, the stand-in for a pod IP. Packets to a local address
- * never leave the machine: the kernel routes them through lo (`ip route get <it>` says
- * `local … dev lo`), so this is loopback traffic in all but the address.
+ * Each MariaDB listens on 127.0.0.1 only and is reached through a relay on this machine's own
+ * non-loopback address, the stand-in for a pod IP (test/support/pod-network-relay.ts).
  */
 const NAMESPACE = 'databases';
 const DATABASE = 'shop';
@@ -69,36 +66,13 @@ let restored: MariaDbInstance;
 let sourceEndpoint: { host: string; port: number };
 let expected: DatabaseFingerprint;
 let snapshotId: string;
-const relays: Array<{ server: Server; sockets: Set<Socket> }> = [];
+const relays: PodNetworkRelay[] = [];
 
-/** This machine's first non-loopback IPv4 address: where the relays listen, as a pod IP would be. */
-function podNetworkAddress(): string {
-  const address = Object.values(networkInterfaces())
-    .flat()
-    .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
-  if (!address) throw new Error('this test needs a non-loopback IPv4 address: the API server refuses 127.0.0.1 in EndpointSlices');
-  return address;
-}
-
-/** A TCP relay from the pod-network address to the instance on 127.0.0.1; the endpoint a Service of it lists. */
+/** A relay to the instance (test/support/pod-network-relay.ts): the endpoint a Service of it lists. */
 async function relayTo(instance: MariaDbInstance): Promise<{ host: string; port: number }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connectTcp(instance.port, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  const host = podNetworkAddress();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
-  relays.push({ server, sockets });
-  return { host, port: (server.address() as { port: number }).port };
+  const relay = await startPodNetworkRelay(instance.port);
+  relays.push(relay);
+  return { host: relay.host, port: relay.port };
 }
 
 async function fingerprintOf(instance: MariaDbInstance): Promise<DatabaseFingerprint> {
@@ -243,10 +217,7 @@ afterAll(async () => {
   }
   await stack?.stop();
   await cluster?.stop();
-  for (const { server, sockets } of relays) {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  }
+  for (const relay of relays) relay.close();
   rmSync(scratch, { recursive: true, force: true });
 });
 

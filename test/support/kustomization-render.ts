@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { projectRoot } from '../../pipeline/project-root';
 
 /**
  * deploy/base as `kubectl apply -k` would send it, for tests that have no kubectl: rendered
@@ -79,4 +80,31 @@ export async function applyServerSide(config: KubeConfig, objects: KubernetesObj
     );
   }
   return applied;
+}
+
+/** The RBAC objects of deploy/base. */
+const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding']);
+
+/**
+ * deploy/base rendered into `namespace` (as an overlay with `namespace:` would) with only its
+ * ServiceAccounts, Roles and RoleBindings applied there: the rights a flow under test gets.
+ * Returns the rendering and the worker Deployment's ServiceAccount.
+ */
+export async function applyDeployBaseRbac(
+  admin: KubeConfig,
+  namespace: string,
+  fieldManager: string,
+): Promise<{ base: KubernetesObject[]; workerServiceAccount: string }> {
+  const base = renderKustomization(path.join(projectRoot(), 'deploy', 'base'), { namespace });
+  await applyServerSide(
+    admin,
+    base.filter((object) => RBAC_KINDS.has(object.kind!)),
+    fieldManager,
+  );
+  const worker = findRenderedObject<KubernetesObject & { spec: { template: { spec: { serviceAccountName: string } } } }>(
+    base,
+    'Deployment',
+    'dbkeep-worker',
+  );
+  return { base, workerServiceAccount: worker.spec.template.spec.serviceAccountName };
 }

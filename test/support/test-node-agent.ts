@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BatchV1Api,
   CoreV1Api,
+  DiscoveryV1Api,
   KubeConfig,
   makeInformer,
   PatchStrategy,
@@ -15,6 +17,8 @@ import {
   type V1JobCondition,
 } from '@kubernetes/client-node';
 import { projectRoot } from '../../pipeline/project-root';
+import { startDatabaseInstance, type DatabaseRelease } from '../../stack/database-instance';
+import { startPodNetworkRelay } from './pod-network-relay';
 import { writeServiceAccountKubeconfig } from './service-account-kubeconfig';
 
 /**
@@ -52,6 +56,19 @@ import { writeServiceAccountKubeconfig } from './service-account-kubeconfig';
  * - deleting the Job (or the agent's stop) sends SIGTERM, then SIGKILL after the pod's
  *   terminationGracePeriodSeconds.
  *
+ * A Job whose image `serverImages` maps to a database release (a drill's scratch server,
+ * activities/kubernetes-scratch-servers.ts) runs that release's server instead, as the image's
+ * entrypoint would: on a new data directory in the directory of its `emptyDir`, root's password
+ * from MARIADB_ROOT_PASSWORD or MYSQL_ROOT_PASSWORD (a secretKeyRef is read again until its
+ * Secret exists, as the kubelet retries), on a free port of 127.0.0.1 and as the agent's own
+ * user (stack/database-instance.ts). Playing the endpoint controller, it then writes an
+ * EndpointSlice for every Service selecting the pod's labels, with the address and port of a
+ * relay to it on this machine's non-loopback address (test/support/pod-network-relay.ts: the API
+ * server refuses loopback endpoints), the pod's IP here; its port is not the container's.
+ *
+ * Playing the garbage collector, it deletes the Secrets and Services a Job owns
+ * (ownerReferences) once the Job is deleted.
+ *
  * It is not a kubelet: no Pod objects, no images, no resource limits, no capabilities or
  * seccomp, one container per Job, no restarts (dbkeep's replica Jobs have backoffLimit 0 anyway).
  */
@@ -60,7 +77,7 @@ export interface TestNodeAgent {
   claimDirectory(claimName: string): string;
   /** Every Job the agent has run, as it first saw it, by name. */
   readonly jobsRun: ReadonlyMap<string, V1Job>;
-  /** The names of the Jobs whose process runs now. */
+  /** The names of the Jobs whose process or server runs now. */
   running(): string[];
   stop(): Promise<void>;
 }
@@ -73,6 +90,8 @@ export interface TestNodeAgentOptions {
    * searchable by the users the Jobs run as (a mkdtemp directory is not: chmod it 0755).
    */
   dir: string;
+  /** The database release an image runs, for Jobs of database images; undefined: the image is dbkeep's. */
+  serverImages?: (image: string) => DatabaseRelease | undefined;
 }
 
 const IMAGE_CLI = '/app/bin/dbkeep.js';
@@ -82,10 +101,13 @@ const LABEL_SELECTOR = 'app.kubernetes.io/managed-by=dbkeep';
 interface RunningJob {
   uid: string;
   name: string;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  gracePeriodMs: number;
+  /** Ends what runs: SIGTERM, then SIGKILL after the grace period; a server's clean shutdown. */
+  stop(): Promise<void>;
 }
+
+const SERVER_PASSWORD_ENV = ['MARIADB_ROOT_PASSWORD', 'MYSQL_ROOT_PASSWORD'];
+/** How long a secretKeyRef whose Secret does not exist yet is read again, as the kubelet retries a pod's start. */
+const SECRET_WAIT_MS = 60_000;
 
 /** Only root can run a process as another user, or give a directory to a group. */
 const runsAsRoot = process.getuid?.() === 0;
@@ -118,18 +140,27 @@ function giveToGroup(entry: string, gid: number): void {
   if (stat.isDirectory()) for (const child of readdirSync(entry)) giveToGroup(path.join(entry, child), gid);
 }
 
+async function stopProcess(child: ChildProcess, exited: Promise<number | null>, gracePeriodMs: number): Promise<void> {
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), gracePeriodMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise<TestNodeAgent> {
   const { namespace } = options;
   const config = new KubeConfig();
   config.loadFromFile(options.kubeconfigPath);
   const core = config.makeApiClient(CoreV1Api);
   const batch = config.makeApiClient(BatchV1Api);
+  const discovery = config.makeApiClient(DiscoveryV1Api);
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   for (const dir of [
     options.dir,
     path.join(options.dir, 'pvc'),
     path.join(options.dir, 'logs'),
     path.join(options.dir, 'serviceaccounts'),
+    path.join(options.dir, 'emptydir'),
   ]) {
     mkdirSync(dir, { recursive: true });
     chmodSync(dir, 0o755);
@@ -232,7 +263,7 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     if (variable.value !== undefined) return variable.value;
     const secretKey = variable.valueFrom?.secretKeyRef;
     if (secretKey) {
-      const secret = await core.readNamespacedSecret({ name: secretKey.name!, namespace });
+      const secret = await readSecretOnceItExists(secretKey.name!);
       const encoded = secret.data?.[secretKey.key];
       if (encoded === undefined) throw new Error(`env ${variable.name}: Secret ${secretKey.name} has no key ${secretKey.key}`);
       return Buffer.from(encoded, 'base64').toString('utf8');
@@ -245,6 +276,18 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       return value;
     }
     throw new Error(`env ${variable.name}: the test node agent supports value, secretKeyRef and configMapKeyRef only`);
+  }
+
+  async function readSecretOnceItExists(name: string) {
+    const deadline = Date.now() + SECRET_WAIT_MS;
+    for (;;) {
+      try {
+        return await core.readNamespacedSecret({ name, namespace });
+      } catch (error) {
+        if ((error as { code?: number }).code !== 404 || Date.now() > deadline || stopped) throw error;
+        await sleep(250);
+      }
+    }
   }
 
   /** The container's argv as it would run in dbkeep's image, mapped to this checkout and the claims' directories. */
@@ -277,6 +320,11 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       if (containers.length !== 1)
         throw new Error(`the test node agent runs Jobs of exactly one container, ${name} has ${containers.length}`);
       const container = containers[0]!;
+      const release = options.serverImages?.(container.image ?? '');
+      if (release !== undefined) {
+        await runServerJob(job, container, release, startTime);
+        return;
+      }
       const user = containerUser(job, container);
       const directories = await bindClaims(job, user.fsGroup);
       const mountedPath = mountedPathMapper(container, directories);
@@ -295,7 +343,7 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
         child.once('exit', (code, signal) => resolve(signal ? 128 : code));
       });
       const gracePeriodMs = (job.spec?.template.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
-      running.set(uid, { uid, name, child, exited, gracePeriodMs });
+      running.set(uid, { uid, name, stop: () => stopProcess(child, exited, gracePeriodMs) });
       await patchJobStatus(name, { startTime, active: 1, ready: 1 });
       const code = await exited;
       running.delete(uid);
@@ -303,6 +351,86 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     } catch (error) {
       running.delete(uid);
       await finishJob(name, `the test node agent could not run it: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * A database image's Job: the release's server on the emptyDir's directory with root's
+   * password from the container's environment, then an EndpointSlice for each Service that
+   * selects the pod (written again as Services appear, while it runs).
+   */
+  async function runServerJob(job: V1Job, container: V1Container, release: DatabaseRelease, startTime: Date): Promise<void> {
+    const name = job.metadata!.name!;
+    const uid = job.metadata!.uid!;
+    const volumes = job.spec?.template.spec?.volumes ?? [];
+    const emptyDir = volumes.find((volume) => volume.emptyDir !== undefined);
+    if (volumes.length !== 1 || !emptyDir) throw new Error('a database image Job here has exactly one volume, an emptyDir');
+    const passwordVariable = (container.env ?? []).find((variable) => SERVER_PASSWORD_ENV.includes(variable.name));
+    if (!passwordVariable) throw new Error(`a database image Job here gives root's password in ${SERVER_PASSWORD_ENV.join(' or ')}`);
+    const rootPassword = await envValue(passwordVariable);
+    // Short: the server's socket lives in it, and socket paths are limited.
+    const dir = path.join(options.dir, 'emptydir', uid.slice(0, 8));
+    const instance = await startDatabaseInstance({ release, rootPassword, dir });
+    if (stopped || deleted.has(uid)) {
+      await instance.stop();
+      return;
+    }
+    const relay = await startPodNetworkRelay(instance.port);
+    const published = new Set<string>();
+    const podLabels = job.spec?.template.metadata?.labels ?? {};
+    let serving = true;
+    const publishEndpoints = async () => {
+      const services = await core.listNamespacedService({ namespace });
+      for (const service of services.items) {
+        const selector = service.spec?.selector;
+        const serviceName = service.metadata!.name!;
+        if (!selector || published.has(serviceName) || !Object.entries(selector).every(([key, value]) => podLabels[key] === value))
+          continue;
+        await discovery.createNamespacedEndpointSlice({
+          namespace,
+          body: {
+            metadata: { name: `${serviceName}-agent`, labels: { 'kubernetes.io/service-name': serviceName } },
+            addressType: 'IPv4',
+            endpoints: [{ addresses: [relay.host], conditions: { ready: true } }],
+            ports: (service.spec?.ports ?? []).map((port) => ({ name: port.name, port: relay.port, protocol: 'TCP' })),
+          },
+        });
+        published.add(serviceName);
+      }
+    };
+    const publishing = (async () => {
+      while (serving) {
+        await publishEndpoints().catch((error: unknown) => console.error(`test node agent: endpoints of Job ${name}:`, error));
+        await sleep(250);
+      }
+    })();
+    running.set(uid, {
+      uid,
+      name,
+      stop: async () => {
+        serving = false;
+        await publishing;
+        relay.close();
+        await instance.stop();
+        for (const serviceName of published) {
+          await discovery
+            .deleteNamespacedEndpointSlice({ name: `${serviceName}-agent`, namespace })
+            .catch((error: unknown) => console.error(`test node agent: deleting EndpointSlice of ${serviceName}:`, error));
+        }
+      },
+    });
+    await patchJobStatus(name, { startTime, active: 1, ready: 1 });
+  }
+
+  /** The garbage collector's part: what a deleted Job owned goes with it. */
+  async function collectOwnedBy(jobUid: string): Promise<void> {
+    const owned = (references: Array<{ uid: string }> | undefined) => (references ?? []).some((reference) => reference.uid === jobUid);
+    const [secrets, services] = await Promise.all([core.listNamespacedSecret({ namespace }), core.listNamespacedService({ namespace })]);
+    for (const secret of secrets.items.filter((item) => owned(item.metadata?.ownerReferences))) {
+      await core.deleteNamespacedSecret({ name: secret.metadata!.name!, namespace }).catch(() => undefined);
+    }
+    for (const service of services.items.filter((item) => owned(item.metadata?.ownerReferences))) {
+      await core.deleteNamespacedService({ name: service.metadata!.name!, namespace }).catch(() => undefined);
     }
   }
 
@@ -340,10 +468,8 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     deleted.add(uid);
     const job = running.get(uid);
     if (!job) return;
-    job.child.kill('SIGTERM');
-    const timer = setTimeout(() => job.child.kill('SIGKILL'), job.gracePeriodMs);
-    await job.exited;
-    clearTimeout(timer);
+    await job.stop();
+    running.delete(uid);
   }
 
   const informer = makeInformer<V1Job>(
@@ -366,7 +492,14 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     if (job.metadata?.deletionTimestamp) void terminate(job.metadata.uid!);
     else consider(job);
   });
-  informer.on('delete', (job) => void terminate(job.metadata!.uid!));
+  informer.on('delete', (job) => {
+    const uid = job.metadata!.uid!;
+    void terminate(uid).then(() =>
+      collectOwnedBy(uid).catch((error: unknown) =>
+        console.error(`test node agent: collecting what Job ${job.metadata?.name} owned:`, error),
+      ),
+    );
+  });
   informer.on('error', () => {
     // The informer stops on a watch error (a closed connection, a restarting API server): relist and watch again.
     if (!stopped) setTimeout(() => void informer.start(), 1_000);

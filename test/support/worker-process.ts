@@ -20,6 +20,8 @@ export interface WorkerProcessOptions {
   name: string;
   pushgatewayUrl?: string;
   maxConcurrentSessions?: number;
+  /** Added to this process's environment, e.g. the worker's own settings. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     args,
     logFile: path.join(options.dir, `worker-${options.name}.log`),
     cwd: options.dir,
-    env: { ...process.env, TMPDIR: tmp, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { ...process.env, ...options.env, TMPDIR: tmp, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   });
   try {
     await worker.waitUntil(() => workerIsPolling(options.address, options.namespace, options.taskQueue, worker.pid), {

@@ -8,7 +8,8 @@ import {
   compressCommand,
   compressorVersionCommand,
   decompressCommand,
-  localServerClientCommand,
+  rootClientCommand,
+  scratchServerOptionLines,
   initializeDataDirectoryCommand,
   localServerCommand,
   logicalDumpCommand,
@@ -221,7 +222,7 @@ describe("a worker's own server (localServerCommand)", () => {
   });
 
   it("has the client reach it over that socket as root, with the restore client's safety options", () => {
-    expect(localServerClientCommand('mariadb', optionFile, paths.socket).args).toEqual([
+    expect(rootClientCommand('mariadb', optionFile, { socket: paths.socket }).args).toEqual([
       `--defaults-file=${optionFile}`,
       '--protocol=SOCKET',
       `--socket=${paths.socket}`,
@@ -231,6 +232,19 @@ describe("a worker's own server (localServerCommand)", () => {
       '--batch',
       '--sandbox',
     ]);
+    expect(scratchServerOptionLines('mariadb', { socket: paths.socket })).toEqual([]);
+  });
+
+  it("reaches a pod's scratch server over TCP, with TLS when it offers it and unverified", () => {
+    expect(rootClientCommand('mysql', optionFile, { host: '10.1.2.3', port: 3306 }).args.slice(0, 5)).toEqual([
+      `--defaults-file=${optionFile}`,
+      '--protocol=TCP',
+      '--host=10.1.2.3',
+      '--port=3306',
+      '--user=root',
+    ]);
+    expect(scratchServerOptionLines('mysql', { host: '10.1.2.3', port: 3306 })).toEqual(['ssl-mode=PREFERRED']);
+    expect(scratchServerOptionLines('mariadb', { host: '10.1.2.3', port: 3306 })).toEqual(['ssl', 'ssl-verify-server-cert=0']);
   });
 });
 
