@@ -37,7 +37,11 @@ export const dumpFingerprintSchema = z.object({
 });
 export type DumpFingerprint = z.infer<typeof dumpFingerprintSchema>;
 
-const { newline: NEWLINE, quote: QUOTE, backslash: BACKSLASH, open: OPEN, close: CLOSE, semicolon: SEMICOLON } = DumpByte;
+const { newline: NEWLINE, quote: QUOTE, backslash: BACKSLASH, open: OPEN, semicolon: SEMICOLON } = DumpByte;
+const QUOTE_CHARACTER = String.fromCharCode(QUOTE);
+const OPEN_CHARACTER = String.fromCharCode(OPEN);
+const SEMICOLON_CHARACTER = String.fromCharCode(SEMICOLON);
+const NOT_SEARCHED = -2;
 /** A line's start is kept until it says what it is: long enough for `INSERT INTO`, a name and a column list. */
 const LINE_HEAD_BYTES = 64 * 1024;
 // mariadb-dump lists the columns when a table has invisible ones: `INSERT INTO `t` (`a`, `b`) VALUES`.
@@ -54,7 +58,7 @@ type Mode =
   /** The rest of a line that is not an INSERT: hashed into the current section, or dropped (a comment, format 2's replication state). */
   | { kind: 'rest'; comment: boolean; dropped?: boolean }
   /** Inside an INSERT statement's values. */
-  | { kind: 'insert'; table: string; inQuote: boolean; escaped: boolean; depth: number };
+  | { kind: 'insert'; table: string; inQuote: boolean; escaped: boolean };
 
 /**
  * Reads a dump in chunks of any size and returns its fingerprint at the end. Memory: one line's
@@ -130,7 +134,7 @@ export class DumpFingerprinter {
       // The rows are counted from VALUES on: a column list's parentheses are no row.
       const values = Buffer.byteLength(insert[0], 'latin1');
       this.dataOf(table).hash.update(head.subarray(0, values));
-      this.mode = { kind: 'insert', table, inQuote: false, escaped: false, depth: 0 };
+      this.mode = { kind: 'insert', table, inQuote: false, escaped: false };
       this.readInsert(this.mode, head, values);
       return;
     }
@@ -164,18 +168,24 @@ export class DumpFingerprinter {
   }
 
   /**
-   * Counts the rows of an INSERT (each `(` at depth 0 outside a string) and hashes it, up to its `;`.
-   * A string is skipped with a native search for its closing quote: the quote is escaped when an
-   * odd run of backslashes precedes it (each `\\` pair is one escaped backslash), so only the
-   * bytes between strings are looked at one by one. State lives in locals while a chunk is read.
+   * Counts the rows of an INSERT and hashes it, up to its `;`. Its values are literals, so
+   * outside a string a `(` opens a row and a `;` ends the statement. They and the quotes are
+   * found by the search of a latin1 string of the chunk (one character per byte), not byte by
+   * byte in JavaScript: a row costs a few native searches, whatever its length. A string ends at
+   * a quote after an even run of backslashes (each `\\` pair is one escaped backslash). State
+   * lives in locals while a chunk is read.
    */
   private readInsert(mode: Extract<Mode, { kind: 'insert' }>, chunk: Buffer, at: number): number {
     const data = this.dataOf(mode.table);
-    let { inQuote, escaped, depth } = mode;
+    const text = chunk.toString('latin1', at);
+    const length = text.length;
+    let { inQuote, escaped } = mode;
     let rows = 0;
-    let i = at;
+    let i = 0;
     let ended = false;
-    const length = chunk.length;
+    // The next `(` and `;` at or after i: -1 when there is none, NOT_SEARCHED before the first search.
+    let nextOpen = NOT_SEARCHED;
+    let nextEnd = NOT_SEARCHED;
     while (i < length) {
       if (inQuote) {
         if (escaped) {
@@ -183,10 +193,10 @@ export class DumpFingerprinter {
           i += 1;
           continue;
         }
-        const quote = chunk.indexOf(QUOTE, i);
+        const quote = text.indexOf(QUOTE_CHARACTER, i);
         const runEnd = quote === -1 ? length : quote;
         let run = 0;
-        while (runEnd - run - 1 >= i && chunk[runEnd - run - 1] === BACKSLASH) run += 1;
+        while (runEnd - run - 1 >= i && text.charCodeAt(runEnd - run - 1) === BACKSLASH) run += 1;
         if (quote === -1) {
           // The string goes on in the next chunk; a trailing odd backslash escapes its first byte.
           escaped = run % 2 === 1;
@@ -197,23 +207,32 @@ export class DumpFingerprinter {
         }
         continue;
       }
-      const byte = chunk[i]!;
-      i += 1;
-      if (byte === QUOTE) inQuote = true;
-      else if (byte === OPEN) {
-        if (depth++ === 0) rows += 1;
-      } else if (byte === CLOSE) depth -= 1;
-      else if (byte === SEMICOLON && depth === 0) {
+      const quote = text.indexOf(QUOTE_CHARACTER, i);
+      const stringStart = quote === -1 ? length : quote;
+      // Found earlier inside the string just passed: no row, no end. Search again from here.
+      if (nextOpen !== -1 && nextOpen < i) nextOpen = text.indexOf(OPEN_CHARACTER, i);
+      if (nextEnd !== -1 && nextEnd < i) nextEnd = text.indexOf(SEMICOLON_CHARACTER, i);
+      const end = nextEnd !== -1 && nextEnd < stringStart ? nextEnd : -1;
+      const segmentEnd = end === -1 ? stringStart : end;
+      while (nextOpen !== -1 && nextOpen < segmentEnd) {
+        rows += 1;
+        nextOpen = text.indexOf(OPEN_CHARACTER, nextOpen + 1);
+      }
+      if (end !== -1) {
         ended = true;
+        i = end + 1;
         break;
       }
+      inQuote = quote !== -1;
+      i = stringStart + 1;
     }
     data.rows += rows;
-    data.hash.update(chunk.subarray(at, i));
+    const read = Math.min(i, length);
+    data.hash.update(chunk.subarray(at, at + read));
     // What follows the `;` on its line (its newline) is read as the rest of a line.
     if (ended) this.mode = { kind: 'rest', comment: false };
-    else Object.assign(mode, { inQuote, escaped, depth });
-    return i;
+    else Object.assign(mode, { inQuote, escaped });
+    return at + read;
   }
 
   /** Section markers, as mysqldump and mariadb-dump write them. */

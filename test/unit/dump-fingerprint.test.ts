@@ -56,6 +56,34 @@ describe('DumpFingerprinter', () => {
     for (const size of [1, 2, 3, 5]) expect(fingerprint(bytes, size)).toEqual(fingerprint(bytes));
   });
 
+  it('counts every row of INSERTs whose strings hold quotes, backslashes, parentheses, semicolons and newlines, wherever the chunks are cut', () => {
+    const pieces = ["'", '\\', '(', ')', ',', ';', '),(', ');', '\n', 'a', '1', ' '];
+    let seed = 1;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let dumpIndex = 0; dumpIndex < 500; dumpIndex++) {
+      const rows = Array.from({ length: 1 + random(5) }, () => {
+        const values = Array.from({ length: 1 + random(3) }, () => {
+          if (random(3) === 0) return String(random(1000));
+          const raw = Array.from({ length: random(8) }, () => pieces[random(pieces.length)]).join('');
+          // As the dump tools escape a string: backslashes and quotes.
+          return `'${raw.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+        });
+        return `(${values.join(',')})`;
+      });
+      // mariadb-dump may put each row on a line of its own.
+      const text =
+        '-- Current Database: `d`\n-- Dumping data for table `t`\n' +
+        `INSERT INTO \`t\` VALUES ${rows.join(random(2) ? ',' : ',\n')};\nINSERT INTO \`t\` VALUES (1,'x;y');\n`;
+      const bytes = Buffer.from(text, 'latin1');
+      const whole = fingerprint(bytes);
+      expect(whole.tables['d.t']!.rows, text).toBe(rows.length + 1);
+      for (const size of [1, 2, 5, 17]) expect(fingerprint(bytes, size), text).toEqual(whole);
+    }
+  });
+
   it('ignores comments (date, host, version), and sees a changed row, a lost row and a changed definition', () => {
     const text = dump.toString('utf8');
     const whole = fingerprint(dump);
