@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../support/seeded-random';
 import { DumpFingerprinter, dumpFingerprintSchema, fingerprintDifferences, type DumpFingerprint } from '../../domain/dump-fingerprint';
 
 // mariadb-dump 10.11 of a database with a table whose strings hold `(`, `),(`, quotes and
@@ -58,11 +59,7 @@ describe('DumpFingerprinter', () => {
 
   it('counts every row of INSERTs whose strings hold quotes, backslashes, parentheses, semicolons and newlines, wherever the chunks are cut', () => {
     const pieces = ["'", '\\', '(', ')', ',', ';', '),(', ');', '\n', 'a', '1', ' '];
-    let seed = 1;
-    const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed % n;
-    };
+    const random = seededRandom(1);
     for (let dumpIndex = 0; dumpIndex < 500; dumpIndex++) {
       const rows = Array.from({ length: 1 + random(5) }, () => {
         const values = Array.from({ length: 1 + random(3) }, () => {
