@@ -36,7 +36,6 @@ import {
   scratchServerLauncher,
   scratchServerOwner,
   type ScratchServerAddress,
-  type ScratchServerLauncher,
   type ScratchServerLaunchers,
 } from './scratch-servers';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
@@ -114,7 +113,8 @@ export function createDrillActivities(deps: {
               optionFile: files['client.cnf']!,
               identityFile: files.identity,
               scratch,
-              scratchServers: scratchServerLauncher(scratchServers, input.scratch ?? 'local'),
+              scratchServers,
+              placement: input.scratch ?? 'local',
               drillId: Context.current().info.workflowExecution?.workflowId ?? `${manifest.configuration}/${manifest.snapshotId}`,
               controller,
               progress,
@@ -160,7 +160,9 @@ interface Drill {
   optionFile: string;
   identityFile: string | undefined;
   scratch: string;
-  scratchServers: ScratchServerLauncher;
+  scratchServers: ScratchServerLaunchers;
+  /** Where a logical drill's scratch server runs; a physical one's is always the worker's own. */
+  placement: ScratchPlacement;
   /** The drill's workflow id. */
   drillId: string;
   controller: AbortController;
@@ -178,7 +180,7 @@ async function drillLogicalSnapshot(drill: Drill): Promise<DrillOutcome> {
   const recorded = await readFingerprint(storage, manifest, drill.identityFile, controller);
   progress.phase = 'starting the scratch server';
   const started = Date.now();
-  const server = await drill.scratchServers.start({
+  const server = await scratchServerLauncher(drill.scratchServers, drill.placement).start({
     engine,
     serverVersion: manifest.server.version,
     drillId: drill.drillId,

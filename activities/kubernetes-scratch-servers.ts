@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Engine } from '../domain/resources';
-import { scratchServerImage, scratchServerRootPasswordEnv } from '../domain/scratch-server-image';
+import { scratchServerImage, scratchServerImageEnv, scratchServerRootPasswordEnv } from '../domain/scratch-server-image';
 import {
   describeJobPods,
   heartbeat,
@@ -145,7 +145,10 @@ class ScratchServerJobs {
               {
                 name: 'server',
                 image,
-                env: [{ name: scratchServerRootPasswordEnv(engine), valueFrom: { secretKeyRef: { name, key: ROOT_PASSWORD_KEY } } }],
+                env: [
+                  { name: scratchServerRootPasswordEnv(engine), valueFrom: { secretKeyRef: { name, key: ROOT_PASSWORD_KEY } } },
+                  ...scratchServerImageEnv(engine),
+                ],
                 ports: [{ name: PORT_NAME, containerPort: SERVER_PORT }],
                 securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
                 volumeMounts: [{ name: 'data', mountPath: DATA_MOUNT_PATH }],

@@ -42,6 +42,14 @@ export function scratchServerRootPasswordEnv(engine: Engine): string {
   return engine === 'mariadb' ? 'MARIADB_ROOT_PASSWORD' : 'MYSQL_ROOT_PASSWORD';
 }
 
+/**
+ * What else the engine's official image needs to start a lone server: Percona XtraDB Cluster's
+ * names a cluster, which it bootstraps on its own when told to join none.
+ */
+export function scratchServerImageEnv(engine: Engine): Array<{ name: string; value: string }> {
+  return engine === 'percona-xtradb' ? [{ name: 'CLUSTER_NAME', value: 'dbkeep-scratch' }] : [];
+}
+
 /** Parses DBKEEP_SCRATCH_IMAGES: comma-separated `engine=image` pairs over the defaults. */
 export function parseScratchImages(value: string | undefined): { images: Record<Engine, string> } | { problem: string } {
   const images: Record<Engine, string> = { ...DEFAULT_SCRATCH_IMAGES };

@@ -4,6 +4,7 @@ import {
   imageTagOfServerVersion,
   parseScratchImages,
   scratchServerImage,
+  scratchServerImageEnv,
   scratchServerRootPasswordEnv,
 } from '../../domain/scratch-server-image';
 import { scratchServersFromEnvironment } from '../../workers/scratch-server-settings';
@@ -35,6 +36,9 @@ describe('the image of a Kubernetes scratch server', () => {
     expect(scratchServerRootPasswordEnv('mariadb')).toBe('MARIADB_ROOT_PASSWORD');
     expect(scratchServerRootPasswordEnv('mysql')).toBe('MYSQL_ROOT_PASSWORD');
     expect(scratchServerRootPasswordEnv('percona-xtradb')).toBe('MYSQL_ROOT_PASSWORD');
+    // A lone Percona XtraDB Cluster node bootstraps a cluster of its own, which must have a name.
+    expect(scratchServerImageEnv('percona-xtradb')).toEqual([{ name: 'CLUSTER_NAME', value: 'dbkeep-scratch' }]);
+    expect(scratchServerImageEnv('mariadb')).toEqual([]);
   });
 
   it('reads DBKEEP_SCRATCH_IMAGES over the defaults, naming a wrong pair', () => {
