@@ -183,6 +183,7 @@ async function drillLogicalSnapshot(drill: Drill): Promise<DrillOutcome> {
   const server = await scratchServerLauncher(drill.scratchServers, drill.placement).start({
     engine,
     serverVersion: manifest.server.version,
+    dataBytes: manifest.data.rawBytes,
     drillId: drill.drillId,
     directory: drill.scratch,
     signal: controller.signal,

@@ -5,7 +5,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Engine } from '../domain/resources';
-import { scratchServerImage, scratchServerImageEnv, scratchServerRootPasswordEnv } from '../domain/scratch-server-image';
+import {
+  scratchServerImage,
+  scratchServerImageEnv,
+  scratchServerRootPasswordEnv,
+  scratchServerStorageRequest,
+} from '../domain/scratch-server-image';
 import {
   describeJobPods,
   heartbeat,
@@ -92,7 +97,7 @@ class ScratchServerJobs {
     const job = await this.create(`Job ${name}`, () =>
       this.access.api.batch.createNamespacedJob({
         namespace: this.access.namespace,
-        body: this.jobManifest(name, labels, image, request.engine),
+        body: this.jobManifest(name, labels, image, request),
       }),
     );
     const stop = () => this.deleteJob(name);
@@ -126,7 +131,8 @@ class ScratchServerJobs {
     }
   }
 
-  private jobManifest(name: string, labels: Record<string, string>, image: string, engine: Engine): V1Job {
+  private jobManifest(name: string, labels: Record<string, string>, image: string, request: ScratchServerRequest): V1Job {
+    const { engine } = request;
     const { runAs } = this.options;
     return {
       metadata: { name, labels },
@@ -150,6 +156,7 @@ class ScratchServerJobs {
                   ...scratchServerImageEnv(engine),
                 ],
                 ports: [{ name: PORT_NAME, containerPort: SERVER_PORT }],
+                resources: { requests: { 'ephemeral-storage': scratchServerStorageRequest(request.dataBytes) } },
                 securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
                 volumeMounts: [{ name: 'data', mountPath: DATA_MOUNT_PATH }],
               },

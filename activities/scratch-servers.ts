@@ -24,6 +24,8 @@ export interface ScratchServerRequest {
   engine: Engine;
   /** The snapshot's server version (manifest.server.version): the scratch server's. */
   serverVersion: string;
+  /** The snapshot's bytes of SQL (manifest.data.rawBytes): what the server will hold. */
+  dataBytes: number;
   /** The drill's workflow id: a later attempt of the same drill finds what an earlier one left. */
   drillId: string;
   /** A scratch directory of the drill's own, empty, removed by the drill. */

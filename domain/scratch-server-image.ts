@@ -50,6 +50,19 @@ export function scratchServerImageEnv(engine: Engine): Array<{ name: string; val
   return engine === 'percona-xtradb' ? [{ name: 'CLUSTER_NAME', value: 'dbkeep-scratch' }] : [];
 }
 
+const MIB = 1024 * 1024;
+
+/**
+ * The ephemeral storage a scratch server's pod requests, so that the scheduler puts it on a node
+ * with room for the restored copy: twice the snapshot's SQL (InnoDB keeps a table's rows in about
+ * as many bytes as their INSERTs, and its secondary indexes beside them) and a GiB for the
+ * server's own files (system tables, redo log, undo and temporary tablespaces). A request, not a
+ * limit: a copy larger than guessed slows nothing, where a limit would have the pod evicted.
+ */
+export function scratchServerStorageRequest(snapshotRawBytes: number): string {
+  return `${Math.ceil((2 * snapshotRawBytes) / MIB) + 1024}Mi`;
+}
+
 /** Parses DBKEEP_SCRATCH_IMAGES: comma-separated `engine=image` pairs over the defaults. */
 export function parseScratchImages(value: string | undefined): { images: Record<Engine, string> } | { problem: string } {
   const images: Record<Engine, string> = { ...DEFAULT_SCRATCH_IMAGES };

@@ -82,6 +82,8 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
     });
   // Post-backup hooks run once the pre-backup ones had their turn, whatever the outcome.
   let hooks: 'not reached' | 'pre ran' | 'post ran' = 'not reached';
+  // Started last, once the lock has ended (workflows/session-notification.ts says why).
+  let deliverNotice: (() => Promise<void>) | undefined;
   try {
     const result = await runSession<BackupSessionResult>(
       status,
@@ -166,10 +168,10 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
       scheduleGauges(configuration.spec.schedule?.cron),
     ).catch(async (err: unknown) => {
       if (hooks === 'pre ran') await runHooks(status, 'postBackup', configuration.spec.hooks?.postBackup, target, { sessionFailed: true });
-      await notify('failed', status.error ?? failureMessage(err));
+      deliverNotice = await notify('failed', status.error ?? failureMessage(err));
       throw err;
     });
-    await notify('succeeded');
+    deliverNotice = await notify('succeeded');
     await armStaleWatch({
       configuration,
       repository: input.repository.name,
@@ -180,5 +182,6 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
     return result;
   } finally {
     await releaseBackupLock(lock);
+    await deliverNotice?.();
   }
 }

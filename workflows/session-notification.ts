@@ -14,12 +14,19 @@ export interface SessionNotificationInput {
 }
 
 const NOTIFICATIONS_PATCH = 'session-notifications';
+/** The delivery started after the session's lock has ended, as its last command. */
+const NOTIFY_AFTER_LOCK_PATCH = 'notify-after-lock';
 
 /**
  * Tells the configuration's webhooks about a finished backup session, when its outcome raises an
  * event (domain/notifications.ts): records the outcome (the session still holds its lock), then
  * starts `notify/<configuration>/<snapshot-id>`, which delivers on its own. The session waits
  * for neither the delivery nor a receiver: a receiver that is down never fails or delays it.
+ *
+ * Returns the start of the delivery for the session to run last, once its lock has ended: a
+ * delivery started earlier could complete while the session was completing, and its completion
+ * arriving then fails that workflow task (UnhandledCommand). In histories from before
+ * NOTIFY_AFTER_LOCK_PATCH the delivery starts here, and nothing is returned.
  */
 export async function notifySessionOutcome(params: {
   configuration: Named<BackupConfigurationSpec>;
@@ -28,13 +35,13 @@ export async function notifySessionOutcome(params: {
   snapshotId: string;
   outcome: SessionOutcome;
   error?: string;
-}): Promise<void> {
+}): Promise<(() => Promise<void>) | undefined> {
   const webhooks = params.configuration.spec.notifications?.webhooks ?? [];
   // Only webhooks that asked for a session's events (not only for failed drills) need its outcome.
   const told = webhooks.some((webhook) => (webhook.events ?? NOTIFICATION_EVENTS).some((event) => event !== 'drillFailure'));
-  if (!told || !patched(NOTIFICATIONS_PATCH)) return;
+  if (!told || !patched(NOTIFICATIONS_PATCH)) return undefined;
   try {
-    await CancellationScope.nonCancellable(async () => {
+    return await CancellationScope.nonCancellable(async () => {
       const recorded = await notificationStateActivities
         .recordSessionOutcome({ repository: params.repository, configuration: params.configuration.name, outcome: params.outcome })
         .catch((err: unknown) => {
@@ -42,7 +49,7 @@ export async function notifySessionOutcome(params: {
           // Without the last outcome a failure is still told; a recovery cannot be known.
           return params.outcome === 'failed' ? { event: 'failure' as const } : {};
         });
-      if (!recorded.event) return;
+      if (!recorded.event) return undefined;
       const notice: SessionNotice = {
         event: recorded.event,
         configuration: params.configuration.name,
@@ -53,10 +60,15 @@ export async function notifySessionOutcome(params: {
         ...(params.error === undefined ? {} : { error: params.error }),
         at: new Date().toISOString(),
       };
-      await startNoticeDelivery(notificationWorkflowId(params.configuration.name, params.snapshotId), { webhooks, notice }, 'the session');
+      const deliver = () =>
+        startNoticeDelivery(notificationWorkflowId(params.configuration.name, params.snapshotId), { webhooks, notice }, 'the session');
+      if (patched(NOTIFY_AFTER_LOCK_PATCH)) return deliver;
+      await deliver();
+      return undefined;
     });
   } catch (err) {
     log.warn('could not start the notification of the session', { error: failureMessage(err) });
+    return undefined;
   }
 }
 

@@ -8,7 +8,7 @@ import { SCRATCH_SERVER_LABELS, ROOT_PASSWORD_KEY } from '../../activities/kuber
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { parseManifest } from '../../domain/manifest';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
-import { imageTagOfServerVersion } from '../../domain/scratch-server-image';
+import { imageTagOfServerVersion, scratchServerStorageRequest } from '../../domain/scratch-server-image';
 import { startKubeApiServer, type KubeApiServer } from '../../stack/kube-apiserver';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { generateDatabase, stopStack } from '../reliability/fault-harness';
@@ -140,6 +140,10 @@ it("drills a snapshot in a Job of its engine's image and release, reached by its
     { name: 'MARIADB_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: job!.metadata!.name, key: ROOT_PASSWORD_KEY } } },
   ]);
   expect(pod.volumes).toEqual([{ name: 'data', emptyDir: {} }]);
+  // Room for the copy on the node the pod is scheduled to.
+  expect(container.resources).toEqual({
+    requests: { 'ephemeral-storage': scratchServerStorageRequest(parsed.manifest.data.rawBytes) },
+  });
   expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });
   expect(pod.automountServiceAccountToken).toBe(false);
   expect(job!.spec!.activeDeadlineSeconds).toBeGreaterThan(0);

@@ -6,6 +6,7 @@ import {
   scratchServerImage,
   scratchServerImageEnv,
   scratchServerRootPasswordEnv,
+  scratchServerStorageRequest,
 } from '../../domain/scratch-server-image';
 import { scratchServersFromEnvironment } from '../../workers/scratch-server-settings';
 import { LocalScratchServers, scratchServerLauncher } from '../../activities/scratch-servers';
@@ -54,6 +55,14 @@ describe('the image of a Kubernetes scratch server', () => {
       problem: '"postgres=postgres:16" must be engine=image with engine one of mariadb, mysql, percona-xtradb',
     });
     expect(parseScratchImages('mariadb=')).toEqual({ problem: '"mariadb=": the image must be a non-empty reference without spaces' });
+  });
+});
+
+describe("a scratch server's storage request", () => {
+  it("is twice the snapshot's SQL and a GiB for the server's own files, in whole MiB", () => {
+    expect(scratchServerStorageRequest(0)).toBe('1024Mi');
+    expect(scratchServerStorageRequest(1024 * 1024 * 1024)).toBe('3072Mi');
+    expect(scratchServerStorageRequest(1)).toBe('1025Mi');
   });
 });
 
