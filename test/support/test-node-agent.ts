@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BatchV1Api,
   CoreV1Api,
@@ -10,7 +9,12 @@ import {
   makeInformer,
   PatchStrategy,
   setHeaderOptions,
+  type Informer,
+  type KubernetesObject,
+  type ObjectCache,
   type V1Container,
+  type V1Secret,
+  type V1Service,
   type V1EnvVar,
   type V1SecretVolumeSource,
   type V1Job,
@@ -138,6 +142,15 @@ function giveToGroup(entry: string, gid: number): void {
   chownSync(entry, stat.uid, gid);
   chmodSync(entry, (stat.mode & 0o7777) | (stat.isDirectory() ? 0o2770 : 0o660));
   if (stat.isDirectory()) for (const child of readdirSync(entry)) giveToGroup(path.join(entry, child), gid);
+}
+
+/** A server's EndpointSlices: one per Service selecting its pod, published once. */
+interface ServedEndpoints {
+  publish(service: V1Service): Promise<void>;
+}
+
+async function publishEndpoints(endpoints: ServedEndpoints, service: V1Service, job: string): Promise<void> {
+  await endpoints.publish(service).catch((error: unknown) => console.error(`test node agent: endpoints of Job ${job}:`, error));
 }
 
 async function stopProcess(child: ChildProcess, exited: Promise<number | null>, gracePeriodMs: number): Promise<void> {
@@ -278,16 +291,21 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     throw new Error(`env ${variable.name}: the test node agent supports value, secretKeyRef and configMapKeyRef only`);
   }
 
-  async function readSecretOnceItExists(name: string) {
-    const deadline = Date.now() + SECRET_WAIT_MS;
-    for (;;) {
-      try {
-        return await core.readNamespacedSecret({ name, namespace });
-      } catch (error) {
-        if ((error as { code?: number }).code !== 404 || Date.now() > deadline || stopped) throw error;
-        await sleep(250);
-      }
-    }
+  /** A Secret from the watched ones; one that does not exist yet is waited for (its add event), as the kubelet retries. */
+  function readSecretOnceItExists(name: string): Promise<V1Secret> {
+    const known = secrets.get(name, namespace);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        secretWaiters.get(name)?.delete(arrived);
+        reject(new Error(`Secret ${namespace}/${name} did not appear within ${SECRET_WAIT_MS / 1000} s`));
+      }, SECRET_WAIT_MS);
+      const arrived = (secret: V1Secret) => {
+        clearTimeout(timer);
+        resolve(secret);
+      };
+      secretWaiters.set(name, (secretWaiters.get(name) ?? new Set()).add(arrived));
+    });
   }
 
   /** The container's argv as it would run in dbkeep's image, mapped to this checkout and the claims' directories. */
@@ -357,7 +375,7 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
   /**
    * A database image's Job: the release's server on the emptyDir's directory with root's
    * password from the container's environment, then an EndpointSlice for each Service that
-   * selects the pod (written again as Services appear, while it runs).
+   * selects the pod, now and as Services are added while it runs.
    */
   async function runServerJob(job: V1Job, container: V1Container, release: DatabaseRelease, startTime: Date): Promise<void> {
     const name = job.metadata!.name!;
@@ -378,14 +396,12 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     const relay = await startPodNetworkRelay(instance.port);
     const published = new Set<string>();
     const podLabels = job.spec?.template.metadata?.labels ?? {};
-    let serving = true;
-    const publishEndpoints = async () => {
-      const services = await core.listNamespacedService({ namespace });
-      for (const service of services.items) {
+    const endpoints: ServedEndpoints = {
+      async publish(service) {
         const selector = service.spec?.selector;
         const serviceName = service.metadata!.name!;
-        if (!selector || published.has(serviceName) || !Object.entries(selector).every(([key, value]) => podLabels[key] === value))
-          continue;
+        if (!selector || published.has(serviceName) || !Object.entries(selector).every(([key, value]) => podLabels[key] === value)) return;
+        published.add(serviceName);
         await discovery.createNamespacedEndpointSlice({
           namespace,
           body: {
@@ -395,21 +411,16 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
             ports: (service.spec?.ports ?? []).map((port) => ({ name: port.name, port: relay.port, protocol: 'TCP' })),
           },
         });
-        published.add(serviceName);
-      }
+      },
     };
-    const publishing = (async () => {
-      while (serving) {
-        await publishEndpoints().catch((error: unknown) => console.error(`test node agent: endpoints of Job ${name}:`, error));
-        await sleep(250);
-      }
-    })();
+    servedEndpoints.set(uid, endpoints);
+    // The Services there now; those created later come as the informer's add events.
+    for (const service of services.list(namespace)) await publishEndpoints(endpoints, service, name);
     running.set(uid, {
       uid,
       name,
       stop: async () => {
-        serving = false;
-        await publishing;
+        servedEndpoints.delete(uid);
         relay.close();
         await instance.stop();
         for (const serviceName of published) {
@@ -472,6 +483,33 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     running.delete(uid);
   }
 
+  /** An informer that lists and watches again after a watch error (a closed connection, a restarting API server). */
+  const watched = <T extends KubernetesObject>(informer: Informer<T> & ObjectCache<T>) => {
+    informer.on('error', () => {
+      if (!stopped) setTimeout(() => void informer.start(), 1_000);
+    });
+    return informer;
+  };
+  const secrets = watched(
+    makeInformer<V1Secret>(config, `/api/v1/namespaces/${namespace}/secrets`, () => core.listNamespacedSecret({ namespace })),
+  );
+  /** Who waits for a Secret that does not exist yet, by name. */
+  const secretWaiters = new Map<string, Set<(secret: V1Secret) => void>>();
+  secrets.on('add', (secret) => {
+    const name = secret.metadata!.name!;
+    for (const arrived of secretWaiters.get(name) ?? []) arrived(secret);
+    secretWaiters.delete(name);
+  });
+  const services = watched(
+    makeInformer<V1Service>(config, `/api/v1/namespaces/${namespace}/services`, () => core.listNamespacedService({ namespace })),
+  );
+  /** The database image Jobs' servers, by Job uid: each publishes an EndpointSlice for a Service selecting it. */
+  const servedEndpoints = new Map<string, ServedEndpoints>();
+  services.on('add', (service) => {
+    for (const [uid, endpoints] of servedEndpoints) void publishEndpoints(endpoints, service, running.get(uid)?.name ?? uid);
+  });
+  await Promise.all([secrets.start(), services.start()]);
+
   const informer = makeInformer<V1Job>(
     config,
     `/apis/batch/v1/namespaces/${namespace}/jobs`,
@@ -500,11 +538,7 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
       ),
     );
   });
-  informer.on('error', () => {
-    // The informer stops on a watch error (a closed connection, a restarting API server): relist and watch again.
-    if (!stopped) setTimeout(() => void informer.start(), 1_000);
-  });
-  await informer.start();
+  await watched(informer).start();
 
   return {
     claimDirectory,
@@ -512,7 +546,7 @@ export async function startTestNodeAgent(options: TestNodeAgentOptions): Promise
     running: () => [...running.values()].map((job) => job.name),
     async stop() {
       stopped = true;
-      await informer.stop();
+      await Promise.all([informer.stop(), secrets.stop(), services.stop()]);
       await Promise.all([...running.keys()].map((uid) => terminate(uid)));
     },
   };
