@@ -340,7 +340,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             : logicalDumpCommand({ target, optionFile, databases: input.databases, extraArgs: input.args, binaryLog: input.binaryLog });
           const recipientsFile = files['recipients.txt'];
           const controller = abortOnActivityCancel();
-          const fingerprinter = input.fingerprint && !physical ? new DumpFingerprinter() : undefined;
+          const fingerprinter = input.fingerprint && !physical ? await DumpFingerprinter.create() : undefined;
           const streamed = await streamToolToRepository({
             producer,
             filters: storageFilters({ compression: input.compression, recipientsFile }),

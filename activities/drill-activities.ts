@@ -389,7 +389,7 @@ async function fingerprintDump(params: {
     databases: params.databases,
     extraArgs: recorded?.dumpArgs ?? [],
   });
-  const reader = new DumpFingerprinter(recorded?.formatVersion);
+  const reader = await DumpFingerprinter.create(recorded?.formatVersion);
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       reader.push(chunk);

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { z } from 'zod';
 import { DumpByte } from './dump-bytes';
+import { Sha256TableDataHashes, Xxh128TableDataHashes, type TableDataHashes } from './table-data-hashes';
 
 /**
  * A logical dump's fingerprint, read from the dump stream itself as it leaves the dump tool:
@@ -19,19 +20,29 @@ import { DumpByte } from './dump-bytes';
  * column's `CHARACTER SET x` before its `COLLATE x_…` (the collation names its character set;
  * MySQL writes the redundant form for a table created from its own SHOW CREATE TABLE).
  *
- * Format 3 (what backups record now) reads a table's name in its INSERT statements as UTF-8, as
+ * Format 3 reads a table's name in its INSERT statements as UTF-8, as
  * the section comments are read: formats 1 and 2 read it byte by byte, so the rows of a table
  * whose name is not ASCII were counted under a garbled name, beside an empty entry under its own.
+ *
+ * Format 4 (what backups record now) hashes each table's rows with XXH3-128 instead of SHA-256
+ * (domain/table-data-hashes.ts): at a gigabyte, SHA-256 was 0.76 s of the worker's CPU and
+ * XXH3-128 is 0.18 s. Definitions keep SHA-256: they are small.
+ *
  * A drill reads the restored copy in the format its snapshot's fingerprint was recorded in.
  */
-export const DUMP_FINGERPRINT_FORMAT = 3;
+export const DUMP_FINGERPRINT_FORMAT = 4;
+
+const tableFingerprintSchema = z.union([
+  z.strictObject({ rows: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  z.strictObject({ rows: z.number().int().min(0), xxh128: z.string().regex(/^[0-9a-f]{32}$/) }),
+]);
 
 export const dumpFingerprintSchema = z.object({
-  formatVersion: z.union([z.literal(1), z.literal(2), z.literal(3)]),
+  formatVersion: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
   /** The dump tool's options that shaped its output (domain/tool-commands.ts dumpOutputArgs): a drill's dump of the restored copy uses them too. */
   dumpArgs: z.array(z.string()).default([]),
-  /** `database.table` → its rows and the hash of its data. */
-  tables: z.record(z.string(), z.object({ rows: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  /** `database.table` → its rows and the hash of its data: SHA-256 up to format 3, XXH3-128 from format 4. */
+  tables: z.record(z.string(), tableFingerprintSchema),
   /** `database: table t`, `database: view v`, `database: routines`, `database: events` → the hash of its definition. */
   definitions: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
 });
@@ -65,14 +76,23 @@ type Mode =
  * head and a hash per object. A chunk is read during `push` only; its memory may be reused after.
  */
 export class DumpFingerprinter {
+  private constructor(
+    private readonly formatVersion: DumpFingerprint['formatVersion'],
+    private readonly tableHashes: TableDataHashes,
+  ) {}
+
   /** `formatVersion`: a drill reads the restored copy in the format of the fingerprint it compares with. */
-  constructor(private readonly formatVersion: DumpFingerprint['formatVersion'] = DUMP_FINGERPRINT_FORMAT) {}
+  static async create(formatVersion: DumpFingerprint['formatVersion'] = DUMP_FINGERPRINT_FORMAT): Promise<DumpFingerprinter> {
+    const hashes = formatVersion >= 4 ? await Xxh128TableDataHashes.create() : new Sha256TableDataHashes();
+    return new DumpFingerprinter(formatVersion, hashes);
+  }
 
   private mode: Mode = { kind: 'line-start' };
   private database = '';
   /** The section the lines that are not INSERTs belong to; none before the first marker (the dump's header). */
   private section: string | undefined;
-  private readonly tableData = new Map<string, { rows: number; hash: Hash }>();
+  /** Each table's rows so far; its data's hash is in tableHashes. */
+  private readonly tableRows = new Map<string, number>();
   private readonly definitions = new Map<string, Hash>();
   /** A comment line's text, for the section markers. */
   private comment = '';
@@ -103,8 +123,10 @@ export class DumpFingerprinter {
     if (this.mode.kind === 'head') this.classify(this.mode);
     if (this.mode.kind === 'rest' && this.mode.comment) this.endComment();
     const tables: DumpFingerprint['tables'] = {};
-    for (const [name, data] of [...this.tableData].sort(([a], [b]) => a.localeCompare(b))) {
-      tables[name] = { rows: data.rows, sha256: data.hash.copy().digest('hex') };
+    const algorithm = this.tableHashes.algorithm;
+    for (const [name, rows] of [...this.tableRows].sort(([a], [b]) => a.localeCompare(b))) {
+      const digest = this.tableHashes.digest(name);
+      tables[name] = algorithm === 'sha256' ? { rows, sha256: digest } : { rows, xxh128: digest };
     }
     const definitions: DumpFingerprint['definitions'] = {};
     for (const [name, hash] of [...this.definitions].sort(([a], [b]) => a.localeCompare(b))) {
@@ -133,7 +155,8 @@ export class DumpFingerprinter {
       const table = `${this.database}.${this.formatVersion >= 3 ? Buffer.from(name, 'latin1').toString('utf8') : name}`;
       // The rows are counted from VALUES on: a column list's parentheses are no row.
       const values = Buffer.byteLength(insert[0], 'latin1');
-      this.dataOf(table).hash.update(head.subarray(0, values));
+      this.countRows(table, 0);
+      this.tableHashes.update(table, head.subarray(0, values));
       this.mode = { kind: 'insert', table, inQuote: false, escaped: false };
       this.readInsert(this.mode, head, values);
       return;
@@ -176,7 +199,6 @@ export class DumpFingerprinter {
    * lives in locals while a chunk is read.
    */
   private readInsert(mode: Extract<Mode, { kind: 'insert' }>, chunk: Buffer, at: number): number {
-    const data = this.dataOf(mode.table);
     const text = chunk.toString('latin1', at);
     const length = text.length;
     let { inQuote, escaped } = mode;
@@ -226,9 +248,9 @@ export class DumpFingerprinter {
       inQuote = quote !== -1;
       i = stringStart + 1;
     }
-    data.rows += rows;
+    this.countRows(mode.table, rows);
     const read = Math.min(i, length);
-    data.hash.update(chunk.subarray(at, at + read));
+    this.tableHashes.update(mode.table, chunk.subarray(at, at + read));
     // What follows the `;` on its line (its newline) is read as the rest of a line.
     if (ended) this.mode = { kind: 'rest', comment: false };
     else Object.assign(mode, { inQuote, escaped });
@@ -244,7 +266,7 @@ export class DumpFingerprinter {
       this.section = `${name}: database`;
     } else if (/^-- (Table structure|Dumping data) for table /.test(text) && name !== undefined) {
       this.section = `${this.database}: table ${name}`;
-      if (text.startsWith('-- Dumping data')) this.dataOf(`${this.database}.${name}`);
+      if (text.startsWith('-- Dumping data')) this.countRows(`${this.database}.${name}`, 0);
     } else if (/^-- Temporary (table|view) structure for view /.test(text) && name !== undefined) {
       this.section = `${this.database}: view ${name} (placeholder)`;
     } else if (text.startsWith('-- Final view structure for view ') && name !== undefined) {
@@ -256,10 +278,9 @@ export class DumpFingerprinter {
     }
   }
 
-  private dataOf(table: string): { rows: number; hash: Hash } {
-    let data = this.tableData.get(table);
-    if (!data) this.tableData.set(table, (data = { rows: 0, hash: createHash('sha256') }));
-    return data;
+  /** Adds rows to a table's count; with 0, lists the table (an empty one is part of the fingerprint). */
+  private countRows(table: string, rows: number): void {
+    this.tableRows.set(table, (this.tableRows.get(table) ?? 0) + rows);
   }
 
   private definitionOf(section: string): Hash {
@@ -277,7 +298,7 @@ export function fingerprintDifferences(recorded: DumpFingerprint, restored: Dump
     if (!got) differences.push(`table ${name}: missing after the restore`);
     else if (!want) differences.push(`table ${name}: not in the snapshot's fingerprint`);
     else if (want.rows !== got.rows) differences.push(`table ${name}: ${got.rows} rows, ${want.rows} recorded`);
-    else if (want.sha256 !== got.sha256) differences.push(`table ${name}: same ${want.rows} rows, different data`);
+    else if (tableDigest(want) !== tableDigest(got)) differences.push(`table ${name}: same ${want.rows} rows, different data`);
   }
   for (const name of new Set([...Object.keys(recorded.definitions), ...Object.keys(restored.definitions)])) {
     const [want, got] = [recorded.definitions[name], restored.definitions[name]];
@@ -285,4 +306,8 @@ export function fingerprintDifferences(recorded: DumpFingerprint, restored: Dump
       differences.push(`${name}: ${!got ? 'missing after the restore' : !want ? 'not in the snapshot' : 'definition differs'}`);
   }
   return differences.sort();
+}
+
+function tableDigest(table: DumpFingerprint['tables'][string]): string {
+  return 'sha256' in table ? `sha256:${table.sha256}` : `xxh128:${table.xxh128}`;
 }
