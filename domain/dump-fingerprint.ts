@@ -20,9 +20,9 @@ import { Sha256TableDataHashes, Xxh128TableDataHashes, type TableDataHashes } fr
  * column's `CHARACTER SET x` before its `COLLATE x_…` (the collation names its character set;
  * MySQL writes the redundant form for a table created from its own SHOW CREATE TABLE).
  *
- * Format 3 reads a table's name in its INSERT statements as UTF-8, as
- * the section comments are read: formats 1 and 2 read it byte by byte, so the rows of a table
- * whose name is not ASCII were counted under a garbled name, beside an empty entry under its own.
+ * Format 3 reads a table's name in its INSERT statements as UTF-8, as the section comments are
+ * read: formats 1 and 2 read it byte by byte, so the rows of a table whose name is not ASCII were
+ * counted under a garbled name, beside an empty entry under its own.
  *
  * Format 4 (what backups record now) hashes each table's rows with XXH3-128 instead of SHA-256
  * (domain/table-data-hashes.ts): at a gigabyte, SHA-256 was 0.76 s of the worker's CPU and
