@@ -2,11 +2,12 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { BackupConfigurationSpec, Named } from '../domain/resources';
 import { staleWatchWorkflowId } from '../domain/session-ids';
 import { staleAfterSeconds } from '../domain/stale-watch';
-import { staleSettingsSignal } from '../workflows/stale-watch';
+import { endStaleWatchSignal, staleSettingsSignal } from '../workflows/stale-watch';
 
 /**
  * Ends a configuration's stale watch (workflows/stale-watch.ts), which would otherwise tell its
- * webhooks that a deleted configuration's backups went stale. False when none was running.
+ * webhooks that a deleted configuration's backups went stale: it is asked to end, and completes
+ * on its own a moment later. False when none was running.
  */
 export async function endStaleWatch(
   client: Client,
@@ -16,7 +17,7 @@ export async function endStaleWatch(
   try {
     const handle = client.workflow.getHandle(staleWatchWorkflowId(configuration));
     if ((await handle.describe()).status.name !== 'RUNNING') return false;
-    await handle.terminate(reason);
+    await handle.signal(endStaleWatchSignal, reason);
     return true;
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return false;

@@ -1,4 +1,13 @@
-import { ApplicationFailure, CancellationScope, log, ParentClosePolicy, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  ParentClosePolicy,
+  patched,
+  startChild,
+  workflowInfo,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
 import type { SessionNotice, SessionOutcome } from '../domain/notifications';
 import { NOTIFICATION_EVENTS } from '../domain/notification-events';
 import type { BackupConfigurationSpec, Named, RepositorySpec } from '../domain/resources';
@@ -60,8 +69,13 @@ export async function notifySessionOutcome(params: {
         ...(params.error === undefined ? {} : { error: params.error }),
         at: new Date().toISOString(),
       };
-      const deliver = () =>
-        startNoticeDelivery(notificationWorkflowId(params.configuration.name, params.snapshotId), { webhooks, notice }, 'the session');
+      const deliver = async () => {
+        await startNoticeDelivery(
+          notificationWorkflowId(params.configuration.name, params.snapshotId),
+          { webhooks, notice },
+          'the session',
+        );
+      };
       if (patched(NOTIFY_AFTER_LOCK_PATCH)) return deliver;
       await deliver();
       return undefined;
@@ -120,12 +134,17 @@ export async function notifyDrillFailure(params: {
  * Starts the delivery of one notice as a workflow of its own, left running: whoever tells does
  * not wait for the receivers. Failing to start it is logged, never thrown.
  */
-export async function startNoticeDelivery(workflowId: string, input: SessionNotificationInput, what: string): Promise<void> {
+export async function startNoticeDelivery(
+  workflowId: string,
+  input: SessionNotificationInput,
+  what: string,
+): Promise<ChildWorkflowHandle<typeof sessionNotification> | undefined> {
   try {
-    await CancellationScope.nonCancellable(() =>
+    return await CancellationScope.nonCancellable(() =>
       startChild(sessionNotification, { workflowId, args: [input], parentClosePolicy: ParentClosePolicy.ABANDON }),
     );
   } catch (err) {
     log.warn(`could not start the notification of ${what}`, { error: failureMessage(err) });
+    return undefined;
   }
 }

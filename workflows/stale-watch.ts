@@ -9,12 +9,13 @@ import {
   setHandler,
   startChild,
   workflowInfo,
+  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { SessionNotice } from '../domain/notifications';
 import type { BackupConfigurationSpec, Named } from '../domain/resources';
 import { notificationWorkflowId, staleWatchWorkflowId } from '../domain/session-ids';
 import { staleAfterSeconds, staleDescription } from '../domain/stale-watch';
-import { startNoticeDelivery, type Webhooks } from './session-notification';
+import { startNoticeDelivery, type sessionNotification, type Webhooks } from './session-notification';
 import { failureMessage } from './session-status';
 
 /** What the watch knows: whom to tell, after how long, and the last success it heard of. */
@@ -36,6 +37,13 @@ export type StaleWatchSettings = Pick<StaleWatchInput, 'repository' | 'target' |
 /** The configuration was applied with other notification settings: the watch counts with them from now on. */
 export const staleSettingsSignal = defineSignal<[StaleWatchSettings]>('staleSettings');
 
+/**
+ * `dbkeep apply` without `stale`, or `dbkeep delete`: the watch ends by itself, once a stale
+ * notice it started has been delivered. (Terminating it instead failed the workflow task it was
+ * running, when a delivery's completion had just woken it.) The reason is for its log.
+ */
+export const endStaleWatchSignal = defineSignal<[string]>('endWatch');
+
 /** Successes heard before the watch continues as new, which keeps its history short. */
 const SUCCESSES_PER_RUN = 100;
 
@@ -53,6 +61,9 @@ export async function staleBackupWatch(input: StaleWatchInput): Promise<void> {
   let heard = 0;
   let succeeded = false;
   let resettled = false;
+  let ended = false;
+  /** The stale notices started, each settled when delivered (or given up). */
+  const deliveries: Promise<unknown>[] = [];
   setHandler(backupSucceededSignal, (latest) => {
     watch = latest;
     heard += 1;
@@ -62,21 +73,31 @@ export async function staleBackupWatch(input: StaleWatchInput): Promise<void> {
     watch = { ...watch, ...settings };
     resettled = true;
   });
-  while (heard < SUCCESSES_PER_RUN) {
+  setHandler(endStaleWatchSignal, (reason) => {
+    ended = true;
+    log.info('the stale watch ends', { reason });
+  });
+  while (heard < SUCCESSES_PER_RUN && !ended) {
     succeeded = false;
     resettled = false;
     const staleInMs = Date.parse(watch.lastSuccess.at) + watch.staleAfterSeconds * 1000 - Date.now();
     // New settings count from the same last success: a shorter staleAfter may already have passed.
-    if (staleInMs > 0 && (await condition(() => succeeded || resettled, staleInMs))) continue;
-    if (!succeeded) {
-      await tellStale(watch);
-      await condition(() => succeeded);
+    if (staleInMs > 0 && (await condition(() => succeeded || resettled || ended, staleInMs))) continue;
+    if (!succeeded && !ended) {
+      const started = await tellStale(watch);
+      if (started) deliveries.push(started.result().catch(() => undefined));
+      await condition(() => succeeded || ended);
     }
+  }
+  if (ended) {
+    // A delivery's completion would otherwise arrive while the watch completes.
+    await Promise.all(deliveries);
+    return;
   }
   await continueAsNew<typeof staleBackupWatch>(watch);
 }
 
-async function tellStale(watch: StaleWatchInput): Promise<void> {
+async function tellStale(watch: StaleWatchInput): Promise<ChildWorkflowHandle<typeof sessionNotification> | undefined> {
   const notice: SessionNotice = {
     event: 'stale',
     configuration: watch.configuration,
@@ -87,7 +108,7 @@ async function tellStale(watch: StaleWatchInput): Promise<void> {
     error: staleDescription(watch.lastSuccess.at, watch.staleAfterSeconds),
     at: new Date().toISOString(),
   };
-  await startNoticeDelivery(
+  return await startNoticeDelivery(
     `${notificationWorkflowId(watch.configuration, watch.lastSuccess.snapshotId)}/stale`,
     { webhooks: watch.webhooks, notice },
     'stale backups',

@@ -162,7 +162,11 @@ it('tells a configuration whose backups went stale once, counts again from the n
   expect(again!.at).toBeGreaterThanOrEqual(second.endedMs + 2_000);
 
   expect(await stack.client.deleteSchedule(watched)).toBe(true);
-  expect((await watch.describe()).status.name).toBe('TERMINATED');
+  await pollUntil(
+    async () => (await watch.describe()).status.name,
+    (status) => status === 'COMPLETED',
+    { what: 'the stale watch ended by dbkeep delete', timeoutMs: 30_000 },
+  );
 });
 
 it('counts with the settings `dbkeep apply` gives a running stale watch, and ends it when stale is no longer asked for', async () => {
@@ -200,6 +204,10 @@ it('counts with the settings `dbkeep apply` gives a running stale watch, and end
 
   // Applied without `stale` among its webhooks' events, the configuration has no watch left.
   await stack.client.applyResources(withStaleAfter('2s', ['failure']));
-  expect((await watch.describe()).status.name).toBe('TERMINATED');
+  await pollUntil(
+    async () => (await watch.describe()).status.name,
+    (status) => status === 'COMPLETED',
+    { what: 'the stale watch ended by dbkeep apply', timeoutMs: 30_000 },
+  );
   await stack.client.deleteSchedule(rewatched);
 });
