@@ -83,7 +83,7 @@ export async function backupSession(input: BackupSessionInput): Promise<BackupSe
   // Post-backup hooks run once the pre-backup ones had their turn, whatever the outcome.
   let hooks: 'not reached' | 'pre ran' | 'post ran' = 'not reached';
   // Started last, once the lock has ended (workflows/session-notification.ts says why).
-  let deliverNotice: (() => Promise<void>) | undefined;
+  let deliverNotice: (() => Promise<unknown>) | undefined;
   try {
     const result = await runSession<BackupSessionResult>(
       status,

@@ -44,7 +44,7 @@ export async function notifySessionOutcome(params: {
   snapshotId: string;
   outcome: SessionOutcome;
   error?: string;
-}): Promise<(() => Promise<void>) | undefined> {
+}): Promise<(() => Promise<unknown>) | undefined> {
   const webhooks = params.configuration.spec.notifications?.webhooks ?? [];
   // Only webhooks that asked for a session's events (not only for failed drills) need its outcome.
   const told = webhooks.some((webhook) => (webhook.events ?? NOTIFICATION_EVENTS).some((event) => event !== 'drillFailure'));
@@ -69,13 +69,8 @@ export async function notifySessionOutcome(params: {
         ...(params.error === undefined ? {} : { error: params.error }),
         at: new Date().toISOString(),
       };
-      const deliver = async () => {
-        await startNoticeDelivery(
-          notificationWorkflowId(params.configuration.name, params.snapshotId),
-          { webhooks, notice },
-          'the session',
-        );
-      };
+      const deliver = () =>
+        startNoticeDelivery(notificationWorkflowId(params.configuration.name, params.snapshotId), { webhooks, notice }, 'the session');
       if (patched(NOTIFY_AFTER_LOCK_PATCH)) return deliver;
       await deliver();
       return undefined;
