@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,6 +46,16 @@ export interface GaleraClusterOptions {
 }
 
 const SYNCED_TIMEOUT_MS = 60_000;
+/**
+ * How often a joiner is started when its state transfer fails. Seen once in CI on a loaded
+ * machine: the donor gave up on the transfer within a second of its request ("State transfer to
+ * 1.0 (node1) failed: No message of desired type") and the joiner aborted, as Galera makes it.
+ * An operator starts such a node again on an empty data directory; so does the stack, on new IST
+ * and SST ports in case another process took them.
+ */
+const JOIN_ATTEMPTS = 3;
+/** The donors' lines about a state transfer, kept when a joiner fails so the failure can be read later. */
+const DONOR_LOG_LINES = 30;
 
 /**
  * A throwaway MariaDB Galera cluster on 127.0.0.1: every node listens on loopback only, on ports
@@ -64,7 +74,7 @@ export async function startGaleraCluster(options: GaleraClusterOptions): Promise
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'dbkeep-galera-'));
   const name = `dbkeep-${Math.random().toString(36).slice(2, 8)}`;
   const ports = await findFreePorts(size * 4);
-  const plan = Array.from({ length: size }, (_, index) => ({
+  const plan: NodePlan[] = Array.from({ length: size }, (_, index) => ({
     index,
     clientPort: ports[index * 4]!,
     gcommPort: ports[index * 4 + 1]!,
@@ -112,33 +122,67 @@ export async function startGaleraCluster(options: GaleraClusterOptions): Promise
     }
   };
 
+  const writeOptionFile = (node: NodePlan, nodeDir: string): string => {
+    const defaultsFile = join(nodeDir, 'galera.cnf');
+    writeFileSync(
+      defaultsFile,
+      nodeOptionFile({
+        ...node,
+        clusterName: name,
+        clusterAddress,
+        rootPassword: options.rootPassword,
+        tmpdir: join(nodeDir, 'tmp'),
+        binaryLog: options.binaryLog ?? false,
+      }),
+      { mode: 0o600 },
+    );
+    return defaultsFile;
+  };
+
+  const startJoiner = async (node: NodePlan, nodeDir: string): Promise<MariaDbInstance> => {
+    // SST replaces the whole data directory with the donor's: there is nothing to install.
+    const datadir = join(nodeDir, 'data');
+    for (let attempt = 1; ; attempt++) {
+      rmSync(datadir, { recursive: true, force: true });
+      mkdirSync(datadir, { recursive: true });
+      const defaultsFile = writeOptionFile(node, nodeDir);
+      try {
+        return await startMariaDbInstance({
+          dir: nodeDir,
+          port: node.clientPort,
+          rootPassword: options.rootPassword,
+          defaultsFile,
+          existingDatadir: datadir,
+        });
+      } catch (error) {
+        const donorLog = stateTransferLines(nodes);
+        if (attempt >= JOIN_ATTEMPTS || !/before it was ready/.test(String(error))) {
+          throw new Error(`${(error as Error).message}\nthe donors' state transfer lines:\n${donorLog}`, { cause: error });
+        }
+        process.stderr.write(
+          `Galera cluster ${name}: node${node.index} failed to join (attempt ${attempt} of ${JOIN_ATTEMPTS}), starting it again; the donors' state transfer lines:\n${donorLog}\n`,
+        );
+        [node.istPort, node.sstPort] = (await findFreePorts(2)) as [number, number];
+        // The donor is back to Synced before the next request, or Galera would find no donor.
+        await waitUntilSynced(SYNCED_TIMEOUT_MS, nodes);
+      }
+    }
+  };
+
   try {
     for (const node of plan) {
       const nodeDir = join(dir, `node${node.index}`);
       mkdirSync(join(nodeDir, 'tmp'), { recursive: true });
-      const defaultsFile = join(nodeDir, 'galera.cnf');
-      writeFileSync(
-        defaultsFile,
-        nodeOptionFile({
-          ...node,
-          clusterName: name,
-          clusterAddress,
-          rootPassword: options.rootPassword,
-          tmpdir: join(nodeDir, 'tmp'),
-          binaryLog: options.binaryLog ?? false,
-        }),
-        { mode: 0o600 },
-      );
-      const common = { dir: nodeDir, port: node.clientPort, rootPassword: options.rootPassword, defaultsFile };
-      let instance: MariaDbInstance;
-      if (node.index === 0) {
-        instance = await startMariaDbInstance({ ...common, extraArgs: ['--wsrep-new-cluster'] });
-      } else {
-        // SST replaces the whole data directory with the donor's: there is nothing to install.
-        const datadir = join(nodeDir, 'data');
-        mkdirSync(datadir, { recursive: true });
-        instance = await startMariaDbInstance({ ...common, existingDatadir: datadir });
-      }
+      const instance =
+        node.index === 0
+          ? await startMariaDbInstance({
+              dir: nodeDir,
+              port: node.clientPort,
+              rootPassword: options.rootPassword,
+              defaultsFile: writeOptionFile(node, nodeDir),
+              extraArgs: ['--wsrep-new-cluster'],
+            })
+          : await startJoiner(node, nodeDir);
       nodes.push({ index: node.index, instance, gcommPort: node.gcommPort });
       await waitUntilSynced(SYNCED_TIMEOUT_MS, nodes);
     }
@@ -158,23 +202,41 @@ export async function startGaleraCluster(options: GaleraClusterOptions): Promise
   };
 }
 
-/**
- * A node's [mysqld] settings. In the option file rather than argv: the SST scripts
- * read it (the server passes them --defaults-file), and wsrep_sst_auth, root's password for
- * mariabackup SST on the donor, then never shows in `ps`.
- */
-function nodeOptionFile(node: {
+interface NodePlan {
   index: number;
   clientPort: number;
   gcommPort: number;
   istPort: number;
   sstPort: number;
-  clusterName: string;
-  clusterAddress: string;
-  rootPassword: string;
-  tmpdir: string;
-  binaryLog: boolean;
-}): string {
+}
+
+/** The last lines about state transfers in the running nodes' server logs. */
+function stateTransferLines(nodes: GaleraNode[]): string {
+  const lines = nodes.flatMap((node) => {
+    const logFile = join(node.instance.dir, 'mariadbd.log');
+    if (!existsSync(logFile)) return [];
+    const transferLines = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((line) => /SST|State transfer|\[ERROR\]/.test(line));
+    return transferLines.slice(-DONOR_LOG_LINES).map((line) => `node${node.index}: ${line}`);
+  });
+  return lines.length > 0 ? lines.join('\n') : '(none)';
+}
+
+/**
+ * A node's [mysqld] settings. In the option file rather than argv: the SST scripts
+ * read it (the server passes them --defaults-file), and wsrep_sst_auth, root's password for
+ * mariabackup SST on the donor, then never shows in `ps`.
+ */
+function nodeOptionFile(
+  node: NodePlan & {
+    clusterName: string;
+    clusterAddress: string;
+    rootPassword: string;
+    tmpdir: string;
+    binaryLog: boolean;
+  },
+): string {
   const mysqld = {
     // The server's and the SST scripts' scratch files (mariadb-backup's too) stay in the node's directory.
     tmpdir: node.tmpdir,
