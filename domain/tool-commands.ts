@@ -480,7 +480,8 @@ const TOOL_PROVIDERS: Record<string, string> = {
     'the MySQL server, for a point-in-time replay into restored volumes of engines mysql and percona-xtradb (Debian: mysql-server-core)',
   zstd: 'zstd (Debian: zstd)',
   age: 'age, for encrypted snapshots (Debian: age)',
-  tee: 'coreutils, for the copy of a dump a restore drill fingerprints (Debian: coreutils)',
+  'dbkeep-tee':
+    "build dbkeep with `npm run build`, which compiles it with a C compiler (cc) from pipeline/native/; the worker image's build stage does",
   mkfifo: 'coreutils, for the copy of a dump a restore drill fingerprints (Debian: coreutils)',
 };
 
@@ -508,7 +509,7 @@ export function sessionTools(params: {
   tool: keyof typeof ENGINE_TOOL_ROLES;
   compression?: CompressionAlgorithm;
   encrypted?: boolean;
-  /** A logical backup recording a drill fingerprint: with zstd, Node reads a copy of the dump that tee makes (pipeline/dump-copy.ts). */
+  /** A logical backup recording a drill fingerprint: with zstd, Node reads a copy of the dump that dbkeep-tee makes (pipeline/dump-copy.ts). */
   fingerprinted?: boolean;
 }): SessionTool[] {
   const { engine, tool, compression } = params;
@@ -517,6 +518,6 @@ export function sessionTools(params: {
     { command: CLIENT_TOOLS[engine][tool], role: `the ${engine} ${ENGINE_TOOL_ROLES[tool]}` },
     ...(compression && compression !== 'none' ? [{ command: compression, role: `the snapshot's ${compression} compression` }] : []),
     ...(params.encrypted ? [{ command: 'age', role: "the snapshot's age encryption" }] : []),
-    ...(copied ? ['tee', 'mkfifo'].map((command) => ({ command, role: "the copy of the dump the drill's fingerprint reads" })) : []),
+    ...(copied ? ['dbkeep-tee', 'mkfifo'].map((command) => ({ command, role: "the copy of the dump the drill's fingerprint reads" })) : []),
   ];
 }

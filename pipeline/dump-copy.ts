@@ -3,16 +3,22 @@ import { rm } from 'node:fs/promises';
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { nativeToolPath } from './native-tools';
 import { makeScratchDirectory } from './scratch-directory';
 import { startTool, type RunningTool } from './tool-process';
 
 /**
  * A copy of a tool's output for Node to read, while the output itself goes from tool to tool
- * without waiting for Node: `tee FIFO` reads the tool's output, writes it into a FIFO that the
- * next tool (zstd) reads by name, and writes the copy to its stdout, a second FIFO that Node
+ * without waiting for Node: `dbkeep-tee FIFO` reads the tool's output, puts it into a FIFO that
+ * the next tool (zstd) reads by name, and the same bytes into its stdout, a second FIFO that Node
  * reads. Piping a gigabyte through Node cost the worker its event loop and zstd its waits; Node
  * now only reads. (FIFOs, because the child pipes Node makes are sockets, which no tool can open
- * by path.) `tee` and `mkfifo` are coreutils'.
+ * by path.)
+ *
+ * dbkeep-tee (pipeline/native/dbkeep-tee.c) duplicates with tee(2) and splice(2), without copying
+ * through user space: coreutils' tee, which it replaces, spent about 1 s of CPU per GiB on 8 KiB
+ * reads and writes. It also gives both FIFOs 1 MiB, so the dump waits for Node only once Node is
+ * that far behind. `mkfifo` is coreutils'.
  *
  * Node reads the copy into one reused buffer (a socket's `onread`) instead of a new one per
  * read: a gigabyte read in fresh 64 KiB buffers made the garbage collector the copy's largest
@@ -21,12 +27,12 @@ import { startTool, type RunningTool } from './tool-process';
 export interface PreparedCopy {
   /** What the next tool reads, by name. */
   fifo: string;
-  /** What tee writes the copy into, and Node reads. */
+  /** What dbkeep-tee writes the copy into, and Node reads. */
   copyFifo: string;
   dir: string;
 }
 
-/** Made before the tool starts: once it runs, its output must go to tee in the same tick. */
+/** Made before the tool starts: once it runs, its output must go to dbkeep-tee in the same tick. */
 export async function prepareDumpCopy(signal: AbortSignal): Promise<PreparedCopy> {
   const dir = await makeScratchDirectory('copy');
   const prepared = { fifo: path.join(dir, 'output.fifo'), copyFifo: path.join(dir, 'copy.fifo'), dir };
@@ -48,11 +54,11 @@ export interface DumpCopy {
   copied: Promise<void>;
 }
 
-/** The most a read of a pipe returns (its default capacity). */
-const COPY_READ_BYTES = 64 * 1024;
+/** The most a read of the copy returns: the capacity dbkeep-tee gives its FIFO. */
+const COPY_READ_BYTES = 1024 * 1024;
 
 /**
- * Starts tee on the tool's output, in the same tick as the tool: the output is handed to tee as
+ * Starts dbkeep-tee on the tool's output, in the same tick as the tool: the output is handed to tee as
  * its file descriptor, and anything Node had read from it before would be lost. `observe` sees
  * each chunk only during its call: the buffer is read into again after it returns.
  */
@@ -62,13 +68,16 @@ export function startDumpCopy(
 ): DumpCopy {
   // Neither open waits: the reader does not block (O_NONBLOCK), and the writer then has a reader.
   // The writer exists before Node reads, so an empty FIFO never reads as an early end, and it is
-  // tee's own (blocking, write-only): tee gets EPIPE, not a hang, if Node stops reading.
+  // dbkeep-tee's own (blocking, write-only): it gets EPIPE, not a hang, if Node stops reading.
   const readFd = openSync(prepared.copyFifo, constants.O_RDONLY | constants.O_NONBLOCK);
   let tee: RunningTool;
   try {
     const writeFd = openSync(prepared.copyFifo, constants.O_WRONLY);
     try {
-      tee = startTool({ command: 'tee', args: [prepared.fifo] }, { signal: params.signal, stdin: params.source, stdout: writeFd });
+      tee = startTool(
+        { command: nativeToolPath('dbkeep-tee'), args: [prepared.fifo] },
+        { signal: params.signal, stdin: params.source, stdout: writeFd },
+      );
     } finally {
       closeSync(writeFd);
     }
@@ -99,7 +108,7 @@ export function startDumpCopy(
       },
     } as SocketConstructorOpts & { onread: OnReadOpts });
     const abort = () => reader.destroy();
-    // Aborted before the copy started: tee is killed, and the end it leaves is no complete copy.
+    // Aborted before the copy started: dbkeep-tee is killed, and the end it leaves is no complete copy.
     if (params.signal.aborted) abort();
     else params.signal.addEventListener('abort', abort, { once: true });
     reader.once('end', () => {

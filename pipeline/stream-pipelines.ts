@@ -115,7 +115,7 @@ async function streamThroughTools(
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
   const copy =
     prepared && params.tap ? startDumpCopy(prepared, { source: producer.child.stdout!, observe: params.tap, signal }) : undefined;
-  // zstd reads the producer's stdout, or with a copy the FIFO tee writes, by name.
+  // zstd reads the producer's stdout, or with a copy the FIFO dbkeep-tee writes, by name.
   const direct =
     first?.command === 'zstd' && (copy || !params.tap)
       ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: copy ? 'ignore' : producer.child.stdout!, stdout: 'pipe' })

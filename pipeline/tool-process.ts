@@ -5,6 +5,7 @@ import path, { delimiter } from 'node:path';
 import type { Readable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { toolProvider, type SessionTool, type ToolCommand } from '../domain/tool-commands';
+import { isNativeTool, nativeToolPath } from './native-tools';
 
 const STDERR_TAIL_BYTES = 4096;
 /** A failure's message names the tool and at most a few short lines: it travels in the session's history. */
@@ -115,16 +116,18 @@ export async function requireToolsOnPath(tools: readonly SessionTool[], searchPa
   throw permanentFailure(
     PermanentFailureType.ToolNotFound,
     missing
-      .map(
-        ({ command, role }) =>
-          `${command} (${role}) is not on the worker's PATH: ` +
-          (toolProvider(command) ? `its image needs ${toolProvider(command)}` : `install ${command} on the worker's image`),
+      .map(({ command, role }) =>
+        isNativeTool(command)
+          ? `${command} (${role}) is not built at ${nativeToolPath(command)}: ${toolProvider(command)}`
+          : `${command} (${role}) is not on the worker's PATH: ` +
+            (toolProvider(command) ? `its image needs ${toolProvider(command)}` : `install ${command} on the worker's image`),
       )
       .join('; '),
   );
 }
 
 async function isOnPath(command: string, searchPath: string): Promise<boolean> {
+  if (isNativeTool(command)) return isExecutableFile(nativeToolPath(command));
   if (command.includes('/')) return isExecutableFile(command);
   const directories = searchPath.split(delimiter).filter((directory) => directory !== '');
   const executable = await Promise.all(directories.map((directory) => isExecutableFile(path.join(directory, command))));

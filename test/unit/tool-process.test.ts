@@ -47,12 +47,12 @@ describe('requireToolsOnPath', () => {
     );
   });
 
-  it("asks for tee and mkfifo only for a zstd dump recording a drill's fingerprint, which copies the dump through them", async () => {
+  it("asks for dbkeep-tee and mkfifo only for a zstd dump recording a drill's fingerprint, which copies the dump through them", async () => {
     const commands = (params: Parameters<typeof sessionTools>[0]) => sessionTools(params).map((tool) => tool.command);
     expect(commands({ engine: 'mariadb', tool: 'dump', compression: 'zstd', fingerprinted: true })).toEqual([
       'mariadb-dump',
       'zstd',
-      'tee',
+      'dbkeep-tee',
       'mkfifo',
     ]);
     expect(commands({ engine: 'mariadb', tool: 'dump', compression: 'gzip', fingerprinted: true })).toEqual(['mariadb-dump', 'gzip']);
@@ -60,14 +60,22 @@ describe('requireToolsOnPath', () => {
     const failure = await failureOf(
       requireToolsOnPath(
         sessionTools({ engine: 'mysql', tool: 'client', compression: 'zstd' }).concat(
-          sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd', fingerprinted: true }).slice(2),
+          sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd', fingerprinted: true }).slice(3),
         ),
         searchPath,
       ),
     );
     expect(failure.message).toContain(
-      "tee (the copy of the dump the drill's fingerprint reads) is not on the worker's PATH: its image needs coreutils",
+      "mkfifo (the copy of the dump the drill's fingerprint reads) is not on the worker's PATH: its image needs coreutils",
     );
+  });
+
+  it('finds dbkeep-tee where the build puts it, whatever PATH says', async () => {
+    const copyTools = sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd', fingerprinted: true }).filter(
+      (tool) => tool.command === 'dbkeep-tee',
+    );
+    expect(copyTools).toHaveLength(1);
+    await requireToolsOnPath(copyTools, '');
   });
 
   it("names every missing tool of the session, a non-executable file counting as missing, and the snapshot's filters", async () => {
