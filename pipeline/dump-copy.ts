@@ -63,9 +63,9 @@ export interface DumpCopy {
 const COPY_READ_BYTES = 64 * 1024;
 
 /**
- * Starts dbkeep-tee on the tool's output, in the same tick as the tool: the output is handed to tee as
- * its file descriptor, and anything Node had read from it before would be lost. `observe` sees
- * each chunk only during its call: the buffer is read into again after it returns.
+ * Starts dbkeep-tee on the tool's output, in the same tick as the tool: the output is handed to
+ * it as its file descriptor, and anything Node had read from it before would be lost. `observe`
+ * sees each chunk only during its call: the buffer is read into again after it returns.
  */
 export function startDumpCopy(
   prepared: PreparedCopy,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -76,6 +77,18 @@ describe('FilesystemStorage', () => {
     const expected = Buffer.concat(chunks);
     expect((await readAll(await storage.getStream('c/s/dump.sql'))).equals(expected)).toBe(true);
     expect(await listAll()).toEqual([{ key: 'c/s/dump.sql', size: 500_000 }]);
+  });
+
+  it('stores a stream of several MiB in chunks of uneven sizes, gathered into 1 MiB writes, byte for byte', async () => {
+    const random = randomBytes(3 * 1024 * 1024 + 12_345);
+    const chunks: Buffer[] = [];
+    // Sizes that straddle the 1 MiB buffers: some chunks fill one and start the next.
+    for (let at = 0, size = 1; at < random.length; at += size, size = (size * 7 + 50_177) % 700_001) {
+      chunks.push(random.subarray(at, Math.min(random.length, at + size)));
+    }
+    await storage.putStream('c/s/big.sql', Readable.from(chunks), new AbortController().signal);
+    expect((await storage.getBytes('c/s/big.sql')).equals(random)).toBe(true);
+    expect(filesOnDisk()).toEqual(['c/s/big.sql']);
   });
 
   it('replaces an existing object', async () => {
