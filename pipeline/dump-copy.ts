@@ -17,8 +17,9 @@ import { startTool, type RunningTool } from './tool-process';
  *
  * dbkeep-tee (pipeline/native/dbkeep-tee.c) duplicates with tee(2) and splice(2), without copying
  * through user space: coreutils' tee, which it replaces, spent about 1 s of CPU per GiB on 8 KiB
- * reads and writes. It also gives both FIFOs 1 MiB, so the dump waits for Node only once Node is
- * that far behind. `mkfifo` is coreutils'.
+ * reads and writes. It also gives both FIFOs 1 MiB (256 slots, which hold more when filled from
+ * a socket), so the dump waits for Node only once Node is that far behind. `mkfifo` is
+ * coreutils'.
  *
  * Node reads the copy into one reused buffer (a socket's `onread`) instead of a new one per
  * read: a gigabyte read in fresh 64 KiB buffers made the garbage collector the copy's largest

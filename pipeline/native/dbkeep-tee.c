@@ -5,8 +5,9 @@
  *
  * coreutils' tee reads and writes 8 KiB at a time: about 1 s of CPU per GiB, on the two cores the
  * dump tool, zstd and the upload share. tee(2) duplicates a pipe's pages into another pipe and
- * splice(2) moves them, so the copy costs next to nothing. Both outputs get 1 MiB pipes: Node may
- * fall behind the dump by that much before the dump waits for it.
+ * splice(2) moves them, so the copy costs next to nothing. Both outputs get 1 MiB pipes (256
+ * slots; a slot spliced from a socket can hold more than a page): Node may fall behind the dump
+ * by that much before the dump waits for it.
  *
  * Node hands a tool's output over as a Unix socket (libuv's stdio pipes are socketpairs), which
  * tee(2) refuses: a socket is first spliced into a pipe of this program's own.
