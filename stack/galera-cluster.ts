@@ -139,21 +139,24 @@ export async function startGaleraCluster(options: GaleraClusterOptions): Promise
     return defaultsFile;
   };
 
+  /** Starts a node on its option file, written anew: a retried joiner gets new IST and SST ports. */
+  const startNode = (node: NodePlan, nodeDir: string, start: { existingDatadir: string } | { extraArgs: string[] }) =>
+    startMariaDbInstance({
+      dir: nodeDir,
+      port: node.clientPort,
+      rootPassword: options.rootPassword,
+      defaultsFile: writeOptionFile(node, nodeDir),
+      ...start,
+    });
+
   const startJoiner = async (node: NodePlan, nodeDir: string): Promise<MariaDbInstance> => {
     // SST replaces the whole data directory with the donor's: there is nothing to install.
     const datadir = join(nodeDir, 'data');
     for (let attempt = 1; ; attempt++) {
       rmSync(datadir, { recursive: true, force: true });
       mkdirSync(datadir, { recursive: true });
-      const defaultsFile = writeOptionFile(node, nodeDir);
       try {
-        return await startMariaDbInstance({
-          dir: nodeDir,
-          port: node.clientPort,
-          rootPassword: options.rootPassword,
-          defaultsFile,
-          existingDatadir: datadir,
-        });
+        return await startNode(node, nodeDir, { existingDatadir: datadir });
       } catch (error) {
         const donorLog = stateTransferLines(nodes);
         if (attempt >= JOIN_ATTEMPTS || !/before it was ready/.test(String(error))) {
@@ -174,15 +177,7 @@ export async function startGaleraCluster(options: GaleraClusterOptions): Promise
       const nodeDir = join(dir, `node${node.index}`);
       mkdirSync(join(nodeDir, 'tmp'), { recursive: true });
       const instance =
-        node.index === 0
-          ? await startMariaDbInstance({
-              dir: nodeDir,
-              port: node.clientPort,
-              rootPassword: options.rootPassword,
-              defaultsFile: writeOptionFile(node, nodeDir),
-              extraArgs: ['--wsrep-new-cluster'],
-            })
-          : await startJoiner(node, nodeDir);
+        node.index === 0 ? await startNode(node, nodeDir, { extraArgs: ['--wsrep-new-cluster'] }) : await startJoiner(node, nodeDir);
       nodes.push({ index: node.index, instance, gcommPort: node.gcommPort });
       await waitUntilSynced(SYNCED_TIMEOUT_MS, nodes);
     }

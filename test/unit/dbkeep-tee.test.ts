@@ -26,11 +26,9 @@ describe('dbkeep-tee', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A FIFO's two ends, opened without waiting: the read end non-blocking, the write end blocking. */
-  async function fifo(name: string): Promise<{ path: string; readFd: number; writeFd: number }> {
-    const fifoPath = path.join(dir, name);
-    await startTool({ command: 'mkfifo', args: [fifoPath] }, { signal, stdin: 'ignore', stdout: 'ignore' }).finished;
+  function openEnds(fifoPath: string): { readFd: number; writeFd: number } {
     const readFd = openSync(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
-    return { path: fifoPath, readFd, writeFd: openSync(fifoPath, constants.O_WRONLY) };
+    return { readFd, writeFd: openSync(fifoPath, constants.O_WRONLY) };
   }
 
   function collect(fd: number): { chunks: Buffer[]; ended: Promise<void> } {
@@ -46,10 +44,14 @@ describe('dbkeep-tee', () => {
 
   /** cat input → FIFO → dbkeep-tee → (the output FIFO, read by cat; the copy FIFO, read by Node). */
   async function start() {
-    const input = await fifo('input.fifo');
-    const copy = await fifo('copy.fifo');
-    const output = path.join(dir, 'output.fifo');
-    await startTool({ command: 'mkfifo', args: [output] }, { signal, stdin: 'ignore', stdout: 'ignore' }).finished;
+    const [inputFifo, copyFifo, output] = ['input.fifo', 'copy.fifo', 'output.fifo'].map((name) => path.join(dir, name)) as [
+      string,
+      string,
+      string,
+    ];
+    await startTool({ command: 'mkfifo', args: [inputFifo, copyFifo, output] }, { signal, stdin: 'ignore', stdout: 'ignore' }).finished;
+    const input = openEnds(inputFifo);
+    const copy = openEnds(copyFifo);
     const producer = startTool({ command: 'cat', args: [path.join(dir, 'input')] }, { signal, stdin: 'ignore', stdout: input.writeFd });
     const tee = startTool({ command: nativeToolPath('dbkeep-tee'), args: [output] }, { signal, stdin: input.readFd, stdout: copy.writeFd });
     const reader = startTool({ command: 'cat', args: [output] }, { signal, stdin: 'ignore', stdout: 'pipe' });
