@@ -349,7 +349,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             controller,
             phase: physical ? 'copying data directory' : 'dumping',
             reportProgress: startHeartbeats,
-            ...(fingerprinter ? { tap: (chunk: Buffer) => fingerprinter.push(chunk) } : {}),
+            ...(fingerprinter ? { fingerprinter } : {}),
           }).catch((err: unknown) => {
             const failure = err instanceof ToolFailedError && err.exitedOnItsOwn ? classifyToolFailure(err.message) : undefined;
             if (!failure?.permanent || !(err instanceof Error)) throw err;

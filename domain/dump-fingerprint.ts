@@ -29,6 +29,11 @@ import { Sha256TableDataHashes, Xxh128TableDataHashes, type TableDataHashes } fr
  * XXH3-128 is 0.18 s. Definitions keep SHA-256: they are small.
  *
  * A drill reads the restored copy in the format its snapshot's fingerprint was recorded in.
+ *
+ * A backup's fingerprint has its INSERT statements read in C (pipeline/native/dump-scan.c,
+ * format 4 only): the reader is then given the dump without them, and each statement's table,
+ * rows and, at the end, each table's hash (pushScannedStatement, recordScannedDigest). Both
+ * readers give the same fingerprint: test/unit/dump-scan-records.test.ts reads dumps both ways.
  */
 export const DUMP_FINGERPRINT_FORMAT = 4;
 
@@ -96,6 +101,12 @@ export class DumpFingerprinter {
   private readonly definitions = new Map<string, Hash>();
   /** A comment line's text, for the section markers. */
   private comment = '';
+  /** The tables whose statements were read in C, by the scan's id, and the hashes it gave. */
+  private readonly scannedTables = new Map<number, string>();
+  private readonly scannedTableNames = new Set<string>();
+  private readonly scannedDigests = new Map<string, string>();
+  /** The tables whose statements were read here: a table is read one way or the other, never both. */
+  private readonly tablesReadHere = new Set<string>();
 
   push(chunk: Buffer): void {
     let at = 0;
@@ -118,6 +129,35 @@ export class DumpFingerprinter {
     }
   }
 
+  /**
+   * An INSERT statement read in C where the next line starts: `rows` rows of table `name` (the
+   * statement's, as bytes), in the scan's table `id`; `ended` when it ended with its `;`.
+   */
+  pushScannedStatement(statement: { id: number; name: Buffer; rows: number; ended: boolean }): void {
+    if (this.formatVersion !== 4) throw new Error(`the native dump scan reads fingerprint format 4, not ${this.formatVersion}`);
+    if (this.mode.kind !== 'line-start' || this.section === undefined) {
+      throw new Error('the native dump scan read an INSERT statement where the fingerprint expects none (a defect)');
+    }
+    let table = this.scannedTables.get(statement.id);
+    if (table === undefined) {
+      table = this.tableNamed(statement.name.toString('latin1'));
+      if (this.tablesReadHere.has(table) || this.scannedTableNames.has(table)) {
+        throw new Error(`the native dump scan and the fingerprint disagree on the statements of table ${table} (a defect)`);
+      }
+      this.scannedTables.set(statement.id, table);
+      this.scannedTableNames.add(table);
+    }
+    this.countRows(table, statement.rows);
+    this.mode = statement.ended ? { kind: 'rest', comment: false } : { kind: 'insert', table, inQuote: false, escaped: false };
+  }
+
+  /** The XXH3-128 (hex) of the statements of the scan's table `id`, once the dump ended. */
+  recordScannedDigest(id: number, digest: string): void {
+    const table = this.scannedTables.get(id);
+    if (table === undefined) throw new Error(`the native dump scan gave the hash of table ${id}, which it never named (a defect)`);
+    this.scannedDigests.set(table, digest);
+  }
+
   /** The fingerprint of everything pushed; a line without its newline at the end counts as complete. */
   result(dumpArgs: readonly string[] = []): DumpFingerprint {
     if (this.mode.kind === 'head') this.classify(this.mode);
@@ -125,7 +165,7 @@ export class DumpFingerprinter {
     const tables: DumpFingerprint['tables'] = {};
     const algorithm = this.tableHashes.algorithm;
     for (const [name, rows] of [...this.tableRows].sort(([a], [b]) => a.localeCompare(b))) {
-      const digest = this.tableHashes.digest(name);
+      const digest = this.scannedDigests.get(name) ?? this.tableHashes.digest(name);
       tables[name] = algorithm === 'sha256' ? { rows, sha256: digest } : { rows, xxh128: digest };
     }
     const definitions: DumpFingerprint['definitions'] = {};
@@ -138,7 +178,7 @@ export class DumpFingerprinter {
   private readHead(mode: Extract<Mode, { kind: 'head' }>, chunk: Buffer, at: number): number {
     const newline = chunk.indexOf(NEWLINE, at);
     const end = Math.min(newline === -1 ? chunk.length : newline, at + LINE_HEAD_BYTES - mode.length);
-    // A copy: the chunk's memory is read into again once push returns (pipeline/dump-copy.ts).
+    // A copy: the chunk's memory is read into again once push returns (pipeline/dump-scan.ts).
     mode.bytes.push(Buffer.from(chunk.subarray(at, end)));
     mode.length += end - at;
     if (end === newline || mode.length >= LINE_HEAD_BYTES) this.classify(mode);
@@ -151,8 +191,13 @@ export class DumpFingerprinter {
     const text = head.toString('latin1');
     const insert = INSERT_LINE.exec(text);
     if (insert && this.section !== undefined) {
-      const name = insert[1]!.replace(/``/g, '`');
-      const table = `${this.database}.${this.formatVersion >= 3 ? Buffer.from(name, 'latin1').toString('utf8') : name}`;
+      const table = this.tableNamed(insert[1]!.replace(/``/g, '`'));
+      if (!this.tablesReadHere.has(table)) {
+        if (this.scannedTableNames.has(table)) {
+          throw new Error(`the native dump scan and the fingerprint disagree on the statements of table ${table} (a defect)`);
+        }
+        this.tablesReadHere.add(table);
+      }
       // The rows are counted from VALUES on: a column list's parentheses are no row.
       const values = Buffer.byteLength(insert[0], 'latin1');
       this.countRows(table, 0);
@@ -255,6 +300,11 @@ export class DumpFingerprinter {
     if (ended) this.mode = { kind: 'rest', comment: false };
     else Object.assign(mode, { inQuote, escaped });
     return at + read;
+  }
+
+  /** `database.table` for a name as an INSERT statement gives it, one byte per character. */
+  private tableNamed(name: string): string {
+    return `${this.database}.${this.formatVersion >= 3 ? Buffer.from(name, 'latin1').toString('utf8') : name}`;
   }
 
   /** Section markers, as mysqldump and mariadb-dump write them. */

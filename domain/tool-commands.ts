@@ -509,7 +509,7 @@ export function sessionTools(params: {
   tool: keyof typeof ENGINE_TOOL_ROLES;
   compression?: CompressionAlgorithm;
   encrypted?: boolean;
-  /** A logical backup recording a drill fingerprint: with zstd, Node reads a copy of the dump that dbkeep-tee makes (pipeline/dump-copy.ts). */
+  /** A logical backup recording a drill fingerprint: with zstd, Node reads dbkeep-tee's scan of the dump (pipeline/dump-scan.ts). */
   fingerprinted?: boolean;
 }): SessionTool[] {
   const { engine, tool, compression } = params;

@@ -8,8 +8,8 @@ import { stopLeftoverLocalServer } from './leftover-servers';
  * for the tools, `restore` the staged segments of a parallel restore, `binlog` the binary log
  * file the archiver's replication client is writing, `server` the socket and temporary files of a
  * worker's own server (pipeline/local-server.ts), `drill` a restore drill's scratch data directory
- * (`data/`, whose server a later worker stops before removing it), `copy` the FIFO a backup's
- * dump is copied through for its fingerprint (pipeline/dump-copy.ts). The pid in the name lets
+ * (`data/`, whose server a later worker stops before removing it), `copy` the FIFOs a backup's
+ * dump and its fingerprint's scan go through (pipeline/dump-scan.ts). The pid in the name lets
  * a later worker remove what a killed one could not (removeOrphanedScratchDirectories).
  */
 export type ScratchPurpose = 'cred' | 'restore' | 'binlog' | 'server' | 'drill' | 'copy';

@@ -4,8 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import type { ToolCommand } from '../domain/tool-commands';
 import type { Progress } from '../domain/progress';
 import type { Storage } from '../storage/storage';
+import type { DumpFingerprinter } from '../domain/dump-fingerprint';
 import { ByteMeter } from './byte-meter';
-import { prepareDumpCopy, removeDumpCopy, startDumpCopy, type PreparedCopy } from './dump-copy';
+import { prepareDumpScan, removeDumpScan, startDumpScan, type PreparedScan } from './dump-scan';
 import { runStages } from './stages';
 import { startTool, type RunningTool } from './tool-process';
 
@@ -80,7 +81,8 @@ function chainFilters(params: {
  * When the first filter is zstd it reads the producer's stdout directly: the uncompressed
  * stream (four to five times the stored one) then never passes through Node, which is what
  * bounded backup throughput. zstd -vv reports the exact byte count on exit, and progress reads
- * how much zstd has consumed from /proc. A `tap` then reads a copy (pipeline/dump-copy.ts).
+ * how much zstd has consumed from /proc. A `fingerprinter` is then given dbkeep-tee's scan of the
+ * dump (pipeline/dump-scan.ts); otherwise it reads the dump as it passes through Node.
  */
 export async function streamToolToRepository(params: {
   producer: ToolCommand;
@@ -90,16 +92,16 @@ export async function streamToolToRepository(params: {
   controller: AbortController;
   phase: string;
   reportProgress: ProgressReporter;
-  /** Shown every byte the producer writes (a dump's fingerprinter), from a copy when zstd reads the stream directly. */
-  tap?: (chunk: Buffer) => void;
+  /** Reads the producer's dump for its fingerprint: from dbkeep-tee's scan when zstd reads the dump directly. */
+  fingerprinter?: DumpFingerprinter;
 }): Promise<StreamedObject & { head: CapturedHead; producerStderrTail: string }> {
   const { signal } = params.controller;
   const [first, ...rest] = params.filters;
-  const prepared = params.tap && first?.command === 'zstd' ? await prepareDumpCopy(signal) : undefined;
+  const prepared = params.fingerprinter && first?.command === 'zstd' ? await prepareDumpScan(signal) : undefined;
   try {
     return await streamThroughTools({ ...params, first, rest, prepared });
   } finally {
-    if (prepared) await removeDumpCopy(prepared);
+    if (prepared) await removeDumpScan(prepared);
   }
 }
 
@@ -107,23 +109,25 @@ async function streamThroughTools(
   params: Parameters<typeof streamToolToRepository>[0] & {
     first: ToolCommand | undefined;
     rest: ToolCommand[];
-    prepared: PreparedCopy | undefined;
+    prepared: PreparedScan | undefined;
   },
 ): Promise<StreamedObject & { head: CapturedHead; producerStderrTail: string }> {
   const { signal } = params.controller;
   const { first, rest, prepared } = params;
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
-  const copy =
-    prepared && params.tap ? startDumpCopy(prepared, { source: producer.child.stdout!, observe: params.tap, signal }) : undefined;
-  // zstd reads the producer's stdout, or with a copy the FIFO dbkeep-tee writes, by name.
+  const { fingerprinter } = params;
+  const scan = prepared && fingerprinter ? startDumpScan(prepared, { source: producer.child.stdout!, fingerprinter, signal }) : undefined;
+  // zstd reads the producer's stdout, or with a scan the FIFO dbkeep-tee writes, by name.
   const direct =
-    first?.command === 'zstd' && (copy || !params.tap)
-      ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: copy ? 'ignore' : producer.child.stdout!, stdout: 'pipe' })
+    first?.command === 'zstd' && (scan || !fingerprinter)
+      ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: scan ? 'ignore' : producer.child.stdout!, stdout: 'pipe' })
       : undefined;
   // The next tool holds its own copy of the pipe; ours must close, or the producer's 'close' never comes.
-  if (direct || copy) producer.child.stdout!.destroy();
+  if (direct || scan) producer.child.stdout!.destroy();
   // Counts the uncompressed bytes when they pass through Node (no direct zstd).
-  const raw = direct ? undefined : new ByteMeter({ sha256: false, ...(params.tap ? { observe: params.tap } : {}) });
+  const raw = direct
+    ? undefined
+    : new ByteMeter({ sha256: false, ...(fingerprinter ? { observe: (chunk: Buffer) => fingerprinter.push(chunk) } : {}) });
   let producersDone: Promise<unknown> = producer.finished;
   // The upload's body only ends once every tool exited 0; otherwise it errors and the upload aborts.
   const stored = new ByteMeter({ sha256: true, beforeEnd: () => producersDone.then(() => undefined) });
@@ -132,7 +136,7 @@ async function streamThroughTools(
     ? chainFilters({ source: direct.child.stdout!, head, filters: rest, tail: stored, signal })
     : chainFilters({ source: producer.child.stdout!, head, filters: params.filters, tail: stored, signal });
   const headBytes = captureHead(head);
-  const tools = [...(copy ? [copy.tee] : []), ...(direct ? [direct] : []), ...chain.tools];
+  const tools = [...(scan ? [scan.tee] : []), ...(direct ? [direct] : []), ...chain.tools];
   producersDone = Promise.all([producer.finished, ...tools.map((t) => t.finished)]);
   // Only the upload body awaits it; runStages reports the failure, so it must never go unhandled.
   producersDone.catch(() => undefined);
@@ -143,7 +147,7 @@ async function streamThroughTools(
       producer.finished,
       ...tools.map((t) => t.finished),
       ...chain.streams,
-      ...(copy ? [copy.copied] : []),
+      ...(scan ? [scan.scanned] : []),
       params.storage.putStream(params.key, stored, signal),
     ]);
   } finally {

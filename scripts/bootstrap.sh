@@ -12,9 +12,9 @@ readonly DEBIAN_MIRROR=http://deb.debian.org/debian
 # prometheus-pushgateway may start a system service on :9091; dbkeep never uses it, and
 # stack/pushgateway.ts always starts its own instance on a free loopback port.
 # debootstrap builds the Debian roots MySQL 9.7 and MariaDB 11.8 run from (below). mydumper
-# (and myloader) are the peers `npm run bench` compares dbkeep with. gcc and libc6-dev: `npm run
-# build` compiles dbkeep-tee (pipeline/native/).
-readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl librsvg2-bin fonts-dejavu-core debootstrap mydumper gcc libc6-dev)
+# (and myloader) are the peers `npm run bench` compares dbkeep with. gcc, libc6-dev and libxxhash-dev
+# (XXH3's header): `npm run build` compiles dbkeep-tee (pipeline/native/).
+readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl librsvg2-bin fonts-dejavu-core debootstrap mydumper gcc libc6-dev libxxhash-dev)
 
 project_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Absolute: the engine roots' wrappers hold the paths of their roots.

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p dist/native
-cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-tee pipeline/native/dbkeep-tee.c
+cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-tee pipeline/native/dbkeep-tee.c pipeline/native/dump-scan.c

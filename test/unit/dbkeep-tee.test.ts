@@ -6,12 +6,14 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nativeToolPath } from '../../pipeline/native-tools';
 import { startTool } from '../../pipeline/tool-process';
+import { endsWithEndRecord, rawBytesOfScan } from '../support/dump-scan-records';
 import { pollUntil } from '../support/poll';
 
 /**
  * dbkeep-tee itself (pipeline/native/dbkeep-tee.c, built by `npm run build`), on the input
- * test/unit/dump-copy.test.ts does not give it: a FIFO, handed over non-blocking. (A tool's
- * output, a socket, is what dump-copy's tests feed it.)
+ * test/unit/dump-scan.test.ts does not give it: a FIFO, handed over non-blocking. (A tool's
+ * output, a socket, is what dump-scan's tests feed it.) Random bytes hold no INSERT statement:
+ * its scan passes every one of them on to Node.
  */
 describe('dbkeep-tee', () => {
   let dir: string;
@@ -44,49 +46,52 @@ describe('dbkeep-tee', () => {
 
   /** cat input → FIFO → dbkeep-tee → (the output FIFO, read by cat; the copy FIFO, read by Node). */
   async function start() {
-    const [inputFifo, copyFifo, output] = ['input.fifo', 'copy.fifo', 'output.fifo'].map((name) => path.join(dir, name)) as [
+    const [inputFifo, scanFifo, output] = ['input.fifo', 'scan.fifo', 'output.fifo'].map((name) => path.join(dir, name)) as [
       string,
       string,
       string,
     ];
-    await startTool({ command: 'mkfifo', args: [inputFifo, copyFifo, output] }, { signal, stdin: 'ignore', stdout: 'ignore' }).finished;
+    await startTool({ command: 'mkfifo', args: [inputFifo, scanFifo, output] }, { signal, stdin: 'ignore', stdout: 'ignore' }).finished;
     const input = openEnds(inputFifo);
-    const copy = openEnds(copyFifo);
+    const scan = openEnds(scanFifo);
     const producer = startTool({ command: 'cat', args: [path.join(dir, 'input')] }, { signal, stdin: 'ignore', stdout: input.writeFd });
-    const tee = startTool({ command: nativeToolPath('dbkeep-tee'), args: [output] }, { signal, stdin: input.readFd, stdout: copy.writeFd });
+    const tee = startTool({ command: nativeToolPath('dbkeep-tee'), args: [output] }, { signal, stdin: input.readFd, stdout: scan.writeFd });
     const reader = startTool({ command: 'cat', args: [output] }, { signal, stdin: 'ignore', stdout: 'pipe' });
-    [input.readFd, input.writeFd, copy.writeFd].forEach((fd) => closeSync(fd));
+    [input.readFd, input.writeFd, scan.writeFd].forEach((fd) => closeSync(fd));
     const outputChunks: Buffer[] = [];
     reader.child.stdout!.on('data', (chunk: Buffer) => outputChunks.push(chunk));
-    return { producer, tee, reader, copyFd: copy.readFd, outputChunks };
+    return { producer, tee, reader, scanFd: scan.readFd, outputChunks };
   }
 
-  it('puts every byte of a non-blocking FIFO into both outputs', async () => {
-    const { producer, tee, reader, copyFd, outputChunks } = await start();
-    const copy = collect(copyFd);
-    await Promise.all([producer.finished, tee.finished, reader.finished, copy.ended]);
-    expect(sha256(Buffer.concat(copy.chunks))).toBe(sha256(content));
+  it('puts every byte of a non-blocking FIFO into its output and, passed on in its scan, to Node', async () => {
+    const { producer, tee, reader, scanFd, outputChunks } = await start();
+    const scan = collect(scanFd);
+    await Promise.all([producer.finished, tee.finished, reader.finished, scan.ended]);
+    const records = Buffer.concat(scan.chunks);
+    expect(endsWithEndRecord(records)).toBe(true);
+    expect(sha256(rawBytesOfScan(records))).toBe(sha256(content));
     expect(sha256(Buffer.concat(outputChunks))).toBe(sha256(content));
   });
 
-  it('runs up to 1 MiB ahead of a copy nobody reads, then waits for it', async () => {
-    const { producer, tee, reader, copyFd, outputChunks } = await start();
+  it('runs ahead of a scan nobody reads only by its buffers, then waits for it', async () => {
+    const { producer, tee, reader, scanFd, outputChunks } = await start();
     const received = () => outputChunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    // Bytes reach the output only once they are in the copy, whose FIFO holds 1 MiB instead of a
-    // pipe's default 64 KiB (fewer bytes when its pages are not full): the output gets that far.
+    // Bytes reach the output before they are scanned, and the scan waits for room in its FIFO
+    // (1 MiB instead of a pipe's default 64 KiB) and its 256 KiB of records: at most about 2.3 MiB
+    // of the 5 MiB reach the output while Node reads nothing.
     await pollUntil(
       async () => received(),
-      (bytes) => bytes >= 512 * 1024,
+      (bytes) => bytes >= 1024 * 1024,
       {
-        what: 'half a MiB on the output while the copy is not read',
+        what: 'a MiB on the output while the scan is not read',
         timeoutMs: 10_000,
         intervalMs: 20,
       },
     );
-    expect(received()).toBeLessThanOrEqual(1024 * 1024);
-    const copy = collect(copyFd);
-    await Promise.all([producer.finished, tee.finished, reader.finished, copy.ended]);
+    expect(received()).toBeLessThanOrEqual(2.5 * 1024 * 1024);
+    const scan = collect(scanFd);
+    await Promise.all([producer.finished, tee.finished, reader.finished, scan.ended]);
     expect(sha256(Buffer.concat(outputChunks))).toBe(sha256(content));
-    expect(sha256(Buffer.concat(copy.chunks))).toBe(sha256(content));
+    expect(sha256(rawBytesOfScan(Buffer.concat(scan.chunks)))).toBe(sha256(content));
   });
 });
