@@ -24,6 +24,7 @@ type QuickActivities = Pick<
   | 'readRecoverableWindow'
   | 'resolvePointInTime'
   | 'isDrillDue'
+  | 'startRestoreDrill'
 >;
 type StreamingActivities = Pick<DbkeepActivities, 'dumpToRepository' | 'restoreFromSnapshot' | 'importExternalDumps'>;
 type PruneActivities = Pick<DbkeepActivities, 'applyRetention'>;

@@ -2,27 +2,17 @@ import { ApplicationFailure, CancellationScope, executeChild, log, ParentClosePo
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { DrillOutcome } from '../activities/drill-activities';
 import { PermanentFailureType } from '../domain/failures';
-import type { BackupConfigurationSpec, BackupMethod, Named, RepositorySpec, ScratchPlacement } from '../domain/resources';
+import type { BackupConfigurationSpec, BackupMethod, Named, RepositorySpec } from '../domain/resources';
+import type { RestoreDrillWorkflowInput } from '../domain/restore-drill-input';
 import { scratchPlacementInput } from '../domain/scratch-placement';
 import { drillWorkflowId } from '../domain/session-ids';
-import type { SecretRef } from '../domain/secret-ref';
 import { drillActivities, quickActivities } from './activity-options';
 import { requireInputFields } from './input-guard';
 import { runSession } from './session-skeleton';
 import { failureMessage } from './session-status';
-import { notifyDrillFailure, type Webhooks } from './session-notification';
+import { notifyDrillFailure } from './session-notification';
 
-export interface RestoreDrillWorkflowInput {
-  repository: Named<RepositorySpec>;
-  configuration: string;
-  snapshotId: string;
-  /** The configuration's age identity (a reference), for encrypted snapshots. */
-  identity?: SecretRef;
-  /** The configuration's webhooks (references): those with `drillFailure` are told of a failed drill. */
-  webhooks?: Webhooks;
-  /** Where the scratch server runs (spec.verification.scratch); absent: `local`. */
-  scratch?: ScratchPlacement;
-}
+export type { RestoreDrillWorkflowInput };
 
 /** How many differences the failure names; the stored outcome has up to 50. */
 const NAMED_DIFFERENCES = 5;
@@ -111,6 +101,12 @@ export async function scheduledRestoreDrill(input: ScheduledRestoreDrillInput): 
 const DRILLS_PATCH = 'drill-every-n-snapshots';
 /** Drills of physical snapshots too: a history written before them left a physical configuration's snapshots undrilled. */
 const PHYSICAL_DRILLS_PATCH = 'physical-drills';
+/**
+ * The drill started by an activity, as a workflow with no parent: a child's completion could
+ * reach its session while the session completed, and fail that workflow task. Histories written
+ * before start it as an abandoned child.
+ */
+const DRILL_APART_PATCH = 'drill-started-apart';
 
 /**
  * After a backup session committed its snapshot: with spec.verification.everyN, starts the drill
@@ -130,20 +126,17 @@ export async function startDrillIfDue(params: {
     await CancellationScope.nonCancellable(async () => {
       if (!(await quickActivities.isDrillDue({ repository, configuration: configuration.name, snapshotId, everyN }))) return;
       const identity = configuration.spec.encryption?.age.identity;
-      await startChild(restoreDrill, {
-        workflowId: drillWorkflowId(configuration.name, snapshotId),
-        args: [
-          {
-            repository,
-            configuration: configuration.name,
-            snapshotId,
-            ...(identity ? { identity } : {}),
-            ...(configuration.spec.notifications ? { webhooks: configuration.spec.notifications.webhooks } : {}),
-            ...scratchPlacementInput(configuration.spec),
-          },
-        ],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-      });
+      const workflowId = drillWorkflowId(configuration.name, snapshotId);
+      const drill: RestoreDrillWorkflowInput = {
+        repository,
+        configuration: configuration.name,
+        snapshotId,
+        ...(identity ? { identity } : {}),
+        ...(configuration.spec.notifications ? { webhooks: configuration.spec.notifications.webhooks } : {}),
+        ...scratchPlacementInput(configuration.spec),
+      };
+      if (patched(DRILL_APART_PATCH)) await quickActivities.startRestoreDrill({ workflowId, drill });
+      else await startChild(restoreDrill, { workflowId, args: [drill], parentClosePolicy: ParentClosePolicy.ABANDON });
     });
   } catch (err) {
     log.warn('could not start the restore drill of the snapshot', { snapshotId, error: failureMessage(err) });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drillOutcomeSchema } from '../../domain/drill-outcome';
 import { dumpFingerprintSchema } from '../../domain/dump-fingerprint';
 import { parseManifest, type Manifest } from '../../domain/manifest';
+import { RESTORE_DRILL_WORKFLOW_TYPE } from '../../domain/restore-drill-input';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
 import { drillScheduleIdFor, drillWorkflowId } from '../../domain/session-ids';
 import type { scheduledRestoreDrill } from '../../workflows';
@@ -221,6 +222,12 @@ it('drills every second snapshot by itself with everyN: 2', async () => {
       .then((outcome) => outcome.passed)
       .catch((error: Error) => (/not found/i.test(error.message) ? undefined : Promise.reject(error)));
     drilled.push(drill === true);
+    // Started by an activity, not as the session's child: its end can never race the session's.
+    if (drill !== undefined) {
+      const description = await drillOf(result.snapshotId).describe();
+      expect(description.type).toBe(RESTORE_DRILL_WORKFLOW_TYPE);
+      expect(description.parentExecution).toBeUndefined();
+    }
   }
   expect(drilled).toEqual([false, true, false, true]);
 });
