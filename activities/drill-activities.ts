@@ -1,5 +1,4 @@
 import { Context, log } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import mysql from 'mysql2/promise';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +8,6 @@ import { DumpFingerprinter, dumpFingerprintSchema, fingerprintDifferences, type 
 import { isPermanentFailure, permanentFailure, PermanentFailureType } from '../domain/failures';
 import { completedDrillOutcome, failedDrillOutcome, type DrillOutcome } from '../domain/drill-outcome';
 import type { Manifest } from '../domain/manifest';
-import { RESTORE_DRILL_WORKFLOW_TYPE, type RestoreDrillWorkflowInput } from '../domain/restore-drill-input';
 import { CHECKED_TABLE_TYPES, checkTableFailure, physicalDrillDifferences } from '../domain/physical-drill';
 import type { Progress } from '../domain/progress';
 import { drillOutcomeKey, snapshotKey } from '../domain/repository-layout';
@@ -80,27 +78,6 @@ export function createDrillActivities(deps: {
         undrilled += 1;
       }
       return upTo >= 0 && undrilled >= input.everyN;
-    },
-
-    /**
-     * Starts the restore drill of an `everyN` snapshot as a workflow of its own, on this worker's
-     * task queue, through the worker's client (its data converter, so an encrypting payload codec
-     * applies): a session that started it as its child could see the child's end arrive while it
-     * completed. A drill of the snapshot already running is left alone.
-     */
-    async startRestoreDrill(input: { workflowId: string; drill: RestoreDrillWorkflowInput }): Promise<'started' | 'already running'> {
-      const { client, info } = Context.current();
-      try {
-        await client.workflow.start(RESTORE_DRILL_WORKFLOW_TYPE, {
-          workflowId: input.workflowId,
-          taskQueue: info.taskQueue,
-          args: [input.drill],
-        });
-        return 'started';
-      } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) return 'already running';
-        throw error;
-      }
     },
 
     /**

@@ -18,6 +18,7 @@ import { createReplicaWorkerActivities, type ReplicaWorkerLauncher } from './rep
 import { createRetentionActivities } from './retention-activities';
 import type { ScratchServerLaunchers } from './scratch-servers';
 import { findBackupLockHolder } from './session-admission';
+import { startNoticeDelivery, startRestoreDrill } from './workflow-start';
 import { createTargetEndpointResolver, withConcreteTarget } from './target-endpoint';
 import { createTargetReadinessActivities } from './target-readiness';
 
@@ -68,6 +69,8 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),
     ...createTargetReadinessActivities({ ...resolved, targets }),
     findBackupLockHolder,
+    startRestoreDrill,
+    startNoticeDelivery,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { BackupConfigurationSpec } from './resources';
 import { z } from 'zod';
 import type { NotificationEvent } from './notification-events';
 
@@ -38,6 +39,18 @@ export interface SessionNotice {
   /** When the session ended. */
   at: string;
 }
+
+/** The webhooks of a configuration (references: a URL carries its receiver's token). */
+export type Webhooks = NonNullable<BackupConfigurationSpec['notifications']>['webhooks'];
+
+/** The input of `notify/…`, the workflow that delivers one notice (workflows/session-notification.ts). */
+export interface SessionNotificationInput {
+  webhooks: Webhooks;
+  notice: SessionNotice;
+}
+
+/** Its workflow type, for the activity that starts it by name apart from whoever tells. */
+export const SESSION_NOTIFICATION_WORKFLOW_TYPE = 'sessionNotification';
 
 /** The request body for one webhook: dbkeep's JSON, or Slack's `{ text }`. */
 export function notificationBody(notice: SessionNotice, format: 'json' | 'slack'): string {

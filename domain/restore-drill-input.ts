@@ -1,4 +1,5 @@
-import type { BackupConfigurationSpec, Named, RepositorySpec, ScratchPlacement } from './resources';
+import type { Webhooks } from './notifications';
+import type { Named, RepositorySpec, ScratchPlacement } from './resources';
 import type { SecretRef } from './secret-ref';
 
 /**
@@ -15,7 +16,7 @@ export interface RestoreDrillWorkflowInput {
   /** The configuration's age identity (a reference), for encrypted snapshots. */
   identity?: SecretRef;
   /** The configuration's webhooks (references): those with `drillFailure` are told of a failed drill. */
-  webhooks?: NonNullable<BackupConfigurationSpec['notifications']>['webhooks'];
+  webhooks?: Webhooks;
   /** Where the scratch server runs (spec.verification.scratch); absent: `local`. */
   scratch?: ScratchPlacement;
 }

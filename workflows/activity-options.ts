@@ -25,6 +25,7 @@ type QuickActivities = Pick<
   | 'resolvePointInTime'
   | 'isDrillDue'
   | 'startRestoreDrill'
+  | 'startNoticeDelivery'
 >;
 type StreamingActivities = Pick<DbkeepActivities, 'dumpToRepository' | 'restoreFromSnapshot' | 'importExternalDumps'>;
 type PruneActivities = Pick<DbkeepActivities, 'applyRetention'>;

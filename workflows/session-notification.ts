@@ -8,23 +8,20 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import type { SessionNotice, SessionOutcome } from '../domain/notifications';
+import type { SessionNotice, SessionNotificationInput, SessionOutcome, Webhooks } from '../domain/notifications';
 import { NOTIFICATION_EVENTS } from '../domain/notification-events';
 import type { BackupConfigurationSpec, Named, RepositorySpec } from '../domain/resources';
 import { notificationWorkflowId } from '../domain/session-ids';
-import { deliveryActivities, notificationStateActivities } from './activity-options';
+import { deliveryActivities, notificationStateActivities, quickActivities } from './activity-options';
 import { failureMessage } from './session-status';
 
-export type Webhooks = NonNullable<BackupConfigurationSpec['notifications']>['webhooks'];
-
-export interface SessionNotificationInput {
-  webhooks: Webhooks;
-  notice: SessionNotice;
-}
+export type { SessionNotificationInput, Webhooks };
 
 const NOTIFICATIONS_PATCH = 'session-notifications';
 /** The delivery started after the session's lock has ended, as its last command. */
 const NOTIFY_AFTER_LOCK_PATCH = 'notify-after-lock';
+/** The delivery started by an activity, as a workflow with no parent (activities/workflow-start.ts); before: an abandoned child. */
+const NOTICE_APART_PATCH = 'notice-started-apart';
 
 /**
  * Tells the configuration's webhooks about a finished backup session, when its outcome raises an
@@ -127,7 +124,8 @@ export async function notifyDrillFailure(params: {
 
 /**
  * Starts the delivery of one notice as a workflow of its own, left running: whoever tells does
- * not wait for the receivers. Failing to start it is logged, never thrown.
+ * not wait for the receivers. Failing to start it is logged, never thrown. The child's handle
+ * only in histories from before NOTICE_APART_PATCH, whose delivery is a child.
  */
 export async function startNoticeDelivery(
   workflowId: string,
@@ -135,9 +133,13 @@ export async function startNoticeDelivery(
   what: string,
 ): Promise<ChildWorkflowHandle<typeof sessionNotification> | undefined> {
   try {
-    return await CancellationScope.nonCancellable(() =>
-      startChild(sessionNotification, { workflowId, args: [input], parentClosePolicy: ParentClosePolicy.ABANDON }),
-    );
+    return await CancellationScope.nonCancellable(async () => {
+      if (!patched(NOTICE_APART_PATCH)) {
+        return await startChild(sessionNotification, { workflowId, args: [input], parentClosePolicy: ParentClosePolicy.ABANDON });
+      }
+      await quickActivities.startNoticeDelivery({ workflowId, notification: input });
+      return undefined;
+    });
   } catch (err) {
     log.warn(`could not start the notification of ${what}`, { error: failureMessage(err) });
     return undefined;

@@ -129,10 +129,12 @@ it('tells a configuration whose backups went stale once, counts again from the n
     return { snapshotId: result.snapshotId, endedMs: Date.now() };
   };
   const watch = stack.client.temporal.workflow.getHandle(staleWatchWorkflowId(watched));
-  /** Notifications the watch started: one per stale spell. */
+  /** Notifications the watch started (by its activity startNoticeDelivery, not as children): one per stale spell. */
   const toldByWatch = async () => {
     const history = await watch.fetchHistory();
-    return (history.events ?? []).filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes).length;
+    const events = history.events ?? [];
+    expect(events.filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+    return events.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'startNoticeDelivery').length;
   };
 
   const first = await backup();
