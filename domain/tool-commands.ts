@@ -482,7 +482,7 @@ const TOOL_PROVIDERS: Record<string, string> = {
   age: 'age, for encrypted snapshots (Debian: age)',
   'dbkeep-tee':
     "build dbkeep with `npm run build`, which compiles it with a C compiler (cc) from pipeline/native/; the worker image's build stage does",
-  mkfifo: 'coreutils, for the copy of a dump a restore drill fingerprints (Debian: coreutils)',
+  mkfifo: 'coreutils, for the FIFOs a dump and the scan for its drill fingerprint go through (Debian: coreutils)',
 };
 
 /** What provides a tool dbkeep runs, for the message when the worker lacks it. */
@@ -513,11 +513,11 @@ export function sessionTools(params: {
   fingerprinted?: boolean;
 }): SessionTool[] {
   const { engine, tool, compression } = params;
-  const copied = params.fingerprinted === true && tool === 'dump' && compression === 'zstd';
+  const scanned = params.fingerprinted === true && tool === 'dump' && compression === 'zstd';
   return [
     { command: CLIENT_TOOLS[engine][tool], role: `the ${engine} ${ENGINE_TOOL_ROLES[tool]}` },
     ...(compression && compression !== 'none' ? [{ command: compression, role: `the snapshot's ${compression} compression` }] : []),
     ...(params.encrypted ? [{ command: 'age', role: "the snapshot's age encryption" }] : []),
-    ...(copied ? ['dbkeep-tee', 'mkfifo'].map((command) => ({ command, role: "the copy of the dump the drill's fingerprint reads" })) : []),
+    ...(scanned ? ['dbkeep-tee', 'mkfifo'].map((command) => ({ command, role: "the scan of the dump for the drill's fingerprint" })) : []),
   ];
 }

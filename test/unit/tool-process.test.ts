@@ -66,7 +66,7 @@ describe('requireToolsOnPath', () => {
       ),
     );
     expect(failure.message).toContain(
-      "mkfifo (the copy of the dump the drill's fingerprint reads) is not on the worker's PATH: its image needs coreutils",
+      "mkfifo (the scan of the dump for the drill's fingerprint) is not on the worker's PATH: its image needs coreutils",
     );
   });
 
