@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dump-scan.h"
@@ -80,6 +81,20 @@ static ssize_t duplicate(struct scanning *scanning, int from, int out, size_t li
   return scan_copy(scanning, (size_t)teed) < 0 ? -1 : teed;
 }
 
+/*
+ * A dump tool writes its output a few KiB at a time, and a read of a socket returns as soon as
+ * anything is there: mariadb-dump's 1 GiB woke this program 170,000 times, 1.8 s of system CPU
+ * in its splices, tees and reads (the wakeups themselves, too: a socket's low-water mark still
+ * wakes its reader for every write). After a read that found less than 64 KiB, this program
+ * naps for half a millisecond, during which the writer fills its socket's buffer (208 KiB by
+ * default) rather than waking anyone; a writer faster than that, 400 MB/s, is read without naps.
+ */
+static void nap_after_small_read(ssize_t taken) {
+  if (taken >= 64 * 1024) return;
+  struct timespec nap = {.tv_sec = 0, .tv_nsec = 500 * 1000};
+  nanosleep(&nap, NULL);
+}
+
 static int finish(struct scanning *scanning) {
   return dump_scan_finish(scanning->scan) < 0 ? failed("writing the scan") : 0;
 }
@@ -126,5 +141,6 @@ int main(int argc, char **argv) {
       if (bytes <= 0) return 1;
       left -= (size_t)bytes;
     }
+    nap_after_small_read(taken);
   }
 }
