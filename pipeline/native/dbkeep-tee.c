@@ -101,7 +101,7 @@ static int finish(struct scanning *scanning) {
 
 int main(int argc, char **argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: dbkeep-tee FIFO < input > copy\n");
+    fprintf(stderr, "usage: dbkeep-tee FIFO < dump > scan-records\n");
     return 2;
   }
   int out = open(argv[1], O_WRONLY | O_CLOEXEC);
