@@ -60,6 +60,8 @@ struct dump_scan {
   int section_seen;
   unsigned char database[HEAD_BYTES];
   size_t database_length;
+  /* An INSERT's table name, `` read as `, while its table is looked up. */
+  unsigned char name[HEAD_BYTES];
   /* INSERT: the statement's table, rows so far and string state. */
   struct table *table;
   uint64_t rows;
@@ -337,9 +339,8 @@ static int classify(struct dump_scan *scan) {
   size_t length = scan->head_length, open, end;
   size_t values = scan->section_seen ? insert_values_end(head, length, &open, &end) : 0;
   if (values) {
-    unsigned char *name = scan->comment; /* free while the line is an INSERT */
-    size_t name_length = unescape_identifier(head, open, end, name);
-    scan->table = table_named(scan, name, name_length);
+    size_t name_length = unescape_identifier(head, open, end, scan->name);
+    scan->table = table_named(scan, scan->name, name_length);
     if (!scan->table) return -1;
     XXH3_128bits_update(scan->table->state, head, values);
     scan->rows = 0;

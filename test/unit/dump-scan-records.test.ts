@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DumpFingerprinter, type DumpFingerprint } from '../../domain/dump-fingerprint';
 import { DumpScanRecordReader } from '../../pipeline/dump-scan-records';
 import { nativeToolPath } from '../../pipeline/native-tools';
+import { startTool } from '../../pipeline/tool-process';
 import { rawBytesOfScan } from '../support/dump-scan-records';
 import { seededRandom } from '../support/seeded-random';
 
@@ -18,18 +19,19 @@ import { seededRandom } from '../support/seeded-random';
 describe('dbkeep-tee’s scan of a dump', () => {
   let dir: string;
   let runs = 0;
+  const signal = new AbortController().signal;
   beforeAll(() => void (dir = mkdtempSync(path.join(tmpdir(), 'dump-scan-test-'))));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** dbkeep-tee on `input` (its stdin a socket, as a dump tool's output is): its records and what its FIFO got. */
   async function scanNatively(input: Buffer): Promise<{ records: Buffer; output: Buffer }> {
     const fifo = path.join(dir, `output-${runs++}.fifo`);
-    await exited(spawn('mkfifo', [fifo]));
-    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const tee = spawn(nativeToolPath('dbkeep-tee'), [fifo], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const [records, output] = [collect(tee.stdout), collect(reader.stdout)];
-    tee.stdin.end(input);
-    await Promise.all([exited(tee), exited(reader)]);
+    await startTool({ command: 'mkfifo', args: [fifo] }, { signal, stdin: 'ignore', stdout: 'ignore' }).finished;
+    const reader = startTool({ command: 'cat', args: [fifo] }, { signal, stdin: 'ignore', stdout: 'pipe' });
+    const tee = startTool({ command: nativeToolPath('dbkeep-tee'), args: [fifo] }, { signal, stdin: 'pipe', stdout: 'pipe' });
+    const [records, output] = [buffer(tee.child.stdout!), buffer(reader.child.stdout!)];
+    tee.child.stdin!.end(input);
+    await Promise.all([tee.finished, reader.finished]);
     return { records: await records, output: await output };
   }
 
@@ -137,21 +139,3 @@ describe('dbkeep-tee’s scan of a dump', () => {
     expect(reader.complete).toBe(false);
   });
 });
-
-function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  return new Promise((resolve, reject) => {
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
-}
-
-function exited(child: ReturnType<typeof spawn>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`${String(child.spawnfile)} ended with ${code ?? signal}`)),
-    );
-  });
-}
