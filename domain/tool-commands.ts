@@ -482,6 +482,8 @@ const TOOL_PROVIDERS: Record<string, string> = {
   age: 'age, for encrypted snapshots (Debian: age)',
   'dbkeep-tee':
     "build dbkeep with `npm run build`, which compiles it with a C compiler (cc) from pipeline/native/; the worker image's build stage does",
+  'dbkeep-relay':
+    "build dbkeep with `npm run build`, which compiles it with a C compiler (cc) from pipeline/native/; the worker image's build stage does",
   mkfifo: 'coreutils, for the FIFOs a dump and the scan for its drill fingerprint go through (Debian: coreutils)',
 };
 
@@ -514,10 +516,13 @@ export function sessionTools(params: {
 }): SessionTool[] {
   const { engine, tool, compression } = params;
   const scanned = params.fingerprinted === true && tool === 'dump' && compression === 'zstd';
+  // zstd reads a backup tool's output through dbkeep-relay (pipeline/stream-pipelines.ts), or through dbkeep-tee's scan.
+  const relayed = tool !== 'client' && compression === 'zstd' && !scanned;
   return [
     { command: CLIENT_TOOLS[engine][tool], role: `the ${engine} ${ENGINE_TOOL_ROLES[tool]}` },
     ...(compression && compression !== 'none' ? [{ command: compression, role: `the snapshot's ${compression} compression` }] : []),
     ...(params.encrypted ? [{ command: 'age', role: "the snapshot's age encryption" }] : []),
+    ...(relayed ? [{ command: 'dbkeep-relay', role: "the batched reads of the backup tool's output" }] : []),
     ...(scanned ? ['dbkeep-tee', 'mkfifo'].map((command) => ({ command, role: "the scan of the dump for the drill's fingerprint" })) : []),
   ];
 }

@@ -6,6 +6,7 @@ import type { Progress } from '../domain/progress';
 import type { Storage } from '../storage/storage';
 import type { DumpFingerprinter } from '../domain/dump-fingerprint';
 import { ByteMeter } from './byte-meter';
+import { nativeToolPath } from './native-tools';
 import { prepareDumpScan, removeDumpScan, startDumpScan, type PreparedScan } from './dump-scan';
 import { runStages } from './stages';
 import { startTool, type RunningTool } from './tool-process';
@@ -78,9 +79,9 @@ function chainFilters(params: {
  * stage exited cleanly; any failure, or `controller` aborting (activity cancellation), kills the
  * tools and aborts the upload. Reports `{ phase, bytesRead, bytesWritten }` while it runs.
  *
- * When the first filter is zstd it reads the producer's stdout directly: the uncompressed
- * stream (four to five times the stored one) then never passes through Node, which is what
- * bounded backup throughput. zstd -vv reports the exact byte count on exit, and progress reads
+ * When the first filter is zstd it reads the producer's stdout directly, in batches through
+ * dbkeep-relay: the uncompressed stream (four to five times the stored one) then never passes
+ * through Node, which is what bounded backup throughput. zstd -vv reports the exact byte count on exit, and progress reads
  * how much zstd has consumed from /proc. A `fingerprinter` is then given dbkeep-tee's scan of the
  * dump (pipeline/dump-scan.ts); otherwise it reads the dump as it passes through Node.
  */
@@ -117,13 +118,15 @@ async function streamThroughTools(
   const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
   const { fingerprinter } = params;
   const scan = prepared && fingerprinter ? startDumpScan(prepared, { source: producer.child.stdout!, fingerprinter, signal }) : undefined;
-  // zstd reads the producer's stdout, or with a scan the FIFO dbkeep-tee writes, by name.
-  const direct =
-    first?.command === 'zstd' && (scan || !fingerprinter)
-      ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: scan ? 'ignore' : producer.child.stdout!, stdout: 'pipe' })
-      : undefined;
-  // The next tool holds its own copy of the pipe; ours must close, or the producer's 'close' never comes.
+  // zstd reads the producer's stdout through dbkeep-relay, or with a scan the FIFO dbkeep-tee writes, by name.
+  const readsDirectly = first?.command === 'zstd' && (scan || !fingerprinter);
+  const relay = readsDirectly && !scan ? startBatchingRelay(producer.child.stdout!, signal) : undefined;
+  const direct = readsDirectly
+    ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: relay ? relay.child.stdout! : 'ignore', stdout: 'pipe' })
+    : undefined;
+  // The next tool holds its own copy of the pipe; ours must close, or the writer's 'close' never comes.
   if (direct || scan) producer.child.stdout!.destroy();
+  relay?.child.stdout!.destroy();
   // Counts the uncompressed bytes when they pass through Node (no direct zstd).
   const raw = direct
     ? undefined
@@ -136,7 +139,7 @@ async function streamThroughTools(
     ? chainFilters({ source: direct.child.stdout!, head, filters: rest, tail: stored, signal })
     : chainFilters({ source: producer.child.stdout!, head, filters: params.filters, tail: stored, signal });
   const headBytes = captureHead(head);
-  const tools = [...(scan ? [scan.tee] : []), ...(direct ? [direct] : []), ...chain.tools];
+  const tools = [...(scan ? [scan.tee] : []), ...(relay ? [relay] : []), ...(direct ? [direct] : []), ...chain.tools];
   producersDone = Promise.all([producer.finished, ...tools.map((t) => t.finished)]);
   // Only the upload body awaits it; runStages reports the failure, so it must never go unhandled.
   producersDone.catch(() => undefined);
@@ -205,6 +208,14 @@ export async function decodeCapturedHead(head: CapturedHead): Promise<string> {
   zstd.child.stdin!.end(head.bytes);
   await zstd.finished.catch(() => undefined);
   return Buffer.concat(out).toString('utf8');
+}
+
+/**
+ * dbkeep-relay (pipeline/native/dbkeep-relay.c) on a producer's output: zstd reads the relay's
+ * batches instead of every few-KiB write of the dump tool, which woke it 220,000 times per GiB.
+ */
+function startBatchingRelay(output: Readable, signal: AbortSignal): RunningTool {
+  return startTool({ command: nativeToolPath('dbkeep-relay'), args: [] }, { signal, stdin: output, stdout: 'pipe' });
 }
 
 /** The same zstd invocation, made to report its totals on stderr, reading `input` by name when given (else stdin). */

@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p dist/native
-cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-tee pipeline/native/dbkeep-tee.c pipeline/native/dump-scan.c
+native=pipeline/native
+cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-tee "$native/dbkeep-tee.c" "$native/dump-scan.c" "$native/batched-input.c"
+cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-relay "$native/dbkeep-relay.c" "$native/batched-input.c"

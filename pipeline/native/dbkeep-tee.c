@@ -13,7 +13,7 @@
  * far ahead of Node.
  *
  * Node hands a tool's output over as a Unix socket (libuv's stdio pipes are socketpairs), which
- * tee(2) refuses: a socket is first spliced into a pipe of this program's own.
+ * tee(2) refuses: a socket is first spliced into a pipe of this program's own, in batches (batched-input.c).
  *
  * FIFO must be a pipe (splice(2) writes it); standard input is a pipe or a socket, read blocking
  * even when it was handed over non-blocking.
@@ -28,9 +28,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "batched-input.h"
 #include "dump-scan.h"
 
 enum { PIPE_BYTES = 1 << 20 };
@@ -81,20 +81,6 @@ static ssize_t duplicate(struct scanning *scanning, int from, int out, size_t li
   return scan_copy(scanning, (size_t)teed) < 0 ? -1 : teed;
 }
 
-/*
- * A dump tool writes its output a few KiB at a time, and a read of a socket returns as soon as
- * anything is there: mariadb-dump's 1 GiB woke this program 170,000 times, 1.8 s of system CPU
- * in its splices, tees and reads (the wakeups themselves, too: a socket's low-water mark still
- * wakes its reader for every write). After a read that found less than 64 KiB, this program
- * naps for half a millisecond, during which the writer fills its socket's buffer (208 KiB by
- * default) rather than waking anyone; a writer faster than that, 400 MB/s, is read without naps.
- */
-static void nap_after_small_read(ssize_t taken) {
-  if (taken >= 64 * 1024) return;
-  struct timespec nap = {.tv_sec = 0, .tv_nsec = 500 * 1000};
-  nanosleep(&nap, NULL);
-}
-
 static int finish(struct scanning *scanning) {
   return dump_scan_finish(scanning->scan) < 0 ? failed("writing the scan") : 0;
 }
@@ -114,11 +100,11 @@ int main(int argc, char **argv) {
   if (pipe2(scanning.copy, O_CLOEXEC) < 0) return failed("a pipe");
   fcntl(scanning.copy[1], F_SETPIPE_SZ, PIPE_BYTES);
 
-  struct stat input;
-  if (fstat(STDIN_FILENO, &input) < 0) return failed("standard input");
+  struct stat kind;
+  if (fstat(STDIN_FILENO, &kind) < 0) return failed("standard input");
   int flags = fcntl(STDIN_FILENO, F_GETFL);
   if (flags < 0 || fcntl(STDIN_FILENO, F_SETFL, flags & ~O_NONBLOCK) < 0) return failed("standard input");
-  if (S_ISFIFO(input.st_mode)) {
+  if (S_ISFIFO(kind.st_mode)) {
     for (;;) {
       ssize_t bytes = duplicate(&scanning, STDIN_FILENO, out, PIPE_BYTES);
       if (bytes < 0) return 1;
@@ -126,21 +112,18 @@ int main(int argc, char **argv) {
     }
   }
 
-  int staging[2];
-  if (pipe2(staging, O_CLOEXEC) < 0) return failed("a pipe");
-  fcntl(staging[1], F_SETPIPE_SZ, PIPE_BYTES);
+  /* A socket: moved into a pipe of this program's own first, in batches. */
+  struct batched_input input;
+  if (batched_input_open(&input) < 0) return failed("standard input");
   for (;;) {
-    ssize_t taken;
-    do taken = splice(STDIN_FILENO, NULL, staging[1], NULL, PIPE_BYTES, SPLICE_F_MOVE);
-    while (taken < 0 && errno == EINTR);
+    ssize_t taken = batched_input_take(&input);
     if (taken < 0) return failed("reading standard input");
     if (taken == 0) return finish(&scanning);
     for (size_t left = (size_t)taken; left > 0;) {
       /* Never 0: this program holds the staging pipe's write end, so tee(2) waits instead. */
-      ssize_t bytes = duplicate(&scanning, staging[0], out, left);
+      ssize_t bytes = duplicate(&scanning, input.staging[0], out, left);
       if (bytes <= 0) return 1;
       left -= (size_t)bytes;
     }
-    nap_after_small_read(taken);
   }
 }

@@ -56,7 +56,11 @@ describe('requireToolsOnPath', () => {
       'mkfifo',
     ]);
     expect(commands({ engine: 'mariadb', tool: 'dump', compression: 'gzip', fingerprinted: true })).toEqual(['mariadb-dump', 'gzip']);
-    expect(commands({ engine: 'mariadb', tool: 'physical', compression: 'zstd', fingerprinted: true })).toEqual(['mariadb-backup', 'zstd']);
+    expect(commands({ engine: 'mariadb', tool: 'physical', compression: 'zstd', fingerprinted: true })).toEqual([
+      'mariadb-backup',
+      'zstd',
+      'dbkeep-relay',
+    ]);
     const failure = await failureOf(
       requireToolsOnPath(
         sessionTools({ engine: 'mysql', tool: 'client', compression: 'zstd' }).concat(
@@ -70,12 +74,22 @@ describe('requireToolsOnPath', () => {
     );
   });
 
-  it('finds dbkeep-tee where the build puts it, whatever PATH says', async () => {
-    const copyTools = sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd', fingerprinted: true }).filter(
-      (tool) => tool.command === 'dbkeep-tee',
-    );
-    expect(copyTools).toHaveLength(1);
-    await requireToolsOnPath(copyTools, '');
+  it('asks for dbkeep-relay for every zstd backup whose dump no scan reads, and for nothing else', () => {
+    const commands = (params: Parameters<typeof sessionTools>[0]) => sessionTools(params).map((tool) => tool.command);
+    expect(commands({ engine: 'mysql', tool: 'dump', compression: 'zstd' })).toEqual(['mysqldump', 'zstd', 'dbkeep-relay']);
+    expect(commands({ engine: 'mariadb', tool: 'physical', compression: 'zstd' })).toEqual(['mariadb-backup', 'zstd', 'dbkeep-relay']);
+    expect(commands({ engine: 'mysql', tool: 'dump', compression: 'gzip' })).toEqual(['mysqldump', 'gzip']);
+    expect(commands({ engine: 'mysql', tool: 'dump', compression: 'none' })).toEqual(['mysqldump']);
+    expect(commands({ engine: 'mysql', tool: 'client', compression: 'zstd' })).toEqual(['mysql', 'zstd']);
+  });
+
+  it('finds dbkeep-tee and dbkeep-relay where the build puts them, whatever PATH says', async () => {
+    const nativeTools = [
+      ...sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd', fingerprinted: true }),
+      ...sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd' }),
+    ].filter((tool) => tool.command.startsWith('dbkeep-'));
+    expect(nativeTools.map((tool) => tool.command)).toEqual(['dbkeep-tee', 'dbkeep-relay']);
+    await requireToolsOnPath(nativeTools, '');
   });
 
   it("names every missing tool of the session, a non-executable file counting as missing, and the snapshot's filters", async () => {
