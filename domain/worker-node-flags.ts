@@ -9,5 +9,13 @@
  * backup: peak RSS 206 MiB (idle 160) against 289 MiB (idle 191) without it, at the same
  * throughput and worker CPU. It only works from the command line: V8 sizes the heap when the
  * process starts, so setting it from inside the process gains little (275 MiB).
+ *
+ * `--heap-growing-percent=50`: after a full collection V8 lets the old generation grow by half
+ * of what survived before the next one, instead of its own factor, which on the worker's heap
+ * (the SDKs, about 70 MiB live) came down to a full collection every 1-2 s while a backup
+ * streamed: the streamed chunks' memory counts towards the limit. Each of those marks the whole
+ * heap. Backups of the bench's 1 GiB database (bench/README.md, 2026-12-05, sixth session): the
+ * worker's CPU 1.0-1.8 s against 1.9-2.6 s, at the same peak RSS (about 205 MiB); with 100 the
+ * CPU fell no further and the peak RSS rose to 230 MiB.
  */
-export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=50'];

@@ -315,6 +315,7 @@ describe('physical restore into PVCs through Jobs on a real API server', () => {
         '--',
         'node',
         '--max-semi-space-size=2',
+        '--heap-growing-percent=50',
         '/app/bin/dbkeep.js',
         'replica-worker',
         '--volume',
