@@ -12,7 +12,10 @@ import { bytesToMiB, type WorkerUsage } from './worker-usage';
  * second of wall time, so a ratio of throughputs is the inverse ratio of durations.
  */
 export const GOALS = {
+  /** Logical backups to MinIO, and physical backups to either repository (issue 17). */
   backupThroughputRatio: 0.9,
+  /** A logical backup to a filesystem repository, which has no object server to share the cores with (issue 17). */
+  filesystemBackupThroughputRatio: 0.95,
   restoreThroughputRatio: 0.95,
   fixedOverheadSeconds: 2,
   /** The goal is 300 MB (10^6 bytes): about 286.1 MiB, the unit /proc reports. */
@@ -153,7 +156,12 @@ export function deriveRatios(measurements: readonly Measurement[], restoreStream
       : [];
   return [
     ...ratio('backup: dbkeep → MinIO / bare dump | zstd', 'backup-dbkeep-minio', 'backup-bare', GOALS.backupThroughputRatio),
-    ...ratio('backup: dbkeep → filesystem / bare dump | zstd', 'backup-dbkeep-filesystem', 'backup-bare', GOALS.backupThroughputRatio),
+    ...ratio(
+      'backup: dbkeep → filesystem / bare dump | zstd',
+      'backup-dbkeep-filesystem',
+      'backup-bare',
+      GOALS.filesystemBackupThroughputRatio,
+    ),
     // Time without over time with: 1/1.1 means the fingerprint adds 10% to the backup's time.
     ...ratio(
       'backup: dbkeep → MinIO with a drill fingerprint / without (time without over time with)',

@@ -13,7 +13,7 @@ readonly DEBIAN_MIRROR=http://deb.debian.org/debian
 # stack/pushgateway.ts always starts its own instance on a free loopback port.
 # debootstrap builds the Debian roots MySQL 9.7 and MariaDB 11.8 run from (below). mydumper
 # (and myloader) are the peers `npm run bench` compares dbkeep with. gcc, libc6-dev and libxxhash-dev
-# (XXH3's header): `npm run build` compiles dbkeep-tee (pipeline/native/).
+# (XXH3's header): `npm run build` compiles dbkeep-tee and dbkeep-relay (pipeline/native/).
 readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl librsvg2-bin fonts-dejavu-core debootstrap mydumper gcc libc6-dev libxxhash-dev)
 
 project_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
