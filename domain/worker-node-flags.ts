@@ -10,12 +10,14 @@
  * throughput and worker CPU. It only works from the command line: V8 sizes the heap when the
  * process starts, so setting it from inside the process gains little (275 MiB).
  *
- * `--heap-growing-percent=50`: after a full collection V8 lets the old generation grow by half
- * of what survived before the next one, instead of its own factor, which on the worker's heap
- * (the SDKs, about 70 MiB live) came down to a full collection every 1-2 s while a backup
- * streamed: the streamed chunks' memory counts towards the limit. Each of those marks the whole
- * heap. Backups of the bench's 1 GiB database (bench/README.md, 2026-12-05, sixth session): the
- * worker's CPU 1.0-1.8 s against 1.9-2.6 s, at the same peak RSS (about 205 MiB); with 100 the
- * CPU fell no further and the peak RSS rose to 230 MiB.
+ * `--heap-growing-percent=50`: after a full collection V8 lets the heap grow by half of what
+ * survived before the next one, instead of its own factor. With that factor a 1 GiB backup ran
+ * 13-16 full collections of the worker's heap (30-40 MiB live, the SDKs), each freeing under
+ * 1 MB: the streamed chunks' memory counts towards the limit, and each collection marks the
+ * whole heap. Measured (bench/README.md, 2026-12-05, sixth session): a backup's worker CPU
+ * 1.0-1.8 s against 1.9-2.6 s at the same peak RSS (about 205 MiB), a parallel restore's 10.0 s
+ * against 14.0 s; with 100 the backup's CPU fell no further and its peak RSS rose to 230 MiB.
+ * A 1 MiB semi-space instead removed a backup's full collections (0.78 s of CPU) but raised the
+ * parallel restore's CPU from 9.3 s to 11.4-12.0 s.
  */
 export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=50'];

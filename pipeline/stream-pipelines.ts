@@ -81,8 +81,8 @@ function chainFilters(params: {
  *
  * When the first filter is zstd it reads the producer's stdout directly, in batches through
  * dbkeep-relay: the uncompressed stream (four to five times the stored one) then never passes
- * through Node, which is what bounded backup throughput. zstd -vv reports the exact byte count on exit, and progress reads
- * how much zstd has consumed from /proc. A `fingerprinter` is then given dbkeep-tee's scan of the
+ * through Node, which is what bounded backup throughput. zstd -vv reports the exact byte count
+ * on exit, and progress reads how much zstd has consumed from /proc. A `fingerprinter` is then given dbkeep-tee's scan of the
  * dump (pipeline/dump-scan.ts); otherwise it reads the dump as it passes through Node.
  */
 export async function streamToolToRepository(params: {

@@ -13,7 +13,8 @@
  * far ahead of Node.
  *
  * Node hands a tool's output over as a Unix socket (libuv's stdio pipes are socketpairs), which
- * tee(2) refuses: a socket is first spliced into a pipe of this program's own, in batches (batched-input.c).
+ * tee(2) refuses: a socket is first spliced into a pipe of this program's own, in batches
+ * (batched-input.c).
  *
  * FIFO must be a pipe (splice(2) writes it); standard input is a pipe or a socket, read blocking
  * even when it was handed over non-blocking.
