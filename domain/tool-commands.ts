@@ -466,6 +466,10 @@ export function compressorVersionCommand(algorithm: CompressionAlgorithm): ToolC
   return algorithm === 'none' ? undefined : { command: algorithm, args: ['--version'] };
 }
 
+/** What builds the tools dbkeep compiles from C (pipeline/native-tools.ts). */
+const NATIVE_TOOL_PROVIDER =
+  "build dbkeep with `npm run build`, which compiles it with a C compiler (cc) from pipeline/native/; the worker image's build stage does";
+
 const TOOL_PROVIDERS: Record<string, string> = {
   'mariadb-dump': "MariaDB's client tools, for engine mariadb (Debian: mariadb-client)",
   mariadb: "MariaDB's client tools, for engine mariadb (Debian: mariadb-client)",
@@ -480,10 +484,8 @@ const TOOL_PROVIDERS: Record<string, string> = {
     'the MySQL server, for a point-in-time replay into restored volumes of engines mysql and percona-xtradb (Debian: mysql-server-core)',
   zstd: 'zstd (Debian: zstd)',
   age: 'age, for encrypted snapshots (Debian: age)',
-  'dbkeep-tee':
-    "build dbkeep with `npm run build`, which compiles it with a C compiler (cc) from pipeline/native/; the worker image's build stage does",
-  'dbkeep-relay':
-    "build dbkeep with `npm run build`, which compiles it with a C compiler (cc) from pipeline/native/; the worker image's build stage does",
+  'dbkeep-tee': NATIVE_TOOL_PROVIDER,
+  'dbkeep-relay': NATIVE_TOOL_PROVIDER,
   mkfifo: 'coreutils, for the FIFOs a dump and the scan for its drill fingerprint go through (Debian: coreutils)',
 };
 

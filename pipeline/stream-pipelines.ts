@@ -119,11 +119,11 @@ async function streamThroughTools(
   const { fingerprinter } = params;
   const scan = prepared && fingerprinter ? startDumpScan(prepared, { source: producer.child.stdout!, fingerprinter, signal }) : undefined;
   // zstd reads the producer's stdout through dbkeep-relay, or with a scan the FIFO dbkeep-tee writes, by name.
-  const readsDirectly = first?.command === 'zstd' && (scan || !fingerprinter);
-  const relay = readsDirectly && !scan ? startBatchingRelay(producer.child.stdout!, signal) : undefined;
-  const direct = readsDirectly
-    ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: relay ? relay.child.stdout! : 'ignore', stdout: 'pipe' })
-    : undefined;
+  const relay = first?.command === 'zstd' && !scan ? startBatchingRelay(producer.child.stdout!, signal) : undefined;
+  const direct =
+    first?.command === 'zstd'
+      ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: relay ? relay.child.stdout! : 'ignore', stdout: 'pipe' })
+      : undefined;
   // The next tool holds its own copy of the pipe; ours must close, or the writer's 'close' never comes.
   if (direct || scan) producer.child.stdout!.destroy();
   relay?.child.stdout!.destroy();

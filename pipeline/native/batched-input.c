@@ -15,10 +15,14 @@
 
 enum { SMALL_BATCH_BYTES = 64 * 1024 };
 
+int make_blocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
 int batched_input_open(struct batched_input *input) {
   input->last = SMALL_BATCH_BYTES;
-  int flags = fcntl(STDIN_FILENO, F_GETFL);
-  if (flags < 0 || fcntl(STDIN_FILENO, F_SETFL, flags & ~O_NONBLOCK) < 0) return -1;
+  if (make_blocking(STDIN_FILENO) < 0) return -1;
   if (pipe2(input->staging, O_CLOEXEC) < 0) return -1;
   /* Best effort: where pipe-max-size is smaller, the pipe keeps its 64 KiB. */
   fcntl(input->staging[1], F_SETPIPE_SZ, BATCHED_INPUT_PIPE_BYTES);

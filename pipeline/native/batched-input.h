@@ -18,6 +18,9 @@ struct batched_input {
   ssize_t last;
 };
 
+/* Clears O_NONBLOCK on `fd` (splice(2) and tee(2) would fail with EAGAIN): 0, or -1 with errno. */
+int make_blocking(int fd);
+
 /* Makes standard input blocking and the staging pipe (1 MiB where allowed). 0, or -1 with errno. */
 int batched_input_open(struct batched_input *input);
 

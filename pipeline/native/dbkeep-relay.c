@@ -34,8 +34,7 @@ int main(int argc, char **argv) {
   struct batched_input input;
   if (batched_input_open(&input) < 0) return failed("standard input");
   /* Written blocking too, as splice(2) needs; where it is a pipe, 1 MiB of it (best effort). */
-  int flags = fcntl(STDOUT_FILENO, F_GETFL);
-  if (flags < 0 || fcntl(STDOUT_FILENO, F_SETFL, flags & ~O_NONBLOCK) < 0) return failed("standard output");
+  if (make_blocking(STDOUT_FILENO) < 0) return failed("standard output");
   fcntl(STDOUT_FILENO, F_SETPIPE_SZ, BATCHED_INPUT_PIPE_BYTES);
   for (;;) {
     ssize_t taken = batched_input_take(&input);

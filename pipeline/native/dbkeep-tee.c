@@ -103,9 +103,8 @@ int main(int argc, char **argv) {
 
   struct stat kind;
   if (fstat(STDIN_FILENO, &kind) < 0) return failed("standard input");
-  int flags = fcntl(STDIN_FILENO, F_GETFL);
-  if (flags < 0 || fcntl(STDIN_FILENO, F_SETFL, flags & ~O_NONBLOCK) < 0) return failed("standard input");
   if (S_ISFIFO(kind.st_mode)) {
+    if (make_blocking(STDIN_FILENO) < 0) return failed("standard input");
     for (;;) {
       ssize_t bytes = duplicate(&scanning, STDIN_FILENO, out, PIPE_BYTES);
       if (bytes < 0) return 1;
