@@ -253,6 +253,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             compression: checked.configuration.spec.compression.algorithm,
             encrypted: checked.configuration.spec.encryption !== undefined,
             fingerprinted: checked.configuration.spec.verification !== undefined,
+            intoDirectory: checked.repository.spec.filesystem !== undefined,
           }),
         );
         const privileges = await readSessionUserPrivileges(connection);

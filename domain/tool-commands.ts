@@ -486,6 +486,7 @@ const TOOL_PROVIDERS: Record<string, string> = {
   age: 'age, for encrypted snapshots (Debian: age)',
   'dbkeep-tee': NATIVE_TOOL_PROVIDER,
   'dbkeep-relay': NATIVE_TOOL_PROVIDER,
+  'dbkeep-sink': NATIVE_TOOL_PROVIDER,
   mkfifo: 'coreutils, for the FIFOs a dump and the scan for its drill fingerprint go through (Debian: coreutils)',
 };
 
@@ -515,16 +516,20 @@ export function sessionTools(params: {
   encrypted?: boolean;
   /** A logical backup recording a drill fingerprint: with zstd, Node reads dbkeep-tee's scan of the dump (pipeline/dump-scan.ts). */
   fingerprinted?: boolean;
+  /** A backup into a directory repository: zstd's output, when no age follows it, goes into the file through dbkeep-sink. */
+  intoDirectory?: boolean;
 }): SessionTool[] {
   const { engine, tool, compression } = params;
   const scanned = params.fingerprinted === true && tool === 'dump' && compression === 'zstd';
   // zstd reads a backup tool's output through dbkeep-relay (pipeline/stream-pipelines.ts), or through dbkeep-tee's scan.
   const relayed = tool !== 'client' && compression === 'zstd' && !scanned;
+  const sunk = tool !== 'client' && compression === 'zstd' && params.encrypted !== true && params.intoDirectory === true;
   return [
     { command: CLIENT_TOOLS[engine][tool], role: `the ${engine} ${ENGINE_TOOL_ROLES[tool]}` },
     ...(compression && compression !== 'none' ? [{ command: compression, role: `the snapshot's ${compression} compression` }] : []),
     ...(params.encrypted ? [{ command: 'age', role: "the snapshot's age encryption" }] : []),
     ...(relayed ? [{ command: 'dbkeep-relay', role: "the batched reads of the backup tool's output" }] : []),
     ...(scanned ? ['dbkeep-tee', 'mkfifo'].map((command) => ({ command, role: "the scan of the dump for the drill's fingerprint" })) : []),
+    ...(sunk ? [{ command: 'dbkeep-sink', role: "the write of zstd's output into the repository's file" }] : []),
   ];
 }

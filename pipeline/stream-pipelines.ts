@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ToolCommand } from '../domain/tool-commands';
@@ -83,7 +84,9 @@ function chainFilters(params: {
  * dbkeep-relay: the uncompressed stream (four to five times the stored one) then never passes
  * through Node, which is what bounded backup throughput. zstd -vv reports the exact byte count
  * on exit, and progress reads how much zstd has consumed from /proc. A `fingerprinter` is then given dbkeep-tee's scan of the
- * dump (pipeline/dump-scan.ts); otherwise it reads the dump as it passes through Node.
+ * dump (pipeline/dump-scan.ts); otherwise it reads the dump as it passes through Node. When zstd
+ * is the only filter and the repository is a directory, zstd's output goes into the object's
+ * file through dbkeep-sink (streamIntoFile), and no byte of the backup passes through Node.
  */
 export async function streamToolToRepository(params: {
   producer: ToolCommand;
@@ -106,27 +109,27 @@ export async function streamToolToRepository(params: {
   }
 }
 
-async function streamThroughTools(
-  params: Parameters<typeof streamToolToRepository>[0] & {
-    first: ToolCommand | undefined;
-    rest: ToolCommand[];
-    prepared: PreparedScan | undefined;
-  },
-): Promise<StreamedObject & { head: CapturedHead; producerStderrTail: string }> {
+type ThroughToolsParams = Parameters<typeof streamToolToRepository>[0] & {
+  first: ToolCommand | undefined;
+  rest: ToolCommand[];
+  prepared: PreparedScan | undefined;
+};
+
+type StreamedBackup = StreamedObject & { head: CapturedHead; producerStderrTail: string };
+
+async function streamThroughTools(params: ThroughToolsParams): Promise<StreamedBackup> {
+  // zstd's output, when nothing comes after it, goes from zstd into a directory repository's file through dbkeep-sink.
+  if (params.first?.command === 'zstd' && params.rest.length === 0 && params.storage.putWrittenFile) {
+    let streamed: StreamedBackup | undefined;
+    await params.storage.putWrittenFile(params.key, async (file) => {
+      streamed = await streamIntoFile(params, file);
+    });
+    return streamed!;
+  }
   const { signal } = params.controller;
-  const { first, rest, prepared } = params;
-  const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
+  const { rest } = params;
+  const { producer, scan, relay, direct } = startProducer(params);
   const { fingerprinter } = params;
-  const scan = prepared && fingerprinter ? startDumpScan(prepared, { source: producer.child.stdout!, fingerprinter, signal }) : undefined;
-  // zstd reads the producer's stdout through dbkeep-relay, or with a scan the FIFO dbkeep-tee writes, by name.
-  const relay = first?.command === 'zstd' && !scan ? startBatchingRelay(producer.child.stdout!, signal) : undefined;
-  const direct =
-    first?.command === 'zstd'
-      ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: relay ? relay.child.stdout! : 'ignore', stdout: 'pipe' })
-      : undefined;
-  // The next tool holds its own copy of the pipe; ours must close, or the writer's 'close' never comes.
-  if (direct || scan) producer.child.stdout!.destroy();
-  relay?.child.stdout!.destroy();
   // Counts the uncompressed bytes when they pass through Node (no direct zstd).
   const raw = direct
     ? undefined
@@ -143,7 +146,7 @@ async function streamThroughTools(
   producersDone = Promise.all([producer.finished, ...tools.map((t) => t.finished)]);
   // Only the upload body awaits it; runStages reports the failure, so it must never go unhandled.
   producersDone.catch(() => undefined);
-  const bytesRead = () => (direct ? bytesReadByProcess(direct.child.pid) : raw!.bytes);
+  const bytesRead = () => (direct ? processIoBytes(direct.child.pid, 'rchar') : raw!.bytes);
   const stopReporting = params.reportProgress(() => ({ phase: params.phase, bytesRead: bytesRead(), bytesWritten: stored.bytes }));
   try {
     await runStages(params.controller, [
@@ -165,6 +168,89 @@ async function streamThroughTools(
     // mariadb-backup says where the copy stands in the binary log near its end (domain/replication-position.ts).
     producerStderrTail: producer.stderrTail(),
   };
+}
+
+/**
+ * The producer, and when the first filter is zstd, zstd reading its output directly: through
+ * dbkeep-relay, or with a scan the FIFO dbkeep-tee writes, by name.
+ */
+function startProducer(params: ThroughToolsParams): {
+  producer: RunningTool;
+  scan: ReturnType<typeof startDumpScan> | undefined;
+  relay: RunningTool | undefined;
+  direct: RunningTool | undefined;
+} {
+  const { signal } = params.controller;
+  const { first, prepared, fingerprinter } = params;
+  const producer = startTool(params.producer, { signal, stdin: 'ignore', stdout: 'pipe' });
+  const scan = prepared && fingerprinter ? startDumpScan(prepared, { source: producer.child.stdout!, fingerprinter, signal }) : undefined;
+  const relay = first?.command === 'zstd' && !scan ? startBatchingRelay(producer.child.stdout!, signal) : undefined;
+  const direct =
+    first?.command === 'zstd'
+      ? startTool(verboseZstd(first, prepared?.fifo), { signal, stdin: relay ? relay.child.stdout! : 'ignore', stdout: 'pipe' })
+      : undefined;
+  // The next tool holds its own copy of the pipe; ours must close, or the writer's 'close' never comes.
+  if (direct || scan) producer.child.stdout!.destroy();
+  relay?.child.stdout!.destroy();
+  return { producer, scan, relay, direct };
+}
+
+/**
+ * producer → zstd → dbkeep-sink (pipeline/native/dbkeep-sink.c) → `file`: the compressed bytes
+ * never pass through Node either. dbkeep-sink reports their SHA-256 and count when it exits;
+ * progress reads how much it has written from /proc, and the head is read back from the file.
+ */
+async function streamIntoFile(params: ThroughToolsParams, file: string): Promise<StreamedBackup> {
+  const { signal } = params.controller;
+  const { producer, scan, relay, direct } = startProducer(params);
+  // streamThroughTools calls this only when zstd is the first filter, so zstd reads the producer directly.
+  const zstd = direct!;
+  const sink = startTool({ command: nativeToolPath('dbkeep-sink'), args: [file] }, { signal, stdin: zstd.child.stdout!, stdout: 'pipe' });
+  zstd.child.stdout!.destroy();
+  const summary = readText(sink.child.stdout!);
+  const tools = [producer, ...(scan ? [scan.tee] : []), ...(relay ? [relay] : []), zstd, sink];
+  const stopReporting = params.reportProgress(() => ({
+    phase: params.phase,
+    bytesRead: processIoBytes(zstd.child.pid, 'rchar'),
+    bytesWritten: processIoBytes(sink.child.pid, 'wchar'),
+  }));
+  try {
+    await runStages(params.controller, [...tools.map((t) => t.finished), ...(scan ? [scan.scanned] : []), summary]);
+  } finally {
+    stopReporting();
+  }
+  const stored = parseSinkSummary(await summary);
+  return {
+    rawBytes: zstdInputBytes(zstd.stderrTail()),
+    storedBytes: stored.bytes,
+    sha256: stored.sha256,
+    head: { bytes: await readFileHead(file), zstd: true },
+    producerStderrTail: producer.stderrTail(),
+  };
+}
+
+async function readText(stream: Readable): Promise<string> {
+  let text = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) text += chunk as string;
+  return text;
+}
+
+/** `<64 hex digits> <count>`: what dbkeep-sink writes on standard output when it exits 0. */
+export function parseSinkSummary(summary: string): { sha256: string; bytes: number } {
+  const match = /^([0-9a-f]{64}) (\d+)\n$/.exec(summary);
+  if (!match) throw new Error(`dbkeep-sink reported ${JSON.stringify(summary.slice(0, 200))}, not "<sha256> <bytes>"`);
+  return { sha256: match[1]!, bytes: Number(match[2]) };
+}
+
+async function readFileHead(file: string): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(HEAD_BYTES), 0, HEAD_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -232,11 +318,13 @@ export function zstdInputBytes(stderr: string): number {
   return Number(last[1]);
 }
 
-/** Bytes a process has read so far (Linux /proc/<pid>/io rchar); 0 where that is not available. */
-function bytesReadByProcess(pid: number | undefined): number {
+const IO_COUNTERS = { rchar: /^rchar: (\d+)$/m, wchar: /^wchar: (\d+)$/m };
+
+/** Bytes a process has read (rchar) or written (wchar) so far, from Linux /proc/<pid>/io; 0 where that is not available. */
+function processIoBytes(pid: number | undefined, counter: keyof typeof IO_COUNTERS): number {
   try {
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-    return Number(/^rchar: (\d+)$/m.exec(io)?.[1] ?? 0);
+    return Number(IO_COUNTERS[counter].exec(io)?.[1] ?? 0);
   } catch {
     return 0;
   }
@@ -317,7 +405,7 @@ export async function streamRepositoryToTool(params: {
   const inner: Progress = { phase: params.progress.phase, bytesRead: 0, bytesWritten: 0 };
   const report = setInterval(() => {
     params.progress.bytesRead = inner.bytesRead;
-    params.progress.bytesWritten = bytesReadByProcess(consumer.child.pid);
+    params.progress.bytesWritten = processIoBytes(consumer.child.pid, 'rchar');
   }, 1000);
   let streamed: StreamedObject;
   try {

@@ -38,6 +38,10 @@ export class FilesystemStorage implements Storage {
     });
   }
 
+  async putWrittenFile(key: string, write: (file: string) => Promise<void>): Promise<void> {
+    await this.commit(key, write);
+  }
+
   async putBytes(key: string, bytes: Buffer): Promise<void> {
     await this.commit(key, async (tmp) => {
       const handle = await open(tmp, 'wx', 0o600);

@@ -19,6 +19,12 @@ export interface Storage {
   /** Where the repository lives, for messages: `s3://bucket/prefix` or a directory. */
   readonly location: string;
   putStream(key: string, body: Readable, signal: AbortSignal): Promise<void>;
+  /**
+   * A repository in a directory only: `write` has another process create and fill the file at
+   * the path it is given (which does not exist yet), and the object commits once `write`
+   * resolves, as putStream's; when it rejects, the file is removed.
+   */
+  putWrittenFile?(key: string, write: (file: string) => Promise<void>): Promise<void>;
   putBytes(key: string, bytes: Buffer): Promise<void>;
   /** Rejects with ObjectNotFoundError when the key does not exist. */
   getStream(key: string, signal?: AbortSignal): Promise<Readable>;

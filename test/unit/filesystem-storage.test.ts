@@ -187,6 +187,29 @@ describe('FilesystemStorage', () => {
     expect(filesOnDisk()).toEqual([]);
   });
 
+  it('commits a file another process wrote at the path it was given, hidden from listing until then', async () => {
+    await storage.putWrittenFile('c/s/data.xb.zst', async (file) => {
+      expect(file.startsWith(join(root, 'c', 's', 'data.xb.zst.partial-'))).toBe(true);
+      writeFileSync(file, 'written elsewhere', { flag: 'wx' });
+      expect(await listAll()).toEqual([]);
+    });
+    expect((await storage.getBytes('c/s/data.xb.zst')).toString()).toBe('written elsewhere');
+    expect(filesOnDisk()).toEqual(['c/s/data.xb.zst']);
+  });
+
+  it('removes the written file and keeps the previous object when the writing fails', async () => {
+    await storage.putBytes('c/s/data.xb.zst', Buffer.from('previous'));
+    const failure = new Error('zstd failed');
+    await expect(
+      storage.putWrittenFile('c/s/data.xb.zst', async (file) => {
+        writeFileSync(file, 'half');
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect((await storage.getBytes('c/s/data.xb.zst')).toString()).toBe('previous');
+    expect(filesOnDisk()).toEqual(['c/s/data.xb.zst']);
+  });
+
   it.each(['../escape', '../../etc/passwd', 'a/../../escape', '..', '', 'a/..'])(
     'refuses the key %j that does not name a file inside the root',
     async (key) => {

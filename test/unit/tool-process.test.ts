@@ -83,12 +83,37 @@ describe('requireToolsOnPath', () => {
     expect(commands({ engine: 'mysql', tool: 'client', compression: 'zstd' })).toEqual(['mysql', 'zstd']);
   });
 
-  it('finds dbkeep-tee and dbkeep-relay where the build puts them, whatever PATH says', async () => {
+  it('asks for dbkeep-sink for a zstd backup into a directory repository that no age encrypts, and for nothing else', () => {
+    const commands = (params: Parameters<typeof sessionTools>[0]) => sessionTools(params).map((tool) => tool.command);
+    expect(commands({ engine: 'mariadb', tool: 'physical', compression: 'zstd', intoDirectory: true })).toEqual([
+      'mariadb-backup',
+      'zstd',
+      'dbkeep-relay',
+      'dbkeep-sink',
+    ]);
+    expect(commands({ engine: 'mariadb', tool: 'dump', compression: 'zstd', fingerprinted: true, intoDirectory: true })).toEqual([
+      'mariadb-dump',
+      'zstd',
+      'dbkeep-tee',
+      'mkfifo',
+      'dbkeep-sink',
+    ]);
+    expect(commands({ engine: 'mariadb', tool: 'dump', compression: 'zstd', encrypted: true, intoDirectory: true })).toEqual([
+      'mariadb-dump',
+      'zstd',
+      'age',
+      'dbkeep-relay',
+    ]);
+    expect(commands({ engine: 'mariadb', tool: 'dump', compression: 'gzip', intoDirectory: true })).toEqual(['mariadb-dump', 'gzip']);
+    expect(commands({ engine: 'mariadb', tool: 'client', compression: 'zstd', intoDirectory: true })).toEqual(['mariadb', 'zstd']);
+  });
+
+  it('finds dbkeep-tee, dbkeep-relay and dbkeep-sink where the build puts them, whatever PATH says', async () => {
     const nativeTools = [
       ...sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd', fingerprinted: true }),
-      ...sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd' }),
+      ...sessionTools({ engine: 'mysql', tool: 'dump', compression: 'zstd', intoDirectory: true }),
     ].filter((tool) => tool.command.startsWith('dbkeep-'));
-    expect(nativeTools.map((tool) => tool.command)).toEqual(['dbkeep-tee', 'dbkeep-relay']);
+    expect(nativeTools.map((tool) => tool.command)).toEqual(['dbkeep-tee', 'dbkeep-relay', 'dbkeep-sink']);
     await requireToolsOnPath(nativeTools, '');
   });
 

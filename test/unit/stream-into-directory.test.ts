@@ -1,0 +1,102 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compressCommand } from '../../domain/tool-commands';
+import { streamToolToRepository } from '../../pipeline/stream-pipelines';
+import { startTool, ToolFailedError } from '../../pipeline/tool-process';
+import { FilesystemStorage } from '../../storage/filesystem-storage';
+
+/** A directory repository that fails any put through Node: what it stores came through dbkeep-sink. */
+class SinkOnlyStorage extends FilesystemStorage {
+  override putStream(key: string, _body: Readable, _signal: AbortSignal): Promise<void> {
+    return Promise.reject(new Error(`${key} was streamed through Node`));
+  }
+}
+
+/**
+ * A backup into a directory repository, compressed with zstd and not encrypted: producer →
+ * dbkeep-relay → zstd → dbkeep-sink → the object's file (pipeline/stream-pipelines.ts). The
+ * object and its reported size, SHA-256 and head are those of the file; a failed or aborted
+ * backup leaves no file behind.
+ */
+describe('a zstd backup into a directory repository', () => {
+  let dir: string;
+  let repository: string;
+  const zstd = compressCommand({ algorithm: 'zstd' })!;
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+  /** Files under `root`, none while it does not exist (the repository makes its directories on the first put). */
+  const filesUnder = (root: string) =>
+    existsSync(root)
+      ? readdirSync(root, { recursive: true, withFileTypes: true })
+          .filter((entry) => entry.isFile())
+          .map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)))
+      : [];
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-into-directory-'));
+    repository = path.join(dir, 'repository');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const backUp = (producer: { command: string; args: string[] }, controller = new AbortController()) =>
+    streamToolToRepository({
+      producer,
+      filters: [zstd],
+      storage: new SinkOnlyStorage(repository),
+      key: 'nightly/s1/data.zst',
+      controller,
+      phase: 'dumping',
+      reportProgress: () => () => undefined,
+    });
+
+  it("stores zstd's output as the object, with the size, SHA-256 and head of the file", async () => {
+    // Compressible, as a dump is: random blocks each repeated.
+    const content = Buffer.concat(Array.from({ length: 40 }, () => randomBytes(64 * 1024)).flatMap((block) => [block, block]));
+    const input = path.join(dir, 'dump');
+    writeFileSync(input, content);
+    const streamed = await backUp({ command: 'cat', args: [input] });
+    const stored = readFileSync(path.join(repository, 'nightly', 's1', 'data.zst'));
+    expect(filesUnder(repository)).toEqual([path.join('nightly', 's1', 'data.zst')]);
+    expect(streamed.rawBytes).toBe(content.length);
+    expect(streamed.storedBytes).toBe(stored.length);
+    expect(streamed.storedBytes).toBeLessThan(content.length);
+    expect(streamed.sha256).toBe(sha256(stored));
+    expect(streamed.head).toEqual({ bytes: stored.subarray(0, 64 * 1024), zstd: true });
+    const controller = new AbortController();
+    const unzstd = startTool(
+      { command: 'zstd', args: ['-d', '-c', '-q', path.join(repository, 'nightly', 's1', 'data.zst')] },
+      {
+        signal: controller.signal,
+        stdin: 'ignore',
+        stdout: 'pipe',
+      },
+    );
+    const chunks: Buffer[] = [];
+    for await (const chunk of unzstd.child.stdout!) chunks.push(chunk as Buffer);
+    await unzstd.finished;
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(content));
+  });
+
+  it('commits nothing and leaves no file when the backup tool fails after writing', async () => {
+    const input = path.join(dir, 'dump');
+    writeFileSync(input, randomBytes(3 * 1024 * 1024));
+    const failure = backUp({ command: 'cat', args: [input, path.join(dir, 'missing')] });
+    await expect(failure).rejects.toBeInstanceOf(ToolFailedError);
+    await expect(failure).rejects.toThrow(/cat exited with code 1/);
+    expect(filesUnder(dir)).toEqual(['dump']);
+  });
+
+  it('stops every tool and leaves no file when the backup is aborted', async () => {
+    const controller = new AbortController();
+    const endless = backUp({ command: 'cat', args: ['/dev/urandom'] }, controller);
+    // Aborts once the sink has written some of the object.
+    const partial = () => filesUnder(repository).some((file) => file.includes('.partial-'));
+    while (!partial()) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort();
+    await expect(endless).rejects.toThrow();
+    expect(filesUnder(repository)).toEqual([]);
+  });
+});
