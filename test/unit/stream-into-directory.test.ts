@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DumpFingerprinter } from '../../domain/dump-fingerprint';
 import { compressCommand } from '../../domain/tool-commands';
 import { streamToolToRepository } from '../../pipeline/stream-pipelines';
 import { startTool, ToolFailedError } from '../../pipeline/tool-process';
@@ -41,7 +42,7 @@ describe('a zstd backup into a directory repository', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const backUp = (producer: { command: string; args: string[] }, controller = new AbortController()) =>
+  const backUp = (producer: { command: string; args: string[] }, controller = new AbortController(), fingerprinter?: DumpFingerprinter) =>
     streamToolToRepository({
       producer,
       filters: [zstd],
@@ -50,7 +51,24 @@ describe('a zstd backup into a directory repository', () => {
       controller,
       phase: 'dumping',
       reportProgress: () => () => undefined,
+      ...(fingerprinter ? { fingerprinter } : {}),
     });
+
+  /** zstd -d of the stored object. */
+  async function decompressedObject(): Promise<Buffer> {
+    const unzstd = startTool(
+      { command: 'zstd', args: ['-d', '-c', '-q', path.join(repository, 'nightly', 's1', 'data.zst')] },
+      {
+        signal: new AbortController().signal,
+        stdin: 'ignore',
+        stdout: 'pipe',
+      },
+    );
+    const chunks: Buffer[] = [];
+    for await (const chunk of unzstd.child.stdout!) chunks.push(chunk as Buffer);
+    await unzstd.finished;
+    return Buffer.concat(chunks);
+  }
 
   it("stores zstd's output as the object, with the size, SHA-256 and head of the file", async () => {
     // Compressible, as a dump is: random blocks each repeated.
@@ -65,19 +83,24 @@ describe('a zstd backup into a directory repository', () => {
     expect(streamed.storedBytes).toBeLessThan(content.length);
     expect(streamed.sha256).toBe(sha256(stored));
     expect(streamed.head).toEqual({ bytes: stored.subarray(0, 64 * 1024), zstd: true });
-    const controller = new AbortController();
-    const unzstd = startTool(
-      { command: 'zstd', args: ['-d', '-c', '-q', path.join(repository, 'nightly', 's1', 'data.zst')] },
-      {
-        signal: controller.signal,
-        stdin: 'ignore',
-        stdout: 'pipe',
-      },
-    );
-    const chunks: Buffer[] = [];
-    for await (const chunk of unzstd.child.stdout!) chunks.push(chunk as Buffer);
-    await unzstd.finished;
-    expect(sha256(Buffer.concat(chunks))).toBe(sha256(content));
+    expect(sha256(await decompressedObject())).toBe(sha256(content));
+  });
+
+  it("records a drill's fingerprint from dbkeep-tee's scan while the dump goes through zstd into the file", async () => {
+    const rows = (statement: number) =>
+      Array.from({ length: 100 }, (_, row) => `(${statement * 100 + row},'it\\'s (${row}); x',NULL)`).join(',');
+    const statements = Array.from({ length: 500 }, (_, n) => `INSERT INTO \`t\` VALUES ${rows(n)};`);
+    const dump = Buffer.from(['-- Current Database: `d`', '-- Dumping data for table `t`', ...statements].join('\n') + '\n');
+    const input = path.join(dir, 'dump.sql');
+    writeFileSync(input, dump);
+    const fingerprinter = await DumpFingerprinter.create();
+    const streamed = await backUp({ command: 'cat', args: [input] }, new AbortController(), fingerprinter);
+    const expected = await DumpFingerprinter.create();
+    expected.push(dump);
+    expect(fingerprinter.result()).toEqual(expected.result());
+    expect(fingerprinter.result().tables['d.t']!.rows).toBe(50_000);
+    expect(streamed.rawBytes).toBe(dump.length);
+    expect(sha256(await decompressedObject())).toBe(sha256(dump));
   });
 
   it('commits nothing and leaves no file when the backup tool fails after writing', async () => {
