@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type { ToolCommand } from '../domain/tool-commands';
 import type { Progress } from '../domain/progress';
@@ -207,7 +208,7 @@ async function streamIntoFile(params: ThroughToolsParams, file: string): Promise
   const zstd = direct!;
   const sink = startTool({ command: nativeToolPath('dbkeep-sink'), args: [file] }, { signal, stdin: zstd.child.stdout!, stdout: 'pipe' });
   zstd.child.stdout!.destroy();
-  const summary = readText(sink.child.stdout!);
+  const summary = text(sink.child.stdout!);
   const tools = [producer, ...(scan ? [scan.tee] : []), ...(relay ? [relay] : []), zstd, sink];
   const stopReporting = params.reportProgress(() => ({
     phase: params.phase,
@@ -227,13 +228,6 @@ async function streamIntoFile(params: ThroughToolsParams, file: string): Promise
     head: { bytes: await readFileHead(file), zstd: true },
     producerStderrTail: producer.stderrTail(),
   };
-}
-
-async function readText(stream: Readable): Promise<string> {
-  let text = '';
-  stream.setEncoding('utf8');
-  for await (const chunk of stream) text += chunk as string;
-  return text;
 }
 
 /** `<64 hex digits> <count>`: what dbkeep-sink writes on standard output when it exits 0. */

@@ -9,6 +9,7 @@ import { compressCommand } from '../../domain/tool-commands';
 import { streamToolToRepository } from '../../pipeline/stream-pipelines';
 import { startTool, ToolFailedError } from '../../pipeline/tool-process';
 import { FilesystemStorage } from '../../storage/filesystem-storage';
+import { pollUntil } from '../support/poll';
 
 /** A directory repository that fails any put through Node: what it stores came through dbkeep-sink. */
 class SinkOnlyStorage extends FilesystemStorage {
@@ -118,8 +119,11 @@ describe('a zstd backup into a directory repository', () => {
     endless.catch(() => undefined);
     try {
       // Aborts once the sink has written some of the object.
-      const partial = () => filesUnder(repository).some((file) => file.includes('.partial-'));
-      while (!partial()) await new Promise((resolve) => setTimeout(resolve, 10));
+      await pollUntil(
+        () => Promise.resolve(filesUnder(repository)),
+        (files) => files.some((file) => file.includes('.partial-')),
+        { what: "dbkeep-sink's temporary file", timeoutMs: 30_000, intervalMs: 10 },
+      );
     } finally {
       // Whatever happened above: an endless backup left running would fill the disk.
       controller.abort();

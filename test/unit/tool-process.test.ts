@@ -25,6 +25,8 @@ describe('requireToolsOnPath', () => {
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+  const commands = (params: Parameters<typeof sessionTools>[0]) => sessionTools(params).map((tool) => tool.command);
+
   async function failureOf(promise: Promise<void>): Promise<{ type?: string; nonRetryable?: boolean; message: string }> {
     const error = await promise.then(
       () => undefined,
@@ -48,7 +50,6 @@ describe('requireToolsOnPath', () => {
   });
 
   it("asks for dbkeep-tee and mkfifo only for a zstd dump recording a drill's fingerprint, which copies the dump through them", async () => {
-    const commands = (params: Parameters<typeof sessionTools>[0]) => sessionTools(params).map((tool) => tool.command);
     expect(commands({ engine: 'mariadb', tool: 'dump', compression: 'zstd', fingerprinted: true })).toEqual([
       'mariadb-dump',
       'zstd',
@@ -75,7 +76,6 @@ describe('requireToolsOnPath', () => {
   });
 
   it('asks for dbkeep-relay for every zstd backup whose dump no scan reads, and for nothing else', () => {
-    const commands = (params: Parameters<typeof sessionTools>[0]) => sessionTools(params).map((tool) => tool.command);
     expect(commands({ engine: 'mysql', tool: 'dump', compression: 'zstd' })).toEqual(['mysqldump', 'zstd', 'dbkeep-relay']);
     expect(commands({ engine: 'mariadb', tool: 'physical', compression: 'zstd' })).toEqual(['mariadb-backup', 'zstd', 'dbkeep-relay']);
     expect(commands({ engine: 'mysql', tool: 'dump', compression: 'gzip' })).toEqual(['mysqldump', 'gzip']);
@@ -84,7 +84,6 @@ describe('requireToolsOnPath', () => {
   });
 
   it('asks for dbkeep-sink for a zstd backup into a directory repository that no age encrypts, and for nothing else', () => {
-    const commands = (params: Parameters<typeof sessionTools>[0]) => sessionTools(params).map((tool) => tool.command);
     expect(commands({ engine: 'mariadb', tool: 'physical', compression: 'zstd', intoDirectory: true })).toEqual([
       'mariadb-backup',
       'zstd',
