@@ -578,6 +578,9 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       // Checked here too: a session started with the temporal CLI skipped the client's checks.
       const options = restoreOptionsSchema.safeParse({ database: input.database, args: input.args, parallel: input.parallel });
       if (!options.success) throw permanentFailure(PermanentFailureType.InvalidInput, formatZodIssues(options.error.issues));
+      // The worker's own tool, checked before anything changes (the session's preflight checked the client).
+      if (options.data.parallel > 1)
+        await requireToolsOnPath([{ command: 'dbkeep-stage', role: "the parallel restore's staging of the dump" }]);
       const storage = await open(input.repository, deps.secrets);
       const controller = abortOnActivityCancel();
       const progress: Progress = { phase: 'verifying', bytesRead: 0, bytesWritten: 0 };

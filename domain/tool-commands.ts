@@ -487,6 +487,7 @@ const TOOL_PROVIDERS: Record<string, string> = {
   'dbkeep-tee': NATIVE_TOOL_PROVIDER,
   'dbkeep-relay': NATIVE_TOOL_PROVIDER,
   'dbkeep-sink': NATIVE_TOOL_PROVIDER,
+  'dbkeep-stage': NATIVE_TOOL_PROVIDER,
   mkfifo: 'coreutils, for the FIFOs a dump and the scan for its drill fingerprint go through (Debian: coreutils)',
 };
 

@@ -382,17 +382,24 @@ export async function streamRepositoryToTool(params: {
   consumer: ToolCommand;
   /** In-process transforms between the decompressed stream and the consumer. */
   transforms?: readonly Transform[];
+  /** Reads what the consumer prints (ignored without it), as one more stage of the pipeline. */
+  readConsumerOutput?: (stdout: Readable) => Promise<void>;
   controller: AbortController;
   progress: Progress;
 }): Promise<StreamedObject> {
   const { signal } = params.controller;
   const last = params.filters.at(-1);
+  const startConsumer = (stdin: 'pipe' | Readable) => {
+    const consumer = startTool(params.consumer, { signal, stdin, stdout: params.readConsumerOutput ? 'pipe' : 'ignore' });
+    const output = params.readConsumerOutput ? [params.readConsumerOutput(consumer.child.stdout!)] : [];
+    return { consumer, finished: [consumer.finished, ...output] };
+  };
   if (last?.command !== 'zstd' || (params.transforms?.length ?? 0) > 0) {
-    const consumer = startTool(params.consumer, { signal, stdin: 'pipe', stdout: 'ignore' });
-    return streamRepositoryToSink({ ...params, sink: consumer.child.stdin!, alsoWaitFor: [consumer.finished] });
+    const { consumer, finished } = startConsumer('pipe');
+    return streamRepositoryToSink({ ...params, sink: consumer.child.stdin!, alsoWaitFor: finished });
   }
   const decompressor = startTool(verboseZstd(last), { signal, stdin: 'pipe', stdout: 'pipe' });
-  const consumer = startTool(params.consumer, { signal, stdin: decompressor.child.stdout!, stdout: 'ignore' });
+  const { consumer, finished } = startConsumer(decompressor.child.stdout!);
   // The consumer holds its own copy of the pipe; ours must close, or zstd's 'close' never comes.
   decompressor.child.stdout!.destroy();
   // The pipeline reports stored bytes into `inner`; the caller's progress gets those and the consumer's intake.
@@ -408,7 +415,7 @@ export async function streamRepositoryToTool(params: {
       filters: params.filters.slice(0, -1),
       progress: inner,
       sink: decompressor.child.stdin!,
-      alsoWaitFor: [decompressor.finished, consumer.finished],
+      alsoWaitFor: [decompressor.finished, ...finished],
     });
   } finally {
     clearInterval(report);

@@ -9,3 +9,4 @@ cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-tee "$native/dbkeep-tee.c" "$
 cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-relay "$native/dbkeep-relay.c" "$native/batched-input.c"
 # SHA-256 from OpenSSL's libcrypto (libssl-dev to build, libssl3 to run): it uses the CPU's SHA extensions.
 cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-sink "$native/dbkeep-sink.c" "$native/batched-input.c" -lcrypto
+cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-stage "$native/dbkeep-stage.c" "$native/batched-input.c"

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,33 +36,47 @@ async function partsOf(segment: StagedSegmentFile): Promise<SegmentPart[]> {
   return parts;
 }
 
+/** Stages a zstd-compressed dump stored under `key`, as a parallel restore does. */
+/** `dump` compressed by zstd in a repository of its own, and an empty staging directory for it. */
+async function storedDump(name: string, dump: string) {
+  const storage = new FilesystemStorage(path.join(dir, `repo-${name}`));
+  const bytes = execFileSync('zstd', ['-3', '-c', '-q'], { input: dump, maxBuffer: 1 << 27 });
+  const key = `shop/${name}/dump.sql.zst`;
+  await storage.putStream(key, Readable.from([bytes]), new AbortController().signal);
+  const staging = path.join(dir, `staged-${name}`);
+  mkdirSync(staging);
+  return { storage, key, dir: staging, bytes };
+}
+
+const stageStored = (
+  stored: Pick<Parameters<typeof stageDumpSegments>[0], 'storage' | 'key' | 'dir'>,
+  params: Pick<Parameters<typeof stageDumpSegments>[0], 'groupBytes' | 'onSegment' | 'loadData'>,
+) =>
+  stageDumpSegments({
+    ...stored,
+    ...params,
+    filters: restoreFilters({ algorithm: 'zstd' }),
+    controller: new AbortController(),
+    progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
+  });
+
 describe('stageDumpSegments', () => {
   it('stages a stored dump as segment files that rebuild it exactly, each handed over complete, tables grouped up to the group size', async () => {
-    const storage = new FilesystemStorage(path.join(dir, 'repo'));
-    const stored = execFileSync('zstd', ['-3', '-c', '-q'], { input: DUMP });
-    await storage.putStream('shop/1/dump.sql.zst', Readable.from([stored]), new AbortController().signal);
-    const staging = path.join(dir, 'staged');
-    execFileSync('mkdir', [staging]);
+    const stored = await storedDump('whole', DUMP);
 
     const segments: StagedSegmentFile[] = [];
     const handedOver: Promise<SegmentPart[]>[] = [];
-    const staged = await stageDumpSegments({
-      storage,
-      key: 'shop/1/dump.sql.zst',
-      filters: restoreFilters({ algorithm: 'zstd' }),
-      dir: staging,
+    const staged = await stageStored(stored, {
       groupBytes: 256 * 1024,
       onSegment: (segment) => {
         segments.push(segment);
         handedOver.push(partsOf(segment));
       },
       loadData: false,
-      controller: new AbortController(),
-      progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
     });
 
-    expect(staged.sha256).toBe(createHash('sha256').update(stored).digest('hex'));
-    expect(staged.storedBytes).toBe(stored.length);
+    expect(staged.sha256).toBe(createHash('sha256').update(stored.bytes).digest('hex'));
+    expect(staged.storedBytes).toBe(stored.bytes.length);
     expect(staged.rawBytes).toBe(Buffer.byteLength(DUMP));
     // `big` (about 560 KB) fills a group alone; the tiny tables join `middle`'s group.
     expect(segments.map((s) => [s.kind, s.tables])).toEqual([
@@ -74,7 +88,7 @@ describe('stageDumpSegments', () => {
     const parts = await Promise.all(handedOver);
     expect(parts.map((list) => list.map((part) => part.kind))).toEqual([['sql'], ['sql'], ['sql'], ['sql']]);
     const files = parts.map((list) => list[0]!.file);
-    expect(readdirSync(staging).sort()).toEqual(files.map((file) => path.basename(file)));
+    expect(readdirSync(stored.dir).sort()).toEqual(files.map((file) => path.basename(file)));
     segments.forEach((segment, index) => expect(readFileSync(files[index]!).length).toBe(segment.rawBytes));
 
     const texts = files.map((file) => readFileSync(file, 'utf8'));
@@ -90,7 +104,6 @@ describe('stageDumpSegments', () => {
   });
 
   it("writes a big table's INSERTs as rows for LOAD DATA between its definition and its triggers, and keeps small and binary tables as SQL", async () => {
-    const storage = new FilesystemStorage(path.join(dir, 'repo-load'));
     // mariadb-dump 10.11's layout: every row on a line of its own.
     const insert = (name: string, from: number, count: number, value: (i: number) => string) =>
       `INSERT INTO \`${name}\` VALUES\n${Array.from({ length: count }, (_, i) => `(${from + i},${value(from + i)})`).join(',\n')};\n`;
@@ -104,22 +117,13 @@ describe('stageDumpSegments', () => {
       insert('small', 0, 10, hex) +
       '--\n-- Table structure for table `bin`\n--\n\nCREATE TABLE `bin` (\n  `id` int NOT NULL,\n  `b` blob\n);\n' +
       Array.from({ length: 20 }, (_, k) => insert('bin', k * 1000, 1000, hex)).join('');
-    const stored = execFileSync('zstd', ['-3', '-c', '-q'], { input: dump });
-    await storage.putStream('shop/2/dump.sql.zst', Readable.from([stored]), new AbortController().signal);
-    const staging = path.join(dir, 'staged-load');
-    execFileSync('mkdir', [staging]);
+    const stored = await storedDump('load', dump);
 
     const segments: StagedSegmentFile[] = [];
-    await stageDumpSegments({
-      storage,
-      key: 'shop/2/dump.sql.zst',
-      filters: restoreFilters({ algorithm: 'zstd' }),
-      dir: staging,
+    await stageStored(stored, {
       groupBytes: 64 * 1024 * 1024,
       onSegment: (segment) => segments.push(segment),
       loadData: true,
-      controller: new AbortController(),
-      progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
     });
 
     const parts = await Promise.all(segments.map(partsOf));
@@ -150,36 +154,23 @@ describe('stageDumpSegments', () => {
   });
 
   it('hands a big table over in parts cut after a statement, each starting with the preamble, and keeps a dump without sections whole', async () => {
-    const storage = new FilesystemStorage(path.join(dir, 'repo-parts'));
     // 40 statements of about 1 MiB: more than PART_BYTES (32 MiB), so two parts.
     const statement = (i: number) => `INSERT INTO \`big\` VALUES (${i},'${'x'.repeat(1024 * 1024)}');\n`;
     const rows = Array.from({ length: 40 }, (_, i) => statement(i)).join('');
     const withSections = `${HEADER}\n--\n-- Current Database: \`shop\`\n--\n\nUSE \`shop\`;\n--\n-- Table structure for table \`big\`\n--\n\nCREATE TABLE \`big\` (id int, h longtext);\n${rows}`;
     const withoutSections = `${HEADER}USE \`shop\`;\nCREATE TABLE \`big\` (id int, h longtext);\n${rows}`;
-    const stage = async (dump: string, key: string) => {
-      await storage.putStream(
-        key,
-        Readable.from([execFileSync('zstd', ['-1', '-c', '-q'], { input: dump, maxBuffer: 1 << 27 })]),
-        new AbortController().signal,
-      );
-      const staging = path.join(dir, key.replace(/\//g, '-'));
-      execFileSync('mkdir', [staging]);
+    const stage = async (dump: string, name: string) => {
+      const stored = await storedDump(name, dump);
       const segments: StagedSegmentFile[] = [];
-      await stageDumpSegments({
-        storage,
-        key,
-        filters: restoreFilters({ algorithm: 'zstd' }),
-        dir: staging,
+      await stageStored(stored, {
         groupBytes: 256 * 1024,
         onSegment: (segment) => segments.push(segment),
         loadData: false,
-        controller: new AbortController(),
-        progress: { phase: 'staging', bytesRead: 0, bytesWritten: 0 },
       });
       return Promise.all(segments.map(async (segment) => (await partsOf(segment)).map((part) => readFileSync(part.file, 'utf8'))));
     };
 
-    const [header, table] = await stage(withSections, 'shop/3/dump.sql.zst');
+    const [header, table] = await stage(withSections, 'sections');
     expect(header).toHaveLength(1);
     expect(table!.map((text) => text.length > 32 * 1024 * 1024)).toEqual([true, false]);
     const preamble = `${HEADER}USE \`shop\`;\n`;
@@ -187,9 +178,30 @@ describe('stageDumpSegments', () => {
     expect(table!.map((text) => text.slice(preamble.length)).join('')).toBe(withSections.slice(withSections.indexOf('-- Table structure')));
     expect(table![1]!.slice(preamble.length)).toMatch(/^INSERT INTO `big` VALUES \(\d+,/);
 
-    const whole = await stage(withoutSections, 'shop/4/dump.sql.zst');
+    const whole = await stage(withoutSections, 'no-sections');
     expect(whole.map((parts) => parts.length)).toEqual([1]);
     expect(whole[0]![0]).toBe(withoutSections);
+  });
+
+  it('fails the segment being written, and the staging with what dbkeep-stage said, when it cannot write a file', async () => {
+    const dump = `${HEADER}\n--\n-- Table structure for table \`big\`\n--\n\nCREATE TABLE \`big\` (\n  \`id\` int NOT NULL,\n  \`h\` char(64)\n);\n${rows('big', 20_000)}`;
+    const stored = await storedDump('failing', dump);
+    // The big table's rows file is the third file: one that is there already makes dbkeep-stage fail.
+    writeFileSync(path.join(stored.dir, '000002-rows.tsv'), '');
+
+    const segments: StagedSegmentFile[] = [];
+    const staged = stageStored(stored, {
+      groupBytes: 64 * 1024 * 1024,
+      onSegment: (segment) => segments.push(segment),
+      loadData: true,
+    });
+    await expect(staged).rejects.toThrow(/dbkeep-stage: .*000002-rows\.tsv: File exists/);
+    expect(segments.map((segment) => [segment.kind, segment.tables])).toEqual([
+      ['serial', []],
+      ['table', ['big']],
+    ]);
+    await expect(partsOf(segments[0]!)).resolves.toHaveLength(1);
+    await expect(partsOf(segments[1]!)).rejects.toThrow(/File exists/);
   });
 
   it('groups a small dump finely and a large one in at most 16 MiB', () => {
