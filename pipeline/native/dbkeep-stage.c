@@ -18,7 +18,11 @@
  *   serial segment. Section comments inside a stored program (between `DELIMITER ;;` and
  *   `DELIMITER ;`) are no section starts.
  * Every segment file starts with the session preamble: the header's session settings and the
- * current USE. A table segment's SQL is cut into parts of PART_BYTES after a statement.
+ * current USE. A table segment's SQL is cut into parts of PART_BYTES after a statement. The files
+ * hold plain SQL: compressing them cost more CPU than the apply could spare on a small machine,
+ * and the caller removes each once applied. Lines are read one by one, except an INSERT's: the
+ * reader jumps from its first line to its end (`;` and a newline; the dump tools escape newlines
+ * inside strings), since mariadb-dump puts every row on a line of its own.
  *
  * With LOAD_DATA_MIN_BYTES, a table's extended INSERTs (from that much SQL on) become rows for
  * `LOAD DATA LOCAL INFILE`, which MariaDB applies two to three times faster: only values written
