@@ -1,6 +1,8 @@
 import { Context, log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
@@ -42,7 +44,7 @@ import { stageDumpSegments, tableGroupBytes, type StagedSegmentFile } from '../p
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
 import { runStages } from '../pipeline/stages';
 import { requireToolsOnPath, ToolFailedError } from '../pipeline/tool-process';
-import { streamRepositoryToTool, type StreamedObject } from '../pipeline/stream-pipelines';
+import { streamRepositoryToTool } from '../pipeline/stream-pipelines';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { drillOutcomeSchema, type LastVerification } from '../domain/drill-outcome';
 import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
@@ -238,10 +240,13 @@ function checkAgainstManifest(storage: Storage, manifest: Manifest, read: { sha2
 export function createRestoreActivities(deps: RestoreActivityDeps) {
   const open = deps.openStorage ?? openStorage;
 
-  /** Streams the stored object through SHA-256 only; nothing reaches the database. */
-  async function verifyStoredChecksum(storage: Storage, manifest: Manifest, signal: AbortSignal, progress: Progress) {
+  /**
+   * Streams the stored object through SHA-256; nothing reaches the database. With `copyTo` the
+   * bytes are also written into that new file, which then holds exactly what was verified.
+   */
+  async function verifyStoredChecksum(storage: Storage, manifest: Manifest, signal: AbortSignal, progress: Progress, copyTo?: string) {
     const meter = new ByteMeter({ sha256: true });
-    const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
+    const sink = copyTo ? createWriteStream(copyTo, { flags: 'wx', mode: 0o600 }) : new Writable({ write: (_chunk, _enc, cb) => cb() });
     const key = dataKey(manifest);
     try {
       const body = await storage.getStream(key, signal);
@@ -379,16 +384,20 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     return withSecretFiles(secretFiles, (files) => use({ clientOptions: files['client.cnf']!, identity: files.identity }));
   }
 
-  /** repository → decompressor → client, in one session: what `mariadb < dump` does. */
+  /**
+   * repository → decompressor → client, in one session: what `mariadb < dump` does. The object
+   * is read a second time after its verification, and could have changed in between: this read
+   * is hashed too, and a different hash fails the restore (its databases are then put back).
+   */
   async function applySerially(
     input: RestoreInput,
     files: RestoreSecretFiles,
     storage: Storage,
     controller: AbortController,
     progress: Progress,
-  ): Promise<StreamedObject> {
+  ): Promise<{ rawBytes: number }> {
     const { manifest } = input;
-    return streamRepositoryToTool({
+    const streamed = await streamRepositoryToTool({
       storage,
       key: dataKey(manifest),
       filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
@@ -397,56 +406,58 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       controller,
       progress,
     });
+    if (streamed.sha256 !== manifest.data.sha256) {
+      throw permanentFailure(
+        PermanentFailureType.ChecksumMismatch,
+        `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
+      );
+    }
+    return streamed;
   }
 
   /**
-   * repository → decompressor → segment files (pipeline/restore-staging.ts), while the segments already
-   * complete are applied (pipeline/parallel-apply.ts): serial ones alone and in order, tables by
-   * `parallel` client sessions at once. Reading overlaps applying, and a segment file is removed
-   * once applied. A failed apply stops the reading; a failed read stops the apply.
+   * The verified copy of the object → decompressor → segment files (pipeline/restore-staging.ts)
+   * in `dir`, while the segments already complete are applied (pipeline/parallel-apply.ts):
+   * serial ones alone and in order, tables by `parallel` client sessions at once. Reading
+   * overlaps applying, and a segment file is removed once applied. A failed apply stops the
+   * reading; a failed read stops the apply.
    */
   async function applyInParallel(
     input: RestoreInput & { parallel: number; loadData: boolean },
     files: RestoreSecretFiles,
-    storage: Storage,
+    source: { verifiedCopy: string; dir: string },
     controller: AbortController,
     progress: Progress,
-  ): Promise<StreamedObject> {
+  ): Promise<{ rawBytes: number }> {
     const { manifest } = input;
-    const dir = await makeScratchDirectory('restore');
-    try {
-      const client = restoreClient(input, files);
-      const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) =>
-        applySegmentFile(segment, { client, loadClient: loadDataClientCommand(client), controller, progress }),
-      );
-      let segments = 0;
-      const staged = stageDumpSegments({
-        storage,
-        key: dataKey(manifest),
-        filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-        transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
-        dir,
-        groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
-        loadData: input.loadData,
-        onSegment: (segment) => {
-          segments++;
-          scheduler.add(segment);
-        },
-        controller,
-        progress: readingOnly(progress),
-      }).finally(() => scheduler.close());
-      // Both watched: the first failure, of the reading or of a segment, stops the other.
-      await runStages(controller, [staged, scheduler.finished]);
-      log.info('snapshot applied in parallel', {
-        snapshotId: manifest.snapshotId,
-        segments,
-        sessions: input.parallel,
-        loadData: input.loadData,
-      });
-      return await staged;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const client = restoreClient(input, files);
+    const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) =>
+      applySegmentFile(segment, { client, loadClient: loadDataClientCommand(client), controller, progress }),
+    );
+    let segments = 0;
+    const staged = stageDumpSegments({
+      file: source.verifiedCopy,
+      filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+      transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
+      dir: source.dir,
+      groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
+      loadData: input.loadData,
+      onSegment: (segment) => {
+        segments++;
+        scheduler.add(segment);
+      },
+      controller,
+      progress: readingOnly(progress),
+    }).finally(() => scheduler.close());
+    // Both watched: the first failure, of the reading or of a segment, stops the other.
+    await runStages(controller, [staged, scheduler.finished]);
+    log.info('snapshot applied in parallel', {
+      snapshotId: manifest.snapshotId,
+      segments,
+      sessions: input.parallel,
+      loadData: input.loadData,
+    });
+    return await staged;
   }
 
   return {
@@ -583,29 +594,26 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         await requireToolsOnPath([{ command: 'dbkeep-stage', role: "the parallel restore's staging of the dump" }]);
       const storage = await open(input.repository, deps.secrets);
       const controller = abortOnActivityCancel();
+      const { parallel } = options.data;
+      // A parallel restore stages the dump in a scratch directory, and reads a copy of the object
+      // made there while it is verified, instead of downloading it again (applyInParallel).
+      const scratch = parallel > 1 ? await makeScratchDirectory('restore') : undefined;
+      const verifiedCopy = scratch && path.join(scratch, 'snapshot-object');
       const progress: Progress = { phase: 'verifying', bytesRead: 0, bytesWritten: 0 };
       const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
       try {
         // Nothing is applied before the whole object matched its manifest.
-        await verifyStoredChecksum(storage, manifest, controller.signal, progress);
+        await verifyStoredChecksum(storage, manifest, controller.signal, progress, verifiedCopy);
         progress.phase = 'keeping replaced databases';
         const { replaced, maxAllowedPacket, loadData } = await keepReplacedDatabases(input);
         progress.phase = 'applying';
         progress.bytesRead = 0;
-        const { parallel } = options.data;
         const applyStartedMs = Date.now();
-        const streamed = await withRestoreSecretFiles(input, (files) =>
-          parallel > 1
-            ? applyInParallel({ ...input, parallel, loadData }, files, storage, controller, progress)
+        const { rawBytes } = await withRestoreSecretFiles(input, (files) =>
+          scratch && verifiedCopy
+            ? applyInParallel({ ...input, parallel, loadData }, files, { verifiedCopy, dir: scratch }, controller, progress)
             : applySerially(input, files, storage, controller, progress),
         ).catch(async (err: unknown) => rethrowApplyFailure(err, input, maxAllowedPacket, applyStartedMs));
-        // Read twice, so the object could have changed in between.
-        if (streamed.sha256 !== manifest.data.sha256) {
-          throw permanentFailure(
-            PermanentFailureType.ChecksumMismatch,
-            `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
-          );
-        }
         const gtid = input.gtid ?? { action: 'leave', reason: 'the session did not inspect GTIDs' };
         await adoptGtidPosition(input.target, gtid);
         // Still inside the restore: a replay that fails puts the replaced databases back like a failed apply.
@@ -630,11 +638,11 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
           : undefined;
         // The restore has succeeded: only now is what it replaced let go.
         await withTargetConnection(input.target, gtid, (connection) => discardKeptDatabases(connection, replaced));
-        const { rawBytes } = streamed;
         log.info('snapshot restored', { snapshotId: manifest.snapshotId, target: input.target.name, rawBytes });
         return { storedBytes: manifest.data.storedBytes, rawBytes, gtid: describeGtidPlan(gtid), ...(replayed ? { replayed } : {}) };
       } finally {
         stopHeartbeats();
+        if (scratch) await rm(scratch, { recursive: true, force: true });
       }
     },
   };

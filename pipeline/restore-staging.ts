@@ -4,9 +4,8 @@ import type { Readable, Transform } from 'node:stream';
 import type { StagedSegment } from '../domain/dump-segments';
 import type { Progress } from '../domain/progress';
 import type { ToolCommand } from '../domain/tool-commands';
-import type { Storage } from '../storage/storage';
 import { nativeToolPath } from './native-tools';
-import { streamRepositoryToTool, type StreamedObject } from './stream-pipelines';
+import { streamFileToTool } from './stream-pipelines';
 
 /**
  * Consecutive table segments share a file until it holds this much SQL: a schema of thousands
@@ -147,17 +146,14 @@ class StagerReport {
 const name = (hex: string | undefined): string => Buffer.from(hex ?? '', 'hex').toString('utf8');
 
 /**
- * repository object → filters (decryptor, decompressor) → in-process transforms → dbkeep-stage,
- * which writes the segment files in `dir` (pipeline/native/dbkeep-stage.c says how it cuts and
- * converts the dump); each segment is handed to `onSegment` as it starts, its parts as soon as
- * they are complete. The stored bytes are hashed on the way. The caller verified the object
- * before (nothing may be applied from a damaged one) and compares this hash with the manifest
- * too, as the serial restore does. Without transforms the decompressed dump goes from zstd to
- * dbkeep-stage and never passes through Node.
+ * The verified copy of a snapshot's object (`file`) → filters (decryptor, decompressor) →
+ * in-process transforms → dbkeep-stage, which writes the segment files in `dir`
+ * (pipeline/native/dbkeep-stage.c says how it cuts and converts the dump); each segment is handed
+ * to `onSegment` as it starts, its parts as soon as they are complete. Without transforms the
+ * dump goes from zstd to dbkeep-stage and never passes through Node. Returns the dump's size.
  */
 export async function stageDumpSegments(params: {
-  storage: Storage;
-  key: string;
+  file: string;
   filters: readonly ToolCommand[];
   transforms?: readonly Transform[];
   dir: string;
@@ -168,7 +164,7 @@ export async function stageDumpSegments(params: {
   loadData: boolean;
   controller: AbortController;
   progress: Progress;
-}): Promise<StreamedObject> {
+}): Promise<{ rawBytes: number }> {
   const dir = path.resolve(params.dir);
   const report = new StagerReport(dir, params.onSegment);
   const stager: ToolCommand = {
@@ -176,7 +172,7 @@ export async function stageDumpSegments(params: {
     args: [dir, String(params.groupBytes), String(PART_BYTES), ...(params.loadData ? [String(LOAD_DATA_MIN_BYTES)] : [])],
   };
   try {
-    return await streamRepositoryToTool({ ...params, consumer: stager, readConsumerOutput: (stdout) => report.read(stdout) });
+    return await streamFileToTool({ ...params, consumer: stager, readConsumerOutput: (stdout) => report.read(stdout) });
   } catch (err) {
     report.fail(err);
     throw err;

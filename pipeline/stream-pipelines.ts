@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -382,24 +382,17 @@ export async function streamRepositoryToTool(params: {
   consumer: ToolCommand;
   /** In-process transforms between the decompressed stream and the consumer. */
   transforms?: readonly Transform[];
-  /** Reads what the consumer prints (ignored without it), as one more stage of the pipeline. */
-  readConsumerOutput?: (stdout: Readable) => Promise<void>;
   controller: AbortController;
   progress: Progress;
 }): Promise<StreamedObject> {
   const { signal } = params.controller;
   const last = params.filters.at(-1);
-  const startConsumer = (stdin: 'pipe' | Readable) => {
-    const consumer = startTool(params.consumer, { signal, stdin, stdout: params.readConsumerOutput ? 'pipe' : 'ignore' });
-    const output = params.readConsumerOutput ? [params.readConsumerOutput(consumer.child.stdout!)] : [];
-    return { consumer, finished: [consumer.finished, ...output] };
-  };
   if (last?.command !== 'zstd' || (params.transforms?.length ?? 0) > 0) {
-    const { consumer, finished } = startConsumer('pipe');
-    return streamRepositoryToSink({ ...params, sink: consumer.child.stdin!, alsoWaitFor: finished });
+    const consumer = startTool(params.consumer, { signal, stdin: 'pipe', stdout: 'ignore' });
+    return streamRepositoryToSink({ ...params, sink: consumer.child.stdin!, alsoWaitFor: [consumer.finished] });
   }
   const decompressor = startTool(verboseZstd(last), { signal, stdin: 'pipe', stdout: 'pipe' });
-  const { consumer, finished } = startConsumer(decompressor.child.stdout!);
+  const consumer = startTool(params.consumer, { signal, stdin: decompressor.child.stdout!, stdout: 'ignore' });
   // The consumer holds its own copy of the pipe; ours must close, or zstd's 'close' never comes.
   decompressor.child.stdout!.destroy();
   // The pipeline reports stored bytes into `inner`; the caller's progress gets those and the consumer's intake.
@@ -415,10 +408,65 @@ export async function streamRepositoryToTool(params: {
       filters: params.filters.slice(0, -1),
       progress: inner,
       sink: decompressor.child.stdin!,
-      alsoWaitFor: [decompressor.finished, ...finished],
+      alsoWaitFor: [decompressor.finished, consumer.finished],
     });
   } finally {
     clearInterval(report);
   }
   return { ...streamed, rawBytes: zstdOutputBytes(decompressor.stderrTail()) };
+}
+
+/**
+ * A local file (the verified copy of a repository object) → filters (decryptor, decompressor) →
+ * in-process transforms → consumer tool. The first filter reads the file by itself, and when the
+ * last one is zstd and nothing runs in process, the consumer reads zstd's output directly: no byte
+ * passes through Node. `readConsumerOutput` reads what the consumer prints, as one more stage.
+ * Returns the bytes the filters produced (what the consumer was given).
+ */
+export async function streamFileToTool(params: {
+  file: string;
+  filters: readonly ToolCommand[];
+  consumer: ToolCommand;
+  transforms?: readonly Transform[];
+  readConsumerOutput?: (stdout: Readable) => Promise<void>;
+  controller: AbortController;
+  progress: Progress;
+}): Promise<{ rawBytes: number }> {
+  const { signal } = params.controller;
+  const last = params.filters.at(-1);
+  const direct = last?.command === 'zstd' && (params.transforms?.length ?? 0) === 0;
+  const filters = direct ? [...params.filters.slice(0, -1), verboseZstd(last)] : params.filters;
+  const input = openSync(params.file, 'r');
+  const tools: RunningTool[] = [];
+  try {
+    for (const filter of filters) {
+      tools.push(startTool(filter, { signal, stdin: tools.at(-1)?.child.stdout ?? input, stdout: 'pipe' }));
+    }
+  } finally {
+    closeSync(input);
+  }
+  const output = tools.at(-1)?.child.stdout;
+  const consumerInput = direct ? output! : 'pipe';
+  const consumer = startTool(params.consumer, { signal, stdin: consumerInput, stdout: params.readConsumerOutput ? 'pipe' : 'ignore' });
+  // Each tool holds its own copy of the pipe it reads; ours must close, or the writer's 'close' never comes.
+  for (const tool of direct ? tools : tools.slice(0, -1)) tool.child.stdout!.destroy();
+  const raw = direct ? undefined : new ByteMeter({ sha256: false });
+  const streams = raw
+    ? [pipeline([output ?? createReadStream(params.file), raw, ...(params.transforms ?? []), consumer.child.stdin!], { signal })]
+    : [];
+  const report = setInterval(() => {
+    params.progress.bytesRead = processIoBytes(tools[0]?.child.pid ?? consumer.child.pid, 'rchar');
+    params.progress.bytesWritten = processIoBytes(consumer.child.pid, 'rchar');
+  }, 1000);
+  try {
+    await runStages(params.controller, [
+      ...tools.map((tool) => tool.finished),
+      consumer.finished,
+      ...streams,
+      ...(params.readConsumerOutput ? [params.readConsumerOutput(consumer.child.stdout!)] : []),
+    ]);
+  } finally {
+    clearInterval(report);
+  }
+  return { rawBytes: raw ? raw.bytes : zstdOutputBytes(tools.at(-1)!.stderrTail()) };
 }
