@@ -580,9 +580,10 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     /**
      * The checksum pass (nothing applied yet), then the databases the snapshot replaces are kept
      * aside (what an earlier attempt applied is dropped, so every attempt starts clean), then the
-     * dump is applied: serially (`parallel` 1, the default) or by several sessions
-     * (applyInParallel), hashing the object again on the way. Only once all of it succeeded is
-     * what was kept discarded; the session puts it back otherwise (putBackReplacedDatabases).
+     * dump is applied: serially (`parallel` 1, the default; the object is read and hashed again)
+     * or by several sessions (applyInParallel, from the copy the checksum pass wrote). Only once
+     * all of it succeeded is what was kept discarded; the session puts it back otherwise
+     * (putBackReplacedDatabases).
      */
     async restoreFromSnapshot(input: RestoreInput): Promise<RestoreResult> {
       const { manifest } = input;
