@@ -29,7 +29,9 @@ export async function runStages(controller: AbortController, stages: ReadonlyArr
 /**
  * A permanent failure (e.g. a missing tool) explains the others best, then a tool that exited
  * on its own with an error (it says more than the EPIPE its stdin then saw or the SIGKILL its
- * siblings then got), then the first failure that is no echo of the abort.
+ * siblings then got) and did not just fail to write into a pipe whose reader had gone (zstd's
+ * `Broken pipe` or `Connection reset by peer` when the consumer behind it failed first), then the first failure that is no
+ * echo of the abort.
  *
  * When an upload fails, it stops reading the body, which destroys it: that AbortError
  * comes first, before anything was aborted, and the upload's own S3 error last. Meanwhile the
@@ -43,8 +45,18 @@ function reportedCause(failures: readonly StageFailure[]): unknown {
     isAbortError(error) || (afterAbort && error instanceof ToolFailedError && (uploadStoppedReading || !error.exitedOnItsOwn));
   const errors = failures.map((f) => f.error);
   const permanent = errors.find((e) => (e as { nonRetryable?: boolean }).nonRetryable);
-  const toolExit = uploadStoppedReading ? undefined : errors.find((e) => e instanceof ToolFailedError && e.exitedOnItsOwn);
+  const toolExits = uploadStoppedReading ? [] : errors.filter((e) => e instanceof ToolFailedError && e.exitedOnItsOwn);
+  const toolExit = toolExits.find((e) => !brokePipe(e)) ?? toolExits[0];
   return permanent ?? toolExit ?? failures.find((f) => !isEcho(f))?.error ?? first.error;
+}
+
+/**
+ * A tool's failure to write into a pipe whose reader had exited: EPIPE ("Broken pipe", errno 32),
+ * or ECONNRESET ("Connection reset by peer", errno 104) when the pipe is a socket pair, as Node's
+ * are.
+ */
+function brokePipe(err: unknown): boolean {
+  return err instanceof Error && /Broken pipe|Connection reset by peer|errno (?:32|104) on write/.test(err.message);
 }
 
 function isAbortError(err: unknown): boolean {

@@ -62,6 +62,20 @@ describe('runStages', () => {
     expect(controller.signal.reason).toBe(epipe);
   });
 
+  it('reports the tool that failed over the one before it that then wrote into a broken pipe', async () => {
+    const echo = new ToolFailedError('zstd exited with code 70: zstd: error 70 : Write error : cannot write block : Broken pipe', true);
+    const cause = new ToolFailedError('dbkeep-stage exited with code 1: dbkeep-stage: /tmp/x/000002-rows.tsv: File exists', true);
+    expect(await errorOf(runStages(new AbortController(), [failAfter(1, echo), failAfter(5, cause)]))).toBe(cause);
+    // Node's pipes are socket pairs: the same echo then says the connection was reset.
+    const reset = new ToolFailedError(
+      'zstd exited with code 70: zstd: error 70 : Write error : cannot write block : Connection reset by peer',
+      true,
+    );
+    expect(await errorOf(runStages(new AbortController(), [failAfter(1, reset), failAfter(5, cause)]))).toBe(cause);
+    // Alone, the broken pipe is still what is reported.
+    expect(await errorOf(runStages(new AbortController(), [failAfter(1, echo)]))).toBe(echo);
+  });
+
   it('reports the first failure when no tool exited on its own', async () => {
     const killed = new ToolFailedError('zstd was killed by SIGKILL', false);
     const later = new Error('upload aborted');
