@@ -1,7 +1,10 @@
 import { Context, log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { classifyToolFailure, isLostConnection, isPrivilegeError } from '../domain/server-errors';
 import type { Manifest } from '../domain/manifest';
@@ -24,6 +27,7 @@ import { readTargetGtidState } from './target-gtid-state';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import { ObjectNotFoundError, type Storage } from '../storage/storage';
+import { ByteMeter } from '../pipeline/byte-meter';
 import { connectToTarget } from './database-connection';
 import { readSessionUserPrivileges, requirePrivileges } from './granted-privileges';
 import { missingRestorePrivileges } from '../domain/database-privileges';
@@ -40,7 +44,7 @@ import { stageDumpSegments, tableGroupBytes, type StagedSegmentFile } from '../p
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
 import { runStages } from '../pipeline/stages';
 import { requireToolsOnPath, ToolFailedError } from '../pipeline/tool-process';
-import { copyIntoFile, hashStream, streamRepositoryToTool } from '../pipeline/stream-pipelines';
+import { streamRepositoryToTool } from '../pipeline/stream-pipelines';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { drillOutcomeSchema, type LastVerification } from '../domain/drill-outcome';
 import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
@@ -196,12 +200,6 @@ function restoreClient(input: RestoreInput, files: RestoreSecretFiles) {
   });
 }
 
-/** The worker's own tools a parallel restore runs besides the client, zstd and age. */
-const PARALLEL_RESTORE_TOOLS = [
-  { command: 'dbkeep-sink', role: "the parallel restore's copy of the verified object" },
-  { command: 'dbkeep-stage', role: "the parallel restore's staging of the dump" },
-];
-
 /**
  * The staging's view of a parallel restore's progress: it reports what it read, while
  * `bytesWritten` counts what the sessions applied (applySegmentFile), not what was staged.
@@ -244,24 +242,16 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
 
   /**
    * Streams the stored object through SHA-256; nothing reaches the database. With `copyTo` the
-   * bytes are also written into that new file (by dbkeep-sink, which hashes them), which then
-   * holds exactly what was verified.
+   * bytes are also written into that new file, which then holds exactly what was verified.
    */
-  async function verifyStoredChecksum(
-    storage: Storage,
-    manifest: Manifest,
-    controller: AbortController,
-    progress: Progress,
-    copyTo?: string,
-  ): Promise<void> {
-    const { signal } = controller;
+  async function verifyStoredChecksum(storage: Storage, manifest: Manifest, signal: AbortSignal, progress: Progress, copyTo?: string) {
+    const meter = new ByteMeter({ sha256: true });
+    const sink = copyTo ? createWriteStream(copyTo, { flags: 'wx', mode: 0o600 }) : new Writable({ write: (_chunk, _enc, cb) => cb() });
     const key = dataKey(manifest);
-    let read: { sha256: string; bytes: number };
     try {
       const body = await storage.getStream(key, signal);
-      read = copyTo
-        ? await copyIntoFile(body, copyTo, controller, (bytes) => (progress.bytesRead = bytes))
-        : await hashStream(body, signal, (bytes) => (progress.bytesRead = bytes));
+      meter.on('data', () => (progress.bytesRead = meter.bytes));
+      await pipeline(body, meter, sink, { signal });
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
         throw permanentFailure(PermanentFailureType.SnapshotNotFound, `snapshot ${manifest.snapshotId}: ${err.message}`);
@@ -277,7 +267,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       // No `cause`: a session's status reports the deepest cause, which would drop the names.
       throw new Error(`snapshot ${manifest.configuration}/${manifest.snapshotId}: reading ${storage.location}${key}: ${cause}`);
     }
-    checkAgainstManifest(storage, manifest, { sha256: read.sha256, storedBytes: read.bytes });
+    checkAgainstManifest(storage, manifest, { sha256: meter.sha256(), storedBytes: meter.bytes });
   }
 
   /**
@@ -601,7 +591,8 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       const options = restoreOptionsSchema.safeParse({ database: input.database, args: input.args, parallel: input.parallel });
       if (!options.success) throw permanentFailure(PermanentFailureType.InvalidInput, formatZodIssues(options.error.issues));
       // The worker's own tool, checked before anything changes (the session's preflight checked the client).
-      if (options.data.parallel > 1) await requireToolsOnPath(PARALLEL_RESTORE_TOOLS);
+      if (options.data.parallel > 1)
+        await requireToolsOnPath([{ command: 'dbkeep-stage', role: "the parallel restore's staging of the dump" }]);
       const storage = await open(input.repository, deps.secrets);
       const controller = abortOnActivityCancel();
       const { parallel } = options.data;
@@ -613,7 +604,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
       try {
         // Nothing is applied before the whole object matched its manifest.
-        await verifyStoredChecksum(storage, manifest, controller, progress, verifiedCopy);
+        await verifyStoredChecksum(storage, manifest, controller.signal, progress, verifiedCopy);
         progress.phase = 'keeping replaced databases';
         const { replaced, maxAllowedPacket, loadData } = await keepReplacedDatabases(input);
         progress.phase = 'applying';

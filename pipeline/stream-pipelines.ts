@@ -1,6 +1,6 @@
 import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { PassThrough, Writable, type Readable, type Transform } from 'node:stream';
+import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type { ToolCommand } from '../domain/tool-commands';
@@ -228,38 +228,6 @@ async function streamIntoFile(params: ThroughToolsParams, file: string): Promise
     head: { bytes: await readFileHead(file), zstd: true },
     producerStderrTail: producer.stderrTail(),
   };
-}
-
-/** The SHA-256 and count of what `source` yields, which goes nowhere else. */
-export async function hashStream(
-  source: Readable,
-  signal: AbortSignal,
-  onBytes: (bytes: number) => void,
-): Promise<{ sha256: string; bytes: number }> {
-  const meter = new ByteMeter({ sha256: true });
-  meter.on('data', () => onBytes(meter.bytes));
-  await pipeline(source, meter, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal });
-  return { sha256: meter.sha256(), bytes: meter.bytes };
-}
-
-/**
- * `source` → dbkeep-sink → `file` (created; it must not exist): returns the SHA-256 and count of
- * the bytes the file holds, as the sink reports them. Node only hands the chunks over; the sink
- * hashes them with OpenSSL and writes them.
- */
-export async function copyIntoFile(
-  source: Readable,
-  file: string,
-  controller: AbortController,
-  onBytes: (bytes: number) => void,
-): Promise<{ sha256: string; bytes: number }> {
-  const { signal } = controller;
-  const sink = startTool({ command: nativeToolPath('dbkeep-sink'), args: [file] }, { signal, stdin: 'pipe', stdout: 'pipe' });
-  const summary = text(sink.child.stdout!);
-  const meter = new ByteMeter({ sha256: false });
-  meter.on('data', () => onBytes(meter.bytes));
-  await runStages(controller, [pipeline([source, meter, sink.child.stdin!], { signal }), sink.finished, summary]);
-  return parseSinkSummary(await summary);
 }
 
 /** `<64 hex digits> <count>`: what dbkeep-sink writes on standard output when it exits 0. */
