@@ -599,20 +599,20 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       // A parallel restore stages the dump in a scratch directory, and reads a copy of the object
       // made there while it is verified, instead of downloading it again (applyInParallel).
       const scratch = parallel > 1 ? await makeScratchDirectory('restore') : undefined;
-      const verifiedCopy = scratch && path.join(scratch, 'snapshot-object');
+      const staging = scratch === undefined ? undefined : { dir: scratch, verifiedCopy: path.join(scratch, 'snapshot-object') };
       const progress: Progress = { phase: 'verifying', bytesRead: 0, bytesWritten: 0 };
       const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
       try {
         // Nothing is applied before the whole object matched its manifest.
-        await verifyStoredChecksum(storage, manifest, controller.signal, progress, verifiedCopy);
+        await verifyStoredChecksum(storage, manifest, controller.signal, progress, staging?.verifiedCopy);
         progress.phase = 'keeping replaced databases';
         const { replaced, maxAllowedPacket, loadData } = await keepReplacedDatabases(input);
         progress.phase = 'applying';
         progress.bytesRead = 0;
         const applyStartedMs = Date.now();
         const { rawBytes } = await withRestoreSecretFiles(input, (files) =>
-          scratch && verifiedCopy
-            ? applyInParallel({ ...input, parallel, loadData }, files, { verifiedCopy, dir: scratch }, controller, progress)
+          staging
+            ? applyInParallel({ ...input, parallel, loadData }, files, staging, controller, progress)
             : applySerially(input, files, storage, controller, progress),
         ).catch(async (err: unknown) => rethrowApplyFailure(err, input, maxAllowedPacket, applyStartedMs));
         const gtid = input.gtid ?? { action: 'leave', reason: 'the session did not inspect GTIDs' };
