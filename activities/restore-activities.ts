@@ -1,8 +1,6 @@
 import { Context, log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
@@ -40,9 +38,9 @@ import { OneDatabaseFilter } from '../pipeline/one-database-filter';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
 import { applySegmentFile, SegmentScheduler } from '../pipeline/parallel-apply';
-import { stageDumpSegments, tableGroupBytes, type StagedSegmentFile } from '../pipeline/restore-staging';
+import { stageDumpSegments, tableGroupBytes, type StagedDump, type StagedSegmentFile } from '../pipeline/restore-staging';
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
-import { runStages } from '../pipeline/stages';
+import { runStages, withOwnController } from '../pipeline/stages';
 import { requireToolsOnPath, ToolFailedError } from '../pipeline/tool-process';
 import { streamRepositoryToTool } from '../pipeline/stream-pipelines';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
@@ -200,28 +198,6 @@ function restoreClient(input: RestoreInput, files: RestoreSecretFiles) {
   });
 }
 
-/**
- * The staging's view of a parallel restore's progress: it reports what it read, while
- * `bytesWritten` counts what the sessions applied (applySegmentFile), not what was staged.
- */
-function readingOnly(progress: Progress): Progress {
-  return {
-    get phase() {
-      return progress.phase;
-    },
-    set phase(phase: string) {
-      progress.phase = phase;
-    },
-    get bytesRead() {
-      return progress.bytesRead;
-    },
-    set bytesRead(bytes: number) {
-      progress.bytesRead = bytes;
-    },
-    bytesWritten: 0,
-  };
-}
-
 const quoteIdentifier = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 const dataKey = (manifest: Manifest) => snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file);
@@ -240,13 +216,10 @@ function checkAgainstManifest(storage: Storage, manifest: Manifest, read: { sha2
 export function createRestoreActivities(deps: RestoreActivityDeps) {
   const open = deps.openStorage ?? openStorage;
 
-  /**
-   * Streams the stored object through SHA-256; nothing reaches the database. With `copyTo` the
-   * bytes are also written into that new file, which then holds exactly what was verified.
-   */
-  async function verifyStoredChecksum(storage: Storage, manifest: Manifest, signal: AbortSignal, progress: Progress, copyTo?: string) {
+  /** Streams the stored object through SHA-256; nothing reaches the database. */
+  async function verifyStoredChecksum(storage: Storage, manifest: Manifest, signal: AbortSignal, progress: Progress) {
     const meter = new ByteMeter({ sha256: true });
-    const sink = copyTo ? createWriteStream(copyTo, { flags: 'wx', mode: 0o600 }) : new Writable({ write: (_chunk, _enc, cb) => cb() });
+    const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
     const key = dataKey(manifest);
     try {
       const body = await storage.getStream(key, signal);
@@ -271,11 +244,30 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   }
 
   /**
+   * What the apply needs to know of the target, read before anything changes: its
+   * max_allowed_packet (for the message when a statement is too large) and whether it takes
+   * LOAD DATA LOCAL.
+   */
+  async function readApplySettings(input: RestoreInput): Promise<{ maxAllowedPacket: number; loadData: boolean }> {
+    return withTargetConnection(input.target, input.gtid, async (connection) => {
+      const [[row]] = await connection.query<mysql.RowDataPacket[]>(
+        'SELECT @@GLOBAL.max_allowed_packet AS maxAllowedPacket, @@GLOBAL.local_infile AS localInfile, VERSION() AS version',
+      );
+      const loadData = serverTakesLoadData({
+        identity: serverIdentity(String(row?.version)),
+        localInfile: Number(row?.localInfile) === 1,
+        galera: isGaleraTarget(input.target.spec),
+      });
+      return { maxAllowedPacket: Number(row?.maxAllowedPacket), loadData };
+    });
+  }
+
+  /**
    * Moves the databases the restore replaces out of the way (activities/kept-databases.ts), then
    * drops whatever an earlier attempt of this restore left in their place, so every attempt
    * applies into nothing. What was there before stays kept until the restore succeeded.
    */
-  async function keepReplacedDatabases(input: RestoreInput): Promise<{ replaced: string[]; maxAllowedPacket: number; loadData: boolean }> {
+  async function keepReplacedDatabases(input: RestoreInput): Promise<string[]> {
     const applied = restoredDatabases(input.manifest, input.database);
     const kept = applied.filter(isSystemSchema);
     if (kept.length > 0) {
@@ -285,15 +277,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     return withTargetConnection(input.target, input.gtid, async (connection) => {
       await keepDatabases(connection, replaced, Context.current().info.workflowExecution?.workflowId ?? 'unknown session');
       for (const db of replaced) await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
-      const [[row]] = await connection.query<mysql.RowDataPacket[]>(
-        'SELECT @@GLOBAL.max_allowed_packet AS maxAllowedPacket, @@GLOBAL.local_infile AS localInfile, VERSION() AS version',
-      );
-      const loadData = serverTakesLoadData({
-        identity: serverIdentity(String(row?.version)),
-        localInfile: Number(row?.localInfile) === 1,
-        galera: isGaleraTarget(input.target.spec),
-      });
-      return { replaced, maxAllowedPacket: Number(row?.maxAllowedPacket), loadData };
+      return replaced;
     });
   }
 
@@ -416,48 +400,68 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
   }
 
   /**
-   * The verified copy of the object → decompressor → segment files (pipeline/restore-staging.ts)
-   * in `dir`, while the segments already complete are applied (pipeline/parallel-apply.ts):
-   * serial ones alone and in order, tables by `parallel` client sessions at once. Reading
-   * overlaps applying, and a segment file is removed once applied. A failed apply stops the
-   * reading; a failed read stops the apply.
+   * The stored object → decryptor, decompressor → dbkeep-stage's segment files in `dir`
+   * (pipeline/restore-staging.ts), hashed on the way: the staging is the restore's checksum pass,
+   * and what is applied is exactly what was hashed. Nothing is applied here: the caller applies
+   * once this returned, so a damaged object changes nothing on the target. A staging that fails
+   * is explained by the object's checksum first: a damaged object fails with ChecksumMismatch,
+   * not with what the decompressor made of it.
    */
-  async function applyInParallel(
+  async function stageVerifiedDump(
     input: RestoreInput & { parallel: number; loadData: boolean },
     files: RestoreSecretFiles,
-    source: { verifiedCopy: string; dir: string },
+    storage: Storage,
+    dir: string,
+    controller: AbortController,
+    progress: Progress,
+  ): Promise<StagedDump> {
+    const { manifest } = input;
+    const stage = (own: AbortController) =>
+      stageDumpSegments({
+        storage,
+        key: dataKey(manifest),
+        filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+        transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
+        dir,
+        groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
+        loadData: input.loadData,
+        controller: own,
+        progress,
+      });
+    let staged: StagedDump;
+    try {
+      staged = await withOwnController(controller.signal, stage);
+    } catch (err) {
+      if (controller.signal.aborted) throw err;
+      await verifyStoredChecksum(storage, manifest, controller.signal, progress);
+      throw err;
+    }
+    checkAgainstManifest(storage, manifest, staged);
+    return staged;
+  }
+
+  /** The staged segments, applied: serial ones alone and in order, tables by `parallel` client sessions at once. */
+  async function applyStaged(
+    input: RestoreInput & { parallel: number; loadData: boolean },
+    { segments, rawBytes }: StagedDump,
+    files: RestoreSecretFiles,
     controller: AbortController,
     progress: Progress,
   ): Promise<{ rawBytes: number }> {
-    const { manifest } = input;
     const client = restoreClient(input, files);
     const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) =>
       applySegmentFile(segment, { client, loadClient: loadDataClientCommand(client), controller, progress }),
     );
-    let segments = 0;
-    const staged = stageDumpSegments({
-      file: source.verifiedCopy,
-      filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-      transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
-      dir: source.dir,
-      groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
-      loadData: input.loadData,
-      onSegment: (segment) => {
-        segments++;
-        scheduler.add(segment);
-      },
-      controller,
-      progress: readingOnly(progress),
-    }).finally(() => scheduler.close());
-    // Both watched: the first failure, of the reading or of a segment, stops the other.
-    await runStages(controller, [staged, scheduler.finished]);
+    for (const segment of segments) scheduler.add(segment);
+    scheduler.close();
+    await runStages(controller, [scheduler.finished]);
     log.info('snapshot applied in parallel', {
-      snapshotId: manifest.snapshotId,
-      segments,
+      snapshotId: input.manifest.snapshotId,
+      segments: segments.length,
       sessions: input.parallel,
       loadData: input.loadData,
     });
-    return await staged;
+    return { rawBytes };
   }
 
   return {
@@ -581,9 +585,9 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
      * The checksum pass (nothing applied yet), then the databases the snapshot replaces are kept
      * aside (what an earlier attempt applied is dropped, so every attempt starts clean), then the
      * dump is applied: serially (`parallel` 1, the default; the object is read and hashed again)
-     * or by several sessions (applyInParallel, from the copy the checksum pass wrote). Only once
-     * all of it succeeded is what was kept discarded; the session puts it back otherwise
-     * (putBackReplacedDatabases).
+     * or by several sessions (applyStaged, from the segment files the checksum pass staged:
+     * stageVerifiedDump). Only once all of it succeeded is what was kept discarded; the session
+     * puts it back otherwise (putBackReplacedDatabases).
      */
     async restoreFromSnapshot(input: RestoreInput): Promise<RestoreResult> {
       const { manifest } = input;
@@ -596,23 +600,28 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       const storage = await open(input.repository, deps.secrets);
       const controller = abortOnActivityCancel();
       const { parallel } = options.data;
-      // A parallel restore stages the dump in a scratch directory, and reads a copy of the object
-      // made there while it is verified, instead of downloading it again (applyInParallel).
+      // A parallel restore stages the dump in a scratch directory while it verifies the object.
       const scratch = parallel > 1 ? await makeScratchDirectory('restore') : undefined;
-      const staging = scratch === undefined ? undefined : { dir: scratch, verifiedCopy: path.join(scratch, 'snapshot-object') };
-      const progress: Progress = { phase: 'verifying', bytesRead: 0, bytesWritten: 0 };
+      const progress: Progress = { phase: scratch ? 'verifying and staging' : 'verifying', bytesRead: 0, bytesWritten: 0 };
       const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
       try {
+        const { maxAllowedPacket, loadData } = await readApplySettings(input);
         // Nothing is applied before the whole object matched its manifest.
-        await verifyStoredChecksum(storage, manifest, controller.signal, progress, staging?.verifiedCopy);
+        let staged: StagedDump | undefined;
+        if (scratch) {
+          staged = await withRestoreSecretFiles(input, (files) =>
+            stageVerifiedDump({ ...input, parallel, loadData }, files, storage, scratch, controller, progress),
+          );
+        } else await verifyStoredChecksum(storage, manifest, controller.signal, progress);
         progress.phase = 'keeping replaced databases';
-        const { replaced, maxAllowedPacket, loadData } = await keepReplacedDatabases(input);
+        const replaced = await keepReplacedDatabases(input);
         progress.phase = 'applying';
         progress.bytesRead = 0;
+        progress.bytesWritten = 0;
         const applyStartedMs = Date.now();
         const { rawBytes } = await withRestoreSecretFiles(input, (files) =>
-          staging
-            ? applyInParallel({ ...input, parallel, loadData }, files, staging, controller, progress)
+          staged
+            ? applyStaged({ ...input, parallel, loadData }, staged, files, controller, progress)
             : applySerially(input, files, storage, controller, progress),
         ).catch(async (err: unknown) => rethrowApplyFailure(err, input, maxAllowedPacket, applyStartedMs));
         const gtid = input.gtid ?? { action: 'leave', reason: 'the session did not inspect GTIDs' };

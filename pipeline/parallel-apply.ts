@@ -9,9 +9,9 @@ import type { SegmentPart, StagedSegmentFile } from './restore-staging';
 import { startTool, ToolFailedError } from './tool-process';
 
 /**
- * Applies segments as they are staged, in dump order: a serial segment waits for every segment
+ * Applies segments in dump order, as they are added: a serial segment waits for every segment
  * before it and runs alone; table segments run up to `sessions` at once. `finished` rejects
- * with the first failure as soon as it happens (so the caller can stop the staging at once) and
+ * with the first failure as soon as it happens (so the caller can stop the rest at once) and
  * resolves once close() was called and every segment is applied.
  */
 export class SegmentScheduler<S extends StagedSegment> {
@@ -63,19 +63,18 @@ export class SegmentScheduler<S extends StagedSegment> {
 }
 
 /**
- * `client < part file` for each part of a segment in turn, as soon as the staging completed it
- * (a big table is applied while the rest of it is read): the file is the client's stdin, so
- * no SQL passes through Node. A load part runs in a client of its own (`loadClient`, which may
- * read local files: no statement of the dump ever reaches it) and must load every row its file
- * holds. Each file is removed once applied, which bounds the staging directory to what is not
- * applied yet.
+ * `client < part file` for each part of a staged segment in turn: the file is the client's
+ * stdin, so no SQL passes through Node. A load part runs in a client of its own (`loadClient`,
+ * which may read local files: no statement of the dump ever reaches it) and must load every row
+ * its file holds. Each file is removed once applied, which frees the scratch space as the apply
+ * goes on.
  */
 export async function applySegmentFile(
   segment: StagedSegmentFile,
   params: { client: ToolCommand; loadClient: ToolCommand; controller: AbortController; progress: Progress },
 ): Promise<void> {
   try {
-    for await (const part of segment.parts.each(params.controller.signal)) {
+    for (const part of segment.parts) {
       if (part.kind === 'sql') await runClient(params.client, part.file, params.controller);
       else await loadRows(part, params);
       await Promise.all([part.file, ...(part.kind === 'load' ? [part.dataFile] : [])].map((file) => rm(file, { force: true })));

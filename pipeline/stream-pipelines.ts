@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -335,9 +335,12 @@ export function zstdOutputBytes(stderr: string): number {
  * repository object → filters (decryptor, then decompressor) → in-process transforms → sink,
  * hashing the stored bytes on the way. The caller compares the hash with the manifest.
  */
-export async function streamRepositoryToSink(params: {
-  storage: Storage;
-  key: string;
+export async function streamRepositoryToSink(params: RepositoryToSinkParams & { storage: Storage; key: string }): Promise<StreamedObject> {
+  const body = await params.storage.getStream(params.key, params.controller.signal);
+  return streamBodyToSink({ ...params, body });
+}
+
+interface RepositoryToSinkParams {
   filters: readonly ToolCommand[];
   transforms?: readonly Transform[];
   sink: Writable;
@@ -345,15 +348,16 @@ export async function streamRepositoryToSink(params: {
   progress: Progress;
   /** More stages to wait for with the pipeline's (the tool behind the sink). */
   alsoWaitFor?: readonly Promise<unknown>[];
-}): Promise<StreamedObject> {
+}
+
+async function streamBodyToSink(params: RepositoryToSinkParams & { body: Readable }): Promise<StreamedObject> {
   const { signal } = params.controller;
   const stored = new ByteMeter({ sha256: true });
   const raw = new ByteMeter({ sha256: false });
   stored.on('data', () => (params.progress.bytesRead = stored.bytes));
   raw.on('data', () => (params.progress.bytesWritten = raw.bytes));
-  const body = await params.storage.getStream(params.key, signal);
   const chain = chainFilters({
-    source: body,
+    source: params.body,
     head: stored,
     filters: params.filters,
     tail: raw,
@@ -368,8 +372,9 @@ export async function streamRepositoryToSink(params: {
 /**
  * repository object → filters (decryptor, then decompressor) → consumer tool's stdin, hashing
  * the stored bytes on the way. The caller compares the hash with the manifest: the consumer has
- * by then seen the data, so callers verify first (logical) or consume into a scratch place
- * (physical).
+ * by then seen the data, so callers verify first (logical), or consume into a scratch place
+ * (physical, and the parallel restore's staging). `readConsumerOutput` reads what the consumer
+ * prints, as one more stage.
  *
  * When the last filter is zstd and nothing runs in process, the consumer reads zstd's stdout
  * directly, as on backup: the uncompressed stream never passes through Node. zstd -vv reports
@@ -382,17 +387,22 @@ export async function streamRepositoryToTool(params: {
   consumer: ToolCommand;
   /** In-process transforms between the decompressed stream and the consumer. */
   transforms?: readonly Transform[];
+  readConsumerOutput?: (stdout: Readable) => Promise<void>;
   controller: AbortController;
   progress: Progress;
 }): Promise<StreamedObject> {
   const { signal } = params.controller;
+  // Opened before any tool starts: an object that cannot be read leaves no tool waiting for input.
+  const body = await params.storage.getStream(params.key, signal);
+  const stdout = params.readConsumerOutput ? 'pipe' : 'ignore';
+  const reading = (consumer: RunningTool) => (params.readConsumerOutput ? [params.readConsumerOutput(consumer.child.stdout!)] : []);
   const last = params.filters.at(-1);
   if (last?.command !== 'zstd' || (params.transforms?.length ?? 0) > 0) {
-    const consumer = startTool(params.consumer, { signal, stdin: 'pipe', stdout: 'ignore' });
-    return streamRepositoryToSink({ ...params, sink: consumer.child.stdin!, alsoWaitFor: [consumer.finished] });
+    const consumer = startTool(params.consumer, { signal, stdin: 'pipe', stdout });
+    return streamBodyToSink({ ...params, body, sink: consumer.child.stdin!, alsoWaitFor: [consumer.finished, ...reading(consumer)] });
   }
   const decompressor = startTool(verboseZstd(last), { signal, stdin: 'pipe', stdout: 'pipe' });
-  const consumer = startTool(params.consumer, { signal, stdin: decompressor.child.stdout!, stdout: 'ignore' });
+  const consumer = startTool(params.consumer, { signal, stdin: decompressor.child.stdout!, stdout });
   // The consumer holds its own copy of the pipe; ours must close, or zstd's 'close' never comes.
   decompressor.child.stdout!.destroy();
   // The pipeline reports stored bytes into `inner`; the caller's progress gets those and the consumer's intake.
@@ -403,70 +413,16 @@ export async function streamRepositoryToTool(params: {
   }, 1000);
   let streamed: StreamedObject;
   try {
-    streamed = await streamRepositoryToSink({
+    streamed = await streamBodyToSink({
       ...params,
+      body,
       filters: params.filters.slice(0, -1),
       progress: inner,
       sink: decompressor.child.stdin!,
-      alsoWaitFor: [decompressor.finished, consumer.finished],
+      alsoWaitFor: [decompressor.finished, consumer.finished, ...reading(consumer)],
     });
   } finally {
     clearInterval(report);
   }
   return { ...streamed, rawBytes: zstdOutputBytes(decompressor.stderrTail()) };
-}
-
-/**
- * A local file (the verified copy of a repository object) → filters (decryptor, decompressor) →
- * in-process transforms → consumer tool. The first filter reads the file by itself, and when the
- * last one is zstd and nothing runs in process, the consumer reads zstd's output directly: no byte
- * passes through Node. `readConsumerOutput` reads what the consumer prints, as one more stage.
- * Returns the bytes the filters produced (what the consumer was given).
- */
-export async function streamFileToTool(params: {
-  file: string;
-  filters: readonly ToolCommand[];
-  consumer: ToolCommand;
-  transforms?: readonly Transform[];
-  readConsumerOutput?: (stdout: Readable) => Promise<void>;
-  controller: AbortController;
-  progress: Progress;
-}): Promise<{ rawBytes: number }> {
-  const { signal } = params.controller;
-  const last = params.filters.at(-1);
-  const direct = last?.command === 'zstd' && (params.transforms?.length ?? 0) === 0;
-  const filters = direct ? [...params.filters.slice(0, -1), verboseZstd(last)] : params.filters;
-  const input = openSync(params.file, 'r');
-  const tools: RunningTool[] = [];
-  try {
-    for (const filter of filters) {
-      tools.push(startTool(filter, { signal, stdin: tools.at(-1)?.child.stdout ?? input, stdout: 'pipe' }));
-    }
-  } finally {
-    closeSync(input);
-  }
-  const output = tools.at(-1)?.child.stdout;
-  const consumerInput = direct ? output! : 'pipe';
-  const consumer = startTool(params.consumer, { signal, stdin: consumerInput, stdout: params.readConsumerOutput ? 'pipe' : 'ignore' });
-  // Each tool holds its own copy of the pipe it reads; ours must close, or the writer's 'close' never comes.
-  for (const tool of direct ? tools : tools.slice(0, -1)) tool.child.stdout!.destroy();
-  const raw = direct ? undefined : new ByteMeter({ sha256: false });
-  const streams = raw
-    ? [pipeline([output ?? createReadStream(params.file), raw, ...(params.transforms ?? []), consumer.child.stdin!], { signal })]
-    : [];
-  const report = setInterval(() => {
-    params.progress.bytesRead = processIoBytes(tools[0]?.child.pid ?? consumer.child.pid, 'rchar');
-    params.progress.bytesWritten = processIoBytes(consumer.child.pid, 'rchar');
-  }, 1000);
-  try {
-    await runStages(params.controller, [
-      ...tools.map((tool) => tool.finished),
-      consumer.finished,
-      ...streams,
-      ...(params.readConsumerOutput ? [params.readConsumerOutput(consumer.child.stdout!)] : []),
-    ]);
-  } finally {
-    clearInterval(report);
-  }
-  return { rawBytes: raw ? raw.bytes : zstdOutputBytes(tools.at(-1)!.stderrTail()) };
 }

@@ -4,10 +4,13 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stageDumpSegments, tableGroupBytes, type SegmentPart, type StagedSegmentFile } from '../../pipeline/restore-staging';
+import { Transform } from 'node:stream';
+import { stageDumpSegments, tableGroupBytes } from '../../pipeline/restore-staging';
 import { restoreFilters } from '../../domain/tool-commands';
+import { FilesystemStorage } from '../../storage/filesystem-storage';
+import { ObjectNotFoundError } from '../../storage/storage';
 
-/** Real zstd, real files: what the parallel restore stages from the verified copy of a snapshot, before any database is involved. */
+/** Real zstd, real files: what the parallel restore stages from a snapshot's object while it hashes it, before any database is involved. */
 const dir = mkdtempSync(path.join(tmpdir(), 'dbkeep-staging-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -27,29 +30,26 @@ const DUMP =
   table('middle', 3000) +
   "--\n-- Dumping routines for database 'shop'\n--\n\n/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;\n";
 
-/** A staged segment's parts, once the staging ended (every list is closed then). */
-async function partsOf(segment: StagedSegmentFile): Promise<SegmentPart[]> {
-  const parts: SegmentPart[] = [];
-  for await (const part of segment.parts.each(new AbortController().signal)) parts.push(part);
-  return parts;
-}
+const repository = new FilesystemStorage(path.join(dir, 'repository'));
 
-/** Stages a zstd-compressed dump stored under `key`, as a parallel restore does. */
-/** `dump` compressed by zstd into a file (a restore's verified copy of the object), and an empty staging directory for it. */
-function storedDump(name: string, dump: string) {
-  const file = path.join(dir, `${name}.sql.zst`);
-  writeFileSync(file, execFileSync('zstd', ['-3', '-c', '-q'], { input: dump, maxBuffer: 1 << 27 }));
+/** `dump` compressed by zstd and stored under a key of its own, and an empty staging directory for it. */
+async function storedDump(name: string, dump: string) {
+  const compressed = execFileSync('zstd', ['-3', '-c', '-q'], { input: dump, maxBuffer: 1 << 27 });
+  const key = `${name}.sql.zst`;
+  await repository.putBytes(key, compressed);
   const staging = path.join(dir, `staged-${name}`);
   mkdirSync(staging);
-  return { file, dir: staging };
+  return { key, dir: staging, sha256: createHash('sha256').update(compressed).digest('hex'), storedBytes: compressed.length };
 }
 
 const stageStored = (
-  stored: Pick<Parameters<typeof stageDumpSegments>[0], 'file' | 'dir'>,
-  params: Pick<Parameters<typeof stageDumpSegments>[0], 'groupBytes' | 'onSegment' | 'loadData'>,
+  stored: Pick<Parameters<typeof stageDumpSegments>[0], 'key' | 'dir'>,
+  params: Pick<Parameters<typeof stageDumpSegments>[0], 'groupBytes' | 'loadData' | 'transforms'>,
 ) =>
   stageDumpSegments({
-    ...stored,
+    storage: repository,
+    key: stored.key,
+    dir: stored.dir,
     ...params,
     filters: restoreFilters({ algorithm: 'zstd' }),
     controller: new AbortController(),
@@ -57,21 +57,14 @@ const stageStored = (
   });
 
 describe('stageDumpSegments', () => {
-  it('stages a stored dump as segment files that rebuild it exactly, each handed over complete, tables grouped up to the group size', async () => {
-    const stored = storedDump('whole', DUMP);
+  it('stages a stored dump as segment files that rebuild it exactly, tables grouped up to the group size, and hashes the object it read', async () => {
+    const stored = await storedDump('whole', DUMP);
 
-    const segments: StagedSegmentFile[] = [];
-    const handedOver: Promise<SegmentPart[]>[] = [];
-    const staged = await stageStored(stored, {
-      groupBytes: 256 * 1024,
-      onSegment: (segment) => {
-        segments.push(segment);
-        handedOver.push(partsOf(segment));
-      },
-      loadData: false,
-    });
+    const staged = await stageStored(stored, { groupBytes: 256 * 1024, loadData: false });
 
     expect(staged.rawBytes).toBe(Buffer.byteLength(DUMP));
+    expect([staged.sha256, staged.storedBytes]).toEqual([stored.sha256, stored.storedBytes]);
+    const { segments } = staged;
     // `big` (about 560 KB) fills a group alone; the tiny tables join `middle`'s group.
     expect(segments.map((s) => [s.kind, s.tables])).toEqual([
       ['serial', []],
@@ -79,9 +72,8 @@ describe('stageDumpSegments', () => {
       ['table', ['tiny_a', 'tiny_b', 'middle']],
       ['serial', []],
     ]);
-    const parts = await Promise.all(handedOver);
-    expect(parts.map((list) => list.map((part) => part.kind))).toEqual([['sql'], ['sql'], ['sql'], ['sql']]);
-    const files = parts.map((list) => list[0]!.file);
+    expect(segments.map((segment) => segment.parts.map((part) => part.kind))).toEqual([['sql'], ['sql'], ['sql'], ['sql']]);
+    const files = segments.map((segment) => segment.parts[0]!.file);
     expect(readdirSync(stored.dir).sort()).toEqual(files.map((file) => path.basename(file)));
     segments.forEach((segment, index) => expect(readFileSync(files[index]!).length).toBe(segment.rawBytes));
 
@@ -95,6 +87,29 @@ describe('stageDumpSegments', () => {
           .map((text) => text.slice(preamble.length))
           .join(''),
     ).toBe(DUMP);
+  });
+
+  it('stages through an in-process transform between the decompressor and dbkeep-stage', async () => {
+    const stored = await storedDump('transformed', DUMP);
+    // What the one-database filter does in kind: the dump changes on its way to the stager.
+    const renaming = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => done(null, chunk.toString('latin1').replaceAll('tiny_', 'wee_')),
+    });
+
+    const staged = await stageStored(stored, { groupBytes: 256 * 1024, loadData: false, transforms: [renaming] });
+
+    expect([staged.sha256, staged.rawBytes]).toEqual([stored.sha256, Buffer.byteLength(DUMP)]);
+    expect(staged.segments.map((s) => s.tables)).toEqual([[], ['big'], ['wee_a', 'wee_b', 'middle'], []]);
+  });
+
+  it("fails with the storage's error, and stages nothing, when the object is not there", async () => {
+    const staging = path.join(dir, 'staged-missing');
+    mkdirSync(staging);
+
+    await expect(stageStored({ key: 'missing.sql.zst', dir: staging }, { groupBytes: 256 * 1024, loadData: false })).rejects.toBeInstanceOf(
+      ObjectNotFoundError,
+    );
+    expect(readdirSync(staging)).toEqual([]);
   });
 
   it("writes a big table's INSERTs as rows for LOAD DATA between its definition and its triggers, and keeps small and binary tables as SQL", async () => {
@@ -111,16 +126,11 @@ describe('stageDumpSegments', () => {
       insert('small', 0, 10, hex) +
       '--\n-- Table structure for table `bin`\n--\n\nCREATE TABLE `bin` (\n  `id` int NOT NULL,\n  `b` blob\n);\n' +
       Array.from({ length: 20 }, (_, k) => insert('bin', k * 1000, 1000, hex)).join('');
-    const stored = storedDump('load', dump);
+    const stored = await storedDump('load', dump);
 
-    const segments: StagedSegmentFile[] = [];
-    await stageStored(stored, {
-      groupBytes: 64 * 1024 * 1024,
-      onSegment: (segment) => segments.push(segment),
-      loadData: true,
-    });
+    const { segments } = await stageStored(stored, { groupBytes: 64 * 1024 * 1024, loadData: true });
 
-    const parts = await Promise.all(segments.map(partsOf));
+    const parts = segments.map((segment) => segment.parts);
     expect(segments.map((s, index) => [s.kind, s.tables, parts[index]!.map((p) => p.kind)])).toEqual([
       ['serial', [], ['sql']],
       ['table', ['big', 'small', 'bin'], ['sql', 'load', 'sql']],
@@ -154,14 +164,8 @@ describe('stageDumpSegments', () => {
     const withSections = `${HEADER}\n--\n-- Current Database: \`shop\`\n--\n\nUSE \`shop\`;\n--\n-- Table structure for table \`big\`\n--\n\nCREATE TABLE \`big\` (id int, h longtext);\n${rows}`;
     const withoutSections = `${HEADER}USE \`shop\`;\nCREATE TABLE \`big\` (id int, h longtext);\n${rows}`;
     const stage = async (dump: string, name: string) => {
-      const stored = storedDump(name, dump);
-      const segments: StagedSegmentFile[] = [];
-      await stageStored(stored, {
-        groupBytes: 256 * 1024,
-        onSegment: (segment) => segments.push(segment),
-        loadData: false,
-      });
-      return Promise.all(segments.map(async (segment) => (await partsOf(segment)).map((part) => readFileSync(part.file, 'utf8'))));
+      const { segments } = await stageStored(await storedDump(name, dump), { groupBytes: 256 * 1024, loadData: false });
+      return segments.map((segment) => segment.parts.map((part) => readFileSync(part.file, 'utf8')));
     };
 
     const [header, table] = await stage(withSections, 'sections');
@@ -177,25 +181,15 @@ describe('stageDumpSegments', () => {
     expect(whole[0]![0]).toBe(withoutSections);
   });
 
-  it('fails the segment being written, and the staging with what dbkeep-stage said, when it cannot write a file', async () => {
+  it('fails with what dbkeep-stage said when it cannot write a file', async () => {
     const dump = `${HEADER}\n--\n-- Table structure for table \`big\`\n--\n\nCREATE TABLE \`big\` (\n  \`id\` int NOT NULL,\n  \`h\` char(64)\n);\n${rows('big', 20_000)}`;
-    const stored = storedDump('failing', dump);
+    const stored = await storedDump('failing', dump);
     // The big table's rows file is the third file: one that is there already makes dbkeep-stage fail.
     writeFileSync(path.join(stored.dir, '000002-rows.tsv'), '');
 
-    const segments: StagedSegmentFile[] = [];
-    const staged = stageStored(stored, {
-      groupBytes: 64 * 1024 * 1024,
-      onSegment: (segment) => segments.push(segment),
-      loadData: true,
-    });
-    await expect(staged).rejects.toThrow(/dbkeep-stage: .*000002-rows\.tsv: File exists/);
-    expect(segments.map((segment) => [segment.kind, segment.tables])).toEqual([
-      ['serial', []],
-      ['table', ['big']],
-    ]);
-    await expect(partsOf(segments[0]!)).resolves.toHaveLength(1);
-    await expect(partsOf(segments[1]!)).rejects.toThrow(/File exists/);
+    await expect(stageStored(stored, { groupBytes: 64 * 1024 * 1024, loadData: true })).rejects.toThrow(
+      /dbkeep-stage: .*000002-rows\.tsv: File exists/,
+    );
   });
 
   it('groups a small dump finely and a large one in at most 16 MiB', () => {
