@@ -354,7 +354,7 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
     group: 'restore',
     label: 'dbkeep restore session ← MinIO, parallel: N',
     command:
-      'client.restore({ parallel: N, … }): staged in parts, each applied once written, by N sessions; big tables by LOAD DATA on MariaDB',
+      'client.restore({ parallel: N, … }): staged in parts while the object is hashed, then applied by N sessions; big tables by LOAD DATA on MariaDB',
   },
   'restore-myloader': {
     group: 'restore',
