@@ -10,3 +10,4 @@ cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-relay "$native/dbkeep-relay.c
 # SHA-256 from OpenSSL's libcrypto (libssl-dev to build, libssl3 to run): it uses the CPU's SHA extensions.
 cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-sink "$native/dbkeep-sink.c" "$native/batched-input.c" -lcrypto
 cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-stage "$native/dbkeep-stage.c" "$native/batched-input.c"
+cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-copy "$native/dbkeep-copy.c"
