@@ -47,6 +47,8 @@ export const PermanentFailureType = {
   HookFailed: 'HookFailed',
   /** A restore drill's restored copy differs from the fingerprint recorded at backup time; the message names what differs. */
   DrillFailed: 'DrillFailed',
+  /** A backup's stream is longer than the largest object the repository takes from dbkeep (S3: 10,000 parts). */
+  ObjectTooLarge: 'ObjectTooLarge',
 } as const;
 
 export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof PermanentFailureType];

@@ -8,6 +8,8 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import { largestObjectBytes, partBytes, type PartSizeTier } from './s3-part-sizes';
 
 export interface PartUploadTarget {
   client: S3Client;
@@ -16,18 +18,20 @@ export interface PartUploadTarget {
   key: string;
   /** SSE-C parameters, sent with every request that carries or creates data. */
   sse: Record<string, string> | undefined;
-  partBytes: number;
+  /** Each part's size, growing with its number (s3-part-sizes.ts). */
+  partSizes: readonly PartSizeTier[];
   partsInFlight: number;
 }
 
 /**
  * Streams `body` into one object: a single PutObject when it fits in one part, else a multipart
  * upload with `partsInFlight` parts sent at once. The parts are assembled in `partsInFlight + 1`
- * buffers reused from part to part, so an upload of any size allocates them once (lib-storage
+ * buffers reused from part to part, so an upload allocates them once per part size (lib-storage
  * allocates every part anew, and its garbage collection was a third of the worker's CPU on a
  * backup to S3). Each part is a copy of the stream's bytes, sent whole, with its length known.
  *
- * Whatever fails (a part, the body, `signal`), the multipart upload is aborted before the
+ * A stream longer than the part sizes let through fails with ObjectTooLarge before its last
+ * part is sent. Whatever fails (a part, the body, `signal`), the multipart upload is aborted before the
  * returned promise rejects, so no invisible parts stay in the bucket. A failed part destroys the
  * body at once: the stages writing into it then stop too (pipeline/stages.ts).
  */
@@ -80,7 +84,7 @@ class PartUpload {
   }
 
   async run(): Promise<void> {
-    let buffer = this.takeBuffer();
+    let buffer = this.takeBuffer(this.partSize(1));
     let filled = 0;
     const chunks = this.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     for (;;) {
@@ -96,8 +100,10 @@ class PartUpload {
       for (let offset = 0; offset < chunk.length;) {
         // A full buffer is sent only once more bytes follow it, so the last part is always known.
         if (filled === buffer.length) {
+          // The part after the one being sent: past the last one, nothing more is sent.
+          const nextBytes = this.partSize(this.partCount + 2);
           await this.sendPart(buffer, filled);
-          buffer = this.takeBuffer();
+          buffer = this.takeBuffer(nextBytes);
           filled = 0;
         }
         const copied = chunk.copy(buffer, filled, offset);
@@ -167,9 +173,26 @@ class PartUpload {
     if (this.failure) throw this.failure.error;
   }
 
-  private takeBuffer(): Buffer {
-    // Never more than partsInFlight + 1: one being filled, the others being sent.
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.target.partBytes);
+  /** Part `partNumber`'s size; ObjectTooLarge when the stream needs more parts than S3 takes. */
+  private partSize(partNumber: number): number {
+    const bytes = partBytes(this.target.partSizes, partNumber);
+    if (bytes === undefined) {
+      const mib = largestObjectBytes(this.target.partSizes) / 1024 ** 2;
+      const parts = this.target.partSizes.reduce((total, tier) => total + tier.parts, 0);
+      throw permanentFailure(
+        PermanentFailureType.ObjectTooLarge,
+        `${this.target.key}: the stream is longer than the largest object dbkeep uploads to S3 (${mib} MiB in ${parts} parts); ` +
+          'split the databases across configurations (spec.databases), or back up to a filesystem repository',
+      );
+    }
+    return bytes;
+  }
+
+  private takeBuffer(bytes: number): Buffer {
+    // Never more than partsInFlight + 1 of a size: one being filled, the others being sent. A
+    // smaller part size's buffers are let go as their parts are sent.
+    for (let free = this.free.pop(); free !== undefined; free = this.free.pop()) if (free.length === bytes) return free;
+    return Buffer.allocUnsafeSlow(bytes);
   }
 
   private objectParams() {

@@ -19,15 +19,14 @@ import type { SecretRef } from '../domain/secret-ref';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { ObjectNotFoundError, type Storage, type StoredObject } from './storage';
 import { uploadInParts } from './s3-part-upload';
+import { S3_PART_SIZES } from './s3-part-sizes';
 
 /**
- * 8 MiB parts, 2 in flight. The upload holds three part buffers (two being sent, one being
- * filled) and copies each byte once into them: a bounded amount per upload whatever the dump's
- * size (bench/backup-memory.ts measures it). 8 MiB parts allow objects up to 78 GiB (S3
- * takes at most 10,000 parts); two in flight keep a link busy for the stream a single
- * mariadb-dump | zstd produces.
+ * 2 parts in flight, of the sizes in s3-part-sizes.ts (8 MiB, growing past 19.5 GiB). The upload
+ * holds three part buffers (two being sent, one being filled) and copies each byte once into
+ * them: a bounded amount per upload whatever the dump's size (bench/backup-memory.ts measures
+ * it). Two in flight keep a link busy for the stream a single mariadb-dump | zstd produces.
  */
-const PART_SIZE = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 2;
 
 /** Errors no retry can fix: the user has to change credentials, bucket or policy. */
@@ -152,7 +151,7 @@ class S3Storage implements Storage {
       bucket: this.bucket,
       key: this.root + key,
       sse: this.sse ? { ...this.sse } : undefined,
-      partBytes: PART_SIZE,
+      partSizes: S3_PART_SIZES,
       partsInFlight: PARTS_IN_FLIGHT,
     };
     await this.classify(key, () => uploadInParts(target, body, signal));

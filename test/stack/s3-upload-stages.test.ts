@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortMultipartUploadCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runStages } from '../../pipeline/stages';
 import { ToolFailedError } from '../../pipeline/tool-process';
 import { createBucket, startMinio, type MinioServer } from '../../stack/minio-server';
 import { createSecretResolver } from '../../secrets/secret-resolver';
 import { openS3Storage } from '../../storage/s3-storage';
+import { uploadInParts } from '../../storage/s3-part-upload';
+import { isPermanentFailure, PermanentFailureType } from '../../domain/failures';
 import { ObjectNotFoundError, type Storage } from '../../storage/storage';
 import { listIncompleteUploads, objectSha256, waitForUploadedParts } from '../reliability/fault-harness';
 import { startS3ThatFailsOnePart, type S3ThatFailsOnePart } from '../support/s3-that-fails-one-part';
@@ -121,6 +123,49 @@ describe('runStages with an S3 upload to MinIO (S3Storage.putStream)', () => {
       expect(await listIncompleteUploads(s3, bucket)).toEqual([]);
     });
   }
+
+  describe('parts that grow (storage/s3-part-sizes.ts), in tiers small enough to fill here', () => {
+    const MiB = 1024 * 1024;
+    // MinIO, as S3, takes parts of 5 MiB at least, the last one aside.
+    const partSizes = [
+      { parts: 2, bytes: 5 * MiB },
+      { parts: 1, bytes: 6 * MiB },
+    ];
+    const upload = (key: string, dump: Buffer) => {
+      const chunks = Array.from({ length: Math.ceil(dump.length / MiB) }, (_, index) => dump.subarray(index * MiB, (index + 1) * MiB));
+      return uploadInParts(
+        { client: s3, bucket, key, sse: undefined, partSizes, partsInFlight: 2 },
+        Readable.from(chunks),
+        new AbortController().signal,
+      );
+    };
+
+    it('sends each part at its tier’s size, up to an object that fills the last part', async () => {
+      const dump = randomBytes(16 * MiB);
+      await upload('grown.zst', dump);
+      expect(await objectSha256(s3, bucket, 'grown.zst')).toEqual({
+        sha256: createHash('sha256').update(dump).digest('hex'),
+        bytes: dump.length,
+      });
+      const partLengths = await Promise.all(
+        [1, 2, 3].map(
+          async (PartNumber) => (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'grown.zst', PartNumber }))).ContentLength,
+        ),
+      );
+      expect(partLengths).toEqual([5 * MiB, 5 * MiB, 6 * MiB]);
+    });
+
+    it('fails with ObjectTooLarge before its last part when the stream is longer, and leaves nothing in the bucket', async () => {
+      const error = await errorOf(upload('too-big.zst', randomBytes(16 * MiB + 1)));
+      expect(isPermanentFailure(error, PermanentFailureType.ObjectTooLarge)).toBe(true);
+      expect((error as Error).message).toBe(
+        'too-big.zst: the stream is longer than the largest object dbkeep uploads to S3 (16 MiB in 3 parts); ' +
+          'split the databases across configurations (spec.databases), or back up to a filesystem repository',
+      );
+      expect(await listIncompleteUploads(s3, bucket)).toEqual([]);
+      expect(await listedKeys()).toEqual([]);
+    });
+  });
 
   it('holds a bounded amount of the stream, whatever its size: 256 MiB never pile up in memory', async () => {
     const total = 256 * 1024 * 1024;

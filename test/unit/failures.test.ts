@@ -68,6 +68,7 @@ describe('permanentFailure', () => {
       'NotificationRejected',
       'HookFailed',
       'DrillFailed',
+      'ObjectTooLarge',
     ]);
   });
 });
