@@ -46,29 +46,12 @@ const MAX_POPULATION_ATTEMPTS = 5;
 /** Replicas on directories: replica 0 from the repository, the others copied from its volume. */
 const COPY_FIRST_REPLICA_PATCH = 'copy-first-replica';
 
-/**
- * Replicas on directories: the copying replicas' workers start once replica 0's polls, instead of
- * beside it. Three Node processes starting at once on 2 cores took 1.2-1.5 s before replica 0's
- * could poll, against 0.6 s alone (bench/README.md, tenth session).
- */
-const STAGGER_COPYING_WORKERS_PATCH = 'stagger-copying-workers';
-
-/** One replica's population: copied from another's volume when `copyFrom` is given (replica-population.ts). */
+/** One replica's population: copied from another's volume when `copyFrom` is given, once `after` settles. */
 type PopulateOne = (
   ordinal: number,
   copyFrom?: ReplicaPopulationInput['copyFrom'],
-  order?: PopulationOrder,
+  after?: Promise<unknown>,
 ) => Promise<PopulateReplicaResult>;
-
-/** When a replica's steps may begin, relative to another replica's. */
-export interface PopulationOrder {
-  /** Start this replica's worker only once this settles (another replica's worker polls, or that replica ended). */
-  startAfter?: Promise<unknown>;
-  /** Populate only once this settles; if it rejects, this replica fails with it, not retried. */
-  after?: Promise<unknown>;
-  /** Called once this replica's first worker is running. */
-  onWorkerRunning?: () => void;
-}
 
 /**
  * A physical restore into N replica volumes (Stash's `.spec.target.replicas`): every replica in
@@ -105,7 +88,7 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
-    const populate: PopulateOne = (ordinal, copyFrom, order) =>
+    const populate: PopulateOne = (ordinal, copyFrom, after) =>
       populateReplica(
         {
           repository,
@@ -120,7 +103,7 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
           ...(pointInTime ? { pointInTime } : {}),
           ...(copyFrom ? { copyFrom } : {}),
         },
-        order,
+        after,
       );
     const replicas = await runStep(status, `populate-${input.replicas}-replicas`, () =>
       // Directories are on the worker's host, where a replica's complete volume is copied in a
@@ -136,34 +119,22 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
 
 /**
  * Replica 0 from the repository, then every other replica as a copy of its volume, all at once.
- * The others' workers start while replica 0 populates (once its worker polls, or beside it in
- * sessions begun before that patch), so they are polling when its volume is complete. A copy
- * reports replica 0's replay, which its data holds.
+ * The others' workers start beside replica 0's (populateReplica's `after`), so they are polling
+ * when its volume is complete. A copy reports replica 0's replay, which its data holds.
  */
 async function populateFromFirstReplica(count: number, volumeTemplate: string, populate: PopulateOne): Promise<PopulateReplicaResult[]> {
   let first: Promise<PopulateReplicaResult> | undefined;
-  let firstWorkerRunning: Promise<unknown> | undefined;
-  const staggered = patched(STAGGER_COPYING_WORKERS_PATCH);
   const copyFrom = { ordinal: 0, directory: volumeForOrdinal(volumeTemplate, 0) };
   // populateEveryReplica starts the replicas in order: replica 0's population exists when the others start.
   return populateEveryReplica(
     Array.from({ length: count }, (_, ordinal) => async () => {
-      if (ordinal === 0) {
-        let running!: () => void;
-        const workerRunning = new Promise<void>((resolve) => (running = resolve));
-        first = populate(0, undefined, { onWorkerRunning: running });
-        // Replica 0 failing before its worker ran releases the others too (to be cancelled).
-        firstWorkerRunning = Promise.race([workerRunning, first.then(ignore, ignore)]);
-        return first;
-      }
-      const copied = await populate(ordinal, copyFrom, { after: first, ...(staggered ? { startAfter: firstWorkerRunning } : {}) });
+      if (ordinal === 0) return (first = populate(0));
+      const copied = await populate(ordinal, copyFrom, first);
       const source = await first!;
       return copied.copiedFrom === undefined || source.replayed === undefined ? copied : { ...copied, replayed: source.replayed };
     }),
   );
 }
-
-const ignore = () => undefined;
 
 /**
  * Every replica at once. A replica that fails for good cancels the others, and the session waits
@@ -197,7 +168,7 @@ async function populateEveryReplica(replicas: Array<() => Promise<PopulateReplic
  * worker and populates again from a clean volume. Its activities' ids say whose they are
  * (`replica-1/populate/2`), so one replica's attempts can be told apart in the session's history.
  */
-export async function populateReplica(input: ReplicaPopulationInput, order: PopulationOrder = {}): Promise<PopulateReplicaResult> {
+export async function populateReplica(input: ReplicaPopulationInput, after?: Promise<unknown>): Promise<PopulateReplicaResult> {
   const taskQueue = replicaTaskQueue(input.restoreId, input.ordinal);
   const spec = { taskQueue, volume: input.volume, restoreId: input.restoreId, ordinal: input.ordinal };
   const replicaActivity = (attempt: number) =>
@@ -215,17 +186,14 @@ export async function populateReplica(input: ReplicaPopulationInput, order: Popu
       // task failed with UnhandledCommand when a cancelled attempt had already been handed out).
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     });
-  // No worker is started for a replica whose session is cancelled while it waits (another replica failed).
-  if (order.startAfter) await Promise.race([order.startAfter, CancellationScope.current().cancelRequested]);
   try {
     for (let attempt = 1; ; attempt++) {
       // Not cancellable: the session never ends while a worker it asked for may still be starting.
       await CancellationScope.nonCancellable(() =>
         quickActivitiesWithId(replicaActivityId(input.ordinal, 'ensure-worker', attempt)).ensureReplicaWorker(spec),
       );
-      if (attempt === 1) order.onWorkerRunning?.();
       // Outside the try: when what this replica waits for fails, it fails with it, not retried.
-      if (attempt === 1) await order.after;
+      if (attempt === 1) await after;
       try {
         return await replicaActivity(attempt).populateReplicaVolume({
           repository: input.repository,
