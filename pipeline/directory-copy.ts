@@ -31,7 +31,11 @@ interface FileToCopy {
   target: string;
 }
 
-/** Makes the directories and links of the tree, and lists its regular files in `files`. */
+/**
+ * Makes the directories and links of the tree, and lists its regular files in `files`, a
+ * directory's own files together: dbkeep-copy syncs a directory once its files are copied, so
+ * files of one directory interleaved with a subdirectory's would have it synced again.
+ */
 async function copyStructure(
   from: string,
   to: string,
@@ -39,6 +43,7 @@ async function copyStructure(
   files: FileToCopy[],
   signal: AbortSignal,
 ): Promise<void> {
+  const subdirectories: FileToCopy[] = [];
   for (const entry of await readdir(from, { withFileTypes: true })) {
     if (!keep(entry.name)) continue;
     signal.throwIfAborted();
@@ -46,7 +51,7 @@ async function copyStructure(
     const target = path.join(to, entry.name);
     if (entry.isDirectory()) {
       await mkdir(target, { mode: (await stat(source)).mode & 0o7777 });
-      await copyStructure(source, target, () => true, files, signal);
+      subdirectories.push({ source, target });
     } else if (entry.isSymbolicLink()) {
       await symlink(await readlink(source), target);
     } else if (entry.isFile()) {
@@ -54,6 +59,7 @@ async function copyStructure(
     }
     // Sockets and FIFOs (a server's leftovers) are not data: they are left out.
   }
+  for (const { source, target } of subdirectories) await copyStructure(source, target, () => true, files, signal);
 }
 
 /**

@@ -37,7 +37,10 @@ export function partBytes(tiers: readonly PartSizeTier[], partNumber: number): n
   return undefined;
 }
 
-/** The largest object the tiers let through: every part full. */
-export function largestObjectBytes(tiers: readonly PartSizeTier[]): number {
-  return tiers.reduce((total, tier) => total + tier.parts * tier.bytes, 0);
+/** The largest object the tiers let through (every part full), and in how many parts. */
+export function largestObject(tiers: readonly PartSizeTier[]): { bytes: number; parts: number } {
+  return tiers.reduce((total, tier) => ({ bytes: total.bytes + tier.parts * tier.bytes, parts: total.parts + tier.parts }), {
+    bytes: 0,
+    parts: 0,
+  });
 }

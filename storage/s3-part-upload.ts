@@ -9,7 +9,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
-import { largestObjectBytes, partBytes, type PartSizeTier } from './s3-part-sizes';
+import { largestObject, partBytes, type PartSizeTier } from './s3-part-sizes';
 
 export interface PartUploadTarget {
   client: S3Client;
@@ -177,11 +177,10 @@ class PartUpload {
   private partSize(partNumber: number): number {
     const bytes = partBytes(this.target.partSizes, partNumber);
     if (bytes === undefined) {
-      const mib = largestObjectBytes(this.target.partSizes) / 1024 ** 2;
-      const parts = this.target.partSizes.reduce((total, tier) => total + tier.parts, 0);
+      const largest = largestObject(this.target.partSizes);
       throw permanentFailure(
         PermanentFailureType.ObjectTooLarge,
-        `${this.target.key}: the stream is longer than the largest object dbkeep uploads to S3 (${mib} MiB in ${parts} parts); ` +
+        `${this.target.key}: the stream is longer than the largest object dbkeep uploads to S3 (${largest.bytes / 1024 ** 2} MiB in ${largest.parts} parts); ` +
           'split the databases across configurations (spec.databases), or back up to a filesystem repository',
       );
     }
