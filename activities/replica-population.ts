@@ -21,6 +21,7 @@ import { withSecretFiles } from '../pipeline/option-file';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { restorePhysicalSnapshot } from '../pipeline/physical-restore';
 import { copyDirectoryTree } from '../pipeline/directory-copy';
+import { syncDirectoryTree, syncEntry } from '../pipeline/directory-sync';
 import { readToolVersion, ToolFailedError } from '../pipeline/tool-process';
 import { classifyToolFailure } from '../domain/server-errors';
 import { startLocalServer } from '../pipeline/local-server';
@@ -105,11 +106,18 @@ export function createReplicaActivities(deps: {
     await writeMarker(input, false);
   }
 
-  /** Written aside, then renamed into place: a worker killed mid-write leaves the old marker or the new one, never a torn one. */
-  async function writeMarker(input: PopulateReplicaInput, complete: boolean): Promise<void> {
+  /**
+   * Written aside, synced, then renamed into place and the rename synced: a worker killed or a
+   * host crashed mid-write leaves the old marker or the new one, never a torn one.
+   */
+  async function writeMarker(input: PopulateReplicaInput, complete: boolean, owner?: { uid: number; gid: number }): Promise<void> {
     const marker: ReplicaVolumeMarker = { restoreId: input.restoreId, snapshotId: input.manifest.snapshotId, complete };
-    await writeFile(path.join(volume, RESTORE_MARKER_PARTIAL_FILE), JSON.stringify(marker));
-    await rename(path.join(volume, RESTORE_MARKER_PARTIAL_FILE), path.join(volume, RESTORE_MARKER_FILE));
+    const partial = path.join(volume, RESTORE_MARKER_PARTIAL_FILE);
+    await writeFile(partial, JSON.stringify(marker));
+    if (owner) await lchown(partial, owner.uid, owner.gid);
+    await syncEntry(partial, 'data');
+    await rename(partial, path.join(volume, RESTORE_MARKER_FILE));
+    await syncEntry(volume, 'all');
   }
 
   /**
@@ -196,7 +204,8 @@ export function createReplicaActivities(deps: {
   return {
     /**
      * The snapshot extracted into the volume and prepared (pipeline/physical-restore.ts), then
-     * chowned (as root): the volume becomes a data directory a server starts on. The SHA-256 of
+     * chowned (as root) and synced to the disk, and only then marked complete: the volume becomes
+     * a data directory a server starts on, even after the host crashed. The SHA-256 of
      * the stored object is checked before prepare; a mismatch wipes the volume. Given `copyFrom`
      * and that volume complete, a copy of it instead: prepared and replayed already.
      */
@@ -237,9 +246,12 @@ export function createReplicaActivities(deps: {
             replayed = await replayIntoVolume({ input, pointInTime: input.pointInTime, owner, storage, identity, controller, progress });
           }
         }
-        await writeMarker(input, true);
         progress.phase = 'fixing ownership';
         const bytesOnVolume = await measureTree(volume, owner);
+        // Only a volume that is on the disk whole is marked complete: extraction and prepare write through the page cache.
+        progress.phase = 'syncing to disk';
+        await syncDirectoryTree(volume, controller.signal);
+        await writeMarker(input, true, owner);
         const result: PopulateReplicaResult = {
           ordinal: input.ordinal,
           volume,
