@@ -9,8 +9,8 @@ import { startTool } from './tool-process';
  * Copies the tree under `from` into `to` (which exists), leaving out the entries of `from` named in
  * `skip`: directories with their mode and symbolic links as links, made here; then every regular
  * file with its mode by one `dbkeep-copy` (pipeline/native/dbkeep-copy.c): a clone where the
- * filesystem shares extents, as XFS and Btrfs do, else written straight to the disk (O_DIRECT),
- * and synced. Ownership is the caller's to set. Counts the copied bytes in
+ * filesystem shares extents, as XFS and Btrfs do, else written straight to the disk (O_DIRECT).
+ * Ownership and syncing are the caller's. Counts the copied bytes in
  * `progress.bytesWritten` as each file is done; aborting `signal` stops the walk or kills the copy.
  */
 export async function copyDirectoryTree(params: {
@@ -31,11 +31,7 @@ interface FileToCopy {
   target: string;
 }
 
-/**
- * Makes the directories and links of the tree, and lists its regular files in `files`, a
- * directory's own files together: dbkeep-copy syncs a directory once its files are copied, so
- * files of one directory interleaved with a subdirectory's would have it synced again.
- */
+/** Makes the directories and links of the tree, and lists its regular files in `files`. */
 async function copyStructure(
   from: string,
   to: string,
@@ -43,7 +39,6 @@ async function copyStructure(
   files: FileToCopy[],
   signal: AbortSignal,
 ): Promise<void> {
-  const subdirectories: FileToCopy[] = [];
   for (const entry of await readdir(from, { withFileTypes: true })) {
     if (!keep(entry.name)) continue;
     signal.throwIfAborted();
@@ -51,7 +46,7 @@ async function copyStructure(
     const target = path.join(to, entry.name);
     if (entry.isDirectory()) {
       await mkdir(target, { mode: (await stat(source)).mode & 0o7777 });
-      subdirectories.push({ source, target });
+      await copyStructure(source, target, () => true, files, signal);
     } else if (entry.isSymbolicLink()) {
       await symlink(await readlink(source), target);
     } else if (entry.isFile()) {
@@ -59,13 +54,12 @@ async function copyStructure(
     }
     // Sockets and FIFOs (a server's leftovers) are not data: they are left out.
   }
-  for (const { source, target } of subdirectories) await copyStructure(source, target, () => true, files, signal);
 }
 
 /**
  * One dbkeep-copy for all the files: it creates each target (an entry already there fails it:
  * the target is a freshly emptied volume, so that is a bug, not something to replace) and
- * reports each file's bytes once the file is synced.
+ * reports each file's bytes once the file is copied.
  */
 async function copyFiles(files: readonly FileToCopy[], signal: AbortSignal, progress: Progress): Promise<void> {
   const copier = startTool({ command: nativeToolPath('dbkeep-copy'), args: [] }, { signal, stdin: 'pipe', stdout: 'pipe' });

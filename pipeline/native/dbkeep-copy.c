@@ -1,6 +1,6 @@
 /*
  * dbkeep-copy: copies the files named on standard input, each as `SOURCE\0TARGET\0`, and writes
- * a line with each file's byte count on standard output once that file is copied and synced. It
+ * a line with each file's byte count on standard output once that file is copied. It
  * copies a replica's complete volume into another replica's (pipeline/directory-copy.ts), which
  * creates the directories and links itself.
  *
@@ -9,13 +9,13 @@
  * 8 MiB blocks, and only a last partial block through the page cache: a replica's copy
  * is not read back by dbkeep, so it has no business in the host's page cache. On the bench's
  * machine two copies at once of a 1.2 GB data directory (211 files) took 0.9-1.0 s this way,
- * synced, against 1.5-3.5 s unsynced through the page cache, whose fresh pages the VM's host had
- * to hand back first (bench/README.md, tenth session). A filesystem
- * that refuses O_DIRECT gets buffered writes. Every file is fdatasync'ed, and every directory
- * that received files is fsync'ed after them, so a volume reported populated is on the disk.
+ * against 1.5-3.5 s through the page cache, whose fresh pages the VM's host had to hand back
+ * first (bench/README.md, tenth session). A filesystem that refuses O_DIRECT gets buffered
+ * writes. Syncing is the caller's: a replica volume, copied or not, is synced whole before it is
+ * marked complete (pipeline/directory-sync.ts).
  *
- * Exit status: 0 once every file is copied and synced; 1 with a line on standard error naming
- * the file when opening, reading, writing or syncing failed; 2 on bad usage.
+ * Exit status: 0 once every file is copied; 1 with a line on standard error naming the file when
+ * opening, reading or writing failed; 2 on bad usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -106,18 +106,10 @@ static int copy_file(const char *source, const char *target, unsigned long long 
     posix_fadvise(from, 0, 0, POSIX_FADV_SEQUENTIAL);
     if (copy_bytes(from, to, (size_t)status.st_size, source, target, culprit) < 0) return -1;
   }
-  if (fchmod(to, status.st_mode & 07777) < 0 || fdatasync(to) < 0 || close(to) < 0) return -1;
+  if (fchmod(to, status.st_mode & 07777) < 0 || close(to) < 0) return -1;
   close(from);
   *bytes = (unsigned long long)status.st_size;
   return 0;
-}
-
-static int sync_directory(const char *path) {
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int synced = fsync(fd);
-  close(fd);
-  return synced;
 }
 
 /** Reads one NUL-terminated name from standard input; NULL at the end (or on a read error, `errno` set). */
@@ -139,8 +131,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: dbkeep-copy < SOURCE\\0TARGET\\0...\n");
     return 2;
   }
-  // The directory that received the last files, synced once the files of another one begin.
-  char *directory = NULL;
   for (;;) {
     char *source = read_name();
     if (source == NULL) {
@@ -155,17 +145,10 @@ int main(int argc, char **argv) {
     const char *culprit;
     unsigned long long bytes;
     if (copy_file(source, target, &bytes, &culprit) < 0) return failed(culprit);
-    char *slash = strrchr(target, '/');
-    char *parent = slash == NULL ? strdup(".") : strndup(target, slash == target ? 1 : (size_t)(slash - target));
-    if (parent == NULL) return failed("allocating");
-    if (directory != NULL && strcmp(directory, parent) != 0 && sync_directory(directory) < 0) return failed(directory);
-    free(directory);
-    directory = parent;
     printf("%llu\n", bytes);
     if (fflush(stdout) != 0) return failed("standard output");
     free(source);
     free(target);
   }
-  if (directory != NULL && sync_directory(directory) < 0) return failed(directory);
   return 0;
 }

@@ -288,14 +288,14 @@ static const char *const LOADABLE_TYPES[] = {"tinyint", "smallint", "mediumint",
 
 static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
 
-/* Whether `phrase` (lower case) is in p[0..n), ignoring case, as a whole word. */
-static bool contains_word(const char *p, size_t n, const char *phrase) {
-  size_t k = strlen(phrase);
+/* Whether `text` (lower case) is in p[0..n), ignoring case; as a whole word only with `whole_word`. */
+static bool contains_ignoring_case(const char *p, size_t n, const char *text, bool whole_word) {
+  size_t k = strlen(text);
   for (size_t i = 0; i + k <= n; i++) {
     size_t j = 0;
-    while (j < k && lower(p[i + j]) == phrase[j]) j++;
+    while (j < k && lower(p[i + j]) == text[j]) j++;
     if (j < k) continue;
-    if ((i == 0 || !is_word((unsigned char)p[i - 1])) && (i + k == n || !is_word((unsigned char)p[i + k]))) return true;
+    if (!whole_word || ((i == 0 || !is_word((unsigned char)p[i - 1])) && (i + k == n || !is_word((unsigned char)p[i + k])))) return true;
   }
   return false;
 }
@@ -320,7 +320,8 @@ static bool column_reads_alike(const char *p, size_t n) {
     if (j == type) loadable = true;
   }
   // `varchar(10) CHARACTER SET binary`, `char(4) BINARY`-style collations: bytes, not text.
-  return loadable && !contains_word(definition, length, "character set binary") && !contains_word(definition, length, "collate binary");
+  return loadable && !contains_ignoring_case(definition, length, "character set binary", true) &&
+         !contains_ignoring_case(definition, length, "collate binary", true);
 }
 
 static bool table_reads_alike(const char *p, size_t n) {
@@ -347,20 +348,10 @@ static bool table_reads_alike(const char *p, size_t n) {
  */
 static const char *const NON_ASCII_CHARSETS[] = {"ucs2", "utf16", "utf32", "swe7"};
 
-static bool contains_ignoring_case(const char *p, size_t n, const char *lower_text) {
-  size_t k = strlen(lower_text);
-  for (size_t i = 0; i + k <= n; i++) {
-    size_t j = 0;
-    while (j < k && lower(p[i + j]) == lower_text[j]) j++;
-    if (j == k) return true;
-  }
-  return false;
-}
-
 static bool ascii_reads_alike(const char *create, size_t create_length, const char *charset, size_t charset_length) {
   for (size_t i = 0; i < sizeof NON_ASCII_CHARSETS / sizeof *NON_ASCII_CHARSETS; i++)
-    if (contains_ignoring_case(create, create_length, NON_ASCII_CHARSETS[i]) ||
-        contains_ignoring_case(charset, charset_length, NON_ASCII_CHARSETS[i]))
+    if (contains_ignoring_case(create, create_length, NON_ASCII_CHARSETS[i], false) ||
+        contains_ignoring_case(charset, charset_length, NON_ASCII_CHARSETS[i], false))
       return false;
   return true;
 }
