@@ -323,10 +323,12 @@ export function createBackupActivities(deps: BackupActivityDeps) {
         : undefined;
       const file = dataFileName(input.method, input.compression.algorithm, recipients !== undefined);
       const key = snapshotKey(input.configuration, input.snapshotId, file);
-      const tools = {
-        dump: await readToolVersion(toolVersionCommand(input.target.spec.engine, physical ? 'physical' : 'dump')),
-        compressor: await versionOf(compressorVersionCommand(input.compression.algorithm)),
-      };
+      // Read while the dump runs, off its path; awaited after it, and never left unhandled before.
+      const toolVersions = Promise.all([
+        readToolVersion(toolVersionCommand(input.target.spec.engine, physical ? 'physical' : 'dump')),
+        versionOf(compressorVersionCommand(input.compression.algorithm)),
+      ]);
+      toolVersions.catch(() => undefined);
       const target = targetAt(input.target.spec, input.source);
       // mariadb-backup keeps its own scratch files in --target-dir; a private one, removed after.
       const scratchDir = physical ? await mkdtemp(path.join(os.tmpdir(), 'dbkeep-backup-')) : undefined;
@@ -359,6 +361,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
               `Target "${input.target.name}" (${input.source.address}) refused the backup (${failure.reason}), which no retry changes: ${err.message}`,
             );
           });
+          const [dumpVersion, compressorVersion] = await toolVersions;
           log.info('backup uploaded', { key, method: input.method, storedBytes: streamed.storedBytes, rawBytes: streamed.rawBytes });
           // Stored before the manifest, as the data is: a snapshot is listed only once both are there.
           const fingerprint = fingerprinter
@@ -382,7 +385,7 @@ export function createBackupActivities(deps: BackupActivityDeps) {
             sha256: streamed.sha256,
             startedAt,
             completedAt: new Date().toISOString(),
-            tools,
+            tools: { dump: dumpVersion, compressor: compressorVersion },
             dbkeepVersion: DBKEEP_VERSION,
             ...(recipients ? { encryption: { method: 'age' as const, recipients: ageRecipients(recipients) } } : {}),
             ...(galera ? { galera } : {}),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { stringify } from 'yaml';
@@ -11,6 +11,7 @@ import { startDatabaseInstance, type DatabaseInstance, type DatabaseRelease } fr
 import { startManagedProcess, type ManagedProcess } from '../pipeline/managed-process';
 import { createBucket, startMinio, type MinioServer } from '../stack/minio-server';
 import { projectRoot } from '../pipeline/project-root';
+import { createLoopbackCertificate } from '../stack/self-signed-certificate';
 import { startTemporalDevServer, type TemporalDevServer } from '../stack/temporal-dev-server';
 import type { CleanupStack } from './cleanup-stack';
 import { generateSyntheticDatabase, type SyntheticDatabasePlan } from './synthetic-database';
@@ -18,7 +19,7 @@ import { WORKER_NODE_FLAGS } from '../domain/worker-node-flags';
 
 /**
  * The benchmark's own stack, all on 127.0.0.1 under one temp dir and nothing detached:
- * an in-memory Temporal dev server, a MinIO with one bucket, a database server (MariaDB 10.11
+ * an in-memory Temporal dev server, a MinIO with one bucket served over TLS (as S3 is), a database server (MariaDB 10.11
  * unless told otherwise), a directory for a
  * filesystem repository, and the dbkeep worker as a separate process, so its /proc entry
  * holds the worker's memory and nothing else.
@@ -35,6 +36,8 @@ const WORKER_STOP_TIMEOUT_MS = 30_000;
 export interface BenchServices {
   temporal: TemporalDevServer;
   minio: MinioServer;
+  /** The self-signed certificate MinIO serves, which the S3 Repository names as its CA. */
+  minioCertificate: string;
   database: DatabaseInstance;
   /** The directory of the filesystem repository (Repository `filesystem: { path }`). */
   filesystemRepository: string;
@@ -64,16 +67,20 @@ export async function startBenchServices(
   };
   const accessKey = writeSecretFile(secretFiles.accessKey, `bench-${randomBytes(4).toString('hex')}`);
   const secretKey = writeSecretFile(secretFiles.secretKey, randomBytes(24).toString('base64url'));
-  const minio = await startMinio({ dir: path.join(dir, 'minio'), accessKey, secretKey });
+  // TLS as every S3 endpoint in production has it; dbkeep then sends unsigned payloads
+  // (storage/s3-storage.ts), which it does not over plain HTTP.
+  const certsDir = path.join(dir, 'minio-certs');
+  const { certificate: minioCertificate } = await createLoopbackCertificate(certsDir);
+  const minio = await startMinio({ dir: path.join(dir, 'minio'), accessKey, secretKey, certsDir });
   cleanup.defer('stop MinIO', () => minio.stop());
-  await createBucket(minio.endpoint, accessKey, secretKey, BENCH_BUCKET);
+  await createBucket(minio.endpoint, accessKey, secretKey, BENCH_BUCKET, readFileSync(minioCertificate));
 
   const database = await startBenchDatabase(path.join(dir, 'database'), secretFiles.databasePassword, cleanup, serverArgs, release);
 
   const filesystemRepository = path.join(dir, 'repository');
   mkdirSync(filesystemRepository);
 
-  return { temporal, minio, database, filesystemRepository, secretFiles };
+  return { temporal, minio, minioCertificate, database, filesystemRepository, secretFiles };
 }
 
 /**
@@ -141,7 +148,9 @@ export function benchTargetDocument(name: string, instance: DatabaseInstance, pa
 }
 
 /** The two Repository documents (MinIO and filesystem) every benchmark's resource set holds. */
-export function benchRepositoryDocuments(services: Pick<BenchServices, 'minio' | 'filesystemRepository' | 'secretFiles'>): object[] {
+export function benchRepositoryDocuments(
+  services: Pick<BenchServices, 'minio' | 'minioCertificate' | 'filesystemRepository' | 'secretFiles'>,
+): object[] {
   return [
     {
       apiVersion: API_VERSION,
@@ -152,6 +161,7 @@ export function benchRepositoryDocuments(services: Pick<BenchServices, 'minio' |
           endpoint: services.minio.endpoint,
           bucket: BENCH_BUCKET,
           forcePathStyle: true,
+          tls: { caFile: services.minioCertificate },
           credentials: {
             accessKeyId: { file: services.secretFiles.accessKey },
             secretAccessKey: { file: services.secretFiles.secretKey },
