@@ -1,5 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -346,6 +348,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<PitrB
       accessKeyId: readFileSync(services.secretFiles.accessKey, 'utf8'),
       secretAccessKey: readFileSync(services.secretFiles.secretKey, 'utf8'),
     },
+    requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca: readFileSync(services.minioCertificate) }) }),
   });
   cleanup.defer('close the S3 client', () => s3.destroy());
   const watch = watchArchive({ s3, bucket: BENCH_BUCKET, prefix: `${CONFIGURATION}/binlogs/`, pollMs: WATCH_POLL_MS });

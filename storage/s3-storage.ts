@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import {
@@ -56,10 +58,7 @@ export async function openS3Storage(spec: S3RepositorySpec, secrets: SecretResol
     // are not supported by every S3-compatible server.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: new NodeHttpHandler({
-      httpsAgent: new https.Agent({ keepAlive: true, ca }),
-      connectionTimeout: 10_000,
-    }),
+    requestHandler: new NodeHttpHandler({ ...connectionPool(ca), connectionTimeout: 10_000 }),
   });
   if (sendsOverTls(spec.endpoint)) client.middlewareStack.add(unsignedDataPayloads, { step: 'build', name: 'dbkeepUnsignedDataPayloads' });
   return new S3Storage(
@@ -68,6 +67,26 @@ export async function openS3Storage(spec: S3RepositorySpec, secrets: SecretResol
     spec.prefix,
     spec.sse ? await customerKey(spec.sse.customerKey, secrets, repositoryName) : undefined,
   );
+}
+
+/**
+ * The worker's keep-alive connections to S3, one pool per CA: every activity opens its own client,
+ * and with a pool of its own each left its idle connections open after it ended, until the server
+ * closed them. Over TLS each such connection holds OpenSSL's buffers, several MiB after an upload:
+ * the worker grew by 10-15 MiB per backup session (bench/README.md, twelfth session). Shared, the
+ * next activity reuses them. A connection carries no credentials (each request is signed), so
+ * repositories with different ones share it safely.
+ */
+const connectionPools = new Map<string, { httpAgent: http.Agent; httpsAgent: https.Agent }>();
+
+function connectionPool(ca: Buffer | undefined): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+  const key = ca ? createHash('sha256').update(ca).digest('hex') : '';
+  let pool = connectionPools.get(key);
+  if (!pool) {
+    pool = { httpAgent: new http.Agent({ keepAlive: true }), httpsAgent: new https.Agent({ keepAlive: true, ca }) };
+    connectionPools.set(key, pool);
+  }
+  return pool;
 }
 
 /** AWS itself (no endpoint) is reached over HTTPS. */
