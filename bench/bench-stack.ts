@@ -18,11 +18,11 @@ import { generateSyntheticDatabase, type SyntheticDatabasePlan } from './synthet
 import { WORKER_NODE_FLAGS } from '../domain/worker-node-flags';
 
 /**
- * The benchmark's own stack, all on 127.0.0.1 under one temp dir and nothing detached:
- * an in-memory Temporal dev server, a MinIO with one bucket served over TLS (as S3 is), a database server (MariaDB 10.11
- * unless told otherwise), a directory for a
- * filesystem repository, and the dbkeep worker as a separate process, so its /proc entry
- * holds the worker's memory and nothing else.
+ * The benchmark's own stack, all on 127.0.0.1 under one temp dir and nothing detached: an
+ * in-memory Temporal dev server, a MinIO with one bucket served over TLS (as S3 is), a database
+ * server (MariaDB 10.11 unless told otherwise), a directory for a filesystem repository, and the
+ * dbkeep worker as a separate process, so its /proc entry holds the worker's memory and nothing
+ * else.
  */
 export const BENCH_BUCKET = 'dbkeep-bench';
 /** The Repository resources every benchmark's resource set holds. */

@@ -78,9 +78,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
 
 // The history service reads each shard's queue of pending dispatches at most 20 times a second
 // by default, so every step of a session (a workflow task, an activity, a child's start or end)
-// waited up to 50 ms for its turn: 0.6 s of a backup session's 0.9 s when the data is small.
-// A dev server has one shard and little traffic, so its queues may be read on every notification;
-// docs/temporal-server.md says what a production cluster gains from the same setting.
+// waited up to 50 ms for its turn: 0.7 s of a tiny backup session's 0.9 s. A dev server has one
+// shard and little traffic, so its queues may be read on every notification; docs/operations.md
+// says what a production cluster gains from the same setting.
 const QUEUE_POLL_RATES = ['history.transferProcessorMaxPollRPS=1000', 'history.visibilityProcessorMaxPollRPS=1000'];
 
 // The CLI picks random http and metrics ports on all interfaces unless told otherwise.
