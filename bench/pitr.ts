@@ -1,7 +1,4 @@
-import { S3Client } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +11,7 @@ import type { ManagedProcess } from '../pipeline/managed-process';
 import { withOptionFile } from '../pipeline/option-file';
 import { projectRoot } from '../pipeline/project-root';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../stack/database-fingerprint';
+import { minioClient } from '../stack/minio-server';
 import type { MariaDbInstance } from '../stack/mariadb-instance';
 import { bareClientCommand, runPipeline, timeSeconds } from './bare-pipelines';
 import {
@@ -340,16 +338,12 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<PitrB
 
   const client = await DbkeepClient.connect({ address: services.temporal.address, namespace: services.temporal.namespace });
   cleanup.defer('close Temporal client', () => client.close());
-  const s3 = new S3Client({
-    endpoint: services.minio.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: readFileSync(services.secretFiles.accessKey, 'utf8'),
-      secretAccessKey: readFileSync(services.secretFiles.secretKey, 'utf8'),
-    },
-    requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca: readFileSync(services.minioCertificate) }) }),
-  });
+  const s3 = minioClient(
+    services.minio.endpoint,
+    readFileSync(services.secretFiles.accessKey, 'utf8'),
+    readFileSync(services.secretFiles.secretKey, 'utf8'),
+    readFileSync(services.minioCertificate),
+  );
   cleanup.defer('close the S3 client', () => s3.destroy());
   const watch = watchArchive({ s3, bucket: BENCH_BUCKET, prefix: `${CONFIGURATION}/binlogs/`, pollMs: WATCH_POLL_MS });
   cleanup.defer('stop watching the archive', () => watch.stop());

@@ -89,16 +89,23 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
   };
 }
 
-/** Creates the bucket unless this account already owns it. */
-/** `ca`: the certificate of a MinIO serving TLS with a self-signed one. */
-export async function createBucket(endpoint: string, accessKey: string, secretKey: string, bucket: string, ca?: Buffer): Promise<void> {
-  const s3 = new S3Client({
+/**
+ * An S3 client of a MinIO started here, for harnesses that create buckets or look at objects.
+ * `ca`: the certificate of a MinIO serving TLS with a self-signed one. The caller destroys it.
+ */
+export function minioClient(endpoint: string, accessKey: string, secretKey: string, ca?: Buffer): S3Client {
+  return new S3Client({
     endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
     ...(ca ? { requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca }) }) } : {}),
   });
+}
+
+/** Creates the bucket unless this account already owns it. */
+export async function createBucket(endpoint: string, accessKey: string, secretKey: string, bucket: string, ca?: Buffer): Promise<void> {
+  const s3 = minioClient(endpoint, accessKey, secretKey, ca);
   try {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (error) {

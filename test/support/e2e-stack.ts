@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent } from 'node:https';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
@@ -16,7 +14,7 @@ import { parseResourceSet, resolveBackupConfiguration, resolveTarget, type Resou
 import { API_VERSION } from '../../domain/resources';
 import { fingerprintDatabase, type DatabaseFingerprint } from '../../stack/database-fingerprint';
 import { startMariaDbInstance, type MariaDbInstance, type MariaDbInstanceOptions } from '../../stack/mariadb-instance';
-import { createBucket, startMinio, type MinioServer } from '../../stack/minio-server';
+import { createBucket, minioClient, startMinio, type MinioServer } from '../../stack/minio-server';
 import { startPushgateway, type PushgatewayServer } from '../../stack/pushgateway';
 import { createLoopbackCertificate } from '../../stack/self-signed-certificate';
 import { startTemporalDevServer, type TemporalDevServer } from '../../stack/temporal-dev-server';
@@ -145,13 +143,7 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
     stopping.push(() => minio.stop());
     const bucket = 'backups';
     await createBucket(minio.endpoint, accessKey, s3SecretKey, bucket, ca);
-    const s3 = new S3Client({
-      endpoint: minio.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: accessKey, secretAccessKey: s3SecretKey },
-      ...(ca ? { requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca }) }) } : {}),
-    });
+    const s3 = minioClient(minio.endpoint, accessKey, s3SecretKey, ca);
     stopping.push(async () => s3.destroy());
     const accessKeyFile = path.join(dir, 's3-access-key');
     writeFileSync(accessKeyFile, accessKey, { mode: 0o600 });
