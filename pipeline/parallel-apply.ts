@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { describeTables, type StagedSegment } from '../domain/dump-segments';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Progress } from '../domain/progress';
@@ -63,21 +64,23 @@ export class SegmentScheduler<S extends StagedSegment> {
 }
 
 /**
- * `client < part file` for each part of a staged segment in turn: the file is the client's
- * stdin, so no SQL passes through Node. A load part runs in a client of its own (`loadClient`,
- * which may read local files: no statement of the dump ever reaches it) and must load every row
- * its file holds. Each file is removed once applied, which frees the scratch space as the apply
- * goes on.
+ * `client < part file` for each SQL part of a staged segment in turn: the file is the client's
+ * stdin, so no SQL passes through Node. Consecutive load parts (a big table's rows) share one
+ * client of their own (`loadClient`, which may read local files: no statement of the dump ever
+ * reaches it): a client per part spent its start and connection between every two parts, while
+ * the server waited (bench/README.md). Each load must load every row its file holds. A part's
+ * files are removed once it is applied, which frees the scratch space as the apply goes on.
  */
 export async function applySegmentFile(
   segment: StagedSegmentFile,
   params: { client: ToolCommand; loadClient: ToolCommand; controller: AbortController; progress: Progress },
 ): Promise<void> {
   try {
-    for (const part of segment.parts) {
-      if (part.kind === 'sql') await runClient(params.client, part.file, params.controller);
-      else await loadRows(part, params);
-      await Promise.all([part.file, ...(part.kind === 'load' ? [part.dataFile] : [])].map((file) => rm(file, { force: true })));
+    for (const run of consecutiveRuns(segment.parts)) {
+      if (run.kind === 'sql') await runClient(params.client, run.part.file, params.controller);
+      else await loadRows(run.parts, params);
+      const files = run.kind === 'sql' ? [run.part.file] : run.parts.flatMap((part) => [part.file, part.dataFile]);
+      await Promise.all(files.map((file) => rm(file, { force: true })));
     }
   } catch (err) {
     if (!(err instanceof ToolFailedError)) throw err;
@@ -90,34 +93,70 @@ export async function applySegmentFile(
   params.progress.bytesWritten += segment.rawBytes;
 }
 
-/** Runs the client on a file; resolves with what it printed. */
-async function runClient(client: ToolCommand, file: string, controller: AbortController): Promise<string> {
+type LoadPart = Extract<SegmentPart, { kind: 'load' }>;
+type PartRun = { kind: 'sql'; part: Extract<SegmentPart, { kind: 'sql' }> } | { kind: 'load'; parts: LoadPart[] };
+
+/** A segment's parts in order, each SQL part on its own and consecutive load parts together. */
+export function consecutiveRuns(parts: readonly SegmentPart[]): PartRun[] {
+  const runs: PartRun[] = [];
+  for (const part of parts) {
+    const last = runs.at(-1);
+    if (part.kind === 'sql') runs.push({ kind: 'sql', part });
+    else if (last?.kind === 'load') last.parts.push(part);
+    else runs.push({ kind: 'load', parts: [part] });
+  }
+  return runs;
+}
+
+/** Runs the client on a file. */
+async function runClient(client: ToolCommand, file: string, controller: AbortController): Promise<void> {
   const input = openSync(file, 'r');
   let running;
   try {
-    running = startTool(client, { signal: controller.signal, stdin: input, stdout: 'pipe' });
+    running = startTool(client, { signal: controller.signal, stdin: input, stdout: 'ignore' });
   } finally {
     closeSync(input);
   }
-  let printed = '';
-  running.child.stdout!.setEncoding('utf8');
-  running.child.stdout!.on('data', (text: string) => (printed = (printed + text).slice(-4096)));
   await runStages(controller, [running.finished]);
-  return printed;
 }
 
 /**
- * With LOCAL the server skips a row it cannot insert (a duplicate key) with a warning instead of
- * failing, so the count it reports is checked: a restore with rows missing fails, as the INSERT
- * would have, the same way on every attempt.
+ * Written after each load part's statements: the line before it in the client's output is that
+ * part's row count, whatever the dump's session settings at the start of each part might print.
  */
-async function loadRows(part: Extract<SegmentPart, { kind: 'load' }>, params: { loadClient: ToolCommand; controller: AbortController }) {
-  const printed = await runClient(params.loadClient, part.file, params.controller);
-  const loaded = Number(printed.trim().split('\n').at(-1));
-  if (loaded === part.rows) return;
-  throw permanentFailure(
-    PermanentFailureType.RestoreStatementRejected,
-    `table \`${part.table}\`: the target loaded ${Number.isInteger(loaded) ? loaded : 'an unknown number of'} of its ${part.rows} rows ` +
-      '(LOAD DATA skips a row it cannot insert, such as a duplicate key, with a warning); the databases it replaces are put back as they were',
-  );
+const END_OF_PART = 'dbkeep:end-of-part';
+
+/**
+ * One client for consecutive load parts, their statement files (a few hundred bytes each) written
+ * to its stdin. With LOCAL the server skips a row it cannot insert (a duplicate key) with a
+ * warning instead of failing, so the count it reports for each part is checked: a restore with
+ * rows missing fails, as the INSERT would have, the same way on every attempt. (The client then
+ * finishes the run's remaining parts first: a failure that only a damaged dump causes costs that
+ * much time, and the replaced databases are put back either way.)
+ */
+async function loadRows(parts: readonly LoadPart[], params: { loadClient: ToolCommand; controller: AbortController }): Promise<void> {
+  const marker = Buffer.from(`SELECT '${END_OF_PART}';\n`);
+  const statements = Buffer.concat((await Promise.all(parts.map((part) => readFile(part.file)))).flatMap((text) => [text, marker]));
+  const running = startTool(params.loadClient, { signal: params.controller.signal, stdin: 'pipe', stdout: 'pipe' });
+  // A client that failed early stops reading: its exit status says why, not the write's EPIPE.
+  running.child.stdin!.on('error', () => undefined);
+  running.child.stdin!.end(statements);
+  const counts: string[] = [];
+  const counted = (async () => {
+    let previous = '';
+    for await (const line of createInterface({ input: running.child.stdout!, crlfDelay: Infinity })) {
+      if (line === END_OF_PART) counts.push(previous);
+      previous = line.trim();
+    }
+  })();
+  await runStages(params.controller, [running.finished, counted]);
+  parts.forEach((part, index) => {
+    const loaded = Number(counts[index]);
+    if (loaded === part.rows) return;
+    throw permanentFailure(
+      PermanentFailureType.RestoreStatementRejected,
+      `table \`${part.table}\`: the target loaded ${Number.isInteger(loaded) ? loaded : 'an unknown number of'} of its ${part.rows} rows ` +
+        '(LOAD DATA skips a row it cannot insert, such as a duplicate key, with a warning); the databases it replaces are put back as they were',
+    );
+  });
 }

@@ -107,6 +107,8 @@ export async function stageDumpSegments(params: {
   groupBytes: number;
   /** Big tables' INSERTs become LOAD DATA (only for a target that takes it: see serverTakesLoadData). */
   loadData: boolean;
+  /** PART_BYTES unless said: tests cut a small table into several parts. */
+  partBytes?: number;
   controller: AbortController;
   progress: Progress;
 }): Promise<StagedDump> {
@@ -114,7 +116,12 @@ export async function stageDumpSegments(params: {
   const report = new StagerReport(dir);
   const stager: ToolCommand = {
     command: nativeToolPath('dbkeep-stage'),
-    args: [dir, String(params.groupBytes), String(PART_BYTES), ...(params.loadData ? [String(LOAD_DATA_MIN_BYTES)] : [])],
+    args: [
+      dir,
+      String(params.groupBytes),
+      String(params.partBytes ?? PART_BYTES),
+      ...(params.loadData ? [String(LOAD_DATA_MIN_BYTES)] : []),
+    ],
   };
   const streamed = await streamRepositoryToTool({ ...params, consumer: stager, readConsumerOutput: (stdout) => report.read(stdout) });
   return { ...streamed, segments: report.segments };

@@ -248,6 +248,16 @@ describe('dbkeep-stage: INSERTs as rows for LOAD DATA', () => {
     expect(load!.text).toMatch(/ LINES TERMINATED BY '\\n' \(`a`, `b`\);\nSELECT ROW_COUNT\(\);\n$/);
   });
 
+  it('ends an INSERT at its own `;` and newline, not at a semicolon in its values', () => {
+    const sql = "INSERT INTO `t` VALUES (1,';'),(2,'a;b'),(3,'x;\\n;'),(4,';;');\n" + "INSERT INTO `t` VALUES\n(5,';'),\n(6,'end;');\n";
+    const parts = partsOf(sql);
+    expect(parts.map((part) => [part.kind, part.count])).toEqual([
+      ['sql', undefined],
+      ['load', 6],
+    ]);
+    expect(parts[1]!.rows).toBe(['1\t;', '2\ta;b', '3\tx;\\n;', '4\t;;', '5\t;', '6\tend;', ''].join('\n'));
+  });
+
   it('keeps the escapes both read alike, unescapes quotes, escapes raw tabs, and reads the string NULL as a string', () => {
     const sql = String.raw`INSERT INTO ${'`t`'} VALUES (1,'it\'s \"x\" a\\b \0\Z\n\r\t end'),(2,'NULL'),(3,'tab	here'),(4,'\\N'),(5,'ü ✓ 😀');`;
     expect(rowsOf(sql)).toBe(
