@@ -24,9 +24,9 @@ export function tableGroupBytes(dumpRawBytes: number, sessions: number): number 
  */
 export const LOAD_DATA_MIN_BYTES = 1024 * 1024;
 /**
- * A segment's rows and statements are cut in parts of about this size, each applied by a client
- * session of its own: a big table loads in transactions of a bounded size, not in one whose undo
- * log grows with the table.
+ * A segment's rows and statements are cut in parts of about this size: a big table loads by one
+ * LOAD DATA per part, in transactions of a bounded size, not in one whose undo log grows with the
+ * table.
  */
 export const PART_BYTES = 32 * 1024 * 1024;
 
