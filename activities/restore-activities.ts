@@ -1,8 +1,6 @@
 import { Context, log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
 import { rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import { classifyToolFailure, isLostConnection, isPrivilegeError } from '../domain/server-errors';
 import type { Manifest } from '../domain/manifest';
@@ -25,7 +23,6 @@ import { readTargetGtidState } from './target-gtid-state';
 import type { SecretResolver } from '../secrets/secret-resolver';
 import { openStorage } from '../storage/open-storage';
 import { ObjectNotFoundError, type Storage } from '../storage/storage';
-import { ByteMeter } from '../pipeline/byte-meter';
 import { connectToTarget } from './database-connection';
 import { readSessionUserPrivileges, requirePrivileges } from './granted-privileges';
 import { missingRestorePrivileges } from '../domain/database-privileges';
@@ -42,7 +39,7 @@ import { stageDumpSegments, tableGroupBytes, type StagedDump, type StagedSegment
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
 import { runStages, withOwnController } from '../pipeline/stages';
 import { requireToolsOnPath, ToolFailedError } from '../pipeline/tool-process';
-import { streamRepositoryToTool } from '../pipeline/stream-pipelines';
+import { hashStoredObject, streamRepositoryToTool } from '../pipeline/stream-pipelines';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { drillOutcomeSchema, type LastVerification } from '../domain/drill-outcome';
 import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
@@ -218,13 +215,10 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
 
   /** Streams the stored object through SHA-256; nothing reaches the database. */
   async function verifyStoredChecksum(storage: Storage, manifest: Manifest, signal: AbortSignal, progress: Progress) {
-    const meter = new ByteMeter({ sha256: true });
-    const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
     const key = dataKey(manifest);
+    let read: { storedBytes: number; sha256: string };
     try {
-      const body = await storage.getStream(key, signal);
-      meter.on('data', () => (progress.bytesRead = meter.bytes));
-      await pipeline(body, meter, sink, { signal });
+      read = await hashStoredObject({ storage, key, signal, progress });
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
         throw permanentFailure(PermanentFailureType.SnapshotNotFound, `snapshot ${manifest.snapshotId}: ${err.message}`);
@@ -240,7 +234,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       // No `cause`: a session's status reports the deepest cause, which would drop the names.
       throw new Error(`snapshot ${manifest.configuration}/${manifest.snapshotId}: reading ${storage.location}${key}: ${cause}`);
     }
-    checkAgainstManifest(storage, manifest, { sha256: meter.sha256(), storedBytes: meter.bytes });
+    checkAgainstManifest(storage, manifest, read);
   }
 
   /**

@@ -489,6 +489,7 @@ const TOOL_PROVIDERS: Record<string, string> = {
   'dbkeep-sink': NATIVE_TOOL_PROVIDER,
   'dbkeep-stage': NATIVE_TOOL_PROVIDER,
   'dbkeep-copy': NATIVE_TOOL_PROVIDER,
+  'dbkeep-fetch': NATIVE_TOOL_PROVIDER,
   mkfifo: 'coreutils, for the FIFOs a dump and the scan for its drill fingerprint go through (Debian: coreutils)',
 };
 

@@ -5,7 +5,7 @@ import { projectRoot } from './project-root';
  * Tools dbkeep compiles itself from C in pipeline/native/ (scripts/build-native.sh, part of
  * `npm run build`) into dist/native/: small programs for what no packaged tool does cheaply.
  */
-const NATIVE_TOOLS = ['dbkeep-tee', 'dbkeep-relay', 'dbkeep-sink', 'dbkeep-stage', 'dbkeep-copy'] as const;
+const NATIVE_TOOLS = ['dbkeep-tee', 'dbkeep-relay', 'dbkeep-sink', 'dbkeep-stage', 'dbkeep-copy', 'dbkeep-fetch'] as const;
 export type NativeTool = (typeof NATIVE_TOOLS)[number];
 
 export function isNativeTool(command: string): command is NativeTool {

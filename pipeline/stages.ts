@@ -23,11 +23,11 @@ export async function runStages(controller: AbortController, stages: ReadonlyArr
       }),
     );
   await Promise.allSettled(watched);
-  if (failures.length > 0) throw reportedCause(failures);
+  if (failures.length > 0) throw reportedCause(failures, controller.signal);
 }
 
 /**
- * A permanent failure (e.g. a missing tool) explains the others best, then a tool that exited
+ * Otherwise a permanent failure (e.g. a missing tool) explains the others best, then a tool that exited
  * on its own with an error (it says more than the EPIPE its stdin then saw or the SIGKILL its
  * siblings then got) and did not just fail to write into a pipe whose reader had gone (zstd's
  * `Broken pipe` or `Connection reset by peer` when the consumer behind it failed first), then the first failure that is no
@@ -38,9 +38,13 @@ export async function runStages(controller: AbortController, stages: ReadonlyArr
  * tools are killed, or exit on the pipes that just broke (`mariadb-dump … Got errno 104 on
  * write`): all of them echo the upload's failure.
  */
-function reportedCause(failures: readonly StageFailure[]): unknown {
+function reportedCause(failures: readonly StageFailure[], signal: AbortSignal): unknown {
   const first = failures[0]!;
-  const uploadStoppedReading = isAbortError(first.error) && !first.afterAbort;
+  // Aborted from outside (the activity's cancellation) before any stage failed: each failure
+  // echoes that abort. A pipeline of tools alone has no stream to reject with an AbortError;
+  // the cancellation is reported as itself, not as a tool killed by it.
+  if (first.afterAbort) return signal.reason as unknown;
+  const uploadStoppedReading = isAbortError(first.error);
   const isEcho = ({ error, afterAbort }: StageFailure) =>
     isAbortError(error) || (afterAbort && error instanceof ToolFailedError && (uploadStoppedReading || !error.exitedOnItsOwn));
   const errors = failures.map((f) => f.error);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
+import { PassThrough, Writable, type Readable, type Transform } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type { ToolCommand } from '../domain/tool-commands';
@@ -10,6 +10,7 @@ import type { DumpFingerprinter } from '../domain/dump-fingerprint';
 import { ByteMeter } from './byte-meter';
 import { nativeToolPath } from './native-tools';
 import { prepareDumpScan, removeDumpScan, startDumpScan, type PreparedScan } from './dump-scan';
+import { fetchStoredObject, type FetchedObject } from './native-fetch';
 import { runStages } from './stages';
 import { startTool, type RunningTool } from './tool-process';
 
@@ -332,6 +333,38 @@ export function zstdOutputBytes(stderr: string): number {
 }
 
 /**
+ * The stored object through SHA-256 and nowhere else: a restore's checksum pass, before anything
+ * is applied. From S3 dbkeep-fetch reads and hashes it (pipeline/native-fetch.ts), without the
+ * worker; from a directory Node does.
+ */
+export async function hashStoredObject(params: {
+  storage: Storage;
+  key: string;
+  signal: AbortSignal;
+  progress: Progress;
+}): Promise<{ storedBytes: number; sha256: string }> {
+  const { storage, key, signal, progress } = params;
+  const fetched = await fetchStoredObject(storage, key, 'ignore', signal);
+  if (fetched) {
+    const fetcher = fetched.tool.child.pid;
+    const stopReporting = reportEverySecond(() => (progress.bytesRead = processIoBytes(fetcher, 'wchar')));
+    try {
+      const hashed = await fetched.body;
+      progress.bytesRead = hashed.storedBytes;
+      return hashed;
+    } finally {
+      stopReporting();
+    }
+  }
+  const meter = new ByteMeter({ sha256: true });
+  const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  const body = await storage.getStream(key, signal);
+  meter.on('data', () => (progress.bytesRead = meter.bytes));
+  await pipeline(body, meter, sink, { signal });
+  return { storedBytes: meter.bytes, sha256: meter.sha256() };
+}
+
+/**
  * repository object → filters (decryptor, then decompressor) → in-process transforms → sink,
  * hashing the stored bytes on the way. The caller compares the hash with the manifest.
  */
@@ -392,12 +425,15 @@ export async function streamRepositoryToTool(params: {
   progress: Progress;
 }): Promise<StreamedObject> {
   const { signal } = params.controller;
-  // Opened before any tool starts: an object that cannot be read leaves no tool waiting for input.
-  const body = await params.storage.getStream(params.key, signal);
   const stdout = params.readConsumerOutput ? 'pipe' : 'ignore';
   const reading = (consumer: RunningTool) => (params.readConsumerOutput ? [params.readConsumerOutput(consumer.child.stdout!)] : []);
   const last = params.filters.at(-1);
-  if (last?.command !== 'zstd' || (params.transforms?.length ?? 0) > 0) {
+  const direct = last?.command === 'zstd' && (params.transforms?.length ?? 0) === 0;
+  // Opened before any tool starts: an object that cannot be read leaves no tool waiting for input.
+  const fetched = direct ? await fetchStoredObject(params.storage, params.key, 'pipe', signal) : undefined;
+  if (fetched && last) return streamFetchedToTool({ ...params, fetched, decompressor: last, stdout, reading });
+  const body = await params.storage.getStream(params.key, signal);
+  if (!direct) {
     const consumer = startTool(params.consumer, { signal, stdin: 'pipe', stdout });
     return streamBodyToSink({ ...params, body, sink: consumer.child.stdin!, alsoWaitFor: [consumer.finished, ...reading(consumer)] });
   }
@@ -407,10 +443,10 @@ export async function streamRepositoryToTool(params: {
   decompressor.child.stdout!.destroy();
   // The pipeline reports stored bytes into `inner`; the caller's progress gets those and the consumer's intake.
   const inner: Progress = { phase: params.progress.phase, bytesRead: 0, bytesWritten: 0 };
-  const report = setInterval(() => {
+  const stopReporting = reportEverySecond(() => {
     params.progress.bytesRead = inner.bytesRead;
     params.progress.bytesWritten = processIoBytes(consumer.child.pid, 'rchar');
-  }, 1000);
+  });
   let streamed: StreamedObject;
   try {
     streamed = await streamBodyToSink({
@@ -422,7 +458,60 @@ export async function streamRepositoryToTool(params: {
       alsoWaitFor: [decompressor.finished, consumer.finished, ...reading(consumer)],
     });
   } finally {
-    clearInterval(report);
+    stopReporting();
   }
   return { ...streamed, rawBytes: zstdOutputBytes(decompressor.stderrTail()) };
+}
+
+/**
+ * dbkeep-fetch → filters (a decryptor) → zstd → consumer, each reading the one before it
+ * directly: no byte of the object passes through Node. dbkeep-fetch hashes the stored bytes,
+ * zstd -vv reports the raw ones, and progress reads both tools' intake from /proc.
+ */
+async function streamFetchedToTool(params: {
+  fetched: FetchedObject;
+  filters: readonly ToolCommand[];
+  decompressor: ToolCommand;
+  consumer: ToolCommand;
+  stdout: 'pipe' | 'ignore';
+  reading: (consumer: RunningTool) => Promise<void>[];
+  controller: AbortController;
+  progress: Progress;
+}): Promise<StreamedObject> {
+  const { signal } = params.controller;
+  const tools: RunningTool[] = [];
+  let input = params.fetched.tool.child.stdout!;
+  for (const filter of [...params.filters.slice(0, -1), verboseZstd(params.decompressor)]) {
+    const tool = startTool(filter, { signal, stdin: input, stdout: 'pipe' });
+    // The next tool holds its own copy of the pipe; ours must close, or the writer's 'close' never comes.
+    input.destroy();
+    input = tool.child.stdout!;
+    tools.push(tool);
+  }
+  const consumer = startTool(params.consumer, { signal, stdin: input, stdout: params.stdout });
+  input.destroy();
+  const fetcher = params.fetched.tool.child.pid;
+  const stopReporting = reportEverySecond(() => {
+    params.progress.bytesRead = processIoBytes(fetcher, 'wchar');
+    params.progress.bytesWritten = processIoBytes(consumer.child.pid, 'rchar');
+  });
+  try {
+    await runStages(params.controller, [
+      params.fetched.body,
+      ...tools.map((t) => t.finished),
+      consumer.finished,
+      ...params.reading(consumer),
+    ]);
+  } finally {
+    stopReporting();
+  }
+  const { storedBytes, sha256 } = await params.fetched.body;
+  params.progress.bytesRead = storedBytes;
+  return { storedBytes, sha256, rawBytes: zstdOutputBytes(tools.at(-1)!.stderrTail()) };
+}
+
+/** Runs `report` every second until the returned function is called. */
+function reportEverySecond(report: () => void): () => void {
+  const timer = setInterval(report, 1000);
+  return () => clearInterval(timer);
 }

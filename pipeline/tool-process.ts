@@ -57,10 +57,16 @@ export function startTool(
    * between); stdin and stdout may be an open file descriptor (the child gets its own copy; the
    * caller closes ours).
    */
-  options: { signal: AbortSignal; stdin: 'pipe' | 'ignore' | Readable | number; stdout: 'pipe' | 'ignore' | number },
+  options: {
+    signal: AbortSignal;
+    stdin: 'pipe' | 'ignore' | Readable | number;
+    stdout: 'pipe' | 'ignore' | number;
+    /** File descriptor 3 as a pipe the caller reads (child.stdio[3]): a tool's report beside its output. */
+    report?: boolean;
+  },
 ): RunningTool {
   const child = spawn(tool.command, tool.args, {
-    stdio: [options.stdin, options.stdout, 'pipe'],
+    stdio: [options.stdin, options.stdout, 'pipe', ...(options.report ? ['pipe' as const] : [])],
     // Children are killed with the worker rather than left behind holding locks or uploads.
     detached: false,
   });

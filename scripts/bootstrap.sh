@@ -13,8 +13,8 @@ readonly DEBIAN_MIRROR=http://deb.debian.org/debian
 # stack/pushgateway.ts always starts its own instance on a free loopback port.
 # debootstrap builds the Debian roots MySQL 9.7 and MariaDB 11.8 run from (below). mydumper
 # (and myloader) are the peers `npm run bench` compares dbkeep with. gcc, libc6-dev, libxxhash-dev
-# (XXH3's header) and libssl-dev (OpenSSL's SHA-256): `npm run build` compiles dbkeep-tee,
-# dbkeep-relay, dbkeep-sink, dbkeep-stage and dbkeep-copy (pipeline/native/).
+# (XXH3's header) and libssl-dev (OpenSSL's SHA-256 and TLS): `npm run build` compiles dbkeep-tee,
+# dbkeep-relay, dbkeep-sink, dbkeep-stage, dbkeep-copy and dbkeep-fetch (pipeline/native/).
 readonly APT_PACKAGES=(mariadb-server mariadb-client mariadb-backup zstd prometheus-pushgateway age openssl librsvg2-bin fonts-dejavu-core debootstrap mydumper gcc libc6-dev libxxhash-dev libssl-dev)
 
 project_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -11,3 +11,5 @@ cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-relay "$native/dbkeep-relay.c
 cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-sink "$native/dbkeep-sink.c" "$native/batched-input.c" -lcrypto
 cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-stage "$native/dbkeep-stage.c" "$native/batched-input.c"
 cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-copy "$native/dbkeep-copy.c"
+# TLS from OpenSSL's libssl (the same packages): a restore's GET from S3 (pipeline/native-fetch.ts).
+cc -O2 -Wall -Wextra -Werror -o dist/native/dbkeep-fetch "$native/dbkeep-fetch.c" -lssl -lcrypto

@@ -12,6 +12,7 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { BuildMiddleware, MetadataBearer } from '@smithy/types';
@@ -19,6 +20,8 @@ import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { S3RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import type { SecretResolver } from '../secrets/secret-resolver';
+import type { HttpExchange } from './http-exchange';
+import { exchangeRequestHandler } from './s3-exchange-handler';
 import { ObjectNotFoundError, type Storage, type StoredObject } from './storage';
 import { uploadInParts } from './s3-part-upload';
 import { S3_PART_SIZES } from './s3-part-sizes';
@@ -49,20 +52,24 @@ export async function openS3Storage(spec: S3RepositorySpec, secrets: SecretResol
       }
     : undefined; // the SDK's default chain: environment, web identity (IRSA), instance profile
   const ca = spec.tls?.caFile ? await readFile(spec.tls.caFile) : undefined;
-  const client = new S3Client({
+  const config = {
     region: spec.region,
     endpoint: spec.endpoint,
     forcePathStyle: spec.forcePathStyle,
-    credentials,
     // Integrity is checked end to end with the manifest's SHA-256; extra CRCs cost CPU and
     // are not supported by every S3-compatible server.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+  } satisfies S3ClientConfig;
+  const client = new S3Client({
+    ...config,
+    credentials,
     requestHandler: new NodeHttpHandler({ ...connectionPool(ca), connectionTimeout: 10_000 }),
   });
   if (sendsOverTls(spec.endpoint)) client.middlewareStack.add(unsignedDataPayloads, { step: 'build', name: 'dbkeepUnsignedDataPayloads' });
   return new S3Storage(
     client,
+    { ...config, caFile: spec.tls?.caFile },
     spec.bucket,
     spec.prefix,
     spec.sse ? await customerKey(spec.sse.customerKey, secrets, repositoryName) : undefined,
@@ -147,6 +154,8 @@ class S3Storage implements Storage {
 
   constructor(
     private readonly client: S3Client,
+    /** What a client of its own for one GET needs besides the credentials (getThrough). */
+    private readonly config: S3ClientConfig & { caFile: string | undefined },
     private readonly bucket: string,
     prefix: string | undefined,
     private readonly sse: CustomerKeyParams | undefined,
@@ -205,6 +214,26 @@ class S3Storage implements Storage {
     );
     if (!(response.Body instanceof Readable)) throw new Error(`${this.location}${key}: response has no body stream`);
     return response.Body;
+  }
+
+  /**
+   * A client of its own, whose request handler is `exchange`, with the storage's credentials
+   * provider (credentials the default chain fetched are not fetched again).
+   */
+  async getThrough(key: string, exchange: HttpExchange, signal?: AbortSignal): Promise<void> {
+    const { caFile, ...config } = this.config;
+    const client = new S3Client({
+      ...config,
+      credentials: this.client.config.credentials,
+      requestHandler: exchangeRequestHandler(exchange, caFile),
+    });
+    try {
+      await this.classify(key, 'read', () =>
+        client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, ...this.sse }), { abortSignal: signal }),
+      );
+    } finally {
+      client.destroy();
+    }
   }
 
   async getBytes(key: string): Promise<Buffer> {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { HttpExchange } from './http-exchange';
 
 export interface StoredObject {
   key: string;
@@ -28,6 +29,12 @@ export interface Storage {
   putBytes(key: string, bytes: Buffer): Promise<void>;
   /** Rejects with ObjectNotFoundError when the key does not exist. */
   getStream(key: string, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * An S3 repository only: the object's GET is signed here and sent by `exchange` (another
+   * process, which writes the body where the reader needs it). Resolves once the response was
+   * 2xx; rejects as getStream would (ObjectNotFoundError, a permanent failure for a refused key).
+   */
+  getThrough?(key: string, exchange: HttpExchange, signal?: AbortSignal): Promise<void>;
   getBytes(key: string): Promise<Buffer>;
   list(prefix: string): AsyncIterable<StoredObject>;
   delete(key: string): Promise<void>;

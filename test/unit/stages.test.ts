@@ -136,7 +136,7 @@ describe('runStages', () => {
     expect(await errorOf(runStages(new AbortController(), [failAfter(1, firstEcho), failAfter(5, aborted())]))).toBe(firstEcho);
   });
 
-  it('falls back to the first failure when every stage only echoes a cancellation', async () => {
+  it('reports the cancellation itself when every stage only echoes it, streams or tools alone', async () => {
     const controller = new AbortController();
     const killed = new Promise<never>((_, reject) =>
       controller.signal.addEventListener('abort', () => reject(new ToolFailedError('mariadb-dump was killed by SIGKILL', false))),
@@ -146,9 +146,18 @@ describe('runStages', () => {
         setTimeout(() => reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' })), 1),
       ),
     );
-    setTimeout(() => controller.abort(new Error('activity cancelled')), 1);
-    const err = await errorOf(runStages(controller, [pipelineAborted, killed]));
-    expect(err).toBeInstanceOf(ToolFailedError);
+    const cancelled = new Error('activity cancelled');
+    setTimeout(() => controller.abort(cancelled), 1);
+    expect(await errorOf(runStages(controller, [pipelineAborted, killed]))).toBe(cancelled);
+
+    // A pipeline of tools only (dbkeep-fetch | zstd | mariadb): no stream rejects with an AbortError.
+    const toolsOnly = new AbortController();
+    const killedTool = (command: string) =>
+      new Promise<never>((_, reject) =>
+        toolsOnly.signal.addEventListener('abort', () => reject(new ToolFailedError(`${command} was killed by SIGKILL`, false))),
+      );
+    setTimeout(() => toolsOnly.abort(cancelled), 1);
+    expect(await errorOf(runStages(toolsOnly, [killedTool('zstd'), killedTool('mariadb')]))).toBe(cancelled);
   });
 
   it('treats a retryable ApplicationFailure as an ordinary failure', async () => {
