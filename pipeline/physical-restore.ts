@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
 import type { Progress } from '../domain/progress';
 import { snapshotKey } from '../domain/repository-layout';
 import { extractStreamCommand, preparePhysicalBackupCommand, restoreFilters } from '../domain/tool-commands';
 import type { Storage } from '../storage/storage';
-import { streamRepositoryToSink, streamRepositoryToTool, type StreamedObject } from './stream-pipelines';
+import { hashStoredObject, streamRepositoryToTool, type StreamedObject } from './stream-pipelines';
 import { withOwnController } from './stages';
 import { startTool, ToolFailedError } from './tool-process';
 
@@ -23,17 +22,7 @@ export async function storedObjectMatchesManifest(params: {
   progress: Progress;
 }): Promise<boolean> {
   params.progress.phase = 'checking the stored object';
-  const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  const stored = await withOwnController(params.signal, (controller) =>
-    streamRepositoryToSink({
-      storage: params.storage,
-      key: dataKey(params.manifest),
-      filters: [],
-      sink: discard,
-      controller,
-      progress: params.progress,
-    }),
-  );
+  const stored = await hashStoredObject({ ...params, key: dataKey(params.manifest) });
   return stored.sha256 === params.manifest.data.sha256;
 }
 

@@ -93,6 +93,14 @@ describe('dbkeep-fetch against MinIO', () => {
     expect(reported).toEqual({ storedBytes: object.length, sha256: sha256(object) });
   });
 
+  it('reads an object whose key needs escaping in the request line', async () => {
+    const storage = await openTls();
+    const key = 'tls/a key with spaces/ünïcödé+plus=equals&amp;%25 (1).sql.zst';
+    await putObject(storage, key, object.subarray(0, 1000));
+    const { bytes } = await fetchThroughPipe(storage, key);
+    expect(bytes.equals(object.subarray(0, 1000))).toBe(true);
+  });
+
   it('reads an object over plain HTTP, and an empty one', async () => {
     const storage = await open(plainMinio);
     await putObject(storage, 'plain/object', object);
