@@ -64,7 +64,7 @@ async function sendGet(
   const tool = startTool(
     {
       command: nativeToolPath('dbkeep-fetch'),
-      args: [request.host, String(request.port), request.scheme, ...(request.caFile ? [request.caFile] : [])],
+      args: [request.host, String(request.port), request.scheme, ...trustedCas(request)],
     },
     { signal, stdin: 'pipe', stdout, report: true },
   );
@@ -95,6 +95,17 @@ async function sendGet(
   const body = Promise.all([report.rest, tool.finished]).then(([rest]) => endLine(rest.toString('latin1')));
   body.catch(() => undefined);
   return { head, object: { tool, body } };
+}
+
+/**
+ * The CAs dbkeep-fetch trusts, as the worker's own TLS does: the repository's CA file alone, or
+ * the system's CAs and the file Node adds to its own from NODE_EXTRA_CA_CERTS.
+ */
+function trustedCas(request: SignedGet): string[] {
+  if (request.scheme !== 'https') return [];
+  if (request.caFile) return ['--ca', request.caFile];
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  return extra ? ['--extra-ca', extra] : [];
 }
 
 /** dbkeep-fetch's report: the response head, then what follows it (an error document, or the `end` line). */

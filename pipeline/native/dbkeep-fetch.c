@@ -1,5 +1,5 @@
 /*
- * dbkeep-fetch HOST PORT SCHEME [CAFILE]: one HTTP GET of a stored object, its body on standard
+ * dbkeep-fetch HOST PORT SCHEME [--ca FILE | --extra-ca FILE]: one HTTP GET of a stored object, its body on standard
  * output. A restore reads its object from S3 through it (pipeline/native-fetch.ts): the body goes
  * from the socket to the decompressor without passing through Node, whose TLS stream made a
  * garbage-collected buffer of every 16 KiB record and whose hashing and writes to the pipe
@@ -9,8 +9,9 @@
  * The request is signed by the worker (the AWS SDK: its endpoint, signature and SSE-C headers)
  * and comes on standard input as the whole request head, so no credential, signature or
  * customer key is ever on a command line. SCHEME is `https` or `http`. Over https the server's
- * certificate must chain to CAFILE when given (only to it, as Node's `ca` option does), else to
- * the system's CAs, and must name HOST.
+ * certificate must name HOST and chain to the CAs of `--ca` alone when given (as Node's `ca`
+ * option does), else to the system's CAs or those of `--extra-ca` (what Node's
+ * NODE_EXTRA_CA_CERTS adds).
  *
  * File descriptor 3 gets the report: the response head exactly as received (status line and
  * headers, through the blank line); then, for a status other than 2xx, the response body (at
@@ -180,14 +181,21 @@ static int connect_to(const char *host, const char *port) {
   return fd;
 }
 
-/* TLS over the socket, the server's certificate checked against CAFILE (or the system's CAs) and HOST. */
-static int start_tls(struct connection *c, const char *host, const char *ca_file) {
+/* Which CAs the server's certificate may chain to: one file alone, or the system's and maybe one file more. */
+struct trust {
+  const char *file;
+  int with_system;
+};
+
+/* TLS over the socket, the server's certificate checked against the trusted CAs and HOST. */
+static int start_tls(struct connection *c, const char *host, struct trust trust) {
   SSL_CTX *context = SSL_CTX_new(TLS_client_method());
   if (context == NULL) return fail(EXIT_CONNECTION, "starting TLS");
   SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
   SSL_CTX_set_verify(context, SSL_VERIFY_PEER, NULL);
-  int loaded = ca_file != NULL ? SSL_CTX_load_verify_locations(context, ca_file, NULL) : SSL_CTX_set_default_verify_paths(context);
-  if (loaded != 1) return fail(EXIT_CERTIFICATE, "loading the CA certificates%s%s", ca_file ? " of " : "", ca_file ? ca_file : "");
+  if (trust.with_system && SSL_CTX_set_default_verify_paths(context) != 1) return fail(EXIT_CERTIFICATE, "loading the system's CA certificates");
+  if (trust.file != NULL && SSL_CTX_load_verify_locations(context, trust.file, NULL) != 1)
+    return fail(EXIT_CERTIFICATE, "loading the CA certificates of %s", trust.file);
   c->tls = SSL_new(context);
   if (c->tls == NULL || SSL_set_fd(c->tls, c->fd) != 1) return fail(EXIT_CONNECTION, "starting TLS");
   unsigned char address[sizeof(struct in6_addr)];
@@ -244,8 +252,13 @@ static const char *header(const char *head, const char *name) {
 static unsigned char block[BLOCK_BYTES];
 
 int main(int argc, char **argv) {
-  if (argc < 4 || argc > 5 || (strcmp(argv[3], "https") != 0 && strcmp(argv[3], "http") != 0)) {
-    fprintf(stderr, "usage: dbkeep-fetch HOST PORT https|http [CAFILE] < request-head 3> report > body\n");
+  struct trust trust = {.file = NULL, .with_system = 1};
+  if (argc == 6 && (strcmp(argv[4], "--ca") == 0 || strcmp(argv[4], "--extra-ca") == 0)) {
+    trust.file = argv[5];
+    trust.with_system = strcmp(argv[4], "--extra-ca") == 0;
+  }
+  if ((argc != 4 && trust.file == NULL) || (strcmp(argv[3], "https") != 0 && strcmp(argv[3], "http") != 0)) {
+    fprintf(stderr, "usage: dbkeep-fetch HOST PORT https|http [--ca FILE | --extra-ca FILE] < request-head 3> report > body\n");
     return EXIT_USAGE;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -258,7 +271,7 @@ int main(int argc, char **argv) {
 
   struct connection c = {.fd = connect_to(host, argv[2]), .tls = NULL};
   if (c.fd < 0) return EXIT_CONNECTION;
-  if (strcmp(argv[3], "https") == 0 && (status = start_tls(&c, host, argc == 5 ? argv[4] : NULL)) != 0) return status;
+  if (strcmp(argv[3], "https") == 0 && (status = start_tls(&c, host, trust)) != 0) return status;
   if (connection_write_all(&c, request, request_length) < 0)
     return fail(EXIT_CONNECTION, "sending the request: %s", strerror(errno ? errno : EPROTO));
 

@@ -149,6 +149,22 @@ describe('dbkeep-fetch against MinIO', () => {
     expect(err.message).toMatch(/^the certificate of 127\.0\.0\.1 was refused: .*\(the repository's spec\.s3\.tls\.caFile/);
   });
 
+  it("trusts the system's CAs and NODE_EXTRA_CA_CERTS, as the worker's own TLS does, when the repository names no CA", async () => {
+    await putObject(await openTls(), 'tls/extra-ca', Buffer.from('trusted'));
+    const withoutCa = await open(tlsMinio);
+    const saved = process.env.NODE_EXTRA_CA_CERTS;
+    try {
+      process.env.NODE_EXTRA_CA_CERTS = certificate;
+      expect((await fetchThroughPipe(withoutCa, 'tls/extra-ca')).bytes.toString()).toBe('trusted');
+      delete process.env.NODE_EXTRA_CA_CERTS;
+      const err = await errorOf(fetchStoredObject(withoutCa, 'tls/extra-ca', 'pipe', new AbortController().signal));
+      expect(isPermanentFailure(err) && err.type).toBe(PermanentFailureType.TlsVerificationFailed);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = saved;
+    }
+  });
+
   it('stops reading when cancelled: the tool is killed and the body fails', async () => {
     const storage = await openTls();
     await putObject(storage, 'tls/cancelled', object);
