@@ -21,13 +21,14 @@
  * Exit status: 0 when the exchange completed (whatever the HTTP status); 2 on bad usage; 3 when
  * the server could not be reached or the connection failed or ended early (worth a retry); 4 when
  * the server's certificate was refused; 5 when standard output was closed (the reader failed);
- * 6 for a response that is not HTTP/1.1 with a Content-Length. Each failure has one line on
- * standard error.
+ * 6 for a response that is not HTTP/1.x, or a 2xx one without a Content-Length. Each failure has
+ * one line on standard error.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -294,13 +295,16 @@ int main(int argc, char **argv) {
   if (write_all(REPORT_FD, (unsigned char *)head, head_length) < 0) return fail(EXIT_OUTPUT, "writing the report: %s", strerror(errno));
   head[head_length - 2] = '\0'; /* header() looks at the head only */
   const char *length_value = header(head, "Content-Length");
-  const char *encoding = header(head, "Transfer-Encoding");
-  if (length_value == NULL || encoding != NULL) return fail(EXIT_PROTOCOL, "the response has no Content-Length (status %d)", http_status);
-  char *length_end = NULL;
-  errno = 0;
-  unsigned long long expected = strtoull(length_value, &length_end, 10);
-  if (errno != 0 || length_end == length_value || (*length_end != '\r' && *length_end != ' '))
-    return fail(EXIT_PROTOCOL, "the response's Content-Length is not a number");
+  int has_length = length_value != NULL && header(head, "Transfer-Encoding") == NULL;
+  /* Without a length an error document ends with the connection (the request asked for its close). */
+  unsigned long long expected = ULLONG_MAX;
+  if (has_length) {
+    char *length_end = NULL;
+    errno = 0;
+    expected = strtoull(length_value, &length_end, 10);
+    if (errno != 0 || length_end == length_value || (*length_end != '\r' && *length_end != ' '))
+      return fail(EXIT_PROTOCOL, "the response's Content-Length is not a number");
+  }
 
   size_t early = have - head_length;
   if (early > expected) early = (size_t)expected;
@@ -318,6 +322,7 @@ int main(int argc, char **argv) {
     }
     return 0;
   }
+  if (!has_length) return fail(EXIT_PROTOCOL, "the response has no Content-Length (status %d)", http_status);
 
   (void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, PIPE_BYTES); /* only a pipe has a size; a file needs none */
   EVP_MD_CTX *sha256 = EVP_MD_CTX_new();
