@@ -77,9 +77,14 @@ async function sendGet(
     head = await report.head;
   } catch {
     await tool.finished.catch((err: unknown) => {
-      // What the tool said, without its path: `connecting to 10.0.0.5:9000: Connection refused`.
-      const said = err instanceof ToolFailedError && err.exitedOnItsOwn ? err.message.replace(/^.*?dbkeep-fetch: /, '') : undefined;
-      if (said === undefined) throw err;
+      if (!(err instanceof ToolFailedError && err.exitedOnItsOwn)) throw err;
+      // Its one line on stderr, without its name: `connecting to 10.0.0.5:9000: Connection refused`.
+      const said = tool
+        .stderrTail()
+        .trim()
+        .split('\n')
+        .at(-1)!
+        .replace(/^dbkeep-fetch: /, '');
       if (tool.child.exitCode !== CERTIFICATE_REFUSED) throw new Error(said);
       throw permanentFailure(
         PermanentFailureType.TlsVerificationFailed,

@@ -47,6 +47,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "write-all.h"
+
 enum {
   EXIT_USAGE = 2,
   EXIT_CONNECTION = 3,
@@ -118,17 +120,6 @@ static int connection_write_all(struct connection *c, const unsigned char *bytes
     }
     bytes += sent;
     length -= sent;
-  }
-  return 0;
-}
-
-static int write_all(int fd, const unsigned char *bytes, size_t length) {
-  while (length > 0) {
-    ssize_t written = write(fd, bytes, length);
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) return -1;
-    bytes += written;
-    length -= (size_t)written;
   }
   return 0;
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "batched-input.h"
+#include "write-all.h"
 
 enum { BUFFER_BYTES = 1 << 20, WRITEBACK_BYTES = 8 << 20 };
 
@@ -32,17 +33,6 @@ static unsigned char buffer[BUFFER_BYTES];
 static int failed(const char *what) {
   fprintf(stderr, "dbkeep-sink: %s: %s\n", what, errno ? strerror(errno) : "failed");
   return 1;
-}
-
-static int write_all(int fd, const unsigned char *bytes, size_t length) {
-  while (length > 0) {
-    ssize_t written = write(fd, bytes, length);
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) return -1;
-    bytes += written;
-    length -= (size_t)written;
-  }
-  return 0;
 }
 
 int main(int argc, char **argv) {

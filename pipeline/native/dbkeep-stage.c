@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "batched-input.h"
+#include "write-all.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -119,14 +120,8 @@ struct out_file {
   struct bytes pending;
 };
 
-static void write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t written = write(fd, p, n);
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) fail("writing a segment file");
-    p += written;
-    n -= (size_t)written;
-  }
+static void write_segment(int fd, const char *p, size_t n) {
+  if (write_all(fd, p, n) < 0) fail("writing a segment file");
 }
 
 static void path_of(char *path, const char *name) {
@@ -148,13 +143,13 @@ static void out_open(struct out_file *f, const char *suffix) {
 }
 
 static void out_flush(struct out_file *f) {
-  write_all(f->fd, f->pending.data, f->pending.len);
+  write_segment(f->fd, f->pending.data, f->pending.len);
   f->pending.len = 0;
 }
 
 static void out_write(struct out_file *f, const char *p, size_t n) {
   if (f->pending.len + n > OUT_BUFFER_BYTES) out_flush(f);
-  if (n >= OUT_BUFFER_BYTES) write_all(f->fd, p, n);
+  if (n >= OUT_BUFFER_BYTES) write_segment(f->fd, p, n);
   else append(&f->pending, p, n);
 }
 
@@ -626,7 +621,7 @@ static void end_load_run(void) {
   append(s, ";\nSELECT ROW_COUNT();\n", 22);
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) fail(path);
-  write_all(fd, s->data, s->len);
+  write_segment(fd, s->data, s->len);
   if (close(fd) < 0) fail(path);
   printf("load %s %s %llu ", name, run.data.name, (unsigned long long)run.rows);
   emit_hex(run.quoted_table.data + 1, run.quoted_table.len - 2);

@@ -143,12 +143,15 @@ describe('runStages', () => {
     );
     const pipelineAborted = new Promise<never>((_, reject) =>
       controller.signal.addEventListener('abort', () =>
-        setTimeout(() => reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' })), 1),
+        // A stream pipeline rejects a turn later than the abort that stopped it.
+        setImmediate(() => reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }))),
       ),
     );
     const cancelled = new Error('activity cancelled');
-    setTimeout(() => controller.abort(cancelled), 1);
-    expect(await errorOf(runStages(controller, [pipelineAborted, killed]))).toBe(cancelled);
+    // Aborted once runStages watches every stage, as an activity's cancellation comes while it streams.
+    const running = runStages(controller, [pipelineAborted, killed]);
+    controller.abort(cancelled);
+    expect(await errorOf(running)).toBe(cancelled);
 
     // A pipeline of tools only (dbkeep-fetch | zstd | mariadb): no stream rejects with an AbortError.
     const toolsOnly = new AbortController();
@@ -156,8 +159,9 @@ describe('runStages', () => {
       new Promise<never>((_, reject) =>
         toolsOnly.signal.addEventListener('abort', () => reject(new ToolFailedError(`${command} was killed by SIGKILL`, false))),
       );
-    setTimeout(() => toolsOnly.abort(cancelled), 1);
-    expect(await errorOf(runStages(toolsOnly, [killedTool('zstd'), killedTool('mariadb')]))).toBe(cancelled);
+    const runningTools = runStages(toolsOnly, [killedTool('zstd'), killedTool('mariadb')]);
+    toolsOnly.abort(cancelled);
+    expect(await errorOf(runningTools)).toBe(cancelled);
   });
 
   it('treats a retryable ApplicationFailure as an ordinary failure', async () => {
