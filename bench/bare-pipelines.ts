@@ -11,6 +11,11 @@ import { clientFamily, type ToolCommand } from '../domain/tool-commands';
  */
 const STDERR_TAIL_BYTES = 4096;
 
+/** A stage of a bare pipeline: a tool's argv, and what its environment adds (secrets stay out of argv). */
+export interface PipelineStage extends ToolCommand {
+  env?: Record<string, string>;
+}
+
 export interface PipelineFiles {
   /** The first stage's stdin; none when omitted. */
   stdin?: string;
@@ -88,7 +93,7 @@ export function myloaderCommand(target: TargetSpec, optionFile: string, params: 
 const MYDUMPER_ROWS_PER_CHUNK = 100_000;
 
 /** Runs the stages as one pipeline and resolves once all of them exited 0; otherwise rejects naming the first that did not. */
-export async function runPipeline(stages: readonly ToolCommand[], files: PipelineFiles): Promise<void> {
+export async function runPipeline(stages: readonly PipelineStage[], files: PipelineFiles): Promise<void> {
   const stdin = files.stdin === undefined ? 'ignore' : openSync(files.stdin, 'r');
   const stdout = openSync(files.stdout, 'w');
   const children: ChildProcess[] = [];
@@ -97,7 +102,10 @@ export async function runPipeline(stages: readonly ToolCommand[], files: Pipelin
     let input: number | 'ignore' | Readable = stdin;
     for (const [index, stage] of stages.entries()) {
       const last = index === stages.length - 1;
-      const child: ChildProcess = spawn(stage.command, stage.args, { stdio: [input, last ? stdout : 'pipe', 'pipe'] });
+      const child: ChildProcess = spawn(stage.command, stage.args, {
+        stdio: [input, last ? stdout : 'pipe', 'pipe'],
+        env: stage.env === undefined ? process.env : { ...process.env, ...stage.env },
+      });
       children.push(child);
       exits.push(waitForExit(child, stage.command));
       // The next stage holds its own copy of the pipe now; as a shell does, the parent lets go of its own.

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ import { pathWithReleaseTools } from '../stack/database-instance';
 import { diffFingerprints, fingerprintDatabase, type DatabaseFingerprint } from '../stack/database-fingerprint';
 import type { ManagedProcess } from '../pipeline/managed-process';
 import { projectRoot } from '../pipeline/project-root';
-import { bareClientCommand, mydumperCommand, myloaderCommand, runPipeline, timeSeconds } from './bare-pipelines';
+import { bareClientCommand, mydumperCommand, myloaderCommand, runPipeline, timeSeconds, type PipelineStage } from './bare-pipelines';
 import {
   describeEnvironment,
   flushWrites,
@@ -33,7 +33,16 @@ import {
   say,
 } from './bench-run';
 import { runBackupSession, runRestoreSession, runVolumeRestoreSession, sessionStep, type CommittedBackup } from './bench-sessions';
-import { BENCH_TARGET, benchResources, generateBenchDatabase, startBenchServices, startWorkerProcess } from './bench-stack';
+import { buildS3Pipe, s3PipeStage, type S3PipeDestination } from './s3-pipe-tool';
+import {
+  BENCH_TARGET,
+  benchResources,
+  generateBenchDatabase,
+  startBenchServices,
+  startWorkerProcess,
+  type BenchServices,
+} from './bench-stack';
+import { createBucket } from '../stack/minio-server';
 import type { CleanupStack } from './cleanup-stack';
 import {
   checkGoals,
@@ -55,13 +64,14 @@ import { bytesToMiB, measureWorkerDuring, printWorkerLogTail, type WorkerUsage }
  * in one run on this machine, on MariaDB 10.11 or (`--engine mysql-9.7`) MySQL 9.7, whose bare
  * tools are then mysqldump and mysql and which has no physical measurements.
  *
- * - backup: `mariadb-dump … | zstd -3 > /dev/null` against a backup session to MinIO and one
- *   to a filesystem repository;
+ * - backup: `mariadb-dump … | zstd -3 > /dev/null` against a backup session to a filesystem
+ *   repository, and the same pipeline into MinIO (`| s3-pipe`, bench/s3-pipe) against one to
+ *   MinIO: the object server shares this machine's cores, and its work is the same for both;
  * - restore: `zstd -d < dump | mariadb` against a restore session from MinIO, the same
  *   pipeline with dbkeep's client options (what the options alone change), and a parallel
  *   restore session (`parallel: N`, N = CPUs) to show what it gains over the bare pipeline;
- * - physical: `mariadb-backup --backup --stream=xbstream | zstd -3` against a physical session,
- *   and a restore into 3 replica volumes against one into 1;
+ * - physical: `mariadb-backup --backup --stream=xbstream | zstd -3`, to /dev/null and into MinIO,
+ *   against physical sessions, and a restore into 3 replica volumes against one into 1;
  * - fixed overhead: sessions of a tiny database, trigger to committed manifest;
  * - the worker's RSS and CPU during every session (it runs in its own process).
  *
@@ -73,6 +83,7 @@ import { bytesToMiB, measureWorkerDuring, printWorkerLogTail, type WorkerUsage }
 const DEFAULT_RUNS = 3;
 const DEFAULT_OVERHEAD_RUNS = 5;
 const TINY_DATABASE = 'bench_tiny';
+const BARE_UPLOAD_BUCKET = 'bench-bare-pipelines';
 // About 50 KiB of SQL: small enough that what is measured is dbkeep, not the data.
 const TINY_SIZE_MIB = 0.05;
 const CONFIGURATIONS = {
@@ -139,6 +150,15 @@ interface SessionExtras {
   worker?: WorkerUsage;
 }
 
+/** Where a bare pipeline's compressed stream goes: nowhere, or into the bench's MinIO. */
+type BareDestination = 'dev-null' | 'minio';
+
+/** s3-pipe, and the bucket it uploads the bare pipelines' streams into (not the repository's: dbkeep never lists them). */
+interface BareUpload {
+  binary: string;
+  destination: Omit<S3PipeDestination, 'key'>;
+}
+
 function bareRestore(dumpFile: string, client: ToolCommand): Promise<void> {
   return runPipeline([decompressCommand('zstd')!, client], { stdin: dumpFile, stdout: '/dev/null' });
 }
@@ -155,6 +175,7 @@ class ComparisonRun {
     private readonly root: Connection,
     private readonly target: Named<TargetSpec>,
     private readonly optionFile: string,
+    private readonly upload: BareUpload,
   ) {}
 
   private record(id: MeasurementId, seconds: number, extra: SessionExtras = {}): void {
@@ -171,10 +192,16 @@ class ComparisonRun {
     return (endedAt - startedAt) / 1000;
   }
 
-  async bareBackup(database: string): Promise<void> {
+  async bareBackup(database: string, destination: BareDestination): Promise<void> {
     const dump = logicalDumpCommand({ target: this.target.spec, optionFile: this.optionFile, databases: [database] });
-    const seconds = await timeSeconds(() => runPipeline([dump, compressCommand({ algorithm: 'zstd' })!], { stdout: '/dev/null' }));
-    this.record('backup-bare', seconds);
+    const seconds = await timeSeconds(() => this.runBare([dump, compressCommand({ algorithm: 'zstd' })!], destination, 'logical.sql.zst'));
+    this.record(destination === 'minio' ? 'backup-bare-minio' : 'backup-bare', seconds);
+  }
+
+  /** `stages > /dev/null`, or `stages | s3-pipe` into the bare pipelines' bucket under `key`. */
+  private runBare(stages: PipelineStage[], destination: BareDestination, key: string): Promise<void> {
+    const upload = destination === 'minio' ? [s3PipeStage(this.upload.binary, { ...this.upload.destination, key })] : [];
+    return runPipeline([...stages, ...upload], { stdout: '/dev/null' });
   }
 
   /** mydumper into `outputDir` (emptied first), which myloader restores from afterwards. */
@@ -218,7 +245,7 @@ class ComparisonRun {
     });
   }
 
-  async barePhysicalBackup(scratchDir: string): Promise<void> {
+  async barePhysicalBackup(scratchDir: string, destination: BareDestination): Promise<void> {
     rmSync(scratchDir, { recursive: true, force: true });
     mkdirSync(scratchDir);
     const backup = physicalBackupCommand({
@@ -227,8 +254,10 @@ class ComparisonRun {
       datadir: this.target.spec.datadir!,
       scratchDir,
     });
-    const seconds = await timeSeconds(() => runPipeline([backup, compressCommand({ algorithm: 'zstd' })!], { stdout: '/dev/null' }));
-    this.record('physical-backup-bare', seconds);
+    const seconds = await timeSeconds(() =>
+      this.runBare([backup, compressCommand({ algorithm: 'zstd' })!], destination, 'physical.xb.zst'),
+    );
+    this.record(destination === 'minio' ? 'physical-backup-bare-minio' : 'physical-backup-bare', seconds);
   }
 
   /**
@@ -315,6 +344,11 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
     label: 'bare {dump} | zstd -3',
     command: '{dump} --single-transaction … | zstd -3 -c -q > /dev/null',
   },
+  'backup-bare-minio': {
+    group: 'backup',
+    label: 'bare {dump} | zstd -3 | s3-pipe → MinIO',
+    command: '{dump} --single-transaction … | zstd -3 -c -q | s3-pipe https://127.0.0.1:… BUCKET KEY',
+  },
   'backup-dbkeep-minio': {
     group: 'backup',
     label: 'dbkeep backup session → MinIO',
@@ -365,6 +399,11 @@ const MEASUREMENTS: Record<MeasurementId, Pick<Measurement, 'group' | 'label' | 
     group: 'physical-backup',
     label: 'bare mariadb-backup | zstd -3',
     command: 'mariadb-backup --backup --stream=xbstream … | zstd -3 -c -q > /dev/null',
+  },
+  'physical-backup-bare-minio': {
+    group: 'physical-backup',
+    label: 'bare mariadb-backup | zstd -3 | s3-pipe → MinIO',
+    command: 'mariadb-backup --backup --stream=xbstream … | zstd -3 -c -q | s3-pipe https://127.0.0.1:… BUCKET KEY',
   },
   'physical-backup-dbkeep': {
     group: 'physical-backup',
@@ -472,6 +511,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
     `Temporal ${services.temporal.address}, MinIO ${services.minio.endpoint}, ${services.database.engine} 127.0.0.1:${services.database.port} (in ${dir})`,
   );
 
+  const upload = await bareUpload(services);
   const plan = planSyntheticDatabase(settings.sizeMiB);
   say(`generating ${plan.tables.length} tables x ${plan.rowsPerTable} rows (~${settings.sizeMiB} MiB of dump)`);
   const generation = await generateBenchDatabase(services, plan);
@@ -509,7 +549,7 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
     say(`worker pid ${worker.pid} polling task queue ${client.taskQueue}`);
     const startedWorker = worker;
     return await withOptionFile(services.database.rootPassword, async (optionFile) => {
-      const run = new ComparisonRun(client, startedWorker, root, target, optionFile);
+      const run = new ComparisonRun(client, startedWorker, root, target, optionFile, upload);
       const mydumperDir = path.join(dir, 'mydumper');
       await measureBackups(run, settings, plan, { minio, filesystem, fingerprinted }, { threads: restoreStreams, outputDir: mydumperDir });
       await measureFixedOverhead(run, settings, tiny);
@@ -569,6 +609,27 @@ async function measure(settings: Settings, cleanup: CleanupStack): Promise<Compa
   }
 }
 
+/** s3-pipe, built if needed, and a bucket of its own in the bench's MinIO. */
+async function bareUpload(services: BenchServices): Promise<BareUpload> {
+  say("building s3-pipe (bench/s3-pipe), the bare pipelines' uploader, unless built before");
+  const binary = await buildS3Pipe();
+  const destination = {
+    endpoint: services.minio.endpoint,
+    bucket: BARE_UPLOAD_BUCKET,
+    caFile: services.minioCertificate,
+    accessKey: readFileSync(services.secretFiles.accessKey, 'utf8'),
+    secretKey: readFileSync(services.secretFiles.secretKey, 'utf8'),
+  };
+  await createBucket(
+    services.minio.endpoint,
+    destination.accessKey,
+    destination.secretKey,
+    BARE_UPLOAD_BUCKET,
+    readFileSync(services.minioCertificate),
+  );
+  return { binary, destination };
+}
+
 async function measureBackups(
   run: ComparisonRun,
   settings: Settings,
@@ -581,7 +642,8 @@ async function measureBackups(
   mydumper: { threads: number; outputDir: string },
 ): Promise<void> {
   const contenders = [
-    () => run.bareBackup(plan.database),
+    () => run.bareBackup(plan.database, 'dev-null'),
+    () => run.bareBackup(plan.database, 'minio'),
     () => run.mydumperBackup(plan.database, mydumper.threads, mydumper.outputDir),
     () => run.dbkeepBackup('backup-dbkeep-minio', configurations.minio),
     () => run.dbkeepBackup('backup-dbkeep-filesystem', configurations.filesystem),
@@ -666,8 +728,10 @@ async function measurePhysical(
   settings: Settings,
   context: { dir: string; physical: ResolvedBackupConfiguration; physicalFilesystem: ResolvedBackupConfiguration },
 ): Promise<void> {
+  const scratchDir = path.join(context.dir, 'mariadb-backup-scratch');
   const backups = [
-    () => run.barePhysicalBackup(path.join(context.dir, 'mariadb-backup-scratch')),
+    () => run.barePhysicalBackup(scratchDir, 'dev-null'),
+    () => run.barePhysicalBackup(scratchDir, 'minio'),
     () => run.dbkeepBackup('physical-backup-dbkeep', context.physical),
     () => run.dbkeepBackup('physical-backup-dbkeep-filesystem', context.physicalFilesystem),
   ];
