@@ -17,6 +17,12 @@ const CERTIFICATE_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** Whether `err` is Node's refusal of a server's certificate: it fails the same way on every attempt. */
+export function isCertificateRefusal(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && CERTIFICATE_CODES.has(code);
+}
+
 /** TLS alerts a server sends when it refuses the client's certificate (or its absence). */
 const CLIENT_CERTIFICATE_ALERTS =
   /^ERR_SSL_(TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_BAD_CERTIFICATE|TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_CERTIFICATE_(EXPIRED|UNKNOWN|REVOKED)|TLSV1_ALERT_ACCESS_DENIED)$/;
