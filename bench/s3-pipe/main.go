@@ -6,8 +6,9 @@
 //
 // Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never from argv; an https
 // endpoint's CA from S3_PIPE_CA_FILE (the system's CAs otherwise). Parts are 8 MiB with two in
-// flight and an unsigned payload over TLS, as dbkeep sends its first parts, and nothing hashes
-// the stream: the uploader is as lean as a client gets.
+// flight and an unsigned payload over TLS, as dbkeep sends its first parts; nothing hashes the
+// stream but the CRC32C minio-go sends with each part, so the uploader is about as lean as a
+// client gets.
 package main
 
 import (
