@@ -1,4 +1,4 @@
-import { PermanentFailureType } from './failures';
+import { permanentFailure, PermanentFailureType } from './failures';
 import { requiresTls, type TlsMode } from './target-tls';
 
 /** Node's codes for a server certificate that does not verify (tls.connect, checkServerIdentity). */
@@ -21,6 +21,17 @@ const CERTIFICATE_CODES = new Set([
 export function isCertificateRefusal(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && CERTIFICATE_CODES.has(code);
+}
+
+/**
+ * An S3 endpoint's certificate refused, by the worker's own requests or by dbkeep-fetch:
+ * `refusal` says what was refused, and the message ends with where the trusted CAs come from.
+ */
+export function s3CertificateRefused(refusal: string) {
+  return permanentFailure(
+    PermanentFailureType.TlsVerificationFailed,
+    `${refusal} (the repository's spec.s3.tls.caFile, or the system's CAs without it)`,
+  );
 }
 
 /** TLS alerts a server sends when it refuses the client's certificate (or its absence). */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import { s3CertificateRefused } from '../domain/tls-failures';
 import type { HttpExchange, ResponseHead, SignedGet } from '../storage/http-exchange';
 import type { Storage } from '../storage/storage';
 import { nativeToolPath } from './native-tools';
@@ -86,10 +86,7 @@ async function sendGet(
         .at(-1)!
         .replace(/^dbkeep-fetch: /, '');
       if (tool.child.exitCode !== CERTIFICATE_REFUSED) throw new Error(said);
-      throw permanentFailure(
-        PermanentFailureType.TlsVerificationFailed,
-        `${said} (the repository's spec.s3.tls.caFile, or the system's CAs without it)`,
-      );
+      throw s3CertificateRefused(said);
     });
     throw new Error('dbkeep-fetch exited without a response');
   }

@@ -17,7 +17,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { BuildMiddleware, MetadataBearer } from '@smithy/types';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
-import { isCertificateRefusal } from '../domain/tls-failures';
+import { isCertificateRefusal, s3CertificateRefused } from '../domain/tls-failures';
 import type { S3RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import type { SecretResolver } from '../secrets/secret-resolver';
@@ -310,11 +310,7 @@ class S3Storage implements Storage {
         }
       }
       if (isCertificateRefusal(err)) {
-        throw permanentFailure(
-          PermanentFailureType.TlsVerificationFailed,
-          `repository ${this.location}: the server's certificate failed verification: ${(err as Error).message} ` +
-            "(the repository's spec.s3.tls.caFile, or the system's CAs without it)",
-        );
+        throw s3CertificateRefused(`repository ${this.location}: the server's certificate failed verification: ${(err as Error).message}`);
       }
       throw err;
     }
