@@ -220,12 +220,13 @@ describe('runStages with an S3 upload to MinIO (S3Storage.putStream)', () => {
     const controller = new AbortController();
     const body = new PassThrough();
     const upload = storage.putStream('ledger/dump.sql.zst', body, controller.signal);
-    const stages = runStages(controller, [pipeline(endlessDump(), body, { signal: controller.signal }), upload]);
+    // Watched from the start: the stages may reject while the abort's own response is still on its way.
+    const failed = errorOf(runStages(controller, [pipeline(endlessDump(), body, { signal: controller.signal }), upload]));
     await waitForUploadedParts(s3, bucket, 'dbkeep/ledger/dump.sql.zst', 1, 10_000);
     const [stale] = await listIncompleteUploads(s3, bucket);
     await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'dbkeep/ledger/dump.sql.zst', UploadId: stale!.uploadId }));
 
-    const failure = (await errorOf(stages)) as Error;
+    const failure = (await failed) as Error;
     expect(failure.message).toMatch(new RegExp(`^uploading s3://${bucket}/dbkeep/ledger/dump\\.sql\\.zst: NoSuchUpload: `));
     expect(failure).not.toBeInstanceOf(ObjectNotFoundError);
     expect(await listedKeys()).toEqual([]);
