@@ -199,6 +199,7 @@ const quoteIdentifier = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 const dataKey = (manifest: Manifest) => snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file);
 
+/** Nothing is applied from an object that is not byte for byte the one the manifest describes. */
 /** The apply's own read of the object, after the checksum pass: it could have changed in between. */
 function requireUnchangedSinceVerified(manifest: Manifest, read: { sha256: string }): void {
   if (read.sha256 === manifest.data.sha256) return;
@@ -208,7 +209,6 @@ function requireUnchangedSinceVerified(manifest: Manifest, read: { sha256: strin
   );
 }
 
-/** Nothing is applied from an object that is not byte for byte the one the manifest describes. */
 function checkAgainstManifest(storage: Storage, manifest: Manifest, read: { sha256: string; storedBytes: number }): void {
   if (read.sha256 === manifest.data.sha256 && read.storedBytes === manifest.data.storedBytes) return;
   throw permanentFailure(
