@@ -35,9 +35,9 @@ import { OneDatabaseFilter } from '../pipeline/one-database-filter';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { readSnapshotCatalog, type SnapshotProblem } from './snapshot-catalog';
 import { applySegmentFile, SegmentScheduler } from '../pipeline/parallel-apply';
-import { stageDumpSegments, tableGroupBytes, type StagedSegmentFile } from '../pipeline/restore-staging';
+import { stageDumpSegments, tableGroupBytes, type StagedDump, type StagedSegmentFile } from '../pipeline/restore-staging';
 import { makeScratchDirectory } from '../pipeline/scratch-directory';
-import { runStages } from '../pipeline/stages';
+import { runStages, withOwnController } from '../pipeline/stages';
 import { requireToolsOnPath, ToolFailedError } from '../pipeline/tool-process';
 import { hashStoredObject, streamRepositoryToTool } from '../pipeline/stream-pipelines';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
@@ -200,15 +200,6 @@ const quoteIdentifier = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 const dataKey = (manifest: Manifest) => snapshotKey(manifest.configuration, manifest.snapshotId, manifest.data.file);
 
 /** Nothing is applied from an object that is not byte for byte the one the manifest describes. */
-/** The apply's own read of the object, after the checksum pass: it could have changed in between. */
-function requireUnchangedSinceVerified(manifest: Manifest, read: { sha256: string }): void {
-  if (read.sha256 === manifest.data.sha256) return;
-  throw permanentFailure(
-    PermanentFailureType.ChecksumMismatch,
-    `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
-  );
-}
-
 function checkAgainstManifest(storage: Storage, manifest: Manifest, read: { sha256: string; storedBytes: number }): void {
   if (read.sha256 === manifest.data.sha256 && read.storedBytes === manifest.data.storedBytes) return;
   throw permanentFailure(
@@ -393,53 +384,73 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       controller,
       progress,
     });
-    requireUnchangedSinceVerified(manifest, streamed);
+    if (streamed.sha256 !== manifest.data.sha256) {
+      throw permanentFailure(
+        PermanentFailureType.ChecksumMismatch,
+        `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
+      );
+    }
     return streamed;
   }
 
   /**
-   * The verified object read again → decryptor, decompressor → dbkeep-stage's segment files in
-   * `dir` (pipeline/restore-staging.ts), each segment applied as soon as its files are complete:
-   * serial ones alone and in order, tables by `parallel` client sessions at once. The server
-   * applies while the rest is still read and cut, instead of waiting for the whole staging
-   * (bench/README.md, sixteenth session). This read is hashed too: an object that changed since
-   * its verification fails the restore once staged, and its databases are then put back.
+   * The stored object → decryptor, decompressor → dbkeep-stage's segment files in `dir`
+   * (pipeline/restore-staging.ts), hashed on the way: the staging is the restore's checksum pass,
+   * and what is applied is exactly what was hashed. Nothing is applied here: the caller applies
+   * once this returned, so a damaged object changes nothing on the target. A staging that fails
+   * is explained by the object's checksum first: a damaged object fails with ChecksumMismatch,
+   * not with what the decompressor made of it.
    */
-  async function stageAndApply(
+  async function stageVerifiedDump(
     input: RestoreInput & { parallel: number; loadData: boolean },
     files: RestoreSecretFiles,
     storage: Storage,
     dir: string,
     controller: AbortController,
     progress: Progress,
-  ): Promise<{ rawBytes: number }> {
+  ): Promise<StagedDump> {
     const { manifest } = input;
+    const stage = (own: AbortController) =>
+      stageDumpSegments({
+        storage,
+        key: dataKey(manifest),
+        filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
+        transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
+        dir,
+        groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
+        loadData: input.loadData,
+        controller: own,
+        progress,
+      });
+    let staged: StagedDump;
+    try {
+      staged = await withOwnController(controller.signal, stage);
+    } catch (err) {
+      if (controller.signal.aborted) throw err;
+      await verifyStoredChecksum(storage, manifest, controller.signal, progress);
+      throw err;
+    }
+    checkAgainstManifest(storage, manifest, staged);
+    return staged;
+  }
+
+  /** The staged segments, applied: serial ones alone and in order, tables by `parallel` client sessions at once. */
+  async function applyStaged(
+    input: RestoreInput & { parallel: number; loadData: boolean },
+    { segments, rawBytes }: StagedDump,
+    files: RestoreSecretFiles,
+    controller: AbortController,
+    progress: Progress,
+  ): Promise<{ rawBytes: number }> {
     const client = restoreClient(input, files);
     const scheduler = new SegmentScheduler<StagedSegmentFile>(input.parallel, (segment) =>
       applySegmentFile(segment, { client, loadClient: loadDataClientCommand(client), controller, progress }),
     );
-    const staging = stageDumpSegments({
-      storage,
-      key: dataKey(manifest),
-      filters: restoreFilters({ algorithm: manifest.compression.algorithm, identityFile: files.identity }),
-      transforms: input.database === undefined ? [] : [new OneDatabaseFilter(input.database)],
-      dir,
-      groupBytes: tableGroupBytes(manifest.data.rawBytes, input.parallel),
-      loadData: input.loadData,
-      controller,
-      progress,
-      onSegment: (segment) => scheduler.add(segment),
-    })
-      .then((staged) => {
-        requireUnchangedSinceVerified(manifest, staged);
-        return staged;
-      })
-      // Also when the staging failed: the scheduler then settles once what it started has stopped.
-      .finally(() => scheduler.close());
-    await runStages(controller, [staging, scheduler.finished]);
-    const { segments, rawBytes } = await staging;
+    for (const segment of segments) scheduler.add(segment);
+    scheduler.close();
+    await runStages(controller, [scheduler.finished]);
     log.info('snapshot applied in parallel', {
-      snapshotId: manifest.snapshotId,
+      snapshotId: input.manifest.snapshotId,
       segments: segments.length,
       sessions: input.parallel,
       loadData: input.loadData,
@@ -567,10 +578,10 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     /**
      * The checksum pass (nothing applied yet), then the databases the snapshot replaces are kept
      * aside (what an earlier attempt applied is dropped, so every attempt starts clean), then the
-     * object is read and hashed again and applied: serially (`parallel` 1, the default) or by
-     * several sessions, each segment as soon as it is staged (stageAndApply). Only once all of it
-     * succeeded is what was kept discarded; the session puts it back otherwise
-     * (putBackReplacedDatabases).
+     * dump is applied: serially (`parallel` 1, the default; the object is read and hashed again)
+     * or by several sessions (applyStaged, from the segment files the checksum pass staged:
+     * stageVerifiedDump). Only once all of it succeeded is what was kept discarded; the session
+     * puts it back otherwise (putBackReplacedDatabases).
      */
     async restoreFromSnapshot(input: RestoreInput): Promise<RestoreResult> {
       const { manifest } = input;
@@ -583,14 +594,19 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       const storage = await open(input.repository, deps.secrets);
       const controller = abortOnActivityCancel();
       const { parallel } = options.data;
-      // A parallel restore stages the dump in a scratch directory while it applies it.
+      // A parallel restore stages the dump in a scratch directory while it verifies the object.
       const scratch = parallel > 1 ? await makeScratchDirectory('restore') : undefined;
-      const progress: Progress = { phase: 'verifying', bytesRead: 0, bytesWritten: 0 };
+      const progress: Progress = { phase: scratch ? 'verifying and staging' : 'verifying', bytesRead: 0, bytesWritten: 0 };
       const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
       try {
         const { maxAllowedPacket, loadData } = await readApplySettings(input);
         // Nothing is applied before the whole object matched its manifest.
-        await verifyStoredChecksum(storage, manifest, controller.signal, progress);
+        let staged: StagedDump | undefined;
+        if (scratch) {
+          staged = await withRestoreSecretFiles(input, (files) =>
+            stageVerifiedDump({ ...input, parallel, loadData }, files, storage, scratch, controller, progress),
+          );
+        } else await verifyStoredChecksum(storage, manifest, controller.signal, progress);
         progress.phase = 'keeping replaced databases';
         const replaced = await keepReplacedDatabases(input);
         progress.phase = 'applying';
@@ -598,8 +614,8 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
         progress.bytesWritten = 0;
         const applyStartedMs = Date.now();
         const { rawBytes } = await withRestoreSecretFiles(input, (files) =>
-          scratch
-            ? stageAndApply({ ...input, parallel, loadData }, files, storage, scratch, controller, progress)
+          staged
+            ? applyStaged({ ...input, parallel, loadData }, staged, files, controller, progress)
             : applySerially(input, files, storage, controller, progress),
         ).catch(async (err: unknown) => rethrowApplyFailure(err, input, maxAllowedPacket, applyStartedMs));
         const gtid = input.gtid ?? { action: 'leave', reason: 'the session did not inspect GTIDs' };

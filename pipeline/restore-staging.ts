@@ -49,10 +49,7 @@ class StagerReport {
   readonly segments: StagedSegmentFile[] = [];
   private current: StagedSegmentFile | undefined;
 
-  constructor(
-    private readonly dir: string,
-    private readonly onSegment: (segment: StagedSegmentFile) => void,
-  ) {}
+  constructor(private readonly dir: string) {}
 
   async read(stdout: Readable): Promise<void> {
     for await (const line of createInterface({ input: stdout, crlfDelay: Infinity })) this.event(line.split(' '));
@@ -75,7 +72,6 @@ class StagerReport {
     } else if (event === 'end') {
       segment.rawBytes = Number(fields[0]);
       this.current = undefined;
-      this.onSegment(segment);
     } else throw new Error(`dbkeep-stage reported ${JSON.stringify(event)}`);
   }
 
@@ -98,9 +94,8 @@ export interface StagedDump extends StreamedObject {
  * A snapshot's stored object → filters (decryptor, decompressor) → in-process transforms →
  * dbkeep-stage, which writes the segment files in `dir` (pipeline/native/dbkeep-stage.c says how
  * it cuts and converts the dump), hashing the stored bytes on the way. Without transforms the
- * dump goes from zstd to dbkeep-stage and never passes through Node. Each segment is handed to
- * `onSegment` as soon as its files are complete, in dump order; the caller compares the hash with
- * the manifest once the staging returned.
+ * dump goes from zstd to dbkeep-stage and never passes through Node. The caller compares the hash
+ * with the manifest before it applies a single segment.
  */
 export async function stageDumpSegments(params: {
   storage: Storage;
@@ -116,10 +111,9 @@ export async function stageDumpSegments(params: {
   partBytes?: number;
   controller: AbortController;
   progress: Progress;
-  onSegment?: (segment: StagedSegmentFile) => void;
 }): Promise<StagedDump> {
   const dir = path.resolve(params.dir);
-  const report = new StagerReport(dir, params.onSegment ?? (() => undefined));
+  const report = new StagerReport(dir);
   const stager: ToolCommand = {
     command: nativeToolPath('dbkeep-stage'),
     args: [
