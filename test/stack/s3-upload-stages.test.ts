@@ -202,13 +202,14 @@ describe('runStages with an S3 upload to MinIO (S3Storage.putStream)', () => {
     const controller = new AbortController();
     const body = new PassThrough();
     const upload = storage.putStream('ledger/dump.sql.zst', body, controller.signal);
-    const stages = runStages(controller, [pipeline(endlessDump(), body, { signal: controller.signal }), upload]);
+    // Watched from the start, as below: an upload failing while the test waits fails the test, not the run.
+    const stopped = errorOf(runStages(controller, [pipeline(endlessDump(), body, { signal: controller.signal }), upload]));
     await waitForUploadedParts(s3, bucket, 'dbkeep/ledger/dump.sql.zst', 1, 10_000);
     expect(await listIncompleteUploads(s3, bucket)).toHaveLength(1);
 
     const cancelledAt = Date.now();
     controller.abort(new Error('activity cancelled'));
-    await errorOf(stages);
+    await stopped;
     expect(await errorOf(upload)).toMatchObject({ name: 'AbortError' });
     expect(Date.now() - cancelledAt).toBeLessThan(2_000);
     // The abort is sent as the upload gives up; MinIO has dropped the parts soon after.
