@@ -2,7 +2,6 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
-  condition,
   log,
   patched,
   proxyActivities,
@@ -46,24 +45,12 @@ export interface ReplicaPopulationInput {
 const MAX_POPULATION_ATTEMPTS = 5;
 /** Replicas on directories: replica 0 from the repository, the others copied from its volume. */
 const COPY_FIRST_REPLICA_PATCH = 'copy-first-replica';
-/** The copies' workers start once replica 0's runs, not beside it (populateFromFirstReplica). */
-const COPY_WORKERS_AFTER_FIRST_PATCH = 'copy-workers-after-first';
 
-/** How one replica's population is ordered against another's (populateFromFirstReplica). */
-export interface PopulationOrder {
-  /** Settles before the first attempt populates: the whole population of the replica it copies. */
-  populateAfter?: Promise<unknown>;
-  /** Resolves before the first worker starts: the worker of the replica it copies running. */
-  startWorkerAfter?: () => Promise<unknown>;
-  /** Told once the first worker runs. */
-  onWorkerRunning?: () => void;
-}
-
-/** One replica's population: copied from another's volume when `copyFrom` is given. */
+/** One replica's population: copied from another's volume when `copyFrom` is given, once `after` settles. */
 type PopulateOne = (
   ordinal: number,
   copyFrom?: ReplicaPopulationInput['copyFrom'],
-  order?: PopulationOrder,
+  after?: Promise<unknown>,
 ) => Promise<PopulateReplicaResult>;
 
 /**
@@ -101,7 +88,7 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
-    const populate: PopulateOne = (ordinal, copyFrom, order) =>
+    const populate: PopulateOne = (ordinal, copyFrom, after) =>
       populateReplica(
         {
           repository,
@@ -116,7 +103,7 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
           ...(pointInTime ? { pointInTime } : {}),
           ...(copyFrom ? { copyFrom } : {}),
         },
-        order,
+        after,
       );
     const replicas = await runStep(status, `populate-${input.replicas}-replicas`, () =>
       // Directories are on the worker's host, where a replica's complete volume is copied in a
@@ -131,26 +118,18 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
 }
 
 /**
- * Replica 0 from the repository, then every other replica as a copy of its volume. The others'
- * workers start once replica 0's runs, during its population (which waits on its writes more
- * than on the cores), so they are polling when its volume is complete: three workers starting
- * at once on one machine delayed replica 0's own by about 0.5 s (bench/README.md, seventeenth
- * session). A copy reports replica 0's replay, which its data holds.
+ * Replica 0 from the repository, then every other replica as a copy of its volume, all at once.
+ * The others' workers start beside replica 0's (populateReplica's `after`), so they are polling
+ * when its volume is complete. A copy reports replica 0's replay, which its data holds.
  */
 async function populateFromFirstReplica(count: number, volumeTemplate: string, populate: PopulateOne): Promise<PopulateReplicaResult[]> {
   let first: Promise<PopulateReplicaResult> | undefined;
-  let firstWorkerRunning = false;
-  const copyWorkersAfterFirst = patched(COPY_WORKERS_AFTER_FIRST_PATCH);
   const copyFrom = { ordinal: 0, directory: volumeForOrdinal(volumeTemplate, 0) };
   // populateEveryReplica starts the replicas in order: replica 0's population exists when the others start.
   return populateEveryReplica(
     Array.from({ length: count }, (_, ordinal) => async () => {
-      if (ordinal === 0) return (first = populate(0, undefined, { onWorkerRunning: () => (firstWorkerRunning = true) }));
-      const copied = await populate(ordinal, copyFrom, {
-        populateAfter: first,
-        // Called in the replica's own scope: a session that fails before replica 0's worker runs cancels the wait.
-        ...(copyWorkersAfterFirst ? { startWorkerAfter: () => condition(() => firstWorkerRunning) } : {}),
-      });
+      if (ordinal === 0) return (first = populate(0));
+      const copied = await populate(ordinal, copyFrom, first);
       const source = await first!;
       return copied.copiedFrom === undefined || source.replayed === undefined ? copied : { ...copied, replayed: source.replayed };
     }),
@@ -189,7 +168,7 @@ async function populateEveryReplica(replicas: Array<() => Promise<PopulateReplic
  * worker and populates again from a clean volume. Its activities' ids say whose they are
  * (`replica-1/populate/2`), so one replica's attempts can be told apart in the session's history.
  */
-export async function populateReplica(input: ReplicaPopulationInput, order: PopulationOrder = {}): Promise<PopulateReplicaResult> {
+export async function populateReplica(input: ReplicaPopulationInput, after?: Promise<unknown>): Promise<PopulateReplicaResult> {
   const taskQueue = replicaTaskQueue(input.restoreId, input.ordinal);
   const spec = { taskQueue, volume: input.volume, restoreId: input.restoreId, ordinal: input.ordinal };
   const replicaActivity = (attempt: number) =>
@@ -209,14 +188,12 @@ export async function populateReplica(input: ReplicaPopulationInput, order: Popu
     });
   try {
     for (let attempt = 1; ; attempt++) {
-      if (attempt === 1) await order.startWorkerAfter?.();
       // Not cancellable: the session never ends while a worker it asked for may still be starting.
       await CancellationScope.nonCancellable(() =>
         quickActivitiesWithId(replicaActivityId(input.ordinal, 'ensure-worker', attempt)).ensureReplicaWorker(spec),
       );
-      if (attempt === 1) order.onWorkerRunning?.();
       // Outside the try: when what this replica waits for fails, it fails with it, not retried.
-      if (attempt === 1) await order.populateAfter;
+      if (attempt === 1) await after;
       try {
         return await replicaActivity(attempt).populateReplicaVolume({
           repository: input.repository,
