@@ -12,6 +12,7 @@ import { createMetricsActivities } from './metrics-activities';
 import { createNotificationActivities } from './notification-activities';
 import { createPointInTimeActivities } from './point-in-time-activities';
 import { createReplicaActivities } from './replica-population';
+import { createReplicaCopyActivities } from './replica-copy';
 import { createRepositoryStatusActivities } from './repository-status';
 import { createRestoreActivities } from './restore-activities';
 import { createReplicaWorkerActivities, type ReplicaWorkerLauncher } from './replica-workers';
@@ -67,6 +68,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createDrillActivities({ ...resolved, scratchServers: deps.scratchServers }),
     runHook: withConcreteTarget(targets, createHookActivities(resolved).runHook),
     ...createReplicaWorkerActivities({ replicaWorkers: deps.replicaWorkers }),
+    ...createReplicaCopyActivities(),
     ...createTargetReadinessActivities({ ...resolved, targets }),
     findBackupLockHolder,
     startRestoreDrill,

@@ -1,16 +1,9 @@
 import { Context, log } from '@temporalio/activity';
-import { lchown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lchown, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { permanentFailure, PermanentFailureType } from '../domain/failures';
 import type { Manifest } from '../domain/manifest';
 import type { Progress } from '../domain/progress';
-import {
-  parseReplicaVolumeMarker,
-  replicaVolumeClaimProblem,
-  RESTORE_MARKER_FILE,
-  RESTORE_MARKER_PARTIAL_FILE,
-  type ReplicaVolumeMarker,
-} from '../domain/replica-volume-marker';
 import type { Named, RepositorySpec } from '../domain/resources';
 import type { SecretRef } from '../domain/secret-ref';
 import { rootClientCommand, optionFileContents, toolVersionCommand } from '../domain/tool-commands';
@@ -20,14 +13,21 @@ import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { withSecretFiles } from '../pipeline/option-file';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { restorePhysicalSnapshot } from '../pipeline/physical-restore';
-import { copyDirectoryTree } from '../pipeline/directory-copy';
-import { syncDirectoryTree, syncEntry } from '../pipeline/directory-sync';
+import { syncDirectoryTree } from '../pipeline/directory-sync';
 import { readToolVersion, ToolFailedError } from '../pipeline/tool-process';
 import { classifyToolFailure } from '../domain/server-errors';
 import { startLocalServer } from '../pipeline/local-server';
-import { stopLeftoverLocalServer } from '../pipeline/leftover-servers';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
+import {
+  claimVolume,
+  copyReplicaFiles,
+  isCompleteReplicaOf,
+  measureTree,
+  volumeRootOwnerIfRoot,
+  writeMarker,
+  type VolumeClaim,
+} from './replica-volume';
 
 export interface PopulateReplicaInput {
   repository: Named<RepositorySpec>;
@@ -80,45 +80,12 @@ export function createReplicaActivities(deps: {
 }) {
   const volume = path.resolve(deps.volumeDir);
 
-  /** Empties the volume so every attempt starts clean, refusing data that is not this restore's to replace. */
-  async function claimVolume(input: PopulateReplicaInput): Promise<void> {
-    await mkdir(volume, { recursive: true });
-    // A worker killed mid-replay leaves its server running on the volume; nothing may write to it now.
-    await stopLeftoverLocalServer(volume);
-    const entries = await readdir(volume);
-    const marker = parseReplicaVolumeMarker(await readFile(path.join(volume, RESTORE_MARKER_FILE), 'utf8').catch(() => undefined));
-    const problem = replicaVolumeClaimProblem({
-      entryCount: entries.filter((entry) => entry !== RESTORE_MARKER_PARTIAL_FILE).length,
-      marker,
-      restoreId: input.restoreId,
-      overwrite: input.overwrite,
-    });
-    if (problem) {
-      throw permanentFailure(
-        PermanentFailureType.VolumeNotEmpty,
-        `replica ${input.ordinal}: volume ${volume} ${problem}; nothing was changed. Use an empty volume, or pass overwrite to replace its contents`,
-      );
-    }
-    // The marker goes last (replaced, not removed): a worker killed while emptying the volume
-    // leaves it marked as this restore's, which the next attempt may claim again.
-    const others = entries.filter((entry) => entry !== RESTORE_MARKER_FILE);
-    await Promise.all(others.map((entry) => rm(path.join(volume, entry), { recursive: true, force: true })));
-    await writeMarker(input, false);
-  }
-
-  /**
-   * Written aside, synced, then renamed into place and the rename synced: a worker killed or a
-   * host crashed mid-write leaves the old marker or the new one, never a torn one.
-   */
-  async function writeMarker(input: PopulateReplicaInput, complete: boolean, owner?: { uid: number; gid: number }): Promise<void> {
-    const marker: ReplicaVolumeMarker = { restoreId: input.restoreId, snapshotId: input.manifest.snapshotId, complete };
-    const partial = path.join(volume, RESTORE_MARKER_PARTIAL_FILE);
-    await writeFile(partial, JSON.stringify(marker));
-    if (owner) await lchown(partial, owner.uid, owner.gid);
-    await syncEntry(partial, 'data');
-    await rename(partial, path.join(volume, RESTORE_MARKER_FILE));
-    await syncEntry(volume, 'all');
-  }
+  const claimOf = (input: PopulateReplicaInput): VolumeClaim => ({
+    restoreId: input.restoreId,
+    ordinal: input.ordinal,
+    overwrite: input.overwrite,
+    snapshotId: input.manifest.snapshotId,
+  });
 
   /**
    * The archived binary log, replayed into the prepared volume by a server of the worker's own
@@ -186,18 +153,12 @@ export function createReplicaActivities(deps: {
     progress: Progress,
   ): Promise<number | undefined> {
     const source = path.resolve(from.directory);
-    const marker = parseReplicaVolumeMarker(await readFile(path.join(source, RESTORE_MARKER_FILE), 'utf8').catch(() => undefined));
-    const usable =
-      source !== volume &&
-      marker?.complete === true &&
-      marker.restoreId === input.restoreId &&
-      marker.snapshotId === input.manifest.snapshotId;
-    if (!usable) {
+    if (!(await isCompleteReplicaOf(source, volume, claimOf(input)))) {
       log.info('the replica to copy is not complete here; populating from the repository', { from: source, ordinal: input.ordinal });
       return undefined;
     }
     progress.phase = `copying replica ${from.ordinal}`;
-    await copyDirectoryTree({ from: source, to: volume, skip: [RESTORE_MARKER_FILE, RESTORE_MARKER_PARTIAL_FILE], signal, progress });
+    await copyReplicaFiles(source, volume, signal, progress);
     return from.ordinal;
   }
 
@@ -217,7 +178,7 @@ export function createReplicaActivities(deps: {
       const stopHeartbeats = startHeartbeats(() => ({ ...progress }));
       const controller = abortOnActivityCancel();
       try {
-        await claimVolume(input);
+        await claimVolume(volume, claimOf(input));
         const copiedFrom = input.copyFrom && (await copyCompleteReplica(input, input.copyFrom, controller.signal, progress));
         let replayed: ReplayOutcome | undefined;
         const owner = input.owner ?? (await volumeRootOwnerIfRoot(volume));
@@ -233,7 +194,7 @@ export function createReplicaActivities(deps: {
               signal: controller.signal,
               progress,
               onChecksumMismatch: {
-                discard: () => claimVolume({ ...input, overwrite: true }),
+                discard: () => claimVolume(volume, { ...claimOf(input), overwrite: true }),
                 consequence: `replica ${input.ordinal} volume wiped`,
               },
             }),
@@ -251,7 +212,7 @@ export function createReplicaActivities(deps: {
         // Only a volume that is on the disk whole is marked complete: extraction and prepare write through the page cache.
         progress.phase = 'syncing to disk';
         await syncDirectoryTree(volume, controller.signal);
-        await writeMarker(input, true, owner);
+        await writeMarker(volume, claimOf(input), true, owner);
         const result: PopulateReplicaResult = {
           ordinal: input.ordinal,
           volume,
@@ -286,26 +247,4 @@ async function recordReachedPosition(volume: string, replayed: ReplayOutcome): P
     await writeFile(infoFile, `${file}\t${offset}\t${replayed.reachedGtids}\n`);
     await lchown(infoFile, existing.uid, existing.gid);
   }
-}
-
-/** Only root may give files away; anyone else already owns what it restored. */
-async function volumeRootOwnerIfRoot(volume: string): Promise<{ uid: number; gid: number } | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
-  const root = await stat(volume);
-  return { uid: root.uid, gid: root.gid };
-}
-
-/** The bytes of the regular files under dir; with chownTo, chown -R on the way, without following links. */
-async function measureTree(dir: string, chownTo: { uid: number; gid: number } | undefined): Promise<number> {
-  let bytes = 0;
-  if (chownTo) await lchown(dir, chownTo.uid, chownTo.gid);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) bytes += await measureTree(full, chownTo);
-    else {
-      if (chownTo) await lchown(full, chownTo.uid, chownTo.gid);
-      if (entry.isFile()) bytes += (await stat(full)).size;
-    }
-  }
-  return bytes;
 }

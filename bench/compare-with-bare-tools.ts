@@ -261,8 +261,9 @@ class ComparisonRun {
   }
 
   /**
-   * A physical snapshot into `replicas` fresh directories (one replica worker process each, as
-   * in the embedded mode); the run fails unless every replica reports a prepared volume.
+   * A physical snapshot into `replicas` fresh directories, as in the embedded mode: replica 0 by a
+   * replica worker process, the others copied from it by the session's worker; the run fails
+   * unless every replica reports a prepared volume.
    */
   async replicaRestore(
     id: MeasurementId,

@@ -53,9 +53,10 @@ export function volumeRestoreWorkflowId(configuration: string, restoreId: string
 
 /**
  * The id of one replica's activity in a volume restore's history: `replica-1/populate/2` is
- * replica 1's second population attempt, `replica-1/stop-worker` the end of its worker.
+ * replica 1's second population attempt, `replica-1/copy` its copy of replica 0's volume by the
+ * session's worker, `replica-1/stop-worker` the end of its worker.
  */
-export function replicaActivityId(ordinal: number, step: 'ensure-worker' | 'populate' | 'stop-worker', attempt?: number): string {
+export function replicaActivityId(ordinal: number, step: 'ensure-worker' | 'populate' | 'copy' | 'stop-worker', attempt?: number): string {
   return `replica-${ordinal}/${step}${attempt === undefined ? '' : `/${attempt}`}`;
 }
 

@@ -33,6 +33,7 @@ type MetricsActivities = Pick<DbkeepActivities, 'pushSessionMetrics'>;
 type NotificationStateActivities = Pick<DbkeepActivities, 'recordSessionOutcome'>;
 type DeliveryActivities = Pick<DbkeepActivities, 'deliverNotification'>;
 type DrillActivities = Pick<DbkeepActivities, 'runRestoreDrill'>;
+type ReplicaCopyActivities = Pick<DbkeepActivities, 'copyReplicaVolume'>;
 
 const QUICK_OPTIONS = {
   startToCloseTimeout: '2 minutes',
@@ -70,6 +71,14 @@ export const streamingActivities = proxyActivities<StreamingActivities>(STREAMIN
 /** The same, bounded as a whole (all attempts) by the configuration's `timeout`. */
 export function streamingActivitiesWithin(timeoutMs: number) {
   return proxyActivities<StreamingActivities>({ ...STREAMING_OPTIONS, scheduleToCloseTimeout: timeoutMs });
+}
+
+/**
+ * A complete replica volume copied by the session's worker: as long as the volume takes, bounded
+ * by its heartbeat, under an id that names the replica (`replica-1/copy`).
+ */
+export function replicaCopyActivitiesWithId(activityId: string) {
+  return proxyActivities<ReplicaCopyActivities>({ ...STREAMING_OPTIONS, activityId });
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { ReplicaActivities } from '../activities';
 import type { PopulateReplicaResult } from '../activities/replica-population';
+import type { CopyReplicaVolumeInput, CopyReplicaVolumeResult } from '../activities/replica-copy';
 import type { ReplicaVolume } from '../activities/replica-workers';
 import type { Manifest } from '../domain/manifest';
 import { replicaLayoutProblem } from '../domain/replica-layout';
@@ -18,7 +19,7 @@ import type { Named, RepositorySpec } from '../domain/resources';
 import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import type { SecretRef } from '../domain/secret-ref';
 import type { VolumeRestoreSessionInput } from '../domain/session-inputs';
-import { quickActivities, quickActivitiesWithId } from './activity-options';
+import { quickActivities, quickActivitiesWithId, replicaCopyActivitiesWithId } from './activity-options';
 import { runSession } from './session-skeleton';
 import { beginSession, failureMessage, runStep, type SessionIdentity } from './session-status';
 import { requireInputFields } from './input-guard';
@@ -45,13 +46,26 @@ export interface ReplicaPopulationInput {
 const MAX_POPULATION_ATTEMPTS = 5;
 /** Replicas on directories: replica 0 from the repository, the others copied from its volume. */
 const COPY_FIRST_REPLICA_PATCH = 'copy-first-replica';
+/** ...and the copies made by the session's own worker, not by a replica worker started for each. */
+const COPIES_BY_SESSION_WORKER_PATCH = 'copies-by-session-worker';
 
-/** One replica's population: copied from another's volume when `copyFrom` is given, once `after` settles. */
+/** When a replica's population starts, and who hears of its volume complete before its worker stops. */
+export interface PopulationOrder {
+  /** Populate once this settles; fail with it when it fails. */
+  after?: Promise<unknown>;
+  /** Called with the result as soon as the volume is complete, before the replica's worker is stopped. */
+  onPopulated?: (result: PopulateReplicaResult) => void;
+}
+
+/** One replica's population: copied from another's volume when `copyFrom` is given. */
 type PopulateOne = (
   ordinal: number,
   copyFrom?: ReplicaPopulationInput['copyFrom'],
-  after?: Promise<unknown>,
+  order?: PopulationOrder,
 ) => Promise<PopulateReplicaResult>;
+
+/** A copy of replica 0's complete volume into another replica's directory, by the session's worker. */
+type CopyOne = (ordinal: number, from: CopyReplicaVolumeInput['from']) => Promise<CopyReplicaVolumeResult>;
 
 /**
  * A physical restore into N replica volumes (Stash's `.spec.target.replicas`): every replica in
@@ -88,7 +102,7 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
     );
     status.snapshotId = manifest.snapshotId;
     status.storedBytes = manifest.data.storedBytes;
-    const populate: PopulateOne = (ordinal, copyFrom, after) =>
+    const populate: PopulateOne = (ordinal, copyFrom, order) =>
       populateReplica(
         {
           repository,
@@ -103,13 +117,24 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
           ...(pointInTime ? { pointInTime } : {}),
           ...(copyFrom ? { copyFrom } : {}),
         },
-        after,
+        order,
       );
+    const copy: CopyOne = (ordinal, from) =>
+      replicaCopyActivitiesWithId(replicaActivityId(ordinal, 'copy')).copyReplicaVolume({
+        restoreId,
+        ordinal,
+        overwrite: input.overwrite,
+        snapshotId: manifest.snapshotId,
+        directory: volumeForOrdinal(input.volumeTemplate!, ordinal),
+        from,
+      });
     const replicas = await runStep(status, `populate-${input.replicas}-replicas`, () =>
       // Directories are on the worker's host, where a replica's complete volume is copied in a
       // fraction of the time another download, decompression and prepare take.
       input.volumeTemplate !== undefined && input.replicas > 1 && patched(COPY_FIRST_REPLICA_PATCH)
-        ? populateFromFirstReplica(input.replicas, input.volumeTemplate, populate)
+        ? patched(COPIES_BY_SESSION_WORKER_PATCH)
+          ? copyFirstReplica(input.replicas, input.volumeTemplate, populate, copy)
+          : populateFromFirstReplica(input.replicas, input.volumeTemplate, populate)
         : populateEveryReplica(Array.from({ length: input.replicas }, (_, ordinal) => () => populate(ordinal))),
     );
     status.rawBytes = replicas.reduce((total, r) => total + r.bytesOnVolume, 0);
@@ -118,9 +143,50 @@ export async function volumeRestoreSession(input: VolumeRestoreSessionInput): Pr
 }
 
 /**
+ * Replica 0 from the repository by its replica worker; once its volume is complete (while that
+ * worker stops), every other replica as a copy of it by the session's own worker, all at once.
+ * No worker process starts for a copy: starting them beside replica 0's population slowed it
+ * (bench/README.md, eighteenth session). A copy reports what replica 0 was prepared with and
+ * replayed, which its data holds. A session worker that does not see replica 0's volume complete
+ * (another host's) makes no copy, and that replica is populated from the repository instead.
+ */
+async function copyFirstReplica(
+  count: number,
+  volumeTemplate: string,
+  populate: PopulateOne,
+  copy: CopyOne,
+): Promise<PopulateReplicaResult[]> {
+  let populated!: (result: PopulateReplicaResult) => void;
+  const complete = new Promise<PopulateReplicaResult>((resolve) => (populated = resolve));
+  let first: Promise<PopulateReplicaResult> | undefined;
+  const from = { ordinal: 0, directory: volumeForOrdinal(volumeTemplate, 0) };
+  // populateEveryReplica starts the replicas in order: replica 0's population exists when the others start.
+  return populateEveryReplica(
+    Array.from({ length: count }, (_, ordinal) => async () => {
+      if (ordinal === 0) return (first = populate(0, undefined, { onPopulated: populated }));
+      // Replica 0 failing for good fails the copies with it.
+      const source = await Promise.race([complete, first!]);
+      const copied = await copy(ordinal, from);
+      if (!copied.copied) return populate(ordinal);
+      const { volume, bytesOnVolume, durationSeconds } = copied;
+      return {
+        ordinal,
+        volume,
+        bytesOnVolume,
+        durationSeconds,
+        preparedWith: source.preparedWith,
+        copiedFrom: from.ordinal,
+        ...(source.replayed ? { replayed: source.replayed } : {}),
+      };
+    }),
+  );
+}
+
+/**
  * Replica 0 from the repository, then every other replica as a copy of its volume, all at once.
  * The others' workers start beside replica 0's (populateReplica's `after`), so they are polling
- * when its volume is complete. A copy reports replica 0's replay, which its data holds.
+ * when its volume is complete. A copy reports replica 0's replay, which its data holds. Sessions
+ * started before the patch `copies-by-session-worker` replay this way.
  */
 async function populateFromFirstReplica(count: number, volumeTemplate: string, populate: PopulateOne): Promise<PopulateReplicaResult[]> {
   let first: Promise<PopulateReplicaResult> | undefined;
@@ -129,7 +195,7 @@ async function populateFromFirstReplica(count: number, volumeTemplate: string, p
   return populateEveryReplica(
     Array.from({ length: count }, (_, ordinal) => async () => {
       if (ordinal === 0) return (first = populate(0));
-      const copied = await populate(ordinal, copyFrom, first);
+      const copied = await populate(ordinal, copyFrom, { after: first });
       const source = await first!;
       return copied.copiedFrom === undefined || source.replayed === undefined ? copied : { ...copied, replayed: source.replayed };
     }),
@@ -168,7 +234,7 @@ async function populateEveryReplica(replicas: Array<() => Promise<PopulateReplic
  * worker and populates again from a clean volume. Its activities' ids say whose they are
  * (`replica-1/populate/2`), so one replica's attempts can be told apart in the session's history.
  */
-export async function populateReplica(input: ReplicaPopulationInput, after?: Promise<unknown>): Promise<PopulateReplicaResult> {
+export async function populateReplica(input: ReplicaPopulationInput, order: PopulationOrder = {}): Promise<PopulateReplicaResult> {
   const taskQueue = replicaTaskQueue(input.restoreId, input.ordinal);
   const spec = { taskQueue, volume: input.volume, restoreId: input.restoreId, ordinal: input.ordinal };
   const replicaActivity = (attempt: number) =>
@@ -193,9 +259,9 @@ export async function populateReplica(input: ReplicaPopulationInput, after?: Pro
         quickActivitiesWithId(replicaActivityId(input.ordinal, 'ensure-worker', attempt)).ensureReplicaWorker(spec),
       );
       // Outside the try: when what this replica waits for fails, it fails with it, not retried.
-      if (attempt === 1) await after;
+      if (attempt === 1) await order.after;
       try {
-        return await replicaActivity(attempt).populateReplicaVolume({
+        const result = await replicaActivity(attempt).populateReplicaVolume({
           repository: input.repository,
           manifest: input.manifest,
           restoreId: input.restoreId,
@@ -205,6 +271,8 @@ export async function populateReplica(input: ReplicaPopulationInput, after?: Pro
           ...(input.pointInTime ? { pointInTime: input.pointInTime } : {}),
           ...(input.copyFrom ? { copyFrom: input.copyFrom } : {}),
         });
+        order.onPopulated?.(result);
+        return result;
       } catch (err) {
         const cause = err instanceof Error ? err.cause : undefined;
         if ((cause instanceof ApplicationFailure && cause.nonRetryable) || attempt >= MAX_POPULATION_ATTEMPTS) throw err;

@@ -21,9 +21,9 @@ import { loadSakila } from '../support/sample-data';
 import { workflowFailureOf } from '../support/workflow-failure';
 
 /**
- * Physical backups with mariadb-backup, restored into three replica data directories by three
- * replica workers, each started on its data directory and compared with the source; a replica
- * worker killed mid-population is redone alone.
+ * Physical backups with mariadb-backup, restored into three replica data directories (replica 0
+ * by its replica worker, the others copied from it by the session's worker), each started on its
+ * data directory and compared with the source; a replica worker killed mid-population is redone alone.
  */
 let stack: E2eStack;
 let source: MariaDbInstance;
@@ -128,8 +128,19 @@ describe('physical backup', () => {
       expect(replica.bytesOnVolume).toBeGreaterThan(100_000_000);
       expect(replica.preparedWith).toMatch(/mariadb-backup/);
     }
-    // Replica 0 was downloaded and prepared once; the others are copies of its volume.
+    // Replica 0 was downloaded and prepared once; the others are copies of its volume, made by
+    // the session's own worker: no replica worker was started for them.
     expect(restored.replicas.map((r) => r.copiedFrom)).toEqual([undefined, 0, 0]);
+    const scheduled = (await handle.fetchHistory()).events!.flatMap((e) =>
+      e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityId!] : [],
+    );
+    expect(scheduled.filter((id) => id.startsWith('replica-')).sort()).toEqual([
+      replicaActivityId(0, 'ensure-worker', 1),
+      replicaActivityId(0, 'populate', 1),
+      replicaActivityId(0, 'stop-worker'),
+      replicaActivityId(1, 'copy'),
+      replicaActivityId(2, 'copy'),
+    ]);
     expect((await stack.client.status(handle.workflowId)).phase).toBe('Succeeded');
     // The replica workers were stopped once their replica was done: no process polls their task queues.
     const restoreId = handle.workflowId.split('/').at(-1)!;
@@ -198,12 +209,14 @@ describe('physical backup', () => {
         ? [e.activityTaskScheduledEventAttributes.activityId]
         : [],
     );
-    expect(populations.sort()).toEqual([
-      replicaActivityId(0, 'populate', 1),
-      replicaActivityId(0, 'populate', 2),
-      replicaActivityId(1, 'populate', 1),
-      replicaActivityId(2, 'populate', 1),
-    ]);
+    expect(populations.sort()).toEqual([replicaActivityId(0, 'populate', 1), replicaActivityId(0, 'populate', 2)]);
+    // The copies started once replica 0's second attempt had completed its volume.
+    const events = history.events ?? [];
+    const at = (activityId: string) => events.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityId === activityId);
+    const secondAttempt = events[at(replicaActivityId(0, 'populate', 2))]!.eventId!;
+    const completed = events.findIndex((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(secondAttempt));
+    expect(completed).toBeGreaterThan(0);
+    for (const ordinal of [1, 2]) expect(at(replicaActivityId(ordinal, 'copy'))).toBeGreaterThan(completed);
     await expectReplicasMatchSource(restored.replicas.map((r) => r.volume));
   });
 
