@@ -44,7 +44,9 @@ export interface PopulateReplicaInput {
    * Another replica of this restore, populated already, whose volume this worker copies when it
    * sees it complete (the embedded mode, one host): its data is prepared, and replayed to
    * `pointInTime`, once for every replica. A volume the worker cannot see, or that is not this
-   * restore's complete one, is ignored, and the snapshot is downloaded and prepared again.
+   * restore's complete one, is ignored, and the snapshot is downloaded and prepared again. Only
+   * sessions started before the workflow patch `copies-by-session-worker` ask for it: later ones
+   * have the session's worker copy (replica-copy.ts).
    */
   copyFrom?: { ordinal: number; directory: string };
   /**
