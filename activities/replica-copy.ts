@@ -1,15 +1,13 @@
 import { log } from '@temporalio/activity';
 import path from 'node:path';
 import type { Progress } from '../domain/progress';
-import { syncDirectoryTree } from '../pipeline/directory-sync';
 import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import {
   claimVolume,
+  completeVolume,
   copyReplicaFiles,
   isCompleteReplicaOf,
-  measureTree,
   volumeRootOwnerIfRoot,
-  writeMarker,
   type VolumeClaim,
 } from './replica-volume';
 
@@ -53,12 +51,8 @@ export function createReplicaCopyActivities() {
         await claimVolume(volume, input);
         progress.phase = `copying replica ${input.from.ordinal}`;
         await copyReplicaFiles(source, volume, controller.signal, progress);
-        progress.phase = 'fixing ownership';
         const owner = await volumeRootOwnerIfRoot(volume);
-        const bytesOnVolume = await measureTree(volume, owner);
-        progress.phase = 'syncing to disk';
-        await syncDirectoryTree(volume, controller.signal);
-        await writeMarker(volume, input, true, owner);
+        const bytesOnVolume = await completeVolume({ volume, claim: input, owner, signal: controller.signal, progress });
         const durationSeconds = (Date.now() - started) / 1000;
         log.info('replica volume copied', { ordinal: input.ordinal, from: input.from.ordinal, volume, bytesOnVolume, durationSeconds });
         return { copied: true, volume, bytesOnVolume, durationSeconds };

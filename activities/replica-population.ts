@@ -13,7 +13,6 @@ import { abortOnActivityCancel, startHeartbeats } from './heartbeat';
 import { withSecretFiles } from '../pipeline/option-file';
 import { resolveSnapshotIdentity } from './snapshot-decryption';
 import { restorePhysicalSnapshot } from '../pipeline/physical-restore';
-import { syncDirectoryTree } from '../pipeline/directory-sync';
 import { readToolVersion, ToolFailedError } from '../pipeline/tool-process';
 import { classifyToolFailure } from '../domain/server-errors';
 import { startLocalServer } from '../pipeline/local-server';
@@ -21,11 +20,11 @@ import type { PointInTimeTarget } from '../domain/point-in-time-target';
 import { replayArchivedBinlog, type ReplayOutcome } from './point-in-time-activities';
 import {
   claimVolume,
+  completeVolume,
   copyReplicaFiles,
   isCompleteReplicaOf,
   measureTree,
   volumeRootOwnerIfRoot,
-  writeMarker,
   type VolumeClaim,
 } from './replica-volume';
 
@@ -209,12 +208,7 @@ export function createReplicaActivities(deps: {
             replayed = await replayIntoVolume({ input, pointInTime: input.pointInTime, owner, storage, identity, controller, progress });
           }
         }
-        progress.phase = 'fixing ownership';
-        const bytesOnVolume = await measureTree(volume, owner);
-        // Only a volume that is on the disk whole is marked complete: extraction and prepare write through the page cache.
-        progress.phase = 'syncing to disk';
-        await syncDirectoryTree(volume, controller.signal);
-        await writeMarker(volume, claimOf(input), true, owner);
+        const bytesOnVolume = await completeVolume({ volume, claim: claimOf(input), owner, signal: controller.signal, progress });
         const result: PopulateReplicaResult = {
           ordinal: input.ordinal,
           volume,

@@ -10,7 +10,7 @@ import {
   type ReplicaVolumeMarker,
 } from '../domain/replica-volume-marker';
 import { copyDirectoryTree } from '../pipeline/directory-copy';
-import { syncEntry } from '../pipeline/directory-sync';
+import { syncDirectoryTree, syncEntry } from '../pipeline/directory-sync';
 import { stopLeftoverLocalServer } from '../pipeline/leftover-servers';
 
 /**
@@ -54,7 +54,7 @@ export async function claimVolume(volume: string, claim: VolumeClaim): Promise<v
 }
 
 /** The volume's marker; undefined when it has none or one that is not a dbkeep restore's. */
-export async function readMarker(volume: string): Promise<ReplicaVolumeMarker | undefined> {
+async function readMarker(volume: string): Promise<ReplicaVolumeMarker | undefined> {
   return parseReplicaVolumeMarker(await readFile(path.join(volume, RESTORE_MARKER_FILE), 'utf8').catch(() => undefined));
 }
 
@@ -62,12 +62,7 @@ export async function readMarker(volume: string): Promise<ReplicaVolumeMarker | 
  * Written aside, synced, then renamed into place and the rename synced: a worker killed or a
  * host crashed mid-write leaves the old marker or the new one, never a torn one.
  */
-export async function writeMarker(
-  volume: string,
-  claim: VolumeClaim,
-  complete: boolean,
-  owner?: { uid: number; gid: number },
-): Promise<void> {
+async function writeMarker(volume: string, claim: VolumeClaim, complete: boolean, owner?: { uid: number; gid: number }): Promise<void> {
   const marker: ReplicaVolumeMarker = { restoreId: claim.restoreId, snapshotId: claim.snapshotId, complete };
   const partial = path.join(volume, RESTORE_MARKER_PARTIAL_FILE);
   await writeFile(partial, JSON.stringify(marker));
@@ -75,6 +70,28 @@ export async function writeMarker(
   await syncEntry(partial, 'data');
   await rename(partial, path.join(volume, RESTORE_MARKER_FILE));
   await syncEntry(volume, 'all');
+}
+
+/**
+ * The last step of every population: the volume's files given `owner`, measured, synced to the
+ * disk whole, and only then the marker saying complete. Extraction, prepare and copies write
+ * through the page cache, so a host that crashes once the marker is written cannot leave a
+ * volume that says complete and lacks data. Returns the volume's bytes.
+ */
+export async function completeVolume(params: {
+  volume: string;
+  claim: VolumeClaim;
+  owner: { uid: number; gid: number } | undefined;
+  signal: AbortSignal;
+  progress: Progress;
+}): Promise<number> {
+  const { volume, claim, owner, signal, progress } = params;
+  progress.phase = 'fixing ownership';
+  const bytesOnVolume = await measureTree(volume, owner);
+  progress.phase = 'syncing to disk';
+  await syncDirectoryTree(volume, signal);
+  await writeMarker(volume, claim, true, owner);
+  return bytesOnVolume;
 }
 
 /**
