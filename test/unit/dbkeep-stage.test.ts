@@ -377,7 +377,7 @@ describe('dbkeep-stage: INSERTs as rows for LOAD DATA', () => {
     const load = parts.find((part) => part.kind === 'load')!;
     const dir = path.join(root, "it's\\x").replace(/\\/g, '\\\\').replace(/'/g, "\\'");
     expect(load.text).toBe(
-      `${HEADER}LOAD DATA LOCAL INFILE '${dir}/000002-rows.tsv' INTO TABLE \`t\` CHARACTER SET utf8mb4 ` +
+      `${HEADER}SET SESSION unique_checks=1;\nLOAD DATA LOCAL INFILE '${dir}/000002-rows.tsv' INTO TABLE \`t\` CHARACTER SET utf8mb4 ` +
         String.raw`FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n';` +
         '\nSELECT ROW_COUNT();\n',
     );
