@@ -186,6 +186,9 @@ export function preparePhysicalBackupCommand(engine: Engine, directory: string):
  *   BINLOG ADMIN (without them the failed --init-command fails the connection, so the restore),
  *   and it would keep the restored data from the target's replicas and from binlog-based
  *   point-in-time recovery. That is the user's call, not a default.
+ * A parallel restore's LOAD DATA parts are the one exception: their statement files turn
+ * unique_checks back on after the dump's header, to keep InnoDB off its bulk path
+ * (pipeline/native/dbkeep-stage.c says why).
  */
 export function logicalRestoreCommand(params: {
   target: TargetSpec;
