@@ -131,6 +131,15 @@ function readProcessInfo(pid: number): ProcessInfo | undefined {
   return { pid, parentPid: Number(parentPid), command: text.slice(open + 1, close) };
 }
 
+/** The arguments `pid` runs with (after its program), or undefined once it has exited. */
+export function processArguments(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1, -1);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Those of `processes` still running as the same command (a reused pid is someone else's). */
 export function stillRunning(processes: readonly ProcessInfo[]): ProcessInfo[] {
   return processes.filter((p) => isPidAlive(p.pid) && readProcessInfo(p.pid)?.command === p.command);
