@@ -387,7 +387,8 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     if (streamed.sha256 !== manifest.data.sha256) {
       throw permanentFailure(
         PermanentFailureType.ChecksumMismatch,
-        `snapshot ${manifest.snapshotId}: data changed in the repository during the restore (sha256 mismatch)`,
+        `snapshot ${manifest.snapshotId}: its data object changed in the repository during the restore (its SHA-256 no longer matches the manifest); ` +
+          'the databases it replaces are put back as they were',
       );
     }
     return streamed;

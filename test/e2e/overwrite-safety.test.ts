@@ -8,6 +8,7 @@ import { pathWithReleaseTools } from '../../stack/database-instance';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { activityRecords, onlyActivity } from '../reliability/fault-harness';
 import { configurationDocument, fingerprintDatabases, rootConnection, startE2eStack, type E2eStack } from '../support/e2e-stack';
+import { ObjectReplacedBetweenReads } from '../support/object-replaced-between-reads';
 import { workflowFailureOf } from '../support/workflow-failure';
 
 /**
@@ -17,6 +18,7 @@ import { workflowFailureOf } from '../support/workflow-failure';
  * work schemas are gone. A worker without the client fails the restore before anything is kept.
  */
 let stack: E2eStack;
+const replacing = new ObjectReplacedBetweenReads();
 let source: MariaDbInstance;
 let snapshotId: string;
 const hostPath = process.env.PATH ?? '';
@@ -139,7 +141,7 @@ async function expectFailedRestoreChangesNothing(target: MariaDbInstance, type: 
 }
 
 beforeAll(async () => {
-  stack = await startE2eStack();
+  stack = await startE2eStack({ openStorage: replacing.open });
   source = await stack.startMariaDb();
   await createSourceShop(source);
   snapshotId = await backupShop(source);
@@ -181,6 +183,29 @@ describe('an overwrite that fails leaves the target as it was', () => {
       const failure = await expectFailedRestoreChangesNothing(mysql, 'RestoreStatementRejected', { snapshot });
       expect(failure.message).toMatch(/max_allowed_packet/);
     });
+  });
+
+  it('fails when the stored object changed between the checksum pass and the apply (a serial restore reads it twice)', async () => {
+    const target = await stack.startMariaDb();
+    await createTargetShop(target, true);
+    // A valid dump of the same database with other rows: what the object "becomes" in between.
+    await sql(source, ["UPDATE shop.a SET note = 'replaced' WHERE id = 1"]);
+    const replacement = await backupShop(source, 'shop-replacement');
+    await sql(source, ["UPDATE shop.a SET note = 'new' WHERE id = 1"]);
+    const dataKey = async (configuration: string, id: string) =>
+      (await stack.listKeys(`${configuration}/${id}/`)).find((key) => !key.endsWith('/manifest.json'))!;
+    replacing.arm(await dataKey('shop', snapshotId), await dataKey('shop-replacement', replacement));
+    try {
+      const failure = await expectFailedRestoreChangesNothing(target, 'ChecksumMismatch');
+      expect(failure.message).toBe(
+        `snapshot ${snapshotId}: its data object changed in the repository during the restore (its SHA-256 no longer matches the manifest); ` +
+          'the databases it replaces are put back as they were',
+      );
+      // The checksum pass read the snapshot's bytes, the apply the replacement's.
+      expect(replacing.reads).toBe(2);
+    } finally {
+      replacing.disarm();
+    }
   });
 
   it("fails at once, before anything is kept, when the worker lacks the engine's client", async () => {

@@ -18,7 +18,7 @@ import { createBucket, minioClient, startMinio, type MinioServer } from '../../s
 import { startPushgateway, type PushgatewayServer } from '../../stack/pushgateway';
 import { createLoopbackCertificate } from '../../stack/self-signed-certificate';
 import { startTemporalDevServer, type TemporalDevServer } from '../../stack/temporal-dev-server';
-import { createActivities } from '../../activities';
+import { createActivities, type ActivityDeps } from '../../activities';
 import { createDbkeepWorker, workflowsPath } from '../../workers/dbkeep-worker';
 import { localReplicaWorkers } from '../../workers/run-worker';
 
@@ -112,7 +112,9 @@ export async function fingerprintDatabases(
 
 let runtimeInstalled = false;
 
-export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?: boolean } = {}): Promise<E2eStack> {
+export async function startE2eStack(
+  options: { payloadCodec?: PayloadCodec; tls?: boolean; openStorage?: ActivityDeps['openStorage'] } = {},
+): Promise<E2eStack> {
   if (!runtimeInstalled) {
     // The worker's own info logs would drown the test output; warnings and errors still show.
     Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -160,6 +162,7 @@ export async function startE2eStack(options: { payloadCodec?: PayloadCodec; tls?
       namespace: temporal.namespace,
       taskQueue,
       activities: createActivities({
+        ...(options.openStorage ? { openStorage: options.openStorage } : {}),
         pushgatewayUrl: pushgateway.url,
         replicaWorkers: localReplicaWorkers({ address: temporal.address, namespace: temporal.namespace, taskQueue }),
       }),
