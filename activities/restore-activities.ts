@@ -1,7 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
 import { rm } from 'node:fs/promises';
-import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import { permanentFailure, PermanentFailureType, REPLACED_DATABASES_PUT_BACK } from '../domain/failures';
 import { classifyToolFailure, isLostConnection, isPrivilegeError } from '../domain/server-errors';
 import type { Manifest } from '../domain/manifest';
 import type { Progress } from '../domain/progress';
@@ -350,7 +350,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
     throw permanentFailure(
       PermanentFailureType.RestoreStatementRejected,
       `snapshot ${input.manifest.snapshotId}: Target "${input.target.name}" refused a statement of the ${input.pointInTime ? 'dump or binary log replay' : 'dump'} (${reason}), which no retry changes: ` +
-        `${err.message}; the databases it replaces are put back as they were`,
+        `${err.message}; ${REPLACED_DATABASES_PUT_BACK}`,
     );
   }
 
@@ -388,7 +388,7 @@ export function createRestoreActivities(deps: RestoreActivityDeps) {
       throw permanentFailure(
         PermanentFailureType.ChecksumMismatch,
         `snapshot ${manifest.snapshotId}: its data object changed in the repository during the restore (its SHA-256 no longer matches the manifest); ` +
-          'the databases it replaces are put back as they were',
+          REPLACED_DATABASES_PUT_BACK,
       );
     }
     return streamed;

@@ -56,6 +56,13 @@ export type PermanentFailureType = (typeof PermanentFailureType)[keyof typeof Pe
 export const permanentFailureTypes: readonly PermanentFailureType[] = Object.values(PermanentFailureType);
 
 /**
+ * How a restore's failure ends for the databases it replaced: the session puts them back
+ * (workflows/restore-session.ts). A restore's permanent failures after its keep step say so in
+ * these words.
+ */
+export const REPLACED_DATABASES_PUT_BACK = 'the databases it replaces are put back as they were';
+
+/**
  * A failure no retry changes. A plain error, so that domain/ and the layers that throw it need no
  * Temporal SDK: the worker's activity interceptor (workers/activity-failures.ts) turns it into the
  * non-retryable ApplicationFailure Temporal records, with this type and message. Workflows throw

@@ -2,7 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { describeTables, type StagedSegment } from '../domain/dump-segments';
-import { permanentFailure, PermanentFailureType } from '../domain/failures';
+import { permanentFailure, PermanentFailureType, REPLACED_DATABASES_PUT_BACK } from '../domain/failures';
 import type { Progress } from '../domain/progress';
 import type { ToolCommand } from '../domain/tool-commands';
 import { runStages } from './stages';
@@ -156,7 +156,7 @@ async function loadRows(parts: readonly LoadPart[], params: { loadClient: ToolCo
     throw permanentFailure(
       PermanentFailureType.RestoreStatementRejected,
       `table \`${part.table}\`: the target loaded ${Number.isInteger(loaded) ? loaded : 'an unknown number of'} of its ${part.rows} rows ` +
-        '(LOAD DATA skips a row it cannot insert, such as a duplicate key, with a warning); the databases it replaces are put back as they were',
+        `(LOAD DATA skips a row it cannot insert, such as a duplicate key, with a warning); ${REPLACED_DATABASES_PUT_BACK}`,
     );
   });
 }

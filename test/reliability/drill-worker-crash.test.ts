@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DbkeepClient } from '../../clients/dbkeep-client';
 import { resolveBackupConfiguration } from '../../domain/resource-set';
@@ -7,7 +7,7 @@ import { LOCAL_SERVER_PID_FILE } from '../../pipeline/leftover-servers';
 import type { MariaDbInstance } from '../../stack/mariadb-instance';
 import { configurationDocument, startE2eStack, type E2eStack } from '../support/e2e-stack';
 import { pollUntil } from '../support/poll';
-import { startWorkerProcess, workerTmpDir, type WorkerProcess } from '../support/worker-process';
+import { processArguments, startWorkerProcess, workerTmpDir, type WorkerProcess } from '../support/worker-process';
 import { generateDatabase, stopStack } from './fault-harness';
 
 /**
@@ -38,12 +38,8 @@ function scratchServers(): number[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .filter((pid) => {
-      try {
-        const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        return commandLine.includes('dbkeep-drill-') && commandLine.includes(LOCAL_SERVER_PID_FILE);
-      } catch {
-        return false;
-      }
+      const args = processArguments(Number(pid))?.join(' ') ?? '';
+      return args.includes('dbkeep-drill-') && args.includes(LOCAL_SERVER_PID_FILE);
     })
     .map(Number);
 }
